@@ -1,0 +1,1 @@
+//! Docker adapter (bollard). Owned by the runtime work.

@@ -1,0 +1,1 @@
+//! In-memory runtime for tests. Owned by the runtime work.

@@ -1,0 +1,4 @@
+//! The TiKV subject: PD + TiKV on Docker.
+
+pub mod model;
+pub mod pd;

@@ -1,0 +1,3 @@
+//! PD HTTP client and PD's wire types.
+
+pub mod types;
