@@ -4,3 +4,4 @@ pub mod model;
 pub mod pd;
 pub mod plan;
 pub mod topology;
+pub mod subject;

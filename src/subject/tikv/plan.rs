@@ -287,34 +287,9 @@ impl fmt::Display for Step {
     }
 }
 
-/// A fault the planner saw and did not (or could not) fix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Fault {
-    /// The member or object concerned.
-    pub target: String,
-    /// What is wrong.
-    pub detail: String,
-}
-
-/// The result of planning.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Plan {
-    /// Steps in order; the controller applies the first and observes again.
-    pub steps: Vec<Step>,
-    /// Why the cluster is not converged yet although no step is due (progress included).
-    pub waits: Vec<String>,
-    /// Operations the spec asks for that are refused, and why.
-    pub refusals: Vec<String>,
-    /// Faults observed.
-    pub faults: Vec<Fault>,
-}
-
-impl Plan {
-    /// True when there is nothing to do and nothing to wait for.
-    pub fn is_converged(&self) -> bool {
-        self.steps.is_empty() && self.waits.is_empty() && self.refusals.is_empty()
-    }
-}
+/// The plan of the TiKV subject.
+pub type Plan = crate::reconcile::Plan<Step>;
+pub use crate::reconcile::Fault;
 
 struct MemberView<'a> {
     container: &'a ObservedContainer,
