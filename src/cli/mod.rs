@@ -1,1 +1,399 @@
-//! (module under construction)
+//! The command line: clap arguments (as typed) → validated configuration → actions.
+//!
+//! Two layers, as ripgrep does it: [`Cli`] is exactly what the user typed; each command
+//! turns it into validated inputs (a loaded spec, parsed durations) before anything
+//! touches Docker, so bad input exits with code 2 and no partial action. The ports
+//! (container runtime, PD client) are injected through [`Env`], which keeps this module
+//! testable and the binary thin.
+
+pub mod status;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::reconcile::{Controller, Metrics};
+use crate::runtime::{labels, ContainerRuntime, RuntimeError};
+use crate::spec::{self, LoadedSpec, SpecError, ValidationContext};
+use crate::subject::tikv::subject::{PdFactory, TikvSubject};
+use crate::subject::Subject;
+
+/// `operator`: runs a TiKV cluster on Docker from a declarative cluster.yaml.
+#[derive(Debug, Parser)]
+#[command(name = "operator", version, about, long_about = None)]
+pub struct Cli {
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `operator=debug`.
+    #[arg(long, global = true, env = "OPERATOR_LOG", default_value = "info")]
+    pub log: String,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a spec without touching Docker (exit 2 when invalid).
+    Validate(ValidateArgs),
+    /// Print the plan that `apply` would execute, without acting.
+    Diff(SpecArgs),
+    /// Converge the cluster once and exit when it is converged.
+    Apply(ApplyArgs),
+    /// Run the controller: converge and keep converging (resync, Docker events, file edits).
+    Run(RunArgs),
+    /// Show the cluster like `tiup cluster display`.
+    Status(StatusArgs),
+    /// Remove every container and the network the cluster owns (volumes with --volumes).
+    Down(DownArgs),
+}
+
+/// `-f FILE`.
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// Path of cluster.yaml.
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// PD client URLs to use instead of the PD containers' addresses.
+    #[arg(long = "pd", value_delimiter = ',')]
+    pub pd: Vec<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+/// `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Path of cluster.yaml.
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// Validate as a change to an existing cluster (the 3-store minimum applies to new clusters only).
+    #[arg(long)]
+    pub existing: bool,
+}
+
+/// `apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Spec and PD override.
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Give up (exit 1) if not converged within this time.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Spec and PD override.
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Address of the HTTP surface (/metrics, /healthz, /readyz, API).
+    #[arg(long, default_value = "127.0.0.1:9464", env = "OPERATOR_LISTEN")]
+    pub listen: SocketAddr,
+    /// Directory for the operator's state (tickets database, decision log).
+    #[arg(long, default_value = ".operator", env = "OPERATOR_STATE_DIR")]
+    pub state_dir: PathBuf,
+}
+
+/// `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Path of cluster.yaml (containers + PD).
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// A PD client URL: show any reachable cluster, even one this operator did not create.
+    #[arg(long = "pd", value_delimiter = ',')]
+    pub pd: Vec<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+/// `down`.
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Path of cluster.yaml.
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// Also remove the data volumes (all data is lost).
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Human-readable.
+    Table,
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}; expected e.g. 30s, 5m"))
+}
+
+/// Injected ports.
+#[derive(Clone)]
+pub struct Env {
+    /// Connects to the container runtime.
+    pub runtime: Arc<dyn Fn() -> Result<Arc<dyn ContainerRuntime>, RuntimeError> + Send + Sync>,
+    /// Builds PD clients.
+    pub pd_factory: PdFactory,
+    /// Serves the controller's HTTP surface for `run` (wired by the binary).
+    pub serve: Option<Arc<dyn Fn(RunContext) -> futures::future::BoxFuture<'static, Result<(), CliError>> + Send + Sync>>,
+}
+
+/// What `run` hands to the server wiring.
+pub struct RunContext {
+    /// The controller.
+    pub controller: Controller<TikvSubject>,
+    /// Parsed arguments.
+    pub listen: SocketAddr,
+    /// State directory.
+    pub state_dir: PathBuf,
+}
+
+/// Errors of a command, with their exit codes.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad input: exit 2.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// Bad input discovered before acting (e.g. a missing image): exit 2.
+    #[error("{0}")]
+    Input(String),
+    /// The container runtime failed: exit 1.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// Anything else: exit 1.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CliError {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Spec(_) | CliError::Input(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+fn load(file: &std::path::Path, ctx: ValidationContext) -> Result<LoadedSpec, CliError> {
+    let loaded = spec::load_file(file, ctx)?;
+    for w in &loaded.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(loaded)
+}
+
+fn subject(rt: Arc<dyn ContainerRuntime>, env: &Env, loaded: &LoadedSpec, pd: &[String]) -> Arc<TikvSubject> {
+    let mut s = TikvSubject::new(loaded.spec.clone(), Some(loaded.file.clone()), rt, env.pd_factory.clone());
+    if !pd.is_empty() {
+        s = s.with_pd_endpoints(pd.to_vec());
+    }
+    Arc::new(s)
+}
+
+/// Loads and fully validates a spec *before* any Docker call; then asks Docker
+/// (read-only) whether the cluster exists, because a new cluster must start with at
+/// least 3 TiKV stores.
+async fn load_for_cluster(env: &Env, file: &std::path::Path) -> Result<(LoadedSpec, Arc<dyn ContainerRuntime>), CliError> {
+    let loaded = load(file, ValidationContext { new_cluster: false })?;
+    let rt = (env.runtime)()?;
+    let owned = rt.list_owned(loaded.spec.name(), &loaded.spec.network_name()).await?;
+    if owned.containers.is_empty() {
+        let text = std::fs::read_to_string(file).map_err(|source| SpecError::Read {
+            file: file.display().to_string(),
+            source,
+        })?;
+        spec::parse_str(&text, &file.display().to_string(), ValidationContext { new_cluster: true })?;
+    }
+    Ok((loaded, rt))
+}
+
+/// Runs a command.
+pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
+    match cli.command {
+        Command::Validate(a) => {
+            let loaded = load(&a.file, ValidationContext { new_cluster: !a.existing })?;
+            println!(
+                "{}: valid ({} PD, {} TiKV)",
+                a.file.display(),
+                loaded.spec.spec.pd.replicas,
+                loaded.spec.spec.tikv.replicas
+            );
+            Ok(())
+        }
+        Command::Diff(a) => {
+            let (loaded, rt) = load_for_cluster(&env, &a.file).await?;
+            let s = subject(rt, &env, &loaded, &a.pd);
+            let (obs, plan) = s.observe_and_plan().await.map_err(|e| CliError::Failed(e.to_string()))?;
+            match a.output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default()),
+                Output::Yaml => print!("{}", yaml_serde::to_string(&plan).unwrap_or_default()),
+                Output::Table => print!("{}", status::render_plan(&plan, obs.pd_error.as_deref())),
+            }
+            Ok(())
+        }
+        Command::Apply(a) => {
+            let (loaded, rt) = load_for_cluster(&env, &a.spec.file).await?;
+            let s = subject(rt, &env, &loaded, &a.spec.pd);
+            preflight_images(&*s.runtime(), &loaded).await?;
+            apply_until_converged(s, a.timeout).await
+        }
+        Command::Run(a) => {
+            let (loaded, rt) = load_for_cluster(&env, &a.spec.file).await?;
+            let s = subject(rt, &env, &loaded, &a.spec.pd);
+            preflight_images(&*s.runtime(), &loaded).await?;
+            let controller = Controller::new(s, Metrics::new());
+            match &env.serve {
+                Some(serve) => {
+                    serve(RunContext {
+                        controller,
+                        listen: a.listen,
+                        state_dir: a.state_dir,
+                    })
+                    .await
+                }
+                None => {
+                    controller.run(shutdown_signal()).await;
+                    Ok(())
+                }
+            }
+        }
+        Command::Status(a) => status::run(&env, a).await,
+        Command::Down(a) => {
+            let loaded = load(&a.file, ValidationContext { new_cluster: false })?;
+            down(&*(env.runtime)()?, loaded.spec.name(), &loaded.spec.network_name(), a.volumes).await
+        }
+    }
+}
+
+/// Checks every image the spec needs exists locally before anything is created.
+async fn preflight_images(rt: &dyn ContainerRuntime, loaded: &LoadedSpec) -> Result<(), CliError> {
+    let s = &loaded.spec.spec;
+    let mut images = vec![("spec.pd.image", s.pd.image.as_str()), ("spec.tikv.image", s.tikv.image.as_str())];
+    if s.monitoring.prometheus.enabled {
+        images.push(("spec.monitoring.prometheus.image", s.monitoring.prometheus.image.as_str()));
+    }
+    if s.monitoring.grafana.enabled {
+        images.push(("spec.monitoring.grafana.image", s.monitoring.grafana.image.as_str()));
+    }
+    let mut missing = vec![];
+    for (path, image) in images {
+        if !rt.image_exists(image).await? && std::env::var("OPERATOR_ALLOW_PULL").as_deref() != Ok("1") {
+            missing.push(format!("{path}: image {image:?} is not available locally"));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::Input(format!(
+        "{}: nothing was changed:\n  {}\nbuild the local images with `make images` (tikv-sim:local, operator-prometheus:local), pull the images, or set OPERATOR_ALLOW_PULL=1 to let Docker pull them",
+        loaded.file.display(),
+        missing.join("\n  ")
+    )))
+}
+
+async fn apply_until_converged(s: Arc<TikvSubject>, timeout: Duration) -> Result<(), CliError> {
+    let controller = Controller::new(s, Metrics::new());
+    let started = Instant::now();
+    let mut backoff = crate::reconcile::ErrorBackoff::new(Duration::from_millis(500), Duration::from_secs(10));
+    let mut last_wait = String::new();
+    loop {
+        let t0 = Instant::now();
+        let res = controller
+            .reconcile_once(&|step| println!("[{:>6.1}s] {step}", started.elapsed().as_secs_f64()))
+            .await;
+        let st = controller.status();
+        match res {
+            Ok(action) => {
+                backoff.reset();
+                if st.converged {
+                    for f in &st.faults {
+                        println!("fault: {}: {}", f.target, f.detail);
+                    }
+                    println!("converged in {:.1}s", started.elapsed().as_secs_f64());
+                    return Ok(());
+                }
+                if st.pending.is_empty() && !st.refusals.is_empty() && st.waits.is_empty() {
+                    for r in &st.refusals {
+                        eprintln!("refused: {r}");
+                    }
+                    return Err(CliError::Failed("the spec asks for an operation that is refused (see above)".into()));
+                }
+                let w = st.waits.join("; ");
+                if w != last_wait && !w.is_empty() {
+                    println!("[{:>6.1}s] waiting: {w}", started.elapsed().as_secs_f64());
+                    last_wait = w;
+                }
+                let _ = t0;
+                tokio::time::sleep(action.requeue_after().min(Duration::from_millis(500))).await;
+            }
+            Err(e) => {
+                let d = backoff.next_delay();
+                eprintln!("[{:>6.1}s] error: {e} (retrying in {d:?})", started.elapsed().as_secs_f64());
+                tokio::time::sleep(d).await;
+            }
+        }
+        if started.elapsed() > timeout {
+            return Err(CliError::Failed(format!(
+                "not converged after {}; last state: waiting for {:?}, refused {:?}",
+                humantime::format_duration(timeout),
+                st.waits,
+                st.refusals
+            )));
+        }
+    }
+}
+
+/// Removes everything `cluster` owns: containers, then the network, then (only when
+/// asked) volumes. Objects without the cluster's labels are never touched.
+pub async fn down(rt: &dyn ContainerRuntime, cluster: &str, network: &str, volumes: bool) -> Result<(), CliError> {
+    let owned = rt.list_owned(cluster, network).await?;
+    for c in &owned.containers {
+        rt.remove(cluster, &c.name).await?;
+        println!("removed container {}", c.name);
+    }
+    for n in &owned.networks {
+        rt.remove_network(cluster, &n.name).await?;
+        println!("removed network {}", n.name);
+    }
+    if volumes {
+        for v in &owned.volumes {
+            rt.remove_volume(cluster, &v.name).await?;
+            println!("removed volume {}", v.name);
+        }
+    } else if !owned.volumes.is_empty() {
+        println!("kept {} volumes (use --volumes to remove them)", owned.volumes.len());
+    }
+    let _ = labels::PREFIX;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
