@@ -144,7 +144,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 #[derive(Clone)]
 pub struct Env {
     /// Connects to the container runtime.
-    pub runtime: Arc<dyn Fn() -> Result<Arc<dyn ContainerRuntime>, RuntimeError> + Send + Sync>,
+    pub runtime: Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<Arc<dyn ContainerRuntime>, RuntimeError>> + Send + Sync>,
     /// Builds PD clients.
     pub pd_factory: PdFactory,
     /// Serves the controller's HTTP surface for `run` (wired by the binary).
@@ -209,7 +209,7 @@ fn subject(rt: Arc<dyn ContainerRuntime>, env: &Env, loaded: &LoadedSpec, pd: &[
 /// least 3 TiKV stores.
 async fn load_for_cluster(env: &Env, file: &std::path::Path) -> Result<(LoadedSpec, Arc<dyn ContainerRuntime>), CliError> {
     let loaded = load(file, ValidationContext { new_cluster: false })?;
-    let rt = (env.runtime)()?;
+    let rt = (env.runtime)().await?;
     let owned = rt.list_owned(loaded.spec.name(), &loaded.spec.network_name()).await?;
     if owned.containers.is_empty() {
         let text = std::fs::read_to_string(file).map_err(|source| SpecError::Read {
@@ -274,7 +274,7 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
         Command::Status(a) => status::run(&env, a).await,
         Command::Down(a) => {
             let loaded = load(&a.file, ValidationContext { new_cluster: false })?;
-            down(&*(env.runtime)()?, loaded.spec.name(), &loaded.spec.network_name(), a.volumes).await
+            down(&*(env.runtime)().await?, loaded.spec.name(), &loaded.spec.network_name(), a.volumes).await
         }
     }
 }

@@ -280,7 +280,7 @@ pub async fn run(env: &Env, a: StatusArgs) -> Result<(), CliError> {
     let doc = match &a.file {
         Some(file) => {
             let loaded = spec::load_file(file, ValidationContext { new_cluster: false })?;
-            let rt = (env.runtime)()?;
+            let rt = (env.runtime)().await?;
             let mut s = crate::subject::tikv::subject::TikvSubject::new(
                 loaded.spec.clone(),
                 None,
