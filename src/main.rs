@@ -12,7 +12,7 @@ use operator::cli::{self, Cli, CliError, Env, RunContext};
 use operator::reconcile::Controller;
 use operator::runtime::docker::DockerRuntime;
 use operator::runtime::ContainerRuntime;
-use operator::subject::tikv::pd::PdClient;
+use operator::subject::tikv::pd_adapter::PdAdapter;
 use operator::subject::tikv::subject::{PdApi, TikvSubject};
 
 fn main() -> ExitCode {
@@ -47,7 +47,7 @@ fn main() -> ExitCode {
             .boxed()
         }),
         pd_factory: Arc::new(|endpoints| {
-            let client: Arc<dyn PdApi> = Arc::new(PdClient::new(endpoints));
+            let client: Arc<dyn PdApi> = Arc::new(PdAdapter::new(endpoints));
             client
         }),
         serve: Some(Arc::new(|ctx: RunContext| serve(ctx).boxed())),

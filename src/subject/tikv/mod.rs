@@ -5,3 +5,4 @@ pub mod pd;
 pub mod plan;
 pub mod topology;
 pub mod subject;
+pub mod pd_adapter;
