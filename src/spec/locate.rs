@@ -24,6 +24,7 @@ pub struct Position {
 pub struct PositionIndex {
     keys: HashMap<String, Position>,
     values: HashMap<String, Position>,
+    scalars: Vec<(String, String, Position)>,
 }
 
 impl PositionIndex {
@@ -49,6 +50,16 @@ impl PositionIndex {
                 None => return None,
             }
         }
+    }
+
+    /// Where a scalar value equal to `text` is written under `prefix` (the first one in
+    /// document order). Used to point at the value a deserialization error quotes.
+    pub fn find_scalar(&self, prefix: &str, text: &str) -> Option<Position> {
+        self.scalars
+            .iter()
+            .filter(|(p, s, _)| s == text && (prefix.is_empty() || p == prefix || p.starts_with(&format!("{prefix}."))))
+            .map(|(_, _, pos)| *pos)
+            .next()
     }
 
     /// Where the key of `path` is written.
@@ -123,7 +134,9 @@ impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         match ev {
             Event::Scalar(ref s, ..) => {
-                self.node(mark, Some(s));
+                if let Some(path) = self.node(mark, Some(s)) {
+                    self.index.scalars.push((path, s.clone(), pos(mark)));
+                }
             }
             Event::Alias(_) => {
                 self.node(mark, None);

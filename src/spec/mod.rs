@@ -93,17 +93,37 @@ pub fn load_file(path: &Path, ctx: ValidationContext) -> Result<LoadedSpec, Spec
 /// Parses only (no semantic checks): YAML syntax, schema, unknown fields, types.
 pub fn parse_only(text: &str, file: &str) -> Result<ClusterSpec, SpecError> {
     yaml_serde::from_str::<ClusterSpec>(text).map_err(|e| {
-        let position = e.location().map(|l| Position {
+        let mut position = e.location().map(|l| Position {
             line: l.line(),
             column: l.column(),
         });
+        let message = clean_serde_message(&e.to_string());
+        // A custom error (bad image reference, bad duration) is reported by the
+        // deserializer at the start of the enclosing mapping; point at the quoted value
+        // itself when we can find it.
+        if let Some((prefix, quoted)) = custom_error_value(&message) {
+            if let Some(p) = PositionIndex::build(text).find_scalar(&prefix, &quoted) {
+                position = Some(p);
+            }
+        }
         SpecError::Parse(Located {
             file: file.to_string(),
             position,
             path: None,
-            message: clean_serde_message(&e.to_string()),
+            message,
         })
     })
+}
+
+/// `spec.tikv: invalid image reference "x": ...` → (`spec.tikv`, `x`).
+fn custom_error_value(message: &str) -> Option<(String, String)> {
+    let (prefix, rest) = message.split_once(": ")?;
+    if prefix.contains(' ') {
+        return None;
+    }
+    let start = rest.find('"')? + 1;
+    let end = start + rest[start..].find('"')?;
+    Some((prefix.to_string(), rest[start..end].to_string()))
 }
 
 /// Parses and validates `text`, naming `file` in errors. Returns the spec and warnings.
@@ -140,11 +160,9 @@ pub fn parse_str(
 /// yaml_serde appends "at line L column C" to its messages; we print the position in
 /// front, compiler-style, so the suffix is dropped.
 fn clean_serde_message(msg: &str) -> String {
-    let trimmed = match msg.rfind(" at line ") {
-        Some(i) if msg[i..].contains(" column ") => &msg[..i],
-        _ => msg,
-    };
-    trimmed.to_string()
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| regex::Regex::new(r" at line \d+ column \d+").expect("static regex"));
+    re.replace_all(msg, "").to_string()
 }
 
 #[cfg(test)]
