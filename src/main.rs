@@ -70,7 +70,10 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         controller,
         listen,
         state_dir,
+        spec_file,
     } = ctx;
+    let _watch = operator::reconcile::triggers::watch_spec_file(&spec_file, controller.waker())
+        .map_err(|e| CliError::Failed(format!("cannot watch {}: {e}", spec_file.display())))?;
     std::fs::create_dir_all(&state_dir)
         .map_err(|e| CliError::Failed(format!("cannot create state dir {}: {e}", state_dir.display())))?;
     let listener = tokio::net::TcpListener::bind(listen)

@@ -159,6 +159,8 @@ pub struct RunContext {
     pub listen: SocketAddr,
     /// State directory.
     pub state_dir: PathBuf,
+    /// The spec file (watched for edits).
+    pub spec_file: PathBuf,
 }
 
 /// Errors of a command, with their exit codes.
@@ -262,6 +264,7 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
                         controller,
                         listen: a.listen,
                         state_dir: a.state_dir,
+                        spec_file: a.spec.file.clone(),
                     })
                     .await
                 }

@@ -19,6 +19,7 @@
 mod backoff;
 pub mod metrics;
 mod plan;
+pub mod triggers;
 
 use std::future::Future;
 use std::sync::Arc;
