@@ -38,6 +38,7 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures::stream::{BoxStream, StreamExt};
 
+pub(crate) use convert::action_from_docker;
 pub use convert::ALIASES_LABEL;
 
 use super::labels;
