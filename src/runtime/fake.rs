@@ -18,6 +18,7 @@
 //! [`FakeRuntime::set_unreachable`], [`FakeRuntime::set_exec_handler`],
 //! [`FakeRuntime::push_log`], [`FakeRuntime::calls`] and [`FakeRuntime::snapshot`].
 
+use crate::runtime::FileUpload;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -68,6 +69,8 @@ pub enum FakeOp {
     Disconnect,
     /// [`ContainerRuntime::exec`].
     Exec,
+    /// [`ContainerRuntime::upload`].
+    Upload,
     /// [`ContainerRuntime::logs`].
     Logs,
     /// [`ContainerRuntime::image_exists`].
@@ -1098,6 +1101,22 @@ impl ContainerRuntime for FakeRuntime {
                 Ok(())
             },
         )
+    }
+
+    async fn upload(&self, cluster: &str, name: &str, files: &[FileUpload]) -> Result<(), RuntimeError> {
+        let paths = files.iter().map(|f| f.path.clone()).collect::<Vec<_>>().join(",");
+        self.run(FakeOp::Upload, cluster, name, Some(paths), |state, _| {
+            state.require_owned(cluster, name)?;
+            let c = state
+                .world
+                .containers
+                .get_mut(name)
+                .ok_or_else(|| not_found("container", name))?;
+            for f in files {
+                c.files.insert(f.path.clone(), f.contents.clone());
+            }
+            Ok(())
+        })
     }
 
     async fn exec(
