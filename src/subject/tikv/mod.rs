@@ -2,3 +2,4 @@
 
 pub mod model;
 pub mod pd;
+pub mod prom;
