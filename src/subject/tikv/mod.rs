@@ -1,5 +1,6 @@
 //! The TiKV subject: PD + TiKV on Docker.
 
+pub mod logs;
 pub mod model;
 pub mod pd;
 pub mod prom;
