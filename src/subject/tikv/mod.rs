@@ -4,3 +4,4 @@ pub mod logs;
 pub mod model;
 pub mod pd;
 pub mod prom;
+pub mod promtext;
