@@ -142,6 +142,21 @@ impl StoreStateTarget {
     }
 }
 
+/// True when PD says the scheduler (or its per-store config) does not exist: 404, or an
+/// `ErrSchedulerNotFound` / "does not exist" message on another status.
+fn scheduler_absent(response: &HttpResponse) -> bool {
+    if response.status.as_u16() == 404 {
+        return true;
+    }
+    if response.status.is_success() {
+        return false;
+    }
+    let body = PdErrorBody::parse(&response.body);
+    body.code.as_deref() == Some("ErrSchedulerNotFound")
+        || body.message.contains("scheduler not found")
+        || body.message.contains("does not exist")
+}
+
 /// Treats "not bootstrapped" as "nothing there yet".
 fn tolerate_unbootstrapped<T>(result: Result<Vec<T>, PdError>) -> Result<Vec<T>, PdError> {
     match result {
@@ -572,14 +587,10 @@ impl PdClient {
         let name = format!("{EVICT_LEADER_SCHEDULER}-{store_id}");
         let path = ["schedulers", name.as_str()];
         let response = self.call(Method::DELETE, &path, &[], Body::None).await?;
-        if response.status.is_success() || response.status.as_u16() == 404 {
+        if response.status.is_success() || scheduler_absent(&response) {
             return Ok(());
         }
-        let error = Self::api_error(&Method::DELETE, &path, &response);
-        if error.code() == Some("ErrSchedulerNotFound") {
-            return Ok(());
-        }
-        Err(error)
+        Err(Self::api_error(&Method::DELETE, &path, &response))
     }
 
     /// Stores whose leaders are being evicted; empty when the scheduler does not exist.
@@ -589,14 +600,11 @@ impl PdClient {
         if response.status.is_success() {
             return Ok(response.json::<EvictLeaderConfig>()?.store_ids());
         }
-        if response.status.as_u16() == 404 {
+        if scheduler_absent(&response) || response.status.as_u16() == 406 {
+            // 406: PD has no scheduler-config handler yet (cluster not bootstrapped).
             return Ok(Vec::new());
         }
-        let error = Self::api_error(&Method::GET, &path, &response);
-        if error.code() == Some("ErrSchedulerNotFound") {
-            return Ok(Vec::new());
-        }
-        Err(error)
+        Err(Self::api_error(&Method::GET, &path, &response))
     }
 
     // ----- regions ---------------------------------------------------------------------
@@ -802,7 +810,7 @@ impl PdClient {
                 None
             }
         };
-        let mut view = assemble_view(ViewParts {
+        Ok(assemble_view(ViewParts {
             endpoint: self
                 .current_endpoint()
                 .as_str()
@@ -816,10 +824,8 @@ impl PdClient {
             replication: replication?,
             schedule: schedule?,
             schedulers,
-            evict_leader: None,
+            evict_leader_stores,
             region_health,
-        });
-        view.evict_leader_stores = evict_leader_stores;
-        Ok(view)
+        }))
     }
 }
