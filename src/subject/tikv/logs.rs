@@ -387,6 +387,58 @@ impl<'a> Iterator for LogParser<'a> {
     }
 }
 
+impl LogEntry<'_> {
+    /// Copies every borrowed part, detaching the entry from its input.
+    pub fn into_owned(self) -> LogEntry<'static> {
+        match self {
+            LogEntry::Record(r) => LogEntry::Record(r.into_owned()),
+            LogEntry::Raw(raw) => LogEntry::Raw(Cow::Owned(raw.into_owned())),
+        }
+    }
+}
+
+/// Assembles owned entries from lines that arrive one at a time (a container log
+/// stream), with the same rules as [`LogParser`]: a record is emitted when the next
+/// record starts (continuations may still follow until then) or on [`finish`].
+///
+/// [`finish`]: LineAssembler::finish
+#[derive(Debug, Default)]
+pub struct LineAssembler {
+    pending: Option<LogEntry<'static>>,
+}
+
+impl LineAssembler {
+    /// An empty assembler.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds one line (without its newline); returns the entry it completed, if any.
+    pub fn push(&mut self, line: &str) -> Option<LogEntry<'static>> {
+        match parse_line(line) {
+            LineKind::Record(record) => self.pending.replace(LogEntry::Record(record.into_owned())),
+            LineKind::Malformed => self
+                .pending
+                .replace(LogEntry::Raw(Cow::Owned(line.to_owned()))),
+            LineKind::Continuation => match &mut self.pending {
+                Some(LogEntry::Record(record)) => {
+                    record.continuation.push(Cow::Owned(line.to_owned()));
+                    None
+                }
+                _ if line.trim().is_empty() => None,
+                _ => self
+                    .pending
+                    .replace(LogEntry::Raw(Cow::Owned(line.to_owned()))),
+            },
+        }
+    }
+
+    /// Returns the entry still being assembled (call at end of stream).
+    pub fn finish(&mut self) -> Option<LogEntry<'static>> {
+        self.pending.take()
+    }
+}
+
 /// Parses a whole log text (see [`LogParser`]).
 pub fn parse_log(text: &str) -> Vec<LogEntry<'_>> {
     LogParser::new(text).collect()
@@ -884,6 +936,26 @@ mod tests {
         );
         assert!(matches!(entries[2], LogEntry::Raw(_)));
         assert!(matches!(entries[3], LogEntry::Record(_)));
+    }
+
+    #[test]
+    fn the_line_assembler_matches_the_batch_parser() {
+        let text = fixture("tikv.log") + "   continuation of the last record\nnot a record\n";
+        let batch: Vec<LogEntry<'static>> = parse_log(&text)
+            .into_iter()
+            .map(LogEntry::into_owned)
+            .collect();
+        let mut assembler = LineAssembler::new();
+        let mut streamed: Vec<_> = text.lines().filter_map(|l| assembler.push(l)).collect();
+        streamed.extend(assembler.finish());
+        assert_eq!(streamed, batch);
+        let Some(LogEntry::Record(last)) = batch.last() else {
+            panic!("last entry is not a record")
+        };
+        assert_eq!(
+            last.continuation,
+            vec!["   continuation of the last record", "not a record"]
+        );
     }
 
     #[test]
