@@ -332,6 +332,15 @@ impl PromClient {
         self.api("/api/v1/query_range", &params).await
     }
 
+    /// Instant query (now) of a vector, keyed by `label` (usually `instance`).
+    pub async fn query_by_label(
+        &self,
+        promql: &str,
+        label: &str,
+    ) -> Result<BTreeMap<String, f64>, PromError> {
+        Ok(self.query(promql, None).await?.result.by_label(label))
+    }
+
     /// `GET /-/ready`: whether Prometheus is ready to serve queries.
     pub async fn ready(&self) -> Result<bool, PromError> {
         let response = self
@@ -726,6 +735,8 @@ mod tests {
         let query = seen.lock().unwrap()[0].clone();
         assert!(query.contains("query=up%7Bjob%3D%22tikv%22%7D"), "{query}");
         assert!(query.contains("time=1782898212.000"), "{query}");
+        let by_instance = client.query_by_label("up", "instance").await.unwrap();
+        assert_eq!(by_instance.get("tikv-0:20180"), Some(&42.0));
         let range = client
             .query_range(
                 "x",

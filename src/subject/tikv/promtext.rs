@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use crate::http::{HttpClient, HttpError};
+
 /// A metric family's declared type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum MetricType {
@@ -434,6 +436,26 @@ pub fn parse(text: &str) -> Exposition {
     exposition
 }
 
+/// Fetches and parses a `/metrics` page (a TiKV status port, a PD client URL) through
+/// the shared HTTP stack: the probe used when Prometheus is down or behind.
+///
+/// `url` may be a base (`http://tikv-0:20180`) or the full metrics URL; a URL whose
+/// path is empty or `/` gets `/metrics`.
+pub async fn scrape(http: &HttpClient, url: &str) -> Result<Exposition, HttpError> {
+    let mut url = crate::http::parse_base_url(url)?;
+    if url.path().is_empty() || url.path() == "/" {
+        url.set_path("/metrics");
+    }
+    let response = http
+        .send(
+            http.request(http::Method::GET, url)
+                .header(http::header::ACCEPT, "text/plain; version=0.0.4"),
+        )
+        .await?
+        .error_for_status()?;
+    Ok(parse(&response.text_lossy()))
+}
+
 /// The `q`-quantile of cumulative buckets `(upper bound, count)`, with PromQL
 /// `histogram_quantile` semantics: linear interpolation inside the bucket, the lower
 /// bound of the first bucket taken as 0, the `+Inf` bucket answered with the highest
@@ -621,6 +643,35 @@ y{a=\"1\"} -Inf\n";
             .histograms();
         assert_eq!(hb.len(), 1);
         assert!(hb[0].quantile(0.99).is_some());
+    }
+
+    #[tokio::test]
+    async fn scrape_reads_a_status_port_over_http() {
+        let body = fixture("tikv_metrics.txt");
+        let router = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let body = body.clone();
+                async move { body }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let http = HttpClient::new(
+            crate::http::HttpConfig::default(),
+            crate::http::DefaultRetryLogic,
+        )
+        .unwrap();
+        let e = scrape(&http, &addr.to_string()).await.unwrap();
+        assert_eq!(
+            e.value("tikv_raftstore_region_count", &[("type", "leader")]),
+            Some(2.0)
+        );
+        let missing = scrape(&http, &format!("http://{addr}/nope"))
+            .await
+            .unwrap_err();
+        assert_eq!(missing.status(), Some(404));
     }
 
     proptest::proptest! {
