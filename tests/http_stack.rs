@@ -465,3 +465,147 @@ async fn a_real_server_503_then_200_is_retried_over_the_wire() {
     assert_eq!(answer.text_lossy(), "ok");
     assert_eq!(hits.load(Ordering::SeqCst), 3);
 }
+
+mod spans {
+    //! Captures span fields to check what the tracing layer records.
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::Subscriber;
+    use tracing_subscriber::layer::Context;
+    use tracing_subscriber::registry::LookupSpan;
+    use tracing_subscriber::Layer;
+
+    /// Open spans by id, and spans already closed (ids are reused after close).
+    #[derive(Default, Debug)]
+    pub struct Store {
+        pub open: std::collections::HashMap<u64, (&'static str, BTreeMap<String, String>)>,
+        pub closed: Vec<(&'static str, BTreeMap<String, String>)>,
+    }
+
+    impl Store {
+        pub fn all(&self) -> Vec<(&'static str, BTreeMap<String, String>)> {
+            self.closed
+                .iter()
+                .chain(self.open.values())
+                .cloned()
+                .collect()
+        }
+    }
+
+    pub type Spans = Arc<Mutex<Store>>;
+
+    pub struct Capture(pub Spans);
+
+    struct Fields<'a>(&'a mut BTreeMap<String, String>);
+
+    impl Visit for Fields<'_> {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+        fn record_u64(&mut self, field: &Field, value: u64) {
+            self.0.insert(field.name().to_owned(), value.to_string());
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
+        fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
+            let mut fields = BTreeMap::new();
+            attrs.record(&mut Fields(&mut fields));
+            self.0
+                .lock()
+                .unwrap()
+                .open
+                .insert(id.into_u64(), (attrs.metadata().name(), fields));
+        }
+        fn on_record(&self, id: &Id, values: &Record<'_>, _: Context<'_, S>) {
+            if let Some((_, fields)) = self.0.lock().unwrap().open.get_mut(&id.into_u64()) {
+                values.record(&mut Fields(fields));
+            }
+        }
+        fn on_close(&self, id: Id, _: Context<'_, S>) {
+            let mut store = self.0.lock().unwrap();
+            if let Some(span) = store.open.remove(&id.into_u64()) {
+                store.closed.push(span);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_attempt_gets_a_client_span_with_method_url_and_status() {
+    // A process-wide subscriber: a scoped one races with tracing's per-callsite interest
+    // cache when other tests in this binary create the same span concurrently. Spans of
+    // other tests are told apart by their URL.
+    static CAPTURED: std::sync::OnceLock<spans::Spans> = std::sync::OnceLock::new();
+    let captured = CAPTURED
+        .get_or_init(|| {
+            use tracing_subscriber::layer::SubscriberExt;
+            let captured: spans::Spans = Default::default();
+            let subscriber = tracing_subscriber::registry().with(spans::Capture(captured.clone()));
+            tracing::subscriber::set_global_default(subscriber).expect("first global subscriber");
+            captured
+        })
+        .clone();
+
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let router = axum::Router::new().route(
+        "/pd/api/v1/store/{id}",
+        axum::routing::get(move || {
+            let n = h.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n == 0 {
+                    StatusCode::BAD_GATEWAY
+                } else {
+                    StatusCode::OK
+                }
+            }
+        }),
+    );
+    let addr = serve(router).await;
+    let client = HttpClient::new(
+        HttpConfig {
+            backoff_min: Duration::from_millis(1),
+            backoff_max: Duration::from_millis(2),
+            ..HttpConfig::default()
+        },
+        DefaultRetryLogic,
+    )
+    .unwrap();
+    let url: reqwest::Url = format!("http://user:secret@{addr}/pd/api/v1/store/42")
+        .parse()
+        .unwrap();
+    let answer = client.send(client.request(Method::GET, url)).await.unwrap();
+    assert_eq!(answer.status, StatusCode::OK);
+
+    let spans = captured.lock().unwrap().all();
+    let attempts: Vec<_> = spans
+        .iter()
+        .filter(|(name, f)| {
+            *name == "http.client"
+                && f.get("http.url")
+                    .is_some_and(|u| u.contains(&addr.to_string()))
+        })
+        .map(|(_, f)| f.clone())
+        .collect();
+    assert_eq!(attempts.len(), 2, "one span per attempt: {spans:?}");
+    for fields in &attempts {
+        assert_eq!(fields["otel.kind"], "client");
+        assert_eq!(fields["http.method"], "GET");
+        assert_eq!(fields["otel.name"], "GET /pd/api/v1/store/{id}");
+        assert_eq!(
+            fields["http.url"],
+            format!("http://{addr}/pd/api/v1/store/42")
+        );
+        assert!(!fields.values().any(|v| v.contains("secret")));
+    }
+    assert_eq!(attempts[0]["http.status_code"], "502");
+    assert_eq!(attempts[0]["otel.status_code"], "ERROR");
+    assert_eq!(attempts[1]["http.status_code"], "200");
+}

@@ -587,3 +587,50 @@ async fn single_resources_map_absence_to_none() {
         .unwrap_err();
     assert_eq!(err.status(), Some(404));
 }
+
+#[tokio::test]
+async fn a_timed_out_get_fails_over_but_a_timed_out_post_is_not_resent() {
+    let hanging_hits = Arc::new(AtomicUsize::new(0));
+    let h = hanging_hits.clone();
+    let router = axum::Router::new().fallback(move || {
+        h.fetch_add(1, Ordering::SeqCst);
+        async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "too late"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hanging = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let live = serve(Arc::new(|method, path, _| match (method.as_str(), path) {
+        ("GET", "/pd/api/v1/version") => (200, fixture("version.json")),
+        ("POST", "/pd/api/v1/leader/transfer/pd1") => (200, "\"ok\"".into()),
+        _ => (404, String::new()),
+    }))
+    .await;
+    let config = HttpConfig {
+        per_attempt_timeout: Duration::from_millis(200),
+        ..fast()
+    };
+    let client = PdClient::new(&[hanging.to_string(), live.addr.to_string()], config).unwrap();
+
+    let error = client.transfer_leader("pd1").await.unwrap_err();
+    assert!(
+        matches!(error, PdError::Http(ref e) if e.is_timeout()),
+        "{error:?}"
+    );
+    assert_eq!(
+        live.hits.load(Ordering::SeqCst),
+        0,
+        "POST was re-sent elsewhere"
+    );
+    assert_eq!(hanging_hits.load(Ordering::SeqCst), 1, "POST was retried");
+
+    let version = client.version().await.unwrap();
+    assert_eq!(version.version, "v8.5.7");
+    assert_eq!(live.hits.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        client.current_endpoint().as_str(),
+        format!("http://{}/", live.addr)
+    );
+}

@@ -1,8 +1,11 @@
 //! The TiKV subject: PD + TiKV on Docker.
 
+pub mod logs;
 pub mod model;
 pub mod pd;
-pub mod plan;
-pub mod topology;
-pub mod subject;
 pub mod pd_adapter;
+pub mod plan;
+pub mod prom;
+pub mod promtext;
+pub mod subject;
+pub mod topology;

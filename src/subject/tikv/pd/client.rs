@@ -142,6 +142,21 @@ impl StoreStateTarget {
     }
 }
 
+/// True when PD says the scheduler (or its per-store config) does not exist: 404, or an
+/// `ErrSchedulerNotFound` / "does not exist" message on another status.
+fn scheduler_absent(response: &HttpResponse) -> bool {
+    if response.status.as_u16() == 404 {
+        return true;
+    }
+    if response.status.is_success() {
+        return false;
+    }
+    let body = PdErrorBody::parse(&response.body);
+    body.code.as_deref() == Some("ErrSchedulerNotFound")
+        || body.message.contains("scheduler not found")
+        || body.message.contains("does not exist")
+}
+
 /// Treats "not bootstrapped" as "nothing there yet".
 fn tolerate_unbootstrapped<T>(result: Result<Vec<T>, PdError>) -> Result<Vec<T>, PdError> {
     match result {
@@ -205,24 +220,6 @@ pub struct PdClient {
     preferred: Arc<AtomicUsize>,
 }
 
-/// Body for JSON-bearing calls.
-enum Body<'a> {
-    None,
-    Json(&'a (dyn erased::Json + Sync)),
-}
-
-mod erased {
-    /// Object-safe serialization of request bodies.
-    pub trait Json {
-        fn to_json(&self) -> serde_json::Result<Vec<u8>>;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn to_json(&self) -> serde_json::Result<Vec<u8>> {
-            serde_json::to_vec(self)
-        }
-    }
-}
-
 impl PdClient {
     /// A client over `endpoints` (PD client URLs, `http://pd0:2379` or `pd0:2379`),
     /// with the given stack configuration. Must be called inside a Tokio runtime.
@@ -277,17 +274,10 @@ impl PdClient {
         method: Method,
         path: &[&str],
         query: &[(&str, String)],
-        body: Body<'_>,
+        body: Option<&[u8]>,
     ) -> Result<HttpResponse, PdError> {
         let n = self.endpoints.len();
         let start = self.preferred.load(Ordering::Relaxed);
-        let payload =
-            match body {
-                Body::None => None,
-                Body::Json(value) => Some(value.to_json().map_err(|e| {
-                    PdError::Config(format!("request body does not serialize: {e}"))
-                })?),
-            };
         let mut attempts = Vec::new();
         for i in 0..n {
             let index = (start + i) % n;
@@ -296,10 +286,10 @@ impl PdClient {
             if !query.is_empty() {
                 request = request.query(query);
             }
-            if let Some(bytes) = &payload {
+            if let Some(bytes) = body {
                 request = request
                     .header(http::header::CONTENT_TYPE, "application/json")
-                    .body(bytes.clone());
+                    .body(bytes.to_vec());
             }
             match self.http.send(request).await {
                 Ok(response) => {
@@ -353,7 +343,7 @@ impl PdClient {
         method: Method,
         path: &[&str],
         query: &[(&str, String)],
-        body: Body<'_>,
+        body: Option<&[u8]>,
     ) -> Result<HttpResponse, PdError> {
         let response = self.call(method.clone(), path, query, body).await?;
         if response.status.is_success() {
@@ -369,13 +359,15 @@ impl PdClient {
         query: &[(&str, String)],
     ) -> Result<T, PdError> {
         Ok(self
-            .expect_ok(Method::GET, path, query, Body::None)
+            .expect_ok(Method::GET, path, query, None)
             .await?
             .json()?)
     }
 
-    async fn post_json<B: Serialize + Sync>(&self, path: &[&str], body: &B) -> Result<(), PdError> {
-        self.expect_ok(Method::POST, path, &[], Body::Json(body))
+    async fn post_json<B: Serialize>(&self, path: &[&str], body: &B) -> Result<(), PdError> {
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| PdError::Config(format!("request body does not serialize: {e}")))?;
+        self.expect_ok(Method::POST, path, &[], Some(&bytes))
             .await
             .map(drop)
     }
@@ -399,7 +391,7 @@ impl PdClient {
 
     /// `GET /ping`: the current endpoint's liveness (empty 200).
     pub async fn ping(&self) -> Result<(), PdError> {
-        self.expect_ok(Method::GET, &["ping"], &[], Body::None)
+        self.expect_ok(Method::GET, &["ping"], &[], None)
             .await
             .map(drop)
     }
@@ -407,7 +399,7 @@ impl PdClient {
     /// `DELETE /members/name/{name}`. `Ok(false)` when no such member (already gone).
     pub async fn delete_member(&self, name: &str) -> Result<bool, PdError> {
         let path = ["members", "name", name];
-        let response = self.call(Method::DELETE, &path, &[], Body::None).await?;
+        let response = self.call(Method::DELETE, &path, &[], None).await?;
         match response.status.as_u16() {
             200..=299 => Ok(true),
             404 => Ok(false),
@@ -417,7 +409,7 @@ impl PdClient {
 
     /// `POST /leader/transfer/{name}`: moves PD leadership to `name`.
     pub async fn transfer_leader(&self, name: &str) -> Result<(), PdError> {
-        self.expect_ok(Method::POST, &["leader", "transfer", name], &[], Body::None)
+        self.expect_ok(Method::POST, &["leader", "transfer", name], &[], None)
             .await
             .map(drop)
     }
@@ -465,7 +457,7 @@ impl PdClient {
     pub async fn store(&self, id: u64) -> Result<Option<StoreInfo>, PdError> {
         let id = id.to_string();
         let path = ["store", id.as_str()];
-        let response = self.call(Method::GET, &path, &[], Body::None).await?;
+        let response = self.call(Method::GET, &path, &[], None).await?;
         match response.status.as_u16() {
             200..=299 => Ok(Some(response.json()?)),
             404 => Ok(None),
@@ -482,7 +474,7 @@ impl PdClient {
     pub async fn delete_store(&self, id: u64) -> Result<DeleteStoreOutcome, PdError> {
         let id = id.to_string();
         let path = ["store", id.as_str()];
-        let response = self.call(Method::DELETE, &path, &[], Body::None).await?;
+        let response = self.call(Method::DELETE, &path, &[], None).await?;
         let body = PdErrorBody::parse(&response.body);
         match response.status.as_u16() {
             200..=299 => Ok(DeleteStoreOutcome::Offline),
@@ -504,7 +496,7 @@ impl PdClient {
             Method::POST,
             &["store", id.as_str(), "state"],
             &[("state", target.as_str().to_owned())],
-            Body::None,
+            None,
         )
         .await
         .map(drop)
@@ -514,14 +506,9 @@ impl PdClient {
     /// that still have regions and then answers 500 `failed stores: ...` (an
     /// [`PdError::Api`]).
     pub async fn remove_tombstones(&self) -> Result<(), PdError> {
-        self.expect_ok(
-            Method::DELETE,
-            &["stores", "remove-tombstone"],
-            &[],
-            Body::None,
-        )
-        .await
-        .map(drop)
+        self.expect_ok(Method::DELETE, &["stores", "remove-tombstone"], &[], None)
+            .await
+            .map(drop)
     }
 
     /// `GET /stores/progress?id={id}`: removal/preparation progress.
@@ -571,32 +558,25 @@ impl PdClient {
     pub async fn remove_evict_leader(&self, store_id: u64) -> Result<(), PdError> {
         let name = format!("{EVICT_LEADER_SCHEDULER}-{store_id}");
         let path = ["schedulers", name.as_str()];
-        let response = self.call(Method::DELETE, &path, &[], Body::None).await?;
-        if response.status.is_success() || response.status.as_u16() == 404 {
+        let response = self.call(Method::DELETE, &path, &[], None).await?;
+        if response.status.is_success() || scheduler_absent(&response) {
             return Ok(());
         }
-        let error = Self::api_error(&Method::DELETE, &path, &response);
-        if error.code() == Some("ErrSchedulerNotFound") {
-            return Ok(());
-        }
-        Err(error)
+        Err(Self::api_error(&Method::DELETE, &path, &response))
     }
 
     /// Stores whose leaders are being evicted; empty when the scheduler does not exist.
     pub async fn evict_leader_stores(&self) -> Result<Vec<u64>, PdError> {
         let path = ["scheduler-config", EVICT_LEADER_SCHEDULER, "list"];
-        let response = self.call(Method::GET, &path, &[], Body::None).await?;
+        let response = self.call(Method::GET, &path, &[], None).await?;
         if response.status.is_success() {
             return Ok(response.json::<EvictLeaderConfig>()?.store_ids());
         }
-        if response.status.as_u16() == 404 {
+        if scheduler_absent(&response) || response.status.as_u16() == 406 {
+            // 406: PD has no scheduler-config handler yet (cluster not bootstrapped).
             return Ok(Vec::new());
         }
-        let error = Self::api_error(&Method::GET, &path, &response);
-        if error.code() == Some("ErrSchedulerNotFound") {
-            return Ok(Vec::new());
-        }
-        Err(error)
+        Err(Self::api_error(&Method::GET, &path, &response))
     }
 
     // ----- regions ---------------------------------------------------------------------
@@ -721,7 +701,7 @@ impl PdClient {
     pub async fn operator_for_region(&self, region_id: u64) -> Result<Option<String>, PdError> {
         let id = region_id.to_string();
         let path = ["operators", id.as_str()];
-        let response = self.call(Method::GET, &path, &[], Body::None).await?;
+        let response = self.call(Method::GET, &path, &[], None).await?;
         if response.status.is_success() {
             return Ok(Some(response.json()?));
         }
@@ -742,7 +722,7 @@ impl PdClient {
             Method::DELETE,
             &["operators", &region_id.to_string()],
             &[],
-            Body::None,
+            None,
         )
         .await
         .map(drop)
@@ -802,7 +782,7 @@ impl PdClient {
                 None
             }
         };
-        let mut view = assemble_view(ViewParts {
+        Ok(assemble_view(ViewParts {
             endpoint: self
                 .current_endpoint()
                 .as_str()
@@ -816,10 +796,8 @@ impl PdClient {
             replication: replication?,
             schedule: schedule?,
             schedulers,
-            evict_leader: None,
+            evict_leader_stores,
             region_health,
-        });
-        view.evict_leader_stores = evict_leader_stores;
-        Ok(view)
+        }))
     }
 }

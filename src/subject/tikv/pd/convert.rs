@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use super::types::{
-    node_state, store_state, EvictLeaderConfig, MemberHealth, MembersInfo, PdMember, RegionCheck,
-    ReplicationConfig, ScheduleConfig, StoreInfo,
+    node_state, store_state, MemberHealth, MembersInfo, PdMember, RegionCheck, ReplicationConfig,
+    ScheduleConfig, StoreInfo,
 };
 use crate::subject::tikv::model::{Member, NodeState, PdView, RegionHealth, Store, StoreState};
 
@@ -112,8 +112,8 @@ pub struct ViewParts {
     pub schedule: ScheduleConfig,
     /// `/schedulers`.
     pub schedulers: Vec<String>,
-    /// The evict-leader scheduler's config.
-    pub evict_leader: Option<EvictLeaderConfig>,
+    /// Stores in the evict-leader scheduler.
+    pub evict_leader_stores: Vec<u64>,
     /// Region-check counts and the total, when fetched.
     pub region_health: Option<RegionHealth>,
 }
@@ -149,10 +149,12 @@ pub fn assemble_view(parts: ViewParts) -> PdView {
         bootstrapped: parts.bootstrapped,
         max_replicas: parts.replication.max_replicas,
         schedulers,
-        evict_leader_stores: parts
-            .evict_leader
-            .map(|c| c.store_ids())
-            .unwrap_or_default(),
+        evict_leader_stores: {
+            let mut ids = parts.evict_leader_stores;
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        },
         region_health: parts.region_health,
         max_store_down_time_secs: parts.schedule.max_store_down_time.0.as_secs(),
         low_space_ratio: parts.schedule.low_space_ratio,

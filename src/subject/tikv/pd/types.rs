@@ -181,7 +181,9 @@ impl GoDuration {
                 _ => return Err(bad()),
             };
             let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
-            if int_part.is_empty() && frac_part.is_empty() {
+            if (int_part.is_empty() && frac_part.is_empty())
+                || !frac_part.bytes().all(|b| b.is_ascii_digit())
+            {
                 return Err(bad());
             }
             let int: u128 = if int_part.is_empty() {
@@ -189,7 +191,6 @@ impl GoDuration {
             } else {
                 int_part.parse().map_err(|_| bad())?
             };
-            total_nanos += int * unit_nanos;
             // Fraction, exact to the nanosecond: digits * unit / 10^len.
             let mut scale: u128 = 1;
             let mut frac: u128 = 0;
@@ -197,7 +198,11 @@ impl GoDuration {
                 frac = frac * 10 + u128::from(digit - b'0');
                 scale *= 10;
             }
-            total_nanos += frac * unit_nanos / scale;
+            total_nanos = int
+                .checked_mul(unit_nanos)
+                .and_then(|n| n.checked_add(frac * unit_nanos / scale))
+                .and_then(|n| n.checked_add(total_nanos))
+                .ok_or_else(bad)?;
             rest = after;
         }
         let secs = u64::try_from(total_nanos / 1_000_000_000).map_err(|_| bad())?;
@@ -1261,7 +1266,17 @@ mod tests {
         assert_eq!(d("0s"), Duration::ZERO);
         assert_eq!(d("0"), Duration::ZERO);
         assert_eq!(d("1.5h"), Duration::from_secs(5400));
-        for bad in ["", "1x", "-1s", "s", "1h2", "."] {
+        for bad in [
+            "",
+            "1x",
+            "-1s",
+            "s",
+            "1h2",
+            ".",
+            "1.2.3s",
+            "99999999999999999999999999999999999h",
+            "340282366920938463463374607431768211455h",
+        ] {
             assert!(GoDuration::parse(bad).is_err(), "{bad}");
         }
     }
@@ -1280,6 +1295,21 @@ mod tests {
             "103.81µs",
         ] {
             assert_eq!(GoDuration::parse(text).unwrap().to_go_string(), text);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scalar_parsers_never_panic(text in "\\PC{0,40}") {
+            let _ = GoDuration::parse(&text);
+            let _ = ByteSize::parse(&text);
+            let _ = PdErrorBody::parse(text.as_bytes());
+        }
+
+        #[test]
+        fn durations_round_trip_through_go_format(nanos in 0u64..400_000_000_000_000) {
+            let d = GoDuration(Duration::from_nanos(nanos));
+            proptest::prop_assert_eq!(GoDuration::parse(&d.to_go_string()).unwrap(), d);
         }
     }
 
