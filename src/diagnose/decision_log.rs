@@ -9,7 +9,7 @@
 //! redacted before it is written.
 
 use super::model::{Diagnosis, OptionConsidered, Usage};
-use super::redact::redact_json;
+use super::redact::{redact, redact_json};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -90,6 +90,36 @@ impl DecisionEntry {
     }
 }
 
+impl DecisionEntry {
+    /// A copy with every free-text field redacted.
+    pub fn redacted(&self) -> Self {
+        let r = |v: &Vec<String>| v.iter().map(|s| redact(s)).collect::<Vec<_>>();
+        Self {
+            at: self.at.clone(),
+            ticket_id: self.ticket_id,
+            observation: redact(&self.observation),
+            diagnosis: redact(&self.diagnosis),
+            options: self
+                .options
+                .iter()
+                .map(|o| OptionConsidered {
+                    option: redact(&o.option),
+                    why_not: redact(&o.why_not),
+                })
+                .collect(),
+            decision: redact_json(&self.decision),
+            rationale: redact(&self.rationale),
+            confidence: self.confidence,
+            backend: self.backend.clone(),
+            model: self.model.clone(),
+            usage: self.usage.clone(),
+            grounded: self.grounded,
+            ungrounded: r(&self.ungrounded),
+            context_cut: r(&self.context_cut),
+        }
+    }
+}
+
 /// An append-only JSON-lines file.
 #[derive(Debug, Clone)]
 pub struct DecisionLog {
@@ -118,8 +148,8 @@ impl DecisionLog {
             path: self.path.clone(),
             source,
         };
-        let value = redact_json(&serde_json::to_value(entry).unwrap_or_default());
-        let mut line = serde_json::to_string(&value).unwrap_or_default();
+        // Serialize the struct itself (not a `Value`) to keep the field order.
+        let mut line = serde_json::to_string(&entry.redacted()).unwrap_or_default();
         line.push('\n');
         if let Some(dir) = self.path.parent() {
             if !dir.as_os_str().is_empty() {

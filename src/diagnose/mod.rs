@@ -31,6 +31,7 @@ pub mod model;
 pub mod reconciler;
 pub mod redact;
 pub mod render;
+pub mod scenarios;
 pub mod standin;
 
 pub use backend::{BackendError, DiagnosisBackend, RawDiagnosis};
