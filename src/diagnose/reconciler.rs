@@ -228,6 +228,9 @@ impl DiagnosisReconciler {
                 None => return Err(e),
             },
         };
+        // The model saw only redacted text, but it may still echo something secret-looking:
+        // redact before the diagnosis reaches the ticket store or the decision log.
+        let diagnosis = redact_diagnosis(diagnosis);
         if let Some(log) = &self.log {
             log.append(&DecisionEntry::from_diagnosis(
                 brief.id,
@@ -404,6 +407,14 @@ impl DiagnosisReconciler {
         }
         self.stats().diagnosed - before
     }
+}
+
+/// Redacts every string of a diagnosis (claims, quotes, rationale, …).
+pub fn redact_diagnosis(d: Diagnosis) -> Diagnosis {
+    let v = serde_json::to_value(&d).unwrap_or_default();
+    // Strings only: every value keeps its type, so this deserializes back.
+    let r = super::redact::redact_strings(&v);
+    serde_json::from_value(r).unwrap_or(d)
 }
 
 /// An in-memory [`TicketQueue`] (tests, dry runs, `--once` without a store).

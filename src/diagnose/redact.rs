@@ -133,6 +133,22 @@ pub fn redact_json(v: &serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// Redacts every string inside a JSON value by pattern and registry only (keys and the
+/// value types are kept, so the value still deserializes into its type).
+pub fn redact_strings(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(redact(s)),
+        Value::Array(a) => Value::Array(a.iter().map(redact_strings).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), redact_strings(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// True for names like `ANTHROPIC_API_KEY`, `db_password`, `token`, `client_secret`.
 pub fn key_looks_secret(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
