@@ -888,9 +888,8 @@ fn rule_hot(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
             (
                 ActionKind::SplitRegion { region_id: rid },
                 format!("region {rid} is a hotspot on store {}", hot.0),
-                format!(
-                    "one region carries most of the load; splitting it lets PD spread the halves"
-                ),
+                "one region carries most of the load; splitting it lets PD spread the halves"
+                    .to_string(),
             )
         } else {
             let to = coldest.map(|c| c.0).unwrap_or(hot.0);
