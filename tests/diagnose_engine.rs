@@ -610,3 +610,82 @@ async fn a_failing_ticket_is_released_and_backed_off_without_a_fallback() {
     assert!(q.lease(41, "other", Duration::from_secs(60)).await);
     assert!(q.next_open(&HashSet::new()).await.is_none());
 }
+
+#[tokio::test]
+async fn a_store_stuck_offline_without_enough_up_stores_is_cancelled() {
+    let mut b = scenarios::evict_leader_left_behind();
+    b.invariant = "store_stuck_offline".into();
+    b.target = "store/4".into();
+    b.evidence["state"]["evict_leader_stores"] = serde_json::json!([]);
+    b.evidence["state"]["stores"][1]["state"] = serde_json::json!("Offline");
+    b.evidence["state"]["stores"][2]["state"] = serde_json::json!("Down");
+    let d = rules_diagnosis(b, RulesConfig::default()).await;
+    assert_eq!(
+        d.recommended_action.kind,
+        ActionKind::CancelStoreDelete { store_id: 4 }
+    );
+    assert!(
+        d.root_cause.contains("only 1 Up stores"),
+        "{}",
+        d.root_cause
+    );
+    assert_fully_grounded(&d);
+}
+
+#[tokio::test]
+async fn an_unreachable_pd_whose_container_died_is_reported_as_blindness() {
+    let mut b = scenarios::pd_no_quorum();
+    b.invariant = "pd_unreachable".into();
+    b.target = "pd".into();
+    b.evidence["logs"] = serde_json::json!([{"source": "operator", "at": "2026-11-22T06:08:00Z", "line": "GET http://pd-0:2379/pd/api/v1/stores: connection refused"}]);
+    b.evidence["events"] = serde_json::json!([{"source": "docker", "at": "2026-11-22T06:07:10Z", "what": "container pd-0 died (exitCode=1)"}]);
+    let d = rules_diagnosis(b, RulesConfig::default()).await;
+    assert!(
+        d.root_cause.contains("blind") && d.root_cause.contains("PD"),
+        "{}",
+        d.root_cause
+    );
+    assert_eq!(
+        d.recommended_action.kind,
+        ActionKind::RestartContainer {
+            member: "pd-0".into()
+        }
+    );
+    assert_fully_grounded(&d);
+}
+
+#[test]
+fn without_a_key_auto_selects_the_rules_engine_and_a_key_file_selects_claude() {
+    use operator::diagnose::backend::claude::ApiKey;
+    use operator::diagnose::backend::{select_backend_with_key, BackendSettings};
+    let s = BackendSettings::default();
+    let b = select_backend_with_key(&s, ApiKey::resolve(None, None)).unwrap();
+    assert_eq!(b.name(), "rules");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("key");
+    std::fs::write(&f, "sk-ant-api03-from-file-0000000000\n").unwrap();
+    let b = select_backend_with_key(&s, ApiKey::resolve(Some("  ".into()), Some(&f))).unwrap();
+    assert_eq!(b.name(), "claude");
+    assert_eq!(
+        operator::diagnose::redact::redact("x sk-ant-api03-from-file-0000000000 y"),
+        "x [REDACTED] y"
+    );
+}
+
+#[test]
+fn a_metrics_window_section_is_downsampled_per_series() {
+    use operator::diagnose::context::sections::metrics_window;
+    let pts: Vec<(String, f64)> = (0..500)
+        .map(|i| (format!("06:{:02}:{:02}", i / 60, i % 60), i as f64))
+        .collect();
+    let s = metrics_window(
+        &[(
+            "tikv_store_size_bytes{store=\"4\",type=\"available\"}".into(),
+            pts,
+        )],
+        20,
+    );
+    assert_eq!(s.content.lines().count(), 1);
+    assert!(s.content.split_whitespace().count() <= 21);
+    assert!(s.content.contains("=499"));
+}

@@ -549,3 +549,92 @@ mod tests {
         assert_eq!(s.iter().map(|p| p.id).collect::<Vec<_>>(), vec![2, 3, 1]);
     }
 }
+
+/// Section builders for [`super::reconciler::ContextSource`] implementations. Each returns
+/// a section whose content is plain text; redaction and escaping happen in
+/// [`build_prompt`].
+pub mod sections {
+    use super::downsample_series;
+    use crate::diagnose::model::ContextSection;
+
+    /// Relevance of a metrics window around first-seen.
+    pub const METRICS_RELEVANCE: u8 = 200;
+    /// Relevance of PD state (stores, members, region health, schedulers, operators).
+    pub const PD_STATE_RELEVANCE: u8 = 180;
+    /// Relevance of log excerpts.
+    pub const LOGS_RELEVANCE: u8 = 150;
+    /// Relevance of recent Docker events.
+    pub const EVENTS_RELEVANCE: u8 = 140;
+    /// Relevance of the topology.
+    pub const TOPOLOGY_RELEVANCE: u8 = 40;
+
+    /// A metrics window: one line per series (per store), each downsampled to at most
+    /// `max_points` points (first, last, peak and trough kept).
+    pub fn metrics_window(
+        series: &[(String, Vec<(String, f64)>)],
+        max_points: usize,
+    ) -> ContextSection {
+        let content = series
+            .iter()
+            .map(|(name, pts)| {
+                let pts = downsample_series(pts, max_points);
+                let body = pts
+                    .iter()
+                    .map(|(t, v)| format!("{t}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                format!("{name}: {body}")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        ContextSection {
+            name: "metrics_window".into(),
+            relevance: METRICS_RELEVANCE,
+            content,
+        }
+    }
+
+    /// PD state as pretty JSON.
+    pub fn pd_state(state: &serde_json::Value) -> ContextSection {
+        ContextSection {
+            name: "pd_state".into(),
+            relevance: PD_STATE_RELEVANCE,
+            content: serde_json::to_string_pretty(state).unwrap_or_default(),
+        }
+    }
+
+    /// Log excerpts: `(source, line)`, most recent last.
+    pub fn logs(lines: &[(String, String)]) -> ContextSection {
+        ContextSection {
+            name: "logs".into(),
+            relevance: LOGS_RELEVANCE,
+            content: lines
+                .iter()
+                .map(|(s, l)| format!("[{s}] {l}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    /// Docker events: `(at, what)`.
+    pub fn docker_events(events: &[(String, String)]) -> ContextSection {
+        ContextSection {
+            name: "docker_events".into(),
+            relevance: EVENTS_RELEVANCE,
+            content: events
+                .iter()
+                .map(|(a, w)| format!("{a} {w}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    /// Topology (members, addresses, labels) as text.
+    pub fn topology(text: &str) -> ContextSection {
+        ContextSection {
+            name: "topology".into(),
+            relevance: TOPOLOGY_RELEVANCE,
+            content: text.to_string(),
+        }
+    }
+}

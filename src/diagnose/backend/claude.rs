@@ -58,7 +58,16 @@ impl ApiKey {
 
     /// Reads `ANTHROPIC_API_KEY`, else the first line of `file` if given.
     pub fn from_env_or_file(file: Option<&std::path::Path>) -> Result<Self, BackendError> {
-        if let Ok(k) = std::env::var("ANTHROPIC_API_KEY") {
+        Self::resolve(std::env::var("ANTHROPIC_API_KEY").ok(), file)
+    }
+
+    /// The key from `env_value` (the variable's value, if set), else the first line of
+    /// `file`. Empty values count as unset.
+    pub fn resolve(
+        env_value: Option<String>,
+        file: Option<&std::path::Path>,
+    ) -> Result<Self, BackendError> {
+        if let Some(k) = env_value {
             if !k.trim().is_empty() {
                 return Ok(Self::new(k));
             }

@@ -138,3 +138,71 @@ pub trait DiagnosisBackend: Send + Sync {
     /// Produces a raw (unvalidated) diagnosis for the prompt.
     async fn diagnose(&self, req: &PreparedPrompt) -> Result<RawDiagnosis, BackendError>;
 }
+
+/// Which backend to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// Claude when an API key is available, else the rules engine.
+    #[default]
+    Auto,
+    /// Claude (fails without a key).
+    Claude,
+    /// OpenAI-compatible local model.
+    OpenAi,
+    /// The offline rules engine.
+    Rules,
+}
+
+/// Everything needed to build a backend from configuration.
+#[derive(Debug, Clone, Default)]
+pub struct BackendSettings {
+    /// Which backend.
+    pub choice: BackendChoice,
+    /// Claude settings (model id, base URL, prices, …).
+    pub claude: claude::ClaudeConfig,
+    /// File holding the API key when `ANTHROPIC_API_KEY` is not set.
+    pub key_file: Option<std::path::PathBuf>,
+    /// OpenAI-compatible settings.
+    pub openai: openai::OpenAiConfig,
+    /// Rules engine policy.
+    pub rules: rules::RulesConfig,
+}
+
+/// Builds the configured backend.
+///
+/// # Guarantees
+/// With [`BackendChoice::Auto`] and no key (env `ANTHROPIC_API_KEY` or `key_file`), the
+/// rules engine is returned: the operator diagnoses offline by default. The key is
+/// registered for redaction as soon as it is read.
+pub fn select_backend(
+    s: &BackendSettings,
+) -> Result<std::sync::Arc<dyn DiagnosisBackend>, BackendError> {
+    select_backend_with_key(s, claude::ApiKey::from_env_or_file(s.key_file.as_deref()))
+}
+
+/// [`select_backend`] with the key lookup already done (testable without the environment).
+pub fn select_backend_with_key(
+    s: &BackendSettings,
+    key: Result<claude::ApiKey, BackendError>,
+) -> Result<std::sync::Arc<dyn DiagnosisBackend>, BackendError> {
+    use std::sync::Arc;
+    let claude = move || -> Result<Arc<dyn DiagnosisBackend>, BackendError> {
+        Ok(Arc::new(claude::ClaudeBackend::new(
+            s.claude.clone(),
+            key?,
+        )?))
+    };
+    match s.choice {
+        BackendChoice::Claude => claude(),
+        BackendChoice::OpenAi => Ok(Arc::new(openai::OpenAiBackend::new(s.openai.clone())?)),
+        BackendChoice::Rules => Ok(Arc::new(rules::RulesBackend::new(s.rules.clone()))),
+        BackendChoice::Auto => match claude() {
+            Ok(b) => Ok(b),
+            Err(BackendError::MissingKey(why)) => {
+                tracing::info!(%why, "no API key: diagnosing with the offline rules engine");
+                Ok(Arc::new(rules::RulesBackend::new(s.rules.clone())))
+            }
+            Err(e) => Err(e),
+        },
+    }
+}
