@@ -205,6 +205,29 @@ async fn server_errors_and_overload_are_retried_with_backoff() {
 }
 
 #[tokio::test]
+async fn request_timeout_conflict_and_gateway_timeout_are_retried() {
+    for status in [408u16, 409, 504] {
+        let s = standin().await;
+        s.push([Reply::Error {
+            status,
+            error_type: if status == 409 {
+                "conflict_error".into()
+            } else {
+                "timeout_error".into()
+            },
+            message: "Request timed out".into(),
+            retry_after: None,
+            should_retry: None,
+            details: None,
+            cloudflare: false,
+        }]);
+        let c = claude(&s, "claude-sonnet-5-5", OutputStrategy::Auto);
+        c.diagnose(&prompt()).await.unwrap();
+        assert_eq!(s.count("/v1/messages"), 2, "{status}");
+    }
+}
+
+#[tokio::test]
 async fn persistent_overload_gives_up_after_three_attempts() {
     let s = standin().await;
     s.push([

@@ -88,7 +88,8 @@ impl Default for ReconcilerConfig {
     fn default() -> Self {
         Self {
             holder: format!("operator-{}", std::process::id()),
-            lease_ttl: Duration::from_secs(15 * 60),
+            // Longer than three Claude attempts at the 300 s default timeout plus backoff.
+            lease_ttl: Duration::from_secs(20 * 60),
             concurrency: 1,
             token_budget: super::context::DEFAULT_TOKEN_BUDGET,
             poll_interval: Duration::from_secs(5),
@@ -368,6 +369,11 @@ impl DiagnosisReconciler {
                 .lease(brief.id, &self.cfg.holder, self.cfg.lease_ttl)
                 .await
             {
+                // Someone else holds it: skip it for one poll interval instead of spinning.
+                self.shared
+                    .backoff
+                    .lock()
+                    .insert(brief.id, (0, Instant::now() + self.cfg.poll_interval));
                 drop(permit);
                 continue;
             }

@@ -262,23 +262,40 @@ fn resolve_model(m: &str) -> String {
     }
 }
 
-/// Models that reject `temperature` (LLM reference §4.3).
+/// `claude-sonnet-4-5-20250929` → (4, 5); `claude-fable-5-1` → (5, 1); `claude-opus-5` → (5, 0).
+fn model_version(m: &str) -> (u32, u32) {
+    let mut nums = m
+        .trim_start_matches("claude-")
+        .split('-')
+        .skip(1)
+        .map_while(|p| p.parse::<u32>().ok().filter(|n| *n < 100));
+    (nums.next().unwrap_or(0), nums.next().unwrap_or(0))
+}
+
+/// Models that reject `temperature` (LLM reference §4.3): Opus 4.7/4.8, Fable/Mythos and
+/// the 5.1/5.5 generation.
 fn rejects_temperature(m: &str) -> bool {
-    ["opus-4-7", "opus-4-8", "fable", "mythos", "-5-5", "-5-1"]
-        .iter()
-        .any(|p| m.contains(p))
+    let v = model_version(m);
+    m.contains("fable")
+        || m.contains("mythos")
+        || v == (4, 7)
+        || v == (4, 8)
+        || v == (5, 5)
+        || v == (5, 1)
 }
 
-/// Models that reject forced `tool_choice` (LLM reference §4.2).
+/// Models that reject forced `tool_choice` (LLM reference §4.2): the 5.1 and 5.5 generation.
 fn rejects_forced_tool(m: &str) -> bool {
-    ["-5-5", "-5-1"].iter().any(|p| m.contains(p))
+    matches!(model_version(m), (5, 5) | (5, 1))
 }
 
+/// Models that put a thinking block first by default (the 5.x generation).
 fn thinks_by_default(m: &str) -> bool {
-    ["-5", "opus-4-6", "opus-4-7", "opus-4-8"]
-        .iter()
-        .any(|p| m.contains(p))
+    model_version(m).0 >= 5
 }
+
+/// The API's request size limit (32 MB); above it Cloudflare answers 413.
+const MAX_BODY: usize = 32 * 1024 * 1024;
 
 fn anthropic_headers(status: u16, should_retry: Option<bool>) -> HeaderMap {
     let mut h = HeaderMap::new();
@@ -334,6 +351,15 @@ async fn messages(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if body.len() > MAX_BODY {
+        let b = json!({"error": {"type": "request_too_large", "message": "Request exceeds the maximum size"}});
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            [("content-type", "application/json")],
+            b.to_string(),
+        )
+            .into_response();
+    }
     let text = String::from_utf8_lossy(&body).to_string();
     st.requests.lock().push(RecordedRequest {
         path: "/v1/messages".into(),
@@ -730,6 +756,7 @@ impl Standin {
             .route("/v1/messages/count_tokens", post(count_tokens))
             .route("/v1/chat/completions", post(chat))
             .fallback(not_found)
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY + 1024 * 1024))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -776,5 +803,25 @@ impl Standin {
             .iter()
             .filter(|r| r.path == path)
             .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_capabilities_follow_the_reference_table() {
+        assert_eq!(model_version("claude-sonnet-4-5-20250929"), (4, 5));
+        assert!(!thinks_by_default("claude-sonnet-4-5"));
+        assert!(thinks_by_default("claude-opus-5"));
+        assert!(
+            rejects_forced_tool("claude-sonnet-5-5") && rejects_forced_tool("claude-fable-5-1")
+        );
+        assert!(
+            !rejects_forced_tool("claude-haiku-4-5-20251001")
+                && !rejects_forced_tool("claude-opus-5")
+        );
+        assert!(rejects_temperature("claude-opus-4-7") && !rejects_temperature("claude-haiku-4-5"));
     }
 }

@@ -130,7 +130,8 @@ impl Default for ClaudeConfig {
             model: DEFAULT_MODEL.into(),
             max_tokens: 8192,
             strategy: OutputStrategy::Auto,
-            timeout: Duration::from_secs(600),
+            // 8192 output tokens take about 4 min at the SDK's assumed 128k tokens/hour floor.
+            timeout: Duration::from_secs(300),
             retry: RetryPolicy::default(),
             prices: PriceTable::default(),
             cache_ttl: None,
