@@ -689,3 +689,24 @@ fn a_metrics_window_section_is_downsampled_per_series() {
     assert!(s.content.split_whitespace().count() <= 21);
     assert!(s.content.contains("=499"));
 }
+
+#[tokio::test]
+async fn hot_store_load_is_attributed_by_instance_or_by_text_when_labels_lack_a_store() {
+    let mut b = scenarios::hot_region();
+    b.evidence["metrics"] = serde_json::json!([
+        {"series": "tikv_grpc_qps{instance=\"tikv-0:20180\"}", "value": 200.0, "at": scenarios::OBSERVED_AT},
+        {"series": "tikv_grpc_qps{instance=\"tikv-1:20180\"}", "value": 5200.0, "at": scenarios::OBSERVED_AT},
+        {"series": "tikv_grpc_qps{member=\"tikv-2\"}", "value": 300.0, "at": scenarios::OBSERVED_AT}
+    ]);
+    let d = rules_diagnosis(b, RulesConfig::default()).await;
+    assert_eq!(
+        d.recommended_action.kind,
+        ActionKind::SplitRegion { region_id: 12 }
+    );
+    assert!(
+        d.observation_summary.contains("across 3 stores"),
+        "{}",
+        d.observation_summary
+    );
+    assert_fully_grounded(&d);
+}

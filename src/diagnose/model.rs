@@ -584,6 +584,47 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_diagnosis_round_trips_through_json() {
+        let d = Diagnosis::assemble(
+            DiagnosisOutput {
+                observation_summary: "o".into(),
+                root_cause: "r".into(),
+                evidence: vec![Citation {
+                    claim: "c".into(),
+                    source: CitationRef::Metric {
+                        series: "s{store=\"4\"}".into(),
+                        value: 1.5,
+                    },
+                }],
+                options_considered: vec![OptionConsidered {
+                    option: "x".into(),
+                    why_not: "y".into(),
+                }],
+                recommended_action: Action {
+                    kind: ActionKind::SetConfig {
+                        key: "schedule.max-store-down-time".into(),
+                        value: "1h".into(),
+                    },
+                    rationale: "z".into(),
+                },
+                confidence: 0.5,
+                would_change_conclusion: "w".into(),
+            },
+            GroundingReport {
+                grounded: 1,
+                ungrounded: vec![],
+            },
+            "claude",
+            "claude-sonnet-5-5",
+            Usage::default(),
+            vec!["cut".into()],
+        );
+        let text = serde_json::to_string(&d).unwrap();
+        let back: Diagnosis = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, d);
+    }
+
+    #[test]
     fn an_action_serializes_as_kind_params_and_rationale() {
         let a = Action {
             kind: ActionKind::TransferLeader {

@@ -215,7 +215,7 @@ impl DiagnosisReconciler {
             }
             Err(e) => match &self.fallback {
                 Some(fb) => {
-                    tracing::warn!(ticket = brief.id, error = %e, fallback = fb.name(), "diagnosis failed; using the fallback backend");
+                    tracing::warn!(ticket = brief.id, error = %super::redact::redact(&e.to_string()), fallback = fb.name(), "diagnosis failed; using the fallback backend");
                     let raw = fb.diagnose(&prompt).await?;
                     let mut d = finalize(&prompt, &raw, fb.name())?;
                     d.context_cut.push(format!(

@@ -237,14 +237,34 @@ impl<'a> Ev<'a> {
                 return Some(v);
             }
         }
-        let inst = m
-            .labels
-            .get("instance")
-            .or_else(|| m.labels.get("address"))?;
-        let h = host(inst);
+        if let Some(inst) = m.labels.get("instance").or_else(|| m.labels.get("address")) {
+            let h = host(inst);
+            if let Some(s) = self
+                .stores
+                .iter()
+                .find(|s| host(&s.address) == h || host(&s.status_address) == h)
+            {
+                return Some(s.id);
+            }
+        }
+        // Fallback for series written as text (`store 4 qps`, `store_id=4`, a PromQL result
+        // naming the member): a store id after "store", else a member host in the text.
+        static STORE_IN_TEXT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+        let re = STORE_IN_TEXT.get_or_init(|| {
+            regex::Regex::new(r#"(?i)\bstore(?:_id|-id)?[\s=:"/#]*(\d+)\b"#).expect("static regex")
+        });
+        if let Some(id) = re.captures(&m.series).and_then(|c| c[1].parse().ok()) {
+            return Some(id);
+        }
         self.stores
             .iter()
-            .find(|s| host(&s.address) == h || host(&s.status_address) == h)
+            .find(|s| {
+                let h = s.member();
+                !h.is_empty()
+                    && m.series.match_indices(h.as_str()).any(|(i, _)| {
+                        !m.series[i + h.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
+                    })
+            })
             .map(|s| s.id)
     }
 
