@@ -710,3 +710,26 @@ async fn hot_store_load_is_attributed_by_instance_or_by_text_when_labels_lack_a_
     );
     assert_fully_grounded(&d);
 }
+
+#[tokio::test]
+async fn the_ticket_stores_kebab_case_invariants_and_bare_targets_are_understood() {
+    let mut b = scenarios::node_death();
+    b.invariant = "store-down".into();
+    b.target = "tikv-1".into();
+    let d = rules_diagnosis(b, RulesConfig::default()).await;
+    assert_eq!(
+        d.recommended_action.kind,
+        ActionKind::RestartContainer {
+            member: "tikv-1".into()
+        }
+    );
+    let mut b = scenarios::slow_disk();
+    b.invariant = "raft-io-slow".into();
+    b.target = "store-5".into();
+    let d = rules_diagnosis(b, RulesConfig::default()).await;
+    assert_eq!(
+        d.recommended_action.kind,
+        ActionKind::EvictLeader { store_id: 5 }
+    );
+    assert_fully_grounded(&d);
+}

@@ -395,12 +395,13 @@ pub fn jaccard(a: &str, b: &str) -> f64 {
     inter / union
 }
 
-fn component(target: &str) -> &str {
-    // `store/4` -> `store`, `member/tikv-1` -> `tikv`, `pd` -> `pd`
-    match target.split_once('/') {
-        Some(("member", name)) => name.split(['-', '_']).next().unwrap_or(name),
-        Some((kind, _)) => kind,
-        None => target,
+fn component(target: &str) -> String {
+    // `store/4` -> `store`, `member/tikv-1` or `tikv-1` -> `tikv`, `pd` -> `pd`
+    use super::model::Target;
+    match Target::parse(target) {
+        Target::Store(_) => "store".into(),
+        Target::Member(m) => m.split(['-', '_']).next().unwrap_or(&m).to_string(),
+        Target::Other(o) => o,
     }
 }
 
@@ -408,7 +409,9 @@ fn component(target: &str) -> &str {
 /// (1.0) or same component (0.5) + Jaccard of summaries (0..1).
 pub fn similarity(brief: &TicketBrief, past: &PastTicket) -> f64 {
     let mut s = 0.0;
-    if brief.invariant == past.invariant {
+    if super::model::normalize_invariant(&brief.invariant)
+        == super::model::normalize_invariant(&past.invariant)
+    {
         s += 2.0;
     }
     if brief.target == past.target {

@@ -268,7 +268,8 @@ pub fn citation_grounded(prompt: &PreparedPrompt, source: &CitationRef) -> bool 
         CitationRef::Store { id } => {
             state_has_store(&state, *id)
                 || id_grounded(ctx, "store", *id)
-                || prompt.ticket.target == format!("store/{id}")
+                || crate::diagnose::model::Target::parse(&prompt.ticket.target)
+                    == crate::diagnose::model::Target::Store(*id)
         }
         CitationRef::Region { id } => id_grounded(ctx, "region", *id),
         CitationRef::Log { line } => quoted(line),

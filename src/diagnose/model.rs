@@ -326,6 +326,48 @@ pub struct TicketBrief {
     pub timeline: Vec<(String, String)>,
 }
 
+/// A ticket target, parsed from the spellings the ticket store uses: `store/4`,
+/// `store-4`, `store_4` → a store; `member/tikv-1` or a bare member name (`tikv-1`,
+/// `pd-0`) → a member; `pd`, `cluster`, … → other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A TiKV store id.
+    Store(u64),
+    /// A member (container) name.
+    Member(String),
+    /// Anything else (`pd`, `cluster`, `prometheus`).
+    Other(String),
+}
+
+impl Target {
+    /// Parses a target string.
+    pub fn parse(target: &str) -> Self {
+        let t = target.trim();
+        for prefix in ["store/", "store-", "store_", "store "] {
+            if let Some(id) = t.strip_prefix(prefix).and_then(|r| r.parse().ok()) {
+                return Self::Store(id);
+            }
+        }
+        if let Some(m) = t.strip_prefix("member/") {
+            return Self::Member(m.to_string());
+        }
+        if t.contains('-')
+            && t.rsplit('-')
+                .next()
+                .map(|n| n.parse::<u64>().is_ok())
+                .unwrap_or(false)
+        {
+            return Self::Member(t.to_string());
+        }
+        Self::Other(t.to_string())
+    }
+}
+
+/// The invariant name in snake_case (`store-down` → `store_down`).
+pub fn normalize_invariant(name: &str) -> String {
+    name.trim().replace('-', "_").to_ascii_lowercase()
+}
+
 /// One candidate section of context for the prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContextSection {
@@ -581,6 +623,19 @@ mod tests {
                 "{banned} is not supported by structured outputs"
             );
         }
+    }
+
+    #[test]
+    fn targets_parse_in_every_spelling_the_ticket_store_uses() {
+        assert_eq!(Target::parse("store/4"), Target::Store(4));
+        assert_eq!(Target::parse("store-5"), Target::Store(5));
+        assert_eq!(
+            Target::parse("member/tikv-1"),
+            Target::Member("tikv-1".into())
+        );
+        assert_eq!(Target::parse("tikv-2"), Target::Member("tikv-2".into()));
+        assert_eq!(Target::parse("cluster"), Target::Other("cluster".into()));
+        assert_eq!(normalize_invariant("store-down"), "store_down");
     }
 
     #[test]

@@ -18,7 +18,8 @@
 use super::{BackendError, DiagnosisBackend, RawDiagnosis};
 use crate::diagnose::context::PreparedPrompt;
 use crate::diagnose::model::{
-    Action, ActionKind, Citation, CitationRef, DiagnosisOutput, OptionConsidered, Usage,
+    normalize_invariant, Action, ActionKind, Citation, CitationRef, DiagnosisOutput,
+    OptionConsidered, Target, Usage,
 };
 use async_trait::async_trait;
 use serde_json::Value;
@@ -209,21 +210,18 @@ impl<'a> Ev<'a> {
     }
 
     fn target_store(&self) -> Option<u64> {
-        let t = &self.brief.target;
-        if let Some(id) = t.strip_prefix("store/") {
-            return id.parse().ok();
+        match Target::parse(&self.brief.target) {
+            Target::Store(id) => Some(id),
+            Target::Member(m) => self.stores.iter().find(|s| s.member() == m).map(|s| s.id),
+            Target::Other(_) => None,
         }
-        if let Some(m) = t.strip_prefix("member/") {
-            return self.stores.iter().find(|s| s.member() == m).map(|s| s.id);
-        }
-        None
     }
 
     fn target_member(&self) -> Option<String> {
-        self.brief
-            .target
-            .strip_prefix("member/")
-            .map(str::to_string)
+        match Target::parse(&self.brief.target) {
+            Target::Member(m) => Some(m),
+            _ => None,
+        }
     }
 
     fn store(&self, id: u64) -> Option<&StoreInfo> {
@@ -1116,7 +1114,9 @@ fn rule_pd(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
             what: format!("why PD member {target} is unhealthy"),
         }
     };
-    let (root, obs) = if no_quorum || (leader.is_none() && ev.brief.invariant == "pd_no_leader") {
+    let (root, obs) = if no_quorum
+        || (leader.is_none() && normalize_invariant(&ev.brief.invariant) == "pd_no_leader")
+    {
         (
             format!(
                 "PD has no quorum: {healthy} of {n} members healthy, so no leader can be elected"
@@ -1262,7 +1262,7 @@ fn rule_offline(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
 }
 
 fn rule_blind(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
-    let what = if ev.brief.invariant == "prometheus_unreachable" {
+    let what = if normalize_invariant(&ev.brief.invariant) == "prometheus_unreachable" {
         "Prometheus"
     } else {
         "PD"
@@ -1342,7 +1342,7 @@ fn rule_blind(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
 }
 
 fn rule_imbalance(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
-    let leader = ev.brief.invariant == "leader_imbalance";
+    let leader = normalize_invariant(&ev.brief.invariant) == "leader_imbalance";
     let scheds: Vec<String> = ev
         .state
         .get("schedulers")
@@ -1453,7 +1453,8 @@ pub fn diagnose_evidence(
     cfg: &RulesConfig,
 ) -> Result<DiagnosisOutput, BackendError> {
     let ev = Ev::new(brief);
-    let out = match brief.invariant.as_str() {
+    let invariant = normalize_invariant(&brief.invariant);
+    let out = match invariant.as_str() {
         "store_down" => rule_store_down(&ev, cfg),
         "disk_pressure" => rule_disk_pressure(&ev, cfg),
         "hot_store" => rule_hot(&ev, cfg),
