@@ -733,3 +733,18 @@ async fn the_ticket_stores_kebab_case_invariants_and_bare_targets_are_understood
     );
     assert_fully_grounded(&d);
 }
+
+#[tokio::test]
+async fn an_event_that_names_its_container_in_source_is_attributed() {
+    let mut b = scenarios::node_death();
+    b.evidence["events"] = serde_json::json!([{"source": "tikv-1", "at": "2026-11-22T06:04:58Z", "what": "die exit_code=137 oom_killed=false"}]);
+    let d = rules_diagnosis(b, RulesConfig::default()).await;
+    assert!(d.root_cause.contains("exit code 137"), "{}", d.root_cause);
+    assert_eq!(
+        d.recommended_action.kind,
+        ActionKind::RestartContainer {
+            member: "tikv-1".into()
+        }
+    );
+    assert_fully_grounded(&d);
+}

@@ -288,9 +288,12 @@ impl<'a> Ev<'a> {
     fn events_about(&self, who: &str, needles: &[&str]) -> Vec<&str> {
         self.events
             .iter()
-            .filter(|(_, _, w)| {
+            .filter(|(src, _, w)| {
                 let wl = w.to_ascii_lowercase();
-                (who.is_empty() || w.contains(who)) && needles.iter().any(|n| wl.contains(n))
+                // The ticket store puts the container in `source` (`tikv-1`, "die
+                // exit_code=137"); other producers name it in the text.
+                (who.is_empty() || w.contains(who) || src == who)
+                    && needles.iter().any(|n| wl.contains(n))
             })
             .map(|(_, _, w)| w.as_str())
             .collect()
@@ -1281,19 +1284,24 @@ fn rule_blind(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
     let died: Vec<(String, String)> = ev
         .events
         .iter()
-        .filter(|(_, _, w)| {
+        .filter(|(src, _, w)| {
             let wl = w.to_ascii_lowercase();
-            wl.contains(&needle) && DIE_WORDS.iter().any(|d| wl.contains(d))
+            (wl.contains(&needle) || src.to_ascii_lowercase().starts_with(&needle))
+                && DIE_WORDS.iter().any(|d| wl.contains(d))
         })
-        .map(|(_, _, w)| {
-            (
-                w.clone(),
-                w.split_whitespace()
-                    .find(|t| t.to_ascii_lowercase().contains(&needle))
-                    .unwrap_or("")
-                    .trim_matches(|c: char| !c.is_alphanumeric() && c != '-' && c != '_')
-                    .to_string(),
-            )
+        .map(|(src, _, w)| {
+            let named = w
+                .split_whitespace()
+                .find(|t| t.to_ascii_lowercase().contains(&needle))
+                .unwrap_or("")
+                .trim_matches(|c: char| !c.is_alphanumeric() && c != '-' && c != '_')
+                .to_string();
+            let member = if named.is_empty() && src.to_ascii_lowercase().starts_with(&needle) {
+                src.clone()
+            } else {
+                named
+            };
+            (w.clone(), member)
         })
         .collect();
     let (action, root) = if let Some((w, member)) = died.first() {
