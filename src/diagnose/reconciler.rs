@@ -232,6 +232,21 @@ impl DiagnosisReconciler {
         // The model saw only redacted text, but it may still echo something secret-looking:
         // redact before the diagnosis reaches the ticket store or the decision log.
         let diagnosis = redact_diagnosis(diagnosis);
+        tracing::info!(
+            ticket = brief.id,
+            backend = %diagnosis.backend,
+            model = %diagnosis.model,
+            action = diagnosis.recommended_action.kind.name(),
+            confidence = diagnosis.confidence,
+            input_tokens = diagnosis.usage.input_tokens,
+            output_tokens = diagnosis.usage.output_tokens,
+            cache_read = diagnosis.usage.cache_read,
+            cost_usd = diagnosis.usage.cost_usd,
+            grounded = diagnosis.grounding.grounded,
+            ungrounded = diagnosis.grounding.ungrounded.len(),
+            cut = diagnosis.context_cut.len(),
+            "ticket diagnosed"
+        );
         if let Some(log) = &self.log {
             log.append(&DecisionEntry::from_diagnosis(
                 brief.id,

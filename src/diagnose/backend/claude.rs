@@ -315,7 +315,8 @@ pub fn read_message(
             .find(|b| b.get("type").and_then(Value::as_str) == Some("text"))
             .and_then(|b| b.get("text"))
             .and_then(Value::as_str)
-            .map(str::to_string)
+            // Local Anthropic-compatible servers may fence the JSON or wrap it in a string.
+            .map(super::openai::unwrap_model_json)
             .ok_or_else(|| BackendError::MalformedResponse("no text block".into()))?
     };
     let u = resp.get("usage").cloned().unwrap_or(Value::Null);
