@@ -748,3 +748,20 @@ async fn an_event_that_names_its_container_in_source_is_attributed() {
     );
     assert_fully_grounded(&d);
 }
+
+#[tokio::test]
+async fn leader_imbalance_with_the_balance_scheduler_removed_adds_it_back() {
+    let mut b = scenarios::evict_leader_left_behind();
+    b.invariant = "leader_imbalance".into();
+    b.target = "cluster".into();
+    b.evidence["state"]["evict_leader_stores"] = serde_json::json!([]);
+    b.evidence["state"]["schedulers"] = serde_json::json!(["balance-region-scheduler"]);
+    let d = rules_diagnosis(b, RulesConfig::default()).await;
+    assert_eq!(
+        d.recommended_action.kind,
+        ActionKind::AddScheduler {
+            name: "balance-leader-scheduler".into()
+        }
+    );
+    assert_fully_grounded(&d);
+}

@@ -167,9 +167,31 @@ pub fn render_evidence(evidence: &Value) -> String {
     if let Some(state) = evidence.get("state") {
         if !state.is_null() {
             out.push_str("state:\n");
-            out.push_str(&serde_json::to_string_pretty(state).unwrap_or_default());
-            out.push('\n');
+            out.push_str(&render_state(state));
         }
+    }
+    out
+}
+
+/// Renders PD state compactly, one line per top-level key and one per element of a
+/// top-level array (`stores[1]: {...}`): about half the tokens of pretty JSON, and the
+/// budget's line sampling then drops whole elements rather than cutting JSON mid-way.
+pub fn render_state(state: &Value) -> String {
+    let mut out = String::new();
+    match state {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match v {
+                    Value::Array(a) if a.iter().any(Value::is_object) => {
+                        for (i, e) in a.iter().enumerate() {
+                            out.push_str(&format!("  {k}[{i}]: {e}\n"));
+                        }
+                    }
+                    other => out.push_str(&format!("  {k}: {other}\n")),
+                }
+            }
+        }
+        other => out.push_str(&format!("  {other}\n")),
     }
     out
 }
