@@ -30,6 +30,7 @@ async fn standin() -> Standin {
     Standin::start(StandinConfig {
         output,
         models_without_json_outputs: vec!["claude-haiku-4-5".into()],
+        unknown_models: vec!["claude-3-5-sonnet-20241022".into()],
         ..Default::default()
     })
     .await
@@ -510,4 +511,36 @@ async fn openai_truncation_refusal_context_overflow_and_errors_are_typed() {
     // The 500 is retried and the next (default) answer succeeds.
     c.diagnose(&prompt()).await.unwrap();
     assert_eq!(s.count("/v1/chat/completions"), 6);
+}
+
+#[tokio::test]
+async fn the_start_up_probe_reports_structured_output_support_and_unknown_models() {
+    let s = standin().await;
+    let info = claude(&s, "claude-sonnet-5-5", OutputStrategy::Auto)
+        .check_model()
+        .await
+        .unwrap();
+    assert_eq!(info.id, "claude-sonnet-5-5");
+    assert_eq!(info.structured_outputs, Some(true));
+    let info = claude(&s, "claude-haiku-4-5", OutputStrategy::Auto)
+        .check_model()
+        .await
+        .unwrap();
+    assert_eq!(info.structured_outputs, Some(false));
+    let c = claude(&s, "claude-3-5-sonnet-20241022", OutputStrategy::Auto);
+    match c.check_model().await.unwrap_err() {
+        BackendError::Api {
+            status: 404,
+            error_type,
+            message,
+        } => {
+            assert_eq!(error_type, "not_found_error");
+            assert_eq!(message, "model: claude-3-5-sonnet-20241022");
+        }
+        e => panic!("{e:?}"),
+    }
+    assert!(matches!(
+        c.diagnose(&prompt()).await.unwrap_err(),
+        BackendError::Api { status: 404, .. }
+    ));
 }

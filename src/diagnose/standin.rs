@@ -210,6 +210,8 @@ pub struct StandinConfig {
     pub output: Value,
     /// Models that reject `output_config` (to exercise the forced-tool fallback).
     pub models_without_json_outputs: Vec<String>,
+    /// Model ids answered with 404 `model: <id>`.
+    pub unknown_models: Vec<String>,
 }
 
 impl Default for StandinConfig {
@@ -218,6 +220,7 @@ impl Default for StandinConfig {
             api_key: "sk-ant-api03-standin-test-key-0000000000000000".into(),
             output: json!({}),
             models_without_json_outputs: vec![],
+            unknown_models: vec![],
         }
     }
 }
@@ -412,6 +415,9 @@ async fn messages(
         }
     }
     let model = req["model"].as_str().unwrap_or("").to_string();
+    if st.cfg.unknown_models.contains(&model) {
+        return anthropic_error(404, "not_found_error", &format!("model: {model}"));
+    }
     if req.get("temperature").is_some() && rejects_temperature(&model) {
         return anthropic_error(
             400,
@@ -733,6 +739,42 @@ async fn chat(State(st): State<Arc<StandinState>>, headers: HeaderMap, body: Byt
         .into_response()
 }
 
+async fn model_info(
+    State(st): State<Arc<StandinState>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    st.requests.lock().push(RecordedRequest {
+        path: format!("/v1/models/{id}"),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect(),
+        body: String::new(),
+    });
+    if headers.get("x-api-key").and_then(|v| v.to_str().ok()) != Some(st.cfg.api_key.as_str()) {
+        return anthropic_error(401, "authentication_error", "invalid x-api-key");
+    }
+    if st.cfg.unknown_models.contains(&id) {
+        return anthropic_error(404, "not_found_error", &format!("model: {id}"));
+    }
+    let body = json!({
+        "id": resolve_model(&id),
+        "type": "model",
+        "display_name": id.trim_start_matches("claude-").replace('-', " "),
+        "created_at": "2026-09-28T00:00:00Z",
+        "max_input_tokens": if model_version(&id).0 >= 5 { 1_000_000 } else { 200_000 },
+        "max_tokens": 64_000,
+        "capabilities": {"structured_outputs": {"supported": !st.cfg.models_without_json_outputs.contains(&id)}}
+    });
+    (
+        StatusCode::OK,
+        anthropic_headers(200, None),
+        body.to_string(),
+    )
+        .into_response()
+}
+
 async fn not_found() -> Response {
     anthropic_error(
         404,
@@ -755,6 +797,7 @@ impl Standin {
             .route("/v1/messages", post(messages))
             .route("/v1/messages/count_tokens", post(count_tokens))
             .route("/v1/chat/completions", post(chat))
+            .route("/v1/models/{id}", axum::routing::get(model_info))
             .fallback(not_found)
             .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY + 1024 * 1024))
             .with_state(state.clone());

@@ -218,6 +218,62 @@ impl ClaudeBackend {
     }
 }
 
+/// What `GET /v1/models/{id}` says about the configured model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// Model id.
+    pub id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Context window, when reported.
+    pub max_input_tokens: Option<u64>,
+    /// `capabilities.structured_outputs.supported`, when reported.
+    pub structured_outputs: Option<bool>,
+}
+
+impl ClaudeBackend {
+    /// Start-up probe: checks that the configured model exists (404 `not_found_error`
+    /// otherwise) and reports whether it supports structured outputs.
+    pub async fn check_model(&self) -> Result<ModelInfo, BackendError> {
+        let url = format!(
+            "{}/v1/models/{}",
+            self.cfg.base_url.trim_end_matches('/'),
+            self.cfg.model
+        );
+        let result = send_with_retry(&self.cfg.retry, |_| {
+            self.http
+                .get(&url)
+                .header("x-api-key", self.key.expose())
+                .header("anthropic-version", ANTHROPIC_VERSION)
+                .header("accept", "application/json")
+        })
+        .await;
+        let body = match result {
+            Ok((_, _, b)) => b,
+            Err(SendError::Transport(t)) => return Err(BackendError::Transport(t)),
+            Err(SendError::Status(f)) => return Err(map_failure(f)),
+        };
+        let v: Value = serde_json::from_slice(&body)
+            .map_err(|e| BackendError::MalformedResponse(format!("model info is not JSON: {e}")))?;
+        Ok(ModelInfo {
+            id: v
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            display_name: v
+                .get("display_name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            max_input_tokens: v.get("max_input_tokens").and_then(Value::as_u64),
+            structured_outputs: v
+                .pointer("/capabilities/structured_outputs/supported")
+                .and_then(Value::as_bool),
+        })
+    }
+}
+
 /// Maps a final HTTP failure to a typed error.
 pub fn map_failure(f: HttpFailure) -> BackendError {
     if is_spend_cap(&f) {
