@@ -765,3 +765,24 @@ async fn leader_imbalance_with_the_balance_scheduler_removed_adds_it_back() {
     );
     assert_fully_grounded(&d);
 }
+
+#[tokio::test]
+async fn a_ticket_leased_by_another_holder_is_left_alone() {
+    let q = queue_with(vec![scenarios::node_death(), scenarios::slow_disk()]);
+    assert!(
+        q.lease(41, "other-operator", Duration::from_secs(600))
+            .await
+    );
+    let r = DiagnosisReconciler::new(
+        Arc::new(RulesBackend::default()),
+        q.clone(),
+        Arc::new(NoExtraContext),
+        ReconcilerConfig {
+            holder: "me".into(),
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.run_until_idle().await, 1);
+    assert!(q.diagnosis(41).is_none());
+    assert!(q.diagnosis(71).is_some());
+}
