@@ -113,9 +113,6 @@ pub enum BackendError {
     /// The response could not be read (no text/tool block, not JSON, unexpected shape).
     #[error("malformed response: {0}")]
     MalformedResponse(String),
-    /// The backend could not produce a diagnosis from the evidence (rules engine).
-    #[error("no rule matched: {0}")]
-    NoRule(String),
 }
 
 impl BackendError {
