@@ -1,0 +1,205 @@
+//! Diagnosis backends behind one trait: Claude (Messages API), OpenAI-compatible chat
+//! completions (local models), and an offline rules engine.
+//!
+//! A backend turns a [`PreparedPrompt`] into a [`RawDiagnosis`]: the model's JSON text,
+//! unvalidated, plus the model id and token usage. Validation and grounding happen once,
+//! in [`super::ground`], for every backend alike, so a rules diagnosis and a Claude
+//! diagnosis go through the same checks.
+
+pub mod claude;
+pub mod openai;
+pub mod pricing;
+pub mod rules;
+pub mod transport;
+
+use super::context::PreparedPrompt;
+use super::model::Usage;
+use async_trait::async_trait;
+use std::time::Duration;
+
+pub use pricing::{ModelPrice, PriceTable};
+pub use transport::RetryPolicy;
+
+/// What a backend returns before validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawDiagnosis {
+    /// The JSON text of the diagnosis (a `text` block, a tool input, or message content).
+    pub json_text: String,
+    /// Model id that answered (resolved id from the response when available).
+    pub model: String,
+    /// Tokens and cost.
+    pub usage: Usage,
+    /// Provider request id (`req_…`), for support.
+    pub request_id: Option<String>,
+}
+
+/// Errors of the diagnosis backends. Variants are what the caller acts on.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum BackendError {
+    /// No API key configured.
+    #[error("no API key configured ({0})")]
+    MissingKey(String),
+    /// 400 invalid_request_error (bad request, unsupported parameter, user-set spend limit).
+    #[error("invalid request ({status}): {message}")]
+    InvalidRequest {
+        /// HTTP status.
+        status: u16,
+        /// Error message.
+        message: String,
+        /// Request id.
+        request_id: Option<String>,
+    },
+    /// 401/403: the key is missing, wrong, or lacks permission.
+    #[error("authentication failed ({status}): {message}")]
+    Authentication {
+        /// HTTP status.
+        status: u16,
+        /// Error message.
+        message: String,
+    },
+    /// 413: the request body is too large.
+    #[error("request too large: {0}")]
+    RequestTooLarge(String),
+    /// The input does not fit the model's context window.
+    #[error("context window exceeded: {0}")]
+    ContextWindowExceeded(String),
+    /// 429 after retries: rate limited. `retry_after` is what the server asked for.
+    #[error("rate limited (retry after {retry_after:?}): {message}")]
+    RateLimited {
+        /// Server-requested wait, if any.
+        retry_after: Option<Duration>,
+        /// Error message.
+        message: String,
+    },
+    /// 429 `enforced_spend_limit_reached`: the monthly spend cap. Never retried.
+    #[error("spend limit reached (not retried): {0}")]
+    SpendLimitReached(String),
+    /// 529 after retries.
+    #[error("API overloaded: {0}")]
+    Overloaded(String),
+    /// Other 5xx (or 408/409) after retries.
+    #[error("server error {status}: {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// Error message.
+        message: String,
+    },
+    /// Any other non-success status.
+    #[error("API error {status} ({error_type}): {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// `error.type`.
+        error_type: String,
+        /// Error message.
+        message: String,
+    },
+    /// Connection failure or timeout, after retries.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// `stop_reason: refusal` (or OpenAI `refusal`/`content_filter`). Not retried.
+    #[error("the model refused (category {category:?})")]
+    Refusal {
+        /// Refusal category when given.
+        category: Option<String>,
+    },
+    /// `stop_reason: max_tokens` (or `finish_reason: length`) even after one retry with more room.
+    #[error("output truncated at max_tokens={max_tokens}")]
+    MaxTokens {
+        /// The max_tokens of the last attempt.
+        max_tokens: u32,
+    },
+    /// The response could not be read (no text/tool block, not JSON, unexpected shape).
+    #[error("malformed response: {0}")]
+    MalformedResponse(String),
+}
+
+impl BackendError {
+    /// The wait the server asked for when this error means "slow down" (429).
+    pub fn rate_limit_pause(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => {
+                Some(retry_after.unwrap_or(Duration::from_secs(30)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One diagnosis backend.
+#[async_trait]
+pub trait DiagnosisBackend: Send + Sync {
+    /// `claude`, `openai`, `rules`.
+    fn name(&self) -> &str;
+    /// Produces a raw (unvalidated) diagnosis for the prompt.
+    async fn diagnose(&self, req: &PreparedPrompt) -> Result<RawDiagnosis, BackendError>;
+}
+
+/// Which backend to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// Claude when an API key is available, else the rules engine.
+    #[default]
+    Auto,
+    /// Claude (fails without a key).
+    Claude,
+    /// OpenAI-compatible local model.
+    OpenAi,
+    /// The offline rules engine.
+    Rules,
+}
+
+/// Everything needed to build a backend from configuration.
+#[derive(Debug, Clone, Default)]
+pub struct BackendSettings {
+    /// Which backend.
+    pub choice: BackendChoice,
+    /// Claude settings (model id, base URL, prices, …).
+    pub claude: claude::ClaudeConfig,
+    /// File holding the API key when `ANTHROPIC_API_KEY` is not set.
+    pub key_file: Option<std::path::PathBuf>,
+    /// OpenAI-compatible settings.
+    pub openai: openai::OpenAiConfig,
+    /// Rules engine policy.
+    pub rules: rules::RulesConfig,
+}
+
+/// Builds the configured backend.
+///
+/// # Guarantees
+/// With [`BackendChoice::Auto`] and no key (env `ANTHROPIC_API_KEY` or `key_file`), the
+/// rules engine is returned: the operator diagnoses offline by default. The key is
+/// registered for redaction as soon as it is read.
+pub fn select_backend(
+    s: &BackendSettings,
+) -> Result<std::sync::Arc<dyn DiagnosisBackend>, BackendError> {
+    select_backend_with_key(s, claude::ApiKey::from_env_or_file(s.key_file.as_deref()))
+}
+
+/// [`select_backend`] with the key lookup already done (testable without the environment).
+pub fn select_backend_with_key(
+    s: &BackendSettings,
+    key: Result<claude::ApiKey, BackendError>,
+) -> Result<std::sync::Arc<dyn DiagnosisBackend>, BackendError> {
+    use std::sync::Arc;
+    let claude = move || -> Result<Arc<dyn DiagnosisBackend>, BackendError> {
+        Ok(Arc::new(claude::ClaudeBackend::new(
+            s.claude.clone(),
+            key?,
+        )?))
+    };
+    match s.choice {
+        BackendChoice::Claude => claude(),
+        BackendChoice::OpenAi => Ok(Arc::new(openai::OpenAiBackend::new(s.openai.clone())?)),
+        BackendChoice::Rules => Ok(Arc::new(rules::RulesBackend::new(s.rules.clone()))),
+        BackendChoice::Auto => match claude() {
+            Ok(b) => Ok(b),
+            Err(BackendError::MissingKey(why)) => {
+                tracing::info!(%why, "no API key: diagnosing with the offline rules engine");
+                Ok(Arc::new(rules::RulesBackend::new(s.rules.clone())))
+            }
+            Err(e) => Err(e),
+        },
+    }
+}

@@ -1,0 +1,536 @@
+//! The diagnosis reconciler: picks open tickets, leases them, gathers context, asks the
+//! backend, validates and grounds the answer, logs the decision and completes the ticket.
+//!
+//! # Why a lease
+//!
+//! Several operator processes (or tasks) may run the loop; a lease with a TTL makes sure
+//! a ticket is diagnosed by one holder at a time, and a crashed holder's lease expires
+//! instead of blocking the ticket forever.
+//!
+//! # Rate limits
+//!
+//! A 429 that survives the client's own retries means the *account* is throttled, not the
+//! ticket: the whole loop pauses for the server's `retry-after` (every worker waits), and
+//! the ticket is released unharmed to be picked up after the pause. Other failures put
+//! only that ticket on a local backoff; with a fallback backend configured (the rules
+//! engine), a permanently failing model (spend cap, refusal, malformed output) still
+//! yields a diagnosis.
+//!
+//! Sequential by default (`concurrency = 1`); the semaphore bounds parallel diagnoses.
+
+use super::backend::{BackendError, DiagnosisBackend};
+use super::context::{build_prompt, select_similar, similar_section, PastTicket};
+use super::decision_log::{now_rfc3339, DecisionEntry, DecisionLog};
+use super::ground::{finalize, GroundError};
+use super::model::{ContextSection, Diagnosis, DiagnosisRequest, TicketBrief};
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The ticket store, as the diagnosis loop needs it.
+#[async_trait]
+pub trait TicketQueue: Send + Sync {
+    /// The oldest open ticket that has no diagnosis and no live lease, skipping `skip`.
+    async fn next_open(&self, skip: &HashSet<u64>) -> Option<TicketBrief>;
+    /// Takes a lease on ticket `id` for `holder` for `ttl`. False if someone else holds it.
+    async fn lease(&self, id: u64, holder: &str, ttl: Duration) -> bool;
+    /// Stores the diagnosis and drops the lease. False if `holder` lost the lease.
+    async fn complete(&self, id: u64, holder: &str, diagnosis: Diagnosis) -> bool;
+    /// Drops the lease without a diagnosis (`reason` says why, redacted).
+    async fn release(&self, id: u64, holder: &str, reason: &str);
+    /// Diagnosed past tickets that may be similar (the loop picks the top 3).
+    async fn similar(&self, brief: &TicketBrief) -> Vec<PastTicket>;
+}
+
+/// Gathers context sections for a ticket (metrics window, PD state, logs, events, topology).
+#[async_trait]
+pub trait ContextSource: Send + Sync {
+    /// Candidate sections with relevance; the prompt builder cuts to the budget.
+    async fn sections(&self, brief: &TicketBrief) -> Vec<ContextSection>;
+}
+
+/// A context source with nothing to add (the ticket's evidence alone).
+#[derive(Debug, Clone, Default)]
+pub struct NoExtraContext;
+
+#[async_trait]
+impl ContextSource for NoExtraContext {
+    async fn sections(&self, _brief: &TicketBrief) -> Vec<ContextSection> {
+        vec![]
+    }
+}
+
+/// Loop configuration.
+#[derive(Debug, Clone)]
+pub struct ReconcilerConfig {
+    /// Lease holder name (process identity).
+    pub holder: String,
+    /// Lease TTL (longer than a diagnosis with retries).
+    pub lease_ttl: Duration,
+    /// Parallel diagnoses (1 = sequential).
+    pub concurrency: usize,
+    /// Input token budget.
+    pub token_budget: usize,
+    /// Wait between polls when no ticket is open.
+    pub poll_interval: Duration,
+    /// Backoff of a ticket whose diagnosis failed (doubles per failure, capped at 16×).
+    pub failure_backoff: Duration,
+    /// Pause when a 429 carries no retry-after.
+    pub default_rate_limit_pause: Duration,
+}
+
+impl Default for ReconcilerConfig {
+    fn default() -> Self {
+        Self {
+            holder: format!("operator-{}", std::process::id()),
+            // Longer than three Claude attempts at the 300 s default timeout plus backoff.
+            lease_ttl: Duration::from_secs(20 * 60),
+            concurrency: 1,
+            token_budget: super::context::DEFAULT_TOKEN_BUDGET,
+            poll_interval: Duration::from_secs(5),
+            failure_backoff: Duration::from_secs(60),
+            default_rate_limit_pause: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Counters, for tests and `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReconcilerStats {
+    /// Tickets diagnosed and completed.
+    pub diagnosed: u64,
+    /// Diagnoses that came from the fallback backend.
+    pub fallback_used: u64,
+    /// Failed attempts.
+    pub failed: u64,
+    /// Rate-limit pauses taken.
+    pub rate_limit_pauses: u64,
+    /// Last failure, redacted.
+    pub last_error: Option<String>,
+}
+
+/// Why one ticket's diagnosis failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DiagnoseTicketError {
+    /// The backend failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The answer did not validate.
+    #[error(transparent)]
+    Invalid(#[from] GroundError),
+    /// The decision log could not be written.
+    #[error(transparent)]
+    DecisionLog(#[from] super::decision_log::DecisionLogError),
+}
+
+struct Shared {
+    pause_until: Mutex<Option<Instant>>,
+    backoff: Mutex<HashMap<u64, (u32, Instant)>>,
+    stats: Mutex<ReconcilerStats>,
+}
+
+/// The diagnosis loop.
+#[derive(Clone)]
+pub struct DiagnosisReconciler {
+    backend: Arc<dyn DiagnosisBackend>,
+    fallback: Option<Arc<dyn DiagnosisBackend>>,
+    queue: Arc<dyn TicketQueue>,
+    context: Arc<dyn ContextSource>,
+    log: Option<DecisionLog>,
+    cfg: ReconcilerConfig,
+    shared: Arc<Shared>,
+}
+
+impl DiagnosisReconciler {
+    /// A loop over `queue` with `backend`.
+    pub fn new(
+        backend: Arc<dyn DiagnosisBackend>,
+        queue: Arc<dyn TicketQueue>,
+        context: Arc<dyn ContextSource>,
+        cfg: ReconcilerConfig,
+    ) -> Self {
+        Self {
+            backend,
+            fallback: None,
+            queue,
+            context,
+            log: None,
+            cfg,
+            shared: Arc::new(Shared {
+                pause_until: Mutex::new(None),
+                backoff: Mutex::new(HashMap::new()),
+                stats: Mutex::new(ReconcilerStats::default()),
+            }),
+        }
+    }
+
+    /// Uses `fallback` (normally the rules engine) when the backend fails for a reason
+    /// other than a rate limit.
+    pub fn with_fallback(mut self, fallback: Arc<dyn DiagnosisBackend>) -> Self {
+        self.fallback = Some(fallback);
+        self
+    }
+
+    /// Appends each decision to `log`.
+    pub fn with_decision_log(mut self, log: DecisionLog) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> ReconcilerStats {
+        self.shared.stats.lock().clone()
+    }
+
+    /// Diagnoses one brief end to end (context, prompt, backend, grounding, decision log).
+    /// Does not touch the queue's lease.
+    pub async fn diagnose_brief(
+        &self,
+        brief: &TicketBrief,
+    ) -> Result<Diagnosis, DiagnoseTicketError> {
+        let mut sections = self.context.sections(brief).await;
+        let past = self.queue.similar(brief).await;
+        if let Some(s) = similar_section(&select_similar(brief, &past, 3)) {
+            sections.push(s);
+        }
+        let req = DiagnosisRequest {
+            ticket: brief.clone(),
+            sections,
+        };
+        let prompt = build_prompt(&req, self.cfg.token_budget);
+        let primary = async {
+            let raw = self.backend.diagnose(&prompt).await?;
+            Ok::<_, DiagnoseTicketError>(finalize(&prompt, &raw, self.backend.name())?)
+        }
+        .await;
+        let diagnosis = match primary {
+            Ok(d) => d,
+            Err(DiagnoseTicketError::Backend(e)) if e.rate_limit_pause().is_some() => {
+                return Err(DiagnoseTicketError::Backend(e))
+            }
+            Err(e) => match &self.fallback {
+                Some(fb) => {
+                    tracing::warn!(ticket = brief.id, error = %super::redact::redact(&e.to_string()), fallback = fb.name(), "diagnosis failed; using the fallback backend");
+                    let raw = fb.diagnose(&prompt).await?;
+                    let mut d = finalize(&prompt, &raw, fb.name())?;
+                    d.context_cut.push(format!(
+                        "primary backend {} failed: {}",
+                        self.backend.name(),
+                        super::redact::redact(&e.to_string())
+                    ));
+                    self.shared.stats.lock().fallback_used += 1;
+                    d
+                }
+                None => return Err(e),
+            },
+        };
+        // The model saw only redacted text, but it may still echo something secret-looking:
+        // redact before the diagnosis reaches the ticket store or the decision log.
+        let diagnosis = redact_diagnosis(diagnosis);
+        tracing::info!(
+            ticket = brief.id,
+            backend = %diagnosis.backend,
+            model = %diagnosis.model,
+            action = diagnosis.recommended_action.kind.name(),
+            confidence = diagnosis.confidence,
+            input_tokens = diagnosis.usage.input_tokens,
+            output_tokens = diagnosis.usage.output_tokens,
+            cache_read = diagnosis.usage.cache_read,
+            cost_usd = diagnosis.usage.cost_usd,
+            grounded = diagnosis.grounding.grounded,
+            ungrounded = diagnosis.grounding.ungrounded.len(),
+            cut = diagnosis.context_cut.len(),
+            "ticket diagnosed"
+        );
+        if let Some(log) = &self.log {
+            log.append(&DecisionEntry::from_diagnosis(
+                brief.id,
+                &diagnosis,
+                &now_rfc3339(),
+            ))?;
+        }
+        Ok(diagnosis)
+    }
+
+    async fn wait_for_pause(&self, shutdown: &CancellationToken) -> bool {
+        loop {
+            let until = *self.shared.pause_until.lock();
+            match until {
+                Some(t) if t > Instant::now() => {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return false,
+                        _ = tokio::time::sleep_until(t) => {}
+                    }
+                }
+                _ => return true,
+            }
+        }
+    }
+
+    fn skip_set(&self) -> HashSet<u64> {
+        let now = Instant::now();
+        let mut b = self.shared.backoff.lock();
+        b.retain(|_, (_, until)| *until > now);
+        b.keys().copied().collect()
+    }
+
+    async fn process(&self, brief: TicketBrief) {
+        let id = brief.id;
+        match self.diagnose_brief(&brief).await {
+            Ok(d) => {
+                if self.queue.complete(id, &self.cfg.holder, d).await {
+                    self.shared.stats.lock().diagnosed += 1;
+                    self.shared.backoff.lock().remove(&id);
+                } else {
+                    tracing::warn!(
+                        ticket = id,
+                        "lease lost before completion; diagnosis discarded"
+                    );
+                }
+            }
+            Err(e) => {
+                let msg = super::redact::redact(&e.to_string());
+                if let DiagnoseTicketError::Backend(be) = &e {
+                    if let Some(p) = be.rate_limit_pause() {
+                        let pause = if matches!(
+                            be,
+                            BackendError::RateLimited {
+                                retry_after: None,
+                                ..
+                            }
+                        ) {
+                            self.cfg.default_rate_limit_pause
+                        } else {
+                            p
+                        };
+                        let until = Instant::now() + pause;
+                        {
+                            let mut pu = self.shared.pause_until.lock();
+                            if pu.map(|t| t < until).unwrap_or(true) {
+                                *pu = Some(until);
+                            }
+                        }
+                        tracing::warn!(
+                            ticket = id,
+                            pause_secs = pause.as_secs_f64(),
+                            "rate limited; pausing the diagnosis loop"
+                        );
+                        {
+                            let mut s = self.shared.stats.lock();
+                            s.rate_limit_pauses += 1;
+                            s.last_error = Some(msg.clone());
+                        }
+                        self.queue.release(id, &self.cfg.holder, &msg).await;
+                        return;
+                    }
+                }
+                tracing::warn!(ticket = id, error = %msg, "diagnosis failed");
+                {
+                    let mut s = self.shared.stats.lock();
+                    s.failed += 1;
+                    s.last_error = Some(msg.clone());
+                }
+                {
+                    let mut b = self.shared.backoff.lock();
+                    let n = b.get(&id).map(|x| x.0).unwrap_or(0) + 1;
+                    let wait = self
+                        .cfg
+                        .failure_backoff
+                        .saturating_mul(1u32 << (n - 1).min(4));
+                    b.insert(id, (n, Instant::now() + wait));
+                }
+                self.queue.release(id, &self.cfg.holder, &msg).await;
+            }
+        }
+    }
+
+    /// Runs until `shutdown` is cancelled.
+    ///
+    /// # Guarantees
+    /// - At most `concurrency` diagnoses run at once; each holds a lease on its ticket.
+    /// - After a rate-limited failure no new diagnosis starts before the pause ends.
+    /// - On shutdown no new ticket is taken; running diagnoses finish before this returns.
+    pub async fn run(&self, shutdown: CancellationToken) {
+        let sem = Arc::new(Semaphore::new(self.cfg.concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            if shutdown.is_cancelled() || !self.wait_for_pause(&shutdown).await {
+                break;
+            }
+            let permit = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            };
+            // The pause may have started while we waited for a permit.
+            if !self.wait_for_pause(&shutdown).await {
+                break;
+            }
+            while tasks.try_join_next().is_some() {}
+            let next = self.queue.next_open(&self.skip_set()).await;
+            let Some(brief) = next else {
+                drop(permit);
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(self.cfg.poll_interval) => continue,
+                }
+            };
+            if !self
+                .queue
+                .lease(brief.id, &self.cfg.holder, self.cfg.lease_ttl)
+                .await
+            {
+                // Someone else holds it: skip it for one poll interval instead of spinning.
+                self.shared
+                    .backoff
+                    .lock()
+                    .insert(brief.id, (0, Instant::now() + self.cfg.poll_interval));
+                drop(permit);
+                continue;
+            }
+            let this = self.clone();
+            tasks.spawn(async move {
+                this.process(brief).await;
+                drop(permit);
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// Diagnoses every currently open ticket once (sequentially) and returns how many were
+    /// completed. For `operator diagnose --once` and tests.
+    pub async fn run_until_idle(&self) -> u64 {
+        let before = self.stats().diagnosed;
+        let mut tried = HashSet::new();
+        loop {
+            let mut skip = self.skip_set();
+            skip.extend(tried.iter().copied());
+            let Some(brief) = self.queue.next_open(&skip).await else {
+                break;
+            };
+            tried.insert(brief.id);
+            if !self
+                .queue
+                .lease(brief.id, &self.cfg.holder, self.cfg.lease_ttl)
+                .await
+            {
+                continue;
+            }
+            let pause = *self.shared.pause_until.lock();
+            if let Some(t) = pause {
+                tokio::time::sleep_until(t).await;
+            }
+            self.process(brief).await;
+        }
+        self.stats().diagnosed - before
+    }
+}
+
+/// Redacts every string of a diagnosis (claims, quotes, rationale, …).
+pub fn redact_diagnosis(d: Diagnosis) -> Diagnosis {
+    let v = serde_json::to_value(&d).unwrap_or_default();
+    // Strings only: every value keeps its type, so this deserializes back.
+    let r = super::redact::redact_strings(&v);
+    serde_json::from_value(r).unwrap_or(d)
+}
+
+/// An in-memory [`TicketQueue`] (tests, dry runs, `--once` without a store).
+#[derive(Debug, Default)]
+pub struct MemoryQueue {
+    inner: Mutex<MemoryQueueInner>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryQueueInner {
+    open: Vec<TicketBrief>,
+    leases: HashMap<u64, (String, Instant)>,
+    done: HashMap<u64, Diagnosis>,
+    releases: Vec<(u64, String)>,
+    past: Vec<PastTicket>,
+}
+
+impl MemoryQueue {
+    /// A queue holding `tickets` (open, in order).
+    pub fn new(tickets: Vec<TicketBrief>) -> Self {
+        Self {
+            inner: Mutex::new(MemoryQueueInner {
+                open: tickets,
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// Adds diagnosed past tickets for similarity.
+    pub fn add_past(&self, past: Vec<PastTicket>) {
+        self.inner.lock().past.extend(past);
+    }
+
+    /// The diagnosis stored for `id`.
+    pub fn diagnosis(&self, id: u64) -> Option<Diagnosis> {
+        self.inner.lock().done.get(&id).cloned()
+    }
+
+    /// Releases so far: (id, reason).
+    pub fn releases(&self) -> Vec<(u64, String)> {
+        self.inner.lock().releases.clone()
+    }
+}
+
+#[async_trait]
+impl TicketQueue for MemoryQueue {
+    async fn next_open(&self, skip: &HashSet<u64>) -> Option<TicketBrief> {
+        let g = self.inner.lock();
+        let now = Instant::now();
+        g.open
+            .iter()
+            .find(|t| {
+                !skip.contains(&t.id)
+                    && !g.done.contains_key(&t.id)
+                    && g.leases
+                        .get(&t.id)
+                        .map(|(_, until)| *until <= now)
+                        .unwrap_or(true)
+            })
+            .cloned()
+    }
+
+    async fn lease(&self, id: u64, holder: &str, ttl: Duration) -> bool {
+        let mut g = self.inner.lock();
+        let now = Instant::now();
+        match g.leases.get(&id) {
+            Some((h, until)) if *until > now && h != holder => false,
+            _ => {
+                g.leases.insert(id, (holder.to_string(), now + ttl));
+                true
+            }
+        }
+    }
+
+    async fn complete(&self, id: u64, holder: &str, diagnosis: Diagnosis) -> bool {
+        let mut g = self.inner.lock();
+        match g.leases.get(&id) {
+            Some((h, until)) if h == holder && *until > Instant::now() => {
+                g.leases.remove(&id);
+                g.done.insert(id, diagnosis);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    async fn release(&self, id: u64, holder: &str, reason: &str) {
+        let mut g = self.inner.lock();
+        if g.leases.get(&id).map(|(h, _)| h == holder).unwrap_or(false) {
+            g.leases.remove(&id);
+        }
+        g.releases.push((id, reason.to_string()));
+    }
+
+    async fn similar(&self, _brief: &TicketBrief) -> Vec<PastTicket> {
+        self.inner.lock().past.clone()
+    }
+}

@@ -1,0 +1,91 @@
+//! Markdown rendering of a diagnosis for `operator tickets show N`.
+//!
+//! Plain Markdown (headings, lists, code spans) reads well both raw in a terminal and
+//! rendered. Every model-written string is redacted and stripped of control characters
+//! (no terminal escape sequences reach the user's terminal from a log line).
+
+use super::model::{CitationRef, Diagnosis};
+use super::redact::redact;
+
+fn clean(s: &str) -> String {
+    redact(s)
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .collect()
+}
+
+fn source(c: &CitationRef) -> String {
+    match c {
+        CitationRef::Metric { series, value } => format!("metric `{}` = {value}", clean(series)),
+        CitationRef::Store { id } => format!("store {id}"),
+        CitationRef::Region { id } => format!("region {id}"),
+        CitationRef::Log { line } => format!("log `{}`", clean(line).replace('`', "'")),
+        CitationRef::Event { what } => format!("event \"{}\"", clean(what)),
+        CitationRef::PdState { path } => format!("PD state `{}`", clean(path)),
+    }
+}
+
+/// Renders `d` as Markdown.
+pub fn render_markdown(d: &Diagnosis) -> String {
+    let mut s = String::new();
+    s.push_str(&format!(
+        "## Diagnosis ({} / {}, confidence {:.0}%)\n\n",
+        clean(&d.backend),
+        clean(&d.model),
+        d.confidence * 100.0
+    ));
+    s.push_str(&format!(
+        "**Observation.** {}\n\n",
+        clean(&d.observation_summary)
+    ));
+    s.push_str(&format!("**Root cause.** {}\n\n", clean(&d.root_cause)));
+    s.push_str("### Evidence\n\n");
+    for e in &d.evidence {
+        let flag = if d.grounding.ungrounded.contains(&e.claim) {
+            " **(not found in context)**"
+        } else {
+            ""
+        };
+        s.push_str(&format!(
+            "- {} — {}{flag}\n",
+            clean(&e.claim),
+            source(&e.source)
+        ));
+    }
+    if !d.options_considered.is_empty() {
+        s.push_str("\n### Options considered\n\n");
+        for o in &d.options_considered {
+            s.push_str(&format!(
+                "- {}: rejected, {}\n",
+                clean(&o.option),
+                clean(&o.why_not)
+            ));
+        }
+    }
+    s.push_str(&format!(
+        "\n### Recommended action (not executed)\n\n`{}`\n\n{}\n",
+        clean(&d.recommended_action.kind.describe()),
+        clean(&d.recommended_action.rationale)
+    ));
+    s.push_str(&format!(
+        "\n**Would change the conclusion:** {}\n",
+        clean(&d.would_change_conclusion)
+    ));
+    s.push_str(&format!(
+        "\n_Grounding: {} citation(s) found in context, {} not found. Tokens: {} in, {} out, {} cache read, {} cache write; cost ${:.4}._\n",
+        d.grounding.grounded,
+        d.grounding.ungrounded.len(),
+        d.usage.input_tokens,
+        d.usage.output_tokens,
+        d.usage.cache_read,
+        d.usage.cache_creation,
+        d.usage.cost_usd
+    ));
+    if !d.context_cut.is_empty() {
+        s.push_str("\n_Context cut to fit the budget:_\n");
+        for c in &d.context_cut {
+            s.push_str(&format!("- {}\n", clean(c)));
+        }
+    }
+    s
+}
