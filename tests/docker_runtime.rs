@@ -609,3 +609,71 @@ async fn a_daemon_that_cannot_be_reached_is_reported_as_unreachable() {
         "the stream ends after the daemon error"
     );
 }
+
+#[tokio::test]
+async fn a_helper_sharing_a_namespace_changes_its_target_only_with_net_admin() {
+    let run = run_or_skip!("a_helper_sharing_a_namespace_changes_its_target_only_with_net_admin");
+    let rt = &run.runtime;
+    run.create_network().await.unwrap();
+    let target = run.busybox_spec("tikv-0", TestRun::idle_script());
+    rt.create_and_start(&target).await.unwrap();
+
+    let mut helper = run.busybox_spec("chaos-1", TestRun::idle_script());
+    helper.network_mode = Some(format!("container:{}", target.name));
+    helper.cap_add = vec!["NET_ADMIN".to_string()];
+    helper.auto_remove = true;
+    let mut powerless = run.busybox_spec("chaos-2", TestRun::idle_script());
+    powerless.network_mode = helper.network_mode.clone();
+    rt.create_and_start(&helper).await.unwrap();
+    rt.create_and_start(&powerless).await.unwrap();
+
+    let denied = rt
+        .exec(
+            &run.cluster,
+            &powerless.name,
+            &sh("ip link set dev lo mtu 1500"),
+        )
+        .await
+        .unwrap();
+    assert_ne!(denied.exit_code, 0, "{}", denied.output);
+    let done = rt
+        .exec(
+            &run.cluster,
+            &helper.name,
+            &sh("ip link set dev lo mtu 1500"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.exit_code, 0, "{}", done.output);
+    let seen = rt
+        .exec(&run.cluster, &target.name, &sh("cat /sys/class/net/lo/mtu"))
+        .await
+        .unwrap();
+    assert_eq!(seen.output.trim(), "1500");
+
+    // auto_remove: a stopped helper disappears by itself.
+    rt.stop(&run.cluster, &helper.name, Duration::from_secs(5))
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        let owned = rt.list_owned(&run.cluster, &run.network()).await.unwrap();
+        if owned.containers.iter().all(|c| c.name != helper.name) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the auto-remove helper is still there");
+}
+
+#[tokio::test]
+async fn creating_on_a_network_that_does_not_exist_is_not_found() {
+    let run = run_or_skip!("creating_on_a_network_that_does_not_exist_is_not_found");
+    let spec = run.busybox_spec("pd-0", "true");
+    match run.runtime.create_and_start(&spec).await {
+        Err(RuntimeError::NotFound {
+            kind: "network",
+            name,
+        }) => assert_eq!(name, run.network()),
+        other => panic!("expected NotFound(network), got {other:?}"),
+    }
+}

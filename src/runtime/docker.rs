@@ -537,8 +537,16 @@ impl ContainerRuntime for DockerRuntime {
                     name: spec.name.clone(),
                 })
             }
-            Err(e) if status_of(&e) == Some(404) && e.to_string().contains("image") => {
-                return Err(RuntimeError::ImageMissing(spec.image.clone()))
+            Err(e) if status_of(&e) == Some(404) => {
+                // Docker says "No such image: …" or "network … not found".
+                let message = e.to_string().to_ascii_lowercase();
+                if message.contains("no such image") {
+                    return Err(RuntimeError::ImageMissing(spec.image.clone()));
+                }
+                if message.contains("network") {
+                    return Err(not_found("network", &spec.network));
+                }
+                return Err(map_err(e));
             }
             Err(e) => return Err(map_err(e)),
         };
@@ -557,6 +565,10 @@ impl ContainerRuntime for DockerRuntime {
         }
         if let Err(e) = self.docker.start_container(&id, None).await {
             self.discard(&id).await;
+            // Docker 20.10 resolves the network only at start.
+            if status_of(&e) == Some(404) && e.to_string().contains("network") {
+                return Err(not_found("network", &spec.network));
+            }
             return Err(map_err(e));
         }
         Ok(id)
