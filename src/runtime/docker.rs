@@ -12,6 +12,10 @@
 //! not refuse duplicate network names and silently reuses an existing volume; an owned
 //! object of that name is success, a foreign one is [`RuntimeError::Conflict`].
 //!
+//! Extra DNS aliases are also recorded on the container as the label
+//! [`ALIASES_LABEL`], so [`ContainerRuntime::connect`] can restore them when a
+//! partition heals (Docker forgets a container's aliases on disconnect).
+//!
 //! The daemon here has no registry, so images are never pulled implicitly: a missing
 //! image is [`RuntimeError::ImageMissing`]. Users with registries opt in to pulling with
 //! `OPERATOR_ALLOW_PULL=1`.
@@ -537,8 +541,16 @@ impl ContainerRuntime for DockerRuntime {
                     name: spec.name.clone(),
                 })
             }
-            Err(e) if status_of(&e) == Some(404) && e.to_string().contains("image") => {
-                return Err(RuntimeError::ImageMissing(spec.image.clone()))
+            Err(e) if status_of(&e) == Some(404) => {
+                // Docker says "No such image: …" or "network … not found".
+                let message = e.to_string().to_ascii_lowercase();
+                if message.contains("no such image") {
+                    return Err(RuntimeError::ImageMissing(spec.image.clone()));
+                }
+                if message.contains("network") {
+                    return Err(not_found("network", &spec.network));
+                }
+                return Err(map_err(e));
             }
             Err(e) => return Err(map_err(e)),
         };
@@ -557,6 +569,10 @@ impl ContainerRuntime for DockerRuntime {
         }
         if let Err(e) = self.docker.start_container(&id, None).await {
             self.discard(&id).await;
+            // Docker 20.10 resolves the network only at start.
+            if status_of(&e) == Some(404) && e.to_string().contains("network") {
+                return Err(not_found("network", &spec.network));
+            }
             return Err(map_err(e));
         }
         Ok(id)
@@ -577,8 +593,13 @@ impl ContainerRuntime for DockerRuntime {
         let seconds = i32::try_from(grace.as_secs() + u64::from(grace.subsec_nanos() > 0))
             .unwrap_or(i32::MAX);
         let options = StopContainerOptionsBuilder::default().t(seconds).build();
-        match self
+        // Docker answers a stop only after the grace period; the client's request
+        // timeout (2 minutes by default) must not cut a long grace short.
+        let client = self
             .docker
+            .clone()
+            .with_timeout(grace + Duration::from_secs(120));
+        match client
             .stop_container(&id_of(&inspect, name), Some(options))
             .await
         {

@@ -1,0 +1,5 @@
+//! Shared helpers for integration tests. Each test binary includes this with
+//! `mod support;` and uses what it needs, so unused items are expected.
+#![allow(dead_code)]
+
+pub mod docker;
