@@ -1,1 +1,3 @@
-//! (module under construction)
+//! placeholder during construction
+pub mod model;
+pub mod wire;
