@@ -241,6 +241,9 @@ pub struct Store {
     pub peers_marked_down: bool,
     /// Add-peer tokens used in the current simulated minute, and that minute.
     pub add_peer_window: (u64, u32),
+    /// A virtual store that stopped heartbeating (scale mode).
+    #[serde(default)]
+    pub virtual_silent: bool,
 }
 
 /// The displayed store state name.
@@ -867,6 +870,9 @@ pub struct ClusterModel {
     pub last_state_check_ms: u64,
     /// Version bumped on every change (replication).
     pub revision: u64,
+    /// Offline progress baselines: store -> (region size MiB when offlined, unix ms).
+    #[serde(default)]
+    pub removing_baseline: BTreeMap<u64, (f64, u64)>,
     #[serde(skip)]
     idx: Indexes,
     #[serde(skip)]
@@ -933,9 +939,97 @@ impl ClusterModel {
             outbox: BTreeMap::new(),
             last_state_check_ms: 0,
             revision: 0,
+            removing_baseline: BTreeMap::new(),
             idx: Indexes::default(),
             logs: Vec::new(),
         }
+    }
+
+    /// A bootstrapped cluster of `stores` virtual stores (heartbeats simulated by
+    /// [`Self::tick`]) and `regions` three-replica regions, for scale mode. The last
+    /// `silent` stores never heartbeat, so their peers become down.
+    pub fn new_scale(cluster_id: u64, time_factor: f64, seed: u64, stores: u64, regions: u64, silent: u64, now_ms: u64) -> Self {
+        let mut m = Self::new(cluster_id, time_factor, seed, 1);
+        let stores = stores.max(3);
+        for i in 0..stores {
+            let id = m.alloc_id();
+            let is_silent = i >= stores - silent.min(stores);
+            let cap: u64 = 1 << 40;
+            let used = (m.rand() % (cap / 4)) + (1 << 30);
+            m.stores.insert(id, Store {
+                id,
+                address: format!("tikv-{i}:20160"),
+                status_address: format!("tikv-{i}:20180"),
+                version: "8.5.7".into(),
+                git_hash: super::tikv::TIKV_GIT_HASH.into(),
+                deploy_path: "/".into(),
+                labels: vec![],
+                start_timestamp: (now_ms / 1000) as i64 - 3600,
+                last_hb_ms: if is_silent { now_ms.saturating_sub(m.real_ms(1200.0)) } else { now_ms },
+                state: 0,
+                node_state: 1,
+                physically_destroyed: false,
+                capacity: cap,
+                available: cap - used,
+                used,
+                slow_score: 1,
+                max_peer_down_secs: 600.0,
+                virtual_store: true,
+                peers_marked_down: false,
+                add_peer_window: (0, 0),
+                virtual_silent: is_silent,
+            });
+            m.schedule.store_limit.insert(id.to_string(), StoreLimit { add_peer: GoFloatSer(15.0), remove_peer: GoFloatSer(15.0) });
+        }
+        let store_ids: Vec<u64> = m.stores.keys().copied().collect();
+        m.bootstrap_ms = now_ms;
+        let regions = regions.max(1);
+        let step = (KEYSPACE_MAX / regions).max(1);
+        for i in 0..regions {
+            let start = if i == 0 { KEY_MIN } else { i * step };
+            let end = if i + 1 == regions { KEY_MAX } else { (i + 1) * step };
+            let id = m.alloc_id();
+            let mut chosen: Vec<u64> = Vec::with_capacity(3);
+            while chosen.len() < 3 {
+                let s = store_ids[(m.rand() % store_ids.len() as u64) as usize];
+                if !chosen.contains(&s) {
+                    chosen.push(s);
+                }
+            }
+            let peers: Vec<Peer> = chosen.iter().map(|s| Peer { id: 0, store_id: *s, role: role::VOTER }).collect();
+            let mut peers = peers;
+            for p in peers.iter_mut() {
+                p.id = m.alloc_id();
+            }
+            // The leader sits on a live store.
+            let live: Vec<&Peer> = peers.iter().filter(|p| !m.stores[&p.store_id].virtual_silent).collect();
+            let leader = live.get((m.rand() % live.len().max(1) as u64) as usize).map(|p| p.id).unwrap_or(peers[0].id);
+            let size = 20.0 + (m.rand() % 90) as f64;
+            let r = Region {
+                id,
+                start,
+                end,
+                conf_ver: 5,
+                version: 5,
+                peers,
+                leader,
+                term: 6,
+                down_peers: vec![],
+                pending_peers: vec![],
+                size_mib: size,
+                keys: (size * 3000.0) as i64,
+                written_bytes: 0,
+                read_bytes: 0,
+                written_keys: 0,
+                read_keys: 0,
+                last_hb_ms: now_ms,
+            };
+            m.index(&r);
+            m.regions.insert(id, r);
+        }
+        m.last_state_check_ms = now_ms;
+        m.tick(now_ms);
+        m
     }
 
     /// Rebuilds the indexes (after deserializing).
@@ -1223,6 +1317,7 @@ impl ClusterModel {
             virtual_store: false,
             peers_marked_down: false,
             add_peer_window: (0, 0),
+            virtual_silent: false,
         };
         self.stores.insert(id, store);
         self.schedule.store_limit.insert(
@@ -1474,7 +1569,7 @@ impl ClusterModel {
     /// # Guarantees
     /// Refuses with [`ModelError::StoresNotEnough`] when fewer than max-replicas Up
     /// stores would remain (unless `force`); idempotent on an Offline store.
-    pub fn remove_store(&mut self, id: u64, force: bool, _now_ms: u64) -> Result<(), ModelError> {
+    pub fn remove_store(&mut self, id: u64, force: bool, now_ms: u64) -> Result<(), ModelError> {
         let s = self.stores.get(&id).ok_or(ModelError::StoreNotFound(id))?;
         match s.state {
             2 => return Err(ModelError::StoreRemoved(id)),
@@ -1493,6 +1588,8 @@ impl ClusterModel {
         s.node_state = 2;
         s.physically_destroyed |= force;
         let addr = s.address.clone();
+        let size = self.counts(id).region_size.max(0.0);
+        self.removing_baseline.insert(id, (size, now_ms));
         if let Some(l) = self.schedule.store_limit.get_mut(&id.to_string()) {
             l.remove_peer = GoFloatSer(1e8);
         }
@@ -2138,7 +2235,7 @@ impl ClusterModel {
         }
         // Simulated heartbeats for virtual stores (scale mode).
         for s in self.stores.values_mut() {
-            if s.virtual_store && s.state != 2 && s.slow_score != 0 {
+            if s.virtual_store && s.state != 2 && !s.virtual_silent {
                 s.last_hb_ms = now_ms;
             }
         }
