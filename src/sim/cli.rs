@@ -53,7 +53,11 @@ impl Args {
         if let Some(v) = inline {
             return Ok(v);
         }
-        let v = self.items.get(self.pos).cloned().ok_or_else(|| CliError(format!("flag needs an argument: -{flag}")))?;
+        let v = self
+            .items
+            .get(self.pos)
+            .cloned()
+            .ok_or_else(|| CliError(format!("flag needs an argument: -{flag}")))?;
         self.pos += 1;
         Ok(v)
     }
@@ -68,7 +72,11 @@ fn env_u64(k: &str) -> Option<u64> {
 
 fn log_sink(file: &Option<String>) -> LogSink {
     match file {
-        Some(f) if !f.is_empty() => match std::fs::OpenOptions::new().create(true).append(true).open(f) {
+        Some(f) if !f.is_empty() => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(f)
+        {
             Ok(h) => LogSink::File(Arc::new(parking_lot::Mutex::new(h))),
             Err(_) => LogSink::Stderr,
         },
@@ -77,12 +85,16 @@ fn log_sink(file: &Option<String>) -> LogSink {
 }
 
 fn read_config(path: &str) -> Result<BTreeMap<String, TomlValue>, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CliError(format!("cannot read config {path}: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError(format!("cannot read config {path}: {e}")))?;
     wire::parse_toml(path, &text).map_err(|e| CliError(e.to_string()))
 }
 
 fn split_list(v: &str) -> Vec<String> {
-    v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    v.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Parses a pd-server command line (without argv[0]).
@@ -91,7 +103,10 @@ pub fn parse_pd(argv: &[String]) -> Result<Command, CliError> {
     cfg.time_factor = env_f64("TIKV_SIM_TIME_FACTOR").unwrap_or(1.0);
     cfg.seed = env_u64("TIKV_SIM_SEED").unwrap_or(0);
     cfg.initial_regions = env_u64("TIKV_SIM_INITIAL_REGIONS").unwrap_or(24);
-    let mut args = Args { items: argv.to_vec(), pos: 0 };
+    let mut args = Args {
+        items: argv.to_vec(),
+        pos: 0,
+    };
     let mut log_file = None;
     let mut name_set = false;
     let (mut stores, mut regions, mut down) = (0u64, 0u64, 1u64);
@@ -141,7 +156,9 @@ pub fn parse_pd(argv: &[String]) -> Result<Command, CliError> {
         }
     }
     if !cfg.initial_cluster.is_empty() && !cfg.join.is_empty() {
-        return Err(CliError("-initial-cluster and -join can not be provided at the same time".into()));
+        return Err(CliError(
+            "-initial-cluster and -join can not be provided at the same time".into(),
+        ));
     }
     if !name_set {
         cfg.name = "pd".into();
@@ -158,7 +175,10 @@ pub fn parse_tikv(argv: &[String]) -> Result<Command, CliError> {
     let mut cfg = TikvConfig::new(&[]);
     cfg.time_factor = env_f64("TIKV_SIM_TIME_FACTOR").unwrap_or(1.0);
     cfg.seed = env_u64("TIKV_SIM_SEED").unwrap_or(0);
-    let mut args = Args { items: argv.to_vec(), pos: 0 };
+    let mut args = Args {
+        items: argv.to_vec(),
+        pos: 0,
+    };
     let mut log_file = None;
     while let Some(f) = args.next_flag() {
         let (flag, inline) = f?;
@@ -212,7 +232,9 @@ pub fn parse_tikv(argv: &[String]) -> Result<Command, CliError> {
         cfg.advertise_status_addr.get_or_insert(v.as_text());
     }
     if cfg.advertise_addr.is_none() && cfg.addr.starts_with("0.0.0.0") {
-        return Err(CliError("invalid advertise-addr: \"\"; the addr 0.0.0.0 needs --advertise-addr".into()));
+        return Err(CliError(
+            "invalid advertise-addr: \"\"; the addr 0.0.0.0 needs --advertise-addr".into(),
+        ));
     }
     cfg.log = log_sink(&log_file);
     Ok(Command::Tikv(cfg))
@@ -220,7 +242,10 @@ pub fn parse_tikv(argv: &[String]) -> Result<Command, CliError> {
 
 /// Chooses the program from argv[0] or a subcommand and parses the rest.
 pub fn parse(argv: &[String]) -> Result<Command, CliError> {
-    let prog = argv.first().map(|a| a.rsplit('/').next().unwrap_or(a).to_string()).unwrap_or_default();
+    let prog = argv
+        .first()
+        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .unwrap_or_default();
     let rest = argv.get(1..).unwrap_or(&[]);
     match prog.as_str() {
         "pd-server" => parse_pd(rest),
@@ -228,7 +253,9 @@ pub fn parse(argv: &[String]) -> Result<Command, CliError> {
         _ => match rest.first().map(String::as_str) {
             Some("pd") | Some("pd-server") => parse_pd(&rest[1..]),
             Some("tikv") | Some("tikv-server") => parse_tikv(&rest[1..]),
-            _ => Err(CliError("usage: tikv-sim (pd|tikv) [flags]  (or invoke as pd-server / tikv-server)".into())),
+            _ => Err(CliError(
+                "usage: tikv-sim (pd|tikv) [flags]  (or invoke as pd-server / tikv-server)".into(),
+            )),
         },
     }
 }
@@ -243,7 +270,10 @@ pub fn main_from_env() -> i32 {
             return 2;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start runtime: {e}");
@@ -257,8 +287,12 @@ pub fn main_from_env() -> i32 {
                 println!("{v}");
                 return 0;
             }
-            Command::Pd(cfg) => start_pd(cfg, None, cancel.clone()).await.map(|h| Box::new(h) as Box<dyn std::any::Any + Send>),
-            Command::Tikv(cfg) => start_tikv(cfg, None, cancel.clone()).await.map(|h| Box::new(h) as Box<dyn std::any::Any + Send>),
+            Command::Pd(cfg) => start_pd(cfg, None, cancel.clone())
+                .await
+                .map(|h| Box::new(h) as Box<dyn std::any::Any + Send>),
+            Command::Tikv(cfg) => start_tikv(cfg, None, cancel.clone())
+                .await
+                .map(|h| Box::new(h) as Box<dyn std::any::Any + Send>),
         };
         let handle = match result {
             Ok(h) => h,
@@ -328,6 +362,9 @@ mod tests {
         assert_eq!(c.pd_endpoints.len(), 2);
         assert_eq!(c.labels[0], ("zone".to_string(), "z1".to_string()));
         assert_eq!(c.capacity, 10 << 30);
-        assert!(parse(&v("tikv-server --addr 0.0.0.0:20160")).is_err(), "0.0.0.0 needs advertise-addr");
+        assert!(
+            parse(&v("tikv-server --addr 0.0.0.0:20160")).is_err(),
+            "0.0.0.0 needs advertise-addr"
+        );
     }
 }

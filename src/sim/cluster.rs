@@ -76,13 +76,20 @@ pub struct InProcessCluster {
 
 impl std::fmt::Debug for InProcessCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InProcessCluster").field("pd", &self.pd_urls()).finish()
+        f.debug_struct("InProcessCluster")
+            .field("pd", &self.pd_urls())
+            .finish()
     }
 }
 
 async fn bind() -> Result<(TcpListener, u16), SimError> {
-    let l = TcpListener::bind("127.0.0.1:0").await.map_err(|e| SimError::Bind("127.0.0.1:0".into(), e.to_string()))?;
-    let p = l.local_addr().map_err(|e| SimError::Bind("127.0.0.1:0".into(), e.to_string()))?.port();
+    let l = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| SimError::Bind("127.0.0.1:0".into(), e.to_string()))?;
+    let p = l
+        .local_addr()
+        .map_err(|e| SimError::Bind("127.0.0.1:0".into(), e.to_string()))?
+        .port();
     Ok((l, p))
 }
 
@@ -113,7 +120,11 @@ impl InProcessCluster {
         let (dir, owns_dir) = match &cfg.base_dir {
             Some(d) => (d.clone(), false),
             None => {
-                let d = std::env::temp_dir().join(format!("tikv-sim-{}-{}", std::process::id(), rand::random::<u64>()));
+                let d = std::env::temp_dir().join(format!(
+                    "tikv-sim-{}-{}",
+                    std::process::id(),
+                    rand::random::<u64>()
+                ));
                 (d, true)
             }
         };
@@ -123,8 +134,11 @@ impl InProcessCluster {
         for _ in 0..cfg.pd.max(1) {
             listeners.push((bind().await?, bind().await?));
         }
-        let initial: Vec<(String, String)> =
-            listeners.iter().enumerate().map(|(i, (_, (_, pp)))| (format!("pd{i}"), format!("http://127.0.0.1:{pp}"))).collect();
+        let initial: Vec<(String, String)> = listeners
+            .iter()
+            .enumerate()
+            .map(|(i, (_, (_, pp)))| (format!("pd{i}"), format!("http://127.0.0.1:{pp}")))
+            .collect();
         let mut pds = Vec::new();
         for (i, ((cl, cp), (pl, pp))) in listeners.into_iter().enumerate() {
             let mut c = PdConfig::new(&format!("pd{i}"));
@@ -139,17 +153,36 @@ impl InProcessCluster {
             let log = memory_sink();
             c.log = log.clone();
             let h = start_pd(c.clone(), Some((cl, pl)), cancel.child_token()).await?;
-            pds.push(PdSlot { cfg: c, client_port: cp, peer_port: pp, handle: Some(h), log });
+            pds.push(PdSlot {
+                cfg: c,
+                client_port: cp,
+                peer_port: pp,
+                handle: Some(h),
+                log,
+            });
         }
-        let pd_eps: Vec<String> = pds.iter().map(|p| format!("127.0.0.1:{}", p.client_port)).collect();
-        let mut me = Self { pds, tikvs: Vec::new(), cancel, dir, owns_dir };
+        let pd_eps: Vec<String> = pds
+            .iter()
+            .map(|p| format!("127.0.0.1:{}", p.client_port))
+            .collect();
+        let mut me = Self {
+            pds,
+            tikvs: Vec::new(),
+            cancel,
+            dir,
+            owns_dir,
+        };
         for _ in 0..cfg.tikv {
             me.add_tikv_with(&pd_eps, &cfg).await?;
         }
         Ok(me)
     }
 
-    async fn add_tikv_with(&mut self, pd_eps: &[String], cfg: &SimClusterConfig) -> Result<usize, SimError> {
+    async fn add_tikv_with(
+        &mut self,
+        pd_eps: &[String],
+        cfg: &SimClusterConfig,
+    ) -> Result<usize, SimError> {
         let i = self.tikvs.len();
         let (gl, gp) = bind().await?;
         let (sl, sp) = bind().await?;
@@ -162,29 +195,47 @@ impl InProcessCluster {
         c.overrides = cfg.tikv_overrides.clone();
         c.log = memory_sink();
         let h = start_tikv(c.clone(), Some((gl, sl)), self.cancel.child_token()).await?;
-        self.tikvs.push(TikvSlot { cfg: c, port: gp, status_port: sp, handle: Some(h) });
+        self.tikvs.push(TikvSlot {
+            cfg: c,
+            port: gp,
+            status_port: sp,
+            handle: Some(h),
+        });
         Ok(i)
     }
 
     /// Adds one more TiKV store (scale-out); returns its index.
     pub async fn add_tikv(&mut self, cfg: &SimClusterConfig) -> Result<usize, SimError> {
-        let eps: Vec<String> = self.pds.iter().map(|p| format!("127.0.0.1:{}", p.client_port)).collect();
+        let eps: Vec<String> = self
+            .pds
+            .iter()
+            .map(|p| format!("127.0.0.1:{}", p.client_port))
+            .collect();
         self.add_tikv_with(&eps, cfg).await
     }
 
     /// PD client URLs.
     pub fn pd_urls(&self) -> Vec<String> {
-        self.pds.iter().map(|p| format!("http://127.0.0.1:{}", p.client_port)).collect()
+        self.pds
+            .iter()
+            .map(|p| format!("http://127.0.0.1:{}", p.client_port))
+            .collect()
     }
 
     /// TiKV status URLs.
     pub fn tikv_status_urls(&self) -> Vec<String> {
-        self.tikvs.iter().map(|t| format!("http://127.0.0.1:{}", t.status_port)).collect()
+        self.tikvs
+            .iter()
+            .map(|t| format!("http://127.0.0.1:{}", t.status_port))
+            .collect()
     }
 
     /// TiKV advertised addresses (`127.0.0.1:port`).
     pub fn tikv_addrs(&self) -> Vec<String> {
-        self.tikvs.iter().map(|t| format!("127.0.0.1:{}", t.port)).collect()
+        self.tikvs
+            .iter()
+            .map(|t| format!("127.0.0.1:{}", t.port))
+            .collect()
     }
 
     /// A running TiKV node.
@@ -199,7 +250,9 @@ impl InProcessCluster {
 
     /// Index of the current PD leader among running members.
     pub fn pd_leader(&self) -> Option<usize> {
-        self.pds.iter().position(|p| p.handle.as_ref().is_some_and(|h| h.node.is_leader()))
+        self.pds
+            .iter()
+            .position(|p| p.handle.as_ref().is_some_and(|h| h.node.is_leader()))
     }
 
     /// PD log lines of member `i` (kept across restarts).
@@ -271,7 +324,11 @@ impl InProcessCluster {
     pub async fn wait_ready(&self, timeout: std::time::Duration) -> Result<(), SimError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let registered = self.tikvs.iter().filter(|t| t.handle.as_ref().is_some_and(|h| h.node.store_id() != 0)).count();
+            let registered = self
+                .tikvs
+                .iter()
+                .filter(|t| t.handle.as_ref().is_some_and(|h| h.node.store_id() != 0))
+                .count();
             if self.pd_leader().is_some() && registered == self.tikvs.len() {
                 return Ok(());
             }

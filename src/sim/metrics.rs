@@ -31,7 +31,11 @@ pub fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64)
             if i > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
+            let _ = write!(
+                out,
+                "{k}=\"{}\"",
+                v.replace('\\', "\\\\").replace('"', "\\\"")
+            );
         }
         out.push('}');
     }
@@ -39,7 +43,10 @@ pub fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64)
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// PD's `/metrics` text.
@@ -47,12 +54,32 @@ pub fn pd_metrics(node: &Arc<PdNode>) -> String {
     let mut out = String::new();
     let leader = node.is_leader();
     let (members, health) = node.member_health();
-    family(&mut out, "pd_cluster_health_status", "gauge", "Status of the cluster.");
+    family(
+        &mut out,
+        "pd_cluster_health_status",
+        "gauge",
+        "Status of the cluster.",
+    );
     for (m, h) in members.iter().zip(health.iter()) {
-        sample(&mut out, "pd_cluster_health_status", &[("name", m)], if *h { 1.0 } else { 0.0 });
+        sample(
+            &mut out,
+            "pd_cluster_health_status",
+            &[("name", m)],
+            if *h { 1.0 } else { 0.0 },
+        );
     }
-    family(&mut out, "service_member_role", "gauge", "The leader/primary of services");
-    sample(&mut out, "service_member_role", &[("service", "PD")], if leader { 1.0 } else { 0.0 });
+    family(
+        &mut out,
+        "service_member_role",
+        "gauge",
+        "The leader/primary of services",
+    );
+    sample(
+        &mut out,
+        "service_member_role",
+        &[("service", "PD")],
+        if leader { 1.0 } else { 0.0 },
+    );
     if !leader {
         return out;
     }
@@ -87,7 +114,9 @@ fn write_cluster_metrics(out: &mut String, m: &ClusterModel, now: u64) {
                 up = 1.0;
             }
         }
-        let low_space = (s.capacity > 0 && (s.available as f64) < s.capacity as f64 * (1.0 - m.schedule.low_space_ratio.0)) as u8 as f64;
+        let low_space = (s.capacity > 0
+            && (s.available as f64) < s.capacity as f64 * (1.0 - m.schedule.low_space_ratio.0))
+            as u8 as f64;
         let rows: [(&str, f64); 18] = [
             ("leader_count", c.leader_count as f64),
             ("learner_count", c.learner_count as f64),
@@ -96,7 +125,10 @@ fn write_cluster_metrics(out: &mut String, m: &ClusterModel, now: u64) {
             ("storage_size", s.used as f64),
             ("store_disconnected_count", disc),
             ("store_down_count", down),
-            ("store_low_space_count", if up_state { low_space } else { 0.0 }),
+            (
+                "store_low_space_count",
+                if up_state { low_space } else { 0.0 },
+            ),
             ("store_offline_count", (s.state == 1) as u8 as f64),
             ("store_preparing_count", (s.node_state == 0) as u8 as f64),
             ("store_removed_count", (s.node_state == 3) as u8 as f64),
@@ -109,26 +141,55 @@ fn write_cluster_metrics(out: &mut String, m: &ClusterModel, now: u64) {
             ("witness_count", 0.0),
         ];
         for (ty, v) in rows {
-            sample(out, "pd_cluster_status", &[("engine", "tikv"), ("store", &id), ("type", ty)], v);
+            sample(
+                out,
+                "pd_cluster_status",
+                &[("engine", "tikv"), ("store", &id), ("type", ty)],
+                v,
+            );
         }
     }
     family(out, "pd_regions_status", "gauge", "Status of the regions.");
     let mut by_name: BTreeMap<String, f64> = BTreeMap::new();
     for (i, c) in CHECKS.iter().enumerate() {
-        let n = if c.ends_with("-region") { format!("{c}-count") } else { format!("{c}-region-count") };
+        let n = if c.ends_with("-region") {
+            format!("{c}-count")
+        } else {
+            format!("{c}-region-count")
+        };
         by_name.insert(n, m.check_ids(i).len() as f64);
     }
     by_name.insert("witness-leader-region-count".into(), 0.0);
     for (k, v) in by_name {
         sample(out, "pd_regions_status", &[("type", &k)], v);
     }
-    family(out, "pd_schedule_operators_count", "counter", "Counter of schedule operators.");
-    for ((ty, ev), n) in &m.operator_counts {
-        sample(out, "pd_schedule_operators_count", &[("event", ev), ("type", ty)], *n as f64);
+    family(
+        out,
+        "pd_schedule_operators_count",
+        "counter",
+        "Counter of schedule operators.",
+    );
+    for (key, n) in &m.operator_counts {
+        let (ty, ev) = key.rsplit_once('|').unwrap_or((key.as_str(), ""));
+        sample(
+            out,
+            "pd_schedule_operators_count",
+            &[("event", ev), ("type", ty)],
+            *n as f64,
+        );
     }
     let small = m.regions.len() <= 100_000;
-    let loads = if small { store_loads(m, now) } else { BTreeMap::new() };
-    family(out, "pd_scheduler_store_status", "gauge", "Store status for schedule");
+    let loads = if small {
+        store_loads(m, now)
+    } else {
+        BTreeMap::new()
+    };
+    family(
+        out,
+        "pd_scheduler_store_status",
+        "gauge",
+        "Store status for schedule",
+    );
     for s in m.stores.values().filter(|s| s.state != 2) {
         let c = m.counts(s.id);
         let id = s.id.to_string();
@@ -152,7 +213,12 @@ fn write_cluster_metrics(out: &mut String, m: &ClusterModel, now: u64) {
             ("store_write_rate_keys", l.peer.write_keys),
         ];
         for (ty, v) in rows {
-            sample(out, "pd_scheduler_store_status", &[("address", &s.address), ("store", &id), ("type", ty)], v);
+            sample(
+                out,
+                "pd_scheduler_store_status",
+                &[("address", &s.address), ("store", &id), ("type", ty)],
+                v,
+            );
         }
     }
     family(out, "pd_hotspot_status", "gauge", "Status of the hotspot.");
@@ -161,17 +227,39 @@ fn write_cluster_metrics(out: &mut String, m: &ClusterModel, now: u64) {
             let hp = hot_peers(m, is_write, &[], now);
             for (role, map) in [("leader", &hp.as_leader), ("peer", &hp.as_peer)] {
                 for (sid, stat) in map {
-                    let addr = sid.parse::<u64>().ok().and_then(|i| m.stores.get(&i)).map(|s| s.address.clone()).unwrap_or_default();
+                    let addr = sid
+                        .parse::<u64>()
+                        .ok()
+                        .and_then(|i| m.stores.get(&i))
+                        .map(|s| s.address.clone())
+                        .unwrap_or_default();
                     let labels = |ty: String| (addr.clone(), sid.clone(), ty);
                     let rows = [
-                        (format!("hot_{kind}_region_as_{role}"), stat.regions_count as f64),
-                        (format!("total_{kind}_bytes_as_{role}"), stat.total_flow_bytes.0),
-                        (format!("total_{kind}_keys_as_{role}"), stat.total_flow_keys.0),
-                        (format!("total_{kind}_query_as_{role}"), stat.total_flow_query.0),
+                        (
+                            format!("hot_{kind}_region_as_{role}"),
+                            stat.regions_count as f64,
+                        ),
+                        (
+                            format!("total_{kind}_bytes_as_{role}"),
+                            stat.total_flow_bytes.0,
+                        ),
+                        (
+                            format!("total_{kind}_keys_as_{role}"),
+                            stat.total_flow_keys.0,
+                        ),
+                        (
+                            format!("total_{kind}_query_as_{role}"),
+                            stat.total_flow_query.0,
+                        ),
                     ];
                     for (ty, v) in rows {
                         let (a, s, t) = labels(ty);
-                        sample(out, "pd_hotspot_status", &[("address", &a), ("store", &s), ("type", &t)], v);
+                        sample(
+                            out,
+                            "pd_hotspot_status",
+                            &[("address", &a), ("store", &s), ("type", &t)],
+                            v,
+                        );
                     }
                 }
             }
@@ -292,18 +380,35 @@ pub fn hot_peers(m: &ClusterModel, write: bool, only: &[u64], now: u64) -> HotPe
         let mut leader = HotPeersStat::default();
         let src_peer = if write { load.peer } else { load.leader };
         for st in [&mut peer, &mut leader] {
-            st.store_bytes = GoFloat(if write { src_peer.write_bytes } else { src_peer.read_bytes });
-            st.store_keys = GoFloat(if write { src_peer.write_keys } else { src_peer.read_keys });
-            st.store_query = GoFloat(if write { load.leader.write_qps } else { load.leader.read_qps });
+            st.store_bytes = GoFloat(if write {
+                src_peer.write_bytes
+            } else {
+                src_peer.read_bytes
+            });
+            st.store_keys = GoFloat(if write {
+                src_peer.write_keys
+            } else {
+                src_peer.read_keys
+            });
+            st.store_query = GoFloat(if write {
+                load.leader.write_qps
+            } else {
+                load.leader.read_qps
+            });
         }
         for id in m.store_region_ids(*sid) {
-            let Some(r) = m.regions.get(&id) else { continue };
+            let Some(r) = m.regions.get(&id) else {
+                continue;
+            };
             let rates = m.region_rates(r, now);
             if !is_hot(m, r, &rates, write) {
                 continue;
             }
             let is_leader = r.leader_store() == *sid;
-            let is_learner = r.peers.iter().any(|p| p.store_id == *sid && p.role == super::model::role::LEARNER);
+            let is_learner = r
+                .peers
+                .iter()
+                .any(|p| p.store_id == *sid && p.role == super::model::role::LEARNER);
             let (b, k, q) = if write {
                 (rates.write_bytes, rates.write_keys, rates.write_qps)
             } else {
@@ -360,10 +465,20 @@ pub fn hot_stores(m: &ClusterModel, now: u64) -> BTreeMap<&'static str, BTreeMap
             ("cpu-read-rate", 0.0),
         ];
         for (name, v) in rows {
-            out.entry(name).or_default().insert(k.clone(), GoFloat((v * 10.0).round() / 10.0));
+            out.entry(name)
+                .or_default()
+                .insert(k.clone(), GoFloat((v * 10.0).round() / 10.0));
         }
     }
-    for name in ["bytes-write-rate", "bytes-read-rate", "keys-write-rate", "keys-read-rate", "query-write-rate", "query-read-rate", "cpu-read-rate"] {
+    for name in [
+        "bytes-write-rate",
+        "bytes-read-rate",
+        "keys-write-rate",
+        "keys-read-rate",
+        "query-write-rate",
+        "query-read-rate",
+        "cpu-read-rate",
+    ] {
         out.entry(name).or_default();
     }
     let _ = Duration::ZERO;

@@ -621,8 +621,12 @@ impl Operator {
                 )
             }
         };
-        let steps: Vec<String> =
-            self.steps.iter().enumerate().map(|(i, s)| format!("{i}:{{{}}}", s.describe())).collect();
+        let steps: Vec<String> = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("{i}:{{{}}}", s.describe()))
+            .collect();
         let suffix = match self.status {
             op_status::SUCCESS => " finished",
             op_status::TIMEOUT => " timeout",
@@ -710,7 +714,12 @@ pub struct Workload {
 
 impl Default for Workload {
     fn default() -> Self {
-        Self { read_qps: 2000.0, write_qps: 500.0, value_bytes: 1024.0, hot: None }
+        Self {
+            read_qps: 2000.0,
+            write_qps: 500.0,
+            value_bytes: 1024.0,
+            hot: None,
+        }
     }
 }
 
@@ -860,8 +869,8 @@ pub struct ClusterModel {
     pub operators: BTreeMap<u64, Operator>,
     /// Finished operators by region (kept 10 simulated minutes).
     pub finished_operators: BTreeMap<u64, Operator>,
-    /// Operator counters for `pd_schedule_operators_count` (`(type, event)` -> n).
-    pub operator_counts: BTreeMap<(String, String), u64>,
+    /// Operator counters for `pd_schedule_operators_count` (`"type|event"` -> n).
+    pub operator_counts: BTreeMap<String, u64>,
     /// Workload.
     pub workload: Workload,
     /// Events waiting for each store's next heartbeat.
@@ -948,7 +957,15 @@ impl ClusterModel {
     /// A bootstrapped cluster of `stores` virtual stores (heartbeats simulated by
     /// [`Self::tick`]) and `regions` three-replica regions, for scale mode. The last
     /// `silent` stores never heartbeat, so their peers become down.
-    pub fn new_scale(cluster_id: u64, time_factor: f64, seed: u64, stores: u64, regions: u64, silent: u64, now_ms: u64) -> Self {
+    pub fn new_scale(
+        cluster_id: u64,
+        time_factor: f64,
+        seed: u64,
+        stores: u64,
+        regions: u64,
+        silent: u64,
+        now_ms: u64,
+    ) -> Self {
         let mut m = Self::new(cluster_id, time_factor, seed, 1);
         let stores = stores.max(3);
         for i in 0..stores {
@@ -956,30 +973,43 @@ impl ClusterModel {
             let is_silent = i >= stores - silent.min(stores);
             let cap: u64 = 1 << 40;
             let used = (m.rand() % (cap / 4)) + (1 << 30);
-            m.stores.insert(id, Store {
+            m.stores.insert(
                 id,
-                address: format!("tikv-{i}:20160"),
-                status_address: format!("tikv-{i}:20180"),
-                version: "8.5.7".into(),
-                git_hash: super::tikv::TIKV_GIT_HASH.into(),
-                deploy_path: "/".into(),
-                labels: vec![],
-                start_timestamp: (now_ms / 1000) as i64 - 3600,
-                last_hb_ms: if is_silent { now_ms.saturating_sub(m.real_ms(1200.0)) } else { now_ms },
-                state: 0,
-                node_state: 1,
-                physically_destroyed: false,
-                capacity: cap,
-                available: cap - used,
-                used,
-                slow_score: 1,
-                max_peer_down_secs: 600.0,
-                virtual_store: true,
-                peers_marked_down: false,
-                add_peer_window: (0, 0),
-                virtual_silent: is_silent,
-            });
-            m.schedule.store_limit.insert(id.to_string(), StoreLimit { add_peer: GoFloatSer(15.0), remove_peer: GoFloatSer(15.0) });
+                Store {
+                    id,
+                    address: format!("tikv-{i}:20160"),
+                    status_address: format!("tikv-{i}:20180"),
+                    version: "8.5.7".into(),
+                    git_hash: super::tikv::TIKV_GIT_HASH.into(),
+                    deploy_path: "/".into(),
+                    labels: vec![],
+                    start_timestamp: (now_ms / 1000) as i64 - 3600,
+                    last_hb_ms: if is_silent {
+                        now_ms.saturating_sub(m.real_ms(1200.0))
+                    } else {
+                        now_ms
+                    },
+                    state: 0,
+                    node_state: 1,
+                    physically_destroyed: false,
+                    capacity: cap,
+                    available: cap - used,
+                    used,
+                    slow_score: 1,
+                    max_peer_down_secs: 600.0,
+                    virtual_store: true,
+                    peers_marked_down: false,
+                    add_peer_window: (0, 0),
+                    virtual_silent: is_silent,
+                },
+            );
+            m.schedule.store_limit.insert(
+                id.to_string(),
+                StoreLimit {
+                    add_peer: GoFloatSer(15.0),
+                    remove_peer: GoFloatSer(15.0),
+                },
+            );
         }
         let store_ids: Vec<u64> = m.stores.keys().copied().collect();
         m.bootstrap_ms = now_ms;
@@ -987,7 +1017,11 @@ impl ClusterModel {
         let step = (KEYSPACE_MAX / regions).max(1);
         for i in 0..regions {
             let start = if i == 0 { KEY_MIN } else { i * step };
-            let end = if i + 1 == regions { KEY_MAX } else { (i + 1) * step };
+            let end = if i + 1 == regions {
+                KEY_MAX
+            } else {
+                (i + 1) * step
+            };
             let id = m.alloc_id();
             let mut chosen: Vec<u64> = Vec::with_capacity(3);
             while chosen.len() < 3 {
@@ -996,14 +1030,27 @@ impl ClusterModel {
                     chosen.push(s);
                 }
             }
-            let peers: Vec<Peer> = chosen.iter().map(|s| Peer { id: 0, store_id: *s, role: role::VOTER }).collect();
+            let peers: Vec<Peer> = chosen
+                .iter()
+                .map(|s| Peer {
+                    id: 0,
+                    store_id: *s,
+                    role: role::VOTER,
+                })
+                .collect();
             let mut peers = peers;
             for p in peers.iter_mut() {
                 p.id = m.alloc_id();
             }
             // The leader sits on a live store.
-            let live: Vec<&Peer> = peers.iter().filter(|p| !m.stores[&p.store_id].virtual_silent).collect();
-            let leader = live.get((m.rand() % live.len().max(1) as u64) as usize).map(|p| p.id).unwrap_or(peers[0].id);
+            let live: Vec<&Peer> = peers
+                .iter()
+                .filter(|p| !m.stores[&p.store_id].virtual_silent)
+                .collect();
+            let leader = live
+                .get((m.rand() % live.len().max(1) as u64) as usize)
+                .map(|p| p.id)
+                .unwrap_or(peers[0].id);
             let size = 20.0 + (m.rand() % 90) as f64;
             let r = Region {
                 id,
@@ -1047,9 +1094,20 @@ impl ClusterModel {
         std::mem::take(&mut self.logs)
     }
 
-    fn log(&mut self, level: &'static str, source: &'static str, msg: &'static str, fields: Vec<(&'static str, String)>) {
+    fn log(
+        &mut self,
+        level: &'static str,
+        source: &'static str,
+        msg: &'static str,
+        fields: Vec<(&'static str, String)>,
+    ) {
         if self.logs.len() < 10_000 {
-            self.logs.push(LogEvent { level, source, msg, fields });
+            self.logs.push(LogEvent {
+                level,
+                source,
+                msg,
+                fields,
+            });
         }
     }
 
@@ -1075,7 +1133,9 @@ impl ClusterModel {
 
     /// `max-store-down-time` in simulated seconds.
     pub fn max_store_down_secs(&self) -> f64 {
-        wire::parse_duration(&self.schedule.max_store_down_time).map(|d| d.as_secs_f64()).unwrap_or(1800.0)
+        wire::parse_duration(&self.schedule.max_store_down_time)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(1800.0)
     }
 
     /// Whether the first TiKV has bootstrapped the cluster.
@@ -1119,7 +1179,11 @@ impl ClusterModel {
 
     /// Region ids with a peer on the store.
     pub fn store_region_ids(&self, store: u64) -> Vec<u64> {
-        self.idx.store_regions.get(&store).map(|s| s.iter().copied().collect()).unwrap_or_default()
+        self.idx
+            .store_regions
+            .get(&store)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     /// Region ids in a check set.
@@ -1131,7 +1195,11 @@ impl ClusterModel {
 
     fn classify(&self, r: &Region) -> [bool; 9] {
         let desired = self.replication.max_replicas as usize;
-        let offline = r.peers.iter().any(|p| self.stores.get(&p.store_id).is_some_and(|s| s.node_state == 2));
+        let offline = r.peers.iter().any(|p| {
+            self.stores
+                .get(&p.store_id)
+                .is_some_and(|s| s.node_state == 2)
+        });
         let size = r.size_mib.round() as i64;
         [
             r.peers.len() < desired,
@@ -1142,7 +1210,8 @@ impl ClusterModel {
             r.peers.iter().any(|p| p.role == role::LEARNER),
             size <= 1,
             r.size_mib > REGION_MAX_SIZE_MIB || r.keys > 1_440_000,
-            size <= self.schedule.max_merge_region_size as i64 && r.keys <= self.schedule.max_merge_region_keys as i64,
+            size <= self.schedule.max_merge_region_size as i64
+                && r.keys <= self.schedule.max_merge_region_keys as i64,
         ]
     }
 
@@ -1150,7 +1219,11 @@ impl ClusterModel {
         self.idx.by_start.insert(r.start, r.id);
         let leader_store = r.leader_store();
         for p in &r.peers {
-            self.idx.store_regions.entry(p.store_id).or_default().insert(r.id);
+            self.idx
+                .store_regions
+                .entry(p.store_id)
+                .or_default()
+                .insert(r.id);
             let c = self.idx.counts.entry(p.store_id).or_default();
             c.region_count += 1;
             c.region_size += r.size_mib.max(1.0);
@@ -1239,7 +1312,13 @@ impl ClusterModel {
     /// Regions from the one containing `start`, in key order, stopping before `end`
     /// (`KEY_MAX` = no bound), at most `limit` (0 = unlimited).
     pub fn scan_regions(&self, start: u64, end: u64, limit: usize) -> Vec<&Region> {
-        let first = self.idx.by_start.range(..=start).next_back().map(|(k, _)| *k).unwrap_or(KEY_MIN);
+        let first = self
+            .idx
+            .by_start
+            .range(..=start)
+            .next_back()
+            .map(|(k, _)| *k)
+            .unwrap_or(KEY_MIN);
         let mut out = Vec::new();
         for (s, id) in self.idx.by_start.range(first..) {
             if end != KEY_MAX && *s >= end && !out.is_empty() {
@@ -1283,11 +1362,12 @@ impl ClusterModel {
                 return Ok(id);
             }
         }
-        if let Some(other) = self
-            .stores
-            .values()
-            .find(|s| s.address == req.address && s.state != 2 && !s.physically_destroyed && s.id != req.store_id)
-        {
+        if let Some(other) = self.stores.values().find(|s| {
+            s.address == req.address
+                && s.state != 2
+                && !s.physically_destroyed
+                && s.id != req.store_id
+        }) {
             return Err(ModelError::DuplicatedAddress(req.address.clone(), other.id));
         }
         let id = if req.store_id != 0 {
@@ -1322,7 +1402,10 @@ impl ClusterModel {
         self.stores.insert(id, store);
         self.schedule.store_limit.insert(
             id.to_string(),
-            StoreLimit { add_peer: GoFloatSer(15.0), remove_peer: GoFloatSer(15.0) },
+            StoreLimit {
+                add_peer: GoFloatSer(15.0),
+                remove_peer: GoFloatSer(15.0),
+            },
         );
         self.log_put_store(id);
         if !self.is_bootstrapped() {
@@ -1333,12 +1416,19 @@ impl ClusterModel {
     }
 
     fn log_put_store(&mut self, id: u64) {
-        let Some(s) = self.stores.get(&id) else { return };
+        let Some(s) = self.stores.get(&id) else {
+            return;
+        };
         let text = format!(
             "id:{} address:{:?} version:{:?} peer_address:{:?} status_address:{:?} git_hash:{:?} start_timestamp:{} deploy_path:{:?} ",
             s.id, s.address, s.version, s.address, s.status_address, s.git_hash, s.start_timestamp, s.deploy_path
         );
-        self.log("INFO", "grpc_service.go:899", "put store ok", vec![("store", text)]);
+        self.log(
+            "INFO",
+            "grpc_service.go:899",
+            "put store ok",
+            vec![("store", text)],
+        );
     }
 
     fn bootstrap(&mut self, store: u64, now_ms: u64) {
@@ -1357,7 +1447,11 @@ impl ClusterModel {
                 end,
                 conf_ver: 1,
                 version: 1 + i,
-                peers: vec![Peer { id: pid, store_id: store, role: role::VOTER }],
+                peers: vec![Peer {
+                    id: pid,
+                    store_id: store,
+                    role: role::VOTER,
+                }],
                 leader: pid,
                 term: 5,
                 down_peers: vec![],
@@ -1370,7 +1464,14 @@ impl ClusterModel {
                 read_keys: 0,
                 last_hb_ms: now_ms,
             };
-            self.push_event(store, StoreEvent::BecameLeader { region_id: id, peer_id: pid, term: 5 });
+            self.push_event(
+                store,
+                StoreEvent::BecameLeader {
+                    region_id: id,
+                    peer_id: pid,
+                    term: 5,
+                },
+            );
             self.insert_region(r);
         }
     }
@@ -1387,9 +1488,16 @@ impl ClusterModel {
     }
 
     /// Handles a TiKV store heartbeat; returns what the store should know.
-    pub fn store_heartbeat(&mut self, hb: StoreHeartbeat, now_ms: u64) -> Result<HeartbeatReply, ModelError> {
+    pub fn store_heartbeat(
+        &mut self,
+        hb: StoreHeartbeat,
+        now_ms: u64,
+    ) -> Result<HeartbeatReply, ModelError> {
         let was_alive = self.is_alive(hb.store_id, now_ms);
-        let s = self.stores.get_mut(&hb.store_id).ok_or(ModelError::StoreNotFound(hb.store_id))?;
+        let s = self
+            .stores
+            .get_mut(&hb.store_id)
+            .ok_or(ModelError::StoreNotFound(hb.store_id))?;
         if s.state == 2 {
             return Err(ModelError::StoreRemoved(hb.store_id));
         }
@@ -1423,7 +1531,8 @@ impl ClusterModel {
                     continue;
                 }
                 let needs = self.regions.get(&id).is_some_and(|r| {
-                    r.peer_on(hb.store_id).is_some_and(|p| r.pending_peers.contains(&p.id))
+                    r.peer_on(hb.store_id)
+                        .is_some_and(|p| r.pending_peers.contains(&p.id))
                 });
                 if needs {
                     self.update_region(id, |r| {
@@ -1445,7 +1554,11 @@ impl ClusterModel {
         for id in self.store_region_ids(store) {
             if let Some(r) = self.regions.get(&id) {
                 if r.leader_store() == store {
-                    leaders.push(LeaderInfo { region_id: r.id, peer_id: r.leader, term: r.term });
+                    leaders.push(LeaderInfo {
+                        region_id: r.id,
+                        peer_id: r.leader,
+                        term: r.term,
+                    });
                     let x = self.region_rates(r, now_ms);
                     rates.read_qps += x.read_qps;
                     rates.write_qps += x.write_qps;
@@ -1455,7 +1568,11 @@ impl ClusterModel {
             }
         }
         let events = self.outbox.remove(&store).unwrap_or_default();
-        let sending = self.operators.values().filter(|op| self.op_snapshot_source(op) == Some(store)).count();
+        let sending = self
+            .operators
+            .values()
+            .filter(|op| self.op_snapshot_source(op) == Some(store))
+            .count();
         HeartbeatReply {
             store_id: store,
             cluster_id: self.cluster_id,
@@ -1474,7 +1591,9 @@ impl ClusterModel {
 
     fn op_snapshot_source(&self, op: &Operator) -> Option<u64> {
         match op.steps.get(op.current) {
-            Some(Step::AddLearner { .. }) => self.regions.get(&op.region_id).map(|r| r.leader_store()),
+            Some(Step::AddLearner { .. }) => {
+                self.regions.get(&op.region_id).map(|r| r.leader_store())
+            }
             _ => None,
         }
     }
@@ -1488,13 +1607,17 @@ impl ClusterModel {
         let ids = self.store_region_ids(store);
         let mut n = 0;
         for id in ids {
-            let Some(r) = self.regions.get(&id) else { continue };
+            let Some(r) = self.regions.get(&id) else {
+                continue;
+            };
             if r.leader_store() != store {
                 continue;
             }
             n += 1;
             let rates = self.region_rates(r, now_ms);
-            let dt = self.sim_secs(now_ms.saturating_sub(r.last_hb_ms)).clamp(0.0, 3600.0);
+            let dt = self
+                .sim_secs(now_ms.saturating_sub(r.last_hb_ms))
+                .clamp(0.0, 3600.0);
             self.update_region(id, |r| {
                 r.last_hb_ms = now_ms;
                 r.written_bytes = (rates.write_bytes * dt) as u64;
@@ -1504,7 +1627,12 @@ impl ClusterModel {
                 r.size_mib += rates.write_bytes * dt / (1024.0 * 1024.0);
                 r.keys += (rates.write_keys * dt * 0.3) as i64;
             });
-            if self.regions.get(&id).is_some_and(|r| r.size_mib > REGION_MAX_SIZE_MIB) && !self.operators.contains_key(&id) {
+            if self
+                .regions
+                .get(&id)
+                .is_some_and(|r| r.size_mib > REGION_MAX_SIZE_MIB)
+                && !self.operators.contains_key(&id)
+            {
                 self.split_region(id, now_ms);
             }
         }
@@ -1535,9 +1663,22 @@ impl ClusterModel {
         left.peers = r
             .peers
             .iter()
-            .map(|p| Peer { id: peer_map.iter().find(|(o, _)| *o == p.id).map(|x| x.1).unwrap_or(p.id), ..*p })
+            .map(|p| Peer {
+                id: peer_map
+                    .iter()
+                    .find(|(o, _)| *o == p.id)
+                    .map(|x| x.1)
+                    .unwrap_or(p.id),
+                ..*p
+            })
             .collect();
-        let map = |x: u64| peer_map.iter().find(|(o, _)| *o == x).map(|m| m.1).unwrap_or(x);
+        let map = |x: u64| {
+            peer_map
+                .iter()
+                .find(|(o, _)| *o == x)
+                .map(|m| m.1)
+                .unwrap_or(x)
+        };
         left.leader = map(r.leader);
         left.down_peers = r.down_peers.iter().map(|x| map(*x)).collect();
         left.pending_peers = r.pending_peers.iter().map(|x| map(*x)).collect();
@@ -1553,13 +1694,23 @@ impl ClusterModel {
         let leader_peer = left.leader;
         self.insert_region(left);
         if leader_store != 0 {
-            self.push_event(leader_store, StoreEvent::BecameLeader { region_id: new_id, peer_id: leader_peer, term });
+            self.push_event(
+                leader_store,
+                StoreEvent::BecameLeader {
+                    region_id: new_id,
+                    peer_id: leader_peer,
+                    term,
+                },
+            );
         }
         self.log(
             "INFO",
             "cluster_worker.go:247",
             "region split, generate new region",
-            vec![("region-id", id.to_string()), ("region-meta", format!("id:{new_id}"))],
+            vec![
+                ("region-id", id.to_string()),
+                ("region-meta", format!("id:{new_id}")),
+            ],
         );
         Some(new_id)
     }
@@ -1580,7 +1731,11 @@ impl ClusterModel {
             let up = self.stores.values().filter(|s| s.state == 0).count() as u64;
             let need = self.replication.max_replicas;
             if up < need + 1 {
-                return Err(ModelError::StoresNotEnough { store: id, would_be: up.saturating_sub(1), need });
+                return Err(ModelError::StoresNotEnough {
+                    store: id,
+                    would_be: up.saturating_sub(1),
+                    need,
+                });
             }
         }
         let s = self.stores.get_mut(&id).expect("checked");
@@ -1597,7 +1752,11 @@ impl ClusterModel {
             "WARN",
             "cluster.go:1541",
             "store has been offline",
-            vec![("store-id", id.to_string()), ("store-address", addr), ("physically-destroyed", force.to_string())],
+            vec![
+                ("store-id", id.to_string()),
+                ("store-address", addr),
+                ("physically-destroyed", force.to_string()),
+            ],
         );
         self.reindex_store_regions(id);
         self.revision += 1;
@@ -1606,7 +1765,10 @@ impl ClusterModel {
 
     /// Cancels an offline (`state=Up`).
     pub fn up_store(&mut self, id: u64) -> Result<(), ModelError> {
-        let s = self.stores.get_mut(&id).ok_or(ModelError::StoreNotFound(id))?;
+        let s = self
+            .stores
+            .get_mut(&id)
+            .ok_or(ModelError::StoreNotFound(id))?;
         if s.state == 2 {
             return Err(ModelError::StoreRemoved(id));
         }
@@ -1622,12 +1784,23 @@ impl ClusterModel {
         if let Some(l) = self.schedule.store_limit.get_mut(&id.to_string()) {
             l.remove_peer = GoFloatSer(15.0);
         }
-        self.log("WARN", "cluster.go:1712", "store has been up", vec![("store-id", id.to_string()), ("store-address", addr)]);
+        self.log(
+            "WARN",
+            "cluster.go:1712",
+            "store has been up",
+            vec![("store-id", id.to_string()), ("store-address", addr)],
+        );
         // Drop operators moving peers off this store.
         let ops: Vec<u64> = self
             .operators
             .iter()
-            .filter(|(_, op)| op.desc == "replace-rule-offline-peer" && op.steps.iter().any(|s| matches!(s, Step::RemovePeer { store } if *store == id)))
+            .filter(|(_, op)| {
+                op.desc == "replace-rule-offline-peer"
+                    && op
+                        .steps
+                        .iter()
+                        .any(|s| matches!(s, Step::RemovePeer { store } if *store == id))
+            })
             .map(|(k, _)| *k)
             .collect();
         for r in ops {
@@ -1640,7 +1813,12 @@ impl ClusterModel {
 
     /// `DELETE /stores/remove-tombstone`.
     pub fn remove_tombstones(&mut self) -> Result<(), ModelError> {
-        let tomb: Vec<u64> = self.stores.values().filter(|s| s.state == 2).map(|s| s.id).collect();
+        let tomb: Vec<u64> = self
+            .stores
+            .values()
+            .filter(|s| s.state == 2)
+            .map(|s| s.id)
+            .collect();
         let mut failed = Vec::new();
         for id in tomb {
             if self.counts(id).region_count > 0 {
@@ -1649,7 +1827,12 @@ impl ClusterModel {
             }
             self.stores.remove(&id);
             self.schedule.store_limit.remove(&id.to_string());
-            self.log("INFO", "cluster.go:2150", "delete store succeeded", vec![("store-id", id.to_string())]);
+            self.log(
+                "INFO",
+                "cluster.go:2150",
+                "delete store succeeded",
+                vec![("store-id", id.to_string())],
+            );
         }
         self.revision += 1;
         if failed.is_empty() {
@@ -1698,7 +1881,10 @@ impl ClusterModel {
     // ---------------------------------------------------------------- operators
 
     fn record_op(&mut self, desc: &str, event: &str) {
-        *self.operator_counts.entry((desc.to_string(), event.to_string())).or_default() += 1;
+        *self
+            .operator_counts
+            .entry(format!("{desc}|{event}"))
+            .or_default() += 1;
     }
 
     fn add_operator(&mut self, mut op: Operator, now_ms: u64) -> Result<(), ModelError> {
@@ -1715,14 +1901,25 @@ impl ClusterModel {
             "INFO",
             "operator_controller.go:561",
             "add operator",
-            vec![("region-id", op.region_id.to_string()), ("operator", format!("{:?}", op.to_pd_string(boot)))],
+            vec![
+                ("region-id", op.region_id.to_string()),
+                ("operator", format!("{:?}", op.to_pd_string(boot))),
+            ],
         );
         self.operators.insert(op.region_id, op);
         self.revision += 1;
         Ok(())
     }
 
-    fn new_op(&self, region: &Region, desc: &str, brief: String, kind: u32, steps: Vec<Step>, timeout_secs: u64) -> Operator {
+    fn new_op(
+        &self,
+        region: &Region,
+        desc: &str,
+        brief: String,
+        kind: u32,
+        steps: Vec<Step>,
+        timeout_secs: u64,
+    ) -> Operator {
         Operator {
             region_id: region.id,
             desc: desc.into(),
@@ -1742,7 +1939,9 @@ impl ClusterModel {
 
     /// Cancels the operator on a region.
     pub fn cancel_operator(&mut self, region: u64, status: u8) -> bool {
-        let Some(mut op) = self.operators.remove(&region) else { return false };
+        let Some(mut op) = self.operators.remove(&region) else {
+            return false;
+        };
         // Undo a half-added learner so the region does not keep an orphan.
         if let Some(Step::AddLearner { peer, .. }) = op.steps.get(op.current).cloned() {
             self.update_region(region, |r| {
@@ -1753,12 +1952,20 @@ impl ClusterModel {
         }
         op.status = status;
         op.finish_ms = self.regions.get(&region).map(|_| 1).unwrap_or(1);
-        let name = if status == op_status::TIMEOUT { "timeout" } else { "cancel" };
+        let name = if status == op_status::TIMEOUT {
+            "timeout"
+        } else {
+            "cancel"
+        };
         self.record_op(&op.desc.clone(), name);
         self.log(
             "INFO",
             "operator_controller.go:741",
-            if status == op_status::TIMEOUT { "operator timeout" } else { "operator canceled" },
+            if status == op_status::TIMEOUT {
+                "operator timeout"
+            } else {
+                "operator canceled"
+            },
             vec![("region-id", region.to_string())],
         );
         self.finished_operators.insert(region, op);
@@ -1780,8 +1987,12 @@ impl ClusterModel {
     }
 
     fn transfer_leader_now(&mut self, region: u64, to_store: u64) -> bool {
-        let Some(r) = self.regions.get(&region) else { return false };
-        let Some(target) = r.peer_on(to_store).copied() else { return false };
+        let Some(r) = self.regions.get(&region) else {
+            return false;
+        };
+        let Some(target) = r.peer_on(to_store).copied() else {
+            return false;
+        };
         if target.role != role::VOTER {
             return false;
         }
@@ -1797,14 +2008,32 @@ impl ClusterModel {
             r.down_peers.retain(|d| *d != target.id);
         });
         if from_store != 0 {
-            self.push_event(from_store, StoreEvent::BecameFollower { region_id: region, peer_id: old_leader, term });
+            self.push_event(
+                from_store,
+                StoreEvent::BecameFollower {
+                    region_id: region,
+                    peer_id: old_leader,
+                    term,
+                },
+            );
         }
-        self.push_event(to_store, StoreEvent::BecameLeader { region_id: region, peer_id: target.id, term });
+        self.push_event(
+            to_store,
+            StoreEvent::BecameLeader {
+                region_id: region,
+                peer_id: target.id,
+                term,
+            },
+        );
         self.log(
             "INFO",
             "region.go:798",
             "leader changed",
-            vec![("region-id", region.to_string()), ("from", from_store.to_string()), ("to", to_store.to_string())],
+            vec![
+                ("region-id", region.to_string()),
+                ("from", from_store.to_string()),
+                ("to", to_store.to_string()),
+            ],
         );
         true
     }
@@ -1814,7 +2043,8 @@ impl ClusterModel {
             op.status = op_status::SUCCESS;
             op.current = op.steps.len();
             op.finish_ms = now_ms;
-            let takes = wire::go_duration(Duration::from_millis(now_ms.saturating_sub(op.create_ms)));
+            let takes =
+                wire::go_duration(Duration::from_millis(now_ms.saturating_sub(op.create_ms)));
             let desc = op.desc.clone();
             self.record_op(&desc, "finish");
             let boot = self.bootstrap_ms;
@@ -1822,7 +2052,11 @@ impl ClusterModel {
                 "INFO",
                 "operator_controller.go:724",
                 "operator finish",
-                vec![("region-id", region.to_string()), ("takes", takes), ("operator", format!("{:?}", op.to_pd_string(boot)))],
+                vec![
+                    ("region-id", region.to_string()),
+                    ("takes", takes),
+                    ("operator", format!("{:?}", op.to_pd_string(boot))),
+                ],
             );
             self.finished_operators.insert(region, op);
             self.revision += 1;
@@ -1831,7 +2065,9 @@ impl ClusterModel {
 
     /// Advances one operator by at most one step. Returns false when it is stuck.
     fn step_operator(&mut self, region: u64, now_ms: u64) {
-        let Some(op) = self.operators.get(&region).cloned() else { return };
+        let Some(op) = self.operators.get(&region).cloned() else {
+            return;
+        };
         if self.sim_secs(now_ms.saturating_sub(op.create_ms)) > op.timeout_secs as f64 {
             self.cancel_operator(region, op_status::TIMEOUT);
             return;
@@ -1854,7 +2090,11 @@ impl ClusterModel {
                         false
                     } else {
                         self.update_region(region, |r| {
-                            r.peers.push(Peer { id: peer, store_id: store, role: role::LEARNER });
+                            r.peers.push(Peer {
+                                id: peer,
+                                store_id: store,
+                                role: role::LEARNER,
+                            });
                             r.pending_peers.push(peer);
                             r.conf_ver += 1;
                         });
@@ -1864,7 +2104,12 @@ impl ClusterModel {
                             "region ConfVer changed",
                             vec![
                                 ("region-id", region.to_string()),
-                                ("detail", format!("Add peer:{{id:{peer} store_id:{store} role:Learner }}")),
+                                (
+                                    "detail",
+                                    format!(
+                                        "Add peer:{{id:{peer} store_id:{store} role:Learner }}"
+                                    ),
+                                ),
                                 ("old-confver", r.conf_ver.to_string()),
                                 ("new-confver", (r.conf_ver + 1).to_string()),
                             ],
@@ -1875,11 +2120,31 @@ impl ClusterModel {
                     let secs = Self::snapshot_secs(r.size_mib);
                     let elapsed = self.sim_secs(now_ms.saturating_sub(op.step_start_ms));
                     let leader_store = r.leader_store();
-                    if elapsed >= secs && self.is_alive(store, now_ms) && self.is_alive(leader_store, now_ms) {
+                    if elapsed >= secs
+                        && self.is_alive(store, now_ms)
+                        && self.is_alive(leader_store, now_ms)
+                    {
                         self.update_region(region, |r| r.pending_peers.retain(|p| *p != peer));
                         let size = (r.size_mib * 1024.0 * 1024.0) as u64;
-                        self.push_event(leader_store, StoreEvent::SnapshotSent { region_id: region, to_peer: peer, size, secs, term: r.term });
-                        self.push_event(store, StoreEvent::SnapshotApplied { region_id: region, peer_id: peer, size, secs });
+                        self.push_event(
+                            leader_store,
+                            StoreEvent::SnapshotSent {
+                                region_id: region,
+                                to_peer: peer,
+                                size,
+                                secs,
+                                term: r.term,
+                            },
+                        );
+                        self.push_event(
+                            store,
+                            StoreEvent::SnapshotApplied {
+                                region_id: region,
+                                peer_id: peer,
+                                size,
+                                secs,
+                            },
+                        );
                         true
                     } else {
                         false
@@ -1901,7 +2166,11 @@ impl ClusterModel {
                     let target = r
                         .peers
                         .iter()
-                        .find(|p| p.role == role::VOTER && p.id != demote.0 && self.is_alive(p.store_id, now_ms))
+                        .find(|p| {
+                            p.role == role::VOTER
+                                && p.id != demote.0
+                                && self.is_alive(p.store_id, now_ms)
+                        })
                         .map(|p| p.store_id);
                     if let Some(t) = target {
                         self.transfer_leader_now(region, t);
@@ -1943,7 +2212,11 @@ impl ClusterModel {
                     let target = r
                         .peers
                         .iter()
-                        .find(|q| q.role == role::VOTER && q.id != p.id && self.is_alive(q.store_id, now_ms))
+                        .find(|q| {
+                            q.role == role::VOTER
+                                && q.id != p.id
+                                && self.is_alive(q.store_id, now_ms)
+                        })
                         .map(|q| q.store_id);
                     if let Some(t) = target {
                         self.transfer_leader_now(region, t);
@@ -1987,14 +2260,25 @@ impl ClusterModel {
     }
 
     fn merge_regions(&mut self, source: u64, target: u64) {
-        let Some(s) = self.regions.get(&source).cloned() else { return };
-        let Some(t) = self.regions.get(&target).cloned() else { return };
+        let Some(s) = self.regions.get(&source).cloned() else {
+            return;
+        };
+        let Some(t) = self.regions.get(&target).cloned() else {
+            return;
+        };
         if s.end != t.start && t.end != s.start {
             return;
         }
         self.unindex(&s);
         self.regions.remove(&source);
-        let (ns, ne) = (s.start.min(t.start), if s.end == KEY_MAX || t.end == KEY_MAX { KEY_MAX } else { s.end.max(t.end) });
+        let (ns, ne) = (
+            s.start.min(t.start),
+            if s.end == KEY_MAX || t.end == KEY_MAX {
+                KEY_MAX
+            } else {
+                s.end.max(t.end)
+            },
+        );
         self.update_region(target, |r| {
             r.start = ns;
             r.end = ne;
@@ -2005,83 +2289,189 @@ impl ClusterModel {
     }
 
     /// Creates an admin operator from `POST /operators` input.
-    pub fn admin_operator(&mut self, req: &serde_json::Value, now_ms: u64) -> Result<(), ModelError> {
-        let name = req.get("name").and_then(|v| v.as_str()).ok_or_else(|| ModelError::BadRequest("missing name".into()))?;
+    pub fn admin_operator(
+        &mut self,
+        req: &serde_json::Value,
+        now_ms: u64,
+    ) -> Result<(), ModelError> {
+        let name = req
+            .get("name")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| ModelError::BadRequest("missing name".into()))?;
         let u = |k: &str| req.get(k).and_then(|v| v.as_u64());
-        let region_id = if name == "merge-region" { u("source_region_id") } else { u("region_id") }
-            .ok_or_else(|| ModelError::BadRequest("missing region_id".into()))?;
-        let r = self.regions.get(&region_id).cloned().ok_or(ModelError::RegionNotFound(region_id))?;
+        let region_id = if name == "merge-region" {
+            u("source_region_id")
+        } else {
+            u("region_id")
+        }
+        .ok_or_else(|| ModelError::BadRequest("missing region_id".into()))?;
+        let r = self
+            .regions
+            .get(&region_id)
+            .cloned()
+            .ok_or(ModelError::RegionNotFound(region_id))?;
         let op = match name {
             "transfer-leader" => {
-                let to = u("to_store_id").ok_or_else(|| ModelError::BadRequest("missing to_store_id".into()))?;
+                let to = u("to_store_id")
+                    .ok_or_else(|| ModelError::BadRequest("missing to_store_id".into()))?;
                 if r.peer_on(to).is_none_or(|p| p.role != role::VOTER) {
-                    return Err(ModelError::Operator(format!("region has no voter in store {to}")));
+                    return Err(ModelError::Operator(format!(
+                        "region has no voter in store {to}"
+                    )));
                 }
                 let from = r.leader_store();
-                self.new_op(&r, "admin-transfer-leader", format!("transfer leader: store {from} to {to}"), kind::ADMIN | kind::LEADER, vec![Step::TransferLeader { from, to }], 60)
+                self.new_op(
+                    &r,
+                    "admin-transfer-leader",
+                    format!("transfer leader: store {from} to {to}"),
+                    kind::ADMIN | kind::LEADER,
+                    vec![Step::TransferLeader { from, to }],
+                    60,
+                )
             }
             "transfer-peer" => {
-                let from = u("from_store_id").ok_or_else(|| ModelError::BadRequest("missing from_store_id".into()))?;
-                let to = u("to_store_id").ok_or_else(|| ModelError::BadRequest("missing to_store_id".into()))?;
+                let from = u("from_store_id")
+                    .ok_or_else(|| ModelError::BadRequest("missing from_store_id".into()))?;
+                let to = u("to_store_id")
+                    .ok_or_else(|| ModelError::BadRequest("missing to_store_id".into()))?;
                 if r.peer_on(from).is_none() {
-                    return Err(ModelError::Operator(format!("region has no peer in store {from}")));
+                    return Err(ModelError::Operator(format!(
+                        "region has no peer in store {from}"
+                    )));
                 }
                 self.move_peer_op(&r, "admin-move-peer", from, to, kind::ADMIN | kind::REGION)?
             }
             "transfer-region" => {
-                let to: Vec<u64> = req.get("to_store_ids").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_u64()).collect()).unwrap_or_default();
-                if req.get("peer_roles").is_none() && self.replication.enable_placement_rules == "true" {
+                let to: Vec<u64> = req
+                    .get("to_store_ids")
+                    .and_then(|v| v.as_array())
+                    .map(|a| a.iter().filter_map(|x| x.as_u64()).collect())
+                    .unwrap_or_default();
+                if req.get("peer_roles").is_none()
+                    && self.replication.enable_placement_rules == "true"
+                {
                     return Err(ModelError::Operator("transfer region without peer role is not supported when placement rules enabled".into()));
                 }
                 let mut steps = Vec::new();
                 for s in &to {
                     if r.peer_on(*s).is_none() {
                         let pid = self.alloc_id();
-                        steps.push(Step::AddLearner { peer: pid, store: *s });
-                        steps.push(Step::PromoteLearner { peer: pid, store: *s });
+                        steps.push(Step::AddLearner {
+                            peer: pid,
+                            store: *s,
+                        });
+                        steps.push(Step::PromoteLearner {
+                            peer: pid,
+                            store: *s,
+                        });
                     }
                 }
                 if let Some(first) = to.first() {
-                    steps.push(Step::TransferLeader { from: r.leader_store(), to: *first });
+                    steps.push(Step::TransferLeader {
+                        from: r.leader_store(),
+                        to: *first,
+                    });
                 }
                 for p in &r.peers {
                     if !to.contains(&p.store_id) {
                         steps.push(Step::RemovePeer { store: p.store_id });
                     }
                 }
-                let brief = format!("mv region: stores {:?} to {:?}", r.peers.iter().map(|p| p.store_id).collect::<Vec<_>>(), to);
-                self.new_op(&r, "admin-move-region", brief, kind::ADMIN | kind::REGION, steps, 600)
+                let brief = format!(
+                    "mv region: stores {:?} to {:?}",
+                    r.peers.iter().map(|p| p.store_id).collect::<Vec<_>>(),
+                    to
+                );
+                self.new_op(
+                    &r,
+                    "admin-move-region",
+                    brief,
+                    kind::ADMIN | kind::REGION,
+                    steps,
+                    600,
+                )
             }
             "add-peer" | "add-learner" => {
-                let s = u("store_id").ok_or_else(|| ModelError::BadRequest("missing store_id".into()))?;
+                let s = u("store_id")
+                    .ok_or_else(|| ModelError::BadRequest("missing store_id".into()))?;
                 if r.peer_on(s).is_some() {
-                    return Err(ModelError::Operator(format!("region already has peer in store {s}")));
+                    return Err(ModelError::Operator(format!(
+                        "region already has peer in store {s}"
+                    )));
                 }
                 let pid = self.alloc_id();
-                let mut steps = vec![Step::AddLearner { peer: pid, store: s }];
+                let mut steps = vec![Step::AddLearner {
+                    peer: pid,
+                    store: s,
+                }];
                 if name == "add-peer" {
-                    steps.push(Step::PromoteLearner { peer: pid, store: s });
+                    steps.push(Step::PromoteLearner {
+                        peer: pid,
+                        store: s,
+                    });
                 }
-                self.new_op(&r, &format!("admin-{name}"), format!("add peer: store [{s}]"), kind::ADMIN | kind::REGION, steps, 600)
+                self.new_op(
+                    &r,
+                    &format!("admin-{name}"),
+                    format!("add peer: store [{s}]"),
+                    kind::ADMIN | kind::REGION,
+                    steps,
+                    600,
+                )
             }
             "remove-peer" => {
-                let s = u("store_id").ok_or_else(|| ModelError::BadRequest("missing store_id".into()))?;
+                let s = u("store_id")
+                    .ok_or_else(|| ModelError::BadRequest("missing store_id".into()))?;
                 if r.peer_on(s).is_none() {
-                    return Err(ModelError::Operator(format!("region has no peer in store {s}")));
+                    return Err(ModelError::Operator(format!(
+                        "region has no peer in store {s}"
+                    )));
                 }
-                self.new_op(&r, "admin-remove-peer", format!("rm peer: store [{s}]"), kind::ADMIN | kind::REGION, vec![Step::RemovePeer { store: s }], 600)
+                self.new_op(
+                    &r,
+                    "admin-remove-peer",
+                    format!("rm peer: store [{s}]"),
+                    kind::ADMIN | kind::REGION,
+                    vec![Step::RemovePeer { store: s }],
+                    600,
+                )
             }
             "split-region" => {
-                let policy = req.get("policy").and_then(|v| v.as_str()).unwrap_or("approximate").to_ascii_uppercase();
-                self.new_op(&r, "admin-split-region", format!("split: region {region_id} use policy {policy}"), kind::ADMIN | kind::SPLIT, vec![Step::Split { policy }], 600)
+                let policy = req
+                    .get("policy")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("approximate")
+                    .to_ascii_uppercase();
+                self.new_op(
+                    &r,
+                    "admin-split-region",
+                    format!("split: region {region_id} use policy {policy}"),
+                    kind::ADMIN | kind::SPLIT,
+                    vec![Step::Split { policy }],
+                    600,
+                )
             }
             "merge-region" => {
-                let target = u("target_region_id").ok_or_else(|| ModelError::BadRequest("missing target_region_id".into()))?;
-                let t = self.regions.get(&target).ok_or(ModelError::RegionNotFound(target))?;
+                let target = u("target_region_id")
+                    .ok_or_else(|| ModelError::BadRequest("missing target_region_id".into()))?;
+                let t = self
+                    .regions
+                    .get(&target)
+                    .ok_or(ModelError::RegionNotFound(target))?;
                 if r.end != t.start && t.end != r.start {
                     return Err(ModelError::Operator("regions are not adjacent".into()));
                 }
-                self.new_op(&r, "admin-merge-region", format!("merge: region {region_id} to {target}"), kind::ADMIN | kind::MERGE, vec![Step::Merge { source: region_id, target }], 600)
+                self.new_op(
+                    &r,
+                    "admin-merge-region",
+                    format!("merge: region {region_id} to {target}"),
+                    kind::ADMIN | kind::MERGE,
+                    vec![Step::Merge {
+                        source: region_id,
+                        target,
+                    }],
+                    600,
+                )
             }
             "scatter-region" => {
                 // Move the leader to the least-loaded voter's store.
@@ -2093,31 +2483,72 @@ impl ClusterModel {
                     .map(|p| p.store_id)
                     .unwrap_or(0);
                 let from = r.leader_store();
-                self.new_op(&r, "scatter-region", format!("scatter region {region_id}"), kind::ADMIN | kind::LEADER, vec![Step::TransferLeader { from, to: best }], 60)
+                self.new_op(
+                    &r,
+                    "scatter-region",
+                    format!("scatter region {region_id}"),
+                    kind::ADMIN | kind::LEADER,
+                    vec![Step::TransferLeader { from, to: best }],
+                    60,
+                )
             }
             other => return Err(ModelError::BadRequest(format!("unknown operator {other}"))),
         };
         self.add_operator(op, now_ms)
     }
 
-    fn move_peer_op(&mut self, r: &Region, desc: &str, from: u64, to: u64, kinds: u32) -> Result<Operator, ModelError> {
+    fn move_peer_op(
+        &mut self,
+        r: &Region,
+        desc: &str,
+        from: u64,
+        to: u64,
+        kinds: u32,
+    ) -> Result<Operator, ModelError> {
         if r.peer_on(to).is_some() {
-            return Err(ModelError::Operator(format!("region already has peer in store {to}")));
+            return Err(ModelError::Operator(format!(
+                "region already has peer in store {to}"
+            )));
         }
-        let from_peer = r.peer_on(from).copied().ok_or_else(|| ModelError::Operator(format!("region has no peer in store {from}")))?;
+        let from_peer = r
+            .peer_on(from)
+            .copied()
+            .ok_or_else(|| ModelError::Operator(format!("region has no peer in store {from}")))?;
         let pid = self.alloc_id();
         let steps = if from_peer.role == role::VOTER {
             vec![
-                Step::AddLearner { peer: pid, store: to },
-                Step::JointPromoteDemote { promote: (pid, to), demote: (from_peer.id, from) },
-                Step::LeaveJoint { promote: (pid, to), demote: (from_peer.id, from) },
+                Step::AddLearner {
+                    peer: pid,
+                    store: to,
+                },
+                Step::JointPromoteDemote {
+                    promote: (pid, to),
+                    demote: (from_peer.id, from),
+                },
+                Step::LeaveJoint {
+                    promote: (pid, to),
+                    demote: (from_peer.id, from),
+                },
                 Step::RemovePeer { store: from },
             ]
         } else {
-            vec![Step::AddLearner { peer: pid, store: to }, Step::RemovePeer { store: from }]
+            vec![
+                Step::AddLearner {
+                    peer: pid,
+                    store: to,
+                },
+                Step::RemovePeer { store: from },
+            ]
         };
         let timeout = 600 + (Self::snapshot_secs(r.size_mib) * 4.0) as u64 + 420;
-        Ok(self.new_op(r, desc, format!("mv peer: store [{from}] to [{to}]"), kinds, steps, timeout))
+        Ok(self.new_op(
+            r,
+            desc,
+            format!("mv peer: store [{from}] to [{to}]"),
+            kinds,
+            steps,
+            timeout,
+        ))
     }
 
     // ---------------------------------------------------------------- schedulers
@@ -2160,7 +2591,9 @@ impl ClusterModel {
             return Err(ModelError::BadRequest("unknown scheduler".into()));
         }
         if self.schedulers.names.iter().any(|n| n == name) {
-            return Err(ModelError::Operator(format!("[PD:scheduler:ErrSchedulerExisted]scheduler {name} existed")));
+            return Err(ModelError::Operator(format!(
+                "[PD:scheduler:ErrSchedulerExisted]scheduler {name} existed"
+            )));
         }
         self.schedulers.names.push(name.to_string());
         self.sync_schedulers_v2();
@@ -2173,7 +2606,11 @@ impl ClusterModel {
         for base in ["evict-leader-scheduler", "grant-leader-scheduler"] {
             if let Some(rest) = name.strip_prefix(&format!("{base}-")) {
                 let id: u64 = rest.parse().map_err(|_| ModelError::SchedulerNotFound)?;
-                let set = if base == "evict-leader-scheduler" { &mut self.schedulers.evict_leader } else { &mut self.schedulers.grant_leader };
+                let set = if base == "evict-leader-scheduler" {
+                    &mut self.schedulers.evict_leader
+                } else {
+                    &mut self.schedulers.grant_leader
+                };
                 if !set.remove(&id) {
                     return Err(ModelError::SchedulerNotFound);
                 }
@@ -2204,20 +2641,43 @@ impl ClusterModel {
     fn sync_schedulers_v2(&mut self) {
         let mut v = Vec::new();
         for n in &self.schedulers.names {
-            let kind = n.trim_end_matches("-scheduler").replace("balance-hot-region", "hot-region");
+            let kind = n
+                .trim_end_matches("-scheduler")
+                .replace("balance-hot-region", "hot-region");
             let args = match n.as_str() {
-                "evict-leader-scheduler" => Some(self.schedulers.evict_leader.iter().map(|s| s.to_string()).collect()),
-                "grant-leader-scheduler" => Some(self.schedulers.grant_leader.iter().map(|s| s.to_string()).collect()),
+                "evict-leader-scheduler" => Some(
+                    self.schedulers
+                        .evict_leader
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
+                ),
+                "grant-leader-scheduler" => Some(
+                    self.schedulers
+                        .grant_leader
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
+                ),
                 _ => None,
             };
-            v.push(SchedulerEntry { kind, args, disable: false, args_payload: String::new() });
+            v.push(SchedulerEntry {
+                kind,
+                args,
+                disable: false,
+                args_payload: String::new(),
+            });
         }
         self.schedule.schedulers_v2 = v;
     }
 
     fn scheduler_active(&self, name: &str, now_ms: u64) -> bool {
         self.schedulers.names.iter().any(|n| n == name)
-            && self.schedulers.paused_until.get(name).is_none_or(|until| now_ms >= *until)
+            && self
+                .schedulers
+                .paused_until
+                .get(name)
+                .is_none_or(|until| now_ms >= *until)
     }
 
     // ---------------------------------------------------------------- tick
@@ -2252,7 +2712,8 @@ impl ClusterModel {
         self.bury_drained_stores();
         // Forget old finished operators (10 simulated minutes).
         let keep_ms = self.real_ms(600.0);
-        self.finished_operators.retain(|_, op| now_ms.saturating_sub(op.finish_ms) < keep_ms || op.finish_ms <= 1);
+        self.finished_operators
+            .retain(|_, op| now_ms.saturating_sub(op.finish_ms) < keep_ms || op.finish_ms <= 1);
         for (name, until) in self.schedulers.paused_until.clone() {
             if now_ms >= until {
                 self.schedulers.paused_until.remove(&name);
@@ -2266,12 +2727,22 @@ impl ClusterModel {
         }
         self.last_state_check_ms = now_ms;
         let total_regions = self.regions.len();
-        let up: Vec<u64> = self.stores.values().filter(|s| s.state == 0 && s.node_state == 0).map(|s| s.id).collect();
+        let up: Vec<u64> = self
+            .stores
+            .values()
+            .filter(|s| s.state == 0 && s.node_state == 0)
+            .map(|s| s.id)
+            .collect();
         let serving = self.stores.values().filter(|s| s.state == 0).count().max(1);
-        let total_size: f64 = self.regions.values().map(|r| r.size_mib * r.peers.len() as f64).sum::<f64>();
+        let total_size: f64 = self
+            .regions
+            .values()
+            .map(|r| r.size_mib * r.peers.len() as f64)
+            .sum::<f64>();
         for id in up {
             let s = &self.stores[&id];
-            let uptime = self.sim_secs(now_ms.saturating_sub(s.start_timestamp.max(0) as u64 * 1000));
+            let uptime =
+                self.sim_secs(now_ms.saturating_sub(s.start_timestamp.max(0) as u64 * 1000));
             let share = total_size / serving as f64;
             let ready = total_regions < INIT_CLUSTER_REGION_THRESHOLD
                 || uptime >= 48.0 * 3600.0
@@ -2280,20 +2751,40 @@ impl ClusterModel {
                 let s = self.stores.get_mut(&id).expect("listed");
                 s.node_state = 1;
                 let addr = s.address.clone();
-                self.log("INFO", "cluster.go:1761", "store has changed to serving", vec![("store-id", id.to_string()), ("store-address", addr)]);
+                self.log(
+                    "INFO",
+                    "cluster.go:1761",
+                    "store has changed to serving",
+                    vec![("store-id", id.to_string()), ("store-address", addr)],
+                );
                 self.revision += 1;
             }
         }
     }
 
     fn pick_leader_target(&self, r: &Region, now_ms: u64) -> Option<u64> {
-        let evicted = |s: u64| self.scheduler_active("evict-leader-scheduler", now_ms) && self.schedulers.evict_leader.contains(&s);
+        let evicted = |s: u64| {
+            self.scheduler_active("evict-leader-scheduler", now_ms)
+                && self.schedulers.evict_leader.contains(&s)
+        };
         let mut cands: Vec<&Peer> = r
             .peers
             .iter()
-            .filter(|p| p.role == role::VOTER && p.id != r.leader && self.is_alive(p.store_id, now_ms) && !r.down_peers.contains(&p.id))
+            .filter(|p| {
+                p.role == role::VOTER
+                    && p.id != r.leader
+                    && self.is_alive(p.store_id, now_ms)
+                    && !r.down_peers.contains(&p.id)
+            })
             .collect();
-        cands.sort_by_key(|p| (evicted(p.store_id), self.stores.get(&p.store_id).is_some_and(|s| s.state != 0), self.counts(p.store_id).leader_count, p.store_id));
+        cands.sort_by_key(|p| {
+            (
+                evicted(p.store_id),
+                self.stores.get(&p.store_id).is_some_and(|s| s.state != 0),
+                self.counts(p.store_id).leader_count,
+                p.store_id,
+            )
+        });
         cands.first().map(|p| p.store_id)
     }
 
@@ -2306,13 +2797,19 @@ impl ClusterModel {
             .collect();
         for store in dead {
             for id in self.store_region_ids(store) {
-                let Some(r) = self.regions.get(&id) else { continue };
+                let Some(r) = self.regions.get(&id) else {
+                    continue;
+                };
                 if r.leader_store() != store {
                     continue;
                 }
                 // Raft needs a quorum of live voters to elect.
                 let voters = r.peers.iter().filter(|p| p.role == role::VOTER).count();
-                let live = r.peers.iter().filter(|p| p.role == role::VOTER && self.is_alive(p.store_id, now_ms)).count();
+                let live = r
+                    .peers
+                    .iter()
+                    .filter(|p| p.role == role::VOTER && self.is_alive(p.store_id, now_ms))
+                    .count();
                 if live * 2 <= voters {
                     continue;
                 }
@@ -2327,7 +2824,11 @@ impl ClusterModel {
         let newly: Vec<u64> = self
             .stores
             .values()
-            .filter(|s| s.state != 2 && !s.peers_marked_down && self.silent_secs(s, now_ms) >= self.peer_down_secs_for(s))
+            .filter(|s| {
+                s.state != 2
+                    && !s.peers_marked_down
+                    && self.silent_secs(s, now_ms) >= self.peer_down_secs_for(s)
+            })
             .map(|s| s.id)
             .collect();
         for store in newly {
@@ -2356,13 +2857,23 @@ impl ClusterModel {
 
     /// Seconds (simulated) a down peer has been silent.
     pub fn down_seconds(&self, store: u64, now_ms: u64) -> u64 {
-        self.stores.get(&store).map(|s| self.silent_secs(s, now_ms) as u64).unwrap_or(0)
+        self.stores
+            .get(&store)
+            .map(|s| self.silent_secs(s, now_ms) as u64)
+            .unwrap_or(0)
     }
 
     fn add_peer_allowed(&mut self, store: u64, now_ms: u64) -> bool {
         let minute = (self.sim_secs(now_ms) / 60.0) as u32;
-        let limit = self.schedule.store_limit.get(&store.to_string()).map(|l| l.add_peer.0).unwrap_or(15.0) as u64;
-        let Some(s) = self.stores.get_mut(&store) else { return false };
+        let limit = self
+            .schedule
+            .store_limit
+            .get(&store.to_string())
+            .map(|l| l.add_peer.0)
+            .unwrap_or(15.0) as u64;
+        let Some(s) = self.stores.get_mut(&store) else {
+            return false;
+        };
         if s.add_peer_window.1 != minute {
             s.add_peer_window = (0, minute);
         }
@@ -2377,13 +2888,19 @@ impl ClusterModel {
         self.stores
             .values()
             .filter(|s| s.state == 0 && self.is_alive(s.id, now_ms) && r.peer_on(s.id).is_none())
-            .filter(|s| (s.available as f64) > (s.capacity as f64) * (1.0 - self.schedule.low_space_ratio.0) || s.capacity == 0)
+            .filter(|s| {
+                (s.available as f64) > (s.capacity as f64) * (1.0 - self.schedule.low_space_ratio.0)
+                    || s.capacity == 0
+            })
             .min_by_key(|s| (self.counts(s.id).region_count, s.id))
             .map(|s| s.id)
     }
 
     fn replica_ops_running(&self) -> usize {
-        self.operators.values().filter(|o| o.kind & kind::REPLICA != 0).count()
+        self.operators
+            .values()
+            .filter(|o| o.kind & kind::REPLICA != 0)
+            .count()
     }
 
     fn run_checkers(&mut self, now_ms: u64) {
@@ -2394,7 +2911,12 @@ impl ClusterModel {
         }
         let max_down = self.max_store_down_secs();
         // Offline stores first (replace-rule-offline-peer), then down peers, then missing.
-        let offline: Vec<u64> = self.stores.values().filter(|s| s.node_state == 2).map(|s| s.id).collect();
+        let offline: Vec<u64> = self
+            .stores
+            .values()
+            .filter(|s| s.node_state == 2)
+            .map(|s| s.id)
+            .collect();
         for store in offline {
             for id in self.store_region_ids(store) {
                 if budget == 0 {
@@ -2406,17 +2928,32 @@ impl ClusterModel {
                 let r = self.regions[&id].clone();
                 if r.peers.len() > self.replication.max_replicas as usize {
                     // Already has a replacement; drop the offline peer.
-                    let op = self.new_op(&r, "remove-extra-replica", format!("rm peer: store [{store}]"), kind::REPLICA | kind::REGION, vec![Step::RemovePeer { store }], 600);
+                    let op = self.new_op(
+                        &r,
+                        "remove-extra-replica",
+                        format!("rm peer: store [{store}]"),
+                        kind::REPLICA | kind::REGION,
+                        vec![Step::RemovePeer { store }],
+                        600,
+                    );
                     if self.add_operator(op, now_ms).is_ok() {
                         budget -= 1;
                     }
                     continue;
                 }
-                let Some(to) = self.pick_target_store(&r, now_ms) else { continue };
+                let Some(to) = self.pick_target_store(&r, now_ms) else {
+                    continue;
+                };
                 if !self.add_peer_allowed(to, now_ms) {
                     continue;
                 }
-                if let Ok(op) = self.move_peer_op(&r, "replace-rule-offline-peer", store, to, kind::REPLICA | kind::REGION) {
+                if let Ok(op) = self.move_peer_op(
+                    &r,
+                    "replace-rule-offline-peer",
+                    store,
+                    to,
+                    kind::REPLICA | kind::REGION,
+                ) {
                     if self.add_operator(op, now_ms).is_ok() {
                         budget -= 1;
                     }
@@ -2432,16 +2969,32 @@ impl ClusterModel {
                 continue;
             }
             let r = self.regions[&id].clone();
-            let Some(dp) = r.down_peers.iter().filter_map(|d| r.peer(*d)).find(|p| {
-                self.stores.get(&p.store_id).is_some_and(|s| s.state == 0 && self.silent_secs(s, now_ms) >= max_down)
-            }).copied() else {
+            let Some(dp) = r
+                .down_peers
+                .iter()
+                .filter_map(|d| r.peer(*d))
+                .find(|p| {
+                    self.stores
+                        .get(&p.store_id)
+                        .is_some_and(|s| s.state == 0 && self.silent_secs(s, now_ms) >= max_down)
+                })
+                .copied()
+            else {
                 continue;
             };
-            let Some(to) = self.pick_target_store(&r, now_ms) else { continue };
+            let Some(to) = self.pick_target_store(&r, now_ms) else {
+                continue;
+            };
             if !self.add_peer_allowed(to, now_ms) {
                 continue;
             }
-            if let Ok(op) = self.move_peer_op(&r, "replace-rule-down-peer", dp.store_id, to, kind::REPLICA | kind::REGION) {
+            if let Ok(op) = self.move_peer_op(
+                &r,
+                "replace-rule-down-peer",
+                dp.store_id,
+                to,
+                kind::REPLICA | kind::REGION,
+            ) {
                 if self.add_operator(op, now_ms).is_ok() {
                     budget -= 1;
                 }
@@ -2456,7 +3009,9 @@ impl ClusterModel {
                 continue;
             }
             let r = self.regions[&id].clone();
-            let Some(to) = self.pick_target_store(&r, now_ms) else { continue };
+            let Some(to) = self.pick_target_store(&r, now_ms) else {
+                continue;
+            };
             if !self.add_peer_allowed(to, now_ms) {
                 continue;
             }
@@ -2466,7 +3021,16 @@ impl ClusterModel {
                 "add-rule-peer",
                 format!("add peer: store [{to}]"),
                 kind::REPLICA | kind::REGION,
-                vec![Step::AddLearner { peer: pid, store: to }, Step::PromoteLearner { peer: pid, store: to }],
+                vec![
+                    Step::AddLearner {
+                        peer: pid,
+                        store: to,
+                    },
+                    Step::PromoteLearner {
+                        peer: pid,
+                        store: to,
+                    },
+                ],
                 600 + 420,
             );
             if self.add_operator(op, now_ms).is_ok() {
@@ -2487,10 +3051,23 @@ impl ClusterModel {
                 .peers
                 .iter()
                 .filter(|p| p.id != r.leader)
-                .max_by_key(|p| (!self.is_alive(p.store_id, now_ms), self.stores.get(&p.store_id).map(|s| s.node_state == 2), self.counts(p.store_id).region_count))
+                .max_by_key(|p| {
+                    (
+                        !self.is_alive(p.store_id, now_ms),
+                        self.stores.get(&p.store_id).map(|s| s.node_state == 2),
+                        self.counts(p.store_id).region_count,
+                    )
+                })
                 .map(|p| p.store_id);
             if let Some(store) = victim {
-                let op = self.new_op(&r, "remove-orphan-peer", format!("rm peer: store [{store}]"), kind::REPLICA | kind::REGION, vec![Step::RemovePeer { store }], 600);
+                let op = self.new_op(
+                    &r,
+                    "remove-orphan-peer",
+                    format!("rm peer: store [{store}]"),
+                    kind::REPLICA | kind::REGION,
+                    vec![Step::RemovePeer { store }],
+                    600,
+                );
                 if self.add_operator(op, now_ms).is_ok() {
                     budget -= 1;
                 }
@@ -2499,9 +3076,18 @@ impl ClusterModel {
     }
 
     fn instant_leader_op(&mut self, id: u64, desc: &str, to: u64, kinds: u32, now_ms: u64) {
-        let Some(r) = self.regions.get(&id).cloned() else { return };
+        let Some(r) = self.regions.get(&id).cloned() else {
+            return;
+        };
         let from = r.leader_store();
-        let op = self.new_op(&r, desc, format!("transfer leader: store {from} to {to}"), kinds, vec![Step::TransferLeader { from, to }], 60);
+        let op = self.new_op(
+            &r,
+            desc,
+            format!("transfer leader: store {from} to {to}"),
+            kinds,
+            vec![Step::TransferLeader { from, to }],
+            60,
+        );
         if self.add_operator(op, now_ms).is_ok() {
             self.step_operator(id, now_ms);
         }
@@ -2515,13 +3101,21 @@ impl ClusterModel {
                     if budget == 0 {
                         return;
                     }
-                    let Some(r) = self.regions.get(&id) else { continue };
+                    let Some(r) = self.regions.get(&id) else {
+                        continue;
+                    };
                     if r.leader_store() != store || self.operators.contains_key(&id) {
                         continue;
                     }
                     if let Some(t) = self.pick_leader_target(r, now_ms) {
                         if !self.schedulers.evict_leader.contains(&t) {
-                            self.instant_leader_op(id, "evict-leader-scheduler", t, kind::LEADER, now_ms);
+                            self.instant_leader_op(
+                                id,
+                                "evict-leader-scheduler",
+                                t,
+                                kind::LEADER,
+                                now_ms,
+                            );
                             budget -= 1;
                         }
                     }
@@ -2537,12 +3131,20 @@ impl ClusterModel {
                     if budget == 0 {
                         return;
                     }
-                    let Some(r) = self.regions.get(&id) else { continue };
+                    let Some(r) = self.regions.get(&id) else {
+                        continue;
+                    };
                     if r.leader_store() == store || self.operators.contains_key(&id) {
                         continue;
                     }
                     if r.peer_on(store).is_some_and(|p| p.role == role::VOTER) {
-                        self.instant_leader_op(id, "grant-leader-scheduler", store, kind::LEADER, now_ms);
+                        self.instant_leader_op(
+                            id,
+                            "grant-leader-scheduler",
+                            store,
+                            kind::LEADER,
+                            now_ms,
+                        );
                         budget -= 1;
                     }
                 }
@@ -2550,19 +3152,32 @@ impl ClusterModel {
         }
         // Slow stores (score >= 100) lose their leaders while evict-slow-store runs.
         if self.scheduler_active("evict-slow-store-scheduler", now_ms) {
-            let slow: Vec<u64> = self.stores.values().filter(|s| s.slow_score >= 100 && s.state == 0).map(|s| s.id).collect();
+            let slow: Vec<u64> = self
+                .stores
+                .values()
+                .filter(|s| s.slow_score >= 100 && s.state == 0)
+                .map(|s| s.id)
+                .collect();
             for store in slow {
                 for id in self.store_region_ids(store) {
                     if budget == 0 {
                         return;
                     }
-                    let Some(r) = self.regions.get(&id) else { continue };
+                    let Some(r) = self.regions.get(&id) else {
+                        continue;
+                    };
                     if r.leader_store() != store || self.operators.contains_key(&id) {
                         continue;
                     }
                     if let Some(t) = self.pick_leader_target(r, now_ms) {
                         if self.stores.get(&t).is_some_and(|s| s.slow_score < 80) {
-                            self.instant_leader_op(id, "evict-slow-store-scheduler", t, kind::LEADER, now_ms);
+                            self.instant_leader_op(
+                                id,
+                                "evict-slow-store-scheduler",
+                                t,
+                                kind::LEADER,
+                                now_ms,
+                            );
                             budget -= 1;
                         }
                     }
@@ -2584,8 +3199,14 @@ impl ClusterModel {
             return;
         }
         for _ in 0..budget.min(self.schedule.leader_schedule_limit as usize) {
-            let max = *eligible.iter().max_by_key(|s| (self.counts(**s).leader_count, **s)).expect("non-empty");
-            let min = *eligible.iter().min_by_key(|s| (self.counts(**s).leader_count, **s)).expect("non-empty");
+            let max = *eligible
+                .iter()
+                .max_by_key(|s| (self.counts(**s).leader_count, **s))
+                .expect("non-empty");
+            let min = *eligible
+                .iter()
+                .min_by_key(|s| (self.counts(**s).leader_count, **s))
+                .expect("non-empty");
             if self.counts(max).leader_count <= self.counts(min).leader_count + 1 {
                 return;
             }
@@ -2594,7 +3215,11 @@ impl ClusterModel {
                 self.regions.get(id).is_some_and(|r| {
                     r.leader_store() == max
                         && !self.operators.contains_key(id)
-                        && r.peer_on(min).is_some_and(|p| p.role == role::VOTER && !r.down_peers.contains(&p.id) && !r.pending_peers.contains(&p.id))
+                        && r.peer_on(min).is_some_and(|p| {
+                            p.role == role::VOTER
+                                && !r.down_peers.contains(&p.id)
+                                && !r.pending_peers.contains(&p.id)
+                        })
                 })
             });
             match cand {
@@ -2608,7 +3233,11 @@ impl ClusterModel {
         if !self.scheduler_active("balance-region-scheduler", now_ms) {
             return;
         }
-        let running = self.operators.values().filter(|o| o.desc == "balance-region").count();
+        let running = self
+            .operators
+            .values()
+            .filter(|o| o.desc == "balance-region")
+            .count();
         if running >= 4 || self.regions.len() > 200_000 {
             return;
         }
@@ -2621,8 +3250,14 @@ impl ClusterModel {
         if eligible.len() < 2 {
             return;
         }
-        let max = *eligible.iter().max_by_key(|s| (self.counts(**s).region_count, **s)).expect("non-empty");
-        let min = *eligible.iter().min_by_key(|s| (self.counts(**s).region_count, u64::MAX - **s)).expect("non-empty");
+        let max = *eligible
+            .iter()
+            .max_by_key(|s| (self.counts(**s).region_count, **s))
+            .expect("non-empty");
+        let min = *eligible
+            .iter()
+            .min_by_key(|s| (self.counts(**s).region_count, u64::MAX - **s))
+            .expect("non-empty");
         let (cmax, cmin) = (self.counts(max).region_count, self.counts(min).region_count);
         let tolerance = ((cmax as f64) * 0.05).max(2.0) as u64;
         if cmax <= cmin + tolerance {
@@ -2630,7 +3265,10 @@ impl ClusterModel {
         }
         let cand = self.store_region_ids(max).into_iter().find(|id| {
             self.regions.get(id).is_some_and(|r| {
-                r.peer_on(min).is_none() && !self.operators.contains_key(id) && r.down_peers.is_empty() && r.pending_peers.is_empty()
+                r.peer_on(min).is_none()
+                    && !self.operators.contains_key(id)
+                    && r.down_peers.is_empty()
+                    && r.pending_peers.is_empty()
                     && r.peers.len() == self.replication.max_replicas as usize
             })
         });
@@ -2658,7 +3296,12 @@ impl ClusterModel {
             s.node_state = 3;
             let addr = s.address.clone();
             self.schedulers.evict_leader.remove(&id);
-            self.log("WARN", "cluster.go:1910", "store has been Tombstone", vec![("store-id", id.to_string()), ("store-address", addr)]);
+            self.log(
+                "WARN",
+                "cluster.go:1910",
+                "store has been Tombstone",
+                vec![("store-id", id.to_string()), ("store-address", addr)],
+            );
             self.revision += 1;
         }
     }
@@ -2673,7 +3316,8 @@ impl ClusterModel {
         let start = UNIX_EPOCH + Duration::from_secs(s.start_timestamp.max(0) as u64);
         let last = UNIX_EPOCH + Duration::from_millis(s.last_hb_ms);
         let uptime = last.duration_since(start).unwrap_or_default();
-        let region_score = c.region_size.max(0.0) * (1.0 + s.used as f64 / (s.capacity.max(1) as f64));
+        let region_score =
+            c.region_size.max(0.0) * (1.0 + s.used as f64 / (s.capacity.max(1) as f64));
         StoreInfo {
             store: MetaStore {
                 id: s.id,
@@ -2745,7 +3389,12 @@ impl ClusterModel {
                 first = false;
             }
             if r.version != 0 {
-                let _ = write!(out, "{}\"version\":{}", if first { "" } else { "," }, r.version);
+                let _ = write!(
+                    out,
+                    "{}\"version\":{}",
+                    if first { "" } else { "," },
+                    r.version
+                );
             }
             out.push('}');
         }
@@ -2770,7 +3419,9 @@ impl ClusterModel {
                 out.push_str("{\"peer\":");
                 let p = r.peer(*d);
                 write_peer(out, p);
-                let secs = p.map(|p| self.down_seconds(p.store_id, now_ms)).unwrap_or(0);
+                let secs = p
+                    .map(|p| self.down_seconds(p.store_id, now_ms))
+                    .unwrap_or(0);
                 if secs != 0 {
                     let _ = write!(out, ",\"down_seconds\":{secs}");
                 }
@@ -2788,7 +3439,11 @@ impl ClusterModel {
             }
             out.push(']');
         }
-        let size = if r.size_mib > 0.0 && r.size_mib < 1.0 { 1 } else { r.size_mib.round() as i64 };
+        let size = if r.size_mib > 0.0 && r.size_mib < 1.0 {
+            1
+        } else {
+            r.size_mib.round() as i64
+        };
         let _ = write!(
             out,
             ",\"cpu_usage\":0,\"written_bytes\":{},\"read_bytes\":{},\"written_keys\":{},\"read_keys\":{},\"approximate_size\":{},\"approximate_keys\":{}}}",
@@ -2797,7 +3452,11 @@ impl ClusterModel {
     }
 
     /// `{"count":N,"regions":[...]}` for a list of region ids.
-    pub fn regions_json<'a>(&self, regions: impl Iterator<Item = &'a Region>, now_ms: u64) -> String {
+    pub fn regions_json<'a>(
+        &self,
+        regions: impl Iterator<Item = &'a Region>,
+        now_ms: u64,
+    ) -> String {
         let mut body = String::with_capacity(4096);
         let mut n = 0usize;
         body.push_str("\"regions\":[");
@@ -3040,13 +3699,25 @@ mod tests {
     }
 
     fn hb(m: &mut ClusterModel, id: u64, now: u64) {
-        m.store_heartbeat(StoreHeartbeat { store_id: id, capacity: 1 << 40, available: 1 << 39, used: 1 << 30, slow_score: 1 }, now).unwrap();
+        m.store_heartbeat(
+            StoreHeartbeat {
+                store_id: id,
+                capacity: 1 << 40,
+                available: 1 << 39,
+                used: 1 << 30,
+                slow_score: 1,
+            },
+            now,
+        )
+        .unwrap();
     }
 
     fn three_store_cluster() -> (ClusterModel, Vec<u64>, u64) {
         let mut m = ClusterModel::new(1, 100.0, 7, 12);
         let mut now = 1_000_000u64;
-        let ids: Vec<u64> = (0..3).map(|i| put(&mut m, &format!("tikv{i}:20160"), now)).collect();
+        let ids: Vec<u64> = (0..3)
+            .map(|i| put(&mut m, &format!("tikv{i}:20160"), now))
+            .collect();
         for _ in 0..400 {
             now += 50;
             for id in &ids {
@@ -3071,7 +3742,11 @@ mod tests {
     fn bootstrap_regions_get_fully_replicated_once_three_stores_exist() {
         let (m, ids, _) = three_store_cluster();
         assert_eq!(m.regions.len(), 12);
-        assert!(m.check_ids(0).is_empty(), "miss-peer left: {:?}", m.check_ids(0));
+        assert!(
+            m.check_ids(0).is_empty(),
+            "miss-peer left: {:?}",
+            m.check_ids(0)
+        );
         for id in ids {
             assert_eq!(m.counts(id).region_count, 12);
             assert!(m.counts(id).leader_count >= 3, "leaders balanced");
@@ -3092,6 +3767,18 @@ mod tests {
         assert_eq!(m.state_name(s, now), StateName::Disconnected);
         assert_eq!(m.counts(dead).leader_count, 0);
         assert!(!m.check_ids(2).is_empty(), "down-peer regions");
+    }
+
+    #[test]
+    fn the_model_survives_a_json_round_trip_with_its_indexes() {
+        let (m, ids, _) = three_store_cluster();
+        let text = serde_json::to_string(&m).unwrap();
+        let mut back: ClusterModel = serde_json::from_str(&text).unwrap();
+        back.rebuild_indexes();
+        for id in ids {
+            assert_eq!(back.counts(id), m.counts(id));
+        }
+        assert_eq!(back.regions, m.regions);
     }
 
     #[test]
@@ -3117,7 +3804,12 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(m.stores[&ids[0]].state, 2, "tombstone; regions left {}", m.counts(ids[0]).region_count);
+        assert_eq!(
+            m.stores[&ids[0]].state,
+            2,
+            "tombstone; regions left {}",
+            m.counts(ids[0]).region_count
+        );
         assert_eq!(m.counts(ids[3]).region_count, 12);
         assert!(m.remove_store(ids[0], false, now).unwrap_err().status() == 410);
     }

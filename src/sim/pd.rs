@@ -111,10 +111,18 @@ impl PdConfig {
         }
     }
     fn adv_client(&self) -> Vec<String> {
-        if self.advertise_client_urls.is_empty() { self.client_urls.clone() } else { self.advertise_client_urls.clone() }
+        if self.advertise_client_urls.is_empty() {
+            self.client_urls.clone()
+        } else {
+            self.advertise_client_urls.clone()
+        }
     }
     fn adv_peer(&self) -> Vec<String> {
-        if self.advertise_peer_urls.is_empty() { self.peer_urls.clone() } else { self.advertise_peer_urls.clone() }
+        if self.advertise_peer_urls.is_empty() {
+            self.peer_urls.clone()
+        } else {
+            self.advertise_peer_urls.clone()
+        }
     }
 }
 
@@ -174,7 +182,9 @@ pub struct PdNode {
 
 impl std::fmt::Debug for PdNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PdNode").field("name", &self.cfg.name).finish()
+        f.debug_struct("PdNode")
+            .field("name", &self.cfg.name)
+            .finish()
     }
 }
 
@@ -185,7 +195,10 @@ fn hash64(s: &str) -> u64 {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn election_timeout(single: bool) -> Duration {
@@ -210,13 +223,21 @@ const CT_TEXT: &str = "text/plain; charset=utf-8";
 fn pretty<T: Serialize>(status: u16, v: &T) -> Resp {
     let mut body = serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into());
     body.push('\n');
-    Resp { status, content_type: CT_JSON, body }
+    Resp {
+        status,
+        content_type: CT_JSON,
+        body,
+    }
 }
 fn json_str(status: u16, s: &str) -> Resp {
     pretty(status, &s)
 }
 fn data(body: String) -> Resp {
-    Resp { status: 200, content_type: CT_DATA, body }
+    Resp {
+        status: 200,
+        content_type: CT_DATA,
+        body,
+    }
 }
 fn model_err(e: ModelError) -> Resp {
     json_str(e.status(), &e.to_string())
@@ -224,8 +245,13 @@ fn model_err(e: ModelError) -> Resp {
 
 impl IntoResponse for Resp {
     fn into_response(self) -> Response {
-        let mut r = (StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), self.body).into_response();
-        r.headers_mut().insert("content-type", HeaderValue::from_static(self.content_type));
+        let mut r = (
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            self.body,
+        )
+            .into_response();
+        r.headers_mut()
+            .insert("content-type", HeaderValue::from_static(self.content_type));
         r
     }
 }
@@ -268,7 +294,10 @@ impl Drop for PdHandle {
 }
 
 fn url_to_bind(url: &str) -> String {
-    url.trim_start_matches("http://").trim_start_matches("https://").trim_end_matches('/').to_string()
+    url.trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_string()
 }
 
 /// Starts a PD member. `listeners` (client, peer) may be pre-bound (in-process clusters
@@ -287,13 +316,21 @@ pub async fn start_pd(
         None => {
             let c = cfg.client_urls.first().cloned().unwrap_or_default();
             let p = cfg.peer_urls.first().cloned().unwrap_or_default();
-            let cl = TcpListener::bind(url_to_bind(&c)).await.map_err(|e| SimError::Bind(c.clone(), e.to_string()))?;
-            let pl = TcpListener::bind(url_to_bind(&p)).await.map_err(|e| SimError::Bind(p.clone(), e.to_string()))?;
+            let cl = TcpListener::bind(url_to_bind(&c))
+                .await
+                .map_err(|e| SimError::Bind(c.clone(), e.to_string()))?;
+            let pl = TcpListener::bind(url_to_bind(&p))
+                .await
+                .map_err(|e| SimError::Bind(p.clone(), e.to_string()))?;
             (cl, pl)
         }
     };
-    let client_addr = client_l.local_addr().map_err(|e| SimError::Bind("client".into(), e.to_string()))?;
-    let peer_addr = peer_l.local_addr().map_err(|e| SimError::Bind("peer".into(), e.to_string()))?;
+    let client_addr = client_l
+        .local_addr()
+        .map_err(|e| SimError::Bind("client".into(), e.to_string()))?;
+    let peer_addr = peer_l
+        .local_addr()
+        .map_err(|e| SimError::Bind("peer".into(), e.to_string()))?;
     let logger = Logger::new(cfg.log.clone(), LogFlavor::Pd);
     log_welcome(&logger);
 
@@ -306,13 +343,29 @@ pub async fn start_pd(
     let cluster_seed = if cfg.initial_cluster.is_empty() {
         format!("{}={}", cfg.name, cfg.adv_peer().join(","))
     } else {
-        cfg.initial_cluster.iter().map(|(n, u)| format!("{n}={u}")).collect::<Vec<_>>().join(",")
+        cfg.initial_cluster
+            .iter()
+            .map(|(n, u)| format!("{n}={u}"))
+            .collect::<Vec<_>>()
+            .join(",")
     };
     let cluster_id = hash64(&format!("pd-cluster|{cluster_seed}")) >> 1;
     let mut members = BTreeMap::new();
     for (n, u) in &cfg.initial_cluster {
-        let id = if *n == cfg.name { me.member_id } else { hash64(&format!("{n}|{u}")) };
-        members.insert(id, MemberInfo { name: n.clone(), member_id: id, peer_urls: vec![u.clone()], client_urls: vec![] });
+        let id = if *n == cfg.name {
+            me.member_id
+        } else {
+            hash64(&format!("{n}|{u}"))
+        };
+        members.insert(
+            id,
+            MemberInfo {
+                name: n.clone(),
+                member_id: id,
+                peer_urls: vec![u.clone()],
+                client_urls: vec![],
+            },
+        );
     }
     if cfg.join.is_empty() {
         members.insert(me.member_id, me.clone());
@@ -337,13 +390,25 @@ pub async fn start_pd(
                     members.insert(me.member_id, me.clone());
                     resumed = true;
                 }
-                Err(e) => logger.warn("server.go:400", "failed to load persisted state", vec![("error", e.to_string())].as_slice()),
+                Err(e) => logger.warn(
+                    "server.go:400",
+                    "failed to load persisted state",
+                    vec![("error", e.to_string())].as_slice(),
+                ),
             }
         }
     }
     if let Some((stores, regions, silent)) = cfg.scale {
         if !resumed {
-            model = ClusterModel::new_scale(cluster_id, cfg.time_factor, cfg.seed, stores, regions, silent, now_ms());
+            model = ClusterModel::new_scale(
+                cluster_id,
+                cfg.time_factor,
+                cfg.seed,
+                stores,
+                regions,
+                silent,
+                now_ms(),
+            );
             apply_overrides(&mut model, &cfg.overrides);
         }
     }
@@ -377,15 +442,23 @@ pub async fn start_pd(
     });
 
     let mut tasks = Vec::new();
-    let client_app = axum::Router::new().fallback(client_entry).with_state(node.clone());
-    let peer_app = axum::Router::new().fallback(peer_entry).with_state(node.clone());
+    let client_app = axum::Router::new()
+        .fallback(client_entry)
+        .with_state(node.clone());
+    let peer_app = axum::Router::new()
+        .fallback(peer_entry)
+        .with_state(node.clone());
     let c1 = cancel.clone();
     tasks.push(tokio::spawn(async move {
-        let _ = axum::serve(client_l, client_app).with_graceful_shutdown(c1.cancelled_owned()).await;
+        let _ = axum::serve(client_l, client_app)
+            .with_graceful_shutdown(c1.cancelled_owned())
+            .await;
     }));
     let c2 = cancel.clone();
     tasks.push(tokio::spawn(async move {
-        let _ = axum::serve(peer_l, peer_app).with_graceful_shutdown(c2.cancelled_owned()).await;
+        let _ = axum::serve(peer_l, peer_app)
+            .with_graceful_shutdown(c2.cancelled_owned())
+            .await;
     }));
     if !node.cfg.join.is_empty() && !resumed {
         join_cluster(&node).await?;
@@ -393,7 +466,13 @@ pub async fn start_pd(
     node.logger.info(
         "member.go:352",
         "member joining election",
-        &[("member-info", format!("name:{:?} member_id:{} ", me.name, me.member_id)), ("root-path", format!("/pd/{cluster_id}"))],
+        &[
+            (
+                "member-info",
+                format!("name:{:?} member_id:{} ", me.name, me.member_id),
+            ),
+            ("root-path", format!("/pd/{cluster_id}")),
+        ],
     );
     let n = node.clone();
     let c3 = cancel.clone();
@@ -401,16 +480,42 @@ pub async fn start_pd(
     let n = node.clone();
     let c4 = cancel.clone();
     tasks.push(tokio::spawn(async move { tick_loop(n, c4).await }));
-    Ok(PdHandle { node, client_addr, peer_addr, tasks, cancel })
+    Ok(PdHandle {
+        node,
+        client_addr,
+        peer_addr,
+        tasks,
+        cancel,
+    })
 }
 
 fn log_welcome(l: &Logger) {
-    l.info("versioninfo.go:115", "Welcome to Placement Driver (PD)", &[]);
-    l.info("versioninfo.go:116", "PD", &[("release-version", PD_VERSION.into())]);
-    l.info("versioninfo.go:117", "PD", &[("edition", "Community".into())]);
-    l.info("versioninfo.go:118", "PD", &[("git-hash", PD_GIT_HASH.into())]);
+    l.info(
+        "versioninfo.go:115",
+        "Welcome to Placement Driver (PD)",
+        &[],
+    );
+    l.info(
+        "versioninfo.go:116",
+        "PD",
+        &[("release-version", PD_VERSION.into())],
+    );
+    l.info(
+        "versioninfo.go:117",
+        "PD",
+        &[("edition", "Community".into())],
+    );
+    l.info(
+        "versioninfo.go:118",
+        "PD",
+        &[("git-hash", PD_GIT_HASH.into())],
+    );
     l.info("versioninfo.go:119", "PD", &[("git-branch", "HEAD".into())]);
-    l.info("versioninfo.go:120", "PD", &[("utc-build-time", "2026-06-17 01:52:10".into())]);
+    l.info(
+        "versioninfo.go:120",
+        "PD",
+        &[("utc-build-time", "2026-06-17 01:52:10".into())],
+    );
 }
 
 /// Applies `--config` overrides (`schedule.*`, `replication.*`) to a model.
@@ -430,7 +535,10 @@ pub fn apply_overrides(model: &mut ClusterModel, overrides: &BTreeMap<String, To
 }
 
 /// Applies a `POST /config` style object (flat or dotted keys).
-fn update_config(model: &mut ClusterModel, obj: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+fn update_config(
+    model: &mut ClusterModel,
+    obj: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), String> {
     let mut sched = serde_json::to_value(&model.schedule).map_err(|e| e.to_string())?;
     let mut repl = serde_json::to_value(&model.replication).map_err(|e| e.to_string())?;
     for (k, v) in obj {
@@ -451,9 +559,13 @@ fn update_config(model: &mut ClusterModel, obj: &serde_json::Map<String, serde_j
         let in_repl = repl.get(key).is_some();
         match section {
             Some("schedule") if in_sched => {
-                if key == "max-store-down-time" || key.ends_with("-time") || key.ends_with("-interval") {
+                if key == "max-store-down-time"
+                    || key.ends_with("-time")
+                    || key.ends_with("-interval")
+                {
                     if let Some(s) = v.as_str() {
-                        let d = wire::parse_duration(s).ok_or_else(|| format!("invalid duration {s}"))?;
+                        let d = wire::parse_duration(s)
+                            .ok_or_else(|| format!("invalid duration {s}"))?;
                         v = serde_json::Value::String(wire::go_duration(d));
                     }
                 }
@@ -463,7 +575,8 @@ fn update_config(model: &mut ClusterModel, obj: &serde_json::Map<String, serde_j
             None if in_sched => {
                 if let Some(s) = v.as_str() {
                     if key.ends_with("-time") || key.ends_with("-interval") {
-                        let d = wire::parse_duration(s).ok_or_else(|| format!("invalid duration {s}"))?;
+                        let d = wire::parse_duration(s)
+                            .ok_or_else(|| format!("invalid duration {s}"))?;
                         v = serde_json::Value::String(wire::go_duration(d));
                     }
                 }
@@ -477,7 +590,8 @@ fn update_config(model: &mut ClusterModel, obj: &serde_json::Map<String, serde_j
     }
     let s: model::ScheduleConfig = serde_json::from_value(sched).map_err(|e| e.to_string())?;
     let r: model::ReplicationConfig = serde_json::from_value(repl).map_err(|e| e.to_string())?;
-    let reindex = r.max_replicas != model.replication.max_replicas || s.max_merge_region_size != model.schedule.max_merge_region_size;
+    let reindex = r.max_replicas != model.replication.max_replicas
+        || s.max_merge_region_size != model.schedule.max_merge_region_size;
     model.schedule = s;
     model.replication = r;
     if reindex {
@@ -559,7 +673,8 @@ impl PdNode {
     /// Current leader's name, if known.
     pub fn leader_name(&self) -> Option<String> {
         let r = self.raft.lock();
-        r.leader.and_then(|l| r.members.get(&l).map(|m| m.name.clone()))
+        r.leader
+            .and_then(|l| r.members.get(&l).map(|m| m.name.clone()))
     }
     /// Log lines (in-memory sink only).
     pub fn log_lines(&self) -> Vec<String> {
@@ -591,8 +706,16 @@ impl PdNode {
         r.members.insert(me.member_id, me.clone());
         let term = r.term;
         drop(r);
-        self.logger.info("server.go:1724", "campaign PD leader ok", &[("campaign-leader-name", me.name.clone())]);
-        self.logger.info("server.go:1778", "PD leader is ready to serve", &[("leader-name", me.name.clone())]);
+        self.logger.info(
+            "server.go:1724",
+            "campaign PD leader ok",
+            &[("campaign-leader-name", me.name.clone())],
+        );
+        self.logger.info(
+            "server.go:1778",
+            "PD leader is ready to serve",
+            &[("leader-name", me.name.clone())],
+        );
         let _ = term;
         // The new leader's clock restarts the store silence timers it inherited so a
         // failover does not make every store look Disconnected.
@@ -618,12 +741,18 @@ impl PdNode {
         r.deadline = Instant::now() + election_timeout(single);
         drop(r);
         if was_leader {
-            self.logger.warn("server.go:1787", "no longer a leader because lease has expired, pd leader will step down", &[]);
+            self.logger.warn(
+                "server.go:1787",
+                "no longer a leader because lease has expired, pd leader will step down",
+                &[],
+            );
         }
     }
 
     fn persist(&self) {
-        let Some(dir) = &self.cfg.data_dir else { return };
+        let Some(dir) = &self.cfg.data_dir else {
+            return;
+        };
         let rev = self.model.lock().revision;
         let term = self.raft.lock().term;
         let key = rev ^ (term << 48);
@@ -632,16 +761,26 @@ impl PdNode {
         }
         let (term, voted_for, members) = {
             let r = self.raft.lock();
-            (r.term, r.voted_for, r.members.values().cloned().collect::<Vec<_>>())
+            (
+                r.term,
+                r.voted_for,
+                r.members.values().cloned().collect::<Vec<_>>(),
+            )
         };
         let text = {
             let m = self.model.lock();
-            serde_json::to_string(&Persisted { term, voted_for, members, model: m.clone() })
+            serde_json::to_string(&Persisted {
+                term,
+                voted_for,
+                members,
+                model: m.clone(),
+            })
         };
         let Ok(text) = text else { return };
         let _ = std::fs::create_dir_all(dir);
         let tmp = dir.join(format!("{STATE_FILE}.tmp"));
-        if std::fs::write(&tmp, text).is_ok() && std::fs::rename(&tmp, dir.join(STATE_FILE)).is_ok() {
+        if std::fs::write(&tmp, text).is_ok() && std::fs::rename(&tmp, dir.join(STATE_FILE)).is_ok()
+        {
             *self.persisted_revision.lock() = key;
         }
     }
@@ -649,7 +788,8 @@ impl PdNode {
     fn flush_model_logs(&self) {
         let logs = self.model.lock().take_logs();
         for l in logs {
-            let fields: Vec<(&str, String)> = l.fields.iter().map(|(k, v)| (*k, v.clone())).collect();
+            let fields: Vec<(&str, String)> =
+                l.fields.iter().map(|(k, v)| (*k, v.clone())).collect();
             self.logger.log(l.level, l.source, l.msg, &fields);
         }
     }
@@ -660,7 +800,11 @@ async fn tick_loop(node: Arc<PdNode>, cancel: CancellationToken) {
     // Tick often enough that the fastest scaled threshold (20 s) is resolved finely.
     let period = Duration::from_millis(((1000.0 / tf) as u64).clamp(20, 500));
     let mut last_persist = Instant::now();
-    let persist_every = if node.cfg.scale.is_some() { Duration::from_secs(60) } else { Duration::from_millis(500) };
+    let persist_every = if node.cfg.scale.is_some() {
+        Duration::from_secs(60)
+    } else {
+        Duration::from_millis(500)
+    };
     loop {
         tokio::select! {
             _ = cancel.cancelled() => { node.persist(); return; }
@@ -701,8 +845,14 @@ async fn election_loop(node: Arc<PdNode>, cancel: CancellationToken) {
                 // Lease: step down without a recent majority.
                 let (ok, term) = {
                     let r = node.raft.lock();
-                    let fresh = r.acks.iter().filter(|(id, t)| r.members.contains_key(id) && t.elapsed() < Duration::from_secs(2)).count();
-                    (fresh >= r.members.len() / 2 + 1, r.term)
+                    let fresh = r
+                        .acks
+                        .iter()
+                        .filter(|(id, t)| {
+                            r.members.contains_key(id) && t.elapsed() < Duration::from_secs(2)
+                        })
+                        .count();
+                    (fresh > r.members.len() / 2, r.term)
                 };
                 if !ok {
                     node.step_down(term, None);
@@ -730,22 +880,49 @@ async fn campaign(node: &Arc<PdNode>) {
         r.voted_for = Some(me.member_id);
         r.leader = None;
         r.deadline = Instant::now() + election_timeout(r.members.len() <= 1);
-        let peers: Vec<MemberInfo> = r.members.values().filter(|m| m.member_id != me.member_id).cloned().collect();
+        let peers: Vec<MemberInfo> = r
+            .members
+            .values()
+            .filter(|m| m.member_id != me.member_id)
+            .cloned()
+            .collect();
         (r.term, peers, r.members.len() <= 1)
     };
-    node.logger.info("server.go:1698", "start to campaign PD leader", &[("campaign-leader-name", me.name.clone())]);
+    node.logger.info(
+        "server.go:1698",
+        "start to campaign PD leader",
+        &[("campaign-leader-name", me.name.clone())],
+    );
     if single {
         node.become_leader();
         return;
     }
     let revision = node.model.lock().revision;
-    let req = VoteReq { term, candidate: me.clone(), revision };
+    let req = VoteReq {
+        term,
+        candidate: me.clone(),
+        revision,
+    };
     let futs = peers.iter().map(|p| {
-        let url = format!("{}/sim/peer/vote", p.peer_urls.first().cloned().unwrap_or_default().trim_end_matches('/'));
+        let url = format!(
+            "{}/sim/peer/vote",
+            p.peer_urls
+                .first()
+                .cloned()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+        );
         let http = node.http.clone();
         let body = serde_json::to_vec(&req).unwrap_or_default();
         async move {
-            let r = http.post(url).header("content-type", "application/json").body(body).timeout(Duration::from_millis(400)).send().await.ok()?;
+            let r = http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .timeout(Duration::from_millis(400))
+                .send()
+                .await
+                .ok()?;
             r.json::<VoteResp>().await.ok()
         }
     });
@@ -782,34 +959,57 @@ async fn send_appends(node: &Arc<PdNode>) {
         if r.role != Role::Leader {
             return;
         }
-        (r.term, r.members.values().cloned().collect::<Vec<_>>(), r.peer_revision.clone())
+        (
+            r.term,
+            r.members.values().cloned().collect::<Vec<_>>(),
+            r.peer_revision.clone(),
+        )
     };
     let revision = node.model.lock().revision;
-    let needs_snapshot = members.iter().any(|m| m.member_id != me.member_id && peer_rev.get(&m.member_id) != Some(&revision));
+    let needs_snapshot = members
+        .iter()
+        .any(|m| m.member_id != me.member_id && peer_rev.get(&m.member_id) != Some(&revision));
     let snapshot = if needs_snapshot && node.cfg.scale.is_none() {
         let m = node.model.lock().clone();
         serde_json::to_string(&m).ok()
     } else {
         None
     };
-    let futs = members.iter().filter(|m| m.member_id != me.member_id).map(|p| {
-        let send_snap = peer_rev.get(&p.member_id) != Some(&revision);
-        let req = AppendReq {
-            term,
-            leader: me.clone(),
-            members: members.clone(),
-            revision,
-            snapshot: if send_snap { snapshot.clone() } else { None },
-        };
-        let url = format!("{}/sim/peer/append", p.peer_urls.first().cloned().unwrap_or_default().trim_end_matches('/'));
-        let http = node.http.clone();
-        let id = p.member_id;
-        async move {
-            let body = serde_json::to_vec(&req).ok()?;
-            let r = http.post(url).header("content-type", "application/json").body(body).timeout(Duration::from_millis(800)).send().await.ok()?;
-            r.json::<AppendResp>().await.ok().map(|x| (id, x))
-        }
-    });
+    let futs = members
+        .iter()
+        .filter(|m| m.member_id != me.member_id)
+        .map(|p| {
+            let send_snap = peer_rev.get(&p.member_id) != Some(&revision);
+            let req = AppendReq {
+                term,
+                leader: me.clone(),
+                members: members.clone(),
+                revision,
+                snapshot: if send_snap { snapshot.clone() } else { None },
+            };
+            let url = format!(
+                "{}/sim/peer/append",
+                p.peer_urls
+                    .first()
+                    .cloned()
+                    .unwrap_or_default()
+                    .trim_end_matches('/')
+            );
+            let http = node.http.clone();
+            let id = p.member_id;
+            async move {
+                let body = serde_json::to_vec(&req).ok()?;
+                let r = http
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .timeout(Duration::from_millis(800))
+                    .send()
+                    .await
+                    .ok()?;
+                r.json::<AppendResp>().await.ok().map(|x| (id, x))
+            }
+        });
     let results = futures::future::join_all(futs).await;
     let mut r = node.raft.lock();
     for (id, resp) in results.into_iter().flatten() {
@@ -836,7 +1036,9 @@ async fn send_appends(node: &Arc<PdNode>) {
 async fn peer_entry(State(node): State<Arc<PdNode>>, uri: Uri, body: Bytes) -> Response {
     match uri.path() {
         "/sim/peer/vote" => {
-            let Ok(req) = serde_json::from_slice::<VoteReq>(&body) else { return StatusCode::BAD_REQUEST.into_response() };
+            let Ok(req) = serde_json::from_slice::<VoteReq>(&body) else {
+                return StatusCode::BAD_REQUEST.into_response();
+            };
             let my_rev = node.model.lock().revision;
             let mut r = node.raft.lock();
             if req.term > r.term {
@@ -846,7 +1048,9 @@ async fn peer_entry(State(node): State<Arc<PdNode>>, uri: Uri, body: Bytes) -> R
                     r.role = Role::Follower;
                 }
             }
-            let leader_fresh = r.role == Role::Follower && r.leader.is_some() && Instant::now() < r.deadline - Duration::from_millis(800);
+            let leader_fresh = r.role == Role::Follower
+                && r.leader.is_some()
+                && Instant::now() < r.deadline - Duration::from_millis(800);
             let granted = req.term == r.term
                 && r.voted_for.is_none_or(|v| v == req.candidate.member_id)
                 && req.revision >= my_rev
@@ -856,14 +1060,26 @@ async fn peer_entry(State(node): State<Arc<PdNode>>, uri: Uri, body: Bytes) -> R
                 let single = r.members.len() <= 1;
                 r.deadline = Instant::now() + election_timeout(single);
             }
-            axum::Json(VoteResp { term: r.term, granted }).into_response()
+            axum::Json(VoteResp {
+                term: r.term,
+                granted,
+            })
+            .into_response()
         }
         "/sim/peer/append" => {
-            let Ok(req) = serde_json::from_slice::<AppendReq>(&body) else { return StatusCode::BAD_REQUEST.into_response() };
+            let Ok(req) = serde_json::from_slice::<AppendReq>(&body) else {
+                return StatusCode::BAD_REQUEST.into_response();
+            };
             let me = node.me.lock().clone();
             let term = node.raft.lock().term;
             if req.term < term {
-                return axum::Json(AppendResp { term, success: false, revision: 0, member: me }).into_response();
+                return axum::Json(AppendResp {
+                    term,
+                    success: false,
+                    revision: 0,
+                    member: me,
+                })
+                .into_response();
             }
             let prev_leader = {
                 let mut r = node.raft.lock();
@@ -871,7 +1087,11 @@ async fn peer_entry(State(node): State<Arc<PdNode>>, uri: Uri, body: Bytes) -> R
                 r.term = req.term;
                 r.role = Role::Follower;
                 r.leader = Some(req.leader.member_id);
-                r.members = req.members.iter().map(|m| (m.member_id, m.clone())).collect();
+                r.members = req
+                    .members
+                    .iter()
+                    .map(|m| (m.member_id, m.clone()))
+                    .collect();
                 if let Some(m) = r.members.get_mut(&me.member_id) {
                     m.client_urls = me.client_urls.clone();
                 }
@@ -880,7 +1100,17 @@ async fn peer_entry(State(node): State<Arc<PdNode>>, uri: Uri, body: Bytes) -> R
                 prev
             };
             if prev_leader != Some(req.leader.member_id) {
-                node.logger.info("server.go:1655", "start to watch pd leader", &[("pd-leader", format!("name:{:?} member_id:{} ", req.leader.name, req.leader.member_id))]);
+                node.logger.info(
+                    "server.go:1655",
+                    "start to watch pd leader",
+                    &[(
+                        "pd-leader",
+                        format!(
+                            "name:{:?} member_id:{} ",
+                            req.leader.name, req.leader.member_id
+                        ),
+                    )],
+                );
             }
             if let Some(snap) = req.snapshot {
                 if let Ok(mut m) = serde_json::from_str::<ClusterModel>(&snap) {
@@ -890,7 +1120,13 @@ async fn peer_entry(State(node): State<Arc<PdNode>>, uri: Uri, body: Bytes) -> R
                 }
             }
             let revision = node.model.lock().revision;
-            axum::Json(AppendResp { term: req.term, success: true, revision, member: me }).into_response()
+            axum::Json(AppendResp {
+                term: req.term,
+                success: true,
+                revision,
+                member: me,
+            })
+            .into_response()
         }
         "/sim/peer/timeout-now" => {
             let mut r = node.raft.lock();
@@ -920,8 +1156,11 @@ fn url_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 0 + 1 && i + 2 <= b.len() - 1 {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(v);
                 i += 3;
                 continue;
@@ -934,8 +1173,10 @@ fn url_decode(s: &str) -> String {
 }
 
 fn is_local_route(path: &str) -> bool {
-    matches!(path, "/pd/api/v1/ping" | "/pd/api/v1/version" | "/pd/api/v1/status" | "/metrics")
-        || path.starts_with("/sim/peer/")
+    matches!(
+        path,
+        "/pd/api/v1/ping" | "/pd/api/v1/version" | "/pd/api/v1/status" | "/metrics"
+    ) || path.starts_with("/sim/peer/")
 }
 
 async fn client_entry(
@@ -950,31 +1191,66 @@ async fn client_entry(
     let allow_follower = headers.contains_key("PD-Allow-follower-handle");
     if !is_local_route(&path) && !allow_follower && !node.is_leader() {
         if removed {
-            return Resp { status: 503, content_type: CT_TEXT, body: "[PD:apiutil:ErrRedirectNoLeader]redirect finds no leader\n".into() }.into_response();
+            return Resp {
+                status: 503,
+                content_type: CT_TEXT,
+                body: "[PD:apiutil:ErrRedirectNoLeader]redirect finds no leader\n".into(),
+            }
+            .into_response();
         }
         if headers.contains_key("PD-Redirector") {
-            return Resp { status: 500, content_type: CT_TEXT, body: "[PD:apiutil:ErrRedirectToNotLeader]redirect to not leader\n".into() }.into_response();
+            return Resp {
+                status: 500,
+                content_type: CT_TEXT,
+                body: "[PD:apiutil:ErrRedirectToNotLeader]redirect to not leader\n".into(),
+            }
+            .into_response();
         }
         let Some(leader) = node.leader_info().filter(|l| !l.client_urls.is_empty()) else {
-            return Resp { status: 503, content_type: CT_TEXT, body: "[PD:apiutil:ErrRedirectNoLeader]redirect finds no leader\n".into() }.into_response();
+            return Resp {
+                status: 503,
+                content_type: CT_TEXT,
+                body: "[PD:apiutil:ErrRedirectNoLeader]redirect finds no leader\n".into(),
+            }
+            .into_response();
         };
         return proxy(&node, &leader, method, &uri, &headers, body).await;
     }
     handle_local(node, method, uri, body).await.into_response()
 }
 
-async fn proxy(node: &Arc<PdNode>, leader: &MemberInfo, method: Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> Response {
+async fn proxy(
+    node: &Arc<PdNode>,
+    leader: &MemberInfo,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
     let base = leader.client_urls[0].trim_end_matches('/');
-    let url = format!("{base}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let url = format!(
+        "{base}{}",
+        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+    );
     let m = reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
-    let mut req = node.http.request(m, url).header("PD-Redirector", node.cfg.name.clone()).body(body.to_vec());
+    let mut req = node
+        .http
+        .request(m, url)
+        .header("PD-Redirector", node.cfg.name.clone())
+        .body(body.to_vec());
     if let Some(ct) = headers.get("content-type").and_then(|v| v.to_str().ok()) {
         req = req.header("content-type", ct);
     }
     match req.send().await {
         Ok(resp) => {
-            let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let status =
+                StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let ct = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
             let bytes = resp.bytes().await.unwrap_or_default();
             let mut r = (status, bytes.to_vec()).into_response();
             if let Ok(v) = HeaderValue::from_str(&ct) {
@@ -982,14 +1258,32 @@ async fn proxy(node: &Arc<PdNode>, leader: &MemberInfo, method: Method, uri: &Ur
             }
             r
         }
-        Err(_) => Resp { status: 503, content_type: CT_TEXT, body: "[PD:apiutil:ErrRedirectNoLeader]redirect finds no leader\n".into() }.into_response(),
+        Err(_) => Resp {
+            status: 503,
+            content_type: CT_TEXT,
+            body: "[PD:apiutil:ErrRedirectNoLeader]redirect finds no leader\n".into(),
+        }
+        .into_response(),
     }
 }
 
-const NOT_BOOTSTRAPPED: &str = "[PD:cluster:ErrNotBootstrapped]TiKV cluster not bootstrapped, please start TiKV first";
+const NOT_BOOTSTRAPPED: &str =
+    "[PD:cluster:ErrNotBootstrapped]TiKV cluster not bootstrapped, please start TiKV first";
 
 fn needs_bootstrap(p: &[&str]) -> bool {
-    matches!(p.first().copied(), Some("stores" | "store" | "regions" | "region" | "hotspot" | "operators" | "schedulers" | "scheduler-config"))
+    matches!(
+        p.first().copied(),
+        Some(
+            "stores"
+                | "store"
+                | "regions"
+                | "region"
+                | "hotspot"
+                | "operators"
+                | "schedulers"
+                | "scheduler-config"
+        )
+    )
 }
 
 async fn handle_local(node: Arc<PdNode>, method: Method, uri: Uri, body: Bytes) -> Resp {
@@ -997,7 +1291,11 @@ async fn handle_local(node: Arc<PdNode>, method: Method, uri: Uri, body: Bytes) 
     let q = parse_query(uri.query());
     if path == "/metrics" {
         let body = super::metrics::pd_metrics(&node);
-        return Resp { status: 200, content_type: "text/plain; version=0.0.4; charset=utf-8", body };
+        return Resp {
+            status: 200,
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            body,
+        };
     }
     if path == "/pd/health" {
         return health(&node).await;
@@ -1006,7 +1304,11 @@ async fn handle_local(node: Arc<PdNode>, method: Method, uri: Uri, body: Bytes) 
         return sim_routes(&node, &method, rest, &body);
     }
     let Some(rest) = path.strip_prefix("/pd/api/v1/") else {
-        return Resp { status: 404, content_type: CT_TEXT, body: "404 page not found\n".into() };
+        return Resp {
+            status: 404,
+            content_type: CT_TEXT,
+            body: "404 page not found\n".into(),
+        };
     };
     let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     // Routes that need async work.
@@ -1032,16 +1334,23 @@ fn sim_routes(node: &Arc<PdNode>, method: &Method, rest: &str, body: &[u8]) -> R
     let bad = |e: &str| json_str(400, e);
     match (method, rest) {
         (&Method::POST, "internal/put-store") => {
-            let Ok(req) = serde_json::from_slice::<PutStore>(body) else { return bad("bad body") };
+            let Ok(req) = serde_json::from_slice::<PutStore>(body) else {
+                return bad("bad body");
+            };
             let res = node.model.lock().put_store(req, now);
             node.flush_model_logs();
             match res {
-                Ok(id) => pretty(200, &serde_json::json!({"store_id": id, "cluster_id": node.model.lock().cluster_id})),
+                Ok(id) => pretty(
+                    200,
+                    &serde_json::json!({"store_id": id, "cluster_id": node.model.lock().cluster_id}),
+                ),
                 Err(e) => model_err(e),
             }
         }
         (&Method::POST, "internal/store-heartbeat") => {
-            let Ok(req) = serde_json::from_slice::<StoreHeartbeat>(body) else { return bad("bad body") };
+            let Ok(req) = serde_json::from_slice::<StoreHeartbeat>(body) else {
+                return bad("bad body");
+            };
             let res = node.model.lock().store_heartbeat(req, now);
             match res {
                 Ok(reply) => pretty(200, &reply),
@@ -1059,26 +1368,54 @@ fn sim_routes(node: &Arc<PdNode>, method: &Method, rest: &str, body: &[u8]) -> R
             }
         }
         (&Method::POST, "internal/join") => {
-            let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else { return bad("bad body") };
-            let name = v.get("name").and_then(|x| x.as_str()).unwrap_or_default().to_string();
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+                return bad("bad body");
+            };
+            let name = v
+                .get("name")
+                .and_then(|x| x.as_str())
+                .unwrap_or_default()
+                .to_string();
             let strs = |k: &str| -> Vec<String> {
-                v.get(k).and_then(|x| x.as_array()).map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+                v.get(k)
+                    .and_then(|x| x.as_array())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|s| s.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default()
             };
             let peer_urls = strs("peer_urls");
             let id = hash64(&format!("{name}|{}", peer_urls.join(",")));
-            let info = MemberInfo { name: name.clone(), member_id: id, peer_urls, client_urls: strs("client_urls") };
+            let info = MemberInfo {
+                name: name.clone(),
+                member_id: id,
+                peer_urls,
+                client_urls: strs("client_urls"),
+            };
             let members = {
                 let mut r = node.raft.lock();
                 r.members.retain(|_, m| m.name != name || m.member_id == id);
                 r.members.insert(id, info);
                 r.members.values().cloned().collect::<Vec<_>>()
             };
-            node.logger.info("member.go:400", "add member", &[("name", name)]);
+            node.logger
+                .info("member.go:400", "add member", &[("name", name)]);
             let cluster_id = node.model.lock().cluster_id;
-            pretty(200, &JoinReply { cluster_id, member_id: id, members })
+            pretty(
+                200,
+                &JoinReply {
+                    cluster_id,
+                    member_id: id,
+                    members,
+                },
+            )
         }
         (&Method::PUT, "v1/workload") => {
-            let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else { return bad("bad body") };
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+                return bad("bad body");
+            };
             let mut m = node.model.lock();
             if let Some(x) = v.get("read_qps").and_then(|x| x.as_f64()) {
                 m.workload.read_qps = x.max(0.0);
@@ -1103,7 +1440,11 @@ fn sim_routes(node: &Arc<PdNode>, method: &Method, rest: &str, body: &[u8]) -> R
                     start,
                     end,
                     qps: h.get("qps").and_then(|x| x.as_f64()).unwrap_or(5000.0),
-                    kind: h.get("kind").and_then(|x| x.as_str()).unwrap_or("write").to_string(),
+                    kind: h
+                        .get("kind")
+                        .and_then(|x| x.as_str())
+                        .unwrap_or("write")
+                        .to_string(),
                     since_ms: now,
                 });
             }
@@ -1118,15 +1459,22 @@ fn sim_routes(node: &Arc<PdNode>, method: &Method, rest: &str, body: &[u8]) -> R
         }
         (&Method::GET, "v1/workload") => {
             let m = node.model.lock();
-            pretty(200, &serde_json::json!({
-                "read_qps": GoFloat(m.workload.read_qps), "write_qps": GoFloat(m.workload.write_qps),
-                "value_bytes": GoFloat(m.workload.value_bytes),
-                "hot_range": m.workload.hot.as_ref().map(|h| serde_json::json!({
-                    "start_key": wire::hex_upper(&model::encode_key(h.start)), "end_key": wire::hex_upper(&model::encode_key(h.end)),
-                    "qps": GoFloat(h.qps), "kind": h.kind})),
-            }))
+            pretty(
+                200,
+                &serde_json::json!({
+                    "read_qps": GoFloat(m.workload.read_qps), "write_qps": GoFloat(m.workload.write_qps),
+                    "value_bytes": GoFloat(m.workload.value_bytes),
+                    "hot_range": m.workload.hot.as_ref().map(|h| serde_json::json!({
+                        "start_key": wire::hex_upper(&model::encode_key(h.start)), "end_key": wire::hex_upper(&model::encode_key(h.end)),
+                        "qps": GoFloat(h.qps), "kind": h.kind})),
+                }),
+            )
         }
-        _ => Resp { status: 404, content_type: CT_TEXT, body: "404 page not found\n".into() },
+        _ => Resp {
+            status: 404,
+            content_type: CT_TEXT,
+            body: "404 page not found\n".into(),
+        },
     }
 }
 
@@ -1165,26 +1513,58 @@ async fn health(node: &Arc<PdNode>) -> Resp {
     let out: Vec<H> = members
         .into_iter()
         .zip(results)
-        .map(|(m, h)| H { name: m.name, member_id: m.member_id, client_urls: m.client_urls, health: h })
+        .map(|(m, h)| H {
+            name: m.name,
+            member_id: m.member_id,
+            client_urls: m.client_urls,
+            health: h,
+        })
         .collect();
     pretty(200, &out)
 }
 
 async fn transfer_leader(node: &Arc<PdNode>, name: &str) -> Resp {
-    let target = node.raft.lock().members.values().find(|m| m.name == name).cloned();
+    let target = node
+        .raft
+        .lock()
+        .members
+        .values()
+        .find(|m| m.name == name)
+        .cloned();
     let Some(target) = target else {
-        return json_str(500, &format!("[PD:member:ErrEtcdMemberNotFound]member {name} not found"));
+        return json_str(
+            500,
+            &format!("[PD:member:ErrEtcdMemberNotFound]member {name} not found"),
+        );
     };
     if target.member_id == node.me.lock().member_id {
-        return json_str(500, "[PD:server:ErrNotLeader]the target is the current leader");
+        return json_str(
+            500,
+            "[PD:server:ErrNotLeader]the target is the current leader",
+        );
     }
     let term = node.raft.lock().term;
     // Make sure the target has our latest state, then hand over.
     send_appends(node).await;
     node.raft.lock().suppress_until = Instant::now() + Duration::from_secs(3);
     node.step_down(term, None);
-    let url = format!("{}/sim/peer/timeout-now", target.peer_urls.first().cloned().unwrap_or_default().trim_end_matches('/'));
-    let ok = node.http.post(url).json(&serde_json::json!({"term": term})).send().await.map(|r| r.status().is_success()).unwrap_or(false);
+    let url = format!(
+        "{}/sim/peer/timeout-now",
+        target
+            .peer_urls
+            .first()
+            .cloned()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+    );
+    let ok = node
+        .http
+        .post(url)
+        .json(&serde_json::json!({"term": term}))
+        .send()
+        .await
+        .map(|r| r.status().is_success())
+        .unwrap_or(false);
     if ok {
         json_str(200, "The transfer command is submitted.")
     } else {
@@ -1215,11 +1595,21 @@ fn member_json(m: &MemberInfo) -> MemberJson {
     }
 }
 
-fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, Vec<String>>, body: &[u8]) -> Resp {
+fn api(
+    node: &Arc<PdNode>,
+    method: &Method,
+    parts: &[&str],
+    q: &HashMap<String, Vec<String>>,
+    body: &[u8],
+) -> Resp {
     let now = now_ms();
     let qget = |k: &str| q.get(k).and_then(|v| v.first()).map(String::as_str);
     let resp = match (method, parts) {
-        (&Method::GET, ["ping"]) => Resp { status: 200, content_type: CT_TEXT, body: String::new() },
+        (&Method::GET, ["ping"]) => Resp {
+            status: 200,
+            content_type: CT_TEXT,
+            body: String::new(),
+        },
         (&Method::GET, ["version"]) => pretty(200, &VersionJson::default_new()),
         (&Method::GET, ["status"]) => pretty(
             200,
@@ -1227,7 +1617,11 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
                 build_ts: "2026-06-17 01:52:10".into(),
                 version: PD_VERSION.into(),
                 git_hash: PD_GIT_HASH.into(),
-                start_timestamp: node.start.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+                start_timestamp: node
+                    .start
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0),
             },
         ),
         (&Method::GET, ["members"]) => {
@@ -1245,9 +1639,19 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
                 etcd_leader: Option<MemberJson>,
             }
             let etcd_leader = r.leader.and_then(|l| r.members.get(&l)).map(member_json);
-            pretty(200, &Members { header: serde_json::json!({"cluster_id": cluster_id}), members, leader, etcd_leader })
+            pretty(
+                200,
+                &Members {
+                    header: serde_json::json!({"cluster_id": cluster_id}),
+                    members,
+                    leader,
+                    etcd_leader,
+                },
+            )
         }
-        (&Method::DELETE, ["members", "name", name]) => remove_member(node, |m| m.name == *name, &format!("name {name}")),
+        (&Method::DELETE, ["members", "name", name]) => {
+            remove_member(node, |m| m.name == *name, &format!("name {name}"))
+        }
         (&Method::DELETE, ["members", "id", id]) => {
             let id: u64 = id.parse().unwrap_or(0);
             remove_member(node, |m| m.member_id == id, &format!("id {id}"))
@@ -1258,7 +1662,10 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
         },
         (&Method::GET, ["cluster"]) => {
             let m = node.model.lock();
-            pretty(200, &serde_json::json!({"id": m.cluster_id, "max_peer_count": m.replication.max_replicas}))
+            pretty(
+                200,
+                &serde_json::json!({"id": m.cluster_id, "max_peer_count": m.replication.max_replicas}),
+            )
         }
         (&Method::GET, ["cluster", "status"]) => {
             let m = node.model.lock();
@@ -1268,20 +1675,39 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
                 wire::rfc3339_nano(UNIX_EPOCH + Duration::from_millis(m.bootstrap_ms))
             };
             let init = m.regions.len() > 1
-                || m.regions.values().next().is_some_and(|r| r.peers.iter().filter(|p| p.role == 0).count() as u64 >= m.replication.max_replicas && r.pending_peers.is_empty());
+                || m.regions.values().next().is_some_and(|r| {
+                    r.peers.iter().filter(|p| p.role == 0).count() as u64
+                        >= m.replication.max_replicas
+                        && r.pending_peers.is_empty()
+                });
             #[derive(Serialize)]
             struct CS {
                 raft_bootstrap_time: String,
                 is_initialized: bool,
                 replication_status: String,
             }
-            pretty(200, &CS { raft_bootstrap_time: boot, is_initialized: init, replication_status: String::new() })
+            pretty(
+                200,
+                &CS {
+                    raft_bootstrap_time: boot,
+                    is_initialized: init,
+                    replication_status: String::new(),
+                },
+            )
         }
-        (&Method::GET, ["config"]) => Resp { status: 200, content_type: CT_JSON, body: full_config(node) },
+        (&Method::GET, ["config"]) => Resp {
+            status: 200,
+            content_type: CT_JSON,
+            body: full_config(node),
+        },
         (&Method::GET, ["config", "schedule"]) => pretty(200, &node.model.lock().schedule),
         (&Method::GET, ["config", "replicate"]) => pretty(200, &node.model.lock().replication),
-        (&Method::POST, ["config"]) | (&Method::POST, ["config", "schedule"]) | (&Method::POST, ["config", "replicate"]) => {
-            let Ok(serde_json::Value::Object(obj)) = serde_json::from_slice::<serde_json::Value>(body) else {
+        (&Method::POST, ["config"])
+        | (&Method::POST, ["config", "schedule"])
+        | (&Method::POST, ["config", "replicate"]) => {
+            let Ok(serde_json::Value::Object(obj)) =
+                serde_json::from_slice::<serde_json::Value>(body)
+            else {
                 return json_str(400, "invalid JSON body");
             };
             let prefix = match parts.get(1) {
@@ -1289,8 +1715,19 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
                 Some(&"replicate") => "replication.",
                 _ => "",
             };
-            let obj: serde_json::Map<String, serde_json::Value> =
-                obj.into_iter().map(|(k, v)| (if prefix.is_empty() || k.contains('.') { k } else { format!("{prefix}{k}") }, v)).collect();
+            let obj: serde_json::Map<String, serde_json::Value> = obj
+                .into_iter()
+                .map(|(k, v)| {
+                    (
+                        if prefix.is_empty() || k.contains('.') {
+                            k
+                        } else {
+                            format!("{prefix}{k}")
+                        },
+                        v,
+                    )
+                })
+                .collect();
             match update_config(&mut node.model.lock(), &obj) {
                 Ok(()) => json_str(200, "The config is updated."),
                 Err(e) => json_str(400, &e),
@@ -1298,13 +1735,33 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
         }
         (&Method::GET, ["stores"]) => {
             let m = node.model.lock();
-            let states: Vec<u8> = q.get("state").map(|v| v.iter().filter_map(|s| s.parse().ok()).collect()).unwrap_or_else(|| vec![0, 1]);
-            let stores: Vec<model::StoreInfo> = m.stores.values().filter(|s| states.contains(&s.state)).map(|s| m.store_info(s, now)).collect();
-            pretty(200, &StoresJson { count: stores.len(), stores })
+            let states: Vec<u8> = q
+                .get("state")
+                .map(|v| v.iter().filter_map(|s| s.parse().ok()).collect())
+                .unwrap_or_else(|| vec![0, 1]);
+            let stores: Vec<model::StoreInfo> = m
+                .stores
+                .values()
+                .filter(|s| states.contains(&s.state))
+                .map(|s| m.store_info(s, now))
+                .collect();
+            pretty(
+                200,
+                &StoresJson {
+                    count: stores.len(),
+                    stores,
+                },
+            )
         }
         (&Method::GET, ["stores", "check"]) => {
             let m = node.model.lock();
-            let wanted: Vec<String> = q.get("state").cloned().unwrap_or_default().iter().map(|s| s.to_ascii_lowercase()).collect();
+            let wanted: Vec<String> = q
+                .get("state")
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|s| s.to_ascii_lowercase())
+                .collect();
             for w in &wanted {
                 if !["up", "offline", "tombstone", "down", "disconnected"].contains(&w.as_str()) {
                     return json_str(400, &format!("unknown StoreState: {w}"));
@@ -1313,29 +1770,66 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
             let stores: Vec<model::StoreInfo> = m
                 .stores
                 .values()
-                .filter(|s| wanted.is_empty() || wanted.contains(&m.state_name(s, now).as_str().to_ascii_lowercase()))
+                .filter(|s| {
+                    wanted.is_empty()
+                        || wanted.contains(&m.state_name(s, now).as_str().to_ascii_lowercase())
+                })
                 .map(|s| m.store_info(s, now))
                 .collect();
-            pretty(200, &StoresJson { count: stores.len(), stores })
+            pretty(
+                200,
+                &StoresJson {
+                    count: stores.len(),
+                    stores,
+                },
+            )
         }
         (&Method::GET, ["stores", "progress"]) => {
             let m = node.model.lock();
             let id: Option<u64> = qget("id").and_then(|s| s.parse().ok());
             let action = qget("action").unwrap_or("removing");
-            let target = id.or_else(|| m.stores.values().find(|s| if action == "preparing" { s.node_state == 0 && s.state == 0 } else { s.state == 1 }).map(|s| s.id));
-            let Some(id) = target else { return json_str(404, "no progress found for the action") };
-            let Some(s) = m.stores.get(&id) else { return model_err(ModelError::StoreNotFound(id)) };
+            let target = id.or_else(|| {
+                m.stores
+                    .values()
+                    .find(|s| {
+                        if action == "preparing" {
+                            s.node_state == 0 && s.state == 0
+                        } else {
+                            s.state == 1
+                        }
+                    })
+                    .map(|s| s.id)
+            });
+            let Some(id) = target else {
+                return json_str(404, "no progress found for the action");
+            };
+            let Some(s) = m.stores.get(&id) else {
+                return model_err(ModelError::StoreNotFound(id));
+            };
             let (action, progress, speed, left) = if s.state == 1 || s.state == 2 {
                 let (base, since) = m.removing_baseline.get(&id).copied().unwrap_or((0.0, now));
                 let cur = m.counts(id).region_size.max(0.0);
                 let done = (base - cur).max(0.0);
-                let p = if base <= 0.0 { 1.0 } else { (done / base).clamp(0.0, 1.0) };
+                let p = if base <= 0.0 {
+                    1.0
+                } else {
+                    (done / base).clamp(0.0, 1.0)
+                };
                 let secs = m.sim_secs(now.saturating_sub(since)).max(1.0);
                 let speed = done / secs;
-                let left = if speed > 0.0 { cur / speed } else { f64::MAX.min(1e18) };
+                let left = if speed > 0.0 {
+                    cur / speed
+                } else {
+                    f64::MAX.min(1e18)
+                };
                 ("removing", p, speed, left)
             } else {
-                ("preparing", if s.node_state == 0 { 0.0 } else { 1.0 }, 0.0, 0.0)
+                (
+                    "preparing",
+                    if s.node_state == 0 { 0.0 } else { 1.0 },
+                    0.0,
+                    0.0,
+                )
             };
             #[derive(Serialize)]
             struct P {
@@ -1345,14 +1839,30 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
                 current_speed: GoFloat,
                 left_seconds: GoFloat,
             }
-            pretty(200, &P { action: action.into(), store_id: id, progress: GoFloat(progress), current_speed: GoFloat(speed), left_seconds: GoFloat(left) })
+            pretty(
+                200,
+                &P {
+                    action: action.into(),
+                    store_id: id,
+                    progress: GoFloat(progress),
+                    current_speed: GoFloat(speed),
+                    left_seconds: GoFloat(left),
+                },
+            )
         }
-        (&Method::DELETE, ["stores", "remove-tombstone"]) => match node.model.lock().remove_tombstones() {
-            Ok(()) => json_str(200, "Remove tombstone successfully."),
-            Err(e) => pretty(500, &serde_json::json!({"code": "internal", "msg": e.to_string()})),
-        },
+        (&Method::DELETE, ["stores", "remove-tombstone"]) => {
+            match node.model.lock().remove_tombstones() {
+                Ok(()) => json_str(200, "Remove tombstone successfully."),
+                Err(e) => pretty(
+                    500,
+                    &serde_json::json!({"code": "internal", "msg": e.to_string()}),
+                ),
+            }
+        }
         (&Method::GET, ["store", id]) => {
-            let Ok(id) = id.parse::<u64>() else { return json_str(400, "invalid store id") };
+            let Ok(id) = id.parse::<u64>() else {
+                return json_str(400, "invalid store id");
+            };
             let m = node.model.lock();
             match m.stores.get(&id) {
                 Some(s) => pretty(200, &m.store_info(s, now)),
@@ -1360,7 +1870,9 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
             }
         }
         (&Method::DELETE, ["store", id]) => {
-            let Ok(id) = id.parse::<u64>() else { return json_str(400, "invalid store id") };
+            let Ok(id) = id.parse::<u64>() else {
+                return json_str(400, "invalid store id");
+            };
             let force = q.contains_key("force");
             match node.model.lock().remove_store(id, force, now) {
                 Ok(()) => json_str(200, "The store is set as Offline."),
@@ -1368,7 +1880,9 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
             }
         }
         (&Method::POST, ["store", id, "state"]) => {
-            let Ok(id) = id.parse::<u64>() else { return json_str(400, "invalid store id") };
+            let Ok(id) = id.parse::<u64>() else {
+                return json_str(400, "invalid store id");
+            };
             let state = qget("state").unwrap_or("").to_ascii_lowercase();
             let res = match state.as_str() {
                 "up" => node.model.lock().up_store(id),
@@ -1381,13 +1895,17 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
             }
         }
         (&Method::POST, ["store", id, "label" | "weight" | "limit"]) => {
-            let Ok(id) = id.parse::<u64>() else { return json_str(400, "invalid store id") };
+            let Ok(id) = id.parse::<u64>() else {
+                return json_str(400, "invalid store id");
+            };
             let mut m = node.model.lock();
             if !m.stores.contains_key(&id) {
                 return model_err(ModelError::StoreNotFound(id));
             }
             if parts[2] == "label" {
-                if let Ok(serde_json::Value::Object(o)) = serde_json::from_slice::<serde_json::Value>(body) {
+                if let Ok(serde_json::Value::Object(o)) =
+                    serde_json::from_slice::<serde_json::Value>(body)
+                {
                     let s = m.stores.get_mut(&id).expect("checked");
                     for (k, v) in o {
                         let v = v.as_str().unwrap_or_default().to_string();
@@ -1401,7 +1919,14 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
                 if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
                     let rate = v.get("rate").and_then(|x| x.as_f64()).unwrap_or(15.0);
                     let ty = v.get("type").and_then(|x| x.as_str()).unwrap_or("");
-                    let e = m.schedule.store_limit.entry(id.to_string()).or_insert(model::StoreLimit { add_peer: model::GoFloatSer(15.0), remove_peer: model::GoFloatSer(15.0) });
+                    let e =
+                        m.schedule
+                            .store_limit
+                            .entry(id.to_string())
+                            .or_insert(model::StoreLimit {
+                                add_peer: model::GoFloatSer(15.0),
+                                remove_peer: model::GoFloatSer(15.0),
+                            });
                     match ty {
                         "add-peer" => e.add_peer = model::GoFloatSer(rate),
                         "remove-peer" => e.remove_peer = model::GoFloatSer(rate),
@@ -1422,7 +1947,12 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
             data(m.regions_json(m.regions.values(), now))
         }
         (&Method::GET, ["region", "id", id]) => {
-            let Ok(id) = id.parse::<u64>() else { return json_str(400, &format!("strconv.ParseUint: parsing {id:?}: invalid syntax")) };
+            let Ok(id) = id.parse::<u64>() else {
+                return json_str(
+                    400,
+                    &format!("strconv.ParseUint: parsing {id:?}: invalid syntax"),
+                );
+            };
             let m = node.model.lock();
             match m.regions.get(&id) {
                 Some(r) => {
@@ -1458,9 +1988,15 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
                 if s.is_empty() {
                     return Some(model::KEY_MIN);
                 }
-                if hexfmt { hex::decode(s).ok().map(|b| model::position_of(&b)) } else { Some(model::position_of(s.as_bytes())) }
+                if hexfmt {
+                    hex::decode(s).ok().map(|b| model::position_of(&b))
+                } else {
+                    Some(model::position_of(s.as_bytes()))
+                }
             };
-            let Some(start) = conv(qget("key").unwrap_or("")) else { return json_str(400, "invalid hex key") };
+            let Some(start) = conv(qget("key").unwrap_or("")) else {
+                return json_str(400, "invalid hex key");
+            };
             let end = match qget("end_key") {
                 None | Some("") => KEY_MAX,
                 Some(e) => match conv(e) {
@@ -1469,13 +2005,19 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
                 },
             };
             let limit: i64 = qget("limit").and_then(|l| l.parse().ok()).unwrap_or(16);
-            let limit = if limit <= 0 { 0 } else { limit.min(10240) as usize };
+            let limit = if limit <= 0 {
+                0
+            } else {
+                limit.min(10240) as usize
+            };
             let m = node.model.lock();
             let regs = m.scan_regions(start, end, limit);
             data(m.regions_json(regs.into_iter(), now))
         }
         (&Method::GET, ["regions", "store", id]) => {
-            let Ok(id) = id.parse::<u64>() else { return json_str(400, "invalid store id") };
+            let Ok(id) = id.parse::<u64>() else {
+                return json_str(400, "invalid store id");
+            };
             let ty = qget("type").unwrap_or("all");
             let m = node.model.lock();
             let ids = m.store_region_ids(id);
@@ -1505,8 +2047,14 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
         }
         (&Method::GET, ["hotspot", "regions", kind @ ("read" | "write")]) => {
             let m = node.model.lock();
-            let filter: Vec<u64> = q.get("store_id").map(|v| v.iter().filter_map(|s| s.parse().ok()).collect()).unwrap_or_default();
-            pretty(200, &super::metrics::hot_peers(&m, kind == &"write", &filter, now))
+            let filter: Vec<u64> = q
+                .get("store_id")
+                .map(|v| v.iter().filter_map(|s| s.parse().ok()).collect())
+                .unwrap_or_default();
+            pretty(
+                200,
+                &super::metrics::hot_peers(&m, kind == &"write", &filter, now),
+            )
         }
         (&Method::GET, ["hotspot", "stores"]) => {
             let m = node.model.lock();
@@ -1515,7 +2063,9 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
         (&Method::GET, ["operators"]) => {
             let m = node.model.lock();
             let kind_filter = qget("kind");
-            let ops = m.operators.values().filter(|op| kind_filter.is_none_or(|k| model::kind::names(op.kind).split(',').any(|n| n == k)));
+            let ops = m.operators.values().filter(|op| {
+                kind_filter.is_none_or(|k| model::kind::names(op.kind).split(',').any(|n| n == k))
+            });
             if q.contains_key("object") {
                 #[derive(Serialize)]
                 struct O {
@@ -1545,10 +2095,18 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
             }
         }
         (&Method::GET, ["operators", id]) => {
-            let Ok(id) = id.parse::<u64>() else { return json_str(400, "invalid region id") };
+            let Ok(id) = id.parse::<u64>() else {
+                return json_str(400, "invalid region id");
+            };
             let m = node.model.lock();
             if let Some(op) = m.operators.get(&id) {
-                json_str(200, &format!("status: RUNNING, operator: {}", op.to_pd_string(m.bootstrap_ms)))
+                json_str(
+                    200,
+                    &format!(
+                        "status: RUNNING, operator: {}",
+                        op.to_pd_string(m.bootstrap_ms)
+                    ),
+                )
             } else if let Some(op) = m.finished_operators.get(&id) {
                 let st = match op.status {
                     model::op_status::SUCCESS => "SUCCESS",
@@ -1556,13 +2114,21 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
                     model::op_status::REPLACED => "REPLACE",
                     _ => "CANCEL",
                 };
-                json_str(200, &format!("status: {st}, operator: {}", op.to_pd_string(m.bootstrap_ms)))
+                json_str(
+                    200,
+                    &format!(
+                        "status: {st}, operator: {}",
+                        op.to_pd_string(m.bootstrap_ms)
+                    ),
+                )
             } else {
                 pretty(200, &serde_json::Value::Null)
             }
         }
         (&Method::POST, ["operators"]) => {
-            let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else { return json_str(400, "invalid JSON body") };
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+                return json_str(400, "invalid JSON body");
+            };
             let res = node.model.lock().admin_operator(&v, now);
             node.flush_model_logs();
             match res {
@@ -1575,8 +2141,14 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
             json_str(200, "All pending operators are canceled.")
         }
         (&Method::DELETE, ["operators", id]) => {
-            let Ok(id) = id.parse::<u64>() else { return json_str(400, "invalid region id") };
-            if node.model.lock().cancel_operator(id, model::op_status::CANCELED) {
+            let Ok(id) = id.parse::<u64>() else {
+                return json_str(400, "invalid region id");
+            };
+            if node
+                .model
+                .lock()
+                .cancel_operator(id, model::op_status::CANCELED)
+            {
                 json_str(200, "The pending operator is canceled.")
             } else {
                 json_str(500, "[PD:operator:ErrOperatorNotFound]operator not found")
@@ -1594,14 +2166,29 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
             }
         }
         (&Method::POST, ["schedulers"]) => {
-            let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else { return json_str(400, "invalid JSON body") };
-            let name = v.get("name").and_then(|x| x.as_str()).unwrap_or_default().to_string();
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+                return json_str(400, "invalid JSON body");
+            };
+            let name = v
+                .get("name")
+                .and_then(|x| x.as_str())
+                .unwrap_or_default()
+                .to_string();
             let mut m = node.model.lock();
             let res = if name == "evict-leader-scheduler" || name == "grant-leader-scheduler" {
-                let Some(store) = v.get("store_id").and_then(|x| x.as_u64().or_else(|| x.as_str().and_then(|s| s.parse().ok()))) else {
+                let Some(store) = v.get("store_id").and_then(|x| {
+                    x.as_u64()
+                        .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+                }) else {
                     return json_str(400, "missing store id");
                 };
-                m.add_store_scheduler(&name, store).map(|created| if created { "The scheduler is created." } else { "The scheduler has been applied to the store." })
+                m.add_store_scheduler(&name, store).map(|created| {
+                    if created {
+                        "The scheduler is created."
+                    } else {
+                        "The scheduler has been applied to the store."
+                    }
+                })
             } else {
                 m.add_scheduler(&name).map(|_| "The scheduler is created.")
             };
@@ -1624,19 +2211,29 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
             if delay <= 0 {
                 m.schedulers.paused_until.remove(*name);
             } else {
-                m.schedulers.paused_until.insert(name.to_string(), now + delay as u64 * 1000);
+                m.schedulers
+                    .paused_until
+                    .insert(name.to_string(), now + delay as u64 * 1000);
             }
             m.revision += 1;
             json_str(200, "Pause or resume the scheduler successfully.")
         }
         (&Method::GET, ["scheduler-config", "evict-leader-scheduler", "list"]) => {
             let m = node.model.lock();
-            if !m.schedulers.names.iter().any(|n| n == "evict-leader-scheduler") {
+            if !m
+                .schedulers
+                .names
+                .iter()
+                .any(|n| n == "evict-leader-scheduler")
+            {
                 return model_err(ModelError::SchedulerNotFound);
             }
             let mut ranges = serde_json::Map::new();
             for s in &m.schedulers.evict_leader {
-                ranges.insert(s.to_string(), serde_json::json!([{"start-key": "", "end-key": ""}]));
+                ranges.insert(
+                    s.to_string(),
+                    serde_json::json!([{"start-key": "", "end-key": ""}]),
+                );
             }
             #[derive(Serialize)]
             struct L {
@@ -1646,13 +2243,24 @@ fn api(node: &Arc<PdNode>, method: &Method, parts: &[&str], q: &HashMap<String, 
             }
             pretty(200, &L { ranges, batch: 3 })
         }
-        (&Method::POST | &Method::DELETE, ["scheduler-config", "evict-leader-scheduler", "delete", id]) => {
-            match node.model.lock().remove_scheduler(&format!("evict-leader-scheduler-{id}")) {
+        (
+            &Method::POST | &Method::DELETE,
+            ["scheduler-config", "evict-leader-scheduler", "delete", id],
+        ) => {
+            match node
+                .model
+                .lock()
+                .remove_scheduler(&format!("evict-leader-scheduler-{id}"))
+            {
                 Ok(()) => pretty(200, &serde_json::Value::Null),
                 Err(e) => model_err(e),
             }
         }
-        _ => Resp { status: 404, content_type: CT_TEXT, body: "404 page not found\n".into() },
+        _ => Resp {
+            status: 404,
+            content_type: CT_TEXT,
+            body: "404 page not found\n".into(),
+        },
     };
     node.flush_model_logs();
     resp
@@ -1669,7 +2277,8 @@ fn remove_member(node: &Arc<PdNode>, pred: impl Fn(&MemberInfo) -> bool, what: &
     let me = node.me.lock().member_id;
     let self_removed = id == me;
     drop(r);
-    node.logger.info("member.go:420", "remove member", &[("name", name.clone())]);
+    node.logger
+        .info("member.go:420", "remove member", &[("name", name.clone())]);
     if self_removed {
         let term = node.raft.lock().term;
         node.step_down(term, None);
@@ -1688,7 +2297,12 @@ struct VersionJson {
 
 impl VersionJson {
     fn default_new() -> Self {
-        Self { version: PD_VERSION, build_time: "", hash: "", branch: "" }
+        Self {
+            version: PD_VERSION,
+            build_time: "",
+            hash: "",
+            branch: "",
+        }
     }
 }
 
@@ -1723,8 +2337,17 @@ fn full_config(node: &Arc<PdNode>) -> String {
     let cfg = &node.cfg;
     let js = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let join = |v: &[String]| v.join(",");
-    let initial = cfg.initial_cluster.iter().map(|(n, u)| format!("{n}={u}")).collect::<Vec<_>>().join(",");
-    let initial = if initial.is_empty() { format!("{}={}", cfg.name, join(&cfg.adv_peer())) } else { initial };
+    let initial = cfg
+        .initial_cluster
+        .iter()
+        .map(|(n, u)| format!("{n}={u}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let initial = if initial.is_empty() {
+        format!("{}={}", cfg.name, join(&cfg.adv_peer()))
+    } else {
+        initial
+    };
     let sched = indent_nested(&serde_json::to_string_pretty(&m.schedule).unwrap_or_default());
     let repl = indent_nested(&serde_json::to_string_pretty(&m.replication).unwrap_or_default());
     let dashboard = cfg.adv_client().first().cloned().unwrap_or_default();
@@ -1881,7 +2504,9 @@ impl PdNode {
             names.push(m.name.clone());
             let ok = m.member_id == me
                 || r.leader == Some(m.member_id)
-                || r.acks.get(&m.member_id).is_some_and(|t| t.elapsed() < Duration::from_secs(3));
+                || r.acks
+                    .get(&m.member_id)
+                    .is_some_and(|t| t.elapsed() < Duration::from_secs(3));
             health.push(ok);
         }
         (names, health)

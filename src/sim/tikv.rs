@@ -37,7 +37,10 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::family;
-use super::model::{HeartbeatReply, PutStore, StoreEvent, StoreHeartbeat, REGION_HEARTBEAT_SECS, STORE_HEARTBEAT_SECS};
+use super::model::{
+    HeartbeatReply, PutStore, StoreEvent, StoreHeartbeat, REGION_HEARTBEAT_SECS,
+    STORE_HEARTBEAT_SECS,
+};
 use super::wire::{self, LogFlavor, LogSink, Logger, TomlValue};
 use super::SimError;
 
@@ -124,7 +127,12 @@ struct Histogram {
 impl Histogram {
     fn exp(start: f64, n: usize) -> Self {
         let bounds: Vec<f64> = (0..n).map(|i| start * 2f64.powi(i as i32)).collect();
-        Self { counts: vec![0.0; n], bounds, sum: 0.0, count: 0.0 }
+        Self {
+            counts: vec![0.0; n],
+            bounds,
+            sum: 0.0,
+            count: 0.0,
+        }
     }
     /// Observes `n` requests around `mean` seconds with a fixed long-tailed shape.
     fn observe_many(&mut self, n: f64, mean: f64) {
@@ -174,7 +182,14 @@ fn write_rust_sample(out: &mut String, name: &str, labels: &[(&str, &str)], v: f
     let _ = writeln!(out, " {v}");
 }
 
-const GRPC_TYPES: [&str; 6] = ["kv_get", "kv_batch_get", "kv_scan", "kv_prewrite", "kv_commit", "coprocessor"];
+const GRPC_TYPES: [&str; 6] = [
+    "kv_get",
+    "kv_batch_get",
+    "kv_scan",
+    "kv_prewrite",
+    "kv_commit",
+    "coprocessor",
+];
 
 #[derive(Debug)]
 struct Stats {
@@ -224,7 +239,9 @@ pub struct TikvNode {
 
 impl std::fmt::Debug for TikvNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TikvNode").field("addr", &self.advertise_addr).finish()
+        f.debug_struct("TikvNode")
+            .field("addr", &self.advertise_addr)
+            .finish()
     }
 }
 
@@ -332,18 +349,34 @@ pub async fn start_tikv(
     let (grpc_l, status_l) = match listeners {
         Some(l) => l,
         None => {
-            let g = TcpListener::bind(&cfg.addr).await.map_err(|e| SimError::Bind(cfg.addr.clone(), e.to_string()))?;
-            let s = TcpListener::bind(&cfg.status_addr).await.map_err(|e| SimError::Bind(cfg.status_addr.clone(), e.to_string()))?;
+            let g = TcpListener::bind(&cfg.addr)
+                .await
+                .map_err(|e| SimError::Bind(cfg.addr.clone(), e.to_string()))?;
+            let s = TcpListener::bind(&cfg.status_addr)
+                .await
+                .map_err(|e| SimError::Bind(cfg.status_addr.clone(), e.to_string()))?;
             (g, s)
         }
     };
-    let addr = grpc_l.local_addr().map_err(|e| SimError::Bind("addr".into(), e.to_string()))?;
-    let status_addr = status_l.local_addr().map_err(|e| SimError::Bind("status".into(), e.to_string()))?;
-    let advertise_addr = cfg.advertise_addr.clone().unwrap_or_else(|| addr.to_string());
+    let addr = grpc_l
+        .local_addr()
+        .map_err(|e| SimError::Bind("addr".into(), e.to_string()))?;
+    let status_addr = status_l
+        .local_addr()
+        .map_err(|e| SimError::Bind("status".into(), e.to_string()))?;
+    let advertise_addr = cfg
+        .advertise_addr
+        .clone()
+        .unwrap_or_else(|| addr.to_string());
     if advertise_addr.starts_with("0.0.0.0") {
-        return Err(SimError::Config(format!("invalid advertise-addr: {advertise_addr:?}")));
+        return Err(SimError::Config(format!(
+            "invalid advertise-addr: {advertise_addr:?}"
+        )));
     }
-    let advertise_status = cfg.advertise_status_addr.clone().unwrap_or_else(|| status_addr.to_string());
+    let advertise_status = cfg
+        .advertise_status_addr
+        .clone()
+        .unwrap_or_else(|| status_addr.to_string());
     let logger = Logger::new(cfg.log.clone(), LogFlavor::Tikv);
     for (i, line) in [
         "Welcome to TiKV".to_string(),
@@ -361,7 +394,11 @@ pub async fn start_tikv(
     {
         logger.info(if i == 0 { "lib.rs:89" } else { "lib.rs:94" }, line, &[]);
     }
-    let capacity = if cfg.capacity == 0 { 1 << 40 } else { cfg.capacity };
+    let capacity = if cfg.capacity == 0 {
+        1 << 40
+    } else {
+        cfg.capacity
+    };
     let threads = vec![
         ("apply_0".to_string(), 94, 0.0),
         ("apply_1".into(), 95, 0.0),
@@ -386,7 +423,10 @@ pub async fn start_tikv(
         faults: Mutex::new(Faults::default()),
         stats: Mutex::new(Stats {
             store_id: 0,
-            grpc: GRPC_TYPES.iter().map(|_| Histogram::exp(5e-5, 22)).collect(),
+            grpc: GRPC_TYPES
+                .iter()
+                .map(|_| Histogram::exp(5e-5, 22))
+                .collect(),
             append: Histogram::exp(1e-5, 26),
             apply: Histogram::exp(1e-5, 26),
             apply_wait: Histogram::exp(1e-5, 26),
@@ -422,21 +462,37 @@ pub async fn start_tikv(
         cfg,
     });
     let mut tasks = Vec::new();
-    let status_app = axum::Router::new().fallback(status_entry).with_state(node.clone());
+    let status_app = axum::Router::new()
+        .fallback(status_entry)
+        .with_state(node.clone());
     let c = cancel.clone();
     tasks.push(tokio::spawn(async move {
-        let _ = axum::serve(status_l, status_app).with_graceful_shutdown(c.cancelled_owned()).await;
+        let _ = axum::serve(status_l, status_app)
+            .with_graceful_shutdown(c.cancelled_owned())
+            .await;
     }));
     let grpc_app = axum::Router::new().fallback(|| async { StatusCode::NOT_FOUND });
     let c = cancel.clone();
     tasks.push(tokio::spawn(async move {
-        let _ = axum::serve(grpc_l, grpc_app).with_graceful_shutdown(c.cancelled_owned()).await;
+        let _ = axum::serve(grpc_l, grpc_app)
+            .with_graceful_shutdown(c.cancelled_owned())
+            .await;
     }));
-    node.logger.info("server.rs:342", "listening on addr", &[("addr", addr.to_string())]);
+    node.logger.info(
+        "server.rs:342",
+        "listening on addr",
+        &[("addr", addr.to_string())],
+    );
     let n = node.clone();
     let c = cancel.clone();
     tasks.push(tokio::spawn(async move { pd_loop(n, c).await }));
-    Ok(TikvHandle { node, addr, status_addr, tasks, cancel })
+    Ok(TikvHandle {
+        node,
+        addr,
+        status_addr,
+        tasks,
+        cancel,
+    })
 }
 
 fn pd_url(ep: &str) -> String {
@@ -449,7 +505,11 @@ fn pd_url(ep: &str) -> String {
 }
 
 impl TikvNode {
-    async fn pd_post<T: for<'de> Deserialize<'de>>(&self, path: &str, body: &impl Serialize) -> Result<T, String> {
+    async fn pd_post<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, String> {
         if self.partitioned.load(Ordering::SeqCst) {
             return Err("Grpc(RpcFailure(RpcStatus { code: 14-UNAVAILABLE, message: \"failed to connect to all addresses\", details: [] }))".into());
         }
@@ -482,7 +542,11 @@ impl TikvNode {
 async fn pd_loop(node: Arc<TikvNode>, cancel: CancellationToken) {
     let tf = node.cfg.time_factor.max(0.001);
     for ep in &node.cfg.pd_endpoints {
-        node.logger.info("util.rs:639", "connecting to PD endpoint", &[("endpoints", pd_url(ep))]);
+        node.logger.info(
+            "util.rs:639",
+            "connecting to PD endpoint",
+            &[("endpoints", pd_url(ep))],
+        );
     }
     // Register.
     let mut store_id = read_persisted_store(&node.cfg.data_dir);
@@ -498,26 +562,48 @@ async fn pd_loop(node: Arc<TikvNode>, cancel: CancellationToken) {
             status_address: node.advertise_status.clone(),
             version: TIKV_VERSION.into(),
             git_hash: TIKV_GIT_HASH.into(),
-            start_timestamp: node.start.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+            start_timestamp: node
+                .start
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
             deploy_path: "/".into(),
             labels: node.cfg.labels.clone(),
             capacity,
             max_peer_down_secs: node.cfg.max_peer_down().as_secs_f64(),
         };
-        match node.pd_post::<serde_json::Value>("/sim/internal/put-store", &req).await {
+        match node
+            .pd_post::<serde_json::Value>("/sim/internal/put-store", &req)
+            .await
+        {
             Ok(v) => {
                 store_id = v.get("store_id").and_then(|x| x.as_u64()).unwrap_or(0);
                 let cluster = v.get("cluster_id").and_then(|x| x.as_u64()).unwrap_or(0);
                 persist_store(&node.cfg.data_dir, store_id, cluster);
                 node.stats.lock().store_id = store_id;
-                let ep = node.cfg.pd_endpoints.get(*node.endpoint.lock() % node.cfg.pd_endpoints.len().max(1)).cloned().unwrap_or_default();
-                node.logger.info("util.rs:809", "connected to PD member", &[("endpoints", pd_url(&ep))]);
-                node.logger.info("common.rs:326", "connect to PD cluster", &[("cluster_id", cluster.to_string())]);
-                node.logger.info("server.rs:422", "TiKV is ready to serve", &[]);
+                let ep = node
+                    .cfg
+                    .pd_endpoints
+                    .get(*node.endpoint.lock() % node.cfg.pd_endpoints.len().max(1))
+                    .cloned()
+                    .unwrap_or_default();
+                node.logger.info(
+                    "util.rs:809",
+                    "connected to PD member",
+                    &[("endpoints", pd_url(&ep))],
+                );
+                node.logger.info(
+                    "common.rs:326",
+                    "connect to PD cluster",
+                    &[("cluster_id", cluster.to_string())],
+                );
+                node.logger
+                    .info("server.rs:422", "TiKV is ready to serve", &[]);
                 break;
             }
             Err(e) => {
-                node.logger.error("util.rs:450", "request failed, retry", &[("err", e)]);
+                node.logger
+                    .error("util.rs:450", "request failed, retry", &[("err", e)]);
                 tokio::select! {
                     _ = cancel.cancelled() => return,
                     _ = tokio::time::sleep(Duration::from_millis(((1000.0 / tf) as u64).clamp(100, 1000))) => {}
@@ -533,7 +619,12 @@ async fn pd_loop(node: Arc<TikvNode>, cancel: CancellationToken) {
         store_heartbeat(&node, store_id).await;
         if last_region.elapsed() >= region_every && !node.partitioned.load(Ordering::SeqCst) {
             last_region = Instant::now();
-            let _ = node.pd_post::<serde_json::Value>("/sim/internal/region-heartbeat", &serde_json::json!({"store_id": store_id})).await;
+            let _ = node
+                .pd_post::<serde_json::Value>(
+                    "/sim/internal/region-heartbeat",
+                    &serde_json::json!({"store_id": store_id}),
+                )
+                .await;
         }
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -546,21 +637,43 @@ async fn store_heartbeat(node: &Arc<TikvNode>, store_id: u64) {
     let faults = *node.faults.lock();
     let (capacity, used, available, slow) = {
         let mut st = node.stats.lock();
-        let region_bytes = st.last_reply.as_ref().map(|r| r.region_size_mib).unwrap_or(0) * 1024 * 1024;
+        let region_bytes = st
+            .last_reply
+            .as_ref()
+            .map(|r| r.region_size_mib)
+            .unwrap_or(0)
+            * 1024
+            * 1024;
         st.used = region_bytes + (256 << 20);
         st.available = if faults.disk_fill_ratio > 0.0 {
             ((st.capacity as f64) * (1.0 - faults.disk_fill_ratio.clamp(0.0, 1.0))) as u64
         } else {
-            st.capacity.saturating_sub(st.used).saturating_sub(st.capacity / 6)
+            st.capacity
+                .saturating_sub(st.used)
+                .saturating_sub(st.capacity / 6)
         };
         // Slow score: TiKV's inspector moves toward 100 while disk I/O is slow.
         let target = (1.0 + faults.slow_disk_ms / 5.0).clamp(1.0, 100.0);
         st.slow_raft += (target - st.slow_raft) * 0.5;
         st.slow_kvdb += ((1.0 + faults.slow_disk_ms / 10.0).clamp(1.0, 100.0) - st.slow_kvdb) * 0.5;
-        (st.capacity, st.used, st.available, st.slow_raft.round() as u64)
+        (
+            st.capacity,
+            st.used,
+            st.available,
+            st.slow_raft.round() as u64,
+        )
     };
-    let hb = StoreHeartbeat { store_id, capacity, available, used, slow_score: slow.clamp(1, 100) };
-    match node.pd_post::<HeartbeatReply>("/sim/internal/store-heartbeat", &hb).await {
+    let hb = StoreHeartbeat {
+        store_id,
+        capacity,
+        available,
+        used,
+        slow_score: slow.clamp(1, 100),
+    };
+    match node
+        .pd_post::<HeartbeatReply>("/sim/internal/store-heartbeat", &hb)
+        .await
+    {
         Ok(reply) => {
             let events = reply.events.clone();
             {
@@ -576,8 +689,13 @@ async fn store_heartbeat(node: &Arc<TikvNode>, store_id: u64) {
             }
         }
         Err(e) => {
-            node.logger.warn("client.rs:655", "failed to send heartbeat", &[("err", e.clone())]);
-            node.logger.error("pd.rs:1823", "store heartbeat failed", &[("err", e)]);
+            node.logger.warn(
+                "client.rs:655",
+                "failed to send heartbeat",
+                &[("err", e.clone())],
+            );
+            node.logger
+                .error("pd.rs:1823", "store heartbeat failed", &[("err", e)]);
         }
     }
     advance_stats(node, store_id);
@@ -586,41 +704,170 @@ async fn store_heartbeat(node: &Arc<TikvNode>, store_id: u64) {
 fn log_event(node: &Arc<TikvNode>, store_id: u64, ev: StoreEvent) {
     let l = &node.logger;
     match ev {
-        StoreEvent::BecameLeader { region_id, peer_id, term } => {
-            l.info("raft.rs:1564", "starting a new election", &[("term", (term - 1).to_string()), ("raft_id", peer_id.to_string()), ("region_id", region_id.to_string())]);
-            l.info("raft.rs:1182", &format!("became candidate at term {term}"), &[("term", term.to_string()), ("raft_id", peer_id.to_string()), ("region_id", region_id.to_string())]);
-            l.info("raft.rs:1266", &format!("became leader at term {term}"), &[("term", term.to_string()), ("raft_id", peer_id.to_string()), ("region_id", region_id.to_string())]);
+        StoreEvent::BecameLeader {
+            region_id,
+            peer_id,
+            term,
+        } => {
+            l.info(
+                "raft.rs:1564",
+                "starting a new election",
+                &[
+                    ("term", (term - 1).to_string()),
+                    ("raft_id", peer_id.to_string()),
+                    ("region_id", region_id.to_string()),
+                ],
+            );
+            l.info(
+                "raft.rs:1182",
+                &format!("became candidate at term {term}"),
+                &[
+                    ("term", term.to_string()),
+                    ("raft_id", peer_id.to_string()),
+                    ("region_id", region_id.to_string()),
+                ],
+            );
+            l.info(
+                "raft.rs:1266",
+                &format!("became leader at term {term}"),
+                &[
+                    ("term", term.to_string()),
+                    ("raft_id", peer_id.to_string()),
+                    ("region_id", region_id.to_string()),
+                ],
+            );
         }
-        StoreEvent::BecameFollower { region_id, peer_id, term } => {
-            l.info("raft.rs:1157", &format!("became follower at term {term}"), &[("from_role", "Leader".into()), ("term", term.to_string()), ("raft_id", peer_id.to_string()), ("region_id", region_id.to_string())]);
+        StoreEvent::BecameFollower {
+            region_id,
+            peer_id,
+            term,
+        } => {
+            l.info(
+                "raft.rs:1157",
+                &format!("became follower at term {term}"),
+                &[
+                    ("from_role", "Leader".into()),
+                    ("term", term.to_string()),
+                    ("raft_id", peer_id.to_string()),
+                    ("region_id", region_id.to_string()),
+                ],
+            );
         }
-        StoreEvent::SnapshotSent { region_id, to_peer, size, secs, term } => {
+        StoreEvent::SnapshotSent {
+            region_id,
+            to_peer,
+            size,
+            secs,
+            term,
+        } => {
             let key = format!("{region_id}_{term}_{}", 1000 + region_id);
-            l.info("peer_storage.rs:574", "requesting snapshot", &[("request_peer", to_peer.to_string()), ("request_index", "0".into()), ("region_id", region_id.to_string())]);
-            let dir = node.cfg.data_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "/var/tikv".into());
-            l.info("snap.rs:1109", "scan snapshot", &[("takes", wire::go_duration(Duration::from_secs_f64(secs * 0.2))), ("size", size.to_string()), ("key_count", (size / 340).to_string()), ("snapshot", format!("{dir}/snap/gen_{key}_(default|lock|write).sst")), ("region_id", region_id.to_string())]);
-            l.info("peer_storage.rs:532", "start sending snapshot", &[("request_peer", to_peer.to_string()), ("region_id", region_id.to_string())]);
-            l.info("snap.rs:607", "sent snapshot", &[("duration", wire::go_duration(Duration::from_secs_f64(secs * 0.8))), ("size", size.to_string()), ("snap_key", key), ("region_id", region_id.to_string())]);
+            l.info(
+                "peer_storage.rs:574",
+                "requesting snapshot",
+                &[
+                    ("request_peer", to_peer.to_string()),
+                    ("request_index", "0".into()),
+                    ("region_id", region_id.to_string()),
+                ],
+            );
+            let dir = node
+                .cfg
+                .data_dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|| "/var/tikv".into());
+            l.info(
+                "snap.rs:1109",
+                "scan snapshot",
+                &[
+                    (
+                        "takes",
+                        wire::go_duration(Duration::from_secs_f64(secs * 0.2)),
+                    ),
+                    ("size", size.to_string()),
+                    ("key_count", (size / 340).to_string()),
+                    (
+                        "snapshot",
+                        format!("{dir}/snap/gen_{key}_(default|lock|write).sst"),
+                    ),
+                    ("region_id", region_id.to_string()),
+                ],
+            );
+            l.info(
+                "peer_storage.rs:532",
+                "start sending snapshot",
+                &[
+                    ("request_peer", to_peer.to_string()),
+                    ("region_id", region_id.to_string()),
+                ],
+            );
+            l.info(
+                "snap.rs:607",
+                "sent snapshot",
+                &[
+                    (
+                        "duration",
+                        wire::go_duration(Duration::from_secs_f64(secs * 0.8)),
+                    ),
+                    ("size", size.to_string()),
+                    ("snap_key", key),
+                    ("region_id", region_id.to_string()),
+                ],
+            );
             let mut st = node.stats.lock();
             for s in ["all", "start", "success"] {
-                *st.snapshot_total.entry(("generate".into(), s.into())).or_default() += 1.0;
+                *st.snapshot_total
+                    .entry(("generate".into(), s.into()))
+                    .or_default() += 1.0;
             }
             *st.snap_tasks.entry("send".into()).or_default() += 1.0;
             st.snap_gen.observe_many(1.0, secs * 0.2);
             st.send_snap.observe_many(1.0, secs * 0.8);
-            *st.io_bytes.entry(("replication".into(), "read".into())).or_default() += size as f64;
+            *st.io_bytes
+                .entry(("replication".into(), "read".into()))
+                .or_default() += size as f64;
         }
-        StoreEvent::SnapshotApplied { region_id, peer_id, size, secs } => {
-            l.info("snap.rs:353", "saving snapshot file", &[("snap_key", format!("{region_id}_6_{}", 1000 + region_id)), ("region_id", region_id.to_string())]);
-            l.info("peer_storage.rs:665", "begin to apply snapshot", &[("peer_id", peer_id.to_string()), ("region_id", region_id.to_string())]);
-            l.info("peer_storage.rs:748", "apply snapshot with state ok", &[("peer_id", peer_id.to_string()), ("region_id", region_id.to_string())]);
+        StoreEvent::SnapshotApplied {
+            region_id,
+            peer_id,
+            size,
+            secs,
+        } => {
+            l.info(
+                "snap.rs:353",
+                "saving snapshot file",
+                &[
+                    ("snap_key", format!("{region_id}_6_{}", 1000 + region_id)),
+                    ("region_id", region_id.to_string()),
+                ],
+            );
+            l.info(
+                "peer_storage.rs:665",
+                "begin to apply snapshot",
+                &[
+                    ("peer_id", peer_id.to_string()),
+                    ("region_id", region_id.to_string()),
+                ],
+            );
+            l.info(
+                "peer_storage.rs:748",
+                "apply snapshot with state ok",
+                &[
+                    ("peer_id", peer_id.to_string()),
+                    ("region_id", region_id.to_string()),
+                ],
+            );
             let mut st = node.stats.lock();
             for s in ["all", "start", "success"] {
-                *st.snapshot_total.entry(("apply".into(), s.into())).or_default() += 1.0;
+                *st.snapshot_total
+                    .entry(("apply".into(), s.into()))
+                    .or_default() += 1.0;
             }
             *st.snap_tasks.entry("recv".into()).or_default() += 1.0;
             st.snap_apply.observe_many(1.0, secs * 0.5);
-            *st.io_bytes.entry(("replication".into(), "write".into())).or_default() += size as f64;
+            *st.io_bytes
+                .entry(("replication".into(), "write".into()))
+                .or_default() += size as f64;
         }
     }
     let _ = store_id;
@@ -632,7 +879,11 @@ fn advance_stats(node: &Arc<TikvNode>, store_id: u64) {
     let mut st = node.stats.lock();
     let dt = st.last_update.elapsed().as_secs_f64().min(60.0);
     st.last_update = Instant::now();
-    let (rq, wq) = st.last_reply.as_ref().map(|r| (r.read_qps, r.write_qps)).unwrap_or((0.0, 0.0));
+    let (rq, wq) = st
+        .last_reply
+        .as_ref()
+        .map(|r| (r.read_qps, r.write_qps))
+        .unwrap_or((0.0, 0.0));
     let disk = faults.slow_disk_ms / 1000.0;
     let cpu_mult = 1.0 / (1.0 - faults.cpu_saturation.clamp(0.0, 0.95));
     let reads = rq * dt;
@@ -654,11 +905,20 @@ fn advance_stats(node: &Arc<TikvNode>, store_id: u64) {
     st.apply_wait.observe_many(writes, 0.00005 * cpu_mult);
     st.commit.observe_many(writes, 0.001 + disk * 1.5);
     st.sched_cmd.observe_many(writes, 0.002 + disk);
-    for (k, n) in [("get", reads * 0.9), ("scan", reads * 0.05), ("prewrite", writes), ("commit", writes)] {
+    for (k, n) in [
+        ("get", reads * 0.9),
+        ("scan", reads * 0.05),
+        ("prewrite", writes),
+        ("commit", writes),
+    ] {
         *st.storage_cmd.entry(k.into()).or_default() += n;
     }
-    *st.io_bytes.entry(("foreground_write".into(), "write".into())).or_default() += writes * 1024.0;
-    *st.io_bytes.entry(("foreground_read".into(), "read".into())).or_default() += reads * 1024.0;
+    *st.io_bytes
+        .entry(("foreground_write".into(), "write".into()))
+        .or_default() += writes * 1024.0;
+    *st.io_bytes
+        .entry(("foreground_read".into(), "read".into()))
+        .or_default() += reads * 1024.0;
     let sat = faults.cpu_saturation.clamp(0.0, 1.0);
     for (name, _, secs) in st.threads.iter_mut() {
         let base = if name.starts_with("grpc") {
@@ -678,7 +938,8 @@ fn advance_stats(node: &Arc<TikvNode>, store_id: u64) {
     }
     for t in st.threads.iter_mut() {
         if t.0.starts_with("raftstore_0_") {
-            t.0 = t.0.replacen("raftstore_0_", &format!("raftstore_{store_id}_"), 1);
+            t.0 =
+                t.0.replacen("raftstore_0_", &format!("raftstore_{store_id}_"), 1);
         }
     }
     let slow_takes = faults.slow_disk_ms * 6.0;
@@ -697,18 +958,27 @@ fn advance_stats(node: &Arc<TikvNode>, store_id: u64) {
 
 // ------------------------------------------------------------------- status server
 
-async fn status_entry(State(node): State<Arc<TikvNode>>, method: Method, uri: Uri, body: Bytes) -> Response {
+async fn status_entry(
+    State(node): State<Arc<TikvNode>>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
     node.wait_unpaused().await;
     match (&method, uri.path()) {
         (&Method::GET, "/status") => StatusCode::OK.into_response(),
         (&Method::GET, "/metrics") => {
             let mut r = tikv_metrics(&node).into_response();
-            r.headers_mut().insert("content-type", HeaderValue::from_static("text/plain; version=0.0.4"));
+            r.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
             r
         }
         (&Method::GET, "/config") => {
             let mut r = tikv_config(&node).into_response();
-            r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
             r
         }
         (&Method::GET, "/engine_type") => "rocksdb".into_response(),
@@ -762,73 +1032,288 @@ fn tikv_metrics(node: &Arc<TikvNode>) -> String {
     let mut out = String::new();
     let (cpu, rss) = proc_stats();
     let st = node.stats.lock();
-    family(&mut out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+    family(
+        &mut out,
+        "process_cpu_seconds_total",
+        "counter",
+        "Total user and system CPU time spent in seconds.",
+    );
     write_rust_sample(&mut out, "process_cpu_seconds_total", &[], cpu);
-    family(&mut out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    family(
+        &mut out,
+        "process_resident_memory_bytes",
+        "gauge",
+        "Resident memory size in bytes.",
+    );
     write_rust_sample(&mut out, "process_resident_memory_bytes", &[], rss);
-    family(&mut out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
-    write_rust_sample(&mut out, "process_start_time_seconds", &[], node.start.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as f64).unwrap_or(0.0));
-    family(&mut out, "tikv_grpc_msg_duration_seconds", "histogram", "Bucketed histogram of grpc server messages");
+    family(
+        &mut out,
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+    );
+    write_rust_sample(
+        &mut out,
+        "process_start_time_seconds",
+        &[],
+        node.start
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as f64)
+            .unwrap_or(0.0),
+    );
+    family(
+        &mut out,
+        "tikv_grpc_msg_duration_seconds",
+        "histogram",
+        "Bucketed histogram of grpc server messages",
+    );
     for (i, ty) in GRPC_TYPES.iter().enumerate() {
-        st.grpc[i].write(&mut out, "tikv_grpc_msg_duration_seconds", &[("priority", "unknown"), ("type", ty)]);
+        st.grpc[i].write(
+            &mut out,
+            "tikv_grpc_msg_duration_seconds",
+            &[("priority", "unknown"), ("type", ty)],
+        );
     }
-    family(&mut out, "tikv_io_bytes", "counter", "Bytes of disk tikv io");
+    family(
+        &mut out,
+        "tikv_io_bytes",
+        "counter",
+        "Bytes of disk tikv io",
+    );
     for ((ty, op), v) in &st.io_bytes {
-        write_rust_sample(&mut out, "tikv_io_bytes", &[("op", op), ("type", ty)], v.floor());
+        write_rust_sample(
+            &mut out,
+            "tikv_io_bytes",
+            &[("op", op), ("type", ty)],
+            v.floor(),
+        );
     }
-    family(&mut out, "tikv_pd_heartbeat_message_total", "counter", "Total number of PD heartbeat messages.");
+    family(
+        &mut out,
+        "tikv_pd_heartbeat_message_total",
+        "counter",
+        "Total number of PD heartbeat messages.",
+    );
     let noop = st.pd_hb.get("noop").copied().unwrap_or(0.0);
-    write_rust_sample(&mut out, "tikv_pd_heartbeat_message_total", &[("type", "noop")], noop);
+    write_rust_sample(
+        &mut out,
+        "tikv_pd_heartbeat_message_total",
+        &[("type", "noop")],
+        noop,
+    );
     for (name, h, help) in [
-        ("tikv_raftstore_append_log_duration_seconds", &st.append, "Bucketed histogram of peer appending log duration."),
-        ("tikv_raftstore_apply_log_duration_seconds", &st.apply, "Bucketed histogram of peer applying log duration."),
-        ("tikv_raftstore_apply_wait_time_duration_secs", &st.apply_wait, "Bucketed histogram of apply task wait time duration."),
-        ("tikv_raftstore_commit_log_duration_seconds", &st.commit, "Bucketed histogram of peer commits logs duration."),
+        (
+            "tikv_raftstore_append_log_duration_seconds",
+            &st.append,
+            "Bucketed histogram of peer appending log duration.",
+        ),
+        (
+            "tikv_raftstore_apply_log_duration_seconds",
+            &st.apply,
+            "Bucketed histogram of peer applying log duration.",
+        ),
+        (
+            "tikv_raftstore_apply_wait_time_duration_secs",
+            &st.apply_wait,
+            "Bucketed histogram of apply task wait time duration.",
+        ),
+        (
+            "tikv_raftstore_commit_log_duration_seconds",
+            &st.commit,
+            "Bucketed histogram of peer commits logs duration.",
+        ),
     ] {
         family(&mut out, name, "histogram", help);
         h.write(&mut out, name, &[]);
     }
-    family(&mut out, "tikv_raftstore_leader_missing", "gauge", "Total number of leader missed region.");
+    family(
+        &mut out,
+        "tikv_raftstore_leader_missing",
+        "gauge",
+        "Total number of leader missed region.",
+    );
     write_rust_sample(&mut out, "tikv_raftstore_leader_missing", &[], 0.0);
-    family(&mut out, "tikv_raftstore_region_count", "gauge", "Number of regions collected in region_collector");
-    write_rust_sample(&mut out, "tikv_raftstore_region_count", &[("type", "buckets")], 0.0);
-    write_rust_sample(&mut out, "tikv_raftstore_region_count", &[("type", "leader")], st.leader_count as f64);
-    write_rust_sample(&mut out, "tikv_raftstore_region_count", &[("type", "region")], st.region_count as f64);
-    family(&mut out, "tikv_raftstore_slow_score", "gauge", "Slow score of the store.");
-    write_rust_sample(&mut out, "tikv_raftstore_slow_score", &[("type", "kvdb")], st.slow_kvdb.round());
-    write_rust_sample(&mut out, "tikv_raftstore_slow_score", &[("type", "raft")], st.slow_raft.round());
-    family(&mut out, "tikv_raftstore_snapshot_duration_seconds", "histogram", "Bucketed histogram of raftstore snapshot process duration");
-    st.snap_apply.write(&mut out, "tikv_raftstore_snapshot_duration_seconds", &[("type", "apply")]);
-    st.snap_gen.write(&mut out, "tikv_raftstore_snapshot_duration_seconds", &[("type", "generate")]);
-    family(&mut out, "tikv_raftstore_snapshot_total", "counter", "Total number of raftstore snapshot processed.");
+    family(
+        &mut out,
+        "tikv_raftstore_region_count",
+        "gauge",
+        "Number of regions collected in region_collector",
+    );
+    write_rust_sample(
+        &mut out,
+        "tikv_raftstore_region_count",
+        &[("type", "buckets")],
+        0.0,
+    );
+    write_rust_sample(
+        &mut out,
+        "tikv_raftstore_region_count",
+        &[("type", "leader")],
+        st.leader_count as f64,
+    );
+    write_rust_sample(
+        &mut out,
+        "tikv_raftstore_region_count",
+        &[("type", "region")],
+        st.region_count as f64,
+    );
+    family(
+        &mut out,
+        "tikv_raftstore_slow_score",
+        "gauge",
+        "Slow score of the store.",
+    );
+    write_rust_sample(
+        &mut out,
+        "tikv_raftstore_slow_score",
+        &[("type", "kvdb")],
+        st.slow_kvdb.round(),
+    );
+    write_rust_sample(
+        &mut out,
+        "tikv_raftstore_slow_score",
+        &[("type", "raft")],
+        st.slow_raft.round(),
+    );
+    family(
+        &mut out,
+        "tikv_raftstore_snapshot_duration_seconds",
+        "histogram",
+        "Bucketed histogram of raftstore snapshot process duration",
+    );
+    st.snap_apply.write(
+        &mut out,
+        "tikv_raftstore_snapshot_duration_seconds",
+        &[("type", "apply")],
+    );
+    st.snap_gen.write(
+        &mut out,
+        "tikv_raftstore_snapshot_duration_seconds",
+        &[("type", "generate")],
+    );
+    family(
+        &mut out,
+        "tikv_raftstore_snapshot_total",
+        "counter",
+        "Total number of raftstore snapshot processed.",
+    );
     for ty in ["apply", "generate"] {
         for s in ["all", "start", "success"] {
-            let v = st.snapshot_total.get(&(ty.to_string(), s.to_string())).copied().unwrap_or(0.0);
-            write_rust_sample(&mut out, "tikv_raftstore_snapshot_total", &[("status", s), ("type", ty)], v);
+            let v = st
+                .snapshot_total
+                .get(&(ty.to_string(), s.to_string()))
+                .copied()
+                .unwrap_or(0.0);
+            write_rust_sample(
+                &mut out,
+                "tikv_raftstore_snapshot_total",
+                &[("status", s), ("type", ty)],
+                v,
+            );
         }
     }
-    family(&mut out, "tikv_raftstore_snapshot_traffic_total", "gauge", "Total number of raftstore snapshot traffic.");
-    write_rust_sample(&mut out, "tikv_raftstore_snapshot_traffic_total", &[("type", "receiving")], 0.0);
-    write_rust_sample(&mut out, "tikv_raftstore_snapshot_traffic_total", &[("type", "sending")], st.sending as f64);
-    family(&mut out, "tikv_scheduler_command_duration_seconds", "histogram", "Bucketed histogram of command execution");
-    st.sched_cmd.write(&mut out, "tikv_scheduler_command_duration_seconds", &[("type", "prewrite")]);
-    family(&mut out, "tikv_server_send_snapshot_duration_seconds", "histogram", "Bucketed histogram of server send snapshots duration");
-    st.send_snap.write(&mut out, "tikv_server_send_snapshot_duration_seconds", &[]);
-    family(&mut out, "tikv_server_snapshot_task_total", "counter", "Total number of snapshot task");
+    family(
+        &mut out,
+        "tikv_raftstore_snapshot_traffic_total",
+        "gauge",
+        "Total number of raftstore snapshot traffic.",
+    );
+    write_rust_sample(
+        &mut out,
+        "tikv_raftstore_snapshot_traffic_total",
+        &[("type", "receiving")],
+        0.0,
+    );
+    write_rust_sample(
+        &mut out,
+        "tikv_raftstore_snapshot_traffic_total",
+        &[("type", "sending")],
+        st.sending as f64,
+    );
+    family(
+        &mut out,
+        "tikv_scheduler_command_duration_seconds",
+        "histogram",
+        "Bucketed histogram of command execution",
+    );
+    st.sched_cmd.write(
+        &mut out,
+        "tikv_scheduler_command_duration_seconds",
+        &[("type", "prewrite")],
+    );
+    family(
+        &mut out,
+        "tikv_server_send_snapshot_duration_seconds",
+        "histogram",
+        "Bucketed histogram of server send snapshots duration",
+    );
+    st.send_snap
+        .write(&mut out, "tikv_server_send_snapshot_duration_seconds", &[]);
+    family(
+        &mut out,
+        "tikv_server_snapshot_task_total",
+        "counter",
+        "Total number of snapshot task",
+    );
     for ty in ["recv", "recv_v2", "send"] {
-        write_rust_sample(&mut out, "tikv_server_snapshot_task_total", &[("type", ty)], st.snap_tasks.get(ty).copied().unwrap_or(0.0));
+        write_rust_sample(
+            &mut out,
+            "tikv_server_snapshot_task_total",
+            &[("type", ty)],
+            st.snap_tasks.get(ty).copied().unwrap_or(0.0),
+        );
     }
-    family(&mut out, "tikv_storage_command_total", "counter", "Total number of commands received.");
+    family(
+        &mut out,
+        "tikv_storage_command_total",
+        "counter",
+        "Total number of commands received.",
+    );
     for (k, v) in &st.storage_cmd {
-        write_rust_sample(&mut out, "tikv_storage_command_total", &[("type", k)], v.floor());
+        write_rust_sample(
+            &mut out,
+            "tikv_storage_command_total",
+            &[("type", k)],
+            v.floor(),
+        );
     }
-    family(&mut out, "tikv_store_size_bytes", "gauge", "Size of storage.");
-    write_rust_sample(&mut out, "tikv_store_size_bytes", &[("type", "available")], st.available as f64);
-    write_rust_sample(&mut out, "tikv_store_size_bytes", &[("type", "capacity")], st.capacity as f64);
-    write_rust_sample(&mut out, "tikv_store_size_bytes", &[("type", "used")], st.used as f64);
-    family(&mut out, "tikv_thread_cpu_seconds_total", "gauge", "Total user and system CPU time spent in seconds by threads.");
+    family(
+        &mut out,
+        "tikv_store_size_bytes",
+        "gauge",
+        "Size of storage.",
+    );
+    write_rust_sample(
+        &mut out,
+        "tikv_store_size_bytes",
+        &[("type", "available")],
+        st.available as f64,
+    );
+    write_rust_sample(
+        &mut out,
+        "tikv_store_size_bytes",
+        &[("type", "capacity")],
+        st.capacity as f64,
+    );
+    write_rust_sample(
+        &mut out,
+        "tikv_store_size_bytes",
+        &[("type", "used")],
+        st.used as f64,
+    );
+    family(
+        &mut out,
+        "tikv_thread_cpu_seconds_total",
+        "gauge",
+        "Total user and system CPU time spent in seconds by threads.",
+    );
     for (name, tid, secs) in &st.threads {
-        write_rust_sample(&mut out, "tikv_thread_cpu_seconds_total", &[("name", name), ("tid", &tid.to_string())], (secs * 100.0).round() / 100.0);
+        write_rust_sample(
+            &mut out,
+            "tikv_thread_cpu_seconds_total",
+            &[("name", name), ("tid", &tid.to_string())],
+            (secs * 100.0).round() / 100.0,
+        );
     }
     out
 }
@@ -929,7 +1414,11 @@ fn tikv_config(node: &Arc<TikvNode>) -> String {
             labels: c.labels.iter().cloned().collect(),
         },
         storage: StorageSection {
-            data_dir: c.data_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "./".into()),
+            data_dir: c
+                .data_dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|| "./".into()),
             engine: "raft-kv".into(),
             reserve_space: "5GiB".into(),
             reserve_raft_space: "1GiB".into(),

@@ -32,7 +32,11 @@ fn format_g4(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
-    let digits_before = if v >= 1.0 { (v.log10().floor() as i32) + 1 } else { 0 };
+    let digits_before = if v >= 1.0 {
+        (v.log10().floor() as i32) + 1
+    } else {
+        0
+    };
     let decimals = (4 - digits_before).max(0) as usize;
     let mut s = format!("{v:.decimals$}");
     // `%.4g` may round up to 1024 -> "1024"; that is what Go prints too.
@@ -165,7 +169,9 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 /// Parses TiKV `ReadableSize` / PD ByteSize strings (`"96MiB"`, `"1GB"`, `"512"`).
 pub fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
-    let idx = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let idx = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (n, unit) = s.split_at(idx);
     let v: f64 = n.parse().ok()?;
     let mult: f64 = match unit.trim().to_ascii_uppercase().as_str() {
@@ -200,13 +206,19 @@ impl Serialize for GoFloat {
 /// Prometheus value spelling of client_golang (`strconv.FormatFloat(v,'g',-1,64)`).
 pub fn prom_go_float(v: f64) -> String {
     if !v.is_finite() {
-        return if v.is_nan() { "NaN".into() } else if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if v.is_nan() {
+            "NaN".into()
+        } else if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if v == 0.0 {
         return "0".into();
     }
     let exp = v.abs().log10().floor() as i32;
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         let s = format!("{v:e}");
         if let Some((m, e)) = s.split_once('e') {
             let e: i32 = e.parse().unwrap_or(0);
@@ -219,7 +231,9 @@ pub fn prom_go_float(v: f64) -> String {
 
 /// Unix time in nanoseconds.
 pub fn unix_nanos(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
 /// RFC 3339 with nanoseconds, trailing zeros trimmed, UTC `Z` (Go `RFC3339Nano`).
@@ -388,8 +402,9 @@ impl Logger {
 /// Quotes a message or value the way both TiKV's and PD's encoders do: JSON-quoted only
 /// if it contains a byte <= 0x20, `"`, `=`, `[`, `]` or `\`.
 pub fn log_quote(s: &str) -> String {
-    let needs = s.is_empty() && false
-        || s.bytes().any(|b| b <= 0x20 || matches!(b, b'"' | b'=' | b'[' | b']' | b'\\'));
+    let needs = s
+        .bytes()
+        .any(|b| b <= 0x20 || matches!(b, b'"' | b'=' | b'[' | b']' | b'\\'));
     if needs {
         serde_json::to_string(s).unwrap_or_default()
     } else {
@@ -431,7 +446,10 @@ pub fn format_log_line(
 
 fn thread_id_number() -> u64 {
     let s = format!("{:?}", std::thread::current().id());
-    s.trim_start_matches("ThreadId(").trim_end_matches(')').parse().unwrap_or(1)
+    s.trim_start_matches("ThreadId(")
+        .trim_end_matches(')')
+        .parse()
+        .unwrap_or(1)
 }
 
 /// A scalar from the TOML subset the simulator reads.
@@ -493,7 +511,11 @@ pub fn parse_toml(path: &str, text: &str) -> Result<BTreeMap<String, TomlValue>,
     let mut out = BTreeMap::new();
     let mut section = String::new();
     for (i, raw) in text.lines().enumerate() {
-        let err = |msg: &str| TomlError { path: path.into(), line: i + 1, msg: msg.into() };
+        let err = |msg: &str| TomlError {
+            path: path.into(),
+            line: i + 1,
+            msg: msg.into(),
+        };
         let line = strip_comment(raw).trim().to_string();
         if line.is_empty() {
             continue;
@@ -502,7 +524,10 @@ pub fn parse_toml(path: &str, text: &str) -> Result<BTreeMap<String, TomlValue>,
             if !line.ends_with(']') {
                 return Err(err("unterminated table header"));
             }
-            section = line.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            section = line
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string();
             continue;
         }
         let Some((k, v)) = line.split_once('=') else {
@@ -525,7 +550,11 @@ pub fn parse_toml(path: &str, text: &str) -> Result<BTreeMap<String, TomlValue>,
         } else {
             return Err(err(&format!("cannot read value {v:?}")));
         };
-        let full = if section.is_empty() { key } else { format!("{section}.{key}") };
+        let full = if section.is_empty() {
+            key
+        } else {
+            format!("{section}.{key}")
+        };
         out.insert(full, value);
     }
     Ok(out)
@@ -561,7 +590,10 @@ mod tests {
         assert_eq!(go_duration(Duration::from_secs(1800)), "30m0s");
         assert_eq!(go_duration(Duration::from_secs(48 * 3600)), "48h0m0s");
         assert_eq!(go_duration(Duration::from_millis(10)), "10ms");
-        assert_eq!(go_duration(Duration::new(4569, 774_919_012)), "1h16m9.774919012s");
+        assert_eq!(
+            go_duration(Duration::new(4569, 774_919_012)),
+            "1h16m9.774919012s"
+        );
         assert_eq!(go_duration(Duration::ZERO), "0s");
         assert_eq!(parse_duration("30m0s"), Some(Duration::from_secs(1800)));
         assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
@@ -579,8 +611,14 @@ mod tests {
 
     #[test]
     fn log_lines_quote_only_when_needed() {
-        let l = format_log_line(UNIX_EPOCH, "INFO", "raft.rs:1266", "became leader at term 6",
-            &[("term", "6".into())], LogFlavor::Pd);
+        let l = format_log_line(
+            UNIX_EPOCH,
+            "INFO",
+            "raft.rs:1266",
+            "became leader at term 6",
+            &[("term", "6".into())],
+            LogFlavor::Pd,
+        );
         assert_eq!(l, "[1970/01/01 00:00:00.000 +00:00] [INFO] [raft.rs:1266] [\"became leader at term 6\"] [term=6]");
         assert_eq!(log_quote("Welcome"), "Welcome");
     }
@@ -595,8 +633,15 @@ mod tests {
 
     #[test]
     fn toml_overrides_are_read_with_dotted_keys() {
-        let m = parse_toml("x", "[schedule]\nmax-store-down-time = \"30m\" # c\n[replication]\nmax-replicas = 3\n").unwrap();
-        assert_eq!(m["schedule.max-store-down-time"], TomlValue::Str("30m".into()));
+        let m = parse_toml(
+            "x",
+            "[schedule]\nmax-store-down-time = \"30m\" # c\n[replication]\nmax-replicas = 3\n",
+        )
+        .unwrap();
+        assert_eq!(
+            m["schedule.max-store-down-time"],
+            TomlValue::Str("30m".into())
+        );
         assert_eq!(m["replication.max-replicas"], TomlValue::Int(3));
         assert!(parse_toml("x", "garbage").is_err());
     }
