@@ -329,19 +329,9 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Connects an owned container to an owned network.
     async fn connect(&self, cluster: &str, network: &str, name: &str) -> Result<(), RuntimeError>;
     /// Disconnects an owned container from an owned network.
-    async fn disconnect(
-        &self,
-        cluster: &str,
-        network: &str,
-        name: &str,
-    ) -> Result<(), RuntimeError>;
+    async fn disconnect(&self, cluster: &str, network: &str, name: &str) -> Result<(), RuntimeError>;
     /// Runs a command in an owned, running container.
-    async fn exec(
-        &self,
-        cluster: &str,
-        name: &str,
-        cmd: &[String],
-    ) -> Result<ExecOutput, RuntimeError>;
+    async fn exec(&self, cluster: &str, name: &str, cmd: &[String]) -> Result<ExecOutput, RuntimeError>;
     /// The last `tail` lines of an owned container's output, optionally since a time.
     async fn logs(
         &self,

@@ -14,9 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub use locate::{Position, PositionIndex};
 pub use types::*;
-pub use validate::{
-    check_image_ref, check_name, validate, Finding, Severity, ValidationContext, MAX_REPLICAS,
-};
+pub use validate::{check_image_ref, check_name, validate, Finding, Severity, ValidationContext, MAX_REPLICAS};
 
 /// A spec problem located in its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
