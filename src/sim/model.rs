@@ -927,7 +927,7 @@ pub fn position_of(key: &[u8]) -> u64 {
 impl ClusterModel {
     /// A fresh, unbootstrapped cluster.
     pub fn new(cluster_id: u64, time_factor: f64, seed: u64, initial_regions: u64) -> Self {
-        Self {
+        let mut m = Self {
             cluster_id,
             time_factor: if time_factor > 0.0 { time_factor } else { 1.0 },
             seed,
@@ -951,7 +951,9 @@ impl ClusterModel {
             removing_baseline: BTreeMap::new(),
             idx: Indexes::default(),
             logs: Vec::new(),
-        }
+        };
+        m.sync_schedulers_v2();
+        m
     }
 
     /// A bootstrapped cluster of `stores` virtual stores (heartbeats simulated by
