@@ -45,7 +45,9 @@ build_tikv_sim() {
     --hardlink /tikv-sim:/pd-server \
     --hardlink /tikv-sim:/tikv-server \
     --file /bin/busybox:/bin/busybox --busybox-applets \
+    --file /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt \
     --dir /data --dir /tmp:1777 \
+    --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
     --change 'ENTRYPOINT ["/tikv-sim"]' \
     --change 'EXPOSE 2379 2380 20160 20180' \
     --change 'WORKDIR /'

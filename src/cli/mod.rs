@@ -336,9 +336,21 @@ async fn apply_until_converged(s: Arc<TikvSubject>, timeout: Duration) -> Result
                     return Err(CliError::Failed("the spec asks for an operation that is refused (see above)".into()));
                 }
                 let w = st.waits.join("; ");
-                if w != last_wait && !w.is_empty() {
-                    println!("[{:>6.1}s] waiting: {w}", started.elapsed().as_secs_f64());
-                    last_wait = w;
+                let f = st
+                    .faults
+                    .iter()
+                    .map(|f| format!("{}: {}", f.target, f.detail))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let now_state = format!("{w}|{f}");
+                if now_state != last_wait {
+                    if !w.is_empty() {
+                        println!("[{:>6.1}s] waiting: {w}", started.elapsed().as_secs_f64());
+                    }
+                    for fault in &st.faults {
+                        println!("[{:>6.1}s] fault: {}: {}", started.elapsed().as_secs_f64(), fault.target, fault.detail);
+                    }
+                    last_wait = now_state;
                 }
                 let _ = t0;
                 tokio::time::sleep(action.requeue_after().min(Duration::from_millis(500))).await;

@@ -24,6 +24,8 @@ pub const ORDINAL: &str = "io.tikv-operator.ordinal";
 pub const SPEC_HASH: &str = "io.tikv-operator.spec-hash";
 /// How a PD member was started: `initial` (part of --initial-cluster) or `join`.
 pub const PD_BOOTSTRAP: &str = "io.tikv-operator.pd-bootstrap";
+/// Hash of the scrape targets Prometheus was created with.
+pub const SCRAPE_HASH: &str = "io.tikv-operator.scrape-hash";
 /// The image the container was created from, as written in the spec.
 pub const IMAGE: &str = "io.tikv-operator.image";
 

@@ -28,7 +28,6 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-use sha2::Digest as _;
 
 use super::model::{PdView, StoreState};
 use super::topology::{ordinal_of, Component, Names, PdBootstrap, Topology};
@@ -324,6 +323,16 @@ fn single_member<'a>(owned: &'a Owned, component: Component) -> Option<&'a Obser
         .containers
         .iter()
         .find(|c| c.label(labels::COMPONENT) == Some(component.as_str()))
+}
+
+/// True when PD has heard from the store since its current container started: a
+/// recreated store still shows the old process's `Up` for up to 20 s (until PD marks it
+/// Disconnected), so `Up` alone does not prove the new process registered.
+fn registered_since_start(store: &super::model::Store, c: &ObservedContainer) -> bool {
+    match c.started_at.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()) {
+        Some(started) => store.start_unix_secs + 1 >= started.as_secs() as i64,
+        None => true,
+    }
 }
 
 fn elapsed(now: SystemTime, since: SystemTime) -> Duration {
@@ -694,7 +703,7 @@ fn plan_tikv(
         p.steps.push(Step::CreateContainer {
             member,
             spec: Box::new(topo.tikv_container(o, &pd_ordinals)),
-            reason: if o < 3 && members.is_empty() {
+            reason: if pd.is_some_and(|v| v.stores.iter().filter(|s| s.state != StoreState::Tombstone).count() < 3) {
                 "initial TiKV store".into()
             } else {
                 "scale out".into()
@@ -753,9 +762,9 @@ fn plan_tikv(
         if upgrading {
             continue;
         }
-        let store_up = ordinal
-            .and_then(store_of)
-            .is_some_and(|s| s.state == StoreState::Up);
+        let store_up = ordinal.is_some_and(|o| {
+            store_of(o).is_some_and(|s| s.state == StoreState::Up && registered_since_start(s, members[&o].container))
+        });
         let container_running = ordinal.is_some_and(|o| members[&o].running());
         if ordinal.is_some() && (!store_up || !container_running) && obs.memory.own_evictions.contains(&sid) {
             p.waits.push(format!("store {sid}: waiting for it to be Up before releasing its leaders"));
@@ -785,7 +794,9 @@ fn plan_tikv(
         return;
     }
     let all_up = (0..desired).all(|o| {
-        members.get(&o).is_some_and(|m| m.running()) && store_of(o).is_some_and(|s| s.state == StoreState::Up)
+        members.get(&o).is_some_and(|m| {
+            m.running() && store_of(o).is_some_and(|s| s.state == StoreState::Up && registered_since_start(s, m.container))
+        })
     });
     let in_progress = outdated
         .iter()
@@ -997,12 +1008,13 @@ fn plan_monitoring(
                         let pd = ordinals(Component::Pd, spec.spec.pd.replicas);
                         let tikv = ordinals(Component::Tikv, spec.spec.tikv.replicas);
                         let files = topo.scrape_targets(&pd, &tikv);
-                        let mut h = sha2::Sha256::new();
-                        for f in &files {
-                            sha2::Digest::update(&mut h, &f.contents);
-                        }
-                        let hash = hex::encode(&sha2::Digest::finalize(h)[..8]);
-                        if obs.memory.scrape_targets_hash.as_deref() != Some(hash.as_str()) {
+                        let hash = super::topology::files_hash(&files);
+                        let current = obs
+                            .memory
+                            .scrape_targets_hash
+                            .as_deref()
+                            .or_else(|| c.label(labels::SCRAPE_HASH));
+                        if current != Some(hash.as_str()) {
                             p.steps.push(Step::WriteScrapeTargets {
                                 files,
                                 hash,

@@ -127,6 +127,12 @@ impl World {
                     .find_map(|a| a.strip_prefix("--advertise-addr="))
                     .unwrap()
                     .to_string();
+                let now_secs = self.now.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
+                for s in &mut self.stores {
+                    if s.address == address && s.state != StoreState::Tombstone {
+                        s.start_unix_secs = now_secs;
+                    }
+                }
                 let live = self.stores.iter().any(|s| s.address == address && s.state != StoreState::Tombstone);
                 if !live {
                     let id = self.next_store_id;
@@ -145,7 +151,7 @@ impl World {
                         used_bytes: 20,
                         slow_score: Some(1),
                         last_heartbeat_unix_nanos: 0,
-                        start_unix_secs: 0,
+                        start_unix_secs: now_secs,
                         physically_destroyed: false,
                         pending_peer_count: 0,
                     });

@@ -40,7 +40,7 @@ pub trait PdApi: Send + Sync {
 pub type PdFactory = Arc<dyn Fn(Vec<String>) -> Arc<dyn PdApi> + Send + Sync>;
 
 /// How long one PD observation may take before the pass treats PD as unreachable.
-pub const PD_OBSERVE_TIMEOUT: Duration = Duration::from_secs(5);
+pub const PD_OBSERVE_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// The TiKV subject for one cluster.
 pub struct TikvSubject {

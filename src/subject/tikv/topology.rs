@@ -395,6 +395,9 @@ impl<'a> Topology<'a> {
         let member = Names::member(Component::Prometheus, None);
         let mut labels = self.member_labels(Component::Prometheus, &member, None);
         labels.insert(labels::SPEC_HASH.into(), self.spec_hash(Component::Prometheus));
+        let s = &self.spec.spec;
+        let initial_targets = self.scrape_targets(&(0..s.pd.replicas).collect::<Vec<_>>(), &(0..s.tikv.replicas).collect::<Vec<_>>());
+        labels.insert(labels::SCRAPE_HASH.into(), files_hash(&initial_targets));
         labels.insert(labels::IMAGE.into(), self.image(Component::Prometheus).into());
         ContainerSpec {
             name: self.names.container(&member),
@@ -480,6 +483,17 @@ impl<'a> Topology<'a> {
             ..Default::default()
         }
     }
+}
+
+/// Hash of a set of scrape-target files (what the planner compares to decide whether
+/// Prometheus needs new targets).
+pub fn files_hash(files: &[FileUpload]) -> String {
+    let mut h = Sha256::new();
+    for f in files {
+        h.update(f.path.as_bytes());
+        h.update(&f.contents);
+    }
+    hex::encode(&h.finalize()[..8])
 }
 
 /// Renders config overrides (a YAML map, dotted or nested keys) as TOML.
