@@ -19,7 +19,7 @@ deps:
 	  command -v iptables >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus busybox-static iproute2 iptables >/dev/null; }
 
-test: build
+test: build images
 	$(CARGO) test --all-targets
 
 clippy:

@@ -29,6 +29,21 @@ pub const SCRAPE_HASH: &str = "io.tikv-operator.scrape-hash";
 /// The image the container was created from, as written in the spec.
 pub const IMAGE: &str = "io.tikv-operator.image";
 
+/// Labels the operator sets and a spec may not: ownership, identity and drift tracking.
+pub const RESERVED: &[&str] = &[
+    MANAGED_BY,
+    CLUSTER,
+    COMPONENT,
+    MEMBER,
+    ORDINAL,
+    SPEC_HASH,
+    PD_BOOTSTRAP,
+    IMAGE,
+    SCRAPE_HASH,
+    "io.tikv-operator.network-aliases",
+    "io.tikv-operator.experiment",
+];
+
 /// The labels that mark an object as owned by `cluster`.
 pub fn ownership(cluster: &str) -> BTreeMap<String, String> {
     BTreeMap::from([

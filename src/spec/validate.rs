@@ -70,13 +70,10 @@ pub fn validate(spec: &ClusterSpec, ctx: ValidationContext) -> Vec<Finding> {
         }
     }
     for (k, _) in spec.metadata.labels.iter() {
-        if k.starts_with(crate::runtime::labels::PREFIX) {
+        if crate::runtime::labels::RESERVED.contains(&k.as_str()) {
             err(
                 &format!("metadata.labels.{k}"),
-                format!(
-                    "label {k:?} uses the reserved prefix {:?}; expected a label of your own",
-                    crate::runtime::labels::PREFIX
-                ),
+                format!("label {k:?} is set by the operator itself; expected a label of your own"),
             );
         }
     }
