@@ -335,6 +335,33 @@ fn registered_since_start(store: &super::model::Store, c: &ObservedContainer) ->
     }
 }
 
+/// PD's stores indexed by advertised address (a live store preferred over a Tombstone
+/// at the same address) and by id: planning over a thousand stores stays linear.
+struct StoreIndex<'a> {
+    by_address: std::collections::HashMap<&'a str, &'a super::model::Store>,
+    by_id: std::collections::HashMap<u64, &'a super::model::Store>,
+}
+
+impl<'a> StoreIndex<'a> {
+    fn new(pd: Option<&'a PdView>) -> Self {
+        let mut by_address: std::collections::HashMap<&str, &super::model::Store> = std::collections::HashMap::new();
+        let mut by_id = std::collections::HashMap::new();
+        for s in pd.map(|v| v.stores.as_slice()).unwrap_or_default() {
+            by_id.insert(s.id, s);
+            match by_address.get(s.address.as_str()) {
+                Some(prev) if prev.state != StoreState::Tombstone => {}
+                _ => {
+                    by_address.insert(s.address.as_str(), s);
+                }
+            }
+        }
+        Self { by_address, by_id }
+    }
+    fn get(&self, address: &str) -> Option<&'a super::model::Store> {
+        self.by_address.get(address).copied()
+    }
+}
+
 fn elapsed(now: SystemTime, since: SystemTime) -> Duration {
     now.duration_since(since).unwrap_or(Duration::ZERO)
 }
@@ -663,6 +690,7 @@ fn plan_tikv(
     let pd_ordinals: Vec<u32> = (0..spec.spec.pd.replicas).collect();
     let hash = topo.spec_hash(Component::Tikv);
     let policy = spec.spec.tikv.volume_policy;
+    let index = StoreIndex::new(pd);
 
     // Create missing stores (only once PD has a leader).
     for o in 0..desired {
@@ -684,7 +712,7 @@ fn plan_tikv(
             continue;
         }
         let address = names.tikv_address(o);
-        let store = pd.and_then(|v| v.store_by_address(&address));
+        let store = index.get(&address);
         if volumes.contains(volume.as_str()) {
             let fresh = obs.memory.fresh_volumes.contains(&volume);
             if let Some(s) = store.filter(|s| s.state == StoreState::Tombstone && !fresh) {
@@ -726,7 +754,7 @@ fn plan_tikv(
             continue;
         }
         handle_not_running(spec, obs, &member, m.container, now, p);
-        if let Some(s) = pd.and_then(|v| v.store_by_address(&names.tikv_address(*o))) {
+        if let Some(s) = index.get(&names.tikv_address(*o)) {
             if s.state == StoreState::Offline && !s.physically_destroyed {
                 p.steps.push(Step::CancelStoreDelete {
                     store_id: s.id,
@@ -744,7 +772,7 @@ fn plan_tikv(
                 "scale-in of TiKV waits for PD ({}): a store is removed only once PD reports it Tombstone",
                 obs.pd_error.as_deref().unwrap_or("not answering")
             )),
-            Some(view) => plan_tikv_scale_in(view, &excess, names, volumes, policy, p),
+            Some(view) => plan_tikv_scale_in(view, &index, &excess, names, volumes, policy, p),
         }
     }
 
@@ -755,9 +783,13 @@ fn plan_tikv(
         .filter(|(o, m)| **o < desired && m.container.status != ContainerStatus::Created && m.hash() != Some(hash.as_str()))
         .map(|(o, _)| *o)
         .collect();
-    let store_of = |o: u32| view.store_by_address(&names.tikv_address(o));
+    let store_of = |o: u32| index.get(&names.tikv_address(o));
+    let ordinal_by_address: std::collections::HashMap<String, u32> = members
+        .keys()
+        .map(|o| (names.tikv_address(*o), *o))
+        .collect();
     for &sid in &view.evict_leader_stores {
-        let ordinal = members.keys().copied().find(|o| store_of(*o).is_some_and(|s| s.id == sid));
+        let ordinal = index.by_id.get(&sid).and_then(|s| ordinal_by_address.get(s.address.as_str()).copied());
         let upgrading = ordinal.is_some_and(|o| outdated.contains(&o));
         if upgrading {
             continue;
@@ -786,9 +818,10 @@ fn plan_tikv(
     if outdated.is_empty() {
         return;
     }
+    let pd_hash = topo.spec_hash(Component::Pd);
     let pd_outdated = members_of(&obs.owned, Component::Pd)
         .values()
-        .any(|m| m.hash() != Some(topo.spec_hash(Component::Pd).as_str()));
+        .any(|m| m.hash() != Some(pd_hash.as_str()));
     if pd_outdated {
         p.waits.push("TiKV upgrade waits for the PD upgrade to finish".into());
         return;
@@ -871,6 +904,7 @@ fn plan_tikv(
 
 fn plan_tikv_scale_in(
     view: &PdView,
+    index: &StoreIndex<'_>,
     excess: &[u32],
     names: &Names,
     volumes: &BTreeSet<&str>,
@@ -891,7 +925,7 @@ fn plan_tikv_scale_in(
                 });
             }
         };
-        match view.store_by_address(&addr_of(o)) {
+        match index.get(&addr_of(o)) {
             None if view.bootstrapped => {
                 p.steps.push(Step::RemoveContainer {
                     member: member.clone(),
@@ -1007,8 +1041,7 @@ fn plan_monitoring(
                         };
                         let pd = ordinals(Component::Pd, spec.spec.pd.replicas);
                         let tikv = ordinals(Component::Tikv, spec.spec.tikv.replicas);
-                        let files = topo.scrape_targets(&pd, &tikv);
-                        let hash = super::topology::files_hash(&files);
+                        let hash = super::topology::targets_hash(spec.name(), &pd, &tikv);
                         let current = obs
                             .memory
                             .scrape_targets_hash
@@ -1016,7 +1049,7 @@ fn plan_monitoring(
                             .or_else(|| c.label(labels::SCRAPE_HASH));
                         if current != Some(hash.as_str()) {
                             p.steps.push(Step::WriteScrapeTargets {
-                                files,
+                                files: topo.scrape_targets(&pd, &tikv),
                                 hash,
                                 targets: pd.len() + tikv.len(),
                             });

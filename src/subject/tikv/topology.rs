@@ -396,8 +396,9 @@ impl<'a> Topology<'a> {
         let mut labels = self.member_labels(Component::Prometheus, &member, None);
         labels.insert(labels::SPEC_HASH.into(), self.spec_hash(Component::Prometheus));
         let s = &self.spec.spec;
-        let initial_targets = self.scrape_targets(&(0..s.pd.replicas).collect::<Vec<_>>(), &(0..s.tikv.replicas).collect::<Vec<_>>());
-        labels.insert(labels::SCRAPE_HASH.into(), files_hash(&initial_targets));
+        let pd: Vec<u32> = (0..s.pd.replicas).collect();
+        let tikv: Vec<u32> = (0..s.tikv.replicas).collect();
+        labels.insert(labels::SCRAPE_HASH.into(), targets_hash(self.spec.name(), &pd, &tikv));
         labels.insert(labels::IMAGE.into(), self.image(Component::Prometheus).into());
         ContainerSpec {
             name: self.names.container(&member),
@@ -485,13 +486,16 @@ impl<'a> Topology<'a> {
     }
 }
 
-/// Hash of a set of scrape-target files (what the planner compares to decide whether
-/// Prometheus needs new targets).
-pub fn files_hash(files: &[FileUpload]) -> String {
+/// Hash of the scrape targets for these PD and TiKV ordinals (what the planner compares
+/// to decide whether Prometheus needs new targets; cheap: no file is rendered).
+pub fn targets_hash(cluster: &str, pd: &[u32], tikv: &[u32]) -> String {
     let mut h = Sha256::new();
-    for f in files {
-        h.update(f.path.as_bytes());
-        h.update(&f.contents);
+    h.update(cluster.as_bytes());
+    for (tag, list) in [(b"pd" as &[u8], pd), (b"tikv", tikv)] {
+        h.update(tag);
+        for o in list {
+            h.update(o.to_le_bytes());
+        }
     }
     hex::encode(&h.finalize()[..8])
 }
