@@ -2,3 +2,5 @@
 
 pub mod model;
 pub mod pd;
+pub mod invariants;
+pub mod snapshot;
