@@ -41,9 +41,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// `rounds` rounds of `per_round` violations over `keys` distinct keys.
-fn observe_case(name: &str, keys: usize, rounds: u64, per_round: usize) {
+fn observe_case(name: &str, keys: usize, rounds: u64, per_round: usize, refresh: Option<Duration>) {
     let dir = tempfile::tempdir().unwrap();
     let store = TicketStore::open(dir.path()).unwrap();
+    if let Some(r) = refresh {
+        store.set_refresh_interval(r);
+    }
     let mut next = 0usize;
     let batches: Vec<Vec<Violation>> = (0..rounds)
         .map(|r| {
@@ -63,11 +66,12 @@ fn observe_case(name: &str, keys: usize, rounds: u64, per_round: usize) {
     for (r, b) in batches.iter().enumerate() {
         let out = store.observe(b, &[], at(r as u64)).unwrap();
         opened += out.opened.len();
-        refreshed += out.refreshed + out.updated.len();
+        refreshed += out.refreshed.len() + out.updated.len();
     }
+    store.flush().unwrap();
     let el = start.elapsed();
     println!(
-        "observe  {name:<44} {total:>6} observations in {:>8.1} ms = {:>9.0} obs/s ({opened} opened, {refreshed} deduplicated, {rounds} flushes)",
+        "observe  {name:<44} {total:>6} observations in {:>8.1} ms = {:>9.0} obs/s ({opened} opened, {refreshed} deduplicated, {rounds} rounds)",
         el.as_secs_f64() * 1e3,
         total as f64 / el.as_secs_f64()
     );
@@ -100,6 +104,13 @@ fn list_case() {
     println!(
         "open     database holding {N} tickets (loads the summary index) in {:.1} ms",
         open_start.elapsed().as_secs_f64() * 1e3
+    );
+    let load = Instant::now();
+    store.observe(&[], &[], at(2000)).unwrap();
+    println!(
+        "load     lifecycle tracker on first observe ({} active tickets) in {:.1} ms",
+        store.stats().active,
+        load.elapsed().as_secs_f64() * 1e3
     );
     for (name, filter) in [
         ("all", TicketFilter::default()),
@@ -142,7 +153,7 @@ fn main() {
     // test-mode run short.
     let quick = !std::env::args().any(|a| a == "--bench");
     if quick {
-        observe_case("smoke: 100 distinct keys, 1 round", 100, 1, 100);
+        observe_case("smoke: 100 distinct keys, 1 round", 100, 1, 100, None);
         return;
     }
     observe_case(
@@ -150,14 +161,29 @@ fn main() {
         10_000,
         100,
         100,
+        None,
     );
-    observe_case("repeated keys: 100 keys, 100 rounds of 100", 100, 100, 100);
+    observe_case(
+        "repeated keys: 100 keys, 100 rounds of 100",
+        100,
+        100,
+        100,
+        None,
+    );
     observe_case(
         "repeated keys: 1,000 keys, 10 rounds of 1,000",
         1_000,
         10,
         1_000,
+        None,
     );
-    observe_case("one round of 10,000 distinct keys", 10_000, 1, 10_000);
+    observe_case("one round of 10,000 distinct keys", 10_000, 1, 10_000, None);
+    observe_case(
+        "repeated, refresh interval 0 (every round written)",
+        100,
+        100,
+        100,
+        Some(Duration::ZERO),
+    );
     list_case();
 }

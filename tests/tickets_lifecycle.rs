@@ -94,9 +94,8 @@ fn repeated_observations_bump_counters_without_timeline_noise() {
     tr.observe(std::slice::from_ref(&v), &[], at(0));
     for s in 1..=5 {
         let out = tr.observe(std::slice::from_ref(&v), &[], at(s));
-        assert_eq!(out.refreshed, 1);
+        assert_eq!(out.refreshed, vec![1], "counters still need persisting");
         assert!(out.events.is_empty());
-        assert_eq!(out.dirty.len(), 1, "counters still need persisting");
     }
     let t = tr.active_by_key(&key("a")).unwrap();
     assert_eq!(t.occurrences, 6);

@@ -23,6 +23,7 @@
 //! (`15m`, `2h`). `status` and `severity` take comma-separated lists.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::extract::{Path as UrlPath, Query, State};
@@ -258,11 +259,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 async fn list_tickets(
     State(state): State<ApiState>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Vec<TicketSummary>>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = q
         .to_filter(SystemTime::now())
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
-    Ok(Json(state.store.list(&filter)))
+    let list = state.store.list(&filter);
+    let refs: Vec<&TicketSummary> = list.iter().map(|s| s.as_ref()).collect();
+    Ok(Json(refs).into_response())
 }
 
 async fn get_ticket(
@@ -623,10 +626,13 @@ impl TicketAccess {
     }
 
     /// Lists ticket summaries.
-    pub async fn list(&self, filter: &TicketFilter) -> Result<Vec<TicketSummary>, AccessError> {
+    pub async fn list(
+        &self,
+        filter: &TicketFilter,
+    ) -> Result<Vec<Arc<TicketSummary>>, AccessError> {
         match self {
             Self::Local(s) => Ok(s.list(filter)),
-            Self::Remote(c) => Ok(c.list(filter).await?),
+            Self::Remote(c) => Ok(c.list(filter).await?.into_iter().map(Arc::new).collect()),
         }
     }
 

@@ -101,14 +101,13 @@ pub struct RoundOutcome {
     pub updated: Vec<Ticket>,
     /// Tickets resolved this round (automatically).
     pub resolved: Vec<Ticket>,
-    /// Active tickets observed again with nothing notable (counters and evidence only).
-    pub refreshed: usize,
+    /// Ids of active tickets observed again with nothing notable (counters and evidence
+    /// only changed; the store may coalesce their writes).
+    pub refreshed: Vec<u64>,
     /// Violations seen but still within their grace.
     pub pending: usize,
     /// Timeline entries appended this round, for the global event log.
     pub events: Vec<TicketEvent>,
-    /// Every ticket whose record changed (the store persists these), notable or not.
-    pub dirty: Vec<Ticket>,
 }
 
 impl RoundOutcome {
@@ -286,11 +285,10 @@ impl Tracker {
             if let Some(active) = self.active.get_mut(key) {
                 active.holding_since = None;
                 let notable = refresh(&mut active.ticket, v, now, &mut out.events);
-                out.dirty.push(active.ticket.clone());
                 if notable {
                     out.updated.push(active.ticket.clone());
                 } else {
-                    out.refreshed += 1;
+                    out.refreshed.push(active.ticket.id);
                 }
                 continue;
             }
@@ -331,7 +329,6 @@ impl Tracker {
                     t
                 }
             };
-            out.dirty.push(ticket.clone());
             self.active_ids.insert(ticket.id, key.clone());
             self.active.insert(
                 key.clone(),
@@ -370,7 +367,6 @@ impl Tracker {
                     &mut out.events,
                 );
                 out.resolved.push(t.clone());
-                out.dirty.push(t.clone());
                 self.recently_resolved.insert(key.clone(), t);
             }
         }

@@ -402,6 +402,12 @@ pub struct TicketSummary {
     pub diagnosed: bool,
 }
 
+impl AsRef<TicketSummary> for TicketSummary {
+    fn as_ref(&self) -> &TicketSummary {
+        self
+    }
+}
+
 /// One entry of the global event timeline (`operator events`): a ticket timeline entry
 /// with the ticket it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -94,13 +94,14 @@ fn truncate(s: &str, width: usize) -> String {
 }
 
 /// A list of tickets.
-pub fn render_list(
-    tickets: &[TicketSummary],
+pub fn render_list<T: AsRef<TicketSummary>>(
+    tickets: &[T],
     fmt: OutputFormat,
     now: SystemTime,
 ) -> Result<String, RenderError> {
     if fmt != OutputFormat::Table {
-        return structured(tickets, fmt);
+        let refs: Vec<&TicketSummary> = tickets.iter().map(AsRef::as_ref).collect();
+        return structured(&refs, fmt);
     }
     if tickets.is_empty() {
         return Ok("No tickets.\n".to_string());
@@ -116,7 +117,7 @@ pub fn render_list(
         "COUNT",
         "SUMMARY",
     ]);
-    for s in tickets {
+    for s in tickets.iter().map(AsRef::as_ref) {
         let status = if s.reopened_count > 0 {
             format!("{} (reopened {}x)", s.status, s.reopened_count)
         } else {

@@ -15,26 +15,35 @@
 //! # Why an in-memory index
 //!
 //! The controller reports the same violations every few seconds. The [`Tracker`] keeps
-//! every active ticket in memory, so a repeated observation is a hash lookup plus one
-//! batched write, never a read of sled. Listings are served from an in-memory map of
-//! [`TicketSummary`]s (loaded from the compact `summaries` tree at open), which is what
-//! makes listing 100,000 tickets a matter of milliseconds; `get` reads the full record.
+//! every active ticket in memory, so a repeated observation is a hash lookup, never a
+//! read of sled. The tracker is loaded on the first [`TicketStore::observe`], not at open,
+//! so the CLI opening the database to list or ack pays only for the summary index.
+//! Listings are served from an in-memory map of shared [`TicketSummary`]s (loaded from the
+//! compact `summaries` tree at open), which makes listing 100,000 tickets a matter of
+//! milliseconds; `get` reads the full record from sled.
 //!
 //! # Durability
 //!
 //! sled fsyncs in the background every 500 ms; a write acknowledged before that can be
-//! lost on SIGKILL. Every method here that mutates the store therefore calls
+//! lost on SIGKILL. Every method here that makes a reportable change (a ticket opened,
+//! reopened, updated, resolved, acknowledged, leased or diagnosed, and every event) calls
 //! [`sled::Db::flush`] before it returns, so whatever a caller reports (an id printed, an
 //! HTTP 200) is on disk. Methods block on that fsync: call them from
 //! `tokio::task::spawn_blocking` in async code.
 //!
+//! Refresh-only changes (a repeated observation bumping `occurrences`, `last_seen` and the
+//! latest evidence) are coalesced: written with the next reportable change, or at most
+//! one refresh interval (default 1 s) later, and by [`TicketStore::flush`]. Reads (`get`,
+//! `list`) serve what is on disk, so nothing unflushed is ever shown; a crash loses at most
+//! one interval of counter updates, never a reported transition.
+//!
 //! sled allows one process per database. [`StoreError::Locked`] says so explicitly, so the
 //! CLI can fall back to the controller's HTTP API (see [`super::api::TicketAccess`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -122,20 +131,59 @@ impl TicketFilter {
     }
 }
 
+/// Default longest delay before a refresh-only change is written.
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+
 struct State {
     tracker: Tracker,
-    index: BTreeMap<u64, TicketSummary>,
+    /// The tracker holds every active ticket (false until the first observation).
+    tracker_loaded: bool,
+    index: BTreeMap<u64, Arc<TicketSummary>>,
     event_seq: u64,
+    /// Active tickets refreshed in memory but not yet written.
+    unwritten: HashSet<u64>,
+    last_refresh_write: Instant,
+    refresh_interval: Duration,
 }
 
 struct Inner {
     path: PathBuf,
+    config: LifecycleConfig,
     db: sled::Db,
     tickets: sled::Tree,
     summaries: sled::Tree,
     dedupe: sled::Tree,
     events: sled::Tree,
     state: Mutex<State>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Best effort: write coalesced refreshes on a clean shutdown.
+        let st = self.state.get_mut();
+        if !st.unwritten.is_empty() {
+            let ids: Vec<u64> = st.unwritten.drain().collect();
+            let tickets: Vec<Ticket> = ids
+                .iter()
+                .filter_map(|id| st.tracker.active_by_id(*id).cloned())
+                .collect();
+            let refs: Vec<&Ticket> = tickets.iter().collect();
+            let _ = write(
+                &self.path,
+                (
+                    &self.db,
+                    &self.tickets,
+                    &self.summaries,
+                    &self.dedupe,
+                    &self.events,
+                ),
+                st,
+                &refs,
+                &[],
+                &[],
+            );
+        }
+    }
 }
 
 /// The ticket store. Cheap to clone (shared handle).
@@ -172,9 +220,10 @@ impl TicketStore {
     /// Opens (or creates) the database at `path`.
     ///
     /// # Guarantees
-    /// Fails with [`StoreError::Locked`] when another process holds the database. Active
-    /// tickets and the latest resolved ticket of each key (if resolved within the reopen
-    /// window) are loaded into the tracker; pending violations start from scratch.
+    /// Fails with [`StoreError::Locked`] when another process holds the database. Only
+    /// the summary index is loaded here; on the first observation, active tickets and the
+    /// latest resolved ticket of each key (if resolved within the reopen window) are loaded
+    /// into the tracker. Pending violations start from scratch.
     pub fn open_with(path: impl AsRef<Path>, config: LifecycleConfig) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let sled_err = |source: sled::Error| map_sled(&path, source);
@@ -192,7 +241,7 @@ impl TicketStore {
         for item in summaries.iter() {
             let (k, v) = item.map_err(sled_err)?;
             let s: TicketSummary = decode(&path, "summary", &v)?;
-            index.insert(id_of(&k), s);
+            index.insert(id_of(&k), Arc::new(s));
         }
         // A ticket record always precedes its summary in the log; recover any summary
         // lost to a crash between the two from the record itself.
@@ -204,29 +253,12 @@ impl TicketStore {
                 for item in tickets.range(be(have + 1)..) {
                     let (k, v) = item.map_err(sled_err)?;
                     let t: Ticket = decode(&path, "ticket", &v)?;
-                    index.insert(id_of(&k), t.summary_view());
+                    index.insert(id_of(&k), Arc::new(t.summary_view()));
                 }
             }
         }
         let next_id = last_ticket.map(|(k, _)| id_of(&k) + 1).unwrap_or(1);
-        let mut tracker = Tracker::new(config, next_id);
-        let now = SystemTime::now();
-        for item in dedupe.iter() {
-            let (_, v) = item.map_err(sled_err)?;
-            let id = id_of(&v);
-            let Some(s) = index.get(&id) else { continue };
-            let wanted = s.status.is_active()
-                || s.resolved_at.is_some_and(|r| {
-                    now.duration_since(r).unwrap_or_default() <= config.reopen_window
-                });
-            if wanted {
-                let raw = tickets
-                    .get(be(id))
-                    .map_err(sled_err)?
-                    .ok_or(StoreError::NotFound(id))?;
-                tracker.load(decode(&path, "ticket", &raw)?);
-            }
-        }
+        let tracker = Tracker::new(config, next_id);
         let event_seq = match events.last().map_err(sled_err)? {
             Some((k, _)) if k.len() == 16 => {
                 u64::from_be_bytes(k[8..16].try_into().expect("8 bytes")) + 1
@@ -236,6 +268,7 @@ impl TicketStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
+                config,
                 db,
                 tickets,
                 summaries,
@@ -243,8 +276,12 @@ impl TicketStore {
                 events,
                 state: Mutex::new(State {
                     tracker,
+                    tracker_loaded: false,
                     index,
                     event_seq,
+                    unwritten: HashSet::new(),
+                    last_refresh_write: Instant::now(),
+                    refresh_interval: DEFAULT_REFRESH_INTERVAL,
                 }),
             }),
         })
@@ -259,68 +296,81 @@ impl TicketStore {
     ///
     /// # Guarantees
     /// When this returns `Ok`, every ticket in the outcome and every event is flushed to
-    /// disk. Repeated observations of active tickets do not read sled.
+    /// disk. Repeated observations of active tickets do not read sled. When it returns an
+    /// error the in-memory lifecycle has still advanced (nothing was reported, so nothing
+    /// is lost to a caller); the next successful round rewrites every ticket it touches.
     pub fn observe(
         &self,
         violations: &[Violation],
         holding: &[String],
         now: SystemTime,
     ) -> Result<RoundOutcome, StoreError> {
-        let mut st = self.inner.state.lock();
+        let inner = &*self.inner;
+        let mut st = inner.state.lock();
+        ensure_tracker(inner, &mut st)?;
         let out = st.tracker.observe(violations, holding, now);
-        if out.dirty.is_empty() && out.events.is_empty() {
+        st.unwritten.extend(out.refreshed.iter().copied());
+        let reportable = !(out.is_quiet() && out.events.is_empty());
+        if !reportable && st.last_refresh_write.elapsed() < st.refresh_interval {
             return Ok(out);
         }
-        let opened: Vec<&Ticket> = out.opened.iter().chain(out.reopened.iter()).collect();
-        self.persist(&mut st, &out.dirty, &opened, &out.events)?;
+        let notable: Vec<&Ticket> = out
+            .opened
+            .iter()
+            .chain(&out.reopened)
+            .chain(&out.updated)
+            .chain(&out.resolved)
+            .collect();
+        let opened: Vec<&Ticket> = out.opened.iter().chain(&out.reopened).collect();
+        self.write_with_refreshes(&mut st, &notable, &opened, &out.events)?;
         Ok(out)
     }
 
-    fn persist(
+    /// Writes `notable` plus every coalesced refresh, then flushes.
+    fn write_with_refreshes(
         &self,
         st: &mut State,
-        dirty: &[Ticket],
+        notable: &[&Ticket],
         opened: &[&Ticket],
         events: &[TicketEvent],
     ) -> Result<(), StoreError> {
-        let inner = &self.inner;
-        let sled_err = |source: sled::Error| map_sled(&inner.path, source);
-        let mut tickets = sled::Batch::default();
-        let mut summaries = sled::Batch::default();
-        for t in dirty {
-            let summary = t.summary_view();
-            tickets.insert(&be(t.id), encode(&inner.path, "ticket", t)?);
-            summaries.insert(&be(t.id), encode(&inner.path, "summary", &summary)?);
-            st.index.insert(t.id, summary);
+        let inner = &*self.inner;
+        for t in notable {
+            st.unwritten.remove(&t.id);
         }
-        let mut dedupe = sled::Batch::default();
-        for t in opened {
-            dedupe.insert(t.dedupe_key.as_bytes(), &be(t.id));
-        }
-        let mut ev = sled::Batch::default();
-        for e in events {
-            let key = event_key(e.at, st.event_seq);
-            st.event_seq += 1;
-            ev.insert(&key, encode(&inner.path, "event", e)?);
-        }
-        // Ticket records first: a crash between trees leaves a record without its summary
-        // (recovered at open), never a summary or event without its record.
-        inner.tickets.apply_batch(tickets).map_err(sled_err)?;
-        inner.summaries.apply_batch(summaries).map_err(sled_err)?;
-        inner.dedupe.apply_batch(dedupe).map_err(sled_err)?;
-        inner.events.apply_batch(ev).map_err(sled_err)?;
-        inner.db.flush().map_err(sled_err)?;
+        let ids: Vec<u64> = st.unwritten.drain().collect();
+        let refreshed: Vec<Ticket> = ids
+            .into_iter()
+            .filter_map(|id| st.tracker.active_by_id(id).cloned())
+            .collect();
+        let mut all: Vec<&Ticket> = notable.to_vec();
+        all.extend(refreshed.iter());
+        write(
+            &inner.path,
+            (
+                &inner.db,
+                &inner.tickets,
+                &inner.summaries,
+                &inner.dedupe,
+                &inner.events,
+            ),
+            st,
+            &all,
+            opened,
+            events,
+        )?;
+        st.last_refresh_write = Instant::now();
         Ok(())
     }
 
-    /// One ticket, with evidence and timeline.
+    /// Sets the longest delay before a refresh-only change is written (0 = write every
+    /// observation).
+    pub fn set_refresh_interval(&self, interval: Duration) {
+        self.inner.state.lock().refresh_interval = interval;
+    }
+
+    /// One ticket, with evidence and timeline, as written on disk.
     pub fn get(&self, id: u64) -> Result<Option<Ticket>, StoreError> {
-        {
-            let st = self.inner.state.lock();
-            if let Some(t) = st.tracker.active_by_id(id) {
-                return Ok(Some(t.clone()));
-            }
-        }
         self.read(id)
     }
 
@@ -334,8 +384,9 @@ impl TicketStore {
             .transpose()
     }
 
-    /// Ticket summaries matching `filter`, newest (highest id) first.
-    pub fn list(&self, filter: &TicketFilter) -> Vec<TicketSummary> {
+    /// Ticket summaries matching `filter`, newest (highest id) first. Summaries are
+    /// shared, immutable snapshots: listing copies pointers, not strings.
+    pub fn list(&self, filter: &TicketFilter) -> Vec<Arc<TicketSummary>> {
         let st = self.inner.state.lock();
         let limit = filter.limit.unwrap_or(usize::MAX);
         st.index
@@ -389,8 +440,8 @@ impl TicketStore {
         let (r, event) = f(&mut t)?;
         if let Some(event) = event {
             let events = [event];
-            self.persist(&mut st, std::slice::from_ref(&t), &[], &events)?;
             st.tracker.replace(t.clone());
+            self.write_with_refreshes(&mut st, &[&t], &[], &events)?;
         }
         Ok((t, r))
     }
@@ -496,8 +547,9 @@ impl TicketStore {
 
     /// Ids of active tickets a diagnoser may lease now: Open, or Diagnosing with an
     /// expired lease. Oldest first.
-    pub fn diagnosable(&self, now: SystemTime) -> Vec<u64> {
-        let st = self.inner.state.lock();
+    pub fn diagnosable(&self, now: SystemTime) -> Result<Vec<u64>, StoreError> {
+        let mut st = self.inner.state.lock();
+        ensure_tracker(&self.inner, &mut st)?;
         let mut ids: Vec<u64> = st
             .index
             .values()
@@ -514,17 +566,94 @@ impl TicketStore {
             })
             .collect();
         ids.sort_unstable();
-        ids
+        Ok(ids)
     }
 
-    /// Flushes (all mutating methods already do; for callers that want a barrier).
+    /// Writes coalesced refreshes and flushes (reportable changes are always flushed
+    /// already; call this at shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.inner
-            .db
-            .flush()
-            .map(|_| ())
-            .map_err(|e| map_sled(&self.inner.path, e))
+        let mut st = self.inner.state.lock();
+        self.write_with_refreshes(&mut st, &[], &[], &[])
     }
+}
+
+type Trees<'a> = (
+    &'a sled::Db,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+);
+
+/// Loads the tracker from disk once (active tickets and reopen candidates).
+fn ensure_tracker(inner: &Inner, st: &mut State) -> Result<(), StoreError> {
+    if st.tracker_loaded {
+        return Ok(());
+    }
+    let path = &inner.path;
+    let sled_err = |source: sled::Error| map_sled(path, source);
+    let now = SystemTime::now();
+    let window = inner.config.reopen_window;
+    for item in inner.dedupe.iter() {
+        let (_, v) = item.map_err(sled_err)?;
+        let id = id_of(&v);
+        let Some(s) = st.index.get(&id) else { continue };
+        let wanted = s.status.is_active()
+            || s.resolved_at
+                .is_some_and(|r| now.duration_since(r).unwrap_or_default() <= window);
+        if !wanted || st.tracker.active_by_id(id).is_some() {
+            continue;
+        }
+        let raw = inner
+            .tickets
+            .get(be(id))
+            .map_err(sled_err)?
+            .ok_or(StoreError::NotFound(id))?;
+        st.tracker.load(decode(path, "ticket", &raw)?);
+    }
+    st.tracker_loaded = true;
+    Ok(())
+}
+
+/// Writes tickets (record then summary), dedupe entries and events, then flushes.
+fn write(
+    path: &Path,
+    (db, tickets_tree, summaries_tree, dedupe_tree, events_tree): Trees<'_>,
+    st: &mut State,
+    dirty: &[&Ticket],
+    opened: &[&Ticket],
+    events: &[TicketEvent],
+) -> Result<(), StoreError> {
+    let sled_err = |source: sled::Error| map_sled(path, source);
+    let mut tickets = sled::Batch::default();
+    let mut summaries = sled::Batch::default();
+    let mut new_index = Vec::with_capacity(dirty.len());
+    for t in dirty {
+        let summary = t.summary_view();
+        tickets.insert(&be(t.id), encode(path, "ticket", t)?);
+        summaries.insert(&be(t.id), encode(path, "summary", &summary)?);
+        new_index.push((t.id, Arc::new(summary)));
+    }
+    let mut dedupe = sled::Batch::default();
+    for t in opened {
+        dedupe.insert(t.dedupe_key.as_bytes(), &be(t.id));
+    }
+    let mut ev = sled::Batch::default();
+    for e in events {
+        let key = event_key(e.at, st.event_seq);
+        st.event_seq += 1;
+        ev.insert(&key, encode(path, "event", e)?);
+    }
+    // Ticket records first: a crash between trees leaves a record without its summary
+    // (recovered at open), never a summary or event without its record.
+    tickets_tree.apply_batch(tickets).map_err(sled_err)?;
+    summaries_tree.apply_batch(summaries).map_err(sled_err)?;
+    dedupe_tree.apply_batch(dedupe).map_err(sled_err)?;
+    events_tree.apply_batch(ev).map_err(sled_err)?;
+    db.flush().map_err(sled_err)?;
+    // Only now is it on disk, so only now is it listed.
+    st.index.extend(new_index);
+    Ok(())
 }
 
 fn map_sled(path: &Path, source: sled::Error) -> StoreError {
