@@ -131,6 +131,9 @@ impl TicketFilter {
     }
 }
 
+/// How long `open` retries a database that is locked (see [`TicketStore::open_with`]).
+pub const LOCK_WAIT: Duration = Duration::from_secs(1);
+
 /// Default longest delay before a refresh-only change is written.
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -220,18 +223,31 @@ impl TicketStore {
     /// Opens (or creates) the database at `path`.
     ///
     /// # Guarantees
-    /// Fails with [`StoreError::Locked`] when another process holds the database. Only
+    /// Fails with [`StoreError::Locked`] when another process holds the database (after
+    /// retrying for [`LOCK_WAIT`], since sled frees its lock a moment after a close). Only
     /// the summary index is loaded here; on the first observation, active tickets and the
     /// latest resolved ticket of each key (if resolved within the reopen window) are loaded
     /// into the tracker. Pending violations start from scratch.
     pub fn open_with(path: impl AsRef<Path>, config: LifecycleConfig) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let sled_err = |source: sled::Error| map_sled(&path, source);
-        let db = sled::Config::new()
-            .path(&path)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(sled_err)?;
+        // sled releases its file lock from background threads a moment after the last
+        // handle drops, so a lock seen right after a close is retried briefly; one still
+        // held after LOCK_WAIT belongs to a live handle (normally another process).
+        let started = Instant::now();
+        let db = loop {
+            match sled::Config::new()
+                .path(&path)
+                .mode(sled::Mode::HighThroughput)
+                .open()
+                .map_err(sled_err)
+            {
+                Err(StoreError::Locked { .. }) if started.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
         let tickets = db.open_tree("tickets").map_err(sled_err)?;
         let summaries = db.open_tree("summaries").map_err(sled_err)?;
         let dedupe = db.open_tree("dedupe").map_err(sled_err)?;
