@@ -156,6 +156,11 @@ fn main() {
         observe_case("smoke: 100 distinct keys, 1 round", 100, 1, 100, None);
         return;
     }
+    // TICKETS_BENCH=list runs only the listing case (for profiling).
+    if std::env::var("TICKETS_BENCH").as_deref() == Ok("list") {
+        list_case();
+        return;
+    }
     observe_case(
         "distinct keys: 10,000 keys, 100 rounds of 100",
         10_000,
