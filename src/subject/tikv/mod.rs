@@ -1,5 +1,6 @@
 //! The TiKV subject: PD + TiKV on Docker.
 
+pub mod invariants;
 pub mod logs;
 pub mod model;
 pub mod pd;
@@ -7,5 +8,6 @@ pub mod pd_adapter;
 pub mod plan;
 pub mod prom;
 pub mod promtext;
+pub mod snapshot;
 pub mod subject;
 pub mod topology;

@@ -1,0 +1,318 @@
+//! Rendering tickets and events for the terminal (`-o table|json|yaml`).
+//!
+//! Tables are for people (ages instead of timestamps, one line per ticket, summaries
+//! truncated); JSON and YAML are for scripts and carry the full records with RFC 3339
+//! times. Rendering takes `now` explicitly so ages are deterministic in tests.
+
+use std::fmt::Write as _;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use comfy_table::{presets, ContentArrangement, Table};
+use serde::Serialize;
+
+use super::model::{format_time, Evidence, Ticket, TicketEvent, TicketSummary};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// Human table / detailed view.
+    #[default]
+    Table,
+    /// JSON (pretty).
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+impl FromStr for OutputFormat {
+    type Err = RenderError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "table" | "wide" | "text" => Ok(Self::Table),
+            "json" => Ok(Self::Json),
+            "yaml" | "yml" => Ok(Self::Yaml),
+            other => Err(RenderError::UnknownFormat(other.to_string())),
+        }
+    }
+}
+
+/// Rendering errors.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// `-o` value not understood.
+    #[error("unknown output format {0:?}: expected table, json or yaml")]
+    UnknownFormat(String),
+    /// JSON encoding failed.
+    #[error("cannot encode as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// YAML encoding failed.
+    #[error("cannot encode as YAML: {0}")]
+    Yaml(#[from] yaml_serde::Error),
+}
+
+const SUMMARY_WIDTH: usize = 80;
+
+fn structured<T: Serialize + ?Sized>(v: &T, fmt: OutputFormat) -> Result<String, RenderError> {
+    match fmt {
+        OutputFormat::Json => {
+            let mut s = serde_json::to_string_pretty(v)?;
+            s.push('\n');
+            Ok(s)
+        }
+        OutputFormat::Yaml => Ok(yaml_serde::to_string(v)?),
+        OutputFormat::Table => unreachable!("tables are rendered by the callers"),
+    }
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.to_vec());
+    t
+}
+
+/// `5s`, `3m`, `2h`, `4d` (the largest whole unit).
+pub fn age(now: SystemTime, then: SystemTime) -> String {
+    let d = now.duration_since(then).unwrap_or_default().as_secs();
+    match d {
+        0..=119 => format!("{d}s"),
+        120..=7199 => format!("{}m", d / 60),
+        7200..=172_799 => format!("{}h", d / 3600),
+        _ => format!("{}d", d / 86_400),
+    }
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A list of tickets.
+pub fn render_list<T: AsRef<TicketSummary>>(
+    tickets: &[T],
+    fmt: OutputFormat,
+    now: SystemTime,
+) -> Result<String, RenderError> {
+    if fmt != OutputFormat::Table {
+        let refs: Vec<&TicketSummary> = tickets.iter().map(AsRef::as_ref).collect();
+        return structured(&refs, fmt);
+    }
+    if tickets.is_empty() {
+        return Ok("No tickets.\n".to_string());
+    }
+    let mut t = table(&[
+        "ID",
+        "SEVERITY",
+        "STATUS",
+        "INVARIANT",
+        "TARGET",
+        "AGE",
+        "LAST SEEN",
+        "COUNT",
+        "SUMMARY",
+    ]);
+    for s in tickets.iter().map(AsRef::as_ref) {
+        let status = if s.reopened_count > 0 {
+            format!("{} (reopened {}x)", s.status, s.reopened_count)
+        } else {
+            s.status.to_string()
+        };
+        t.add_row(vec![
+            s.id.to_string(),
+            s.severity.to_string(),
+            status,
+            s.invariant.clone(),
+            s.target.clone(),
+            age(now, s.first_seen),
+            format!("{} ago", age(now, s.last_seen)),
+            s.occurrences.to_string(),
+            truncate(&s.summary, SUMMARY_WIDTH),
+        ]);
+    }
+    Ok(trim_lines(&t.to_string()))
+}
+
+/// One ticket in detail: header, timeline, evidence and diagnosis.
+pub fn render_ticket(
+    t: &Ticket,
+    fmt: OutputFormat,
+    now: SystemTime,
+) -> Result<String, RenderError> {
+    if fmt != OutputFormat::Table {
+        return structured(t, fmt);
+    }
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Ticket #{}  {}  [{}] {}",
+        t.id, t.dedupe_key, t.severity, t.status
+    );
+    let _ = writeln!(o, "Summary:     {}", t.summary);
+    let _ = writeln!(o, "Subject:     {}", t.subject);
+    let _ = writeln!(o, "Invariant:   {}", t.invariant);
+    let _ = writeln!(o, "Target:      {}", t.target);
+    let _ = writeln!(
+        o,
+        "First seen:  {} ({} ago)",
+        format_time(t.first_seen),
+        age(now, t.first_seen)
+    );
+    let _ = writeln!(
+        o,
+        "Last seen:   {} ({} ago)",
+        format_time(t.last_seen),
+        age(now, t.last_seen)
+    );
+    let _ = writeln!(o, "Occurrences: {}", t.occurrences);
+    let _ = writeln!(o, "Grace:       {}", humantime::format_duration(t.grace));
+    if t.reopened_count > 0 {
+        let _ = writeln!(o, "Reopened:    {} time(s)", t.reopened_count);
+    }
+    if let Some(r) = t.resolved_at {
+        let _ = writeln!(o, "Resolved:    {} ({} ago)", format_time(r), age(now, r));
+    }
+    if let Some(l) = &t.lease {
+        let left = l.until.duration_since(now).unwrap_or(Duration::ZERO);
+        let _ = writeln!(
+            o,
+            "Lease:       {} until {} ({}s left)",
+            l.holder,
+            format_time(l.until),
+            left.as_secs()
+        );
+    }
+
+    let _ = writeln!(o, "\nTimeline:");
+    let mut tl = table(&["AT", "EVENT", "DETAIL"]);
+    for e in &t.timeline {
+        tl.add_row(vec![
+            format_time(e.at),
+            e.kind.to_string(),
+            e.detail.clone(),
+        ]);
+    }
+    o.push_str(&indent(&trim_lines(&tl.to_string())));
+
+    let _ = writeln!(
+        o,
+        "\nEvidence (latest, observed {}):",
+        format_time(t.evidence.observed_at)
+    );
+    o.push_str(&render_evidence(&t.evidence));
+    if t.first_evidence != t.evidence {
+        let _ = writeln!(
+            o,
+            "\nEvidence (first, observed {}):",
+            format_time(t.first_evidence.observed_at)
+        );
+        o.push_str(&render_evidence(&t.first_evidence));
+    }
+
+    if let Some(d) = &t.diagnosis {
+        let _ = writeln!(o, "\nDiagnosis:");
+        let text = serde_json::to_string_pretty(d)?;
+        o.push_str(&indent(&text));
+    }
+    Ok(o)
+}
+
+fn render_evidence(e: &Evidence) -> String {
+    let mut o = String::new();
+    if !e.metrics.is_empty() {
+        let _ = writeln!(o, "  Metrics:");
+        let mut t = table(&["SERIES", "VALUE", "AT"]);
+        for m in &e.metrics {
+            t.add_row(vec![
+                m.series.clone(),
+                format_value(m.value),
+                format_time(m.at),
+            ]);
+        }
+        o.push_str(&indent(&indent(&trim_lines(&t.to_string()))));
+    }
+    if !e.state.is_null() {
+        let _ = writeln!(o, "  State:");
+        let text = serde_json::to_string_pretty(&e.state).unwrap_or_default();
+        o.push_str(&indent(&indent(&text)));
+    }
+    if !e.events.is_empty() {
+        let _ = writeln!(o, "  Events:");
+        for ev in &e.events {
+            let _ = writeln!(o, "    {}  {}  {}", format_time(ev.at), ev.source, ev.what);
+        }
+    }
+    if !e.logs.is_empty() {
+        let _ = writeln!(o, "  Logs:");
+        for l in &e.logs {
+            let _ = writeln!(o, "    {}  {}", l.source, l.line);
+        }
+    }
+    if o.is_empty() {
+        o.push_str("  (none)\n");
+    }
+    o
+}
+
+/// Metric values: integers without decimals, others with up to 4 significant decimals.
+pub fn format_value(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if v.abs() >= 0.01 || v == 0.0 {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.3e}")
+    }
+}
+
+/// The global event timeline.
+pub fn render_events(events: &[TicketEvent], fmt: OutputFormat) -> Result<String, RenderError> {
+    if fmt != OutputFormat::Table {
+        return structured(events, fmt);
+    }
+    if events.is_empty() {
+        return Ok("No events.\n".to_string());
+    }
+    let mut t = table(&["AT", "TICKET", "SEVERITY", "EVENT", "KEY", "DETAIL"]);
+    for e in events {
+        t.add_row(vec![
+            format_time(e.at),
+            format!("#{}", e.ticket_id),
+            e.severity.to_string(),
+            e.kind.to_string(),
+            e.dedupe_key.clone(),
+            truncate(&e.detail, SUMMARY_WIDTH),
+        ]);
+    }
+    Ok(trim_lines(&t.to_string()))
+}
+
+fn trim_lines(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for line in s.lines() {
+        let l = line.trim_end();
+        // The NOTHING preset still draws a blank separator line under the header.
+        if l.is_empty() {
+            continue;
+        }
+        o.push_str(l.strip_prefix(' ').unwrap_or(l));
+        o.push('\n');
+    }
+    o
+}
+
+fn indent(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 16);
+    for line in s.lines() {
+        o.push_str("  ");
+        o.push_str(line);
+        o.push('\n');
+    }
+    o
+}

@@ -1,0 +1,289 @@
+//! The ticket lifecycle over observation rounds (pure, no storage).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use operator::tickets::lifecycle::{self, LifecycleConfig, Tracker, TransitionError};
+use operator::tickets::{Evidence, Severity, Status, TimelineKind, Violation};
+
+fn t0() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_782_898_000)
+}
+
+fn at(secs: u64) -> SystemTime {
+    t0() + Duration::from_secs(secs)
+}
+
+fn violation(target: &str, grace_secs: u64, severity: Severity, summary: &str) -> Violation {
+    Violation {
+        subject: "demo".into(),
+        invariant: "thing-broken".into(),
+        target: target.into(),
+        severity,
+        summary: summary.into(),
+        evidence: Evidence::at(t0()),
+        grace: Duration::from_secs(grace_secs),
+    }
+}
+
+fn key(target: &str) -> String {
+    format!("demo/thing-broken/{target}")
+}
+
+fn tracker() -> Tracker {
+    Tracker::new(LifecycleConfig::default(), 1)
+}
+
+#[test]
+fn a_violation_opens_a_ticket_only_after_persisting_for_its_grace() {
+    let mut tr = tracker();
+    let v = violation("a", 30, Severity::Warning, "broken");
+    for s in [0, 10, 20] {
+        let out = tr.observe(std::slice::from_ref(&v), &[], at(s));
+        assert!(out.opened.is_empty(), "opened at {s}s");
+        assert_eq!(out.pending, 1);
+    }
+    let out = tr.observe(std::slice::from_ref(&v), &[], at(30));
+    assert_eq!(out.opened.len(), 1);
+    let t = &out.opened[0];
+    assert_eq!(t.id, 1);
+    assert_eq!(
+        t.first_seen,
+        at(0),
+        "first_seen is when the violation began"
+    );
+    assert_eq!(t.occurrences, 4);
+    assert_eq!(t.status, Status::Open);
+    assert_eq!(t.timeline.len(), 1);
+    assert_eq!(t.timeline[0].kind, TimelineKind::Opened);
+    assert_eq!(out.events.len(), 1);
+}
+
+#[test]
+fn a_zero_grace_violation_opens_on_first_sighting() {
+    let mut tr = tracker();
+    let out = tr.observe(&[violation("a", 0, Severity::Critical, "down")], &[], at(0));
+    assert_eq!(out.opened.len(), 1);
+}
+
+#[test]
+fn a_holding_round_cancels_a_pending_violation() {
+    let mut tr = tracker();
+    let v = violation("a", 30, Severity::Warning, "broken");
+    tr.observe(std::slice::from_ref(&v), &[], at(0));
+    tr.observe(&[], &[key("a")], at(10));
+    let out = tr.observe(std::slice::from_ref(&v), &[], at(30));
+    assert!(out.opened.is_empty(), "the grace restarted at 30s");
+    let out = tr.observe(std::slice::from_ref(&v), &[], at(60));
+    assert_eq!(out.opened.len(), 1);
+    assert_eq!(out.opened[0].first_seen, at(30));
+}
+
+#[test]
+fn a_pending_violation_not_seen_for_longer_than_the_gap_starts_over() {
+    let mut tr = tracker();
+    let v = violation("a", 30, Severity::Warning, "broken");
+    tr.observe(std::slice::from_ref(&v), &[], at(0));
+    let out = tr.observe(std::slice::from_ref(&v), &[], at(100));
+    assert!(out.opened.is_empty(), "a 100s gap is not persistence");
+}
+
+#[test]
+fn repeated_observations_bump_counters_without_timeline_noise() {
+    let mut tr = tracker();
+    let v = violation("a", 0, Severity::Warning, "broken");
+    tr.observe(std::slice::from_ref(&v), &[], at(0));
+    for s in 1..=5 {
+        let out = tr.observe(std::slice::from_ref(&v), &[], at(s));
+        assert_eq!(out.refreshed, vec![1], "counters still need persisting");
+        assert!(out.events.is_empty());
+    }
+    let t = tr.active_by_key(&key("a")).unwrap();
+    assert_eq!(t.occurrences, 6);
+    assert_eq!(t.last_seen, at(5));
+    assert_eq!(t.timeline.len(), 1);
+}
+
+#[test]
+fn severity_and_summary_changes_are_recorded_on_the_timeline() {
+    let mut tr = tracker();
+    tr.observe(
+        &[violation("a", 0, Severity::Warning, "p99 0.6s")],
+        &[],
+        at(0),
+    );
+    let out = tr.observe(
+        &[violation("a", 0, Severity::Critical, "p99 2.1s")],
+        &[],
+        at(5),
+    );
+    assert_eq!(out.updated.len(), 1);
+    let kinds: Vec<_> = out.updated[0].timeline.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            TimelineKind::Opened,
+            TimelineKind::SeverityChanged,
+            TimelineKind::SummaryChanged
+        ]
+    );
+    assert_eq!(out.updated[0].severity, Severity::Critical);
+}
+
+#[test]
+fn duplicate_reports_in_one_round_count_once_and_the_worst_severity_wins() {
+    let mut tr = tracker();
+    let out = tr.observe(
+        &[
+            violation("a", 0, Severity::Info, "x"),
+            violation("a", 0, Severity::Critical, "y"),
+            violation("a", 0, Severity::Warning, "z"),
+        ],
+        &[],
+        at(0),
+    );
+    assert_eq!(out.opened.len(), 1);
+    assert_eq!(out.opened[0].severity, Severity::Critical);
+    assert_eq!(out.opened[0].occurrences, 1);
+}
+
+#[test]
+fn a_ticket_auto_resolves_once_its_invariant_held_for_its_grace() {
+    let mut tr = tracker();
+    let v = violation("a", 20, Severity::Warning, "broken");
+    tr.observe(std::slice::from_ref(&v), &[], at(0));
+    tr.observe(std::slice::from_ref(&v), &[], at(20));
+    let holding = [key("a")];
+    assert!(tr.observe(&[], &holding, at(25)).resolved.is_empty());
+    // An unchecked round changes nothing.
+    assert!(tr.observe(&[], &[], at(35)).resolved.is_empty());
+    let out = tr.observe(&[], &holding, at(45));
+    assert_eq!(out.resolved.len(), 1);
+    let t = &out.resolved[0];
+    assert_eq!(t.status, Status::Resolved);
+    assert_eq!(t.resolved_at, Some(at(45)));
+    assert_eq!(t.timeline.last().unwrap().kind, TimelineKind::AutoResolved);
+    assert_eq!(tr.active_count(), 0);
+}
+
+#[test]
+fn a_violation_during_the_resolve_grace_restarts_it() {
+    let mut tr = tracker();
+    let v = violation("a", 20, Severity::Warning, "broken");
+    tr.observe(std::slice::from_ref(&v), &[], at(0));
+    tr.observe(std::slice::from_ref(&v), &[], at(20));
+    let holding = [key("a")];
+    tr.observe(&[], &holding, at(25));
+    tr.observe(std::slice::from_ref(&v), &[], at(35));
+    assert!(tr.observe(&[], &holding, at(50)).resolved.is_empty());
+    assert_eq!(tr.observe(&[], &holding, at(70)).resolved.len(), 1);
+}
+
+#[test]
+fn a_ticket_breaking_again_within_the_reopen_window_is_reopened_not_duplicated() {
+    let mut tr = tracker();
+    let v = violation("a", 0, Severity::Critical, "down");
+    let id = tr.observe(std::slice::from_ref(&v), &[], at(0)).opened[0].id;
+    tr.observe(&[], &[key("a")], at(10));
+    let out = tr.observe(std::slice::from_ref(&v), &[], at(300));
+    assert!(out.opened.is_empty());
+    assert_eq!(out.reopened.len(), 1);
+    let t = &out.reopened[0];
+    assert_eq!(t.id, id);
+    assert_eq!(t.reopened_count, 1);
+    assert_eq!(t.status, Status::Open);
+    assert_eq!(t.resolved_at, None);
+    assert_eq!(t.timeline.last().unwrap().kind, TimelineKind::Reopened);
+}
+
+#[test]
+fn a_ticket_breaking_again_after_the_reopen_window_gets_a_new_id() {
+    let mut tr = tracker();
+    let v = violation("a", 0, Severity::Critical, "down");
+    let id = tr.observe(std::slice::from_ref(&v), &[], at(0)).opened[0].id;
+    tr.observe(&[], &[key("a")], at(10));
+    let out = tr.observe(std::slice::from_ref(&v), &[], at(10 + 601));
+    assert_eq!(out.opened.len(), 1);
+    assert_eq!(out.opened[0].id, id + 1);
+}
+
+#[test]
+fn a_lease_is_granted_from_open_and_blocks_others_until_it_expires() {
+    let mut tr = tracker();
+    let mut t = tr
+        .observe(&[violation("a", 0, Severity::Warning, "x")], &[], at(0))
+        .opened
+        .remove(0);
+    let ttl = Duration::from_secs(60);
+    lifecycle::try_lease(&mut t, "d1", ttl, at(1)).unwrap();
+    assert_eq!(t.status, Status::Diagnosing);
+    let err = lifecycle::try_lease(&mut t, "d2", ttl, at(30)).unwrap_err();
+    assert!(matches!(err, TransitionError::Leased { .. }), "{err}");
+    // d1 crashed: after expiry d2 takes over.
+    let ev = lifecycle::try_lease(&mut t, "d2", ttl, at(62)).unwrap();
+    assert_eq!(ev.kind, TimelineKind::LeaseExpired);
+    assert!(lifecycle::complete_diagnosis(&mut t, "d1", serde_json::json!({}), at(63)).is_err());
+    lifecycle::complete_diagnosis(&mut t, "d2", serde_json::json!({"cause": "disk"}), at(63))
+        .unwrap();
+    assert_eq!(t.status, Status::Diagnosed);
+    assert!(t.lease.is_none());
+    let err = lifecycle::try_lease(&mut t, "d3", ttl, at(64)).unwrap_err();
+    assert!(matches!(err, TransitionError::InvalidStatus { .. }));
+}
+
+#[test]
+fn releasing_a_lease_returns_the_ticket_to_open() {
+    let mut tr = tracker();
+    let mut t = tr
+        .observe(&[violation("a", 0, Severity::Warning, "x")], &[], at(0))
+        .opened
+        .remove(0);
+    lifecycle::try_lease(&mut t, "d1", Duration::from_secs(60), at(1)).unwrap();
+    assert!(lifecycle::release_lease(&mut t, "d2", "", at(2)).is_err());
+    lifecycle::release_lease(&mut t, "d1", "backend unavailable", at(2)).unwrap();
+    assert_eq!(t.status, Status::Open);
+    assert!(t.lease.is_none());
+}
+
+#[test]
+fn acknowledging_keeps_the_ticket_active_and_resolving_closes_it() {
+    let mut tr = tracker();
+    let mut t = tr
+        .observe(&[violation("a", 0, Severity::Warning, "x")], &[], at(0))
+        .opened
+        .remove(0);
+    assert!(
+        lifecycle::acknowledge(&mut t, "alice", Some("on it"), at(1))
+            .unwrap()
+            .is_some()
+    );
+    assert!(lifecycle::acknowledge(&mut t, "alice", None, at(2))
+        .unwrap()
+        .is_none());
+    assert_eq!(t.status, Status::Acknowledged);
+    assert_eq!(t.timeline.last().unwrap().detail, "by alice: on it");
+    assert!(lifecycle::resolve(&mut t, "bob", None, at(3)).is_some());
+    assert!(lifecycle::resolve(&mut t, "bob", None, at(4)).is_none());
+    assert_eq!(t.status, Status::Resolved);
+    assert!(lifecycle::acknowledge(&mut t, "alice", None, at(5)).is_err());
+}
+
+#[test]
+fn a_manually_resolved_ticket_that_is_still_broken_reopens_after_its_grace() {
+    let mut tr = tracker();
+    let v = violation("a", 10, Severity::Warning, "x");
+    tr.observe(std::slice::from_ref(&v), &[], at(0));
+    let mut t = tr
+        .observe(std::slice::from_ref(&v), &[], at(10))
+        .opened
+        .remove(0);
+    lifecycle::resolve(&mut t, "bob", None, at(11));
+    tr.replace(t.clone());
+    assert_eq!(tr.active_count(), 0);
+    assert!(tr
+        .observe(std::slice::from_ref(&v), &[], at(15))
+        .reopened
+        .is_empty());
+    let out = tr.observe(std::slice::from_ref(&v), &[], at(25));
+    assert_eq!(out.reopened.len(), 1);
+    assert_eq!(out.reopened[0].id, t.id);
+}
