@@ -80,8 +80,8 @@ pub fn dashboards() -> Vec<(String, serde_json::Value)> {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        let value: serde_json::Value =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", path.display()));
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", path.display()));
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
         out.push((stem, value));
     }
@@ -93,9 +93,17 @@ pub fn dashboards() -> Vec<(String, serde_json::Value)> {
 /// Panels of a dashboard, rows' nested panels included.
 pub fn panels(dashboard: &serde_json::Value) -> Vec<&serde_json::Value> {
     let mut out = Vec::new();
-    for p in dashboard["panels"].as_array().map(Vec::as_slice).unwrap_or_default() {
+    for p in dashboard["panels"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
         out.push(p);
-        for nested in p["panels"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        for nested in p["panels"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
             out.push(nested);
         }
     }
@@ -107,7 +115,11 @@ pub fn dashboard_queries() -> Vec<PanelQuery> {
     let mut out = Vec::new();
     for (name, d) in dashboards() {
         for p in panels(&d) {
-            for t in p["targets"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            for t in p["targets"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
                 out.push(PanelQuery {
                     dashboard: name.clone(),
                     panel_id: p["id"].as_u64().unwrap_or(0),
@@ -148,7 +160,10 @@ impl Prometheus {
         let port = free_port();
         let child = Command::new(binary)
             .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -171,7 +186,10 @@ impl Prometheus {
             if ready {
                 break;
             }
-            assert!(Instant::now() < deadline, "prometheus at {url} not ready within 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "prometheus at {url} not ready within 20 s"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Prometheus {
