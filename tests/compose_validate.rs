@@ -8,8 +8,10 @@
 
 mod manifests_support;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
 
 use manifests_support::{repo, skip_or_fail, which};
 use operator::runtime::labels;
@@ -59,8 +61,10 @@ fn config(compose: &[String], file: &str, extra: &[&str]) -> std::process::Outpu
     cmd.output().expect("run compose")
 }
 
-/// The resolved configuration of a compose file, as JSON.
+/// The resolved configuration of a compose file, as JSON. Resolved once per file and
+/// shared by the tests (compose v1 takes about a second per invocation).
 fn resolved(test: &str, file: &str) -> Option<Value> {
+    static CACHE: Mutex<BTreeMap<String, Value>> = Mutex::new(BTreeMap::new());
     let Some(compose) = compose() else {
         skip_or_fail(
             test,
@@ -68,13 +72,19 @@ fn resolved(test: &str, file: &str) -> Option<Value> {
         );
         return None;
     };
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(v) = cache.get(file) {
+        return Some(v.clone());
+    }
     let out = config(&compose, file, &[]);
     assert!(
         out.status.success(),
         "{file}: compose config failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(yaml_serde::from_slice(&out.stdout).expect("compose config prints YAML"))
+    let value: Value = yaml_serde::from_slice(&out.stdout).expect("compose config prints YAML");
+    cache.insert(file.to_string(), value.clone());
+    Some(value)
 }
 
 fn strings(v: &Value) -> Vec<String> {
