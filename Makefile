@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PROFILE ?= debug
 
-.PHONY: all build deps images test test-unit test-docker bench demo clippy fmt clean \
+.PHONY: all build deps images test bench demo clippy fmt clean up down \
 	images-tikv-sim images-operator images-prometheus images-chaos-helper
 
 all: build
@@ -52,3 +52,23 @@ images-prometheus: deps
 
 images-chaos-helper: deps
 	compose/images/build.sh chaos-helper
+
+# The operator beside its cluster, on the simulator (compose/docker-compose.sim.yml):
+# compose runs the operator and Prometheus; the operator creates PD and TiKV. Needs the
+# local images (`make images`). The real-image variant is compose/docker-compose.yml.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+COMPOSE_FILE ?= compose/docker-compose.sim.yml
+COMPOSE_PROJECT ?= tikv-operator
+CLUSTER_FILE ?= sim.yaml
+
+up:
+	$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) up -d
+	@echo "operator: http://127.0.0.1:9464/readyz  prometheus: http://127.0.0.1:9090"
+
+# Stop everything first: the operator owns tikv-net, which the compose services share.
+# Then let the operator remove what it created, then remove compose's own objects.
+# VOLUMES=1 also removes PD/TiKV data and the compose volumes.
+down:
+	$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) stop
+	$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) --profile tools run --rm operator-down down -f /etc/operator/$(CLUSTER_FILE) $(if $(VOLUMES),--volumes)
+	$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) down --remove-orphans $(if $(VOLUMES),--volumes)
