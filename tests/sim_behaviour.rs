@@ -580,3 +580,68 @@ async fn leadership_can_be_transferred_and_a_member_removed() {
     assert_eq!(m["members"].as_array().unwrap().len(), 2);
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_down_store_is_re_replicated_after_max_store_down_time() {
+    let mut c = InProcessCluster::start(cfg(1, 4, 100.0, 8)).await.unwrap();
+    let pd = ready(&c).await;
+    let victim = c.tikv(3).unwrap().store_id();
+    c.kill_tikv(3);
+    let p = pd.clone();
+    eventually(20, "down store drained by replace-rule-down-peer", || {
+        let p = p.clone();
+        async move {
+            let st = store(&p, victim).await;
+            st["store"]["state_name"] == "Down" && st["status"]["region_count"] == 0
+        }
+    })
+    .await;
+    let p = pd.clone();
+    eventually(10, "healthy again", || {
+        let p = p.clone();
+        async move { fully_replicated(&p).await && check_count(&p, "down-peer").await == 0 }
+    })
+    .await;
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pd_member_can_join_through_an_existing_member() {
+    use operator::sim::pd::{start_pd, PdConfig};
+    let c = InProcessCluster::start(cfg(1, 1, 50.0, 4)).await.unwrap();
+    c.wait_ready(Duration::from_secs(20)).await.unwrap();
+    let pd0 = c.pd_urls()[0].clone();
+    let cl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let pl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut jc = PdConfig::new("pd-new");
+    jc.client_urls = vec![format!("http://{}", cl.local_addr().unwrap())];
+    jc.peer_urls = vec![format!("http://{}", pl.local_addr().unwrap())];
+    jc.join = vec![pd0.clone()];
+    jc.time_factor = 50.0;
+    jc.log = operator::sim::wire::LogSink::Memory(Default::default());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let h = start_pd(jc, Some((cl, pl)), cancel.clone()).await.unwrap();
+    let p = pd0.clone();
+    eventually(10, "two healthy members", || {
+        let p = p.clone();
+        async move {
+            let (_, h) = get(&format!("{p}/pd/api/v1/health")).await;
+            h.as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|m| m["health"] == true))
+        }
+    })
+    .await;
+    // The new member serves the API by proxying to the leader.
+    let url = format!("http://{}", h.client_addr);
+    let u = url.clone();
+    eventually(10, "proxied stores", || {
+        let u = u.clone();
+        async move { get(&format!("{u}/pd/api/v1/stores")).await.1["count"] == 1 }
+    })
+    .await;
+    let (s, _) = send(reqwest::Method::DELETE, &format!("{pd0}/pd/api/v1/members/name/pd-new"), None).await;
+    assert_eq!(s, 200);
+    let (_, m) = get(&format!("{pd0}/pd/api/v1/members")).await;
+    assert_eq!(m["members"].as_array().unwrap().len(), 1);
+    cancel.cancel();
+    c.shutdown().await;
+}

@@ -2735,6 +2735,9 @@ impl ClusterModel {
             .filter(|s| s.state == 0 && s.node_state == 0)
             .map(|s| s.id)
             .collect();
+        if up.is_empty() {
+            return;
+        }
         let serving = self.stores.values().filter(|s| s.state == 0).count().max(1);
         let total_size: f64 = self
             .regions
