@@ -626,7 +626,8 @@ async fn a_pd_member_can_join_through_an_existing_member() {
         let p = p.clone();
         async move {
             let (_, h) = get(&format!("{p}/pd/api/v1/health")).await;
-            h.as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|m| m["health"] == true))
+            h.as_array()
+                .is_some_and(|a| a.len() == 2 && a.iter().all(|m| m["health"] == true))
         }
     })
     .await;
@@ -638,7 +639,12 @@ async fn a_pd_member_can_join_through_an_existing_member() {
         async move { get(&format!("{u}/pd/api/v1/stores")).await.1["count"] == 1 }
     })
     .await;
-    let (s, _) = send(reqwest::Method::DELETE, &format!("{pd0}/pd/api/v1/members/name/pd-new"), None).await;
+    let (s, _) = send(
+        reqwest::Method::DELETE,
+        &format!("{pd0}/pd/api/v1/members/name/pd-new"),
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
     let (_, m) = get(&format!("{pd0}/pd/api/v1/members")).await;
     assert_eq!(m["members"].as_array().unwrap().len(), 1);
