@@ -3787,6 +3787,35 @@ mod tests {
     }
 
     #[test]
+    fn a_region_that_outgrows_region_max_size_splits_on_its_leaders_heartbeat() {
+        let (mut m, ids, mut now) = three_store_cluster();
+        m.workload.write_qps = 200_000.0;
+        let before = m.regions.len();
+        now += 5_000; // 500 simulated seconds at time factor 100
+        for id in &ids {
+            hb(&mut m, *id, now);
+            m.region_heartbeat(*id, now).unwrap();
+        }
+        assert!(m.regions.len() > before, "splits happened");
+        // Key ranges still tile the keyspace without gaps.
+        let mut expect = KEY_MIN;
+        for r in m.scan_regions(KEY_MIN, KEY_MAX, 0) {
+            assert_eq!(r.start, expect);
+            expect = r.end;
+        }
+        assert_eq!(expect, KEY_MAX);
+        assert_eq!(m.idx.by_start.len(), m.regions.len());
+    }
+
+    #[test]
+    fn the_same_seed_and_inputs_give_the_same_cluster() {
+        let render = |m: &ClusterModel| m.regions_json(m.regions.values(), 0);
+        let (a, _, _) = three_store_cluster();
+        let (b, _, _) = three_store_cluster();
+        assert_eq!(render(&a), render(&b));
+    }
+
+    #[test]
     fn delete_is_refused_below_max_replicas() {
         let (mut m, ids, now) = three_store_cluster();
         let e = m.remove_store(ids[0], false, now).unwrap_err();
