@@ -30,7 +30,14 @@ async fn measure(client: &reqwest::Client, url: &str, n: usize) -> (Duration, Du
     let mut bytes = 0;
     for _ in 0..n {
         let t = Instant::now();
-        let body = client.get(url).send().await.expect("request").bytes().await.expect("body");
+        let body = client
+            .get(url)
+            .send()
+            .await
+            .expect("request")
+            .bytes()
+            .await
+            .expect("body");
         lat.push(t.elapsed());
         bytes = body.len();
     }
@@ -39,9 +46,19 @@ async fn measure(client: &reqwest::Client, url: &str, n: usize) -> (Duration, Du
 }
 
 fn main() {
-    let stores: u64 = std::env::var("SIM_SCALE_STORES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    let regions: u64 = std::env::var("SIM_SCALE_REGIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let stores: u64 = std::env::var("SIM_SCALE_STORES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let regions: u64 = std::env::var("SIM_SCALE_REGIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async move {
         let client_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let peer_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
