@@ -169,6 +169,13 @@ async fn a_killed_store_becomes_disconnected_then_down_and_its_leaders_move() {
         async move { store(&p, victim).await["store"]["state_name"] == "Down" }
     })
     .await;
+    assert!(c.pd_logs(0).iter().any(|l| l.contains(&format!(
+        "[\"send keepalive message fail, store maybe disconnected\"] [target-store-id={victim}]"
+    ))));
+    assert!(c
+        .pd_logs(0)
+        .iter()
+        .any(|l| l.contains("[\"leader changed\"]")));
     let (_, down) = get(&format!("{pd}/pd/api/v1/stores/check?state=down")).await;
     assert_eq!(down["count"], 1);
     c.shutdown().await;

@@ -244,6 +244,9 @@ pub struct Store {
     /// A virtual store that stopped heartbeating (scale mode).
     #[serde(default)]
     pub virtual_silent: bool,
+    /// Whether PD already logged the lost heartbeat stream of this store.
+    #[serde(default)]
+    pub disconnect_logged: bool,
 }
 
 /// The displayed store state name.
@@ -1003,6 +1006,7 @@ impl ClusterModel {
                     peers_marked_down: false,
                     add_peer_window: (0, 0),
                     virtual_silent: is_silent,
+                    disconnect_logged: is_silent,
                 },
             );
             m.schedule.store_limit.insert(
@@ -1400,6 +1404,7 @@ impl ClusterModel {
             peers_marked_down: false,
             add_peer_window: (0, 0),
             virtual_silent: false,
+            disconnect_logged: false,
         };
         self.stores.insert(id, store);
         self.schedule.store_limit.insert(
@@ -1510,6 +1515,7 @@ impl ClusterModel {
         s.slow_score = hb.slow_score.clamp(1, 100);
         let marked = s.peers_marked_down;
         s.peers_marked_down = false;
+        s.disconnect_logged = false;
         let _ = was_alive;
         if marked {
             // The store is back: its peers stop being down and catch up (pending).
@@ -2703,6 +2709,7 @@ impl ClusterModel {
         }
         self.check_store_states(now_ms);
         self.move_leaders_off_dead_stores(now_ms);
+        self.log_lost_streams(now_ms);
         self.mark_down_peers(now_ms);
         let ops: Vec<u64> = self.operators.keys().copied().collect();
         for id in ops {
@@ -2822,6 +2829,30 @@ impl ClusterModel {
                     self.transfer_leader_now(id, t);
                 }
             }
+        }
+    }
+
+    fn log_lost_streams(&mut self, now_ms: u64) {
+        let lost: Vec<u64> = self
+            .stores
+            .values()
+            .filter(|s| {
+                s.state != 2
+                    && !s.disconnect_logged
+                    && self.silent_secs(s, now_ms) > DISCONNECT_SECS
+            })
+            .map(|s| s.id)
+            .collect();
+        for id in lost {
+            if let Some(s) = self.stores.get_mut(&id) {
+                s.disconnect_logged = true;
+            }
+            self.log(
+                "WARN",
+                "heartbeat_streams.go:168",
+                "send keepalive message fail, store maybe disconnected",
+                vec![("target-store-id", id.to_string()), ("error", "EOF".into())],
+            );
         }
     }
 
