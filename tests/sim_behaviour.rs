@@ -125,6 +125,34 @@ async fn cluster_routes_answer_not_bootstrapped_before_the_first_tikv() {
         r.text().await.unwrap(),
         "\"[PD:cluster:ErrNotBootstrapped]TiKV cluster not bootstrapped, please start TiKV first\"\n"
     );
+    // Config is not a cluster route: it answers and can be changed before bootstrap.
+    let (s, v) = send(
+        reqwest::Method::POST,
+        &format!("{pd}/pd/api/v1/config"),
+        Some(serde_json::json!({"schedule.max-store-down-time": "1h", "max-replicas": 5})),
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (200, Value::String("The config is updated.".into()))
+    );
+    let (_, sched) = get(&format!("{pd}/pd/api/v1/config/schedule")).await;
+    assert_eq!(sched["max-store-down-time"], "1h0m0s");
+    let (_, repl) = get(&format!("{pd}/pd/api/v1/config/replicate")).await;
+    assert_eq!(repl["max-replicas"], 5);
+    let (s, v) = send(
+        reqwest::Method::POST,
+        &format!("{pd}/pd/api/v1/config"),
+        Some(serde_json::json!({"no-such-item": 1})),
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (
+            400,
+            Value::String("config item no-such-item not found".into())
+        )
+    );
     let (s, v) = get(&format!("{pd}/pd/api/v1/cluster/status")).await;
     assert_eq!(s, 200);
     assert_eq!(v["raft_bootstrap_time"], "0001-01-01T00:00:00Z");

@@ -531,7 +531,12 @@ pub fn apply_overrides(model: &mut ClusterModel, overrides: &BTreeMap<String, To
         };
         obj.insert(k.clone(), json);
     }
-    let _ = update_config(model, &obj);
+    // One key at a time, so one unknown item does not drop the others.
+    for (k, v) in obj {
+        let mut one = serde_json::Map::new();
+        one.insert(k, v);
+        let _ = update_config(model, &one);
+    }
 }
 
 /// Applies a `POST /config` style object (flat or dotted keys).
@@ -583,9 +588,17 @@ fn update_config(
                 sched[key] = v;
             }
             None if in_repl => repl[key] = v,
-            _ => {
+            // Sections the simulator does not model are kept so GET reflects them.
+            Some(
+                "pd-server" | "log" | "replication-mode" | "label-property" | "dashboard"
+                | "keyspace",
+            ) => {
                 model.extra_config.insert(k.clone(), v);
             }
+            None if key == "cluster-version" => {
+                model.extra_config.insert(k.clone(), v);
+            }
+            _ => return Err(format!("config item {key} not found")),
         }
     }
     let s: model::ScheduleConfig = serde_json::from_value(sched).map_err(|e| e.to_string())?;
