@@ -578,6 +578,16 @@ async fn killing_the_pd_leader_elects_a_new_leader_that_keeps_the_cluster_state(
         }
     })
     .await;
+    // A follower asked to handle the request itself answers from its replicated state.
+    let r = client()
+        .get(format!("{}/pd/api/v1/stores", c.pd_urls()[other]))
+        .header("PD-Allow-follower-handle", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(v["count"], 3);
     c.shutdown().await;
 }
 
