@@ -696,3 +696,30 @@ async fn a_pd_member_can_join_through_an_existing_member() {
     cancel.cancel();
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_single_pd_resumes_its_cluster_from_the_data_dir() {
+    let mut c = InProcessCluster::start(cfg(1, 3, 50.0, 6)).await.unwrap();
+    let pd = ready(&c).await;
+    let (_, before) = get(&format!("{pd}/pd/api/v1/regions")).await;
+    tokio::time::sleep(Duration::from_millis(700)).await; // let the state reach disk
+    c.restart_pd(0).await.unwrap();
+    c.wait_ready(Duration::from_secs(20)).await.unwrap();
+    let (_, after) = get(&format!("{pd}/pd/api/v1/regions")).await;
+    assert_eq!(after["count"], before["count"]);
+    let p = pd.clone();
+    eventually(10, "stores Up after the restart", || {
+        let p = p.clone();
+        async move {
+            let (_, s) = get(&format!("{p}/pd/api/v1/stores")).await;
+            s["count"] == 3
+                && s["stores"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|x| x["store"]["state_name"] == "Up")
+        }
+    })
+    .await;
+    c.shutdown().await;
+}
