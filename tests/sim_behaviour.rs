@@ -125,6 +125,34 @@ async fn cluster_routes_answer_not_bootstrapped_before_the_first_tikv() {
         r.text().await.unwrap(),
         "\"[PD:cluster:ErrNotBootstrapped]TiKV cluster not bootstrapped, please start TiKV first\"\n"
     );
+    // Config is not a cluster route: it answers and can be changed before bootstrap.
+    let (s, v) = send(
+        reqwest::Method::POST,
+        &format!("{pd}/pd/api/v1/config"),
+        Some(serde_json::json!({"schedule.max-store-down-time": "1h", "max-replicas": 5})),
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (200, Value::String("The config is updated.".into()))
+    );
+    let (_, sched) = get(&format!("{pd}/pd/api/v1/config/schedule")).await;
+    assert_eq!(sched["max-store-down-time"], "1h0m0s");
+    let (_, repl) = get(&format!("{pd}/pd/api/v1/config/replicate")).await;
+    assert_eq!(repl["max-replicas"], 5);
+    let (s, v) = send(
+        reqwest::Method::POST,
+        &format!("{pd}/pd/api/v1/config"),
+        Some(serde_json::json!({"no-such-item": 1})),
+    )
+    .await;
+    assert_eq!(
+        (s, v),
+        (
+            400,
+            Value::String("config item no-such-item not found".into())
+        )
+    );
     let (s, v) = get(&format!("{pd}/pd/api/v1/cluster/status")).await;
     assert_eq!(s, 200);
     assert_eq!(v["raft_bootstrap_time"], "0001-01-01T00:00:00Z");
@@ -169,6 +197,13 @@ async fn a_killed_store_becomes_disconnected_then_down_and_its_leaders_move() {
         async move { store(&p, victim).await["store"]["state_name"] == "Down" }
     })
     .await;
+    assert!(c.pd_logs(0).iter().any(|l| l.contains(&format!(
+        "[\"send keepalive message fail, store maybe disconnected\"] [target-store-id={victim}]"
+    ))));
+    assert!(c
+        .pd_logs(0)
+        .iter()
+        .any(|l| l.contains("[\"leader changed\"]")));
     let (_, down) = get(&format!("{pd}/pd/api/v1/stores/check?state=down")).await;
     assert_eq!(down["count"], 1);
     c.shutdown().await;
@@ -543,6 +578,16 @@ async fn killing_the_pd_leader_elects_a_new_leader_that_keeps_the_cluster_state(
         }
     })
     .await;
+    // A follower asked to handle the request itself answers from its replicated state.
+    let r = client()
+        .get(format!("{}/pd/api/v1/stores", c.pd_urls()[other]))
+        .header("PD-Allow-follower-handle", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(v["count"], 3);
     c.shutdown().await;
 }
 
@@ -578,5 +623,103 @@ async fn leadership_can_be_transferred_and_a_member_removed() {
     assert_eq!(s, 200);
     let (_, m) = get(&format!("{}/pd/api/v1/members", c.pd_urls()[target])).await;
     assert_eq!(m["members"].as_array().unwrap().len(), 2);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_down_store_is_re_replicated_after_max_store_down_time() {
+    let mut c = InProcessCluster::start(cfg(1, 4, 100.0, 8)).await.unwrap();
+    let pd = ready(&c).await;
+    let victim = c.tikv(3).unwrap().store_id();
+    c.kill_tikv(3);
+    let p = pd.clone();
+    eventually(20, "down store drained by replace-rule-down-peer", || {
+        let p = p.clone();
+        async move {
+            let st = store(&p, victim).await;
+            st["store"]["state_name"] == "Down" && st["status"]["region_count"] == 0
+        }
+    })
+    .await;
+    let p = pd.clone();
+    eventually(10, "healthy again", || {
+        let p = p.clone();
+        async move { fully_replicated(&p).await && check_count(&p, "down-peer").await == 0 }
+    })
+    .await;
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pd_member_can_join_through_an_existing_member() {
+    use operator::sim::pd::{start_pd, PdConfig};
+    let c = InProcessCluster::start(cfg(1, 1, 50.0, 4)).await.unwrap();
+    c.wait_ready(Duration::from_secs(20)).await.unwrap();
+    let pd0 = c.pd_urls()[0].clone();
+    let cl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let pl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut jc = PdConfig::new("pd-new");
+    jc.client_urls = vec![format!("http://{}", cl.local_addr().unwrap())];
+    jc.peer_urls = vec![format!("http://{}", pl.local_addr().unwrap())];
+    jc.join = vec![pd0.clone()];
+    jc.time_factor = 50.0;
+    jc.log = operator::sim::wire::LogSink::Memory(Default::default());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let h = start_pd(jc, Some((cl, pl)), cancel.clone()).await.unwrap();
+    let p = pd0.clone();
+    eventually(10, "two healthy members", || {
+        let p = p.clone();
+        async move {
+            let (_, h) = get(&format!("{p}/pd/api/v1/health")).await;
+            h.as_array()
+                .is_some_and(|a| a.len() == 2 && a.iter().all(|m| m["health"] == true))
+        }
+    })
+    .await;
+    // The new member serves the API by proxying to the leader.
+    let url = format!("http://{}", h.client_addr);
+    let u = url.clone();
+    eventually(10, "proxied stores", || {
+        let u = u.clone();
+        async move { get(&format!("{u}/pd/api/v1/stores")).await.1["count"] == 1 }
+    })
+    .await;
+    let (s, _) = send(
+        reqwest::Method::DELETE,
+        &format!("{pd0}/pd/api/v1/members/name/pd-new"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, m) = get(&format!("{pd0}/pd/api/v1/members")).await;
+    assert_eq!(m["members"].as_array().unwrap().len(), 1);
+    cancel.cancel();
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_single_pd_resumes_its_cluster_from_the_data_dir() {
+    let mut c = InProcessCluster::start(cfg(1, 3, 50.0, 6)).await.unwrap();
+    let pd = ready(&c).await;
+    let (_, before) = get(&format!("{pd}/pd/api/v1/regions")).await;
+    tokio::time::sleep(Duration::from_millis(700)).await; // let the state reach disk
+    c.restart_pd(0).await.unwrap();
+    c.wait_ready(Duration::from_secs(20)).await.unwrap();
+    let (_, after) = get(&format!("{pd}/pd/api/v1/regions")).await;
+    assert_eq!(after["count"], before["count"]);
+    let p = pd.clone();
+    eventually(10, "stores Up after the restart", || {
+        let p = p.clone();
+        async move {
+            let (_, s) = get(&format!("{p}/pd/api/v1/stores")).await;
+            s["count"] == 3
+                && s["stores"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|x| x["store"]["state_name"] == "Up")
+        }
+    })
+    .await;
     c.shutdown().await;
 }

@@ -272,7 +272,7 @@ async fn partitioned_and_paused_stores_go_disconnected_and_come_back() {
     let pd = c.pd_urls()[0].clone();
     let a = c.tikv(0).unwrap().store_id();
     let b = c.tikv(1).unwrap().store_id();
-    c.partition_tikv(0, true);
+    c.partition_tikv(0);
     c.pause_tikv(1);
     for id in [a, b] {
         let p = pd.clone();
@@ -297,7 +297,7 @@ async fn partitioned_and_paused_stores_go_disconnected_and_come_back() {
         .log_lines()
         .iter()
         .any(|l| l.contains("[ERROR]") && l.contains("[\"store heartbeat failed\"]")));
-    c.partition_tikv(0, false);
+    c.heal_tikv(0);
     c.resume_tikv(1);
     for id in [a, b] {
         let p = pd.clone();

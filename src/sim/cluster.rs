@@ -284,10 +284,17 @@ impl InProcessCluster {
         }
     }
 
-    /// Cuts TiKV `i` off from PD (`true`) or heals it.
-    pub fn partition_tikv(&self, i: usize, cut: bool) {
+    /// Cuts TiKV `i` off from PD: its heartbeats fail as if the network dropped them.
+    pub fn partition_tikv(&self, i: usize) {
         if let Some(n) = self.tikv(i) {
-            n.set_partitioned(cut);
+            n.set_partitioned(true);
+        }
+    }
+
+    /// Heals a partition made by [`Self::partition_tikv`].
+    pub fn heal_tikv(&self, i: usize) {
+        if let Some(n) = self.tikv(i) {
+            n.set_partitioned(false);
         }
     }
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -450,37 +450,35 @@ pub fn hot_peers(m: &ClusterModel, write: bool, only: &[u64], now: u64) -> HotPe
 }
 
 /// `/hotspot/stores`.
-pub fn hot_stores(m: &ClusterModel, now: u64) -> BTreeMap<&'static str, BTreeMap<String, GoFloat>> {
-    let loads = store_loads(m, now);
-    let mut out: BTreeMap<&'static str, BTreeMap<String, GoFloat>> = BTreeMap::new();
-    for (sid, l) in loads {
+pub fn hot_stores(m: &ClusterModel, now: u64) -> HotStores {
+    let mut out = HotStores::default();
+    let r = |v: f64| GoFloat((v * 10.0).round() / 10.0);
+    for (sid, l) in store_loads(m, now) {
         let k = sid.to_string();
-        let rows = [
-            ("bytes-write-rate", l.peer.write_bytes),
-            ("bytes-read-rate", l.leader.read_bytes),
-            ("keys-write-rate", l.peer.write_keys),
-            ("keys-read-rate", l.leader.read_keys),
-            ("query-write-rate", l.leader.write_qps),
-            ("query-read-rate", l.leader.read_qps),
-            ("cpu-read-rate", 0.0),
-        ];
-        for (name, v) in rows {
-            out.entry(name)
-                .or_default()
-                .insert(k.clone(), GoFloat((v * 10.0).round() / 10.0));
-        }
+        out.bytes_write_rate
+            .insert(k.clone(), r(l.peer.write_bytes));
+        out.bytes_read_rate
+            .insert(k.clone(), r(l.leader.read_bytes));
+        out.keys_write_rate.insert(k.clone(), r(l.peer.write_keys));
+        out.keys_read_rate.insert(k.clone(), r(l.leader.read_keys));
+        out.query_write_rate
+            .insert(k.clone(), r(l.leader.write_qps));
+        out.query_read_rate.insert(k.clone(), r(l.leader.read_qps));
+        out.cpu_read_rate.insert(k, GoFloat(0.0));
     }
-    for name in [
-        "bytes-write-rate",
-        "bytes-read-rate",
-        "keys-write-rate",
-        "keys-read-rate",
-        "query-write-rate",
-        "query-read-rate",
-        "cpu-read-rate",
-    ] {
-        out.entry(name).or_default();
-    }
-    let _ = Duration::ZERO;
     out
+}
+
+/// `/hotspot/stores` body (PD's field order).
+#[derive(Debug, Clone, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub struct HotStores {
+    pub bytes_write_rate: BTreeMap<String, GoFloat>,
+    pub bytes_read_rate: BTreeMap<String, GoFloat>,
+    pub keys_write_rate: BTreeMap<String, GoFloat>,
+    pub keys_read_rate: BTreeMap<String, GoFloat>,
+    pub query_write_rate: BTreeMap<String, GoFloat>,
+    pub query_read_rate: BTreeMap<String, GoFloat>,
+    pub cpu_read_rate: BTreeMap<String, GoFloat>,
 }

@@ -244,6 +244,9 @@ pub struct Store {
     /// A virtual store that stopped heartbeating (scale mode).
     #[serde(default)]
     pub virtual_silent: bool,
+    /// Whether PD already logged the lost heartbeat stream of this store.
+    #[serde(default)]
+    pub disconnect_logged: bool,
 }
 
 /// The displayed store state name.
@@ -1003,6 +1006,7 @@ impl ClusterModel {
                     peers_marked_down: false,
                     add_peer_window: (0, 0),
                     virtual_silent: is_silent,
+                    disconnect_logged: is_silent,
                 },
             );
             m.schedule.store_limit.insert(
@@ -1400,6 +1404,7 @@ impl ClusterModel {
             peers_marked_down: false,
             add_peer_window: (0, 0),
             virtual_silent: false,
+            disconnect_logged: false,
         };
         self.stores.insert(id, store);
         self.schedule.store_limit.insert(
@@ -1510,6 +1515,7 @@ impl ClusterModel {
         s.slow_score = hb.slow_score.clamp(1, 100);
         let marked = s.peers_marked_down;
         s.peers_marked_down = false;
+        s.disconnect_logged = false;
         let _ = was_alive;
         if marked {
             // The store is back: its peers stop being down and catch up (pending).
@@ -2703,6 +2709,7 @@ impl ClusterModel {
         }
         self.check_store_states(now_ms);
         self.move_leaders_off_dead_stores(now_ms);
+        self.log_lost_streams(now_ms);
         self.mark_down_peers(now_ms);
         let ops: Vec<u64> = self.operators.keys().copied().collect();
         for id in ops {
@@ -2735,6 +2742,9 @@ impl ClusterModel {
             .filter(|s| s.state == 0 && s.node_state == 0)
             .map(|s| s.id)
             .collect();
+        if up.is_empty() {
+            return;
+        }
         let serving = self.stores.values().filter(|s| s.state == 0).count().max(1);
         let total_size: f64 = self
             .regions
@@ -2819,6 +2829,30 @@ impl ClusterModel {
                     self.transfer_leader_now(id, t);
                 }
             }
+        }
+    }
+
+    fn log_lost_streams(&mut self, now_ms: u64) {
+        let lost: Vec<u64> = self
+            .stores
+            .values()
+            .filter(|s| {
+                s.state != 2
+                    && !s.disconnect_logged
+                    && self.silent_secs(s, now_ms) > DISCONNECT_SECS
+            })
+            .map(|s| s.id)
+            .collect();
+        for id in lost {
+            if let Some(s) = self.stores.get_mut(&id) {
+                s.disconnect_logged = true;
+            }
+            self.log(
+                "WARN",
+                "heartbeat_streams.go:168",
+                "send keepalive message fail, store maybe disconnected",
+                vec![("target-store-id", id.to_string()), ("error", "EOF".into())],
+            );
         }
     }
 
@@ -3781,6 +3815,35 @@ mod tests {
             assert_eq!(back.counts(id), m.counts(id));
         }
         assert_eq!(back.regions, m.regions);
+    }
+
+    #[test]
+    fn a_region_that_outgrows_region_max_size_splits_on_its_leaders_heartbeat() {
+        let (mut m, ids, mut now) = three_store_cluster();
+        m.workload.write_qps = 200_000.0;
+        let before = m.regions.len();
+        now += 5_000; // 500 simulated seconds at time factor 100
+        for id in &ids {
+            hb(&mut m, *id, now);
+            m.region_heartbeat(*id, now).unwrap();
+        }
+        assert!(m.regions.len() > before, "splits happened");
+        // Key ranges still tile the keyspace without gaps.
+        let mut expect = KEY_MIN;
+        for r in m.scan_regions(KEY_MIN, KEY_MAX, 0) {
+            assert_eq!(r.start, expect);
+            expect = r.end;
+        }
+        assert_eq!(expect, KEY_MAX);
+        assert_eq!(m.idx.by_start.len(), m.regions.len());
+    }
+
+    #[test]
+    fn the_same_seed_and_inputs_give_the_same_cluster() {
+        let render = |m: &ClusterModel| m.regions_json(m.regions.values(), 0);
+        let (a, _, _) = three_store_cluster();
+        let (b, _, _) = three_store_cluster();
+        assert_eq!(render(&a), render(&b));
     }
 
     #[test]

@@ -531,7 +531,12 @@ pub fn apply_overrides(model: &mut ClusterModel, overrides: &BTreeMap<String, To
         };
         obj.insert(k.clone(), json);
     }
-    let _ = update_config(model, &obj);
+    // One key at a time, so one unknown item does not drop the others.
+    for (k, v) in obj {
+        let mut one = serde_json::Map::new();
+        one.insert(k, v);
+        let _ = update_config(model, &one);
+    }
 }
 
 /// Applies a `POST /config` style object (flat or dotted keys).
@@ -583,9 +588,17 @@ fn update_config(
                 sched[key] = v;
             }
             None if in_repl => repl[key] = v,
-            _ => {
+            // Sections the simulator does not model are kept so GET reflects them.
+            Some(
+                "pd-server" | "log" | "replication-mode" | "label-property" | "dashboard"
+                | "keyspace",
+            ) => {
                 model.extra_config.insert(k.clone(), v);
             }
+            None if key == "cluster-version" => {
+                model.extra_config.insert(k.clone(), v);
+            }
+            _ => return Err(format!("config item {key} not found")),
         }
     }
     let s: model::ScheduleConfig = serde_json::from_value(sched).map_err(|e| e.to_string())?;
@@ -1041,6 +1054,14 @@ async fn peer_entry(State(node): State<Arc<PdNode>>, uri: Uri, body: Bytes) -> R
             };
             let my_rev = node.model.lock().revision;
             let mut r = node.raft.lock();
+            // A removed (or unknown) member must not disrupt the cluster with its terms.
+            if !r.members.contains_key(&req.candidate.member_id) {
+                return axum::Json(VoteResp {
+                    term: r.term,
+                    granted: false,
+                })
+                .into_response();
+            }
             if req.term > r.term {
                 r.term = req.term;
                 r.voted_for = None;
@@ -1216,7 +1237,13 @@ async fn client_entry(
         };
         return proxy(&node, &leader, method, &uri, &headers, body).await;
     }
-    handle_local(node, method, uri, body).await.into_response()
+    let mutating = method != Method::GET && !path.ends_with("-heartbeat") && !is_local_route(&path);
+    let resp = handle_local(node.clone(), method, uri, body).await;
+    if mutating && node.is_leader() {
+        // Replicate before answering, so an acknowledged change survives a failover.
+        send_appends(&node).await;
+    }
+    resp.into_response()
 }
 
 async fn proxy(
@@ -2280,9 +2307,14 @@ fn remove_member(node: &Arc<PdNode>, pred: impl Fn(&MemberInfo) -> bool, what: &
     node.logger
         .info("member.go:420", "remove member", &[("name", name.clone())]);
     if self_removed {
-        let term = node.raft.lock().term;
-        node.step_down(term, None);
-        node.raft.lock().removed = true;
+        // Tell the others first (they learn the new member list), then stand aside.
+        let node = node.clone();
+        tokio::spawn(async move {
+            send_appends(&node).await;
+            let term = node.raft.lock().term;
+            node.step_down(term, None);
+            node.raft.lock().removed = true;
+        });
     }
     json_str(200, &format!("removed, pd: {name}"))
 }

@@ -548,92 +548,100 @@ async fn pd_loop(node: Arc<TikvNode>, cancel: CancellationToken) {
             &[("endpoints", pd_url(ep))],
         );
     }
-    // Register.
     let mut store_id = read_persisted_store(&node.cfg.data_dir);
-    loop {
-        if cancel.is_cancelled() {
-            return;
-        }
-        node.wait_unpaused().await;
-        let capacity = node.stats.lock().capacity;
-        let req = PutStore {
-            store_id,
-            address: node.advertise_addr.clone(),
-            status_address: node.advertise_status.clone(),
-            version: TIKV_VERSION.into(),
-            git_hash: TIKV_GIT_HASH.into(),
-            start_timestamp: node
-                .start
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0),
-            deploy_path: "/".into(),
-            labels: node.cfg.labels.clone(),
-            capacity,
-            max_peer_down_secs: node.cfg.max_peer_down().as_secs_f64(),
-        };
-        match node
-            .pd_post::<serde_json::Value>("/sim/internal/put-store", &req)
-            .await
-        {
-            Ok(v) => {
-                store_id = v.get("store_id").and_then(|x| x.as_u64()).unwrap_or(0);
-                let cluster = v.get("cluster_id").and_then(|x| x.as_u64()).unwrap_or(0);
-                persist_store(&node.cfg.data_dir, store_id, cluster);
-                node.stats.lock().store_id = store_id;
-                let ep = node
-                    .cfg
-                    .pd_endpoints
-                    .get(*node.endpoint.lock() % node.cfg.pd_endpoints.len().max(1))
-                    .cloned()
-                    .unwrap_or_default();
-                node.logger.info(
-                    "util.rs:809",
-                    "connected to PD member",
-                    &[("endpoints", pd_url(&ep))],
-                );
-                node.logger.info(
-                    "common.rs:326",
-                    "connect to PD cluster",
-                    &[("cluster_id", cluster.to_string())],
-                );
-                node.logger
-                    .info("server.rs:422", "TiKV is ready to serve", &[]);
-                break;
+    'session: loop {
+        // Register.
+        loop {
+            if cancel.is_cancelled() {
+                return;
             }
-            Err(e) => {
-                node.logger
-                    .error("util.rs:450", "request failed, retry", &[("err", e)]);
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(((1000.0 / tf) as u64).clamp(100, 1000))) => {}
+            node.wait_unpaused().await;
+            let capacity = node.stats.lock().capacity;
+            let req = PutStore {
+                store_id,
+                address: node.advertise_addr.clone(),
+                status_address: node.advertise_status.clone(),
+                version: TIKV_VERSION.into(),
+                git_hash: TIKV_GIT_HASH.into(),
+                start_timestamp: node
+                    .start
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0),
+                deploy_path: "/".into(),
+                labels: node.cfg.labels.clone(),
+                capacity,
+                max_peer_down_secs: node.cfg.max_peer_down().as_secs_f64(),
+            };
+            match node
+                .pd_post::<serde_json::Value>("/sim/internal/put-store", &req)
+                .await
+            {
+                Ok(v) => {
+                    store_id = v.get("store_id").and_then(|x| x.as_u64()).unwrap_or(0);
+                    let cluster = v.get("cluster_id").and_then(|x| x.as_u64()).unwrap_or(0);
+                    persist_store(&node.cfg.data_dir, store_id, cluster);
+                    node.stats.lock().store_id = store_id;
+                    let ep = node
+                        .cfg
+                        .pd_endpoints
+                        .get(*node.endpoint.lock() % node.cfg.pd_endpoints.len().max(1))
+                        .cloned()
+                        .unwrap_or_default();
+                    node.logger.info(
+                        "util.rs:809",
+                        "connected to PD member",
+                        &[("endpoints", pd_url(&ep))],
+                    );
+                    node.logger.info(
+                        "common.rs:326",
+                        "connect to PD cluster",
+                        &[("cluster_id", cluster.to_string())],
+                    );
+                    node.logger
+                        .info("server.rs:422", "TiKV is ready to serve", &[]);
+                    break;
+                }
+                Err(e) => {
+                    node.logger
+                        .error("util.rs:450", "request failed, retry", &[("err", e)]);
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_millis(((1000.0 / tf) as u64).clamp(100, 1000))) => {}
+                    }
                 }
             }
         }
-    }
-    let store_every = Duration::from_secs_f64((STORE_HEARTBEAT_SECS / tf).max(0.02));
-    let region_every = Duration::from_secs_f64((REGION_HEARTBEAT_SECS / tf).max(0.05));
-    let mut last_region = Instant::now() - region_every;
-    loop {
-        node.wait_unpaused().await;
-        store_heartbeat(&node, store_id).await;
-        if last_region.elapsed() >= region_every && !node.partitioned.load(Ordering::SeqCst) {
-            last_region = Instant::now();
-            let _ = node
-                .pd_post::<serde_json::Value>(
-                    "/sim/internal/region-heartbeat",
-                    &serde_json::json!({"store_id": store_id}),
-                )
-                .await;
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(store_every) => {}
+        let store_every = Duration::from_secs_f64((STORE_HEARTBEAT_SECS / tf).max(0.02));
+        let region_every = Duration::from_secs_f64((REGION_HEARTBEAT_SECS / tf).max(0.05));
+        let mut last_region = Instant::now() - region_every;
+        loop {
+            node.wait_unpaused().await;
+            if !store_heartbeat(&node, store_id).await {
+                // PD does not know this store (e.g. it lost the registration in a failover):
+                // register again under the same id.
+                continue 'session;
+            }
+            if last_region.elapsed() >= region_every && !node.partitioned.load(Ordering::SeqCst) {
+                last_region = Instant::now();
+                let _ = node
+                    .pd_post::<serde_json::Value>(
+                        "/sim/internal/region-heartbeat",
+                        &serde_json::json!({"store_id": store_id}),
+                    )
+                    .await;
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(store_every) => {}
+            }
         }
     }
 }
 
-async fn store_heartbeat(node: &Arc<TikvNode>, store_id: u64) {
+/// One store heartbeat; false when PD answered that the store is unknown.
+async fn store_heartbeat(node: &Arc<TikvNode>, store_id: u64) -> bool {
+    let mut known = true;
     let faults = *node.faults.lock();
     let (capacity, used, available, slow) = {
         let mut st = node.stats.lock();
@@ -689,6 +697,7 @@ async fn store_heartbeat(node: &Arc<TikvNode>, store_id: u64) {
             }
         }
         Err(e) => {
+            known &= !e.starts_with("404");
             node.logger.warn(
                 "client.rs:655",
                 "failed to send heartbeat",
@@ -699,6 +708,7 @@ async fn store_heartbeat(node: &Arc<TikvNode>, store_id: u64) {
         }
     }
     advance_stats(node, store_id);
+    known
 }
 
 fn log_event(node: &Arc<TikvNode>, store_id: u64, ev: StoreEvent) {
