@@ -13,7 +13,14 @@ use operator::reconcile::Controller;
 use operator::runtime::docker::DockerRuntime;
 use operator::runtime::ContainerRuntime;
 use operator::subject::tikv::pd_adapter::PdAdapter;
+use operator::diagnose::backend::rules::RulesBackend;
+use operator::diagnose::backend::{select_backend, BackendSettings};
+use operator::diagnose::decision_log::DecisionLog;
+use operator::diagnose::reconciler::{DiagnosisReconciler, ReconcilerConfig};
+use operator::diagnose::store_queue::{SnapshotContext, StoreQueue};
 use operator::subject::tikv::subject::{PdApi, TikvSubject};
+use operator::tickets::monitor::LatestSnapshot;
+use operator::tickets::TicketStore;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -80,21 +87,49 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::Failed(format!("cannot listen on {listen}: {e}")))?;
     tracing::info!(%listen, "serving /metrics, /healthz, /readyz, /api/v1");
+    let store = TicketStore::open(state_dir.join("tickets"))
+        .map_err(|e| CliError::Failed(format!("cannot open the ticket store in {}: {e}", state_dir.display())))?;
+    let store = Arc::new(store);
+    let token = std::env::var("OPERATOR_API_TOKEN").ok().filter(|t| !t.is_empty());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let router = operator::server::router(controller.clone(), axum::Router::new());
-    let mut srv_stop = stop_rx.clone();
-    let server = tokio::spawn(operator::server::serve(listener, router, async move {
-        let _ = srv_stop.wait_for(|s| *s).await;
-    }));
-    let mut loop_stop = stop_rx.clone();
-    let looping: tokio::task::JoinHandle<()> = tokio::spawn(run_loop(controller, async move {
-        let _ = loop_stop.wait_for(|s| *s).await;
-    }));
+    let stopped = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let router = operator::server::router(
+        controller.clone(),
+        operator::tickets::api::router((*store).clone(), token),
+    );
+    let server = tokio::spawn(operator::server::serve(listener, router, stopped(stop_rx.clone())));
+    let latest: LatestSnapshot = Arc::default();
+    let monitor = tokio::spawn(operator::tickets::monitor::run(
+        controller.subject().clone(),
+        store.clone(),
+        controller.metrics().clone(),
+        latest.clone(),
+        stopped(stop_rx.clone()),
+    ));
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let backend = select_backend(&BackendSettings::default()).map_err(|e| CliError::Failed(e.to_string()))?;
+    let diagnoser = DiagnosisReconciler::new(
+        backend,
+        Arc::new(StoreQueue::new(store.clone())),
+        Arc::new(SnapshotContext::new(latest)),
+        ReconcilerConfig::default(),
+    )
+    .with_fallback(Arc::new(RulesBackend::new(Default::default())))
+    .with_decision_log(DecisionLog::new(state_dir.join("decisions.jsonl")));
+    let diag_cancel = cancel.clone();
+    let diagnosis = tokio::spawn(async move { diagnoser.run(diag_cancel).await });
+    let looping: tokio::task::JoinHandle<()> = tokio::spawn(run_loop(controller, stopped(stop_rx.clone())));
     cli::shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
+    cancel.cancel();
     let _ = looping.await;
+    let _ = monitor.await;
+    let _ = diagnosis.await;
     let _ = server.await;
+    let _ = store.flush();
     Ok(())
 }
 

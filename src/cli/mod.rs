@@ -7,6 +7,7 @@
 //! testable and the binary thin.
 
 pub mod status;
+pub mod tickets;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,6 +49,12 @@ pub enum Command {
     Status(StatusArgs),
     /// Remove every container and the network the cluster owns (volumes with --volumes).
     Down(DownArgs),
+    /// Tickets: list, show, ack, resolve.
+    Tickets(tickets::TicketsArgs),
+    /// The timeline of ticket events.
+    Events(tickets::EventsArgs),
+    /// Diagnose one ticket now and print the diagnosis.
+    Diagnose(tickets::DiagnoseArgs),
 }
 
 /// `-f FILE`.
@@ -136,7 +143,7 @@ pub enum Output {
     Yaml,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}; expected e.g. 30s, 5m"))
 }
 
@@ -275,6 +282,9 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
             }
         }
         Command::Status(a) => status::run(&env, a).await,
+        Command::Tickets(a) => tickets::tickets(a).await,
+        Command::Events(a) => tickets::events(a).await,
+        Command::Diagnose(a) => tickets::diagnose(a).await,
         Command::Down(a) => {
             let loaded = load(&a.file, ValidationContext { new_cluster: false })?;
             down(&*(env.runtime)().await?, loaded.spec.name(), &loaded.spec.network_name(), a.volumes).await

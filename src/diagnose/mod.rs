@@ -33,6 +33,7 @@ pub mod redact;
 pub mod render;
 pub mod scenarios;
 pub mod standin;
+pub mod store_queue;
 
 pub use backend::{BackendError, DiagnosisBackend, RawDiagnosis};
 pub use context::{build_prompt, PreparedPrompt, DEFAULT_TOKEN_BUDGET};

@@ -51,6 +51,9 @@ pub trait Subject: Send + Sync + 'static {
     type Observed: Clone + Debug + Serialize + Send + Sync + 'static;
     /// The typed steps of a plan.
     type Step: Clone + Debug + Display + Serialize + Send + Sync + 'static;
+    /// What one monitoring pass sees: the observation plus metrics, probes, recent
+    /// runtime events and log lines (the evidence tickets are made of).
+    type Snapshot: Debug + Serialize + Send + Sync + 'static;
 
     /// The subject kind (`tikv`), used in metric labels and tickets.
     fn kind(&self) -> &'static str;
@@ -68,6 +71,11 @@ pub trait Subject: Send + Sync + 'static {
     fn plan(&self, observed: &Self::Observed, now: SystemTime) -> Plan<Self::Step>;
     /// Applies one step.
     async fn apply(&self, step: &Self::Step) -> Result<(), SubjectError>;
+    /// Takes a monitoring snapshot; `events` are the runtime events since the last one.
+    async fn snapshot(&self, events: &[crate::runtime::RuntimeEvent]) -> Result<Self::Snapshot, SubjectError>;
+    /// Checks the invariants over a snapshot (pure): what is violated, and the dedupe
+    /// keys checked and found holding (they auto-resolve tickets).
+    fn evaluate(&self, snapshot: &Self::Snapshot) -> (Vec<crate::tickets::Violation>, Vec<String>);
     /// Re-reads the spec; `Ok(true)` when it changed. A spec that fails validation is
     /// rejected and the previous one stays in force.
     async fn reload(&self) -> Result<bool, SubjectError>;

@@ -20,3 +20,4 @@ pub use model::{
     Ticket, TicketEvent, TicketSummary, TimelineEntry, TimelineKind, Violation,
 };
 pub use store::{StoreError, TicketFilter, TicketStore};
+pub mod monitor;

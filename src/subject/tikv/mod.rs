@@ -11,3 +11,4 @@ pub mod promtext;
 pub mod snapshot;
 pub mod subject;
 pub mod topology;
+pub mod monitor;

@@ -51,6 +51,7 @@ pub struct TikvSubject {
     pd_override: Option<Vec<String>>,
     pd_cache: Mutex<Option<(Vec<String>, Arc<dyn PdApi>)>>,
     memory: Mutex<Memory>,
+    monitor: super::monitor::MonitorState,
 }
 
 impl TikvSubject {
@@ -69,6 +70,7 @@ impl TikvSubject {
             pd_override: None,
             pd_cache: Mutex::new(None),
             memory: Mutex::new(Memory::default()),
+            monitor: super::monitor::MonitorState::default(),
         }
     }
 
@@ -149,6 +151,7 @@ fn pd_err(message: String) -> SubjectError {
 impl Subject for TikvSubject {
     type Observed = Observed;
     type Step = Step;
+    type Snapshot = super::snapshot::TikvSnapshot;
 
     fn kind(&self) -> &'static str {
         "tikv"
@@ -239,6 +242,21 @@ impl Subject for TikvSubject {
         }
         self.memory.lock().record(step, SystemTime::now());
         Ok(())
+    }
+
+    async fn snapshot(&self, events: &[crate::runtime::RuntimeEvent]) -> Result<Self::Snapshot, SubjectError> {
+        let observed = self.observe().await?;
+        let spec = self.spec();
+        Ok(super::monitor::build(&spec, &observed, events, &*self.runtime, &self.monitor).await)
+    }
+
+    fn evaluate(&self, snapshot: &Self::Snapshot) -> (Vec<crate::tickets::Violation>, Vec<String>) {
+        let spec = self.spec();
+        // Thresholds were validated when the spec was loaded; an invalid map falls back
+        // to the defaults rather than silencing every invariant.
+        let thresholds = super::invariants::Thresholds::from_spec(&spec.spec.invariants).unwrap_or_default();
+        let e = super::invariants::evaluate(snapshot, &thresholds);
+        (e.violations, e.holding)
     }
 
     async fn reload(&self) -> Result<bool, SubjectError> {

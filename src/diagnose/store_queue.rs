@@ -1,0 +1,147 @@
+//! The seams between the diagnosis reconciler and the running controller:
+//! [`StoreQueue`] implements [`TicketQueue`] over the sled [`TicketStore`] (leases are the
+//! store's, so a crash never leaves a ticket stuck in Diagnosing), and
+//! [`SnapshotContext`] implements [`ContextSource`] from the monitor's latest snapshot.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::context::PastTicket;
+use super::model::{ContextSection, Diagnosis, TicketBrief};
+use super::reconciler::{ContextSource, TicketQueue};
+use crate::tickets::monitor::LatestSnapshot;
+use crate::tickets::{Status, Ticket, TicketFilter, TicketStore};
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// The brief the diagnosis engine sees for a ticket.
+pub fn brief_of(t: &Ticket) -> TicketBrief {
+    TicketBrief {
+        id: t.id,
+        subject: t.subject.clone(),
+        invariant: t.invariant.clone(),
+        target: t.target.clone(),
+        severity: format!("{:?}", t.severity).to_lowercase(),
+        summary: t.summary.clone(),
+        first_seen: rfc3339(t.first_seen),
+        last_seen: rfc3339(t.last_seen),
+        occurrences: t.occurrences,
+        evidence: serde_json::to_value(&t.evidence).unwrap_or_default(),
+        timeline: t
+            .timeline
+            .iter()
+            .map(|e| (rfc3339(e.at), format!("{:?}: {}", e.kind, e.detail)))
+            .collect(),
+    }
+}
+
+/// [`TicketQueue`] over the ticket store.
+pub struct StoreQueue {
+    store: Arc<TicketStore>,
+}
+
+impl StoreQueue {
+    /// A queue over `store`.
+    pub fn new(store: Arc<TicketStore>) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait::async_trait]
+impl TicketQueue for StoreQueue {
+    async fn next_open(&self, skip: &HashSet<u64>) -> Option<TicketBrief> {
+        let ids = self.store.diagnosable(SystemTime::now()).ok()?;
+        let id = ids.into_iter().find(|id| !skip.contains(id))?;
+        self.store.get(id).ok().flatten().map(|t| brief_of(&t))
+    }
+
+    async fn lease(&self, id: u64, holder: &str, ttl: Duration) -> bool {
+        let store = self.store.clone();
+        let holder = holder.to_string();
+        tokio::task::spawn_blocking(move || store.try_lease(id, &holder, ttl).is_ok())
+            .await
+            .unwrap_or(false)
+    }
+
+    async fn complete(&self, id: u64, holder: &str, diagnosis: Diagnosis) -> bool {
+        let Ok(value) = serde_json::to_value(&diagnosis) else { return false };
+        let store = self.store.clone();
+        let holder = holder.to_string();
+        tokio::task::spawn_blocking(move || store.complete_diagnosis(id, &holder, value).is_ok())
+            .await
+            .unwrap_or(false)
+    }
+
+    async fn release(&self, id: u64, holder: &str, reason: &str) {
+        let store = self.store.clone();
+        let (holder, reason) = (holder.to_string(), reason.to_string());
+        let _ = tokio::task::spawn_blocking(move || store.release_lease(id, &holder, &reason)).await;
+    }
+
+    async fn similar(&self, brief: &TicketBrief) -> Vec<PastTicket> {
+        let filter = TicketFilter::default();
+        self.store
+            .list(&filter)
+            .iter()
+            .filter(|t| t.id != brief.id && matches!(t.status, Status::Diagnosed | Status::Resolved | Status::Acknowledged))
+            .filter_map(|t| {
+                let full = self.store.get(t.id).ok().flatten()?;
+                let d: Diagnosis = serde_json::from_value(full.diagnosis?).ok()?;
+                Some(PastTicket {
+                    id: full.id,
+                    invariant: full.invariant,
+                    target: full.target,
+                    summary: full.summary,
+                    root_cause: d.root_cause,
+                    action: d.recommended_action.kind.name().to_string(),
+                })
+            })
+            .take(50)
+            .collect()
+    }
+}
+
+/// [`ContextSource`] from the monitor's latest snapshot: the cluster state a human would
+/// look at next to the ticket (PD's stores and members, region health, container
+/// states, probes, metrics, recent events and log lines).
+pub struct SnapshotContext {
+    latest: LatestSnapshot,
+}
+
+impl SnapshotContext {
+    /// Context from the shared latest snapshot.
+    pub fn new(latest: LatestSnapshot) -> Self {
+        Self { latest }
+    }
+}
+
+#[async_trait::async_trait]
+impl ContextSource for SnapshotContext {
+    async fn sections(&self, _brief: &TicketBrief) -> Vec<ContextSection> {
+        let Some(snap) = self.latest.lock().clone() else {
+            return vec![];
+        };
+        let mut out = Vec::new();
+        let mut push = |name: &str, relevance: u8, v: Option<&serde_json::Value>| {
+            if let Some(v) = v.filter(|v| !v.is_null()) {
+                out.push(ContextSection {
+                    name: name.to_string(),
+                    relevance,
+                    content: serde_json::to_string_pretty(v).unwrap_or_default(),
+                });
+            }
+        };
+        push("pd_state", 80, snap.get("pd"));
+        push("pd_error", 90, snap.get("pd_error"));
+        push("containers", 85, snap.get("containers"));
+        push("status_probes", 75, snap.get("probes"));
+        push("metrics", 70, snap.get("metrics"));
+        push("prometheus_error", 60, snap.get("prometheus_error"));
+        push("recent_docker_events", 80, snap.get("events"));
+        push("log_lines", 65, snap.get("logs"));
+        out
+    }
+}

@@ -1,0 +1,134 @@
+//! The monitor: the task that turns a subject's invariants into tickets.
+//!
+//! It runs beside the reconcile loop, at its own cadence (every second) and immediately
+//! on every runtime event about an owned container (a killed store is ticketed within
+//! the time it takes to take one snapshot). Each round: take a snapshot (with the
+//! events since the last round), evaluate the invariants, and feed the violations and
+//! the holding keys to the ticket store, which deduplicates, applies grace periods,
+//! auto-resolves and reopens, and flushes before reporting. Generic over [`Subject`]: it
+//! never names TiKV.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures::StreamExt;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+use tracing::{info, info_span, warn, Instrument};
+
+use super::{Status, TicketFilter, TicketStore};
+use crate::reconcile::Metrics;
+use crate::runtime::RuntimeEvent;
+use crate::subject::Subject;
+
+/// The monitor's cadence when nothing happens.
+pub const MONITOR_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The latest snapshot, shared with the diagnosis context and the status API.
+pub type LatestSnapshot = Arc<Mutex<Option<serde_json::Value>>>;
+
+/// Runs the monitor until `shutdown` completes.
+pub async fn run<S: Subject>(
+    subject: Arc<S>,
+    store: Arc<TicketStore>,
+    metrics: Arc<Metrics>,
+    latest: LatestSnapshot,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let buffer: Arc<Mutex<Vec<RuntimeEvent>>> = Arc::default();
+    let wake = Arc::new(Notify::new());
+    let watcher = tokio::spawn(collect_events(subject.clone(), buffer.clone(), wake.clone()));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(MONITOR_INTERVAL) => {}
+            _ = wake.notified() => {}
+        }
+        let events: Vec<RuntimeEvent> = std::mem::take(&mut *buffer.lock());
+        round(&*subject, &store, &metrics, &latest, &events)
+            .instrument(info_span!("monitor", otel.name = "monitor"))
+            .await;
+    }
+    watcher.abort();
+}
+
+/// One monitoring round (public for tests and `operator diagnose`).
+pub async fn round<S: Subject>(
+    subject: &S,
+    store: &Arc<TicketStore>,
+    metrics: &Metrics,
+    latest: &LatestSnapshot,
+    events: &[RuntimeEvent],
+) {
+    let snapshot = match subject.snapshot(events).await {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(error = %e, "monitor: snapshot failed");
+            return;
+        }
+    };
+    let (violations, holding) = subject.evaluate(&snapshot);
+    *latest.lock() = serde_json::to_value(&snapshot).ok();
+    let store2 = store.clone();
+    let now = SystemTime::now();
+    let outcome = tokio::task::spawn_blocking(move || store2.observe(&violations, &holding, now)).await;
+    match outcome {
+        Ok(Ok(out)) => {
+            for t in out.opened.iter().chain(out.reopened.iter()) {
+                info!(ticket = t.id, invariant = %t.invariant, target = %t.target, severity = ?t.severity, "ticket opened: {}", t.summary);
+                let detect = SystemTime::now().duration_since(t.first_seen).unwrap_or_default();
+                metrics.add_counter("operator_tickets_opened_total", &format!("invariant=\"{}\"", t.invariant), 1);
+                metrics.set_gauge(
+                    "operator_last_time_to_detect_seconds",
+                    &format!("invariant=\"{}\"", t.invariant),
+                    detect.as_secs_f64(),
+                );
+            }
+            for t in &out.resolved {
+                info!(ticket = t.id, "ticket resolved: the invariant holds again");
+            }
+        }
+        Ok(Err(e)) => warn!(error = %e, "monitor: ticket store"),
+        Err(e) => warn!(error = %e, "monitor: ticket store task"),
+    }
+    {
+        let list = store.list(&TicketFilter::default());
+        for status in [Status::Open, Status::Diagnosing, Status::Diagnosed, Status::Acknowledged, Status::Resolved] {
+            let n = list.iter().filter(|t| t.status == status).count();
+            metrics.set_gauge("operator_tickets", &format!("state=\"{}\"", status_name(status)), n as f64);
+        }
+    }
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Open => "open",
+        Status::Diagnosing => "diagnosing",
+        Status::Diagnosed => "diagnosed",
+        Status::Acknowledged => "acknowledged",
+        Status::Resolved => "resolved",
+    }
+}
+
+async fn collect_events<S: Subject>(subject: Arc<S>, buffer: Arc<Mutex<Vec<RuntimeEvent>>>, wake: Arc<Notify>) {
+    let mut backoff = crate::reconcile::ErrorBackoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    loop {
+        let mut stream = subject.runtime().events(&subject.cluster());
+        while let Some(ev) = stream.next().await {
+            match ev {
+                Ok(ev) => {
+                    backoff.reset();
+                    let interesting = matches!(ev.raw_action.as_str(), "die" | "oom" | "kill" | "stop" | "pause" | "restart")
+                        || ev.raw_action.starts_with("network");
+                    buffer.lock().push(ev);
+                    if interesting {
+                        wake.notify_one();
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        tokio::time::sleep(backoff.next_delay()).await;
+    }
+}
