@@ -364,9 +364,14 @@ impl State {
                 )));
             }
         }
-        if let Some(mode) = container.spec.network_mode.clone() {
-            let target = mode.strip_prefix("container:").unwrap_or(&mode);
-            let live = self.world.containers.get(target).map(|t| t.status)
+        if let Some(target) = container
+            .spec
+            .network_mode
+            .as_deref()
+            .and_then(|m| m.strip_prefix("container:"))
+            .map(str::to_string)
+        {
+            let live = self.world.containers.get(&target).map(|t| t.status)
                 == Some(ContainerStatus::Running);
             if !live {
                 return Err(RuntimeError::Api(format!(
@@ -1103,8 +1108,17 @@ impl ContainerRuntime for FakeRuntime {
         )
     }
 
-    async fn upload(&self, cluster: &str, name: &str, files: &[FileUpload]) -> Result<(), RuntimeError> {
-        let paths = files.iter().map(|f| f.path.clone()).collect::<Vec<_>>().join(",");
+    async fn upload(
+        &self,
+        cluster: &str,
+        name: &str,
+        files: &[FileUpload],
+    ) -> Result<(), RuntimeError> {
+        let paths = files
+            .iter()
+            .map(|f| f.path.clone())
+            .collect::<Vec<_>>()
+            .join(",");
         self.run(FakeOp::Upload, cluster, name, Some(paths), |state, _| {
             state.require_owned(cluster, name)?;
             let c = state
