@@ -212,7 +212,9 @@ impl Run {
         }
         let volumes = docker
             .list_volumes(Some(
-                ListVolumesOptionsBuilder::default().filters(&filter).build(),
+                ListVolumesOptionsBuilder::default()
+                    .filters(&filter)
+                    .build(),
             ))
             .await
             .ok()
@@ -228,7 +230,9 @@ impl Run {
         }
         let networks = docker
             .list_networks(Some(
-                ListNetworksOptionsBuilder::default().filters(&filter).build(),
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filter)
+                    .build(),
             ))
             .await
             .unwrap_or_default();
@@ -267,7 +271,10 @@ async fn pause_freezes_and_disconnect_breaks_dns_until_reverted() {
         run.cluster(&["tikv-0", "tikv-1"], &[]).await;
         let chaos = run.chaos();
 
-        let paused = chaos.inject(&member("tikv-0"), Fault::Pause, LONG).await.unwrap();
+        let paused = chaos
+            .inject(&member("tikv-0"), Fault::Pause, LONG)
+            .await
+            .unwrap();
         assert_eq!(run.status("tikv-0").await, ContainerStatus::Paused);
         chaos.revert(&paused.id).await.unwrap();
         assert_eq!(run.status("tikv-0").await, ContainerStatus::Running);
@@ -277,12 +284,27 @@ async fn pause_freezes_and_disconnect_breaks_dns_until_reverted() {
             .inject(&member("tikv-1"), Fault::Disconnect, LONG)
             .await
             .unwrap();
-        assert!(!run.reaches("tikv-0", "tikv-1").await, "disconnected member answered");
+        assert!(
+            !run.reaches("tikv-0", "tikv-1").await,
+            "disconnected member answered"
+        );
         let reverted = chaos.revert(&cut.id).await.unwrap();
         assert_eq!(reverted.state, ExperimentState::Reverted);
-        assert!(run.reaches("tikv-0", "tikv-1").await, "DNS name does not resolve again");
-        let owned = run.runtime.list_owned(&run.cluster, &run.network).await.unwrap();
-        assert_eq!(owned.containers.len(), 2, "helpers left: {:?}", owned.containers);
+        assert!(
+            run.reaches("tikv-0", "tikv-1").await,
+            "DNS name does not resolve again"
+        );
+        let owned = run
+            .runtime
+            .list_owned(&run.cluster, &run.network)
+            .await
+            .unwrap();
+        assert_eq!(
+            owned.containers.len(),
+            2,
+            "helpers left: {:?}",
+            owned.containers
+        );
     })
     .await;
 }
@@ -313,19 +335,32 @@ async fn iptables_partitions_and_loss_cut_exactly_the_chosen_paths() {
         assert!(run.reaches("tikv-1", "tikv-2").await, "B cannot reach C");
         assert!(run.reaches("tikv-0", "tikv-2").await, "A cannot reach C");
         chaos.revert(&partition.id).await.unwrap();
-        assert!(run.reaches("tikv-0", "tikv-1").await, "partition not healed");
+        assert!(
+            run.reaches("tikv-0", "tikv-1").await,
+            "partition not healed"
+        );
 
         let loss = chaos
             .inject(&member("tikv-2"), Fault::Loss { probability: 1.0 }, LONG)
             .await
             .unwrap();
-        assert!(!run.reaches("tikv-0", "tikv-2").await, "100% loss let a ping through");
-        assert!(run.reaches("tikv-0", "tikv-1").await, "loss hit another member");
+        assert!(
+            !run.reaches("tikv-0", "tikv-2").await,
+            "100% loss let a ping through"
+        );
+        assert!(
+            run.reaches("tikv-0", "tikv-1").await,
+            "loss hit another member"
+        );
         chaos.revert(&loss.id).await.unwrap();
         assert!(run.reaches("tikv-0", "tikv-2").await, "loss not reverted");
 
         // Only helpers of this run existed, and none is left.
-        let owned = run.runtime.list_owned(&run.cluster, &run.network).await.unwrap();
+        let owned = run
+            .runtime
+            .list_owned(&run.cluster, &run.network)
+            .await
+            .unwrap();
         assert_eq!(owned.containers.len(), 3, "{:?}", owned.containers);
     })
     .await;
@@ -352,7 +387,10 @@ async fn tbf_applies_and_netem_is_detected() {
             .await
             .unwrap();
         let (_, shown) = run.sh("tikv-0", "tc qdisc show dev eth0").await;
-        assert!(shown.contains("tbf") && shown.contains("rate 1Mbit"), "{shown}");
+        assert!(
+            shown.contains("tbf") && shown.contains("rate 1Mbit"),
+            "{shown}"
+        );
         chaos.revert(&bandwidth.id).await.unwrap();
         let (_, shown) = run.sh("tikv-0", "tc qdisc show dev eth0").await;
         assert!(!shown.contains("tbf"), "{shown}");
@@ -411,12 +449,158 @@ async fn disk_fill_reaches_the_ratio_on_a_small_volume_and_revert_frees_it() {
             .await
             .unwrap();
         let during = usage(run.sh("tikv-0", "df -P -k /data").await.1);
-        assert!((0.78..=0.85).contains(&during), "fill reached {during}: {:?}", fill.notes);
+        assert!(
+            (0.78..=0.85).contains(&during),
+            "fill reached {during}: {:?}",
+            fill.notes
+        );
         chaos.revert(&fill.id).await.unwrap();
         let after = usage(run.sh("tikv-0", "df -P -k /data").await.1);
         assert!(after < 0.1, "revert left {after}");
         let (_, listing) = run.sh("tikv-0", "ls -a /data").await;
         assert!(!listing.contains(".chaos-fill"), "{listing}");
+    })
+    .await;
+}
+
+const SIM_IMAGE: &str = "tikv-sim:local";
+
+#[tokio::test]
+async fn simulator_knobs_are_set_and_each_revert_restores_only_its_own_knob() {
+    let test = "simulator_knobs_are_set_and_each_revert_restores_only_its_own_knob";
+    let Some(run) = Run::start(test).await else {
+        return;
+    };
+    if !run.runtime.image_exists(SIM_IMAGE).await.unwrap_or(false) {
+        skip_or_panic(
+            test,
+            &format!("image {SIM_IMAGE} is missing (`make images`)"),
+        );
+        return;
+    }
+    run.scoped(async |run| {
+        run.cluster(&[], &[]).await;
+        let pd = run.name("pd-0");
+        let mut l = run.owned_labels();
+        l.insert(labels::MEMBER.into(), "pd-0".into());
+        l.insert(labels::COMPONENT.into(), "pd".into());
+        run.runtime
+            .create_and_start(&ContainerSpec {
+                name: pd.clone(),
+                image: SIM_IMAGE.into(),
+                cmd: [
+                    "pd".to_string(),
+                    "--name=pd-0".into(),
+                    "--data-dir=/tmp/pd".into(),
+                    "--client-urls=http://0.0.0.0:2379".into(),
+                    format!("--advertise-client-urls=http://{pd}:2379"),
+                    "--peer-urls=http://0.0.0.0:2380".into(),
+                    format!("--advertise-peer-urls=http://{pd}:2380"),
+                    format!("--initial-cluster=pd-0=http://{pd}:2380"),
+                ]
+                .to_vec(),
+                labels: l,
+                network: run.network.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let tikv = run.name("tikv-0");
+        let mut l = run.owned_labels();
+        l.insert(labels::MEMBER.into(), "tikv-0".into());
+        l.insert(labels::COMPONENT.into(), "tikv".into());
+        run.runtime
+            .create_and_start(&ContainerSpec {
+                name: tikv.clone(),
+                image: SIM_IMAGE.into(),
+                cmd: vec![
+                    "tikv".into(),
+                    "--addr=0.0.0.0:20160".into(),
+                    format!("--advertise-addr={tikv}:20160"),
+                    "--status-addr=0.0.0.0:20180".into(),
+                    format!("--advertise-status-addr={tikv}:20180"),
+                    "--data-dir=/tmp/tikv".into(),
+                    format!("--pd-endpoints={pd}:2379"),
+                ],
+                labels: l,
+                network: run.network.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let owned = run
+            .runtime
+            .list_owned(&run.cluster, &run.network)
+            .await
+            .unwrap();
+        let ip = |name: &str| {
+            owned
+                .containers
+                .iter()
+                .find(|c| c.name == name)
+                .and_then(|c| c.ip.clone())
+                .unwrap()
+        };
+        let faults = format!("http://{}:20180/sim/v1/faults", ip(&tikv));
+        let workload = format!("http://{}:2379/sim/v1/workload", ip(&pd));
+        let http = reqwest::Client::new();
+        let get = async |url: &str| -> serde_json::Value {
+            for _ in 0..100 {
+                if let Ok(r) = http.get(url).send().await {
+                    if r.status().is_success() {
+                        return r.json().await.unwrap();
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("{url} never answered");
+        };
+        assert_eq!(get(&faults).await["slow_disk_ms"], 0.0);
+
+        let chaos = run.chaos();
+        let slow = chaos
+            .inject(&member("tikv-0"), Fault::SlowDisk { delay_ms: 200 }, LONG)
+            .await
+            .unwrap();
+        let cpu = chaos
+            .inject(&member("tikv-0"), Fault::CpuSaturation { ratio: 0.5 }, LONG)
+            .await
+            .unwrap();
+        let now = get(&faults).await;
+        assert_eq!(
+            (now["slow_disk_ms"].as_f64(), now["cpu_saturation"].as_f64()),
+            (Some(200.0), Some(0.5))
+        );
+        chaos.revert(&slow.id).await.unwrap();
+        let now = get(&faults).await;
+        assert_eq!(
+            (now["slow_disk_ms"].as_f64(), now["cpu_saturation"].as_f64()),
+            (Some(0.0), Some(0.5))
+        );
+        chaos.revert(&cpu.id).await.unwrap();
+        assert_eq!(get(&faults).await["cpu_saturation"].as_f64(), Some(0.0));
+
+        // The PD workload knob, once PD has elected itself.
+        get(&workload).await;
+        let hot = chaos
+            .inject(
+                &Target::Cluster,
+                Fault::HotRange {
+                    start_key: "user0000001000".into(),
+                    end_key: "user0000002000".into(),
+                    qps: 3000,
+                },
+                LONG,
+            )
+            .await
+            .unwrap();
+        assert_eq!(hot.containers, vec![pd.clone()]);
+        assert_eq!(
+            get(&workload).await["hot_range"]["qps"].as_f64(),
+            Some(3000.0)
+        );
+        chaos.revert(&hot.id).await.unwrap();
+        assert!(get(&workload).await["hot_range"].is_null());
     })
     .await;
 }
