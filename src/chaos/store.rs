@@ -3,7 +3,7 @@
 //! Why not sled: the running operator (whose reverter loop reverts expired experiments)
 //! and a short-lived `operator chaos …` CLI both need the store at the same time, and
 //! sled allows one process per database. A JSON-lines log with an advisory file lock
-//! (`flock` through [`std::fs::File::lock`]) lets both read and write it safely.
+//! (`flock`, through `fs2`) lets both read and write it safely.
 //!
 //! # Guarantees
 //!
@@ -113,7 +113,7 @@ impl ExperimentStore {
     /// File-system failures.
     pub fn load(&self) -> Result<BTreeMap<String, Experiment>, StoreError> {
         let lock = self.lock_file()?;
-        lock.lock_shared().map_err(io(&self.dir))?;
+        fs2::FileExt::lock_shared(&lock).map_err(io(&self.dir))?;
         let result = self.read_log().map(|(all, _)| all);
         drop(lock);
         result
@@ -137,7 +137,7 @@ impl ExperimentStore {
         let mut line = serde_json::to_vec(experiment)?;
         line.push(b'\n');
         let lock = self.lock_file()?;
-        lock.lock().map_err(io(&self.dir))?;
+        fs2::FileExt::lock_exclusive(&lock).map_err(io(&self.dir))?;
         let path = self.dir.join(LOG);
         let mut file = OpenOptions::new()
             .create(true)
