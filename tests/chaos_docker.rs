@@ -604,3 +604,43 @@ async fn simulator_knobs_are_set_and_each_revert_restores_only_its_own_knob() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn cpu_saturation_on_a_real_container_runs_busy_loops_that_the_revert_ends() {
+    let test = "cpu_saturation_on_a_real_container_runs_busy_loops_that_the_revert_ends";
+    let Some(run) = Run::start(test).await else {
+        return;
+    };
+    run.scoped(async |run| {
+        run.cluster(&["tikv-0"], &[]).await;
+        let chaos = run.chaos();
+        let burn = chaos
+            .inject(&member("tikv-0"), Fault::CpuSaturation { ratio: 0.5 }, LONG)
+            .await
+            .unwrap();
+        let pids_file = format!("/tmp/.chaos-cpu-{}.pids", burn.id);
+        let (_, pids) = run.sh("tikv-0", &format!("cat {pids_file}")).await;
+        let pids: Vec<u32> = pids
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert!(!pids.is_empty(), "no busy loop recorded: {:?}", burn.notes);
+        let list = pids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let alive =
+            format!("n=0; for p in {list}; do [ -d /proc/$p ] && n=$((n+1)); done; echo $n");
+        let (_, count) = run.sh("tikv-0", &alive).await;
+        assert_eq!(
+            count.trim(),
+            pids.len().to_string(),
+            "busy loops died with the exec"
+        );
+        chaos.revert(&burn.id).await.unwrap();
+        let (_, count) = run.sh("tikv-0", &alive).await;
+        assert_eq!(count.trim(), "0", "busy loops outlived the revert");
+    })
+    .await;
+}

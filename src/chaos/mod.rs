@@ -1053,16 +1053,21 @@ impl Chaos {
         first_error.map_or(Ok(()), Err)
     }
 
-    async fn container_status(&self, name: &str) -> Result<Option<ContainerStatus>, ChaosError> {
+    /// True when the container exists with its processes (and namespaces) alive.
+    async fn has_live_process(&self, name: &str) -> Result<bool, ChaosError> {
         let owned = self
             .runtime
             .list_owned(&self.cluster, &self.network)
             .await?;
-        Ok(owned
-            .containers
-            .iter()
-            .find(|c| c.name == name)
-            .map(|c| c.status))
+        Ok(owned.containers.iter().any(|c| {
+            c.name == name
+                && matches!(
+                    c.status,
+                    ContainerStatus::Running
+                        | ContainerStatus::Paused
+                        | ContainerStatus::Restarting
+                )
+        }))
     }
 
     async fn run_step(&self, id: &str, step: &RevertStep) -> Result<(), ChaosError> {
@@ -1086,8 +1091,9 @@ impl Chaos {
                 container,
                 commands,
             } => {
-                // A container that is not running has lost its namespace and the fault with it.
-                if self.container_status(container).await? != Some(ContainerStatus::Running) {
+                // A stopped container has lost its namespace and the fault with it (a
+                // paused one keeps it; a paused target fails the exec and is retried).
+                if !self.has_live_process(container).await? {
                     return Ok(());
                 }
                 let helper = self.netns_helper(id, container, "r").await?;
@@ -1119,7 +1125,7 @@ impl Chaos {
                 result
             }
             RevertStep::ExecInTarget { container, command } => {
-                if self.container_status(container).await? != Some(ContainerStatus::Running) {
+                if !self.has_live_process(container).await? {
                     return Ok(());
                 }
                 self.exec_ok(container, command).await.map(|_| ())
