@@ -511,4 +511,89 @@ mod tests {
         assert!(Cli::try_parse_from(["op", "revert"]).is_err());
         assert!(Cli::try_parse_from(["op", "revert", "abc", "--all"]).is_err());
     }
+
+    #[tokio::test]
+    async fn inject_list_and_revert_all_through_the_command_line() {
+        use crate::runtime::fake::FakeRuntime;
+        use crate::runtime::{
+            labels, ContainerRuntime, ContainerSpec, ContainerStatus, NetworkSpec,
+        };
+        let fake = FakeRuntime::new();
+        fake.create_network(&NetworkSpec {
+            name: "demo-net".into(),
+            labels: labels::ownership("demo"),
+        })
+        .await
+        .unwrap();
+        let mut l = labels::ownership("demo");
+        l.insert(labels::MEMBER.into(), "tikv-0".into());
+        fake.create_and_start(&ContainerSpec {
+            name: "demo-tikv-0".into(),
+            image: "real:test".into(),
+            labels: l,
+            network: "demo-net".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let chaos = Chaos::new(
+            std::sync::Arc::new(fake.clone()),
+            "demo",
+            "demo-net",
+            dir.path(),
+        )
+        .unwrap();
+        let status = || fake.snapshot().containers["demo-tikv-0"].status;
+        let go = |line: &[&str]| {
+            Cli::parse_from(std::iter::once("op").chain(line.iter().copied())).chaos
+        };
+
+        let mut out = Vec::new();
+        run(
+            go(&["pause", "tikv-0", "--detach", "--duration", "1h"]),
+            &chaos,
+            &mut out,
+        )
+        .await
+        .unwrap();
+        assert_eq!(status(), ContainerStatus::Paused);
+        let text = String::from_utf8(std::mem::take(&mut out)).unwrap();
+        assert!(
+            text.contains("injected:") && text.contains("detached:"),
+            "{text}"
+        );
+
+        run(go(&["list"]), &chaos, &mut out).await.unwrap();
+        let text = String::from_utf8(std::mem::take(&mut out)).unwrap();
+        assert!(
+            text.contains("active") && text.contains("pause") && text.contains("demo-tikv-0"),
+            "{text}"
+        );
+
+        run(go(&["revert", "--all"]), &chaos, &mut out)
+            .await
+            .unwrap();
+        assert_eq!(status(), ContainerStatus::Running);
+        let text = String::from_utf8(std::mem::take(&mut out)).unwrap();
+        assert!(text.starts_with("reverted: "), "{text}");
+        run(go(&["list"]), &chaos, &mut out).await.unwrap();
+        let text = String::from_utf8(std::mem::take(&mut out)).unwrap();
+        assert!(text.is_empty(), "nothing is active any more: {text}");
+
+        // Held: waits out the duration, then reverts by itself.
+        run(
+            go(&["disconnect", "tikv-0", "--duration", "50ms"]),
+            &chaos,
+            &mut out,
+        )
+        .await
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("reverted:"), "{text}");
+        assert!(fake.snapshot().containers["demo-tikv-0"]
+            .networks
+            .contains_key("demo-net"));
+        assert!(chaos.list().unwrap().iter().all(|e| !e.is_active()));
+    }
 }
