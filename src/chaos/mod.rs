@@ -470,6 +470,8 @@ impl Chaos {
         exp.containers = vec![name.clone()];
         match fault {
             Fault::Kill { restart_on_revert } => {
+                // A target already down would be *started* by the revert: refuse.
+                self.require_running(&target, &fault)?;
                 let steps = if restart_on_revert {
                     vec![RevertStep::Start {
                         container: name.clone(),
@@ -481,6 +483,7 @@ impl Chaos {
                 self.runtime.kill(&self.cluster, &name, "SIGKILL").await?;
             }
             Fault::Stop { grace_secs } => {
+                self.require_running(&target, &fault)?;
                 self.record(
                     exp,
                     vec![RevertStep::Start {

@@ -281,6 +281,20 @@ async fn kill_leaves_recovery_to_the_failure_policy_unless_asked_to_restart() {
         snap.containers["demo-tikv-0"].status,
         ContainerStatus::Exited
     );
+    // A member that is already down is refused: its revert would start it.
+    let err = chaos
+        .inject(
+            &member("tikv-0"),
+            Fault::Stop { grace_secs: 1 },
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChaosError::TargetNotRunning { .. }), "{err}");
+    assert_eq!(
+        fake.snapshot().containers["demo-tikv-0"].status,
+        ContainerStatus::Exited
+    );
 }
 
 #[tokio::test]
