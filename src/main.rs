@@ -31,10 +31,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -77,12 +74,8 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     } = ctx;
     let _watch = operator::reconcile::triggers::watch_spec_file(&spec_file, controller.waker())
         .map_err(|e| CliError::Failed(format!("cannot watch {}: {e}", spec_file.display())))?;
-    std::fs::create_dir_all(&state_dir).map_err(|e| {
-        CliError::Failed(format!(
-            "cannot create state dir {}: {e}",
-            state_dir.display()
-        ))
-    })?;
+    std::fs::create_dir_all(&state_dir)
+        .map_err(|e| CliError::Failed(format!("cannot create state dir {}: {e}", state_dir.display())))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| CliError::Failed(format!("cannot listen on {listen}: {e}")))?;
@@ -105,9 +98,6 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn run_loop(
-    controller: Controller<TikvSubject>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
+async fn run_loop(controller: Controller<TikvSubject>, shutdown: impl std::future::Future<Output = ()>) {
     controller.run(shutdown).await
 }

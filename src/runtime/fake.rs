@@ -364,6 +364,8 @@ impl State {
                 )));
             }
         }
+        // Only `container:<name>` shares another container's namespace; `none`,
+        // `host` and network names do not need a live peer.
         if let Some(target) = container
             .spec
             .network_mode
@@ -371,7 +373,8 @@ impl State {
             .and_then(|m| m.strip_prefix("container:"))
             .map(str::to_string)
         {
-            let live = self.world.containers.get(&target).map(|t| t.status)
+            let target = target.as_str();
+            let live = self.world.containers.get(target).map(|t| t.status)
                 == Some(ContainerStatus::Running);
             if !live {
                 return Err(RuntimeError::Api(format!(
@@ -1108,17 +1111,8 @@ impl ContainerRuntime for FakeRuntime {
         )
     }
 
-    async fn upload(
-        &self,
-        cluster: &str,
-        name: &str,
-        files: &[FileUpload],
-    ) -> Result<(), RuntimeError> {
-        let paths = files
-            .iter()
-            .map(|f| f.path.clone())
-            .collect::<Vec<_>>()
-            .join(",");
+    async fn upload(&self, cluster: &str, name: &str, files: &[FileUpload]) -> Result<(), RuntimeError> {
+        let paths = files.iter().map(|f| f.path.clone()).collect::<Vec<_>>().join(",");
         self.run(FakeOp::Upload, cluster, name, Some(paths), |state, _| {
             state.require_owned(cluster, name)?;
             let c = state

@@ -32,9 +32,7 @@ use sha2::Digest as _;
 
 use super::model::{PdView, StoreState};
 use super::topology::{ordinal_of, Component, Names, PdBootstrap, Topology};
-use crate::runtime::{
-    labels, ContainerSpec, ContainerStatus, NetworkSpec, ObservedContainer, Owned, VolumeSpec,
-};
+use crate::runtime::{labels, ContainerSpec, ContainerStatus, NetworkSpec, ObservedContainer, Owned, VolumeSpec};
 use crate::spec::{ClusterSpec, FailureMode, VolumePolicy};
 
 /// The controller's short memory of its own multi-pass operations. It is part of the
@@ -79,8 +77,7 @@ impl Memory {
             Step::CreateVolume { name, .. } => {
                 self.fresh_volumes.insert(name.clone());
             }
-            Step::RecreateContainer { member, spec, .. }
-            | Step::CreateContainer { member, spec, .. } => {
+            Step::RecreateContainer { member, spec, .. } | Step::CreateContainer { member, spec, .. } => {
                 for m in &spec.mounts {
                     self.fresh_volumes.remove(&m.volume);
                 }
@@ -260,58 +257,28 @@ impl fmt::Display for Step {
         match self {
             Step::CreateNetwork { name, .. } => write!(f, "create network {name}"),
             Step::CreateVolume { name, .. } => write!(f, "create volume {name}"),
-            Step::CreateContainer {
-                member,
-                spec,
-                reason,
-            } => {
-                write!(
-                    f,
-                    "create {member} ({}, image {}): {reason}",
-                    spec.name, spec.image
-                )
+            Step::CreateContainer { member, spec, reason } => {
+                write!(f, "create {member} ({}, image {}): {reason}", spec.name, spec.image)
             }
-            Step::RecreateContainer {
-                member,
-                spec,
-                reason,
-            } => {
+            Step::RecreateContainer { member, spec, reason } => {
                 write!(f, "recreate {member} with image {}: {reason}", spec.image)
             }
-            Step::RestartContainer { member, attempt } => {
-                write!(f, "restart {member} (attempt {attempt})")
-            }
-            Step::RemoveContainer { member, reason } => {
-                write!(f, "remove container of {member}: {reason}")
-            }
+            Step::RestartContainer { member, attempt } => write!(f, "restart {member} (attempt {attempt})"),
+            Step::RemoveContainer { member, reason } => write!(f, "remove container of {member}: {reason}"),
             Step::RemoveVolume { name, reason } => write!(f, "remove volume {name}: {reason}"),
             Step::DeleteStore { store_id, member } => {
-                write!(
-                    f,
-                    "delete store {store_id} ({member}) in PD: drain its regions, then Tombstone"
-                )
+                write!(f, "delete store {store_id} ({member}) in PD: drain its regions, then Tombstone")
             }
             Step::CancelStoreDelete { store_id, member } => {
-                write!(
-                    f,
-                    "cancel deletion of store {store_id} ({member}): set it Up again"
-                )
+                write!(f, "cancel deletion of store {store_id} ({member}): set it Up again")
             }
             Step::AddEvictLeader { store_id, member } => {
-                write!(
-                    f,
-                    "add evict-leader scheduler for store {store_id} ({member})"
-                )
+                write!(f, "add evict-leader scheduler for store {store_id} ({member})")
             }
             Step::RemoveEvictLeader { store_id, reason } => {
-                write!(
-                    f,
-                    "remove evict-leader scheduler for store {store_id}: {reason}"
-                )
+                write!(f, "remove evict-leader scheduler for store {store_id}: {reason}")
             }
-            Step::TransferPdLeader { from, to } => {
-                write!(f, "transfer PD leadership from {from} to {to}")
-            }
+            Step::TransferPdLeader { from, to } => write!(f, "transfer PD leadership from {from} to {to}"),
             Step::DeletePdMember { name } => write!(f, "remove PD member {name} through PD's API"),
             Step::WriteScrapeTargets { targets, .. } => {
                 write!(f, "update Prometheus scrape targets ({targets} targets)")
@@ -402,35 +369,20 @@ pub fn plan(spec: &ClusterSpec, obs: &Observed, now: SystemTime) -> Plan {
     let pd_ready = pd.is_some_and(|v| v.leader.is_some());
 
     plan_pd(spec, obs, &topo, &names, &volumes, &foreign, now, &mut p);
-    plan_tikv(
-        spec, obs, &topo, &names, &volumes, &foreign, pd_ready, now, &mut p,
-    );
+    plan_tikv(spec, obs, &topo, &names, &volumes, &foreign, pd_ready, now, &mut p);
     plan_monitoring(spec, obs, &topo, &names, &volumes, &foreign, &mut p);
     p
 }
 
 /// Failure handling shared by all members: a container the spec wants that is not
 /// running is a fault, restarted only under the `restart` policy within its budget.
-fn handle_not_running(
-    spec: &ClusterSpec,
-    obs: &Observed,
-    member: &str,
-    c: &ObservedContainer,
-    now: SystemTime,
-    p: &mut Plan,
-) {
+fn handle_not_running(spec: &ClusterSpec, obs: &Observed, member: &str, c: &ObservedContainer, now: SystemTime, p: &mut Plan) {
     let what = match c.status {
         ContainerStatus::Exited | ContainerStatus::Dead => format!(
             "container {} exited with code {}{}",
             c.name,
-            c.exit_code
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "?".into()),
-            if c.oom_killed {
-                " (killed by the OOM killer)"
-            } else {
-                ""
-            }
+            c.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "?".into()),
+            if c.oom_killed { " (killed by the OOM killer)" } else { "" }
         ),
         ContainerStatus::Paused => format!("container {} is paused (frozen)", c.name),
         ContainerStatus::Restarting => format!("container {} is restarting", c.name),
@@ -445,12 +397,7 @@ fn handle_not_running(
             .memory
             .restarts
             .get(member)
-            .map(|v| {
-                v.iter()
-                    .copied()
-                    .filter(|t| elapsed(now, *t) < window)
-                    .collect()
-            })
+            .map(|v| v.iter().copied().filter(|t| elapsed(now, *t) < window).collect())
             .unwrap_or_default();
         if recent.len() as u32 >= policy.max_restarts {
             p.faults.push(Fault {
@@ -475,9 +422,7 @@ fn handle_not_running(
                 p.waits.push(format!(
                     "{member}: restart {} due in {}",
                     recent.len() + 1,
-                    humantime::format_duration(Duration::from_secs(
-                        (delay - waited).as_secs().max(1)
-                    ))
+                    humantime::format_duration(Duration::from_secs((delay - waited).as_secs().max(1)))
                 ));
                 return;
             }
@@ -564,9 +509,7 @@ fn plan_pd(
         } else if pd.is_some() && !running_urls.is_empty() {
             PdBootstrap::Join(running_urls.clone())
         } else {
-            p.waits.push(format!(
-                "{member}: waiting for PD to answer before it can join"
-            ));
+            p.waits.push(format!("{member}: waiting for PD to answer before it can join"));
             continue;
         };
         if !volumes.contains(volume.as_str()) {
@@ -615,9 +558,7 @@ fn plan_pd(
     if let Some((&o, m)) = members.iter().rev().find(|(o, _)| **o >= desired) {
         let member = Names::member(Component::Pd, Some(o));
         let Some(view) = pd else {
-            p.waits.push(format!(
-                "{member}: PD does not answer; scale-in of PD waits for it"
-            ));
+            p.waits.push(format!("{member}: PD does not answer; scale-in of PD waits for it"));
             return;
         };
         let listed = view.members.iter().any(|x| x.name == member);
@@ -634,18 +575,11 @@ fn plan_pd(
                 });
             }
         } else if !all_healthy {
-            p.waits.push(format!(
-                "{member}: scale-in waits until every PD member is healthy"
-            ));
+            p.waits.push(format!("{member}: scale-in waits until every PD member is healthy"));
         } else if view.leader.as_deref() == Some(member.as_str()) {
-            match (0..desired)
-                .map(|o| Names::member(Component::Pd, Some(o)))
-                .find(|n| view.members.iter().any(|x| &x.name == n))
-            {
+            match (0..desired).map(|o| Names::member(Component::Pd, Some(o))).find(|n| view.members.iter().any(|x| &x.name == n)) {
                 Some(to) => p.steps.push(Step::TransferPdLeader { from: member, to }),
-                None => p.refusals.push(format!(
-                    "{member} is the PD leader and no remaining member can take over"
-                )),
+                None => p.refusals.push(format!("{member} is the PD leader and no remaining member can take over")),
             }
         } else {
             p.steps.push(Step::DeletePdMember { name: member });
@@ -664,8 +598,7 @@ fn plan_pd(
         return;
     }
     if !all_healthy {
-        p.waits
-            .push("PD upgrade waits until every PD member is healthy".into());
+        p.waits.push("PD upgrade waits until every PD member is healthy".into());
         return;
     }
     let view = pd.expect("all_healthy implies PD answered");
@@ -680,16 +613,10 @@ fn plan_pd(
         let to = (0..desired)
             .filter(|o| *o != target)
             .map(|o| Names::member(Component::Pd, Some(o)))
-            .find(|n| {
-                view.members
-                    .iter()
-                    .any(|x| &x.name == n && x.healthy == Some(true))
-            });
+            .find(|n| view.members.iter().any(|x| &x.name == n && x.healthy == Some(true)));
         match to {
             Some(to) => p.steps.push(Step::TransferPdLeader { from: member, to }),
-            None => p
-                .waits
-                .push(format!("{member}: no healthy member to take PD leadership")),
+            None => p.waits.push(format!("{member}: no healthy member to take PD leadership")),
         }
         return;
     }
@@ -703,13 +630,8 @@ fn plan_pd(
 }
 
 fn bootstrap_of(c: &ObservedContainer, _names: &Names, running_urls: &[String]) -> PdBootstrap {
-    match c
-        .label(labels::PD_BOOTSTRAP)
-        .and_then(|b| b.strip_prefix("initial:"))
-    {
-        Some(list) => {
-            PdBootstrap::Initial(list.split(',').filter_map(|o| o.parse().ok()).collect())
-        }
+    match c.label(labels::PD_BOOTSTRAP).and_then(|b| b.strip_prefix("initial:")) {
+        Some(list) => PdBootstrap::Initial(list.split(',').filter_map(|o| o.parse().ok()).collect()),
         None => PdBootstrap::Join(running_urls.to_vec()),
     }
 }
@@ -740,17 +662,12 @@ fn plan_tikv(
         }
         let member = Names::member(Component::Tikv, Some(o));
         if !pd_ready {
-            p.waits.push(format!(
-                "{member}: waiting for PD to elect a leader before creating TiKV stores"
-            ));
+            p.waits.push(format!("{member}: waiting for PD to elect a leader before creating TiKV stores"));
             continue;
         }
         let container = names.container(&member);
         let volume = names.volume(&member);
-        if let Some(n) = [&container, &volume]
-            .into_iter()
-            .find(|n| foreign.contains(n.as_str()))
-        {
+        if let Some(n) = [&container, &volume].into_iter().find(|n| foreign.contains(n.as_str())) {
             p.faults.push(Fault {
                 target: n.clone(),
                 detail: format!("the name {n:?} is taken by a Docker object this cluster does not own; {member} cannot be created until it is renamed or removed"),
@@ -811,12 +728,7 @@ fn plan_tikv(
     }
 
     // Scale in: highest ordinal first, one store draining at a time.
-    let excess: Vec<u32> = members
-        .keys()
-        .rev()
-        .copied()
-        .filter(|o| *o >= desired)
-        .collect();
+    let excess: Vec<u32> = members.keys().rev().copied().filter(|o| *o >= desired).collect();
     if !excess.is_empty() {
         match pd {
             None => p.waits.push(format!(
@@ -831,19 +743,12 @@ fn plan_tikv(
     let Some(view) = pd else { return };
     let outdated: Vec<u32> = members
         .iter()
-        .filter(|(o, m)| {
-            **o < desired
-                && m.container.status != ContainerStatus::Created
-                && m.hash() != Some(hash.as_str())
-        })
+        .filter(|(o, m)| **o < desired && m.container.status != ContainerStatus::Created && m.hash() != Some(hash.as_str()))
         .map(|(o, _)| *o)
         .collect();
     let store_of = |o: u32| view.store_by_address(&names.tikv_address(o));
     for &sid in &view.evict_leader_stores {
-        let ordinal = members
-            .keys()
-            .copied()
-            .find(|o| store_of(*o).is_some_and(|s| s.id == sid));
+        let ordinal = members.keys().copied().find(|o| store_of(*o).is_some_and(|s| s.id == sid));
         let upgrading = ordinal.is_some_and(|o| outdated.contains(&o));
         if upgrading {
             continue;
@@ -852,13 +757,8 @@ fn plan_tikv(
             .and_then(store_of)
             .is_some_and(|s| s.state == StoreState::Up);
         let container_running = ordinal.is_some_and(|o| members[&o].running());
-        if ordinal.is_some()
-            && (!store_up || !container_running)
-            && obs.memory.own_evictions.contains(&sid)
-        {
-            p.waits.push(format!(
-                "store {sid}: waiting for it to be Up before releasing its leaders"
-            ));
+        if ordinal.is_some() && (!store_up || !container_running) && obs.memory.own_evictions.contains(&sid) {
+            p.waits.push(format!("store {sid}: waiting for it to be Up before releasing its leaders"));
             continue;
         }
         let reason = if obs.memory.own_evictions.contains(&sid) {
@@ -870,10 +770,7 @@ fn plan_tikv(
             });
             "left behind: no upgrade of this store is in progress".to_string()
         };
-        p.steps.push(Step::RemoveEvictLeader {
-            store_id: sid,
-            reason,
-        });
+        p.steps.push(Step::RemoveEvictLeader { store_id: sid, reason });
     }
 
     // Rolling upgrade: PD first, then one store at a time.
@@ -884,13 +781,11 @@ fn plan_tikv(
         .values()
         .any(|m| m.hash() != Some(topo.spec_hash(Component::Pd).as_str()));
     if pd_outdated {
-        p.waits
-            .push("TiKV upgrade waits for the PD upgrade to finish".into());
+        p.waits.push("TiKV upgrade waits for the PD upgrade to finish".into());
         return;
     }
     let all_up = (0..desired).all(|o| {
-        members.get(&o).is_some_and(|m| m.running())
-            && store_of(o).is_some_and(|s| s.state == StoreState::Up)
+        members.get(&o).is_some_and(|m| m.running()) && store_of(o).is_some_and(|s| s.state == StoreState::Up)
     });
     let in_progress = outdated
         .iter()
@@ -903,9 +798,7 @@ fn plan_tikv(
             let store = view.stores.iter().find(|s| s.id == *sid);
             if let Some(s) = store {
                 if s.leader_count == 0 && elapsed(now, *since) < ops.leader_return_timeout.get() {
-                    p.waits.push(format!(
-                        "store {sid}: waiting for leaders to return after its upgrade"
-                    ));
+                    p.waits.push(format!("store {sid}: waiting for leaders to return after its upgrade"));
                     return;
                 }
             }
@@ -914,21 +807,16 @@ fn plan_tikv(
     let target = in_progress.unwrap_or(outdated[0]);
     let member = Names::member(Component::Tikv, Some(target));
     let Some(store) = store_of(target) else {
-        p.waits
-            .push(format!("{member}: not registered in PD yet; upgrade waits"));
+        p.waits.push(format!("{member}: not registered in PD yet; upgrade waits"));
         return;
     };
     if in_progress.is_none() {
         if !all_up {
-            p.waits.push(format!(
-                "{member}: rolling upgrade waits until every store is Up"
-            ));
+            p.waits.push(format!("{member}: rolling upgrade waits until every store is Up"));
             return;
         }
         if view.region_health.is_some_and(|h| h.down_peer > 0) {
-            p.waits.push(format!(
-                "{member}: rolling upgrade waits while regions have down peers"
-            ));
+            p.waits.push(format!("{member}: rolling upgrade waits while regions have down peers"));
             return;
         }
         p.steps.push(Step::AddEvictLeader {
@@ -937,19 +825,11 @@ fn plan_tikv(
         });
         return;
     }
-    let started = obs
-        .memory
-        .evict_started
-        .get(&store.id)
-        .copied()
-        .unwrap_or(now);
+    let started = obs.memory.evict_started.get(&store.id).copied().unwrap_or(now);
     let waited = elapsed(now, started);
     if store.leader_count == 0 || waited >= ops.evict_leader_timeout.get() {
         let reason = if store.leader_count == 0 {
-            format!(
-                "rolling upgrade to {} (leaders evicted)",
-                topo.image(Component::Tikv)
-            )
+            format!("rolling upgrade to {} (leaders evicted)", topo.image(Component::Tikv))
         } else {
             p.faults.push(Fault {
                 target: member.clone(),
@@ -960,10 +840,7 @@ fn plan_tikv(
                     humantime::format_duration(ops.evict_leader_timeout.get())
                 ),
             });
-            format!(
-                "rolling upgrade to {} (leader eviction timed out)",
-                topo.image(Component::Tikv)
-            )
+            format!("rolling upgrade to {} (leader eviction timed out)", topo.image(Component::Tikv))
         };
         p.steps.push(Step::RecreateContainer {
             member,
@@ -1011,9 +888,7 @@ fn plan_tikv_scale_in(
                 });
                 remove_volume(p, "it holds no store");
             }
-            None => p.waits.push(format!(
-                "{member}: PD is not bootstrapped yet; scale-in waits"
-            )),
+            None => p.waits.push(format!("{member}: PD is not bootstrapped yet; scale-in waits")),
             Some(s) if s.state == StoreState::Tombstone => {
                 p.steps.push(Step::RemoveContainer {
                     member: member.clone(),
@@ -1101,9 +976,7 @@ fn plan_monitoring(
                 });
             }
             (true, Some(c)) => {
-                if c.status == ContainerStatus::Created
-                    || c.label(labels::SPEC_HASH) != Some(topo.spec_hash(component).as_str())
-                {
+                if c.status == ContainerStatus::Created || c.label(labels::SPEC_HASH) != Some(topo.spec_hash(component).as_str()) {
                     p.steps.push(Step::RecreateContainer {
                         member,
                         spec: Box::new(template()),
@@ -1114,14 +987,7 @@ fn plan_monitoring(
                         },
                     });
                 } else {
-                    handle_not_running(
-                        spec,
-                        obs,
-                        &member,
-                        c,
-                        obs.at.unwrap_or(SystemTime::UNIX_EPOCH),
-                        p,
-                    );
+                    handle_not_running(spec, obs, &member, c, obs.at.unwrap_or(SystemTime::UNIX_EPOCH), p);
                     if component == Component::Prometheus && c.status == ContainerStatus::Running {
                         let ordinals = |comp: Component, n: u32| -> Vec<u32> {
                             let mut v: BTreeSet<u32> = (0..n).collect();

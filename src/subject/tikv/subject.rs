@@ -108,10 +108,7 @@ impl TikvSubject {
         let mut running: Vec<(u32, String)> = observed
             .containers
             .iter()
-            .filter(|c| {
-                c.label(labels::COMPONENT) == Some(Component::Pd.as_str())
-                    && c.status == ContainerStatus::Running
-            })
+            .filter(|c| c.label(labels::COMPONENT) == Some(Component::Pd.as_str()) && c.status == ContainerStatus::Running)
             .filter_map(|c| {
                 let ordinal = c.label(labels::ORDINAL)?.parse().ok()?;
                 let ip = c.ip.clone()?;
@@ -125,10 +122,7 @@ impl TikvSubject {
     /// The last observation's PD client, for steps.
     async fn current_pd(&self) -> Result<Arc<dyn PdApi>, SubjectError> {
         let spec = self.spec();
-        let owned = self
-            .runtime
-            .list_owned(spec.name(), &spec.network_name())
-            .await?;
+        let owned = self.runtime.list_owned(spec.name(), &spec.network_name()).await?;
         let eps = self.pd_endpoints(&owned);
         if eps.is_empty() {
             return Err(SubjectError::Api {
@@ -179,10 +173,7 @@ impl Subject for TikvSubject {
     async fn observe(&self) -> Result<Observed, SubjectError> {
         let spec = self.spec();
         let now = SystemTime::now();
-        let owned = self
-            .runtime
-            .list_owned(spec.name(), &spec.network_name())
-            .await?;
+        let owned = self.runtime.list_owned(spec.name(), &spec.network_name()).await?;
         let eps = self.pd_endpoints(&owned);
         let (pd, pd_error) = if eps.is_empty() {
             (None, Some("no running PD member".to_string()))
@@ -191,10 +182,7 @@ impl Subject for TikvSubject {
             match tokio::time::timeout(PD_OBSERVE_TIMEOUT, client.observe()).await {
                 Ok(Ok(view)) => (Some(view), None),
                 Ok(Err(e)) => (None, Some(e)),
-                Err(_) => (
-                    None,
-                    Some(format!("PD did not answer within {PD_OBSERVE_TIMEOUT:?}")),
-                ),
+                Err(_) => (None, Some(format!("PD did not answer within {PD_OBSERVE_TIMEOUT:?}"))),
             }
         };
         let memory = {
@@ -230,53 +218,24 @@ impl Subject for TikvSubject {
                 rt.remove(&cluster, &c.name).await?;
                 rt.create_and_start(c).await?;
             }
-            Step::RestartContainer { member, .. } => {
-                rt.restart(&cluster, &names.container(member)).await?
-            }
-            Step::RemoveContainer { member, .. } => {
-                rt.remove(&cluster, &names.container(member)).await?
-            }
+            Step::RestartContainer { member, .. } => rt.restart(&cluster, &names.container(member)).await?,
+            Step::RemoveContainer { member, .. } => rt.remove(&cluster, &names.container(member)).await?,
             Step::RemoveVolume { name, .. } => rt.remove_volume(&cluster, name).await?,
             Step::WriteScrapeTargets { files, .. } => {
-                rt.upload(&cluster, &names.container("prometheus"), files)
-                    .await?
+                rt.upload(&cluster, &names.container("prometheus"), files).await?
             }
-            Step::DeleteStore { store_id, .. } => self
-                .current_pd()
-                .await?
-                .delete_store(*store_id)
-                .await
-                .map_err(pd_err)?,
-            Step::CancelStoreDelete { store_id, .. } => self
-                .current_pd()
-                .await?
-                .set_store_up(*store_id)
-                .await
-                .map_err(pd_err)?,
-            Step::AddEvictLeader { store_id, .. } => self
-                .current_pd()
-                .await?
-                .add_evict_leader(*store_id)
-                .await
-                .map_err(pd_err)?,
-            Step::RemoveEvictLeader { store_id, .. } => self
-                .current_pd()
-                .await?
-                .remove_evict_leader(*store_id)
-                .await
-                .map_err(pd_err)?,
-            Step::TransferPdLeader { to, .. } => self
-                .current_pd()
-                .await?
-                .transfer_leader(to)
-                .await
-                .map_err(pd_err)?,
-            Step::DeletePdMember { name } => self
-                .current_pd()
-                .await?
-                .delete_member(name)
-                .await
-                .map_err(pd_err)?,
+            Step::DeleteStore { store_id, .. } => self.current_pd().await?.delete_store(*store_id).await.map_err(pd_err)?,
+            Step::CancelStoreDelete { store_id, .. } => {
+                self.current_pd().await?.set_store_up(*store_id).await.map_err(pd_err)?
+            }
+            Step::AddEvictLeader { store_id, .. } => {
+                self.current_pd().await?.add_evict_leader(*store_id).await.map_err(pd_err)?
+            }
+            Step::RemoveEvictLeader { store_id, .. } => {
+                self.current_pd().await?.remove_evict_leader(*store_id).await.map_err(pd_err)?
+            }
+            Step::TransferPdLeader { to, .. } => self.current_pd().await?.transfer_leader(to).await.map_err(pd_err)?,
+            Step::DeletePdMember { name } => self.current_pd().await?.delete_member(name).await.map_err(pd_err)?,
         }
         self.memory.lock().record(step, SystemTime::now());
         Ok(())
