@@ -18,9 +18,11 @@
 //! - [`diagnose`]: the diagnosis reconciler and its backends (Claude, OpenAI-compatible, rules).
 //! - [`server`]: the controller's HTTP surface (`/metrics`, `/healthz`, `/readyz`, tickets API).
 //! - [`telemetry`]: tracing subscriber and OTLP export.
+//! - [`chaos`]: fault injection into the cluster's own containers, always reverted.
 //! - [`sim`]: a PD/TiKV simulator speaking PD's and TiKV's HTTP interfaces.
 #![forbid(unsafe_code)]
 
+pub mod chaos;
 pub mod cli;
 pub mod diagnose;
 pub mod http;

@@ -364,8 +364,16 @@ impl State {
                 )));
             }
         }
-        if let Some(mode) = container.spec.network_mode.clone() {
-            let target = mode.strip_prefix("container:").unwrap_or(&mode);
+        // Only `container:<name>` shares another container's namespace; `none`,
+        // `host` and network names do not need a live peer.
+        if let Some(target) = container
+            .spec
+            .network_mode
+            .as_deref()
+            .and_then(|m| m.strip_prefix("container:"))
+            .map(str::to_string)
+        {
+            let target = target.as_str();
             let live = self.world.containers.get(target).map(|t| t.status)
                 == Some(ContainerStatus::Running);
             if !live {
