@@ -118,6 +118,17 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     )
     .with_fallback(Arc::new(RulesBackend::new(Default::default())))
     .with_decision_log(DecisionLog::new(state_dir.join("decisions.jsonl")));
+    // Experiments injected by `operator chaos` are reverted on time, and on restart.
+    let spec = controller.subject().spec();
+    let chaos = operator::chaos::Chaos::new(
+        operator::subject::Subject::runtime(&**controller.subject()),
+        spec.name(),
+        &spec.network_name(),
+        &state_dir,
+    )
+    .map_err(|e| CliError::Failed(e.to_string()))?;
+    let chaos_cancel = cancel.clone();
+    let reverter = tokio::spawn(async move { chaos.run_reverter(chaos_cancel, std::time::Duration::from_secs(1)).await });
     let diag_cancel = cancel.clone();
     let diagnosis = tokio::spawn(async move { diagnoser.run(diag_cancel).await });
     let looping: tokio::task::JoinHandle<()> = tokio::spawn(run_loop(controller, stopped(stop_rx.clone())));
@@ -128,6 +139,7 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     let _ = looping.await;
     let _ = monitor.await;
     let _ = diagnosis.await;
+    let _ = reverter.await;
     let _ = server.await;
     let _ = store.flush();
     Ok(())

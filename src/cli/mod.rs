@@ -55,6 +55,22 @@ pub enum Command {
     Events(tickets::EventsArgs),
     /// Diagnose one ticket now and print the diagnosis.
     Diagnose(tickets::DiagnoseArgs),
+    /// Inject faults into the cluster's own containers (reverted after their duration).
+    Chaos(ChaosCmd),
+}
+
+/// `operator chaos -f FILE <fault>`.
+#[derive(Debug, Args)]
+pub struct ChaosCmd {
+    /// Path of cluster.yaml.
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// The operator's state directory (experiments are recorded there).
+    #[arg(long, default_value = ".operator", env = "OPERATOR_STATE_DIR")]
+    pub state_dir: PathBuf,
+    /// The fault.
+    #[command(flatten)]
+    pub args: crate::chaos::cli::ChaosArgs,
 }
 
 /// `-f FILE`.
@@ -285,6 +301,16 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
         Command::Tickets(a) => tickets::tickets(a).await,
         Command::Events(a) => tickets::events(a).await,
         Command::Diagnose(a) => tickets::diagnose(a).await,
+        Command::Chaos(a) => {
+            let loaded = load(&a.file, ValidationContext { new_cluster: false })?;
+            let rt = (env.runtime)().await?;
+            let chaos = crate::chaos::Chaos::new(rt, loaded.spec.name(), &loaded.spec.network_name(), &a.state_dir)
+                .map_err(|e| CliError::Failed(e.to_string()))?;
+            let mut out = std::io::stdout();
+            crate::chaos::cli::run(a.args, &chaos, &mut out)
+                .await
+                .map_err(|e| CliError::Failed(e.to_string()))
+        }
         Command::Down(a) => {
             let loaded = load(&a.file, ValidationContext { new_cluster: false })?;
             down(&*(env.runtime)().await?, loaded.spec.name(), &loaded.spec.network_name(), a.volumes).await

@@ -29,13 +29,33 @@ pub fn brief_of(t: &Ticket) -> TicketBrief {
         first_seen: rfc3339(t.first_seen),
         last_seen: rfc3339(t.last_seen),
         occurrences: t.occurrences,
-        evidence: serde_json::to_value(&t.evidence).unwrap_or_default(),
+        evidence: merged_evidence(t),
         timeline: t
             .timeline
             .iter()
             .map(|e| (rfc3339(e.at), format!("{:?}: {}", e.kind, e.detail)))
             .collect(),
     }
+}
+
+/// The latest evidence, with the events and log lines of the first observation kept:
+/// the Docker event that opened a ticket (a `die`, a `kill`) is not in later snapshots,
+/// and it is the fact a diagnosis most needs.
+fn merged_evidence(t: &Ticket) -> serde_json::Value {
+    let mut latest = serde_json::to_value(&t.evidence).unwrap_or_default();
+    let first = serde_json::to_value(&t.first_evidence).unwrap_or_default();
+    for key in ["events", "logs", "metrics"] {
+        let mut merged: Vec<serde_json::Value> = first.get(key).and_then(|v| v.as_array()).cloned().unwrap_or_default();
+        for v in latest.get(key).and_then(|v| v.as_array()).cloned().unwrap_or_default() {
+            if !merged.contains(&v) {
+                merged.push(v);
+            }
+        }
+        if let Some(obj) = latest.as_object_mut() {
+            obj.insert(key.to_string(), serde_json::Value::Array(merged));
+        }
+    }
+    latest
 }
 
 /// [`TicketQueue`] over the ticket store.

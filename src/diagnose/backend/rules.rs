@@ -212,7 +212,14 @@ impl<'a> Ev<'a> {
     fn target_store(&self) -> Option<u64> {
         match Target::parse(&self.brief.target) {
             Target::Store(id) => Some(id),
-            Target::Member(m) => self.stores.iter().find(|s| s.member() == m).map(|s| s.id),
+            Target::Member(m) => self
+                .stores
+                .iter()
+                .find(|s| {
+                    let h = s.member();
+                    h == m || h.ends_with(&format!("-{m}"))
+                })
+                .map(|s| s.id),
             Target::Other(_) => None,
         }
     }
@@ -329,9 +336,18 @@ fn parse_size(v: &Value) -> Option<f64> {
 }
 
 fn parse_stores(state: &Value) -> Vec<StoreInfo> {
-    let Some(arr) = state.get("stores").and_then(Value::as_array) else {
-        return vec![];
+    // The evidence's state is either a PD view (`{"stores": [...]}`) or, for a ticket
+    // about one store, that store's record itself.
+    let single;
+    let arr = match state.get("stores").and_then(Value::as_array) {
+        Some(a) => a,
+        None if state.get("id").is_some() && state.get("address").is_some() => {
+            single = vec![state.clone()];
+            &single
+        }
+        None => return vec![],
     };
+    let is_single = state.get("stores").is_none();
     arr.iter()
         .filter_map(|s| {
             if let Some(inner) = s.get("store") {
@@ -388,7 +404,11 @@ fn parse_stores(state: &Value) -> Vec<StoreInfo> {
                     last_heartbeat_nanos: s
                         .get("last_heartbeat_unix_nanos")
                         .and_then(Value::as_i64),
-                    state_path: format!("stores.{id}.state"),
+                    state_path: if is_single {
+                        "state".to_string()
+                    } else {
+                        format!("stores.{id}.state")
+                    },
                 })
             }
         })
