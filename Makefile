@@ -20,7 +20,19 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus busybox-static iproute2 iptables >/dev/null; }
 
 test: build images
-	$(CARGO) test --all-targets
+	$(CARGO) test --no-fail-fast --lib --bins --tests
+
+# The main job on a fresh machine: images, then a simulated cluster converging, a
+# scale-out, and a killed store ticketed and diagnosed (compose/demo.sh).
+demo: build images
+	compose/demo.sh
+
+# Benchmarks (release builds); figures are recorded in BENCHMARKS.md.
+bench: images
+	$(CARGO) bench --bench plan
+	$(CARGO) bench --bench sim_scale
+	$(CARGO) bench --bench tickets
+	$(CARGO) bench --bench converge
 
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
