@@ -97,7 +97,13 @@ impl ContainerRuntime for Timed {
     async fn exec(&self, c: &str, n: &str, cmd: &[String]) -> Result<ExecOutput, RuntimeError> {
         self.inner.exec(c, n, cmd).await
     }
-    async fn logs(&self, c: &str, n: &str, s: Option<SystemTime>, t: usize) -> Result<Vec<LogLine>, RuntimeError> {
+    async fn logs(
+        &self,
+        c: &str,
+        n: &str,
+        s: Option<SystemTime>,
+        t: usize,
+    ) -> Result<Vec<LogLine>, RuntimeError> {
         self.inner.logs(c, n, s, t).await
     }
     async fn image_exists(&self, i: &str) -> Result<bool, RuntimeError> {
@@ -131,14 +137,22 @@ async fn converge(subject: Arc<TikvSubject>, timed: &Timed) -> (Duration, Durati
         let t = Instant::now();
         tokio::time::sleep(d).await;
         waiting += t.elapsed();
-        assert!(start.elapsed() < Duration::from_secs(180), "not converged: {st:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "not converged: {st:?}"
+        );
     }
     (start.elapsed(), *timed.mutating.lock(), waiting)
 }
 
 fn down(name: &str) {
     let ids = Command::new("docker")
-        .args(["ps", "-aq", "--filter", &format!("label=io.tikv-operator.cluster={name}")])
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=io.tikv-operator.cluster={name}"),
+        ])
         .output()
         .unwrap();
     for id in String::from_utf8_lossy(&ids.stdout).lines() {
@@ -146,7 +160,13 @@ fn down(name: &str) {
     }
     for kind in ["network", "volume"] {
         let ids = Command::new("docker")
-            .args([kind, "ls", "-q", "--filter", &format!("label=io.tikv-operator.cluster={name}")])
+            .args([
+                kind,
+                "ls",
+                "-q",
+                "--filter",
+                &format!("label=io.tikv-operator.cluster={name}"),
+            ])
             .output()
             .unwrap();
         for id in String::from_utf8_lossy(&ids.stdout).lines() {
@@ -157,10 +177,21 @@ fn down(name: &str) {
 
 fn proc_stat(pid: u32) -> (f64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|x| x.1).unwrap_or("").split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|x| x.1)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     let ticks = 100.0;
-    let cpu = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let cpu = fields
+        .get(11)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let rss_kb = status
         .lines()
@@ -173,7 +204,10 @@ fn proc_stat(pid: u32) -> (f64, u64) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let trials: usize = std::env::var("CONVERGE_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let trials: usize = std::env::var("CONVERGE_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     let mut results: BTreeMap<&str, Vec<(Duration, Duration, Duration)>> = BTreeMap::new();
     for trial in 0..trials {
         let name = format!("bench{trial}");
@@ -182,7 +216,9 @@ async fn main() {
             inner: DockerRuntime::connect().await.expect("docker"),
             mutating: Mutex::new(Duration::ZERO),
         });
-        let spec = parse_str(&spec_text(&name, 3), "b.yaml", ValidationContext::default()).unwrap().0;
+        let spec = parse_str(&spec_text(&name, 3), "b.yaml", ValidationContext::default())
+            .unwrap()
+            .0;
         let rt: Arc<dyn ContainerRuntime> = timed.clone();
         let subject = Arc::new(TikvSubject::new(
             spec,
@@ -190,17 +226,30 @@ async fn main() {
             rt,
             Arc::new(|eps| Arc::new(PdAdapter::new(eps)) as Arc<dyn PdApi>),
         ));
-        results.entry("create 3 PD + 3 TiKV from nothing").or_default().push(converge(subject.clone(), &timed).await);
+        results
+            .entry("create 3 PD + 3 TiKV from nothing")
+            .or_default()
+            .push(converge(subject.clone(), &timed).await);
         // Let the new stores register before scaling.
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let spec4 = parse_str(&spec_text(&name, 4), "b.yaml", ValidationContext::default()).unwrap().0;
+        let spec4 = parse_str(&spec_text(&name, 4), "b.yaml", ValidationContext::default())
+            .unwrap()
+            .0;
         subject.set_spec(spec4);
-        results.entry("scale out 3 -> 4 TiKV").or_default().push(converge(subject.clone(), &timed).await);
+        results
+            .entry("scale out 3 -> 4 TiKV")
+            .or_default()
+            .push(converge(subject.clone(), &timed).await);
         down(&name);
     }
-    println!("operator's own time (wall - docker mutating calls - waiting on PD/TiKV), {trials} trials:");
+    println!(
+        "operator's own time (wall - docker mutating calls - waiting on PD/TiKV), {trials} trials:"
+    );
     for (label, rs) in &results {
-        let mut own: Vec<f64> = rs.iter().map(|(w, d, wait)| w.saturating_sub(*d).saturating_sub(*wait).as_secs_f64()).collect();
+        let mut own: Vec<f64> = rs
+            .iter()
+            .map(|(w, d, wait)| w.saturating_sub(*d).saturating_sub(*wait).as_secs_f64())
+            .collect();
         own.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let wall: f64 = rs.iter().map(|r| r.0.as_secs_f64()).sum::<f64>() / rs.len() as f64;
         let docker: f64 = rs.iter().map(|r| r.1.as_secs_f64()).sum::<f64>() / rs.len() as f64;
@@ -219,7 +268,12 @@ async fn main() {
     let file = dir.path().join("cluster.yaml");
     std::fs::write(&file, spec_text(name, 3)).unwrap();
     let bin = env!("CARGO_BIN_EXE_operator");
-    let st = Command::new(bin).args(["apply", "-f"]).arg(&file).env("OPERATOR_LOG", "warn").output().unwrap();
+    let st = Command::new(bin)
+        .args(["apply", "-f"])
+        .arg(&file)
+        .env("OPERATOR_LOG", "warn")
+        .output()
+        .unwrap();
     assert!(st.status.success());
     let mut child = Command::new(bin)
         .args(["run", "--listen", "127.0.0.1:0", "--state-dir"])

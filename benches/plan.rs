@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use operator::runtime::{labels, ContainerStatus, ObservedContainer, ObservedNetwork, ObservedVolume, Owned};
+use operator::runtime::{
+    labels, ContainerStatus, ObservedContainer, ObservedNetwork, ObservedVolume, Owned,
+};
 use operator::spec::{parse_str, ImageRef, ValidationContext};
 use operator::subject::tikv::model::{Member, NodeState, PdView, RegionHealth, Store, StoreState};
 use operator::subject::tikv::plan::{plan, Memory, Observed};
@@ -77,8 +79,7 @@ fn observed(spec: &operator::spec::ClusterSpec, pd: u32, tikv: u32) -> Observed 
             healthy: Some(true),
         })
         .collect();
-    let mut memory = Memory::default();
-    memory.scrape_targets_hash = None;
+    let memory = Memory::default();
     Observed {
         at: Some(SystemTime::now()),
         owned,
@@ -124,7 +125,9 @@ fn measure(label: &str, f: impl Fn() -> usize) {
 
 fn main() {
     let text = "apiVersion: tikv-operator.dev/v1alpha1\nkind: TikvCluster\nmetadata:\n  name: bench\nspec:\n  pd:\n    replicas: 5\n  monitoring:\n    grafana:\n      enabled: false\n      image: grafana/grafana:12.1.0\n";
-    let mut spec = parse_str(text, "bench.yaml", ValidationContext { new_cluster: false }).unwrap().0;
+    let mut spec = parse_str(text, "bench.yaml", ValidationContext { new_cluster: false })
+        .unwrap()
+        .0;
     spec.spec.tikv.replicas = 1000;
     let obs = observed(&spec, 5, 1000);
     let now = SystemTime::now();
@@ -132,12 +135,18 @@ fn main() {
     measure("converged cluster", || plan(&spec, &obs, now).steps.len());
     let mut out = spec.clone();
     out.spec.tikv.replicas = 1001;
-    measure("scale out 1000 -> 1001 stores", || plan(&out, &obs, now).steps.len());
+    measure("scale out 1000 -> 1001 stores", || {
+        plan(&out, &obs, now).steps.len()
+    });
     let mut inn = spec.clone();
     inn.spec.tikv.replicas = 999;
-    measure("scale in 1000 -> 999 stores", || plan(&inn, &obs, now).steps.len());
+    measure("scale in 1000 -> 999 stores", || {
+        plan(&inn, &obs, now).steps.len()
+    });
     let mut up = spec.clone();
     up.spec.tikv.image = ImageRef::parse("pingcap/tikv:v8.5.8").unwrap();
-    measure("rolling upgrade of 1,000 stores (first step)", || plan(&up, &obs, now).steps.len());
+    measure("rolling upgrade of 1,000 stores (first step)", || {
+        plan(&up, &obs, now).steps.len()
+    });
     let _ = BTreeMap::<u8, u8>::new();
 }

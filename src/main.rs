@@ -9,15 +9,15 @@ use clap::Parser;
 use futures::FutureExt;
 
 use operator::cli::{self, Cli, CliError, Env, RunContext};
-use operator::reconcile::Controller;
-use operator::runtime::docker::DockerRuntime;
-use operator::runtime::ContainerRuntime;
-use operator::subject::tikv::pd_adapter::PdAdapter;
 use operator::diagnose::backend::rules::RulesBackend;
 use operator::diagnose::backend::{select_backend, BackendSettings};
 use operator::diagnose::decision_log::DecisionLog;
 use operator::diagnose::reconciler::{DiagnosisReconciler, ReconcilerConfig};
 use operator::diagnose::store_queue::{SnapshotContext, StoreQueue};
+use operator::reconcile::Controller;
+use operator::runtime::docker::DockerRuntime;
+use operator::runtime::ContainerRuntime;
+use operator::subject::tikv::pd_adapter::PdAdapter;
 use operator::subject::tikv::subject::{PdApi, TikvSubject};
 use operator::tickets::monitor::LatestSnapshot;
 use operator::tickets::TicketStore;
@@ -38,7 +38,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -81,16 +84,26 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     } = ctx;
     let _watch = operator::reconcile::triggers::watch_spec_file(&spec_file, controller.waker())
         .map_err(|e| CliError::Failed(format!("cannot watch {}: {e}", spec_file.display())))?;
-    std::fs::create_dir_all(&state_dir)
-        .map_err(|e| CliError::Failed(format!("cannot create state dir {}: {e}", state_dir.display())))?;
+    std::fs::create_dir_all(&state_dir).map_err(|e| {
+        CliError::Failed(format!(
+            "cannot create state dir {}: {e}",
+            state_dir.display()
+        ))
+    })?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| CliError::Failed(format!("cannot listen on {listen}: {e}")))?;
     tracing::info!(%listen, "serving /metrics, /healthz, /readyz, /api/v1");
-    let store = TicketStore::open(state_dir.join("tickets"))
-        .map_err(|e| CliError::Failed(format!("cannot open the ticket store in {}: {e}", state_dir.display())))?;
+    let store = TicketStore::open(state_dir.join("tickets")).map_err(|e| {
+        CliError::Failed(format!(
+            "cannot open the ticket store in {}: {e}",
+            state_dir.display()
+        ))
+    })?;
     let store = Arc::new(store);
-    let token = std::env::var("OPERATOR_API_TOKEN").ok().filter(|t| !t.is_empty());
+    let token = std::env::var("OPERATOR_API_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -99,7 +112,11 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         controller.clone(),
         operator::tickets::api::router((*store).clone(), token),
     );
-    let server = tokio::spawn(operator::server::serve(listener, router, stopped(stop_rx.clone())));
+    let server = tokio::spawn(operator::server::serve(
+        listener,
+        router,
+        stopped(stop_rx.clone()),
+    ));
     let latest: LatestSnapshot = Arc::default();
     let monitor = tokio::spawn(operator::tickets::monitor::run(
         controller.subject().clone(),
@@ -109,7 +126,8 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         stopped(stop_rx.clone()),
     ));
     let cancel = tokio_util::sync::CancellationToken::new();
-    let backend = select_backend(&BackendSettings::default()).map_err(|e| CliError::Failed(e.to_string()))?;
+    let backend =
+        select_backend(&BackendSettings::default()).map_err(|e| CliError::Failed(e.to_string()))?;
     let diagnoser = DiagnosisReconciler::new(
         backend,
         Arc::new(StoreQueue::new(store.clone())),
@@ -128,10 +146,15 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     )
     .map_err(|e| CliError::Failed(e.to_string()))?;
     let chaos_cancel = cancel.clone();
-    let reverter = tokio::spawn(async move { chaos.run_reverter(chaos_cancel, std::time::Duration::from_secs(1)).await });
+    let reverter = tokio::spawn(async move {
+        chaos
+            .run_reverter(chaos_cancel, std::time::Duration::from_secs(1))
+            .await
+    });
     let diag_cancel = cancel.clone();
     let diagnosis = tokio::spawn(async move { diagnoser.run(diag_cancel).await });
-    let looping: tokio::task::JoinHandle<()> = tokio::spawn(run_loop(controller, stopped(stop_rx.clone())));
+    let looping: tokio::task::JoinHandle<()> =
+        tokio::spawn(run_loop(controller, stopped(stop_rx.clone())));
     cli::shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
@@ -145,6 +168,9 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn run_loop(controller: Controller<TikvSubject>, shutdown: impl std::future::Future<Output = ()>) {
+async fn run_loop(
+    controller: Controller<TikvSubject>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     controller.run(shutdown).await
 }

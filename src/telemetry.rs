@@ -49,14 +49,18 @@ impl Drop for TelemetryGuard {
 
 /// True when the environment asks for OTLP export.
 pub fn otlp_requested() -> bool {
-    ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-        .iter()
-        .any(|k| std::env::var(k).map(|v| !v.is_empty()).unwrap_or(false))
+    [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|k| std::env::var(k).map(|v| !v.is_empty()).unwrap_or(false))
 }
 
 /// Installs the global subscriber. Logs go to stderr.
 pub fn init(filter: &str, service: &'static str) -> Result<TelemetryGuard, TelemetryError> {
-    let fmt_filter = EnvFilter::try_new(filter).map_err(|e| TelemetryError::Filter(filter.into(), e.to_string()))?;
+    let fmt_filter = EnvFilter::try_new(filter)
+        .map_err(|e| TelemetryError::Filter(filter.into(), e.to_string()))?;
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
@@ -85,8 +89,13 @@ pub fn init(filter: &str, service: &'static str) -> Result<TelemetryGuard, Telem
         .add_directive("reqwest=off".parse().expect("static directive"))
         .add_directive("h2=off".parse().expect("static directive"))
         .add_directive("opentelemetry=off".parse().expect("static directive"));
-    let otel = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(otel_filter);
-    let _ = tracing_subscriber::registry().with(fmt).with(otel).try_init();
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(otel_filter);
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel)
+        .try_init();
     Ok(TelemetryGuard {
         provider: Some(provider),
     })

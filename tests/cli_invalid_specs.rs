@@ -8,7 +8,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-const HEAD: &str = "apiVersion: tikv-operator.dev/v1alpha1\nkind: TikvCluster\nmetadata:\n  name: demo\nspec:\n";
+const HEAD: &str =
+    "apiVersion: tikv-operator.dev/v1alpha1\nkind: TikvCluster\nmetadata:\n  name: demo\nspec:\n";
 
 /// (spec body after `spec:\n`, expected stderr line)
 const CASES: &[(&str, &str)] = &[
@@ -94,22 +95,36 @@ fn each_invalid_spec_gets_its_exact_error_exit_code_2_and_no_docker_call() {
                 .output()
                 .unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
-            let want = format!("error: {}", expected.replace("SPEC", &path.display().to_string()));
+            let want = format!(
+                "error: {}",
+                expected.replace("SPEC", &path.display().to_string())
+            );
             assert_eq!(out.status.code(), Some(2), "{cmd} case {i}: {stderr}");
-            assert!(stderr.lines().any(|l| l == want), "{cmd} case {i}:\n got: {stderr}\nwant: {want}");
+            assert!(
+                stderr.lines().any(|l| l == want),
+                "{cmd} case {i}:\n got: {stderr}\nwant: {want}"
+            );
             while listener.accept().is_ok() {
                 connections.fetch_add(1, Ordering::SeqCst);
             }
         }
     }
-    assert_eq!(connections.load(Ordering::SeqCst), 0, "an invalid spec must not reach Docker");
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "an invalid spec must not reach Docker"
+    );
 }
 
 #[test]
 fn a_missing_file_is_bad_input_with_exit_code_2() {
-    let out = operator().args(["validate", "-f", "/nonexistent/cluster.yaml"]).output().unwrap();
+    let out = operator()
+        .args(["validate", "-f", "/nonexistent/cluster.yaml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/cluster.yaml: cannot read the spec"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("/nonexistent/cluster.yaml: cannot read the spec"));
 }
 
 #[test]
@@ -117,10 +132,18 @@ fn an_even_pd_count_is_valid_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("even.yaml");
     std::fs::write(&path, format!("{HEAD}  pd:\n    replicas: 2\n")).unwrap();
-    let out = operator().args(["validate", "-f"]).arg(&path).output().unwrap();
+    let out = operator()
+        .args(["validate", "-f"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("warning: ") && stderr.contains(":7:15: spec.pd.replicas: pd.replicas is 2 (even)"), "{stderr}");
+    assert!(
+        stderr.contains("warning: ")
+            && stderr.contains(":7:15: spec.pd.replicas: pd.replicas is 2 (even)"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -131,6 +154,11 @@ fn the_shipped_examples_are_valid() {
             .arg(format!("{}/examples/{f}", env!("CARGO_MANIFEST_DIR")))
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{f}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

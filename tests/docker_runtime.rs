@@ -504,7 +504,11 @@ async fn logs_return_the_last_lines_from_both_streams() {
     }
     // Docker keeps the order within a stream; across streams it depends on timing.
     let of = |stream: &str| -> Vec<&str> {
-        lines.iter().filter(|l| l.stream == stream).map(|l| l.text.as_str()).collect()
+        lines
+            .iter()
+            .filter(|l| l.stream == stream)
+            .map(|l| l.text.as_str())
+            .collect()
     };
     assert_eq!(of("stdout"), vec!["one", "three"]);
     assert_eq!(of("stderr"), vec!["two"]);

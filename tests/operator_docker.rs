@@ -115,12 +115,20 @@ spec:
             .arg(self.file())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
     fn diff(&self) -> String {
-        let out = operator().args(["diff", "-f"]).arg(self.file()).output().unwrap();
+        let out = operator()
+            .args(["diff", "-f"])
+            .arg(self.file())
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
@@ -181,7 +189,9 @@ fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_creates_scales_out_scales_in_and_upgrades_a_cluster() {
-    let Some(rt) = docker_or_skip("the_operator_creates_scales_out_scales_in_and_upgrades_a_cluster").await else {
+    let Some(rt) =
+        docker_or_skip("the_operator_creates_scales_out_scales_in_and_upgrades_a_cluster").await
+    else {
         return;
     };
     require_images();
@@ -193,14 +203,28 @@ async fn the_operator_creates_scales_out_scales_in_and_upgrades_a_cluster() {
     // Create from nothing.
     c.write(3, 3, SIM, "");
     let out = c.apply();
-    assert!(out.contains("create pd-0") && out.contains("create tikv-2") && out.contains("converged in"), "{out}");
+    assert!(
+        out.contains("create pd-0")
+            && out.contains("create tikv-2")
+            && out.contains("converged in"),
+        "{out}"
+    );
     let st = c.status();
     let pds = members(&st, "pd");
     assert_eq!(pds.len(), 3);
-    assert_eq!(pds.iter().filter(|m| m["state"] == "Up|L").count(), 1, "{st}");
+    assert_eq!(
+        pds.iter().filter(|m| m["state"] == "Up|L").count(),
+        1,
+        "{st}"
+    );
     let stores = members(&st, "tikv");
     assert_eq!(stores.len(), 3, "{st}");
-    assert!(stores.iter().all(|m| m["state"] == "Up" && m["container"] == "running"), "{st}");
+    assert!(
+        stores
+            .iter()
+            .all(|m| m["state"] == "Up" && m["container"] == "running"),
+        "{st}"
+    );
     assert!(c.diff().contains("No changes"), "{}", c.diff());
 
     // Scale out 3 -> 4.
@@ -208,30 +232,62 @@ async fn the_operator_creates_scales_out_scales_in_and_upgrades_a_cluster() {
     let out = c.apply();
     assert!(out.contains("create tikv-3"), "{out}");
     wait_for("store 4 Up", Duration::from_secs(30), || {
-        members(&c.status(), "tikv").iter().filter(|m| m["state"] == "Up").count() == 4
+        members(&c.status(), "tikv")
+            .iter()
+            .filter(|m| m["state"] == "Up")
+            .count()
+            == 4
     });
 
     // Scale in 4 -> 3: delete, Offline, Tombstone, then (and only then) remove.
     c.write(3, 3, SIM, "");
     let out = c.apply();
     let delete = out.find("delete store").expect("store deleted in PD");
-    let remove = out.find("remove container of tikv-3").expect("container removed");
+    let remove = out
+        .find("remove container of tikv-3")
+        .expect("container removed");
     assert!(delete < remove, "{out}");
     assert!(out.contains("is Tombstone"), "{out}");
-    assert!(volume_exists(&format!("{}-tikv-3-data", c.name)), "volumePolicy retain keeps the volume");
-    assert_eq!(members(&c.status(), "tikv").iter().filter(|m| m["container"] == "running").count(), 3);
+    assert!(
+        volume_exists(&format!("{}-tikv-3-data", c.name)),
+        "volumePolicy retain keeps the volume"
+    );
+    assert_eq!(
+        members(&c.status(), "tikv")
+            .iter()
+            .filter(|m| m["container"] == "running")
+            .count(),
+        3
+    );
 
     // Scale in below max-replicas is refused.
     c.write(3, 2, SIM, "");
-    let out = operator().args(["apply", "--timeout", "20s", "-f"]).arg(c.file()).output().unwrap();
+    let out = operator()
+        .args(["apply", "--timeout", "20s", "-f"])
+        .arg(c.file())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("refused") && stderr.contains("fewer than PD's max-replicas 3"), "{stderr}");
-    assert_eq!(members(&c.status(), "tikv").iter().filter(|m| m["state"] == "Up").count(), 3);
+    assert!(
+        stderr.contains("refused") && stderr.contains("fewer than PD's max-replicas 3"),
+        "{stderr}"
+    );
+    assert_eq!(
+        members(&c.status(), "tikv")
+            .iter()
+            .filter(|m| m["state"] == "Up")
+            .count(),
+        3
+    );
 
     // Rolling upgrade to a new image.
     let v2 = format!("tikv-sim:{}", c.name);
-    assert!(Command::new("docker").args(["tag", SIM, &v2]).status().unwrap().success());
+    assert!(Command::new("docker")
+        .args(["tag", SIM, &v2])
+        .status()
+        .unwrap()
+        .success());
     c.write(3, 3, &v2, "");
     let out = c.apply();
     let evicts = out.matches("add evict-leader scheduler").count();
@@ -240,7 +296,11 @@ async fn the_operator_creates_scales_out_scales_in_and_upgrades_a_cluster() {
     for i in 0..3 {
         assert_eq!(image_of(&format!("{}-tikv-{i}", c.name)), v2);
     }
-    assert!(c.diff().contains("No changes"), "no evict-leader scheduler left behind: {}", c.diff());
+    assert!(
+        c.diff().contains("No changes"),
+        "no evict-leader scheduler left behind: {}",
+        c.diff()
+    );
 
     // The foreign container with our naming scheme was never touched.
     let state = Command::new("docker")
@@ -249,13 +309,19 @@ async fn the_operator_creates_scales_out_scales_in_and_upgrades_a_cluster() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&state.stdout).trim(), "running");
     c.down();
-    assert_eq!(docker_names(&c.name), vec![foreign.clone()], "down removes only what the cluster owns");
+    assert_eq!(
+        docker_names(&c.name),
+        vec![foreign.clone()],
+        "down removes only what the cluster owns"
+    );
     let _ = Command::new("docker").args(["rmi", &v2]).output();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_killed_mid_plan_converges_on_restart_without_duplicates() {
-    let Some(rt) = docker_or_skip("an_operator_killed_mid_plan_converges_on_restart_without_duplicates").await else {
+    let Some(rt) =
+        docker_or_skip("an_operator_killed_mid_plan_converges_on_restart_without_duplicates").await
+    else {
         return;
     };
     require_images();
@@ -283,11 +349,22 @@ async fn an_operator_killed_mid_plan_converges_on_restart_without_duplicates() {
     assert!(out.contains("converged"), "{out}");
     let names = docker_names(&c.name);
     for m in ["pd-0", "pd-1", "pd-2", "tikv-0", "tikv-1", "tikv-2"] {
-        assert_eq!(names.iter().filter(|n| **n == format!("{}-{m}", c.name)).count(), 1, "{names:?}");
+        assert_eq!(
+            names
+                .iter()
+                .filter(|n| **n == format!("{}-{m}", c.name))
+                .count(),
+            1,
+            "{names:?}"
+        );
     }
     let st = c.status();
     let stores = members(&st, "tikv");
-    assert_eq!(stores.len(), 3, "exactly three stores, no orphan registrations: {st}");
+    assert_eq!(
+        stores.len(),
+        3,
+        "exactly three stores, no orphan registrations: {st}"
+    );
     assert!(stores.iter().all(|m| m["state"] == "Up"), "{st}");
     c.down();
 }
@@ -296,17 +373,28 @@ fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default();
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
     Some((code, body))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_controller_follows_spec_edits_and_reports_a_killed_store_without_touching_it() {
-    let Some(rt) = docker_or_skip("a_running_controller_follows_spec_edits_and_reports_a_killed_store_without_touching_it").await else {
+    let Some(rt) = docker_or_skip(
+        "a_running_controller_follows_spec_edits_and_reports_a_killed_store_without_touching_it",
+    )
+    .await
+    else {
         return;
     };
     require_images();
@@ -340,26 +428,49 @@ async fn a_running_controller_follows_spec_edits_and_reports_a_killed_store_with
 
     // Edit the file: the controller scales out on its own.
     c.write(1, 4, SIM, "");
-    wait_for("tikv-3 created after the edit", Duration::from_secs(60), || {
-        docker_names(&c.name).contains(&format!("{}-tikv-3", c.name))
-    });
+    wait_for(
+        "tikv-3 created after the edit",
+        Duration::from_secs(60),
+        || docker_names(&c.name).contains(&format!("{}-tikv-3", c.name)),
+    );
 
     // Kill a store's container: under the default observe policy it is reported, not restarted.
     let victim = format!("{}-tikv-1", c.name);
-    assert!(Command::new("docker").args(["kill", &victim]).status().unwrap().success());
+    assert!(Command::new("docker")
+        .args(["kill", &victim])
+        .status()
+        .unwrap()
+        .success());
     wait_for("the fault to be reported", Duration::from_secs(30), || {
         http_get(&addr, "/api/v1/status")
             .and_then(|(_, b)| serde_json::from_str::<Value>(&b).ok())
-            .is_some_and(|s| s["faults"].to_string().contains("tikv-1") && s["faults"].to_string().contains("observe"))
+            .is_some_and(|s| {
+                s["faults"].to_string().contains("tikv-1")
+                    && s["faults"].to_string().contains("observe")
+            })
     });
     std::thread::sleep(Duration::from_secs(3));
-    assert!(image_running(&victim).is_some_and(|r| !r), "the killed container was left alone");
+    assert!(
+        image_running(&victim).is_some_and(|r| !r),
+        "the killed container was left alone"
+    );
 
     let (code, metrics) = http_get(&addr, "/metrics").unwrap();
     assert_eq!(code, 200);
-    assert!(metrics.contains("operator_reconcile_total{controller=\"tikv\",result=\"success\"}"), "{metrics}");
-    assert!(metrics.contains("operator_steps_applied_total{controller=\"tikv\",step=\"create-container\"}"), "{metrics}");
-    assert!(metrics.contains("operator_reconcile_time_seconds_bucket"), "{metrics}");
+    assert!(
+        metrics.contains("operator_reconcile_total{controller=\"tikv\",result=\"success\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "operator_steps_applied_total{controller=\"tikv\",step=\"create-container\"}"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("operator_reconcile_time_seconds_bucket"),
+        "{metrics}"
+    );
     drop(guard);
     c.down();
 }

@@ -19,6 +19,9 @@ use operator::spec::{parse_str, ValidationContext};
 use operator::subject::tikv::model::PdView;
 use operator::subject::tikv::subject::{PdApi, TikvSubject};
 
+/// Received `(content-type, body)` pairs.
+type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 struct DownPd;
 
 #[async_trait::async_trait]
@@ -48,7 +51,7 @@ impl PdApi for DownPd {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_spans_are_exported_over_otlp_http() {
-    let bodies: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let bodies: Received = Arc::default();
     let sink = bodies.clone();
     let app = Router::new().route(
         "/v1/traces",
@@ -71,30 +74,48 @@ async fn reconcile_spans_are_exported_over_otlp_http() {
 
     std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}"));
     std::env::set_var("OTEL_BSP_SCHEDULE_DELAY", "100");
-    let guard = tokio::task::spawn_blocking(|| operator::telemetry::init("info", "operator-test").unwrap())
-        .await
-        .unwrap();
+    let guard =
+        tokio::task::spawn_blocking(|| operator::telemetry::init("info", "operator-test").unwrap())
+            .await
+            .unwrap();
     assert!(guard.exporting());
 
     let text = "apiVersion: tikv-operator.dev/v1alpha1\nkind: TikvCluster\nmetadata:\n  name: otlp\nspec:\n  pd:\n    replicas: 1\n";
-    let spec = parse_str(text, "t.yaml", ValidationContext::default()).unwrap().0;
+    let spec = parse_str(text, "t.yaml", ValidationContext::default())
+        .unwrap()
+        .0;
     let fake = Arc::new(FakeRuntime::new());
-    let subject = Arc::new(TikvSubject::new(spec, None, fake, Arc::new(|_| Arc::new(DownPd) as Arc<dyn PdApi>)));
+    let subject = Arc::new(TikvSubject::new(
+        spec,
+        None,
+        fake,
+        Arc::new(|_| Arc::new(DownPd) as Arc<dyn PdApi>),
+    ));
     let controller = Controller::new(subject, Metrics::new());
     controller.reconcile_once(&|_| {}).await.unwrap();
 
-    tokio::task::spawn_blocking(move || drop(guard)).await.unwrap();
+    tokio::task::spawn_blocking(move || drop(guard))
+        .await
+        .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let got = bodies.lock().clone();
         let all: Vec<u8> = got.iter().flat_map(|(_, b)| b.clone()).collect();
         let has = |needle: &str| all.windows(needle.len()).any(|w| w == needle.as_bytes());
         if has("reconcile") && has("observe") && has("step create-network") {
-            assert!(got.iter().all(|(ct, _)| ct == "application/x-protobuf"), "{:?}", got.iter().map(|g| &g.0).collect::<Vec<_>>());
+            assert!(
+                got.iter().all(|(ct, _)| ct == "application/x-protobuf"),
+                "{:?}",
+                got.iter().map(|g| &g.0).collect::<Vec<_>>()
+            );
             assert!(has("operator-test"), "service.name is exported");
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "spans not received: {} bodies", got.len());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "spans not received: {} bodies",
+            got.len()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

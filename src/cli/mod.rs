@@ -160,18 +160,31 @@ pub enum Output {
 }
 
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}; expected e.g. 30s, 5m"))
+    humantime::parse_duration(s)
+        .map_err(|e| format!("invalid duration {s:?}: {e}; expected e.g. 30s, 5m"))
 }
+
+/// Connects to the container runtime.
+pub type RuntimeFactory = Arc<
+    dyn Fn() -> futures::future::BoxFuture<'static, Result<Arc<dyn ContainerRuntime>, RuntimeError>>
+        + Send
+        + Sync,
+>;
+
+/// Serves the controller's HTTP surface and loops for `run`.
+pub type ServeFn = Arc<
+    dyn Fn(RunContext) -> futures::future::BoxFuture<'static, Result<(), CliError>> + Send + Sync,
+>;
 
 /// Injected ports.
 #[derive(Clone)]
 pub struct Env {
     /// Connects to the container runtime.
-    pub runtime: Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<Arc<dyn ContainerRuntime>, RuntimeError>> + Send + Sync>,
+    pub runtime: RuntimeFactory,
     /// Builds PD clients.
     pub pd_factory: PdFactory,
     /// Serves the controller's HTTP surface for `run` (wired by the binary).
-    pub serve: Option<Arc<dyn Fn(RunContext) -> futures::future::BoxFuture<'static, Result<(), CliError>> + Send + Sync>>,
+    pub serve: Option<ServeFn>,
 }
 
 /// What `run` hands to the server wiring.
@@ -221,8 +234,18 @@ fn load(file: &std::path::Path, ctx: ValidationContext) -> Result<LoadedSpec, Cl
     Ok(loaded)
 }
 
-fn subject(rt: Arc<dyn ContainerRuntime>, env: &Env, loaded: &LoadedSpec, pd: &[String]) -> Arc<TikvSubject> {
-    let mut s = TikvSubject::new(loaded.spec.clone(), Some(loaded.file.clone()), rt, env.pd_factory.clone());
+fn subject(
+    rt: Arc<dyn ContainerRuntime>,
+    env: &Env,
+    loaded: &LoadedSpec,
+    pd: &[String],
+) -> Arc<TikvSubject> {
+    let mut s = TikvSubject::new(
+        loaded.spec.clone(),
+        Some(loaded.file.clone()),
+        rt,
+        env.pd_factory.clone(),
+    );
     if !pd.is_empty() {
         s = s.with_pd_endpoints(pd.to_vec());
     }
@@ -232,16 +255,25 @@ fn subject(rt: Arc<dyn ContainerRuntime>, env: &Env, loaded: &LoadedSpec, pd: &[
 /// Loads and fully validates a spec *before* any Docker call; then asks Docker
 /// (read-only) whether the cluster exists, because a new cluster must start with at
 /// least 3 TiKV stores.
-async fn load_for_cluster(env: &Env, file: &std::path::Path) -> Result<(LoadedSpec, Arc<dyn ContainerRuntime>), CliError> {
+async fn load_for_cluster(
+    env: &Env,
+    file: &std::path::Path,
+) -> Result<(LoadedSpec, Arc<dyn ContainerRuntime>), CliError> {
     let loaded = load(file, ValidationContext { new_cluster: false })?;
     let rt = (env.runtime)().await?;
-    let owned = rt.list_owned(loaded.spec.name(), &loaded.spec.network_name()).await?;
+    let owned = rt
+        .list_owned(loaded.spec.name(), &loaded.spec.network_name())
+        .await?;
     if owned.containers.is_empty() {
         let text = std::fs::read_to_string(file).map_err(|source| SpecError::Read {
             file: file.display().to_string(),
             source,
         })?;
-        spec::parse_str(&text, &file.display().to_string(), ValidationContext { new_cluster: true })?;
+        spec::parse_str(
+            &text,
+            &file.display().to_string(),
+            ValidationContext { new_cluster: true },
+        )?;
     }
     Ok((loaded, rt))
 }
@@ -250,7 +282,12 @@ async fn load_for_cluster(env: &Env, file: &std::path::Path) -> Result<(LoadedSp
 pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
     match cli.command {
         Command::Validate(a) => {
-            let loaded = load(&a.file, ValidationContext { new_cluster: !a.existing })?;
+            let loaded = load(
+                &a.file,
+                ValidationContext {
+                    new_cluster: !a.existing,
+                },
+            )?;
             println!(
                 "{}: valid ({} PD, {} TiKV)",
                 a.file.display(),
@@ -262,9 +299,15 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
         Command::Diff(a) => {
             let (loaded, rt) = load_for_cluster(&env, &a.file).await?;
             let s = subject(rt, &env, &loaded, &a.pd);
-            let (obs, plan) = s.observe_and_plan().await.map_err(|e| CliError::Failed(e.to_string()))?;
+            let (obs, plan) = s
+                .observe_and_plan()
+                .await
+                .map_err(|e| CliError::Failed(e.to_string()))?;
             match a.output {
-                Output::Json => println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default()),
+                Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&plan).unwrap_or_default()
+                ),
                 Output::Yaml => print!("{}", yaml_serde::to_string(&plan).unwrap_or_default()),
                 Output::Table => print!("{}", status::render_plan(&plan, obs.pd_error.as_deref())),
             }
@@ -304,8 +347,13 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
         Command::Chaos(a) => {
             let loaded = load(&a.file, ValidationContext { new_cluster: false })?;
             let rt = (env.runtime)().await?;
-            let chaos = crate::chaos::Chaos::new(rt, loaded.spec.name(), &loaded.spec.network_name(), &a.state_dir)
-                .map_err(|e| CliError::Failed(e.to_string()))?;
+            let chaos = crate::chaos::Chaos::new(
+                rt,
+                loaded.spec.name(),
+                &loaded.spec.network_name(),
+                &a.state_dir,
+            )
+            .map_err(|e| CliError::Failed(e.to_string()))?;
             let mut out = std::io::stdout();
             crate::chaos::cli::run(a.args, &chaos, &mut out)
                 .await
@@ -313,7 +361,13 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
         }
         Command::Down(a) => {
             let loaded = load(&a.file, ValidationContext { new_cluster: false })?;
-            down(&*(env.runtime)().await?, loaded.spec.name(), &loaded.spec.network_name(), a.volumes).await
+            down(
+                &*(env.runtime)().await?,
+                loaded.spec.name(),
+                &loaded.spec.network_name(),
+                a.volumes,
+            )
+            .await
         }
     }
 }
@@ -321,16 +375,27 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
 /// Checks every image the spec needs exists locally before anything is created.
 async fn preflight_images(rt: &dyn ContainerRuntime, loaded: &LoadedSpec) -> Result<(), CliError> {
     let s = &loaded.spec.spec;
-    let mut images = vec![("spec.pd.image", s.pd.image.as_str()), ("spec.tikv.image", s.tikv.image.as_str())];
+    let mut images = vec![
+        ("spec.pd.image", s.pd.image.as_str()),
+        ("spec.tikv.image", s.tikv.image.as_str()),
+    ];
     if s.monitoring.prometheus.enabled {
-        images.push(("spec.monitoring.prometheus.image", s.monitoring.prometheus.image.as_str()));
+        images.push((
+            "spec.monitoring.prometheus.image",
+            s.monitoring.prometheus.image.as_str(),
+        ));
     }
     if s.monitoring.grafana.enabled {
-        images.push(("spec.monitoring.grafana.image", s.monitoring.grafana.image.as_str()));
+        images.push((
+            "spec.monitoring.grafana.image",
+            s.monitoring.grafana.image.as_str(),
+        ));
     }
     let mut missing = vec![];
     for (path, image) in images {
-        if !rt.image_exists(image).await? && std::env::var("OPERATOR_ALLOW_PULL").as_deref() != Ok("1") {
+        if !rt.image_exists(image).await?
+            && std::env::var("OPERATOR_ALLOW_PULL").as_deref() != Ok("1")
+        {
             missing.push(format!("{path}: image {image:?} is not available locally"));
         }
     }
@@ -347,7 +412,8 @@ async fn preflight_images(rt: &dyn ContainerRuntime, loaded: &LoadedSpec) -> Res
 async fn apply_until_converged(s: Arc<TikvSubject>, timeout: Duration) -> Result<(), CliError> {
     let controller = Controller::new(s, Metrics::new());
     let started = Instant::now();
-    let mut backoff = crate::reconcile::ErrorBackoff::new(Duration::from_millis(500), Duration::from_secs(10));
+    let mut backoff =
+        crate::reconcile::ErrorBackoff::new(Duration::from_millis(500), Duration::from_secs(10));
     let mut last_wait = String::new();
     loop {
         let t0 = Instant::now();
@@ -369,7 +435,9 @@ async fn apply_until_converged(s: Arc<TikvSubject>, timeout: Duration) -> Result
                     for r in &st.refusals {
                         eprintln!("refused: {r}");
                     }
-                    return Err(CliError::Failed("the spec asks for an operation that is refused (see above)".into()));
+                    return Err(CliError::Failed(
+                        "the spec asks for an operation that is refused (see above)".into(),
+                    ));
                 }
                 let w = st.waits.join("; ");
                 let f = st
@@ -384,7 +452,12 @@ async fn apply_until_converged(s: Arc<TikvSubject>, timeout: Duration) -> Result
                         println!("[{:>6.1}s] waiting: {w}", started.elapsed().as_secs_f64());
                     }
                     for fault in &st.faults {
-                        println!("[{:>6.1}s] fault: {}: {}", started.elapsed().as_secs_f64(), fault.target, fault.detail);
+                        println!(
+                            "[{:>6.1}s] fault: {}: {}",
+                            started.elapsed().as_secs_f64(),
+                            fault.target,
+                            fault.detail
+                        );
                     }
                     last_wait = now_state;
                 }
@@ -393,7 +466,10 @@ async fn apply_until_converged(s: Arc<TikvSubject>, timeout: Duration) -> Result
             }
             Err(e) => {
                 let d = backoff.next_delay();
-                eprintln!("[{:>6.1}s] error: {e} (retrying in {d:?})", started.elapsed().as_secs_f64());
+                eprintln!(
+                    "[{:>6.1}s] error: {e} (retrying in {d:?})",
+                    started.elapsed().as_secs_f64()
+                );
                 tokio::time::sleep(d).await;
             }
         }
@@ -410,7 +486,12 @@ async fn apply_until_converged(s: Arc<TikvSubject>, timeout: Duration) -> Result
 
 /// Removes everything `cluster` owns: containers, then the network, then (only when
 /// asked) volumes. Objects without the cluster's labels are never touched.
-pub async fn down(rt: &dyn ContainerRuntime, cluster: &str, network: &str, volumes: bool) -> Result<(), CliError> {
+pub async fn down(
+    rt: &dyn ContainerRuntime,
+    cluster: &str,
+    network: &str,
+    volumes: bool,
+) -> Result<(), CliError> {
     let owned = rt.list_owned(cluster, network).await?;
     for c in &owned.containers {
         rt.remove(cluster, &c.name).await?;
@@ -426,7 +507,10 @@ pub async fn down(rt: &dyn ContainerRuntime, cluster: &str, network: &str, volum
             println!("removed volume {}", v.name);
         }
     } else if !owned.volumes.is_empty() {
-        println!("kept {} volumes (use --volumes to remove them)", owned.volumes.len());
+        println!(
+            "kept {} volumes (use --volumes to remove them)",
+            owned.volumes.len()
+        );
     }
     let _ = labels::PREFIX;
     Ok(())
@@ -437,7 +521,8 @@ pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -79,7 +79,13 @@ pub fn build(cluster: Option<&str>, owned: &Owned, pd: Option<&PdView>) -> Vec<R
             Some("tikv") => 1,
             _ => 2,
         };
-        (order, c.label(labels::ORDINAL).and_then(|o| o.parse::<u32>().ok()).unwrap_or(0), c.name.clone())
+        (
+            order,
+            c.label(labels::ORDINAL)
+                .and_then(|o| o.parse::<u32>().ok())
+                .unwrap_or(0),
+            c.name.clone(),
+        )
     });
     for c in containers {
         let role = c.label(labels::COMPONENT).unwrap_or("?").to_string();
@@ -118,8 +124,14 @@ pub fn build(cluster: Option<&str>, owned: &Owned, pd: Option<&PdView>) -> Vec<R
                 }
             }
             "tikv" => {
-                let ordinal = c.label(labels::ORDINAL).and_then(|o| o.parse().ok()).unwrap_or(0);
-                row.address = names.as_ref().map(|n| n.tikv_address(ordinal)).unwrap_or_default();
+                let ordinal = c
+                    .label(labels::ORDINAL)
+                    .and_then(|o| o.parse().ok())
+                    .unwrap_or(0);
+                row.address = names
+                    .as_ref()
+                    .map(|n| n.tikv_address(ordinal))
+                    .unwrap_or_default();
                 if let Some(v) = pd {
                     match v.store_by_address(&row.address) {
                         Some(s) => {
@@ -204,7 +216,11 @@ pub fn human_bytes(b: u64) -> String {
         i += 1;
     }
     // Go's "%.4g": 4 significant digits, trailing zeros trimmed.
-    let int_digits = if v < 1.0 { 1 } else { (v.log10().floor() as usize) + 1 };
+    let int_digits = if v < 1.0 {
+        1
+    } else {
+        (v.log10().floor() as usize) + 1
+    };
     let prec = 4usize.saturating_sub(int_digits);
     let mut s = format!("{v:.prec$}");
     if s.contains('.') {
@@ -228,7 +244,18 @@ pub fn render(doc: &StatusDoc) -> String {
     }
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY);
-    t.set_header(vec!["ID", "Role", "Address", "Container", "Status", "Store", "Leaders", "Regions", "Capacity", "Available"]);
+    t.set_header(vec![
+        "ID",
+        "Role",
+        "Address",
+        "Container",
+        "Status",
+        "Store",
+        "Leaders",
+        "Regions",
+        "Capacity",
+        "Available",
+    ]);
     let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
     let bytes = |v: Option<u64>| v.map(human_bytes).unwrap_or_else(|| "-".into());
     for r in &doc.members {
@@ -258,7 +285,11 @@ pub fn render_plan(plan: &Plan<Step>, pd_error: Option<&str>) -> String {
     if plan.steps.is_empty() {
         let _ = writeln!(out, "No changes: nothing to do now.");
     } else {
-        let _ = writeln!(out, "Plan ({} steps, applied one at a time with a fresh observation before each):", plan.steps.len());
+        let _ = writeln!(
+            out,
+            "Plan ({} steps, applied one at a time with a fresh observation before each):",
+            plan.steps.len()
+        );
         for (i, s) in plan.steps.iter().enumerate() {
             let _ = writeln!(out, "  {:>2}. {s}", i + 1);
         }
@@ -315,7 +346,11 @@ pub async fn run(env: &Env, a: StatusArgs) -> Result<(), CliError> {
                 members: build(None, &Owned::default(), pd.as_ref()),
             }
         }
-        None => return Err(CliError::Input("status needs -f cluster.yaml or --pd URL".into())),
+        None => {
+            return Err(CliError::Input(
+                "status needs -f cluster.yaml or --pd URL".into(),
+            ))
+        }
     };
     match a.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()),
@@ -337,6 +372,9 @@ mod tests {
         assert_eq!(human_bytes(0), "0B");
         assert_eq!(human_bytes(1024), "1KiB");
         assert_eq!(human_bytes(1081101176832), "1007GiB");
-        assert_eq!(human_bytes((845.1 * 1024.0 * 1024.0 * 1024.0) as u64), "845.1GiB");
+        assert_eq!(
+            human_bytes((845.1 * 1024.0 * 1024.0 * 1024.0) as u64),
+            "845.1GiB"
+        );
     }
 }

@@ -14,7 +14,9 @@ use super::CliError;
 use crate::diagnose::backend::rules::RulesBackend;
 use crate::diagnose::backend::{select_backend, BackendSettings};
 use crate::diagnose::decision_log::DecisionLog;
-use crate::diagnose::reconciler::{DiagnosisReconciler, MemoryQueue, NoExtraContext, ReconcilerConfig};
+use crate::diagnose::reconciler::{
+    DiagnosisReconciler, MemoryQueue, NoExtraContext, ReconcilerConfig,
+};
 use crate::diagnose::store_queue::brief_of;
 use crate::tickets::api::{TicketAccess, TicketsClient};
 use crate::tickets::render::{render_events, render_list, render_ticket, OutputFormat};
@@ -24,10 +26,20 @@ use crate::tickets::{Severity, Status, TicketFilter, TicketStore};
 #[derive(Debug, Args, Clone)]
 pub struct StoreArgs {
     /// The operator's state directory (used when the controller is not running).
-    #[arg(long, default_value = ".operator", env = "OPERATOR_STATE_DIR", global = true)]
+    #[arg(
+        long,
+        default_value = ".operator",
+        env = "OPERATOR_STATE_DIR",
+        global = true
+    )]
     pub state_dir: PathBuf,
     /// The running controller's API.
-    #[arg(long, default_value = "http://127.0.0.1:9464", env = "OPERATOR_API", global = true)]
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:9464",
+        env = "OPERATOR_API",
+        global = true
+    )]
     pub api: String,
     /// Output: table, json or yaml.
     #[arg(short = 'o', long, default_value = "table", global = true)]
@@ -112,8 +124,11 @@ fn format(s: &str) -> Result<OutputFormat, CliError> {
 }
 
 async fn access(a: &StoreArgs) -> Result<TicketAccess, CliError> {
-    let token = std::env::var("OPERATOR_API_TOKEN").ok().filter(|t| !t.is_empty());
-    let client = TicketsClient::new(&a.api, token, Duration::from_secs(5)).map_err(|e| CliError::Input(e.to_string()))?;
+    let token = std::env::var("OPERATOR_API_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let client = TicketsClient::new(&a.api, token, Duration::from_secs(5))
+        .map_err(|e| CliError::Input(e.to_string()))?;
     TicketAccess::connect(client, &a.state_dir.join("tickets"))
         .await
         .map_err(|e| CliError::Failed(e.to_string()))
@@ -139,7 +154,11 @@ fn parse_severity(s: &str) -> Result<Severity, CliError> {
         "critical" => Severity::Critical,
         "warning" => Severity::Warning,
         "info" => Severity::Info,
-        other => return Err(CliError::Input(format!("unknown severity {other:?}; expected critical, warning or info"))),
+        other => {
+            return Err(CliError::Input(format!(
+                "unknown severity {other:?}; expected critical, warning or info"
+            )))
+        }
     })
 }
 
@@ -152,14 +171,28 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
     let fmt = format(&a.store.output)?;
     let now = SystemTime::now();
     match a.command {
-        TicketsCommand::List { status, severity, since } => {
+        TicketsCommand::List {
+            status,
+            severity,
+            since,
+        } => {
             let filter = TicketFilter {
-                statuses: status.iter().map(|s| parse_status(s)).collect::<Result<_, _>>()?,
-                severities: severity.iter().map(|s| parse_severity(s)).collect::<Result<_, _>>()?,
+                statuses: status
+                    .iter()
+                    .map(|s| parse_status(s))
+                    .collect::<Result<_, _>>()?,
+                severities: severity
+                    .iter()
+                    .map(|s| parse_severity(s))
+                    .collect::<Result<_, _>>()?,
                 since: since.map(|d| now - d),
                 ..TicketFilter::default()
             };
-            let list = access(&a.store).await?.list(&filter).await.map_err(render_err)?;
+            let list = access(&a.store)
+                .await?
+                .list(&filter)
+                .await
+                .map_err(render_err)?;
             print!("{}", render_list(&list, fmt, now).map_err(render_err)?);
         }
         TicketsCommand::Show { id } => {
@@ -171,11 +204,9 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
                 .ok_or_else(|| CliError::Input(format!("ticket {id} does not exist")))?;
             print!("{}", render_ticket(&t, fmt, now).map_err(render_err)?);
             if fmt == OutputFormat::Table {
-                if let Some(d) = t
-                    .diagnosis
-                    .as_ref()
-                    .and_then(|v| serde_json::from_value::<crate::diagnose::model::Diagnosis>(v.clone()).ok())
-                {
+                if let Some(d) = t.diagnosis.as_ref().and_then(|v| {
+                    serde_json::from_value::<crate::diagnose::model::Diagnosis>(v.clone()).ok()
+                }) {
                     println!();
                     print!("{}", crate::diagnose::render::render_markdown(&d));
                 }
@@ -183,12 +214,20 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
         }
         TicketsCommand::Ack { id, note } => {
             let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-            let t = access(&a.store).await?.ack(id, &who, note.as_deref()).await.map_err(render_err)?;
+            let t = access(&a.store)
+                .await?
+                .ack(id, &who, note.as_deref())
+                .await
+                .map_err(render_err)?;
             println!("ticket {} acknowledged", t.id);
         }
         TicketsCommand::Resolve { id, note } => {
             let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-            let t = access(&a.store).await?.resolve(id, &who, note.as_deref()).await.map_err(render_err)?;
+            let t = access(&a.store)
+                .await?
+                .resolve(id, &who, note.as_deref())
+                .await
+                .map_err(render_err)?;
             println!("ticket {} resolved", t.id);
         }
     }
@@ -199,7 +238,11 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
 pub async fn events(a: EventsArgs) -> Result<(), CliError> {
     let fmt = format(&a.store.output)?;
     let since = a.since.map(|d| SystemTime::now() - d);
-    let ev = access(&a.store).await?.events(since, a.limit).await.map_err(render_err)?;
+    let ev = access(&a.store)
+        .await?
+        .events(since, a.limit)
+        .await
+        .map_err(render_err)?;
     print!("{}", render_events(&ev, fmt).map_err(render_err)?);
     Ok(())
 }
@@ -220,10 +263,18 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         .ok_or_else(|| CliError::Input(format!("ticket {} does not exist", a.id)))?;
     let backend = select_backend(&BackendSettings::default()).map_err(render_err)?;
     let queue = Arc::new(MemoryQueue::new(vec![]));
-    let rec = DiagnosisReconciler::new(backend, queue, Arc::new(NoExtraContext), ReconcilerConfig::default())
-        .with_fallback(Arc::new(RulesBackend::new(Default::default())))
-        .with_decision_log(DecisionLog::new(a.store.state_dir.join("decisions.jsonl")));
-    let d = rec.diagnose_brief(&brief_of(&t)).await.map_err(render_err)?;
+    let rec = DiagnosisReconciler::new(
+        backend,
+        queue,
+        Arc::new(NoExtraContext),
+        ReconcilerConfig::default(),
+    )
+    .with_fallback(Arc::new(RulesBackend::new(Default::default())))
+    .with_decision_log(DecisionLog::new(a.store.state_dir.join("decisions.jsonl")));
+    let d = rec
+        .diagnose_brief(&brief_of(&t))
+        .await
+        .map_err(render_err)?;
     let value = serde_json::to_value(&d).map_err(render_err)?;
     let holder = "operator-diagnose-cli";
     let _ = store.try_lease(a.id, holder, Duration::from_secs(60));

@@ -45,8 +45,17 @@ fn merged_evidence(t: &Ticket) -> serde_json::Value {
     let mut latest = serde_json::to_value(&t.evidence).unwrap_or_default();
     let first = serde_json::to_value(&t.first_evidence).unwrap_or_default();
     for key in ["events", "logs", "metrics"] {
-        let mut merged: Vec<serde_json::Value> = first.get(key).and_then(|v| v.as_array()).cloned().unwrap_or_default();
-        for v in latest.get(key).and_then(|v| v.as_array()).cloned().unwrap_or_default() {
+        let mut merged: Vec<serde_json::Value> = first
+            .get(key)
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for v in latest
+            .get(key)
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default()
+        {
             if !merged.contains(&v) {
                 merged.push(v);
             }
@@ -87,7 +96,9 @@ impl TicketQueue for StoreQueue {
     }
 
     async fn complete(&self, id: u64, holder: &str, diagnosis: Diagnosis) -> bool {
-        let Ok(value) = serde_json::to_value(&diagnosis) else { return false };
+        let Ok(value) = serde_json::to_value(&diagnosis) else {
+            return false;
+        };
         let store = self.store.clone();
         let holder = holder.to_string();
         tokio::task::spawn_blocking(move || store.complete_diagnosis(id, &holder, value).is_ok())
@@ -98,7 +109,8 @@ impl TicketQueue for StoreQueue {
     async fn release(&self, id: u64, holder: &str, reason: &str) {
         let store = self.store.clone();
         let (holder, reason) = (holder.to_string(), reason.to_string());
-        let _ = tokio::task::spawn_blocking(move || store.release_lease(id, &holder, &reason)).await;
+        let _ =
+            tokio::task::spawn_blocking(move || store.release_lease(id, &holder, &reason)).await;
     }
 
     async fn similar(&self, brief: &TicketBrief) -> Vec<PastTicket> {
@@ -106,7 +118,13 @@ impl TicketQueue for StoreQueue {
         self.store
             .list(&filter)
             .iter()
-            .filter(|t| t.id != brief.id && matches!(t.status, Status::Diagnosed | Status::Resolved | Status::Acknowledged))
+            .filter(|t| {
+                t.id != brief.id
+                    && matches!(
+                        t.status,
+                        Status::Diagnosed | Status::Resolved | Status::Acknowledged
+                    )
+            })
             .filter_map(|t| {
                 let full = self.store.get(t.id).ok().flatten()?;
                 let d: Diagnosis = serde_json::from_value(full.diagnosis?).ok()?;

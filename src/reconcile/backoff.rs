@@ -27,7 +27,9 @@ impl ErrorBackoff {
 
     /// The delay before the next attempt; advances the backoff.
     pub fn next_delay(&mut self) -> Duration {
-        let exp = self.base.saturating_mul(2u32.saturating_pow(self.attempt.min(31)));
+        let exp = self
+            .base
+            .saturating_mul(2u32.saturating_pow(self.attempt.min(31)));
         self.attempt = self.attempt.saturating_add(1);
         let d = exp.min(self.cap);
         // Spread retries of several controllers a little: -10%..+0% by attempt parity.
@@ -55,7 +57,10 @@ mod tests {
         let mut b = ErrorBackoff::new(Duration::from_millis(500), Duration::from_secs(8));
         let delays: Vec<Duration> = (0..8).map(|_| b.next_delay()).collect();
         for w in delays.windows(2) {
-            assert!(w[1] >= w[0] || w[1] >= Duration::from_millis(7200), "{delays:?}");
+            assert!(
+                w[1] >= w[0] || w[1] >= Duration::from_millis(7200),
+                "{delays:?}"
+            );
         }
         assert!(delays.iter().all(|d| *d <= Duration::from_secs(8)));
         assert!(delays[7] >= Duration::from_millis(7200));

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 /// Histogram bucket bounds for reconcile durations (seconds), controller-runtime's.
-pub const DURATION_BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+pub const DURATION_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -73,7 +75,9 @@ impl Metrics {
 
     /// Sets a labelled gauge (`name`, rendered `{labels}`).
     pub fn set_gauge(&self, name: &str, labels: &str, value: f64) {
-        self.gauges.lock().insert((name.to_string(), labels.to_string()), value);
+        self.gauges
+            .lock()
+            .insert((name.to_string(), labels.to_string()), value);
     }
 
     /// Adds to a labelled counter.
@@ -87,7 +91,11 @@ impl Metrics {
 
     /// Total passes with `result`.
     pub fn passes(&self, result: &str) -> u64 {
-        self.reconcile_total.lock().get(result).copied().unwrap_or(0)
+        self.reconcile_total
+            .lock()
+            .get(result)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Renders the text exposition format.
@@ -116,23 +124,46 @@ impl Metrics {
         {
             let h = self.duration.lock();
             for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "operator_reconcile_time_seconds_bucket{{{l},le=\"{bound}\"}} {}", h.buckets[i]);
+                let _ = writeln!(
+                    out,
+                    "operator_reconcile_time_seconds_bucket{{{l},le=\"{bound}\"}} {}",
+                    h.buckets[i]
+                );
             }
-            let _ = writeln!(out, "operator_reconcile_time_seconds_bucket{{{l},le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "operator_reconcile_time_seconds_bucket{{{l},le=\"+Inf\"}} {}",
+                h.count
+            );
             let _ = writeln!(out, "operator_reconcile_time_seconds_sum{{{l}}} {}", h.sum);
-            let _ = writeln!(out, "operator_reconcile_time_seconds_count{{{l}}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "operator_reconcile_time_seconds_count{{{l}}} {}",
+                h.count
+            );
         }
         out.push_str("# HELP operator_workqueue_depth Current depth of the reconcile queue.\n");
         out.push_str("# TYPE operator_workqueue_depth gauge\n");
-        let _ = writeln!(out, "operator_workqueue_depth{{name=\"{controller}\"}} {}", self.queue_depth.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "operator_workqueue_depth{{name=\"{controller}\"}} {}",
+            self.queue_depth.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP operator_steps_applied_total Plan steps applied, by step kind.\n");
         out.push_str("# TYPE operator_steps_applied_total counter\n");
         for (kind, n) in self.steps.lock().iter() {
-            let _ = writeln!(out, "operator_steps_applied_total{{{l},step=\"{kind}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "operator_steps_applied_total{{{l},step=\"{kind}\"}} {n}"
+            );
         }
         out.push_str("# HELP operator_step_errors_total Plan steps that failed.\n");
         out.push_str("# TYPE operator_step_errors_total counter\n");
-        let _ = writeln!(out, "operator_step_errors_total{{{l}}} {}", self.step_errors.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "operator_step_errors_total{{{l}}} {}",
+            self.step_errors.load(Ordering::Relaxed)
+        );
         let gauges = self.gauges.lock().clone();
         let mut last = String::new();
         for ((name, labels), v) in gauges {
@@ -168,8 +199,12 @@ mod tests {
         let text = m.render("tikv");
         assert!(text.contains("operator_reconcile_total{controller=\"tikv\",result=\"success\"} 1"));
         assert!(text.contains("operator_reconcile_errors_total{controller=\"tikv\"} 1"));
-        assert!(text.contains("operator_reconcile_time_seconds_bucket{controller=\"tikv\",le=\"0.025\"} 1"));
+        assert!(text.contains(
+            "operator_reconcile_time_seconds_bucket{controller=\"tikv\",le=\"0.025\"} 1"
+        ));
         assert!(text.contains("operator_reconcile_time_seconds_count{controller=\"tikv\"} 2"));
-        assert!(text.contains("operator_steps_applied_total{controller=\"tikv\",step=\"create-container\"} 1"));
+        assert!(text.contains(
+            "operator_steps_applied_total{controller=\"tikv\",step=\"create-container\"} 1"
+        ));
     }
 }

@@ -174,7 +174,11 @@ impl<S: Subject> Controller<S> {
 
     /// Observes and plans without acting (`operator diff`).
     pub async fn plan_only(&self) -> Result<(S::Observed, Plan<S::Step>), ReconcileError> {
-        let observed = self.subject.observe().await.map_err(ReconcileError::Observe)?;
+        let observed = self
+            .subject
+            .observe()
+            .await
+            .map_err(ReconcileError::Observe)?;
         let plan = self.subject.plan(&observed, SystemTime::now());
         Ok((observed, plan))
     }
@@ -186,7 +190,10 @@ impl<S: Subject> Controller<S> {
     ///
     /// Each step is planned from an observation made after the previous step finished.
     /// `on_step` is called after each applied step (progress output).
-    pub async fn reconcile_once(&self, on_step: &(dyn Fn(&str) + Sync)) -> Result<Action, ReconcileError> {
+    pub async fn reconcile_once(
+        &self,
+        on_step: &(dyn Fn(&str) + Sync),
+    ) -> Result<Action, ReconcileError> {
         let span = info_span!("reconcile", cluster = %self.subject.cluster(), subject = self.subject.kind(), otel.name = "reconcile");
         async {
             let mut applied = Vec::new();
@@ -211,7 +218,11 @@ impl<S: Subject> Controller<S> {
         .await
     }
 
-    async fn pass(&self, applied: &mut Vec<String>, on_step: &(dyn Fn(&str) + Sync)) -> Result<Action, ReconcileError> {
+    async fn pass(
+        &self,
+        applied: &mut Vec<String>,
+        on_step: &(dyn Fn(&str) + Sync),
+    ) -> Result<Action, ReconcileError> {
         for _ in 0..MAX_STEPS_PER_PASS {
             let observed = self
                 .subject
@@ -262,7 +273,10 @@ impl<S: Subject> Controller<S> {
     /// Docker events on owned containers, by edits of the spec file (via
     /// [`Controller::waker`]) and by its own requeues.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let events = tokio::spawn(watch_runtime_events(self.subject.clone(), self.wake.clone()));
+        let events = tokio::spawn(watch_runtime_events(
+            self.subject.clone(),
+            self.wake.clone(),
+        ));
         let mut backoff = ErrorBackoff::new(Duration::from_millis(500), self.subject.max_backoff());
         let mut next = Instant::now();
         let mut pending = true;
@@ -293,7 +307,11 @@ impl<S: Subject> Controller<S> {
             match result {
                 Ok(action) => {
                     backoff.reset();
-                    let result = if action.requeue_after().is_zero() { "requeue" } else { "success" };
+                    let result = if action.requeue_after().is_zero() {
+                        "requeue"
+                    } else {
+                        "success"
+                    };
                     self.metrics.observe_pass(result, secs);
                     next = Instant::now() + action.requeue_after();
                 }

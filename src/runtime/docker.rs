@@ -713,7 +713,12 @@ impl ContainerRuntime for DockerRuntime {
             .map_err(map_err)
     }
 
-    async fn upload(&self, cluster: &str, name: &str, files: &[FileUpload]) -> Result<(), RuntimeError> {
+    async fn upload(
+        &self,
+        cluster: &str,
+        name: &str,
+        files: &[FileUpload],
+    ) -> Result<(), RuntimeError> {
         let inspect = self.require_owned_container(cluster, name).await?;
         if files.is_empty() {
             return Ok(());
@@ -721,7 +726,11 @@ impl ContainerRuntime for DockerRuntime {
         let archive = convert::files_tar(files).map_err(RuntimeError::Api)?;
         let options = UploadToContainerOptionsBuilder::default().path("/").build();
         self.docker
-            .upload_to_container(&id_of(&inspect, name), Some(options), bollard::body_full(archive.into()))
+            .upload_to_container(
+                &id_of(&inspect, name),
+                Some(options),
+                bollard::body_full(archive.into()),
+            )
             .await
             .map_err(map_err)
     }

@@ -1111,8 +1111,17 @@ impl ContainerRuntime for FakeRuntime {
         )
     }
 
-    async fn upload(&self, cluster: &str, name: &str, files: &[FileUpload]) -> Result<(), RuntimeError> {
-        let paths = files.iter().map(|f| f.path.clone()).collect::<Vec<_>>().join(",");
+    async fn upload(
+        &self,
+        cluster: &str,
+        name: &str,
+        files: &[FileUpload],
+    ) -> Result<(), RuntimeError> {
+        let paths = files
+            .iter()
+            .map(|f| f.path.clone())
+            .collect::<Vec<_>>()
+            .join(",");
         self.run(FakeOp::Upload, cluster, name, Some(paths), |state, _| {
             state.require_owned(cluster, name)?;
             let c = state

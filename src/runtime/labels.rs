@@ -53,7 +53,10 @@ pub fn ownership(cluster: &str) -> BTreeMap<String, String> {
 }
 
 /// True when `labels` mark an object as owned by `cluster`.
-pub fn is_owned_by<S: std::hash::BuildHasher>(labels: &HashMap<String, String, S>, cluster: &str) -> bool {
+pub fn is_owned_by<S: std::hash::BuildHasher>(
+    labels: &HashMap<String, String, S>,
+    cluster: &str,
+) -> bool {
     labels.get(MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_VALUE)
         && labels.get(CLUSTER).map(String::as_str) == Some(cluster)
 }

@@ -336,7 +336,12 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         name: &str,
     ) -> Result<(), RuntimeError>;
     /// Writes files into an owned container (running or not), as `docker cp` does.
-    async fn upload(&self, cluster: &str, name: &str, files: &[FileUpload]) -> Result<(), RuntimeError>;
+    async fn upload(
+        &self,
+        cluster: &str,
+        name: &str,
+        files: &[FileUpload],
+    ) -> Result<(), RuntimeError>;
     /// Runs a command in an owned, running container.
     async fn exec(
         &self,

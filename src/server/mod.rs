@@ -54,7 +54,9 @@ pub fn readiness<S: Subject>(controller: &Controller<S>) -> Result<String, Strin
             if age > window {
                 Err(format!("no successful pass for {}s", age.as_secs()))
             } else if let Some(e) = st.spec_error {
-                Ok(format!("ready (spec on disk rejected, previous spec in force: {e})"))
+                Ok(format!(
+                    "ready (spec on disk rejected, previous spec in force: {e})"
+                ))
             } else {
                 Ok("ready".into())
             }
@@ -75,7 +77,10 @@ pub fn router<S: Subject>(controller: Controller<S>, extra: Router) -> Router {
 }
 
 async fn metrics<S: Subject>(State(st): State<AppState<S>>) -> Response {
-    let body = st.controller.metrics().render(st.controller.subject().kind());
+    let body = st
+        .controller
+        .metrics()
+        .render(st.controller.subject().kind());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
@@ -91,7 +96,13 @@ async fn status<S: Subject>(State(st): State<AppState<S>>) -> Response {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }

@@ -57,7 +57,10 @@ impl PositionIndex {
     pub fn find_scalar(&self, prefix: &str, text: &str) -> Option<Position> {
         self.scalars
             .iter()
-            .filter(|(p, s, _)| s == text && (prefix.is_empty() || p == prefix || p.starts_with(&format!("{prefix}."))))
+            .filter(|(p, s, _)| {
+                s == text
+                    && (prefix.is_empty() || p == prefix || p.starts_with(&format!("{prefix}.")))
+            })
             .map(|(_, _, pos)| *pos)
             .next()
     }
@@ -69,8 +72,14 @@ impl PositionIndex {
 }
 
 enum Frame {
-    Map { path: String, pending_key: Option<String> },
-    Seq { path: String, next: usize },
+    Map {
+        path: String,
+        pending_key: Option<String>,
+    },
+    Seq {
+        path: String,
+        next: usize,
+    },
 }
 
 #[derive(Default)]
@@ -160,12 +169,28 @@ mod tests {
 
     #[test]
     fn values_and_keys_are_located_with_one_based_lines_and_columns() {
-        let text = "metadata:\n  name: demo\nspec:\n  tikv:\n    replicas: 2\n  list:\n    - a\n    - b\n";
+        let text =
+            "metadata:\n  name: demo\nspec:\n  tikv:\n    replicas: 2\n  list:\n    - a\n    - b\n";
         let idx = PositionIndex::build(text);
-        assert_eq!(idx.locate("metadata.name"), Some(Position { line: 2, column: 9 }));
-        assert_eq!(idx.key("spec.tikv.replicas"), Some(Position { line: 5, column: 5 }));
-        assert_eq!(idx.locate("spec.tikv.replicas"), Some(Position { line: 5, column: 15 }));
-        assert_eq!(idx.locate("spec.list.1"), Some(Position { line: 8, column: 7 }));
+        assert_eq!(
+            idx.locate("metadata.name"),
+            Some(Position { line: 2, column: 9 })
+        );
+        assert_eq!(
+            idx.key("spec.tikv.replicas"),
+            Some(Position { line: 5, column: 5 })
+        );
+        assert_eq!(
+            idx.locate("spec.tikv.replicas"),
+            Some(Position {
+                line: 5,
+                column: 15
+            })
+        );
+        assert_eq!(
+            idx.locate("spec.list.1"),
+            Some(Position { line: 8, column: 7 })
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 pub use locate::{Position, PositionIndex};
 pub use types::*;
-pub use validate::{check_image_ref, check_name, validate, Finding, Severity, ValidationContext, MAX_REPLICAS};
+pub use validate::{
+    check_image_ref, check_name, validate, Finding, Severity, ValidationContext, MAX_REPLICAS,
+};
 
 /// A spec problem located in its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,7 +161,8 @@ pub fn parse_str(
 /// front, compiler-style, so the suffix is dropped.
 fn clean_serde_message(msg: &str) -> String {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let re = RE.get_or_init(|| regex::Regex::new(r" at line \d+ column \d+").expect("static regex"));
+    let re =
+        RE.get_or_init(|| regex::Regex::new(r" at line \d+ column \d+").expect("static regex"));
     re.replace_all(msg, "").to_string()
 }
 

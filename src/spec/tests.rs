@@ -4,7 +4,8 @@ const MINIMAL: &str = "apiVersion: tikv-operator.dev/v1alpha1\nkind: TikvCluster
 
 #[test]
 fn a_minimal_spec_gets_the_real_pingcap_images_by_default() {
-    let (spec, warnings) = parse_str(MINIMAL, "cluster.yaml", ValidationContext::default()).unwrap();
+    let (spec, warnings) =
+        parse_str(MINIMAL, "cluster.yaml", ValidationContext::default()).unwrap();
     assert!(warnings.is_empty());
     assert_eq!(spec.spec.pd.image.as_str(), DEFAULT_PD_IMAGE);
     assert_eq!(spec.spec.tikv.image.as_str(), DEFAULT_TIKV_IMAGE);

@@ -55,11 +55,17 @@ pub fn validate(spec: &ClusterSpec, ctx: ValidationContext) -> Vec<Finding> {
     if spec.api_version != API_VERSION {
         err(
             "apiVersion",
-            format!("unsupported apiVersion {:?}; expected {API_VERSION:?}", spec.api_version),
+            format!(
+                "unsupported apiVersion {:?}; expected {API_VERSION:?}",
+                spec.api_version
+            ),
         );
     }
     if spec.kind != KIND {
-        err("kind", format!("unsupported kind {:?}; expected {KIND:?}", spec.kind));
+        err(
+            "kind",
+            format!("unsupported kind {:?}; expected {KIND:?}", spec.kind),
+        );
     }
     if let Err(e) = check_name(&spec.metadata.name) {
         err("metadata.name", e);
@@ -82,7 +88,10 @@ pub fn validate(spec: &ClusterSpec, ctx: ValidationContext) -> Vec<Finding> {
     if pd.replicas < 1 || pd.replicas > MAX_REPLICAS {
         err(
             "spec.pd.replicas",
-            format!("pd.replicas is {}; expected an integer from 1 to {MAX_REPLICAS}", pd.replicas),
+            format!(
+                "pd.replicas is {}; expected an integer from 1 to {MAX_REPLICAS}",
+                pd.replicas
+            ),
         );
     }
     let tikv = &spec.spec.tikv;
@@ -114,7 +123,10 @@ pub fn validate(spec: &ClusterSpec, ctx: ValidationContext) -> Vec<Finding> {
 
     let policy = &spec.spec.failure_policy;
     if policy.window.get().is_zero() {
-        err("spec.failurePolicy.window", "failurePolicy.window is 0; expected a positive duration".into());
+        err(
+            "spec.failurePolicy.window",
+            "failurePolicy.window is 0; expected a positive duration".into(),
+        );
     }
     let rec = &spec.spec.reconcile;
     if rec.interval.get() < std::time::Duration::from_millis(100) {
@@ -129,13 +141,20 @@ pub fn validate(spec: &ClusterSpec, ctx: ValidationContext) -> Vec<Finding> {
     if rec.max_backoff.get() < std::time::Duration::from_millis(500) {
         err(
             "spec.reconcile.maxBackoff",
-            "reconcile.maxBackoff is below 500ms; expected at least 500ms (the first backoff step)".into(),
+            "reconcile.maxBackoff is below 500ms; expected at least 500ms (the first backoff step)"
+                .into(),
         );
     }
     let ops = &spec.spec.operations;
     for (path, d) in [
-        ("spec.operations.evictLeaderTimeout", ops.evict_leader_timeout),
-        ("spec.operations.leaderReturnTimeout", ops.leader_return_timeout),
+        (
+            "spec.operations.evictLeaderTimeout",
+            ops.evict_leader_timeout,
+        ),
+        (
+            "spec.operations.leaderReturnTimeout",
+            ops.leader_return_timeout,
+        ),
         ("spec.operations.pdReadyTimeout", ops.pd_ready_timeout),
     ] {
         if d.get().is_zero() {
@@ -146,14 +165,26 @@ pub fn validate(spec: &ClusterSpec, ctx: ValidationContext) -> Vec<Finding> {
     let mut ports = Vec::new();
     for (path, p) in [
         ("spec.pd.hostPort", pd.host_port),
-        ("spec.monitoring.prometheus.hostPort", spec.spec.monitoring.prometheus.host_port),
-        ("spec.monitoring.grafana.hostPort", spec.spec.monitoring.grafana.host_port),
+        (
+            "spec.monitoring.prometheus.hostPort",
+            spec.spec.monitoring.prometheus.host_port,
+        ),
+        (
+            "spec.monitoring.grafana.hostPort",
+            spec.spec.monitoring.grafana.host_port,
+        ),
     ] {
         if let Some(p) = p {
             if p == 0 {
-                err(path, "hostPort is 0; expected a port from 1 to 65535".into());
+                err(
+                    path,
+                    "hostPort is 0; expected a port from 1 to 65535".into(),
+                );
             } else if ports.contains(&p) {
-                err(path, format!("hostPort {p} is used twice; expected distinct ports"));
+                err(
+                    path,
+                    format!("hostPort {p} is used twice; expected distinct ports"),
+                );
             }
             ports.push(p);
         }
@@ -240,15 +271,23 @@ pub fn check_image_ref(s: &str) -> Result<(), String> {
         let ok = !tag.is_empty()
             && tag.len() <= 128
             && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-            && tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if !ok {
             return bad("malformed tag");
         }
     }
     let mut parts: Vec<&str> = name.split('/').collect();
-    if parts.len() > 1 && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost") {
+    if parts.len() > 1
+        && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost")
+    {
         let host = parts.remove(0);
-        if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':')) {
+        if host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+        {
             return bad("malformed registry host");
         }
     }
@@ -256,9 +295,9 @@ pub fn check_image_ref(s: &str) -> Result<(), String> {
         let ok = !part.is_empty()
             && part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
             && part.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && part
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+            && part.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+            });
         if !ok {
             return bad("repository path must be lowercase letters, digits and separators");
         }
@@ -286,7 +325,15 @@ mod tests {
 
     #[test]
     fn malformed_image_references_are_rejected() {
-        for s in ["", "PingCAP/tikv", "pingcap/tikv:", "pingcap//tikv", "a b", "repo@sha256:zz", "repo:tag:tag"] {
+        for s in [
+            "",
+            "PingCAP/tikv",
+            "pingcap/tikv:",
+            "pingcap//tikv",
+            "a b",
+            "repo@sha256:zz",
+            "repo:tag:tag",
+        ] {
             assert!(check_image_ref(s).is_err(), "{s}");
         }
     }

@@ -72,7 +72,10 @@ pub trait Subject: Send + Sync + 'static {
     /// Applies one step.
     async fn apply(&self, step: &Self::Step) -> Result<(), SubjectError>;
     /// Takes a monitoring snapshot; `events` are the runtime events since the last one.
-    async fn snapshot(&self, events: &[crate::runtime::RuntimeEvent]) -> Result<Self::Snapshot, SubjectError>;
+    async fn snapshot(
+        &self,
+        events: &[crate::runtime::RuntimeEvent],
+    ) -> Result<Self::Snapshot, SubjectError>;
     /// Checks the invariants over a snapshot (pure): what is violated, and the dedupe
     /// keys checked and found holding (they auto-resolve tickets).
     fn evaluate(&self, snapshot: &Self::Snapshot) -> (Vec<crate::tickets::Violation>, Vec<String>);

@@ -21,8 +21,11 @@ use crate::reconcile::Metrics;
 use crate::runtime::RuntimeEvent;
 use crate::subject::Subject;
 
-/// The monitor's cadence when nothing happens.
-pub const MONITOR_INTERVAL: Duration = Duration::from_secs(1);
+/// The monitor's cadence when nothing happens. Runtime events (a container dying, being
+/// killed, paused or disconnected) start a round at once, so this only bounds how
+/// fast faults without an event (a store that stops answering its status port, PD
+/// marking a store Disconnected) are seen — and what an idle controller costs.
+pub const MONITOR_INTERVAL: Duration = Duration::from_secs(3);
 
 /// The latest snapshot, shared with the diagnosis context and the status API.
 pub type LatestSnapshot = Arc<Mutex<Option<serde_json::Value>>>;
@@ -37,7 +40,11 @@ pub async fn run<S: Subject>(
 ) {
     let buffer: Arc<Mutex<Vec<RuntimeEvent>>> = Arc::default();
     let wake = Arc::new(Notify::new());
-    let watcher = tokio::spawn(collect_events(subject.clone(), buffer.clone(), wake.clone()));
+    let watcher = tokio::spawn(collect_events(
+        subject.clone(),
+        buffer.clone(),
+        wake.clone(),
+    ));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -72,13 +79,20 @@ pub async fn round<S: Subject>(
     *latest.lock() = serde_json::to_value(&snapshot).ok();
     let store2 = store.clone();
     let now = SystemTime::now();
-    let outcome = tokio::task::spawn_blocking(move || store2.observe(&violations, &holding, now)).await;
+    let outcome =
+        tokio::task::spawn_blocking(move || store2.observe(&violations, &holding, now)).await;
     match outcome {
         Ok(Ok(out)) => {
             for t in out.opened.iter().chain(out.reopened.iter()) {
                 info!(ticket = t.id, invariant = %t.invariant, target = %t.target, severity = ?t.severity, "ticket opened: {}", t.summary);
-                let detect = SystemTime::now().duration_since(t.first_seen).unwrap_or_default();
-                metrics.add_counter("operator_tickets_opened_total", &format!("invariant=\"{}\"", t.invariant), 1);
+                let detect = SystemTime::now()
+                    .duration_since(t.first_seen)
+                    .unwrap_or_default();
+                metrics.add_counter(
+                    "operator_tickets_opened_total",
+                    &format!("invariant=\"{}\"", t.invariant),
+                    1,
+                );
                 metrics.set_gauge(
                     "operator_last_time_to_detect_seconds",
                     &format!("invariant=\"{}\"", t.invariant),
@@ -94,9 +108,19 @@ pub async fn round<S: Subject>(
     }
     {
         let list = store.list(&TicketFilter::default());
-        for status in [Status::Open, Status::Diagnosing, Status::Diagnosed, Status::Acknowledged, Status::Resolved] {
+        for status in [
+            Status::Open,
+            Status::Diagnosing,
+            Status::Diagnosed,
+            Status::Acknowledged,
+            Status::Resolved,
+        ] {
             let n = list.iter().filter(|t| t.status == status).count();
-            metrics.set_gauge("operator_tickets", &format!("state=\"{}\"", status_name(status)), n as f64);
+            metrics.set_gauge(
+                "operator_tickets",
+                &format!("state=\"{}\"", status_name(status)),
+                n as f64,
+            );
         }
     }
 }
@@ -111,16 +135,23 @@ fn status_name(s: Status) -> &'static str {
     }
 }
 
-async fn collect_events<S: Subject>(subject: Arc<S>, buffer: Arc<Mutex<Vec<RuntimeEvent>>>, wake: Arc<Notify>) {
-    let mut backoff = crate::reconcile::ErrorBackoff::new(Duration::from_millis(500), Duration::from_secs(30));
+async fn collect_events<S: Subject>(
+    subject: Arc<S>,
+    buffer: Arc<Mutex<Vec<RuntimeEvent>>>,
+    wake: Arc<Notify>,
+) {
+    let mut backoff =
+        crate::reconcile::ErrorBackoff::new(Duration::from_millis(500), Duration::from_secs(30));
     loop {
         let mut stream = subject.runtime().events(&subject.cluster());
         while let Some(ev) = stream.next().await {
             match ev {
                 Ok(ev) => {
                     backoff.reset();
-                    let interesting = matches!(ev.raw_action.as_str(), "die" | "oom" | "kill" | "stop" | "pause" | "restart")
-                        || ev.raw_action.starts_with("network");
+                    let interesting = matches!(
+                        ev.raw_action.as_str(),
+                        "die" | "oom" | "kill" | "stop" | "pause" | "restart"
+                    ) || ev.raw_action.starts_with("network");
                     buffer.lock().push(ev);
                     if interesting {
                         wake.notify_one();

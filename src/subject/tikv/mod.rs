@@ -3,6 +3,7 @@
 pub mod invariants;
 pub mod logs;
 pub mod model;
+pub mod monitor;
 pub mod pd;
 pub mod pd_adapter;
 pub mod plan;
@@ -11,4 +12,3 @@ pub mod promtext;
 pub mod snapshot;
 pub mod subject;
 pub mod topology;
-pub mod monitor;

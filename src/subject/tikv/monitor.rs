@@ -16,8 +16,8 @@ use super::plan::Observed;
 use super::prom::queries::{self, StoreSize};
 use super::prom::PromClient;
 use super::snapshot::{
-    update_offline_progress, ContainerFact, LogFact, MetricsSample, OfflineProgress, RuntimeEventFact, StatusProbe,
-    StoreMetrics, TikvSnapshot,
+    update_offline_progress, ContainerFact, LogFact, MetricsSample, OfflineProgress,
+    RuntimeEventFact, StatusProbe, StoreMetrics, TikvSnapshot,
 };
 use super::topology::{Component, Names, PROMETHEUS_PORT, TIKV_STATUS_PORT};
 use crate::http::HttpConfig;
@@ -77,12 +77,18 @@ pub async fn build(
         .map(ContainerFact::from_observed)
         .collect();
     // Members the spec wants whose container is gone entirely.
-    for (component, n) in [(Component::Pd, spec.spec.pd.replicas), (Component::Tikv, spec.spec.tikv.replicas)] {
+    for (component, n) in [
+        (Component::Pd, spec.spec.pd.replicas),
+        (Component::Tikv, spec.spec.tikv.replicas),
+    ] {
         for o in 0..n {
             let member = Names::member(component, Some(o));
             if !snap.containers.iter().any(|c| c.member == member) {
-                snap.containers
-                    .push(ContainerFact::missing(&member, &names.container(&member), component.as_str()));
+                snap.containers.push(ContainerFact::missing(
+                    &member,
+                    &names.container(&member),
+                    component.as_str(),
+                ));
             }
         }
     }
@@ -107,8 +113,14 @@ pub async fn build(
     snap
 }
 
-async fn probe_stores(http: &reqwest::Client, observed: &Observed, names: &Names) -> Vec<StatusProbe> {
-    let Some(pd) = &observed.pd else { return vec![] };
+async fn probe_stores(
+    http: &reqwest::Client,
+    observed: &Observed,
+    names: &Names,
+) -> Vec<StatusProbe> {
+    let Some(pd) = &observed.pd else {
+        return vec![];
+    };
     let mut futs = Vec::new();
     for c in &observed.owned.containers {
         if c.label(labels::COMPONENT) != Some("tikv") || c.status != ContainerStatus::Running {
@@ -118,7 +130,9 @@ async fn probe_stores(http: &reqwest::Client, observed: &Observed, names: &Names
             continue;
         };
         let address = names.tikv_address(ordinal);
-        let Some(store) = pd.store_by_address(&address) else { continue };
+        let Some(store) = pd.store_by_address(&address) else {
+            continue;
+        };
         let Some(ip) = c.ip.clone() else { continue };
         let http = http.clone();
         let store_id = store.id;
@@ -144,15 +158,27 @@ async fn probe_stores(http: &reqwest::Client, observed: &Observed, names: &Names
     futures::future::join_all(futs).await
 }
 
-async fn prometheus_metrics(observed: &Observed, names: &Names) -> (Option<MetricsSample>, Option<String>) {
+async fn prometheus_metrics(
+    observed: &Observed,
+    names: &Names,
+) -> (Option<MetricsSample>, Option<String>) {
     let prom = observed
         .owned
         .containers
         .iter()
         .find(|c| c.label(labels::COMPONENT) == Some("prometheus"));
-    let Some(prom) = prom else { return (None, None) };
-    let Some(ip) = prom.ip.clone().filter(|_| prom.status == ContainerStatus::Running) else {
-        return (None, Some(format!("Prometheus container {} is not running", prom.name)));
+    let Some(prom) = prom else {
+        return (None, None);
+    };
+    let Some(ip) = prom
+        .ip
+        .clone()
+        .filter(|_| prom.status == ContainerStatus::Running)
+    else {
+        return (
+            None,
+            Some(format!("Prometheus container {} is not running", prom.name)),
+        );
     };
     let config = HttpConfig {
         per_attempt_timeout: Duration::from_millis(1500),
@@ -175,7 +201,8 @@ async fn prometheus_metrics(observed: &Observed, names: &Names) -> (Option<Metri
         ("leaders", queries::leader_count()),
         ("regions", queries::region_count()),
     ];
-    let results = futures::future::join_all(wanted.iter().map(|(_, q)| client.query(q, None))).await;
+    let results =
+        futures::future::join_all(wanted.iter().map(|(_, q)| client.query(q, None))).await;
     let mut per_instance: BTreeMap<String, StoreMetrics> = BTreeMap::new();
     let mut queries_used = BTreeMap::new();
     for ((key, q), res) in wanted.iter().zip(results) {
@@ -185,10 +212,12 @@ async fn prometheus_metrics(observed: &Observed, names: &Names) -> (Option<Metri
         };
         queries_used.insert(key.to_string(), q.clone());
         for (instance, v) in resp.result.by_label("instance") {
-            let m = per_instance.entry(instance.clone()).or_insert_with(|| StoreMetrics {
-                instance: instance.clone(),
-                ..StoreMetrics::default()
-            });
+            let m = per_instance
+                .entry(instance.clone())
+                .or_insert_with(|| StoreMetrics {
+                    instance: instance.clone(),
+                    ..StoreMetrics::default()
+                });
             let v = Some(v);
             match *key {
                 "qps" => m.qps = v,
@@ -209,7 +238,12 @@ async fn prometheus_metrics(observed: &Observed, names: &Names) -> (Option<Metri
     let stores = per_instance
         .into_values()
         .map(|mut m| {
-            m.store_id = pd.and_then(|v| v.stores.iter().find(|s| s.status_address == m.instance).map(|s| s.id));
+            m.store_id = pd.and_then(|v| {
+                v.stores
+                    .iter()
+                    .find(|s| s.status_address == m.instance)
+                    .map(|s| s.id)
+            });
             if total_qps > 0.0 {
                 m.hot_qps_share = m.qps.map(|q| q / total_qps);
             }
@@ -266,7 +300,12 @@ async fn unwell_logs(
                     at: SystemTime::UNIX_EPOCH + Duration::from_millis(r.unix_millis.max(0) as u64),
                     level: format!("{:?}", r.level).to_uppercase(),
                     message: r.message.to_string(),
-                    kind: Some(kind.split(['(', ' ', '{']).next().unwrap_or("Other").to_string()),
+                    kind: Some(
+                        kind.split(['(', ' ', '{'])
+                            .next()
+                            .unwrap_or("Other")
+                            .to_string(),
+                    ),
                 });
             }
         }

@@ -40,9 +40,16 @@ impl PdApi for PdAdapter {
     }
 
     async fn delete_store(&self, id: u64) -> Result<(), String> {
-        match self.client()?.delete_store(id).await.map_err(|e| e.to_string())? {
+        match self
+            .client()?
+            .delete_store(id)
+            .await
+            .map_err(|e| e.to_string())?
+        {
             DeleteStoreOutcome::Offline | DeleteStoreOutcome::AlreadyTombstone => Ok(()),
-            DeleteStoreOutcome::StoresNotEnough { message } => Err(format!("PD refused to delete store {id}: {message}")),
+            DeleteStoreOutcome::StoresNotEnough { message } => {
+                Err(format!("PD refused to delete store {id}: {message}"))
+            }
             DeleteStoreOutcome::NotFound => Err(format!("PD does not know store {id}")),
         }
     }
@@ -55,18 +62,31 @@ impl PdApi for PdAdapter {
     }
 
     async fn add_evict_leader(&self, id: u64) -> Result<(), String> {
-        self.client()?.add_evict_leader(id).await.map_err(|e| e.to_string())
+        self.client()?
+            .add_evict_leader(id)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn remove_evict_leader(&self, id: u64) -> Result<(), String> {
-        self.client()?.remove_evict_leader(id).await.map_err(|e| e.to_string())
+        self.client()?
+            .remove_evict_leader(id)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn delete_member(&self, name: &str) -> Result<(), String> {
-        self.client()?.delete_member(name).await.map(|_| ()).map_err(|e| e.to_string())
+        self.client()?
+            .delete_member(name)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     async fn transfer_leader(&self, name: &str) -> Result<(), String> {
-        self.client()?.transfer_leader(name).await.map_err(|e| e.to_string())
+        self.client()?
+            .transfer_leader(name)
+            .await
+            .map_err(|e| e.to_string())
     }
 }

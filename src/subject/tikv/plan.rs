@@ -31,7 +31,9 @@ use serde::Serialize;
 
 use super::model::{PdView, StoreState};
 use super::topology::{ordinal_of, Component, Names, PdBootstrap, Topology};
-use crate::runtime::{labels, ContainerSpec, ContainerStatus, NetworkSpec, ObservedContainer, Owned, VolumeSpec};
+use crate::runtime::{
+    labels, ContainerSpec, ContainerStatus, NetworkSpec, ObservedContainer, Owned, VolumeSpec,
+};
 use crate::spec::{ClusterSpec, FailureMode, VolumePolicy};
 
 /// The controller's short memory of its own multi-pass operations. It is part of the
@@ -76,7 +78,8 @@ impl Memory {
             Step::CreateVolume { name, .. } => {
                 self.fresh_volumes.insert(name.clone());
             }
-            Step::RecreateContainer { member, spec, .. } | Step::CreateContainer { member, spec, .. } => {
+            Step::RecreateContainer { member, spec, .. }
+            | Step::CreateContainer { member, spec, .. } => {
                 for m in &spec.mounts {
                     self.fresh_volumes.remove(&m.volume);
                 }
@@ -256,28 +259,58 @@ impl fmt::Display for Step {
         match self {
             Step::CreateNetwork { name, .. } => write!(f, "create network {name}"),
             Step::CreateVolume { name, .. } => write!(f, "create volume {name}"),
-            Step::CreateContainer { member, spec, reason } => {
-                write!(f, "create {member} ({}, image {}): {reason}", spec.name, spec.image)
+            Step::CreateContainer {
+                member,
+                spec,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "create {member} ({}, image {}): {reason}",
+                    spec.name, spec.image
+                )
             }
-            Step::RecreateContainer { member, spec, reason } => {
+            Step::RecreateContainer {
+                member,
+                spec,
+                reason,
+            } => {
                 write!(f, "recreate {member} with image {}: {reason}", spec.image)
             }
-            Step::RestartContainer { member, attempt } => write!(f, "restart {member} (attempt {attempt})"),
-            Step::RemoveContainer { member, reason } => write!(f, "remove container of {member}: {reason}"),
+            Step::RestartContainer { member, attempt } => {
+                write!(f, "restart {member} (attempt {attempt})")
+            }
+            Step::RemoveContainer { member, reason } => {
+                write!(f, "remove container of {member}: {reason}")
+            }
             Step::RemoveVolume { name, reason } => write!(f, "remove volume {name}: {reason}"),
             Step::DeleteStore { store_id, member } => {
-                write!(f, "delete store {store_id} ({member}) in PD: drain its regions, then Tombstone")
+                write!(
+                    f,
+                    "delete store {store_id} ({member}) in PD: drain its regions, then Tombstone"
+                )
             }
             Step::CancelStoreDelete { store_id, member } => {
-                write!(f, "cancel deletion of store {store_id} ({member}): set it Up again")
+                write!(
+                    f,
+                    "cancel deletion of store {store_id} ({member}): set it Up again"
+                )
             }
             Step::AddEvictLeader { store_id, member } => {
-                write!(f, "add evict-leader scheduler for store {store_id} ({member})")
+                write!(
+                    f,
+                    "add evict-leader scheduler for store {store_id} ({member})"
+                )
             }
             Step::RemoveEvictLeader { store_id, reason } => {
-                write!(f, "remove evict-leader scheduler for store {store_id}: {reason}")
+                write!(
+                    f,
+                    "remove evict-leader scheduler for store {store_id}: {reason}"
+                )
             }
-            Step::TransferPdLeader { from, to } => write!(f, "transfer PD leadership from {from} to {to}"),
+            Step::TransferPdLeader { from, to } => {
+                write!(f, "transfer PD leadership from {from} to {to}")
+            }
             Step::DeletePdMember { name } => write!(f, "remove PD member {name} through PD's API"),
             Step::WriteScrapeTargets { targets, .. } => {
                 write!(f, "update Prometheus scrape targets ({targets} targets)")
@@ -303,22 +336,42 @@ impl MemberView<'_> {
     }
 }
 
-fn members_of<'a>(owned: &'a Owned, component: Component) -> BTreeMap<u32, MemberView<'a>> {
-    owned
-        .containers
-        .iter()
-        .filter(|c| c.label(labels::COMPONENT) == Some(component.as_str()))
-        .filter_map(|c| {
+/// Owned containers sorted by component once per plan (label lookups on a thousand
+/// containers are the planner's main cost).
+struct Classified<'a> {
+    pd: BTreeMap<u32, MemberView<'a>>,
+    tikv: BTreeMap<u32, MemberView<'a>>,
+}
+
+impl<'a> Classified<'a> {
+    fn new(owned: &'a Owned) -> Self {
+        let mut pd = BTreeMap::new();
+        let mut tikv = BTreeMap::new();
+        for c in &owned.containers {
+            let target = match c.label(labels::COMPONENT) {
+                Some("pd") => &mut pd,
+                Some("tikv") => &mut tikv,
+                _ => continue,
+            };
             let ordinal = c
                 .label(labels::ORDINAL)
                 .and_then(|o| o.parse().ok())
-                .or_else(|| c.label(labels::MEMBER).and_then(ordinal_of))?;
-            Some((ordinal, MemberView { container: c }))
-        })
-        .collect()
+                .or_else(|| c.label(labels::MEMBER).and_then(ordinal_of));
+            if let Some(o) = ordinal {
+                target.insert(o, MemberView { container: c });
+            }
+        }
+        Self { pd, tikv }
+    }
+    fn of(&self, component: Component) -> &BTreeMap<u32, MemberView<'a>> {
+        match component {
+            Component::Pd => &self.pd,
+            _ => &self.tikv,
+        }
+    }
 }
 
-fn single_member<'a>(owned: &'a Owned, component: Component) -> Option<&'a ObservedContainer> {
+fn single_member(owned: &Owned, component: Component) -> Option<&ObservedContainer> {
     owned
         .containers
         .iter()
@@ -329,7 +382,10 @@ fn single_member<'a>(owned: &'a Owned, component: Component) -> Option<&'a Obser
 /// recreated store still shows the old process's `Up` for up to 20 s (until PD marks it
 /// Disconnected), so `Up` alone does not prove the new process registered.
 fn registered_since_start(store: &super::model::Store, c: &ObservedContainer) -> bool {
-    match c.started_at.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()) {
+    match c
+        .started_at
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+    {
         Some(started) => store.start_unix_secs + 1 >= started.as_secs() as i64,
         None => true,
     }
@@ -340,25 +396,47 @@ fn registered_since_start(store: &super::model::Store, c: &ObservedContainer) ->
 struct StoreIndex<'a> {
     by_address: std::collections::HashMap<&'a str, &'a super::model::Store>,
     by_id: std::collections::HashMap<u64, &'a super::model::Store>,
+    by_ordinal: std::collections::HashMap<u32, &'a super::model::Store>,
 }
 
 impl<'a> StoreIndex<'a> {
-    fn new(pd: Option<&'a PdView>) -> Self {
-        let mut by_address: std::collections::HashMap<&str, &super::model::Store> = std::collections::HashMap::new();
+    /// `cluster` names the stores' advertised addresses (`<cluster>-tikv-<n>:20160`),
+    /// which lets members be matched by ordinal without formatting an address each.
+    fn new(pd: Option<&'a PdView>, cluster: &str) -> Self {
+        let prefix = format!("{cluster}-tikv-");
+        let mut by_address: std::collections::HashMap<&str, &super::model::Store> =
+            std::collections::HashMap::new();
         let mut by_id = std::collections::HashMap::new();
+        let mut by_ordinal: std::collections::HashMap<u32, &super::model::Store> =
+            std::collections::HashMap::new();
+        let prefer = |prev: Option<&&super::model::Store>| !matches!(prev, Some(p) if p.state != StoreState::Tombstone);
         for s in pd.map(|v| v.stores.as_slice()).unwrap_or_default() {
             by_id.insert(s.id, s);
-            match by_address.get(s.address.as_str()) {
-                Some(prev) if prev.state != StoreState::Tombstone => {}
-                _ => {
-                    by_address.insert(s.address.as_str(), s);
+            if prefer(by_address.get(s.address.as_str())) {
+                by_address.insert(s.address.as_str(), s);
+            }
+            let ordinal = s
+                .address
+                .strip_prefix(prefix.as_str())
+                .and_then(|rest| rest.strip_suffix(":20160"))
+                .and_then(|n| n.parse::<u32>().ok());
+            if let Some(o) = ordinal {
+                if prefer(by_ordinal.get(&o)) {
+                    by_ordinal.insert(o, s);
                 }
             }
         }
-        Self { by_address, by_id }
+        Self {
+            by_address,
+            by_id,
+            by_ordinal,
+        }
     }
     fn get(&self, address: &str) -> Option<&'a super::model::Store> {
         self.by_address.get(address).copied()
+    }
+    fn of_ordinal(&self, o: u32) -> Option<&'a super::model::Store> {
+        self.by_ordinal.get(&o).copied()
     }
 }
 
@@ -404,21 +482,39 @@ pub fn plan(spec: &ClusterSpec, obs: &Observed, now: SystemTime) -> Plan {
     let pd = obs.pd.as_ref();
     let pd_ready = pd.is_some_and(|v| v.leader.is_some());
 
-    plan_pd(spec, obs, &topo, &names, &volumes, &foreign, now, &mut p);
-    plan_tikv(spec, obs, &topo, &names, &volumes, &foreign, pd_ready, now, &mut p);
-    plan_monitoring(spec, obs, &topo, &names, &volumes, &foreign, &mut p);
+    let cls = Classified::new(&obs.owned);
+    plan_pd(
+        spec, obs, &cls, &topo, &names, &volumes, &foreign, now, &mut p,
+    );
+    plan_tikv(
+        spec, obs, &cls, &topo, &names, &volumes, &foreign, pd_ready, now, &mut p,
+    );
+    plan_monitoring(spec, obs, &cls, &topo, &names, &volumes, &foreign, &mut p);
     p
 }
 
 /// Failure handling shared by all members: a container the spec wants that is not
 /// running is a fault, restarted only under the `restart` policy within its budget.
-fn handle_not_running(spec: &ClusterSpec, obs: &Observed, member: &str, c: &ObservedContainer, now: SystemTime, p: &mut Plan) {
+fn handle_not_running(
+    spec: &ClusterSpec,
+    obs: &Observed,
+    member: &str,
+    c: &ObservedContainer,
+    now: SystemTime,
+    p: &mut Plan,
+) {
     let what = match c.status {
         ContainerStatus::Exited | ContainerStatus::Dead => format!(
             "container {} exited with code {}{}",
             c.name,
-            c.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "?".into()),
-            if c.oom_killed { " (killed by the OOM killer)" } else { "" }
+            c.exit_code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "?".into()),
+            if c.oom_killed {
+                " (killed by the OOM killer)"
+            } else {
+                ""
+            }
         ),
         ContainerStatus::Paused => format!("container {} is paused (frozen)", c.name),
         ContainerStatus::Restarting => format!("container {} is restarting", c.name),
@@ -433,7 +529,12 @@ fn handle_not_running(spec: &ClusterSpec, obs: &Observed, member: &str, c: &Obse
             .memory
             .restarts
             .get(member)
-            .map(|v| v.iter().copied().filter(|t| elapsed(now, *t) < window).collect())
+            .map(|v| {
+                v.iter()
+                    .copied()
+                    .filter(|t| elapsed(now, *t) < window)
+                    .collect()
+            })
             .unwrap_or_default();
         if recent.len() as u32 >= policy.max_restarts {
             p.faults.push(Fault {
@@ -458,7 +559,9 @@ fn handle_not_running(spec: &ClusterSpec, obs: &Observed, member: &str, c: &Obse
                 p.waits.push(format!(
                     "{member}: restart {} due in {}",
                     recent.len() + 1,
-                    humantime::format_duration(Duration::from_secs((delay - waited).as_secs().max(1)))
+                    humantime::format_duration(Duration::from_secs(
+                        (delay - waited).as_secs().max(1)
+                    ))
                 ));
                 return;
             }
@@ -488,6 +591,7 @@ fn handle_not_running(spec: &ClusterSpec, obs: &Observed, member: &str, c: &Obse
 fn plan_pd(
     spec: &ClusterSpec,
     obs: &Observed,
+    cls: &Classified<'_>,
     topo: &Topology<'_>,
     names: &Names,
     volumes: &BTreeSet<&str>,
@@ -496,7 +600,7 @@ fn plan_pd(
     p: &mut Plan,
 ) {
     let desired = spec.spec.pd.replicas;
-    let members = members_of(&obs.owned, Component::Pd);
+    let members = &cls.pd;
     let pd = obs.pd.as_ref();
     let hash = topo.spec_hash(Component::Pd);
 
@@ -545,7 +649,9 @@ fn plan_pd(
         } else if pd.is_some() && !running_urls.is_empty() {
             PdBootstrap::Join(running_urls.clone())
         } else {
-            p.waits.push(format!("{member}: waiting for PD to answer before it can join"));
+            p.waits.push(format!(
+                "{member}: waiting for PD to answer before it can join"
+            ));
             continue;
         };
         if !volumes.contains(volume.as_str()) {
@@ -566,7 +672,7 @@ fn plan_pd(
     }
 
     // Existing members: never-started containers, faults.
-    for (o, m) in &members {
+    for (o, m) in members {
         if *o >= desired {
             continue;
         }
@@ -594,7 +700,9 @@ fn plan_pd(
     if let Some((&o, m)) = members.iter().rev().find(|(o, _)| **o >= desired) {
         let member = Names::member(Component::Pd, Some(o));
         let Some(view) = pd else {
-            p.waits.push(format!("{member}: PD does not answer; scale-in of PD waits for it"));
+            p.waits.push(format!(
+                "{member}: PD does not answer; scale-in of PD waits for it"
+            ));
             return;
         };
         let listed = view.members.iter().any(|x| x.name == member);
@@ -611,11 +719,18 @@ fn plan_pd(
                 });
             }
         } else if !all_healthy {
-            p.waits.push(format!("{member}: scale-in waits until every PD member is healthy"));
+            p.waits.push(format!(
+                "{member}: scale-in waits until every PD member is healthy"
+            ));
         } else if view.leader.as_deref() == Some(member.as_str()) {
-            match (0..desired).map(|o| Names::member(Component::Pd, Some(o))).find(|n| view.members.iter().any(|x| &x.name == n)) {
+            match (0..desired)
+                .map(|o| Names::member(Component::Pd, Some(o)))
+                .find(|n| view.members.iter().any(|x| &x.name == n))
+            {
                 Some(to) => p.steps.push(Step::TransferPdLeader { from: member, to }),
-                None => p.refusals.push(format!("{member} is the PD leader and no remaining member can take over")),
+                None => p.refusals.push(format!(
+                    "{member} is the PD leader and no remaining member can take over"
+                )),
             }
         } else {
             p.steps.push(Step::DeletePdMember { name: member });
@@ -634,7 +749,8 @@ fn plan_pd(
         return;
     }
     if !all_healthy {
-        p.waits.push("PD upgrade waits until every PD member is healthy".into());
+        p.waits
+            .push("PD upgrade waits until every PD member is healthy".into());
         return;
     }
     let view = pd.expect("all_healthy implies PD answered");
@@ -649,10 +765,16 @@ fn plan_pd(
         let to = (0..desired)
             .filter(|o| *o != target)
             .map(|o| Names::member(Component::Pd, Some(o)))
-            .find(|n| view.members.iter().any(|x| &x.name == n && x.healthy == Some(true)));
+            .find(|n| {
+                view.members
+                    .iter()
+                    .any(|x| &x.name == n && x.healthy == Some(true))
+            });
         match to {
             Some(to) => p.steps.push(Step::TransferPdLeader { from: member, to }),
-            None => p.waits.push(format!("{member}: no healthy member to take PD leadership")),
+            None => p
+                .waits
+                .push(format!("{member}: no healthy member to take PD leadership")),
         }
         return;
     }
@@ -666,8 +788,13 @@ fn plan_pd(
 }
 
 fn bootstrap_of(c: &ObservedContainer, _names: &Names, running_urls: &[String]) -> PdBootstrap {
-    match c.label(labels::PD_BOOTSTRAP).and_then(|b| b.strip_prefix("initial:")) {
-        Some(list) => PdBootstrap::Initial(list.split(',').filter_map(|o| o.parse().ok()).collect()),
+    match c
+        .label(labels::PD_BOOTSTRAP)
+        .and_then(|b| b.strip_prefix("initial:"))
+    {
+        Some(list) => {
+            PdBootstrap::Initial(list.split(',').filter_map(|o| o.parse().ok()).collect())
+        }
         None => PdBootstrap::Join(running_urls.to_vec()),
     }
 }
@@ -676,6 +803,7 @@ fn bootstrap_of(c: &ObservedContainer, _names: &Names, running_urls: &[String]) 
 fn plan_tikv(
     spec: &ClusterSpec,
     obs: &Observed,
+    cls: &Classified<'_>,
     topo: &Topology<'_>,
     names: &Names,
     volumes: &BTreeSet<&str>,
@@ -685,12 +813,12 @@ fn plan_tikv(
     p: &mut Plan,
 ) {
     let desired = spec.spec.tikv.replicas;
-    let members = members_of(&obs.owned, Component::Tikv);
+    let members = &cls.tikv;
     let pd = obs.pd.as_ref();
     let pd_ordinals: Vec<u32> = (0..spec.spec.pd.replicas).collect();
     let hash = topo.spec_hash(Component::Tikv);
     let policy = spec.spec.tikv.volume_policy;
-    let index = StoreIndex::new(pd);
+    let index = StoreIndex::new(pd, spec.name());
 
     // Create missing stores (only once PD has a leader).
     for o in 0..desired {
@@ -699,12 +827,17 @@ fn plan_tikv(
         }
         let member = Names::member(Component::Tikv, Some(o));
         if !pd_ready {
-            p.waits.push(format!("{member}: waiting for PD to elect a leader before creating TiKV stores"));
+            p.waits.push(format!(
+                "{member}: waiting for PD to elect a leader before creating TiKV stores"
+            ));
             continue;
         }
         let container = names.container(&member);
         let volume = names.volume(&member);
-        if let Some(n) = [&container, &volume].into_iter().find(|n| foreign.contains(n.as_str())) {
+        if let Some(n) = [&container, &volume]
+            .into_iter()
+            .find(|n| foreign.contains(n.as_str()))
+        {
             p.faults.push(Fault {
                 target: n.clone(),
                 detail: format!("the name {n:?} is taken by a Docker object this cluster does not own; {member} cannot be created until it is renamed or removed"),
@@ -731,7 +864,13 @@ fn plan_tikv(
         p.steps.push(Step::CreateContainer {
             member,
             spec: Box::new(topo.tikv_container(o, &pd_ordinals)),
-            reason: if pd.is_some_and(|v| v.stores.iter().filter(|s| s.state != StoreState::Tombstone).count() < 3) {
+            reason: if pd.is_some_and(|v| {
+                v.stores
+                    .iter()
+                    .filter(|s| s.state != StoreState::Tombstone)
+                    .count()
+                    < 3
+            }) {
                 "initial TiKV store".into()
             } else {
                 "scale out".into()
@@ -740,32 +879,39 @@ fn plan_tikv(
     }
 
     // Existing desired stores: never started, faults, cancelled deletions.
-    for (o, m) in &members {
+    for (o, m) in members {
         if *o >= desired {
             continue;
         }
-        let member = Names::member(Component::Tikv, Some(*o));
+        let member = || Names::member(Component::Tikv, Some(*o));
         if m.container.status == ContainerStatus::Created {
             p.steps.push(Step::RecreateContainer {
-                member,
+                member: member(),
                 spec: Box::new(topo.tikv_container(*o, &pd_ordinals)),
                 reason: "created but never started (the operator stopped mid-step)".into(),
             });
             continue;
         }
-        handle_not_running(spec, obs, &member, m.container, now, p);
-        if let Some(s) = index.get(&names.tikv_address(*o)) {
+        if m.container.status != ContainerStatus::Running {
+            handle_not_running(spec, obs, &member(), m.container, now, p);
+        }
+        if let Some(s) = index.of_ordinal(*o) {
             if s.state == StoreState::Offline && !s.physically_destroyed {
                 p.steps.push(Step::CancelStoreDelete {
                     store_id: s.id,
-                    member: member.clone(),
+                    member: member(),
                 });
             }
         }
     }
 
     // Scale in: highest ordinal first, one store draining at a time.
-    let excess: Vec<u32> = members.keys().rev().copied().filter(|o| *o >= desired).collect();
+    let excess: Vec<u32> = members
+        .keys()
+        .rev()
+        .copied()
+        .filter(|o| *o >= desired)
+        .collect();
     if !excess.is_empty() {
         match pd {
             None => p.waits.push(format!(
@@ -780,26 +926,38 @@ fn plan_tikv(
     let Some(view) = pd else { return };
     let outdated: Vec<u32> = members
         .iter()
-        .filter(|(o, m)| **o < desired && m.container.status != ContainerStatus::Created && m.hash() != Some(hash.as_str()))
+        .filter(|(o, m)| {
+            **o < desired
+                && m.container.status != ContainerStatus::Created
+                && m.hash() != Some(hash.as_str())
+        })
         .map(|(o, _)| *o)
         .collect();
-    let store_of = |o: u32| index.get(&names.tikv_address(o));
-    let ordinal_by_address: std::collections::HashMap<String, u32> = members
-        .keys()
-        .map(|o| (names.tikv_address(*o), *o))
-        .collect();
+    let store_of = |o: u32| index.of_ordinal(o);
     for &sid in &view.evict_leader_stores {
-        let ordinal = index.by_id.get(&sid).and_then(|s| ordinal_by_address.get(s.address.as_str()).copied());
+        let ordinal = index.by_id.get(&sid).and_then(|s| {
+            members
+                .keys()
+                .copied()
+                .find(|o| index.of_ordinal(*o).is_some_and(|x| x.id == s.id))
+        });
         let upgrading = ordinal.is_some_and(|o| outdated.contains(&o));
         if upgrading {
             continue;
         }
         let store_up = ordinal.is_some_and(|o| {
-            store_of(o).is_some_and(|s| s.state == StoreState::Up && registered_since_start(s, members[&o].container))
+            store_of(o).is_some_and(|s| {
+                s.state == StoreState::Up && registered_since_start(s, members[&o].container)
+            })
         });
         let container_running = ordinal.is_some_and(|o| members[&o].running());
-        if ordinal.is_some() && (!store_up || !container_running) && obs.memory.own_evictions.contains(&sid) {
-            p.waits.push(format!("store {sid}: waiting for it to be Up before releasing its leaders"));
+        if ordinal.is_some()
+            && (!store_up || !container_running)
+            && obs.memory.own_evictions.contains(&sid)
+        {
+            p.waits.push(format!(
+                "store {sid}: waiting for it to be Up before releasing its leaders"
+            ));
             continue;
         }
         let reason = if obs.memory.own_evictions.contains(&sid) {
@@ -811,7 +969,10 @@ fn plan_tikv(
             });
             "left behind: no upgrade of this store is in progress".to_string()
         };
-        p.steps.push(Step::RemoveEvictLeader { store_id: sid, reason });
+        p.steps.push(Step::RemoveEvictLeader {
+            store_id: sid,
+            reason,
+        });
     }
 
     // Rolling upgrade: PD first, then one store at a time.
@@ -819,16 +980,18 @@ fn plan_tikv(
         return;
     }
     let pd_hash = topo.spec_hash(Component::Pd);
-    let pd_outdated = members_of(&obs.owned, Component::Pd)
-        .values()
-        .any(|m| m.hash() != Some(pd_hash.as_str()));
+    let pd_outdated = cls.pd.values().any(|m| m.hash() != Some(pd_hash.as_str()));
     if pd_outdated {
-        p.waits.push("TiKV upgrade waits for the PD upgrade to finish".into());
+        p.waits
+            .push("TiKV upgrade waits for the PD upgrade to finish".into());
         return;
     }
     let all_up = (0..desired).all(|o| {
         members.get(&o).is_some_and(|m| {
-            m.running() && store_of(o).is_some_and(|s| s.state == StoreState::Up && registered_since_start(s, m.container))
+            m.running()
+                && store_of(o).is_some_and(|s| {
+                    s.state == StoreState::Up && registered_since_start(s, m.container)
+                })
         })
     });
     let in_progress = outdated
@@ -842,7 +1005,9 @@ fn plan_tikv(
             let store = view.stores.iter().find(|s| s.id == *sid);
             if let Some(s) = store {
                 if s.leader_count == 0 && elapsed(now, *since) < ops.leader_return_timeout.get() {
-                    p.waits.push(format!("store {sid}: waiting for leaders to return after its upgrade"));
+                    p.waits.push(format!(
+                        "store {sid}: waiting for leaders to return after its upgrade"
+                    ));
                     return;
                 }
             }
@@ -851,16 +1016,21 @@ fn plan_tikv(
     let target = in_progress.unwrap_or(outdated[0]);
     let member = Names::member(Component::Tikv, Some(target));
     let Some(store) = store_of(target) else {
-        p.waits.push(format!("{member}: not registered in PD yet; upgrade waits"));
+        p.waits
+            .push(format!("{member}: not registered in PD yet; upgrade waits"));
         return;
     };
     if in_progress.is_none() {
         if !all_up {
-            p.waits.push(format!("{member}: rolling upgrade waits until every store is Up"));
+            p.waits.push(format!(
+                "{member}: rolling upgrade waits until every store is Up"
+            ));
             return;
         }
         if view.region_health.is_some_and(|h| h.down_peer > 0) {
-            p.waits.push(format!("{member}: rolling upgrade waits while regions have down peers"));
+            p.waits.push(format!(
+                "{member}: rolling upgrade waits while regions have down peers"
+            ));
             return;
         }
         p.steps.push(Step::AddEvictLeader {
@@ -869,11 +1039,19 @@ fn plan_tikv(
         });
         return;
     }
-    let started = obs.memory.evict_started.get(&store.id).copied().unwrap_or(now);
+    let started = obs
+        .memory
+        .evict_started
+        .get(&store.id)
+        .copied()
+        .unwrap_or(now);
     let waited = elapsed(now, started);
     if store.leader_count == 0 || waited >= ops.evict_leader_timeout.get() {
         let reason = if store.leader_count == 0 {
-            format!("rolling upgrade to {} (leaders evicted)", topo.image(Component::Tikv))
+            format!(
+                "rolling upgrade to {} (leaders evicted)",
+                topo.image(Component::Tikv)
+            )
         } else {
             p.faults.push(Fault {
                 target: member.clone(),
@@ -884,7 +1062,10 @@ fn plan_tikv(
                     humantime::format_duration(ops.evict_leader_timeout.get())
                 ),
             });
-            format!("rolling upgrade to {} (leader eviction timed out)", topo.image(Component::Tikv))
+            format!(
+                "rolling upgrade to {} (leader eviction timed out)",
+                topo.image(Component::Tikv)
+            )
         };
         p.steps.push(Step::RecreateContainer {
             member,
@@ -933,7 +1114,9 @@ fn plan_tikv_scale_in(
                 });
                 remove_volume(p, "it holds no store");
             }
-            None => p.waits.push(format!("{member}: PD is not bootstrapped yet; scale-in waits")),
+            None => p.waits.push(format!(
+                "{member}: PD is not bootstrapped yet; scale-in waits"
+            )),
             Some(s) if s.state == StoreState::Tombstone => {
                 p.steps.push(Step::RemoveContainer {
                     member: member.clone(),
@@ -978,6 +1161,7 @@ fn plan_tikv_scale_in(
 fn plan_monitoring(
     spec: &ClusterSpec,
     obs: &Observed,
+    cls: &Classified<'_>,
     topo: &Topology<'_>,
     names: &Names,
     volumes: &BTreeSet<&str>,
@@ -1021,7 +1205,9 @@ fn plan_monitoring(
                 });
             }
             (true, Some(c)) => {
-                if c.status == ContainerStatus::Created || c.label(labels::SPEC_HASH) != Some(topo.spec_hash(component).as_str()) {
+                if c.status == ContainerStatus::Created
+                    || c.label(labels::SPEC_HASH) != Some(topo.spec_hash(component).as_str())
+                {
                     p.steps.push(Step::RecreateContainer {
                         member,
                         spec: Box::new(template()),
@@ -1032,11 +1218,18 @@ fn plan_monitoring(
                         },
                     });
                 } else {
-                    handle_not_running(spec, obs, &member, c, obs.at.unwrap_or(SystemTime::UNIX_EPOCH), p);
+                    handle_not_running(
+                        spec,
+                        obs,
+                        &member,
+                        c,
+                        obs.at.unwrap_or(SystemTime::UNIX_EPOCH),
+                        p,
+                    );
                     if component == Component::Prometheus && c.status == ContainerStatus::Running {
                         let ordinals = |comp: Component, n: u32| -> Vec<u32> {
                             let mut v: BTreeSet<u32> = (0..n).collect();
-                            v.extend(members_of(&obs.owned, comp).keys().copied());
+                            v.extend(cls.of(comp).keys().copied());
                             v.into_iter().collect()
                         };
                         let pd = ordinals(Component::Pd, spec.spec.pd.replicas);

@@ -19,7 +19,9 @@ fn spec_with(pd: u32, tikv: u32, tikv_image: &str, extra: &str) -> ClusterSpec {
     let text = format!(
         "apiVersion: tikv-operator.dev/v1alpha1\nkind: TikvCluster\nmetadata:\n  name: demo\nspec:\n  pd:\n    replicas: {pd}\n  tikv:\n    replicas: {tikv}\n    image: {tikv_image}\n  monitoring:\n    grafana:\n      enabled: false\n      image: grafana/grafana:12.1.0\n{extra}"
     );
-    parse_str(&text, "t.yaml", ValidationContext { new_cluster: false }).unwrap().0
+    parse_str(&text, "t.yaml", ValidationContext { new_cluster: false })
+        .unwrap()
+        .0
 }
 
 /// A model of Docker + PD reacting to steps.
@@ -53,11 +55,9 @@ impl World {
     }
 
     fn observed(&mut self) -> Observed {
-        let pd_running = self
-            .owned
-            .containers
-            .iter()
-            .any(|c| c.label(labels::COMPONENT) == Some("pd") && c.status == ContainerStatus::Running);
+        let pd_running = self.owned.containers.iter().any(|c| {
+            c.label(labels::COMPONENT) == Some("pd") && c.status == ContainerStatus::Running
+        });
         let pd = pd_running.then(|| PdView {
             endpoint: "http://demo-pd-0:2379".into(),
             cluster_id: 1,
@@ -93,7 +93,10 @@ impl World {
     }
 
     fn container_of(&self, member: &str) -> Option<&ObservedContainer> {
-        self.owned.containers.iter().find(|c| c.label(labels::MEMBER) == Some(member))
+        self.owned
+            .containers
+            .iter()
+            .find(|c| c.label(labels::MEMBER) == Some(member))
     }
 
     fn add_container(&mut self, spec: &ContainerSpec) {
@@ -127,13 +130,20 @@ impl World {
                     .find_map(|a| a.strip_prefix("--advertise-addr="))
                     .unwrap()
                     .to_string();
-                let now_secs = self.now.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
+                let now_secs = self
+                    .now
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs() as i64;
                 for s in &mut self.stores {
                     if s.address == address && s.state != StoreState::Tombstone {
                         s.start_unix_secs = now_secs;
                     }
                 }
-                let live = self.stores.iter().any(|s| s.address == address && s.state != StoreState::Tombstone);
+                let live = self
+                    .stores
+                    .iter()
+                    .any(|s| s.address == address && s.state != StoreState::Tombstone);
                 if !live {
                     let id = self.next_store_id;
                     self.next_store_id += 1;
@@ -177,7 +187,8 @@ impl World {
         match step {
             Step::CreateNetwork { spec, .. } => {
                 if touches(&spec.name) {
-                    self.violations.push(format!("touched foreign network {}", spec.name));
+                    self.violations
+                        .push(format!("touched foreign network {}", spec.name));
                 }
                 self.owned.networks.push(ObservedNetwork {
                     name: spec.name.clone(),
@@ -186,10 +197,12 @@ impl World {
             }
             Step::CreateVolume { spec, .. } => {
                 if touches(&spec.name) {
-                    self.violations.push(format!("touched foreign volume {}", spec.name));
+                    self.violations
+                        .push(format!("touched foreign volume {}", spec.name));
                 }
                 if self.owned.volumes.iter().any(|v| v.name == spec.name) {
-                    self.violations.push(format!("volume {} created twice", spec.name));
+                    self.violations
+                        .push(format!("volume {} created twice", spec.name));
                 }
                 self.owned.volumes.push(ObservedVolume {
                     name: spec.name.clone(),
@@ -198,14 +211,17 @@ impl World {
             }
             Step::CreateContainer { spec, .. } => {
                 if touches(&spec.name) {
-                    self.violations.push(format!("touched foreign container {}", spec.name));
+                    self.violations
+                        .push(format!("touched foreign container {}", spec.name));
                 }
                 if self.owned.containers.iter().any(|c| c.name == spec.name) {
-                    self.violations.push(format!("duplicate container {}", spec.name));
+                    self.violations
+                        .push(format!("duplicate container {}", spec.name));
                 }
                 for m in &spec.mounts {
                     if !self.owned.volumes.iter().any(|v| v.name == m.volume) {
-                        self.violations.push(format!("{} mounts missing volume {}", spec.name, m.volume));
+                        self.violations
+                            .push(format!("{} mounts missing volume {}", spec.name, m.volume));
                     }
                 }
                 self.add_container(spec)
@@ -213,10 +229,13 @@ impl World {
             Step::RecreateContainer { member, spec, .. } => {
                 if let Some(s) = self.member_store(member) {
                     if s.leader_count > 0 && !s.state.is_stored_up() {
-                        self.violations.push(format!("recreated {member} while its store is not up"));
+                        self.violations
+                            .push(format!("recreated {member} while its store is not up"));
                     }
                 }
-                self.owned.containers.retain(|c| c.label(labels::MEMBER) != Some(member.as_str()));
+                self.owned
+                    .containers
+                    .retain(|c| c.label(labels::MEMBER) != Some(member.as_str()));
                 self.add_container(spec);
             }
             Step::RestartContainer { member, .. } => {
@@ -229,32 +248,45 @@ impl World {
             Step::RemoveContainer { member, .. } => {
                 if let Some(s) = self.member_store(member) {
                     if s.state != StoreState::Tombstone {
-                        self.violations.push(format!("removed {member} whose store {} is {:?}", s.id, s.state));
+                        self.violations.push(format!(
+                            "removed {member} whose store {} is {:?}",
+                            s.id, s.state
+                        ));
                     }
                 }
                 if member.starts_with("pd-") && self.members.contains(member) {
-                    self.violations.push(format!("removed container of PD member {member} still in PD"));
+                    self.violations.push(format!(
+                        "removed container of PD member {member} still in PD"
+                    ));
                 }
-                self.owned.containers.retain(|c| c.label(labels::MEMBER) != Some(member.as_str()));
+                self.owned
+                    .containers
+                    .retain(|c| c.label(labels::MEMBER) != Some(member.as_str()));
             }
             Step::RemoveVolume { name, .. } => {
                 if touches(name) {
-                    self.violations.push(format!("touched foreign volume {name}"));
+                    self.violations
+                        .push(format!("touched foreign volume {name}"));
                 }
-                let in_use = self
-                    .owned
-                    .containers
-                    .iter()
-                    .any(|c| format!("demo-{}-data", c.label(labels::MEMBER).unwrap_or("")) == *name);
+                let in_use = self.owned.containers.iter().any(|c| {
+                    format!("demo-{}-data", c.label(labels::MEMBER).unwrap_or("")) == *name
+                });
                 if in_use {
-                    self.violations.push(format!("removed volume {name} in use"));
+                    self.violations
+                        .push(format!("removed volume {name} in use"));
                 }
                 self.owned.volumes.retain(|v| &v.name != name)
             }
             Step::DeleteStore { store_id, .. } => {
-                let up_after = self.stores.iter().filter(|s| s.state == StoreState::Up && s.id != *store_id).count();
+                let up_after = self
+                    .stores
+                    .iter()
+                    .filter(|s| s.state == StoreState::Up && s.id != *store_id)
+                    .count();
                 if up_after < 3 {
-                    self.violations.push(format!("deleted store {store_id} leaving {up_after} Up stores"));
+                    self.violations.push(format!(
+                        "deleted store {store_id} leaving {up_after} Up stores"
+                    ));
                 }
                 for s in &mut self.stores {
                     if s.id == *store_id {
@@ -286,7 +318,8 @@ impl World {
             Step::WriteScrapeTargets { .. } => {}
             Step::DeletePdMember { name } => {
                 if self.leader.as_deref() == Some(name.as_str()) {
-                    self.violations.push(format!("removed the PD leader {name}"));
+                    self.violations
+                        .push(format!("removed the PD leader {name}"));
                 }
                 self.members.retain(|m| m != name)
             }
@@ -304,7 +337,10 @@ impl World {
                 s.node_state = NodeState::Removed;
                 s.region_count = 0;
                 s.leader_count = 0;
-            } else if s.state == StoreState::Up && !self.evict.contains(&s.id) && s.leader_count == 0 {
+            } else if s.state == StoreState::Up
+                && !self.evict.contains(&s.id)
+                && s.leader_count == 0
+            {
                 s.leader_count = 5;
             }
         }
@@ -319,7 +355,10 @@ impl World {
             for s in &plan.steps {
                 let text = s.to_string();
                 for f in &self.owned.foreign_names {
-                    assert!(!text.contains(&format!(" {f} ")) && !text.ends_with(f.as_str()), "step {text} names foreign {f}");
+                    assert!(
+                        !text.contains(&format!(" {f} ")) && !text.ends_with(f.as_str()),
+                        "step {text} names foreign {f}"
+                    );
                 }
             }
             match plan.steps.first() {
@@ -331,13 +370,19 @@ impl World {
                 None => self.tick(),
             }
         }
-        panic!("did not converge: {:#?}", plan(spec, &self.observed(), self.now));
+        panic!(
+            "did not converge: {:#?}",
+            plan(spec, &self.observed(), self.now)
+        );
     }
 
     fn assert_matches(&mut self, spec: &ClusterSpec) {
         let topo = Topology::new(spec);
         let obs = self.observed();
-        for (component, n) in [(Component::Pd, spec.spec.pd.replicas), (Component::Tikv, spec.spec.tikv.replicas)] {
+        for (component, n) in [
+            (Component::Pd, spec.spec.pd.replicas),
+            (Component::Tikv, spec.spec.tikv.replicas),
+        ] {
             let got: Vec<&ObservedContainer> = obs
                 .owned
                 .containers
@@ -347,16 +392,34 @@ impl World {
             assert_eq!(got.len() as u32, n, "{component:?} count");
             for c in got {
                 assert_eq!(c.status, ContainerStatus::Running);
-                assert_eq!(c.label(labels::SPEC_HASH), Some(topo.spec_hash(component).as_str()));
+                assert_eq!(
+                    c.label(labels::SPEC_HASH),
+                    Some(topo.spec_hash(component).as_str())
+                );
             }
         }
         assert_eq!(self.members.len() as u32, spec.spec.pd.replicas);
-        assert!(self.evict.is_empty(), "evict-leader left behind: {:?}", self.evict);
-        let live = self.stores.iter().filter(|s| s.state != StoreState::Tombstone).count() as u32;
+        assert!(
+            self.evict.is_empty(),
+            "evict-leader left behind: {:?}",
+            self.evict
+        );
+        let live = self
+            .stores
+            .iter()
+            .filter(|s| s.state != StoreState::Tombstone)
+            .count() as u32;
         assert_eq!(live, spec.spec.tikv.replicas);
-        assert!(self.violations.is_empty(), "safety violations: {:?}", self.violations);
+        assert!(
+            self.violations.is_empty(),
+            "safety violations: {:?}",
+            self.violations
+        );
         let again = plan(spec, &obs, self.now);
-        assert!(again.is_converged(), "a converged cluster plans nothing: {again:#?}");
+        assert!(
+            again.is_converged(),
+            "a converged cluster plans nothing: {again:#?}"
+        );
     }
 }
 
@@ -368,9 +431,18 @@ fn creating_from_nothing_orders_network_volumes_pd_then_tikv() {
     let p = plan(&spec, &obs, w.now);
     assert!(matches!(p.steps[0], Step::CreateNetwork { .. }));
     let kinds: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
-    assert!(kinds.iter().any(|s| s.starts_with("create pd-0")), "{kinds:?}");
-    assert!(!kinds.iter().any(|s| s.starts_with("create tikv")), "TiKV waits for PD: {kinds:?}");
-    assert!(p.waits.iter().any(|w| w.contains("waiting for PD to elect a leader")));
+    assert!(
+        kinds.iter().any(|s| s.starts_with("create pd-0")),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.iter().any(|s| s.starts_with("create tikv")),
+        "TiKV waits for PD: {kinds:?}"
+    );
+    assert!(p
+        .waits
+        .iter()
+        .any(|w| w.contains("waiting for PD to elect a leader")));
     w.converge(&spec);
     w.assert_matches(&spec);
 }
@@ -383,10 +455,15 @@ fn scale_in_is_refused_when_up_stores_would_fall_below_max_replicas() {
     let spec2 = spec_with(1, 2, "pingcap/tikv:v8.5.7", "");
     let p = plan(&spec2, &w.observed(), w.now);
     assert!(
-        p.refusals.iter().any(|r| r.contains("only 2 Up stores would remain, fewer than PD's max-replicas 3")),
+        p.refusals
+            .iter()
+            .any(|r| r.contains("only 2 Up stores would remain, fewer than PD's max-replicas 3")),
         "{p:#?}"
     );
-    assert!(!p.steps.iter().any(|s| matches!(s, Step::DeleteStore { .. } | Step::RemoveContainer { .. })));
+    assert!(!p
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::DeleteStore { .. } | Step::RemoveContainer { .. })));
 }
 
 #[test]
@@ -401,10 +478,18 @@ fn a_store_is_removed_only_after_pd_reports_it_tombstone() {
     // Offline: nothing removed, progress reported, the draining store still scraped.
     let p = plan(&spec3, &w.observed(), w.now);
     assert!(p.steps.is_empty(), "{p:#?}");
-    assert!(p.waits.iter().any(|s| s.contains("Offline and draining: 30 regions left")), "{p:#?}");
+    assert!(
+        p.waits
+            .iter()
+            .any(|s| s.contains("Offline and draining: 30 regions left")),
+        "{p:#?}"
+    );
     w.tick();
     let p = plan(&spec3, &w.observed(), w.now);
-    assert!(matches!(&p.steps[0], Step::RemoveContainer { member, .. } if member == "tikv-3"), "{p:#?}");
+    assert!(
+        matches!(&p.steps[0], Step::RemoveContainer { member, .. } if member == "tikv-3"),
+        "{p:#?}"
+    );
     w.converge(&spec3);
     w.assert_matches(&spec3);
 }
@@ -418,7 +503,10 @@ fn raising_replicas_while_a_store_is_offline_brings_that_store_back_up() {
     let p = plan(&spec3, &w.observed(), w.now);
     w.apply(&p.steps[0]);
     let p = plan(&spec4, &w.observed(), w.now);
-    assert!(matches!(&p.steps[0], Step::CancelStoreDelete { member, .. } if member == "tikv-3"), "{p:#?}");
+    assert!(
+        matches!(&p.steps[0], Step::CancelStoreDelete { member, .. } if member == "tikv-3"),
+        "{p:#?}"
+    );
     let before = w.stores.len();
     w.converge(&spec4);
     assert_eq!(w.stores.len(), before, "no new store was created");
@@ -455,7 +543,11 @@ fn a_rolling_upgrade_evicts_leaders_one_store_at_a_time_and_leaves_no_scheduler(
             _ => "other",
         })
         .collect();
-    assert_eq!(kinds, ["evict", "recreate", "release"].repeat(3), "{order:#?}");
+    assert_eq!(
+        kinds,
+        ["evict", "recreate", "release"].repeat(3),
+        "{order:#?}"
+    );
     w.assert_matches(&upgraded);
 }
 
@@ -486,7 +578,10 @@ fn pd_upgrades_followers_first_and_moves_leadership_before_the_leader() {
     }
     assert!(order[0].starts_with("recreate pd-1"), "{order:#?}");
     assert!(order[1].starts_with("recreate pd-2"), "{order:#?}");
-    assert!(order[2].starts_with("transfer PD leadership from pd-0"), "{order:#?}");
+    assert!(
+        order[2].starts_with("transfer PD leadership from pd-0"),
+        "{order:#?}"
+    );
     assert!(order[3].starts_with("recreate pd-0"), "{order:#?}");
     w.assert_matches(&upgraded);
 }
@@ -498,7 +593,10 @@ fn a_leftover_evict_leader_scheduler_is_reported_and_removed() {
     w.converge(&spec);
     w.evict.push(2);
     let p = plan(&spec, &w.observed(), w.now);
-    assert!(matches!(p.steps[0], Step::RemoveEvictLeader { store_id: 2, .. }), "{p:#?}");
+    assert!(
+        matches!(p.steps[0], Step::RemoveEvictLeader { store_id: 2, .. }),
+        "{p:#?}"
+    );
     assert!(p.faults.iter().any(|f| f.detail.contains("left behind")));
 }
 
@@ -516,14 +614,24 @@ fn an_exited_container_is_a_fault_left_alone_under_observe_and_restarted_under_r
     }
     let p = plan(&spec, &w.observed(), w.now);
     assert!(p.steps.is_empty(), "{p:#?}");
-    assert!(p.faults.iter().any(|f| f.target == "tikv-1" && f.detail.contains("code 137") && f.detail.contains("observe")));
+    assert!(p.faults.iter().any(|f| f.target == "tikv-1"
+        && f.detail.contains("code 137")
+        && f.detail.contains("observe")));
 
-    let restart = spec_with(1, 3, "pingcap/tikv:v8.5.7", "  failurePolicy:\n    mode: restart\n    maxRestarts: 2\n    backoff: 10s\n");
+    let restart = spec_with(
+        1,
+        3,
+        "pingcap/tikv:v8.5.7",
+        "  failurePolicy:\n    mode: restart\n    maxRestarts: 2\n    backoff: 10s\n",
+    );
     let p = plan(&restart, &w.observed(), w.now);
     assert!(p.steps.is_empty(), "backoff not elapsed yet: {p:#?}");
     w.now += Duration::from_secs(11);
     let p = plan(&restart, &w.observed(), w.now);
-    assert!(matches!(&p.steps[0], Step::RestartContainer { member, attempt: 1 } if member == "tikv-1"), "{p:#?}");
+    assert!(
+        matches!(&p.steps[0], Step::RestartContainer { member, attempt: 1 } if member == "tikv-1"),
+        "{p:#?}"
+    );
 }
 
 #[test]
@@ -535,7 +643,10 @@ fn a_foreign_container_with_our_name_is_never_touched() {
     assert!(w.violations.is_empty(), "{:?}", w.violations);
     assert!(w.container_of("tikv-1").is_none());
     let p = plan(&spec, &w.observed(), w.now);
-    assert!(p.faults.iter().any(|f| f.target == "demo-tikv-1" && f.detail.contains("does not own")));
+    assert!(p
+        .faults
+        .iter()
+        .any(|f| f.target == "demo-tikv-1" && f.detail.contains("does not own")));
 }
 
 #[test]
@@ -560,7 +671,10 @@ fn pd_scale_in_moves_leadership_away_then_removes_the_member_then_its_container(
     w.leader = Some("pd-2".into());
     let spec1 = spec_with(1, 3, "pingcap/tikv:v8.5.7", "");
     let p = plan(&spec1, &w.observed(), w.now);
-    assert_eq!(p.steps[0].to_string(), "transfer PD leadership from pd-2 to pd-0");
+    assert_eq!(
+        p.steps[0].to_string(),
+        "transfer PD leadership from pd-2 to pd-0"
+    );
     w.converge(&spec1);
     w.assert_matches(&spec1);
 }

@@ -42,6 +42,9 @@ pub type PdFactory = Arc<dyn Fn(Vec<String>) -> Arc<dyn PdApi> + Send + Sync>;
 /// How long one PD observation may take before the pass treats PD as unreachable.
 pub const PD_OBSERVE_TIMEOUT: Duration = Duration::from_secs(4);
 
+/// A PD client and the endpoints it was built for.
+type CachedPd = (Vec<String>, Arc<dyn PdApi>);
+
 /// The TiKV subject for one cluster.
 pub struct TikvSubject {
     spec: Mutex<Arc<ClusterSpec>>,
@@ -49,7 +52,7 @@ pub struct TikvSubject {
     runtime: Arc<dyn ContainerRuntime>,
     pd_factory: PdFactory,
     pd_override: Option<Vec<String>>,
-    pd_cache: Mutex<Option<(Vec<String>, Arc<dyn PdApi>)>>,
+    pd_cache: Mutex<Option<CachedPd>>,
     memory: Mutex<Memory>,
     monitor: super::monitor::MonitorState,
 }
@@ -110,7 +113,10 @@ impl TikvSubject {
         let mut running: Vec<(u32, String)> = observed
             .containers
             .iter()
-            .filter(|c| c.label(labels::COMPONENT) == Some(Component::Pd.as_str()) && c.status == ContainerStatus::Running)
+            .filter(|c| {
+                c.label(labels::COMPONENT) == Some(Component::Pd.as_str())
+                    && c.status == ContainerStatus::Running
+            })
             .filter_map(|c| {
                 let ordinal = c.label(labels::ORDINAL)?.parse().ok()?;
                 let ip = c.ip.clone()?;
@@ -124,7 +130,10 @@ impl TikvSubject {
     /// The last observation's PD client, for steps.
     async fn current_pd(&self) -> Result<Arc<dyn PdApi>, SubjectError> {
         let spec = self.spec();
-        let owned = self.runtime.list_owned(spec.name(), &spec.network_name()).await?;
+        let owned = self
+            .runtime
+            .list_owned(spec.name(), &spec.network_name())
+            .await?;
         let eps = self.pd_endpoints(&owned);
         if eps.is_empty() {
             return Err(SubjectError::Api {
@@ -176,7 +185,10 @@ impl Subject for TikvSubject {
     async fn observe(&self) -> Result<Observed, SubjectError> {
         let spec = self.spec();
         let now = SystemTime::now();
-        let owned = self.runtime.list_owned(spec.name(), &spec.network_name()).await?;
+        let owned = self
+            .runtime
+            .list_owned(spec.name(), &spec.network_name())
+            .await?;
         let eps = self.pd_endpoints(&owned);
         let (pd, pd_error) = if eps.is_empty() {
             (None, Some("no running PD member".to_string()))
@@ -185,7 +197,10 @@ impl Subject for TikvSubject {
             match tokio::time::timeout(PD_OBSERVE_TIMEOUT, client.observe()).await {
                 Ok(Ok(view)) => (Some(view), None),
                 Ok(Err(e)) => (None, Some(e)),
-                Err(_) => (None, Some(format!("PD did not answer within {PD_OBSERVE_TIMEOUT:?}"))),
+                Err(_) => (
+                    None,
+                    Some(format!("PD did not answer within {PD_OBSERVE_TIMEOUT:?}")),
+                ),
             }
         };
         let memory = {
@@ -221,30 +236,62 @@ impl Subject for TikvSubject {
                 rt.remove(&cluster, &c.name).await?;
                 rt.create_and_start(c).await?;
             }
-            Step::RestartContainer { member, .. } => rt.restart(&cluster, &names.container(member)).await?,
-            Step::RemoveContainer { member, .. } => rt.remove(&cluster, &names.container(member)).await?,
+            Step::RestartContainer { member, .. } => {
+                rt.restart(&cluster, &names.container(member)).await?
+            }
+            Step::RemoveContainer { member, .. } => {
+                rt.remove(&cluster, &names.container(member)).await?
+            }
             Step::RemoveVolume { name, .. } => rt.remove_volume(&cluster, name).await?,
             Step::WriteScrapeTargets { files, .. } => {
-                rt.upload(&cluster, &names.container("prometheus"), files).await?
+                rt.upload(&cluster, &names.container("prometheus"), files)
+                    .await?
             }
-            Step::DeleteStore { store_id, .. } => self.current_pd().await?.delete_store(*store_id).await.map_err(pd_err)?,
-            Step::CancelStoreDelete { store_id, .. } => {
-                self.current_pd().await?.set_store_up(*store_id).await.map_err(pd_err)?
-            }
-            Step::AddEvictLeader { store_id, .. } => {
-                self.current_pd().await?.add_evict_leader(*store_id).await.map_err(pd_err)?
-            }
-            Step::RemoveEvictLeader { store_id, .. } => {
-                self.current_pd().await?.remove_evict_leader(*store_id).await.map_err(pd_err)?
-            }
-            Step::TransferPdLeader { to, .. } => self.current_pd().await?.transfer_leader(to).await.map_err(pd_err)?,
-            Step::DeletePdMember { name } => self.current_pd().await?.delete_member(name).await.map_err(pd_err)?,
+            Step::DeleteStore { store_id, .. } => self
+                .current_pd()
+                .await?
+                .delete_store(*store_id)
+                .await
+                .map_err(pd_err)?,
+            Step::CancelStoreDelete { store_id, .. } => self
+                .current_pd()
+                .await?
+                .set_store_up(*store_id)
+                .await
+                .map_err(pd_err)?,
+            Step::AddEvictLeader { store_id, .. } => self
+                .current_pd()
+                .await?
+                .add_evict_leader(*store_id)
+                .await
+                .map_err(pd_err)?,
+            Step::RemoveEvictLeader { store_id, .. } => self
+                .current_pd()
+                .await?
+                .remove_evict_leader(*store_id)
+                .await
+                .map_err(pd_err)?,
+            Step::TransferPdLeader { to, .. } => self
+                .current_pd()
+                .await?
+                .transfer_leader(to)
+                .await
+                .map_err(pd_err)?,
+            Step::DeletePdMember { name } => self
+                .current_pd()
+                .await?
+                .delete_member(name)
+                .await
+                .map_err(pd_err)?,
         }
         self.memory.lock().record(step, SystemTime::now());
         Ok(())
     }
 
-    async fn snapshot(&self, events: &[crate::runtime::RuntimeEvent]) -> Result<Self::Snapshot, SubjectError> {
+    async fn snapshot(
+        &self,
+        events: &[crate::runtime::RuntimeEvent],
+    ) -> Result<Self::Snapshot, SubjectError> {
         let observed = self.observe().await?;
         let spec = self.spec();
         Ok(super::monitor::build(&spec, &observed, events, &*self.runtime, &self.monitor).await)
@@ -254,7 +301,8 @@ impl Subject for TikvSubject {
         let spec = self.spec();
         // Thresholds were validated when the spec was loaded; an invalid map falls back
         // to the defaults rather than silencing every invariant.
-        let thresholds = super::invariants::Thresholds::from_spec(&spec.spec.invariants).unwrap_or_default();
+        let thresholds =
+            super::invariants::Thresholds::from_spec(&spec.spec.invariants).unwrap_or_default();
         let e = super::invariants::evaluate(snapshot, &thresholds);
         (e.violations, e.holding)
     }

@@ -95,7 +95,7 @@ impl Names {
     }
     /// TiKV advertised gRPC address of an ordinal (what PD stores as `address`).
     pub fn tikv_address(&self, ordinal: u32) -> String {
-        format!("{}:{TIKV_PORT}", self.container(&Names::member(Component::Tikv, Some(ordinal))))
+        format!("{}-tikv-{ordinal}:{TIKV_PORT}", self.cluster)
     }
     /// TiKV advertised status address.
     pub fn tikv_status_address(&self, ordinal: u32) -> String {
@@ -180,7 +180,12 @@ impl<'a> Topology<'a> {
         }
     }
 
-    fn member_labels(&self, component: Component, member: &str, ordinal: Option<u32>) -> BTreeMap<String, String> {
+    fn member_labels(
+        &self,
+        component: Component,
+        member: &str,
+        ordinal: Option<u32>,
+    ) -> BTreeMap<String, String> {
         let mut l = self.base_labels();
         l.insert(labels::COMPONENT.into(), component.as_str().into());
         l.insert(labels::MEMBER.into(), member.into());
@@ -196,8 +201,12 @@ impl<'a> Topology<'a> {
     pub fn spec_hash(&self, component: Component) -> String {
         let s = &self.spec.spec;
         let material = match component {
-            Component::Pd => serde_json::json!({"image": s.pd.image.as_str(), "config": s.pd.config, "env": s.pd.env, "hostPort": s.pd.host_port}),
-            Component::Tikv => serde_json::json!({"image": s.tikv.image.as_str(), "config": s.tikv.config, "env": s.tikv.env}),
+            Component::Pd => {
+                serde_json::json!({"image": s.pd.image.as_str(), "config": s.pd.config, "env": s.pd.env, "hostPort": s.pd.host_port})
+            }
+            Component::Tikv => {
+                serde_json::json!({"image": s.tikv.image.as_str(), "config": s.tikv.config, "env": s.tikv.env})
+            }
             Component::Prometheus => serde_json::json!({
                 "image": s.monitoring.prometheus.image.as_str(),
                 "config": self.prometheus_config(),
@@ -232,7 +241,10 @@ impl<'a> Topology<'a> {
             format!("--name={member}"),
             "--data-dir=/data/pd".to_string(),
             format!("--client-urls=http://0.0.0.0:{PD_CLIENT_PORT}"),
-            format!("--advertise-client-urls={}", self.names.pd_client_url(ordinal)),
+            format!(
+                "--advertise-client-urls={}",
+                self.names.pd_client_url(ordinal)
+            ),
             format!("--peer-urls=http://0.0.0.0:{PD_PEER_PORT}"),
             format!("--advertise-peer-urls={}", self.names.pd_peer_url(ordinal)),
         ];
@@ -251,7 +263,11 @@ impl<'a> Topology<'a> {
                     labels::PD_BOOTSTRAP.into(),
                     format!(
                         "initial:{}",
-                        ordinals.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+                        ordinals
+                            .iter()
+                            .map(u32::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
                     ),
                 );
             }
@@ -297,7 +313,10 @@ impl<'a> Topology<'a> {
 
     /// PD client URLs of these ordinals (TiKV `--pd-endpoints`, PD `--join`).
     pub fn pd_urls(&self, ordinals: impl IntoIterator<Item = u32>) -> Vec<String> {
-        ordinals.into_iter().map(|o| self.names.pd_client_url(o)).collect()
+        ordinals
+            .into_iter()
+            .map(|o| self.names.pd_client_url(o))
+            .collect()
     }
 
     /// The container of TiKV store `ordinal`, pointing at the given PD ordinals.
@@ -306,14 +325,22 @@ impl<'a> Topology<'a> {
         let name = self.names.container(&member);
         let pd = pd_ordinals
             .iter()
-            .map(|o| self.names.container(&Names::member(Component::Pd, Some(*o))) + ":" + &PD_CLIENT_PORT.to_string())
+            .map(|o| {
+                self.names
+                    .container(&Names::member(Component::Pd, Some(*o)))
+                    + ":"
+                    + &PD_CLIENT_PORT.to_string()
+            })
             .collect::<Vec<_>>()
             .join(",");
         let mut cmd = vec![
             format!("--addr=0.0.0.0:{TIKV_PORT}"),
             format!("--advertise-addr={}", self.names.tikv_address(ordinal)),
             format!("--status-addr=0.0.0.0:{TIKV_STATUS_PORT}"),
-            format!("--advertise-status-addr={}", self.names.tikv_status_address(ordinal)),
+            format!(
+                "--advertise-status-addr={}",
+                self.names.tikv_status_address(ordinal)
+            ),
             "--data-dir=/data/tikv".to_string(),
             format!("--pd-endpoints={pd}"),
         ];
@@ -373,9 +400,18 @@ impl<'a> Topology<'a> {
         };
         let pd_targets = pd
             .iter()
-            .map(|o| format!("{}:{PD_CLIENT_PORT}", self.names.container(&Names::member(Component::Pd, Some(*o)))))
+            .map(|o| {
+                format!(
+                    "{}:{PD_CLIENT_PORT}",
+                    self.names
+                        .container(&Names::member(Component::Pd, Some(*o)))
+                )
+            })
             .collect();
-        let tikv_targets = tikv.iter().map(|o| self.names.tikv_status_address(*o)).collect();
+        let tikv_targets = tikv
+            .iter()
+            .map(|o| self.names.tikv_status_address(*o))
+            .collect();
         vec![
             FileUpload {
                 path: format!("{SCRAPE_TARGETS_DIR}/pd.json"),
@@ -394,12 +430,21 @@ impl<'a> Topology<'a> {
     pub fn prometheus_container(&self) -> ContainerSpec {
         let member = Names::member(Component::Prometheus, None);
         let mut labels = self.member_labels(Component::Prometheus, &member, None);
-        labels.insert(labels::SPEC_HASH.into(), self.spec_hash(Component::Prometheus));
+        labels.insert(
+            labels::SPEC_HASH.into(),
+            self.spec_hash(Component::Prometheus),
+        );
         let s = &self.spec.spec;
         let pd: Vec<u32> = (0..s.pd.replicas).collect();
         let tikv: Vec<u32> = (0..s.tikv.replicas).collect();
-        labels.insert(labels::SCRAPE_HASH.into(), targets_hash(self.spec.name(), &pd, &tikv));
-        labels.insert(labels::IMAGE.into(), self.image(Component::Prometheus).into());
+        labels.insert(
+            labels::SCRAPE_HASH.into(),
+            targets_hash(self.spec.name(), &pd, &tikv),
+        );
+        labels.insert(
+            labels::IMAGE.into(),
+            self.image(Component::Prometheus).into(),
+        );
         ContainerSpec {
             name: self.names.container(&member),
             image: self.image(Component::Prometheus).into(),
@@ -537,7 +582,10 @@ fn yaml_to_toml(v: &yaml_serde::Value) -> toml::Value {
             for (k, v) in m {
                 let key = match k {
                     Y::String(s) => s.clone(),
-                    other => yaml_serde::to_string(other).unwrap_or_default().trim().to_string(),
+                    other => yaml_serde::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
                 };
                 t.insert(key, yaml_to_toml(v));
             }
@@ -556,7 +604,9 @@ mod tests {
         let text = format!(
             "apiVersion: tikv-operator.dev/v1alpha1\nkind: TikvCluster\nmetadata:\n  name: demo\nspec:\n{extra}"
         );
-        parse_str(&text, "t.yaml", ValidationContext::default()).unwrap().0
+        parse_str(&text, "t.yaml", ValidationContext::default())
+            .unwrap()
+            .0
     }
 
     #[test]
@@ -564,9 +614,16 @@ mod tests {
         let s = spec("  pd:\n    replicas: 3\n");
         let c = Topology::new(&s).pd_container(1, &PdBootstrap::Initial(vec![0, 1, 2]));
         assert_eq!(c.name, "demo-pd-1");
-        assert_eq!(c.entrypoint.as_deref(), Some(&["/pd-server".to_string()][..]));
-        assert!(c.cmd.contains(&"--advertise-client-urls=http://demo-pd-1:2379".to_string()));
-        assert!(c.cmd.contains(&"--advertise-peer-urls=http://demo-pd-1:2380".to_string()));
+        assert_eq!(
+            c.entrypoint.as_deref(),
+            Some(&["/pd-server".to_string()][..])
+        );
+        assert!(c
+            .cmd
+            .contains(&"--advertise-client-urls=http://demo-pd-1:2379".to_string()));
+        assert!(c
+            .cmd
+            .contains(&"--advertise-peer-urls=http://demo-pd-1:2380".to_string()));
         assert!(c.cmd.contains(
             &"--initial-cluster=pd-0=http://demo-pd-0:2380,pd-1=http://demo-pd-1:2380,pd-2=http://demo-pd-2:2380".to_string()
         ));
@@ -578,12 +635,21 @@ mod tests {
     fn tikv_stores_advertise_their_container_names() {
         let s = spec("  tikv:\n    replicas: 3\n    config:\n      raftstore.pd-store-heartbeat-tick-interval: 1s\n");
         let c = Topology::new(&s).tikv_container(2, &[0, 1, 2]);
-        assert!(c.cmd.contains(&"--advertise-addr=demo-tikv-2:20160".to_string()));
-        assert!(c.cmd.contains(&"--advertise-status-addr=demo-tikv-2:20180".to_string()));
-        assert!(c.cmd.contains(&"--pd-endpoints=demo-pd-0:2379,demo-pd-1:2379,demo-pd-2:2379".to_string()));
+        assert!(c
+            .cmd
+            .contains(&"--advertise-addr=demo-tikv-2:20160".to_string()));
+        assert!(c
+            .cmd
+            .contains(&"--advertise-status-addr=demo-tikv-2:20180".to_string()));
+        assert!(c
+            .cmd
+            .contains(&"--pd-endpoints=demo-pd-0:2379,demo-pd-1:2379,demo-pd-2:2379".to_string()));
         let toml = String::from_utf8(c.files[0].contents.clone()).unwrap();
         assert!(toml.contains("[raftstore]"), "{toml}");
-        assert!(toml.contains("pd-store-heartbeat-tick-interval = \"1s\""), "{toml}");
+        assert!(
+            toml.contains("pd-store-heartbeat-tick-interval = \"1s\""),
+            "{toml}"
+        );
     }
 
     #[test]
