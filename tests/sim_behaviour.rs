@@ -636,7 +636,7 @@ async fn a_down_store_is_re_replicated_after_max_store_down_time() {
     let victim = c.tikv(3).unwrap().store_id();
     c.kill_tikv(3);
     let p = pd.clone();
-    eventually(20, "down store drained by replace-rule-down-peer", || {
+    eventually(40, "down store drained by replace-rule-down-peer", || {
         let p = p.clone();
         async move {
             let st = store(&p, victim).await;
@@ -645,7 +645,8 @@ async fn a_down_store_is_re_replicated_after_max_store_down_time() {
     })
     .await;
     let p = pd.clone();
-    eventually(10, "healthy again", || {
+    // Re-replication is paced by region heartbeats; give a loaded machine time.
+    eventually(30, "healthy again", || {
         let p = p.clone();
         async move { fully_replicated(&p).await && check_count(&p, "down-peer").await == 0 }
     })
