@@ -8,7 +8,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -500,6 +500,3 @@ impl Drop for KillOnDrop<'_> {
         let _ = self.0.wait();
     }
 }
-
-#[allow(dead_code)]
-fn unused(_: &Path) {}

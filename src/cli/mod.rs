@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::reconcile::{Controller, Metrics};
-use crate::runtime::{labels, ContainerRuntime, RuntimeError};
+use crate::runtime::{ContainerRuntime, RuntimeError};
 use crate::spec::{self, LoadedSpec, SpecError, ValidationContext};
 use crate::subject::tikv::subject::{PdFactory, TikvSubject};
 use crate::subject::Subject;
@@ -416,7 +416,6 @@ async fn apply_until_converged(s: Arc<TikvSubject>, timeout: Duration) -> Result
         crate::reconcile::ErrorBackoff::new(Duration::from_millis(500), Duration::from_secs(10));
     let mut last_wait = String::new();
     loop {
-        let t0 = Instant::now();
         let res = controller
             .reconcile_once(&|step| println!("[{:>6.1}s] {step}", started.elapsed().as_secs_f64()))
             .await;
@@ -461,7 +460,6 @@ async fn apply_until_converged(s: Arc<TikvSubject>, timeout: Duration) -> Result
                     }
                     last_wait = now_state;
                 }
-                let _ = t0;
                 tokio::time::sleep(action.requeue_after().min(Duration::from_millis(500))).await;
             }
             Err(e) => {
@@ -512,7 +510,6 @@ pub async fn down(
             owned.volumes.len()
         );
     }
-    let _ = labels::PREFIX;
     Ok(())
 }
 

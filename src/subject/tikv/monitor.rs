@@ -103,7 +103,7 @@ pub async fn build(
     let http = state.http();
     let (probes, (metrics, prom_error), logs) = tokio::join!(
         probe_stores(&http, observed, &names),
-        prometheus_metrics(observed, &names),
+        prometheus_metrics(observed),
         unwell_logs(runtime, spec.name(), observed, events),
     );
     snap.probes = probes;
@@ -158,10 +158,7 @@ async fn probe_stores(
     futures::future::join_all(futs).await
 }
 
-async fn prometheus_metrics(
-    observed: &Observed,
-    names: &Names,
-) -> (Option<MetricsSample>, Option<String>) {
+async fn prometheus_metrics(observed: &Observed) -> (Option<MetricsSample>, Option<String>) {
     let prom = observed
         .owned
         .containers
@@ -250,7 +247,6 @@ async fn prometheus_metrics(
             m
         })
         .collect();
-    let _ = names;
     (
         Some(MetricsSample {
             at: SystemTime::now(),

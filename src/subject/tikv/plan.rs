@@ -678,7 +678,7 @@ fn plan_pd(
         }
         let member = Names::member(Component::Pd, Some(*o));
         if m.container.status == ContainerStatus::Created {
-            let bootstrap = bootstrap_of(m.container, names, &running_urls);
+            let bootstrap = bootstrap_of(m.container, &running_urls);
             p.steps.push(Step::RecreateContainer {
                 member,
                 spec: Box::new(topo.pd_container(*o, &bootstrap)),
@@ -697,7 +697,7 @@ fn plan_pd(
     });
 
     // Scale in: highest ordinal first, one member at a time, only while all are healthy.
-    if let Some((&o, m)) = members.iter().rev().find(|(o, _)| **o >= desired) {
+    if let Some((&o, _)) = members.iter().rev().find(|(o, _)| **o >= desired) {
         let member = Names::member(Component::Pd, Some(o));
         let Some(view) = pd else {
             p.waits.push(format!(
@@ -735,7 +735,6 @@ fn plan_pd(
         } else {
             p.steps.push(Step::DeletePdMember { name: member });
         }
-        let _ = m;
         return;
     }
 
@@ -779,7 +778,7 @@ fn plan_pd(
         return;
     }
     let m = &members[&target];
-    let bootstrap = bootstrap_of(m.container, names, &running_urls);
+    let bootstrap = bootstrap_of(m.container, &running_urls);
     p.steps.push(Step::RecreateContainer {
         member,
         spec: Box::new(topo.pd_container(target, &bootstrap)),
@@ -787,7 +786,7 @@ fn plan_pd(
     });
 }
 
-fn bootstrap_of(c: &ObservedContainer, _names: &Names, running_urls: &[String]) -> PdBootstrap {
+fn bootstrap_of(c: &ObservedContainer, running_urls: &[String]) -> PdBootstrap {
     match c
         .label(labels::PD_BOOTSTRAP)
         .and_then(|b| b.strip_prefix("initial:"))

@@ -5,7 +5,6 @@
 //! Offline, then Tombstone on a later tick; an evict-leader scheduler takes a store's
 //! leaders). Properties drive the real planner against it.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use proptest::prelude::*;
@@ -557,11 +556,9 @@ fn pd_upgrades_followers_first_and_moves_leadership_before_the_leader() {
     let mut w = World::new();
     w.converge(&spec);
     assert_eq!(w.leader.as_deref(), Some("pd-0"));
-    let text = "  pd:\n    replicas: 3\n    image: pingcap/pd:v8.5.8\n";
     let upgraded = {
         let mut s = spec.clone();
         s.spec.pd.image = crate::spec::ImageRef::parse("pingcap/pd:v8.5.8").unwrap();
-        let _ = text;
         s
     };
     let mut order = vec![];
@@ -728,5 +725,4 @@ fn the_plan_is_deterministic_for_equal_inputs() {
     let mut w = World::new();
     let obs = w.observed();
     assert_eq!(plan(&spec, &obs, w.now), plan(&spec, &obs, w.now));
-    let _ = BTreeMap::<u8, u8>::new();
 }
