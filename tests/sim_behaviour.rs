@@ -645,12 +645,23 @@ async fn a_down_store_is_re_replicated_after_max_store_down_time() {
     })
     .await;
     let p = pd.clone();
-    // Re-replication is paced by region heartbeats; give a loaded machine time.
-    eventually(30, "healthy again", || {
-        let p = p.clone();
-        async move { fully_replicated(&p).await && check_count(&p, "down-peer").await == 0 }
-    })
-    .await;
+    // Re-replication is paced by region heartbeats; give a loaded machine time, and on
+    // failure show what was left so the cause can be read off the report.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !(fully_replicated(&p).await && check_count(&p, "down-peer").await == 0) {
+        if tokio::time::Instant::now() > deadline {
+            let (_, regions) = get(&format!("{p}/pd/api/v1/regions")).await;
+            let (_, ops) = get(&format!("{p}/pd/api/v1/operators")).await;
+            let (_, stores) = get(&format!("{p}/pd/api/v1/stores")).await;
+            for ty in ["miss-peer", "pending-peer", "extra-peer", "down-peer"] {
+                eprintln!("{ty}: {}", check_count(&p, ty).await);
+            }
+            panic!(
+                "not healthy again in 30 s:\nregions {regions}\noperators {ops}\nstores {stores}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     c.shutdown().await;
 }
 

@@ -1288,6 +1288,16 @@ impl ClusterModel {
         let mut r = self.regions.remove(&id)?;
         self.unindex(&r);
         let out = f(&mut r);
+        // A region's down and pending lists only ever name its own peers: a peer removed
+        // by any path (a cancelled learner, a removal, a merge) takes its marks with it.
+        let Region {
+            peers,
+            down_peers,
+            pending_peers,
+            ..
+        } = &mut r;
+        down_peers.retain(|d| peers.iter().any(|p| p.id == *d));
+        pending_peers.retain(|d| peers.iter().any(|p| p.id == *d));
         self.index(&r);
         self.regions.insert(id, r);
         self.revision += 1;
@@ -3803,6 +3813,30 @@ mod tests {
         assert_eq!(m.state_name(s, now), StateName::Disconnected);
         assert_eq!(m.counts(dead).leader_count, 0);
         assert!(!m.check_ids(2).is_empty(), "down-peer regions");
+    }
+
+    #[test]
+    fn removing_a_peer_that_was_marked_down_clears_its_down_mark() {
+        let (mut m, _, _) = three_store_cluster();
+        let region = *m.regions.keys().next().unwrap();
+        let (peer, leader) = {
+            let r = &m.regions[&region];
+            let p = r.peers.iter().find(|p| p.id != r.leader).unwrap().id;
+            (p, r.leader)
+        };
+        m.update_region(region, |r| r.down_peers.push(peer));
+        assert!(m.check_ids(2).contains(&region));
+        // Any path that drops the peer (here the learner-undo of a cancelled operator
+        // and a plain removal look the same) must not leave a dangling down mark.
+        m.update_region(region, |r| r.peers.retain(|p| p.id != peer));
+        let r = &m.regions[&region];
+        assert!(
+            r.down_peers.is_empty(),
+            "stale down mark: {:?}",
+            r.down_peers
+        );
+        assert_eq!(r.leader, leader);
+        assert!(!m.check_ids(2).contains(&region), "down-peer check cleared");
     }
 
     #[test]
