@@ -10,8 +10,14 @@ PROFILE ?= debug
 
 all: build
 
+# Binaries are built together with the test targets in debug: cargo unifies the
+# dev-dependencies' features into a build that includes tests, so building the bins
+# alone would compile every dependency a second time with other features.
+CARGO_PROFILE := $(if $(filter debug,$(PROFILE)),dev,$(PROFILE))
+BUILD_BINS := $(CARGO) build --profile $(CARGO_PROFILE) --bins $(if $(filter debug,$(PROFILE)),--tests)
+
 build:
-	$(CARGO) build --bins
+	$(BUILD_BINS)
 
 # System packages the tests and images need (Debian).
 deps:
@@ -33,6 +39,7 @@ bench: images
 	$(CARGO) bench --bench sim_scale
 	$(CARGO) bench --bench tickets
 	$(CARGO) bench --bench converge
+	$(CARGO) bench --bench detect
 
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
@@ -46,17 +53,16 @@ fmt:
 # skipped (content-hash label + stamp files under target/images), so this is cheap to
 # repeat. PROFILE=debug by default: nothing here starts a release build unless you ask
 # with `make images PROFILE=release`.
-CARGO_PROFILE := $(if $(filter debug,$(PROFILE)),dev,$(PROFILE))
 IMAGE_ENV := PROFILE=$(PROFILE)
 
 images: images-tikv-sim images-operator images-prometheus images-chaos-helper
 
 images-tikv-sim:
-	$(CARGO) build --profile $(CARGO_PROFILE) --bin tikv-sim
+	$(BUILD_BINS)
 	$(IMAGE_ENV) compose/images/build.sh tikv-sim
 
 images-operator:
-	$(CARGO) build --profile $(CARGO_PROFILE) --bin operator
+	$(BUILD_BINS)
 	$(IMAGE_ENV) compose/images/build.sh operator
 
 images-prometheus: deps

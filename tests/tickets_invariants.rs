@@ -773,7 +773,11 @@ fn the_fixture_cluster_reports_only_the_disconnected_store() {
     let keys: Vec<String> = v.iter().map(|v| v.dedupe_key()).collect();
     assert_eq!(keys, vec!["tikv/store-down/tikv-2"], "{v:#?}");
     let d = &v[0];
-    assert_eq!(d.grace, Duration::from_secs(30));
+    assert_eq!(
+        d.grace,
+        Duration::ZERO,
+        "PD already waited 20 s before saying Disconnected"
+    );
     assert!(
         d.summary.contains("store 5") && d.summary.contains("Disconnected"),
         "{}",
@@ -942,4 +946,21 @@ fn a_snapshot_round_trips_through_json() {
     let json = serde_json::to_string(&s).unwrap();
     let back: TikvSnapshot = serde_json::from_str(&json).unwrap();
     assert_eq!(back, s);
+}
+
+#[test]
+fn a_failing_status_probe_opens_after_the_short_store_down_grace() {
+    let mut s = base();
+    s.probes[1].ok = false;
+    s.probes[1].error = Some("connection refused".into());
+    let v = invariants::check(&s, &Thresholds::default());
+    let d = v
+        .iter()
+        .find(|v| v.invariant == "store-down" && v.summary.contains("status probe"))
+        .unwrap_or_else(|| panic!("{v:#?}"));
+    assert_eq!(
+        d.grace,
+        Duration::from_secs(1),
+        "two failed probes a second apart make a partitioned store a ticket"
+    );
 }

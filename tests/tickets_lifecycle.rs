@@ -59,6 +59,33 @@ fn a_violation_opens_a_ticket_only_after_persisting_for_its_grace() {
 }
 
 #[test]
+fn a_round_says_when_the_earliest_grace_ends_so_the_monitor_can_recheck_then() {
+    let mut tr = tracker();
+    let slow = violation("a", 30, Severity::Warning, "broken");
+    let fast = violation("b", 2, Severity::Warning, "broken");
+    let out = tr.observe(&[slow.clone(), fast.clone()], &[], at(0));
+    assert_eq!(out.next_due, Some(at(2)), "the shorter grace wins");
+    let out = tr.observe(&[slow.clone(), fast], &[], at(2));
+    assert_eq!(out.opened.len(), 1, "b opens exactly when its grace ends");
+    assert_eq!(out.next_due, Some(at(30)));
+    // A holding ticket resolves after its grace: that moment is due too.
+    let out = tr.observe(std::slice::from_ref(&slow), &[key("b")], at(3));
+    assert_eq!(out.next_due, Some(at(5)));
+    let out = tr.observe(&[], &[key("a"), key("b")], at(5));
+    assert_eq!(out.resolved.len(), 1);
+    assert_eq!(out.next_due, None, "nothing left waiting on a grace");
+}
+
+#[test]
+fn the_monitor_rechecks_at_a_grace_end_but_never_spins_nor_waits_past_its_tick() {
+    use operator::tickets::monitor::{next_round_in, MIN_ROUND_GAP, MONITOR_INTERVAL};
+    assert_eq!(next_round_in(None, at(0)), MONITOR_INTERVAL);
+    assert_eq!(next_round_in(Some(at(1)), at(0)), Duration::from_secs(1));
+    assert_eq!(next_round_in(Some(at(0)), at(5)), MIN_ROUND_GAP);
+    assert_eq!(next_round_in(Some(at(60)), at(0)), MONITOR_INTERVAL);
+}
+
+#[test]
 fn a_zero_grace_violation_opens_on_first_sighting() {
     let mut tr = tracker();
     let out = tr.observe(&[violation("a", 0, Severity::Critical, "down")], &[], at(0));

@@ -106,6 +106,11 @@ pub struct RoundOutcome {
     pub refreshed: Vec<u64>,
     /// Violations seen but still within their grace.
     pub pending: usize,
+    /// The earliest moment at which another round could change something: a pending
+    /// violation's grace ends, or a holding ticket's grace ends. The monitor re-checks
+    /// then instead of waiting for its next tick, so a grace delays a ticket by the grace
+    /// and not by the grace rounded up to the monitor's cadence.
+    pub next_due: Option<SystemTime>,
     /// Timeline entries appended this round, for the global event log.
     pub events: Vec<TicketEvent>,
 }
@@ -308,6 +313,7 @@ impl Tracker {
             p.sightings += 1;
             if since(now, p.first_seen) < v.grace {
                 out.pending += 1;
+                due(&mut out.next_due, p.first_seen + v.grace);
                 continue;
             }
             let p = self.pending.remove(key).expect("present");
@@ -348,7 +354,9 @@ impl Tracker {
                 continue;
             };
             let held_since = *active.holding_since.get_or_insert(now);
-            if since(now, held_since) >= active.ticket.grace {
+            if since(now, held_since) < active.ticket.grace {
+                due(&mut out.next_due, held_since + active.ticket.grace);
+            } else {
                 let mut t = self.active.remove(key).expect("present").ticket;
                 self.active_ids.remove(&t.id);
                 let detail = format!(
@@ -379,6 +387,11 @@ impl Tracker {
             .retain(|_, t| t.resolved_at.is_none_or(|r| since(now, r) <= window));
         out
     }
+}
+
+/// Keeps the earlier of `slot` and `at`.
+fn due(slot: &mut Option<SystemTime>, at: SystemTime) {
+    *slot = Some(slot.map_or(at, |d| d.min(at)));
 }
 
 fn since(now: SystemTime, then: SystemTime) -> Duration {

@@ -1,8 +1,9 @@
 //! The monitor: the task that turns a subject's invariants into tickets.
 //!
-//! It runs beside the reconcile loop, at its own cadence (every second) and immediately
+//! It runs beside the reconcile loop, at its own cadence (every 3 s), immediately
 //! on every runtime event about an owned container (a killed store is ticketed within
-//! the time it takes to take one snapshot). Each round: take a snapshot (with the
+//! the time it takes to take one snapshot), and at the moment a violation's grace ends
+//! (so a 1 s grace costs 1 s, not a whole tick). Each round: take a snapshot (with the
 //! events since the last round), evaluate the invariants, and feed the violations and
 //! the holding keys to the ticket store, which deduplicates, applies grace periods,
 //! auto-resolves and reopens, and flushes before reporting. Generic over [`Subject`]: it
@@ -46,33 +47,53 @@ pub async fn run<S: Subject>(
         wake.clone(),
     ));
     tokio::pin!(shutdown);
+    let mut next = MONITOR_INTERVAL;
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = tokio::time::sleep(MONITOR_INTERVAL) => {}
+            _ = tokio::time::sleep(next) => {}
             _ = wake.notified() => {}
         }
         let events: Vec<RuntimeEvent> = std::mem::take(&mut *buffer.lock());
-        round(&*subject, &store, &metrics, &latest, &events)
+        let due = round(&*subject, &store, &metrics, &latest, &events)
             .instrument(info_span!("monitor", otel.name = "monitor"))
             .await;
+        next = next_round_in(due, SystemTime::now());
     }
     watcher.abort();
 }
 
-/// One monitoring round (public for tests and `operator diagnose`).
+/// The shortest pause between two rounds scheduled by a grace (a grace that has just
+/// ended, or clocks that disagree, must not spin the monitor).
+pub const MIN_ROUND_GAP: Duration = Duration::from_millis(100);
+
+/// How long to wait before the next round: the regular cadence, or sooner when a grace
+/// ends before it (`due`, from the ticket store).
+pub fn next_round_in(due: Option<SystemTime>, now: SystemTime) -> Duration {
+    match due {
+        Some(at) => at
+            .duration_since(now)
+            .unwrap_or_default()
+            .clamp(MIN_ROUND_GAP, MONITOR_INTERVAL),
+        None => MONITOR_INTERVAL,
+    }
+}
+
+/// One monitoring round (public for tests and `operator diagnose`). Returns when the
+/// next round could change something before the regular cadence (see
+/// [`super::RoundOutcome::next_due`]).
 pub async fn round<S: Subject>(
     subject: &S,
     store: &Arc<TicketStore>,
     metrics: &Metrics,
     latest: &LatestSnapshot,
     events: &[RuntimeEvent],
-) {
+) -> Option<SystemTime> {
     let snapshot = match subject.snapshot(events).await {
         Ok(s) => s,
         Err(e) => {
             warn!(error = %e, "monitor: snapshot failed");
-            return;
+            return None;
         }
     };
     let (violations, holding) = subject.evaluate(&snapshot);
@@ -81,8 +102,10 @@ pub async fn round<S: Subject>(
     let now = SystemTime::now();
     let outcome =
         tokio::task::spawn_blocking(move || store2.observe(&violations, &holding, now)).await;
+    let mut due = None;
     match outcome {
         Ok(Ok(out)) => {
+            due = out.next_due;
             for t in out.opened.iter().chain(out.reopened.iter()) {
                 info!(ticket = t.id, invariant = %t.invariant, target = %t.target, severity = ?t.severity, "ticket opened: {}", t.summary);
                 let detect = SystemTime::now()
@@ -123,6 +146,7 @@ pub async fn round<S: Subject>(
             );
         }
     }
+    due
 }
 
 fn status_name(s: Status) -> &'static str {

@@ -47,8 +47,10 @@ pub enum ThresholdsError {
 pub struct Thresholds {
     /// Invariants to skip entirely.
     pub disabled: Vec<String>,
-    /// Grace of store-down when the store is unreachable or PD reports it Disconnected
-    /// (a container that exited opens a ticket immediately).
+    /// Grace of store-down when the store's status port stops answering or its
+    /// container is paused: two failed probes this far apart open the ticket. A container
+    /// that exited, and a store PD reports Disconnected or Down (PD has already waited
+    /// 20 s for a heartbeat), open a ticket at once.
     #[serde(with = "humantime_serde_compat")]
     pub store_down_grace: Duration,
     /// Grace of store-down for a store the operator is upgrading (a planned restart).
@@ -126,7 +128,7 @@ impl Default for Thresholds {
         let s = Duration::from_secs;
         Self {
             disabled: Vec::new(),
-            store_down_grace: s(30),
+            store_down_grace: s(1),
             upgrade_restart_grace: s(120),
             pd_member_grace: s(30),
             pd_leader_grace: s(15),
@@ -615,10 +617,12 @@ fn store_down(ctx: &Ctx<'_>) -> Vec<Outcome> {
                         st.state.name(),
                         secs(ago)
                     ));
-                    grace = grace.min(if st.state == StoreState::Down {
-                        Duration::ZERO
-                    } else {
+                    // PD has already waited 20 s without a heartbeat before saying
+                    // Disconnected: the operator's own grace would only add to it.
+                    grace = grace.min(if upgrading {
                         slow_grace
+                    } else {
+                        Duration::ZERO
                     });
                 }
                 StoreState::Up => positive = true,
