@@ -23,8 +23,9 @@
 //! - **Idempotence**: applying a step and planning again never yields the same step
 //!   for the same reason; a converged cluster plans no steps.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -325,43 +326,69 @@ pub use crate::reconcile::Fault;
 
 struct MemberView<'a> {
     container: &'a ObservedContainer,
+    /// The spec-hash label, read once per plan.
+    hash: Option<&'a str>,
 }
 
 impl MemberView<'_> {
     fn hash(&self) -> Option<&str> {
-        self.container.label(labels::SPEC_HASH)
+        self.hash
     }
     fn running(&self) -> bool {
         self.container.status == ContainerStatus::Running
     }
 }
 
-/// Owned containers sorted by component once per plan (label lookups on a thousand
-/// containers are the planner's main cost).
+/// Owned containers sorted by component once per plan: label lookups on a thousand
+/// containers (string keys sharing a long prefix) are the planner's main cost, so each
+/// container's labels are read exactly once here.
 struct Classified<'a> {
     pd: BTreeMap<u32, MemberView<'a>>,
     tikv: BTreeMap<u32, MemberView<'a>>,
+    prometheus: Option<&'a ObservedContainer>,
+    grafana: Option<&'a ObservedContainer>,
 }
 
 impl<'a> Classified<'a> {
     fn new(owned: &'a Owned) -> Self {
-        let mut pd = BTreeMap::new();
-        let mut tikv = BTreeMap::new();
+        let mut cls = Self {
+            pd: BTreeMap::new(),
+            tikv: BTreeMap::new(),
+            prometheus: None,
+            grafana: None,
+        };
         for c in &owned.containers {
             let target = match c.label(labels::COMPONENT) {
-                Some("pd") => &mut pd,
-                Some("tikv") => &mut tikv,
-                _ => continue,
+                Some("pd") => &mut cls.pd,
+                Some("tikv") => &mut cls.tikv,
+                Some(other) => {
+                    let slot = if other == Component::Prometheus.as_str() {
+                        &mut cls.prometheus
+                    } else if other == Component::Grafana.as_str() {
+                        &mut cls.grafana
+                    } else {
+                        continue;
+                    };
+                    slot.get_or_insert(c);
+                    continue;
+                }
+                None => continue,
             };
             let ordinal = c
                 .label(labels::ORDINAL)
                 .and_then(|o| o.parse().ok())
                 .or_else(|| c.label(labels::MEMBER).and_then(ordinal_of));
             if let Some(o) = ordinal {
-                target.insert(o, MemberView { container: c });
+                target.insert(
+                    o,
+                    MemberView {
+                        container: c,
+                        hash: c.label(labels::SPEC_HASH),
+                    },
+                );
             }
         }
-        Self { pd, tikv }
+        cls
     }
     fn of(&self, component: Component) -> &BTreeMap<u32, MemberView<'a>> {
         match component {
@@ -369,13 +396,21 @@ impl<'a> Classified<'a> {
             _ => &self.tikv,
         }
     }
+    fn single(&self, component: Component) -> Option<&'a ObservedContainer> {
+        match component {
+            Component::Prometheus => self.prometheus,
+            Component::Grafana => self.grafana,
+            _ => None,
+        }
+    }
 }
 
-fn single_member(owned: &Owned, component: Component) -> Option<&ObservedContainer> {
-    owned
-        .containers
-        .iter()
-        .find(|c| c.label(labels::COMPONENT) == Some(component.as_str()))
+/// `0..desired` together with every ordinal that exists (sorted, no duplicates): the
+/// members a scrape-target file lists. `existing` is sorted (a `BTreeMap`'s keys).
+fn ordinals_with(desired: u32, existing: impl Iterator<Item = u32>) -> Vec<u32> {
+    let mut v: Vec<u32> = (0..desired).collect();
+    v.extend(existing.filter(|o| *o >= desired));
+    v
 }
 
 /// True when PD has heard from the store since its current container started: a
@@ -391,52 +426,93 @@ fn registered_since_start(store: &super::model::Store, c: &ObservedContainer) ->
     }
 }
 
-/// PD's stores indexed by advertised address (a live store preferred over a Tombstone
-/// at the same address) and by id: planning over a thousand stores stays linear.
+/// Names of the owned volumes (hashed: a thousand names sharing a long prefix make a
+/// sorted set compare the prefix over and over).
+type Volumes<'a> = HashSet<&'a str>;
+
+/// PD's stores indexed by ordinal (parsed from the advertised address, a dense vector)
+/// and, built only when a plan needs them, by address and by id (a live store preferred
+/// over a Tombstone at the same address): planning over a thousand stores stays linear
+/// and a converged pass pays only for the ordinal index.
 struct StoreIndex<'a> {
-    by_address: std::collections::HashMap<&'a str, &'a super::model::Store>,
-    by_id: std::collections::HashMap<u64, &'a super::model::Store>,
-    by_ordinal: std::collections::HashMap<u32, &'a super::model::Store>,
+    stores: &'a [super::model::Store],
+    by_ordinal: Vec<Option<&'a super::model::Store>>,
+    by_address: OnceLock<HashMap<&'a str, &'a super::model::Store>>,
+    by_id: OnceLock<HashMap<u64, &'a super::model::Store>>,
+}
+
+/// True when `new` should replace `prev` in an index: a live store wins over a Tombstone.
+fn preferred(prev: Option<&super::model::Store>) -> bool {
+    !matches!(prev, Some(p) if p.state != StoreState::Tombstone)
 }
 
 impl<'a> StoreIndex<'a> {
     /// `cluster` names the stores' advertised addresses (`<cluster>-tikv-<n>:20160`),
     /// which lets members be matched by ordinal without formatting an address each.
     fn new(pd: Option<&'a PdView>, cluster: &str) -> Self {
-        let prefix = format!("{cluster}-tikv-");
-        let mut by_address: std::collections::HashMap<&str, &super::model::Store> =
-            std::collections::HashMap::new();
-        let mut by_id = std::collections::HashMap::new();
-        let mut by_ordinal: std::collections::HashMap<u32, &super::model::Store> =
-            std::collections::HashMap::new();
-        let prefer = |prev: Option<&&super::model::Store>| !matches!(prev, Some(p) if p.state != StoreState::Tombstone);
-        for s in pd.map(|v| v.stores.as_slice()).unwrap_or_default() {
-            by_id.insert(s.id, s);
-            if prefer(by_address.get(s.address.as_str())) {
-                by_address.insert(s.address.as_str(), s);
-            }
+        let stores = pd.map(|v| v.stores.as_slice()).unwrap_or_default();
+        let mut prefix = String::with_capacity(cluster.len() + 6);
+        prefix.push_str(cluster);
+        prefix.push_str("-tikv-");
+        let mut by_ordinal: Vec<Option<&super::model::Store>> = Vec::new();
+        for s in stores {
             let ordinal = s
                 .address
                 .strip_prefix(prefix.as_str())
                 .and_then(|rest| rest.strip_suffix(":20160"))
-                .and_then(|n| n.parse::<u32>().ok());
+                .and_then(|n| n.parse::<usize>().ok())
+                // A hostile or foreign address must not allocate an enormous vector.
+                .filter(|o| *o <= stores.len().max(1) * 4 + 1024);
             if let Some(o) = ordinal {
-                if prefer(by_ordinal.get(&o)) {
-                    by_ordinal.insert(o, s);
+                if by_ordinal.len() <= o {
+                    by_ordinal.resize(o + 1, None);
+                }
+                if preferred(by_ordinal[o]) {
+                    by_ordinal[o] = Some(s);
                 }
             }
         }
         Self {
-            by_address,
-            by_id,
+            stores,
             by_ordinal,
+            by_address: OnceLock::new(),
+            by_id: OnceLock::new(),
         }
     }
     fn get(&self, address: &str) -> Option<&'a super::model::Store> {
-        self.by_address.get(address).copied()
+        self.by_address
+            .get_or_init(|| {
+                let mut m: HashMap<&str, &super::model::Store> =
+                    HashMap::with_capacity(self.stores.len());
+                for s in self.stores {
+                    if preferred(m.get(s.address.as_str()).copied()) {
+                        m.insert(s.address.as_str(), s);
+                    }
+                }
+                m
+            })
+            .get(address)
+            .copied()
+    }
+    fn by_id(&self, id: u64) -> Option<&'a super::model::Store> {
+        self.by_id
+            .get_or_init(|| self.stores.iter().map(|s| (s.id, s)).collect())
+            .get(&id)
+            .copied()
     }
     fn of_ordinal(&self, o: u32) -> Option<&'a super::model::Store> {
-        self.by_ordinal.get(&o).copied()
+        self.by_ordinal.get(o as usize).copied().flatten()
+    }
+}
+
+/// The fault reported when a name the cluster needs belongs to a Docker object it does
+/// not own (never touched: the user renames or removes it). `blocked` says what waits.
+fn foreign_name_fault(name: &str, blocked: &str) -> Fault {
+    Fault {
+        target: name.to_string(),
+        detail: format!(
+            "the name {name:?} is taken by a Docker object this cluster does not own; {blocked} until it is renamed or removed (it is left alone)"
+        ),
     }
 }
 
@@ -454,12 +530,8 @@ pub fn plan(spec: &ClusterSpec, obs: &Observed, now: SystemTime) -> Plan {
     let foreign: BTreeSet<&str> = obs.owned.foreign_names.iter().map(String::as_str).collect();
     let blocked_by_foreign = |name: &str, p: &mut Plan| -> bool {
         if foreign.contains(name) {
-            p.faults.push(Fault {
-                target: name.to_string(),
-                detail: format!(
-                    "the name {name:?} is taken by a Docker object this cluster does not own; it is left alone — rename or remove it to let the cluster use the name"
-                ),
-            });
+            p.faults
+                .push(foreign_name_fault(name, "the cluster cannot use it"));
             true
         } else {
             false
@@ -478,7 +550,7 @@ pub fn plan(spec: &ClusterSpec, obs: &Observed, now: SystemTime) -> Plan {
         });
     }
 
-    let volumes: BTreeSet<&str> = obs.owned.volumes.iter().map(|v| v.name.as_str()).collect();
+    let volumes: Volumes<'_> = obs.owned.volumes.iter().map(|v| v.name.as_str()).collect();
     let pd = obs.pd.as_ref();
     let pd_ready = pd.is_some_and(|v| v.leader.is_some());
 
@@ -594,7 +666,7 @@ fn plan_pd(
     cls: &Classified<'_>,
     topo: &Topology<'_>,
     names: &Names,
-    volumes: &BTreeSet<&str>,
+    volumes: &Volumes<'_>,
     foreign: &BTreeSet<&str>,
     now: SystemTime,
     p: &mut Plan,
@@ -627,10 +699,10 @@ fn plan_pd(
         if foreign.contains(container.as_str()) || foreign.contains(volume.as_str()) {
             for n in [&container, &volume] {
                 if foreign.contains(n.as_str()) {
-                    p.faults.push(Fault {
-                        target: n.clone(),
-                        detail: format!("the name {n:?} is taken by a Docker object this cluster does not own; {member} cannot be created until it is renamed or removed"),
-                    });
+                    p.faults.push(foreign_name_fault(
+                        n,
+                        &format!("{member} cannot be created"),
+                    ));
                 }
             }
             continue;
@@ -805,7 +877,7 @@ fn plan_tikv(
     cls: &Classified<'_>,
     topo: &Topology<'_>,
     names: &Names,
-    volumes: &BTreeSet<&str>,
+    volumes: &Volumes<'_>,
     foreign: &BTreeSet<&str>,
     pd_ready: bool,
     now: SystemTime,
@@ -837,10 +909,10 @@ fn plan_tikv(
             .into_iter()
             .find(|n| foreign.contains(n.as_str()))
         {
-            p.faults.push(Fault {
-                target: n.clone(),
-                detail: format!("the name {n:?} is taken by a Docker object this cluster does not own; {member} cannot be created until it is renamed or removed"),
-            });
+            p.faults.push(foreign_name_fault(
+                n,
+                &format!("{member} cannot be created"),
+            ));
             continue;
         }
         let address = names.tikv_address(o);
@@ -934,7 +1006,7 @@ fn plan_tikv(
         .collect();
     let store_of = |o: u32| index.of_ordinal(o);
     for &sid in &view.evict_leader_stores {
-        let ordinal = index.by_id.get(&sid).and_then(|s| {
+        let ordinal = index.by_id(sid).and_then(|s| {
             members
                 .keys()
                 .copied()
@@ -1087,7 +1159,7 @@ fn plan_tikv_scale_in(
     index: &StoreIndex<'_>,
     excess: &[u32],
     names: &Names,
-    volumes: &BTreeSet<&str>,
+    volumes: &Volumes<'_>,
     policy: VolumePolicy,
     p: &mut Plan,
 ) {
@@ -1163,7 +1235,7 @@ fn plan_monitoring(
     cls: &Classified<'_>,
     topo: &Topology<'_>,
     names: &Names,
-    volumes: &BTreeSet<&str>,
+    volumes: &Volumes<'_>,
     foreign: &BTreeSet<&str>,
     p: &mut Plan,
 ) {
@@ -1173,7 +1245,7 @@ fn plan_monitoring(
         (Component::Grafana, mon.grafana.enabled),
     ] {
         let member = Names::member(component, None);
-        let existing = single_member(&obs.owned, component);
+        let existing = cls.single(component);
         let template = || match component {
             Component::Prometheus => topo.prometheus_container(),
             _ => topo.grafana_container(),
@@ -1182,10 +1254,10 @@ fn plan_monitoring(
             (true, None) => {
                 let container = names.container(&member);
                 if foreign.contains(container.as_str()) {
-                    p.faults.push(Fault {
-                        target: container.clone(),
-                        detail: format!("the name {container:?} is taken by a Docker object this cluster does not own"),
-                    });
+                    p.faults.push(foreign_name_fault(
+                        &container,
+                        &format!("{member} cannot be created"),
+                    ));
                     continue;
                 }
                 let spec_c = template();
@@ -1227,9 +1299,7 @@ fn plan_monitoring(
                     );
                     if component == Component::Prometheus && c.status == ContainerStatus::Running {
                         let ordinals = |comp: Component, n: u32| -> Vec<u32> {
-                            let mut v: BTreeSet<u32> = (0..n).collect();
-                            v.extend(cls.of(comp).keys().copied());
-                            v.into_iter().collect()
+                            ordinals_with(n, cls.of(comp).keys().copied())
                         };
                         let pd = ordinals(Component::Pd, spec.spec.pd.replicas);
                         let tikv = ordinals(Component::Tikv, spec.spec.tikv.replicas);
