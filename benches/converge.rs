@@ -91,6 +91,9 @@ impl ContainerRuntime for Timed {
     async fn disconnect(&self, c: &str, net: &str, n: &str) -> Result<(), RuntimeError> {
         self.inner.disconnect(c, net, n).await
     }
+    async fn download(&self, c: &str, n: &str, p: &str) -> Result<Option<Vec<u8>>, RuntimeError> {
+        self.inner.download(c, n, p).await
+    }
     async fn upload(&self, c: &str, n: &str, f: &[FileUpload]) -> Result<(), RuntimeError> {
         timed!(self, self.inner.upload(c, n, f))
     }

@@ -122,6 +122,20 @@ async fn a_created_container_is_listed_with_its_ip_status_files_volume_and_alias
         .unwrap();
     assert_eq!(out.exit_code, 0, "{}", out.output);
     assert_eq!(out.output, "name = \"pd-0\"\n640\nhello\nok\n");
+    assert_eq!(
+        rt.download(&run.cluster, &spec.name, "/etc/pd/pd.toml")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"name = \"pd-0\"\n"[..]),
+        "a file reads back as written"
+    );
+    assert_eq!(
+        rt.download(&run.cluster, &spec.name, "/etc/pd/missing.toml")
+            .await
+            .unwrap(),
+        None
+    );
 
     let inspect = rt
         .client()
@@ -309,6 +323,10 @@ async fn a_foreign_container_named_like_ours_is_reported_and_never_touched() {
         ("connect", rt.connect(&cluster, &net, &name).await.err()),
         ("exec", rt.exec(&cluster, &name, &sh("true")).await.err()),
         ("logs", rt.logs(&cluster, &name, None, 10).await.err()),
+        (
+            "download",
+            rt.download(&cluster, &name, "/etc/hostname").await.err(),
+        ),
     ];
     for (call, result) in results {
         assert!(

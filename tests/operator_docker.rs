@@ -302,6 +302,28 @@ async fn the_operator_creates_scales_out_scales_in_and_upgrades_a_cluster() {
         c.diff()
     );
 
+    // Scale PD in 3 -> 2: the member leaves through PD's API (leadership moved off it
+    // first when it leads), then its container and volume go; the rest keep a leader.
+    c.write(2, 3, &v2, "");
+    let out = c.apply();
+    assert!(
+        out.contains("remove PD member pd-2 through PD's API"),
+        "{out}"
+    );
+    let st = c.status();
+    let pds = members(&st, "pd");
+    assert_eq!(pds.len(), 2, "{st:#}");
+    assert_eq!(
+        pds.iter()
+            .filter(|m| m["state"].as_str().unwrap_or("").ends_with("|L"))
+            .count(),
+        1,
+        "one leader among the remaining members: {st:#}"
+    );
+    assert!(!docker_names(&c.name).contains(&format!("{}-pd-2", c.name)));
+    assert!(!volume_exists(&format!("{}-pd-2-data", c.name)));
+    assert!(c.diff().contains("No changes"), "{}", c.diff());
+
     // The foreign container with our naming scheme was never touched.
     let state = Command::new("docker")
         .args(["inspect", "-f", "{{.State.Status}}", &foreign])

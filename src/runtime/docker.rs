@@ -33,11 +33,11 @@ use bollard::models::{
     NetworkDisconnectRequest, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
-    KillContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
-    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveVolumeOptionsBuilder, RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    EventsOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, RestartContainerOptionsBuilder,
+    StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures::stream::{BoxStream, StreamExt};
@@ -54,6 +54,10 @@ use super::{
 /// Environment variable that allows pulling a missing image (off by default: the
 /// operator's own machines have no registry).
 pub const ALLOW_PULL_ENV: &str = "OPERATOR_ALLOW_PULL";
+
+/// The largest archive `download` reads: it fetches small generated files (scrape
+/// targets), never data.
+const MAX_DOWNLOAD_BYTES: usize = 4 << 20;
 
 /// [`ContainerRuntime`] backed by a Docker daemon.
 #[derive(Clone, Debug)]
@@ -733,6 +737,39 @@ impl ContainerRuntime for DockerRuntime {
             )
             .await
             .map_err(map_err)
+    }
+
+    async fn download(
+        &self,
+        cluster: &str,
+        name: &str,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>, RuntimeError> {
+        let inspect = self.require_owned_container(cluster, name).await?;
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let mut stream = self
+            .docker
+            .download_from_container(&id_of(&inspect, name), Some(options));
+        let mut archive = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(bytes) => {
+                    archive.extend_from_slice(&bytes);
+                    if archive.len() > MAX_DOWNLOAD_BYTES {
+                        return Err(RuntimeError::Api(format!(
+                            "{path} in {name} is larger than {MAX_DOWNLOAD_BYTES} bytes"
+                        )));
+                    }
+                }
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => return Ok(None),
+                Err(e) => return Err(map_err(e)),
+            }
+        }
+        convert::first_file_of_tar(&archive).map_err(RuntimeError::Api)
     }
 
     async fn disconnect(

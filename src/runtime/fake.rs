@@ -67,6 +67,8 @@ pub enum FakeOp {
     Connect,
     /// [`ContainerRuntime::disconnect`].
     Disconnect,
+    /// [`ContainerRuntime::download`].
+    Download,
     /// [`ContainerRuntime::exec`].
     Exec,
     /// [`ContainerRuntime::upload`].
@@ -1134,6 +1136,29 @@ impl ContainerRuntime for FakeRuntime {
             }
             Ok(())
         })
+    }
+
+    async fn download(
+        &self,
+        cluster: &str,
+        name: &str,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>, RuntimeError> {
+        self.run(
+            FakeOp::Download,
+            cluster,
+            name,
+            Some(path.to_string()),
+            |state, _| {
+                state.require_owned(cluster, name)?;
+                let c = state
+                    .world
+                    .containers
+                    .get(name)
+                    .ok_or_else(|| not_found("container", name))?;
+                Ok(c.files.get(path).cloned())
+            },
+        )
     }
 
     async fn exec(

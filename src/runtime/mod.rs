@@ -335,6 +335,14 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         network: &str,
         name: &str,
     ) -> Result<(), RuntimeError>;
+    /// Reads one file from an owned container (running or not), as `docker cp` does;
+    /// `None` when the file does not exist.
+    async fn download(
+        &self,
+        cluster: &str,
+        name: &str,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>, RuntimeError>;
     /// Writes files into an owned container (running or not), as `docker cp` does.
     async fn upload(
         &self,

@@ -283,6 +283,22 @@ pub fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
 /// # Errors
 ///
 /// A path that is not absolute or that climbs with `..`.
+/// The contents of the first regular file in a tar archive (what Docker's archive API
+/// returns for a single file); `None` when the archive holds no regular file.
+pub fn first_file_of_tar(archive: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    use std::io::Read;
+    let mut reader = tar::Archive::new(archive);
+    for entry in reader.entries().map_err(|e| e.to_string())? {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        if entry.header().entry_type() == tar::EntryType::Regular {
+            let mut out = Vec::new();
+            entry.read_to_end(&mut out).map_err(|e| e.to_string())?;
+            return Ok(Some(out));
+        }
+    }
+    Ok(None)
+}
+
 pub fn files_tar(files: &[FileUpload]) -> Result<Vec<u8>, String> {
     let mut builder = tar::Builder::new(Vec::new());
     let mtime = SystemTime::now()

@@ -562,7 +562,82 @@ pub fn plan(spec: &ClusterSpec, obs: &Observed, now: SystemTime) -> Plan {
         spec, obs, &cls, &topo, &names, &volumes, &foreign, pd_ready, now, &mut p,
     );
     plan_monitoring(spec, obs, &cls, &topo, &names, &volumes, &foreign, &mut p);
+    plan_leftover_volumes(spec, obs, &cls, &names, &mut p);
     p
+}
+
+/// Volumes of members that are gone for good. A scale-in removes the container and then
+/// the volume in two steps with an observation between them (or a crash), so the volume
+/// step must be planned from what is left, not only next to the container's removal:
+/// - a PD volume above the desired count, with no container, of a member PD no longer
+///   lists (a removed member's data cannot rejoin the cluster);
+/// - with `volumePolicy: delete`, a TiKV volume above the desired count, with no
+///   container, whose store PD reports Tombstone (or never heard of, once bootstrapped).
+///
+/// Nothing is removed while PD does not answer.
+fn plan_leftover_volumes(
+    spec: &ClusterSpec,
+    obs: &Observed,
+    cls: &Classified<'_>,
+    names: &Names,
+    p: &mut Plan,
+) {
+    let Some(view) = obs.pd.as_ref() else {
+        return;
+    };
+    let planned: BTreeSet<String> = p
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::RemoveVolume { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut index: Option<StoreIndex<'_>> = None;
+    for v in &obs.owned.volumes {
+        let (Some(component), Some(member)) = (
+            v.labels.get(labels::COMPONENT),
+            v.labels.get(labels::MEMBER),
+        ) else {
+            continue;
+        };
+        let Some(o) = ordinal_of(member) else {
+            continue;
+        };
+        if planned.contains(&v.name) || names.volume(member) != v.name {
+            continue;
+        }
+        let reason = match component.as_str() {
+            "pd" if o >= spec.spec.pd.replicas
+                && !cls.pd.contains_key(&o)
+                && !view.members.iter().any(|m| &m.name == member) =>
+            {
+                format!("{member} is no longer a PD member; its data cannot rejoin the cluster")
+            }
+            "tikv"
+                if spec.spec.tikv.volume_policy == VolumePolicy::Delete
+                    && o >= spec.spec.tikv.replicas
+                    && !cls.tikv.contains_key(&o) =>
+            {
+                let index = index.get_or_insert_with(|| StoreIndex::new(Some(view), spec.name()));
+                match index.of_ordinal(o) {
+                    Some(s) if s.state == StoreState::Tombstone => format!(
+                        "store {} of {member} is Tombstone; volumePolicy is delete",
+                        s.id
+                    ),
+                    None if view.bootstrapped => {
+                        format!("{member} never registered a store; volumePolicy is delete")
+                    }
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        p.steps.push(Step::RemoveVolume {
+            name: v.name.clone(),
+            reason,
+        });
+    }
 }
 
 /// Failure handling shared by all members: a container the spec wants that is not

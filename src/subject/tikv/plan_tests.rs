@@ -398,6 +398,28 @@ impl World {
             }
         }
         assert_eq!(self.members.len() as u32, spec.spec.pd.replicas);
+        // No volume of a member that is gone for good is left behind.
+        let volumes_of = |component: &str| {
+            obs.owned
+                .volumes
+                .iter()
+                .filter(|v| v.labels.get(labels::COMPONENT).map(String::as_str) == Some(component))
+                .count() as u32
+        };
+        assert_eq!(
+            volumes_of("pd"),
+            spec.spec.pd.replicas,
+            "PD volumes: {:?}",
+            obs.owned.volumes
+        );
+        if spec.spec.tikv.volume_policy == crate::spec::VolumePolicy::Delete {
+            assert_eq!(
+                volumes_of("tikv"),
+                spec.spec.tikv.replicas,
+                "TiKV volumes under volumePolicy delete: {:?}",
+                obs.owned.volumes
+            );
+        }
         assert!(
             self.evict.is_empty(),
             "evict-leader left behind: {:?}",
@@ -674,6 +696,22 @@ fn pd_scale_in_moves_leadership_away_then_removes_the_member_then_its_container(
     );
     w.converge(&spec1);
     w.assert_matches(&spec1);
+}
+
+#[test]
+fn scale_in_under_volume_policy_delete_removes_the_volume_after_the_container() {
+    let spec5 = spec_with(1, 5, "pingcap/tikv:v8.5.7", "");
+    let mut w = World::new();
+    w.converge(&spec5);
+    let mut spec3 = spec_with(1, 3, "pingcap/tikv:v8.5.7", "");
+    spec3.spec.tikv.volume_policy = crate::spec::VolumePolicy::Delete;
+    w.converge(&spec3);
+    w.assert_matches(&spec3);
+    assert!(
+        !w.owned.volumes.iter().any(|v| v.name == "demo-tikv-4-data"),
+        "{:?}",
+        w.owned.volumes
+    );
 }
 
 fn arb_state() -> impl Strategy<Value = (u32, u32, bool)> {

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use super::model::PdView;
 use super::plan::{plan, Memory, Observed, Plan, Step};
 use super::topology::{Component, Names, PD_CLIENT_PORT};
-use crate::runtime::{labels, ContainerRuntime, ContainerStatus};
+use crate::runtime::{labels, ContainerRuntime, ContainerStatus, Owned};
 use crate::spec::{ClusterSpec, ValidationContext};
 use crate::subject::{Subject, SubjectError};
 
@@ -152,6 +152,32 @@ impl TikvSubject {
     }
 }
 
+/// The hash (see [`super::topology::targets_hash`]) of the PD and TiKV targets in the
+/// scrape-target files inside the cluster's Prometheus container; `None` when there is
+/// no Prometheus container or a file cannot be read (then the planner falls back to the
+/// container's creation-time label, at worst rewriting the same files once).
+async fn written_targets_hash(
+    runtime: &dyn ContainerRuntime,
+    spec: &ClusterSpec,
+    owned: &Owned,
+) -> Option<String> {
+    let prom = owned
+        .containers
+        .iter()
+        .find(|c| c.label(labels::COMPONENT) == Some(Component::Prometheus.as_str()))?;
+    let topo = super::topology::Topology::new(spec);
+    let mut ordinals = Vec::new();
+    for file in topo.scrape_targets(&[], &[]) {
+        let bytes = runtime
+            .download(spec.name(), &prom.name, &file.path)
+            .await
+            .ok()??;
+        ordinals.push(super::topology::ordinals_in_targets_file(&bytes)?);
+    }
+    let [pd, tikv] = <[Vec<u32>; 2]>::try_from(ordinals).ok()?;
+    Some(super::topology::targets_hash(spec.name(), &pd, &tikv))
+}
+
 fn pd_err(message: String) -> SubjectError {
     SubjectError::Api { api: "pd", message }
 }
@@ -203,11 +229,23 @@ impl Subject for TikvSubject {
                 ),
             }
         };
-        let memory = {
+        let mut memory = {
             let mut m = self.memory.lock();
             m.observe(pd.as_ref(), now);
             m.clone()
         };
+        if memory.scrape_targets_hash.is_none() {
+            // A fresh process does not know what it (or a predecessor) last wrote into
+            // Prometheus: read the files back once rather than trusting the container's
+            // creation-time label, so `diff` and restarts stay idempotent.
+            if let Some(hash) = written_targets_hash(&*self.runtime, &spec, &owned).await {
+                self.memory
+                    .lock()
+                    .scrape_targets_hash
+                    .get_or_insert_with(|| hash.clone());
+                memory.scrape_targets_hash = Some(hash);
+            }
+        }
         Ok(Observed {
             at: Some(now),
             owned,

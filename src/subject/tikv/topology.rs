@@ -531,6 +531,23 @@ impl<'a> Topology<'a> {
     }
 }
 
+/// The member ordinals listed in a file-SD target file written by
+/// [`Topology::scrape_targets`] (`<cluster>-<component>-<n>:<port>` targets), sorted;
+/// `None` when the file is not such a file.
+pub fn ordinals_in_targets_file(bytes: &[u8]) -> Option<Vec<u32>> {
+    let groups: Vec<serde_json::Value> = serde_json::from_slice(bytes).ok()?;
+    let mut out = Vec::new();
+    for g in &groups {
+        for t in g.get("targets")?.as_array()? {
+            let host = t.as_str()?.rsplit_once(':')?.0;
+            out.push(host.rsplit_once('-')?.1.parse().ok()?);
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Some(out)
+}
+
 /// Hash of the scrape targets for these PD and TiKV ordinals (what the planner compares
 /// to decide whether Prometheus needs new targets; cheap: no file is rendered).
 pub fn targets_hash(cluster: &str, pd: &[u32], tikv: &[u32]) -> String {
@@ -607,6 +624,22 @@ mod tests {
         parse_str(&text, "t.yaml", ValidationContext::default())
             .unwrap()
             .0
+    }
+
+    #[test]
+    fn the_ordinals_of_written_target_files_read_back_to_the_same_hash() {
+        let s = spec("  pd:\n    replicas: 3\n");
+        let topo = Topology::new(&s);
+        let files = topo.scrape_targets(&[0, 2], &[0, 1, 7]);
+        let pd = ordinals_in_targets_file(&files[0].contents).unwrap();
+        let tikv = ordinals_in_targets_file(&files[1].contents).unwrap();
+        assert_eq!((pd.clone(), tikv.clone()), (vec![0, 2], vec![0, 1, 7]));
+        assert_eq!(
+            targets_hash("demo", &pd, &tikv),
+            targets_hash("demo", &[0, 2], &[0, 1, 7])
+        );
+        assert_eq!(ordinals_in_targets_file(b"not json"), None);
+        assert_eq!(ordinals_in_targets_file(b"[{\"targets\":[\"x\"]}]"), None);
     }
 
     #[test]
