@@ -373,8 +373,11 @@ impl SimHarness {
     }
 }
 
+/// Which series of a family count (by their labels).
+type LabelFilter = dyn Fn(&[(String, String)]) -> bool;
+
 /// Sum of a histogram family's `_count` samples that pass `keep`.
-fn count_sum(exp: &Exposition, family: &str, keep: &dyn Fn(&[(String, String)]) -> bool) -> f64 {
+fn count_sum(exp: &Exposition, family: &str, keep: &LabelFilter) -> f64 {
     exp.family(family)
         .map(|f| {
             f.histograms()
@@ -393,7 +396,7 @@ fn window_quantile(
     now: &Exposition,
     before: &Exposition,
     family: &str,
-    keep: &dyn Fn(&[(String, String)]) -> bool,
+    keep: &LabelFilter,
     q: f64,
 ) -> Option<f64> {
     let merged = |e: &Exposition| {
@@ -527,21 +530,21 @@ impl EvidenceSources for SimHarness {
                 // Simulated seconds in the window: rates read as on a real cluster.
                 let dt = at.duration_since(t0).as_secs_f64() * self.cfg.time_factor;
                 let grpc = "tikv_grpc_msg_duration_seconds";
-                let d = count_sum(&exp, grpc, &not_gc) - count_sum(&before, grpc, &not_gc);
+                let d = count_sum(&exp, grpc, &not_gc) - count_sum(before, grpc, &not_gc);
                 if dt > 0.0 && d >= 0.0 {
                     m.qps = Some(d / dt);
                 }
-                m.grpc_p99_seconds = window_quantile(&exp, &before, grpc, &not_gc, 0.99);
+                m.grpc_p99_seconds = window_quantile(&exp, before, grpc, &not_gc, 0.99);
                 m.append_p99_seconds = window_quantile(
                     &exp,
-                    &before,
+                    before,
                     "tikv_raftstore_append_log_duration_seconds",
                     &any_labels,
                     0.99,
                 );
                 m.apply_p99_seconds = window_quantile(
                     &exp,
-                    &before,
+                    before,
                     "tikv_raftstore_apply_log_duration_seconds",
                     &any_labels,
                     0.99,

@@ -478,7 +478,7 @@ async fn drive(
             progress(Stage::TicketOpened(&seen));
             let expected = match (&target, expect) {
                 (Some(tg), Some(e)) => {
-                    e.invariants.iter().any(|i| *i == t.invariant) && tg.matches_ticket(&t.target)
+                    e.invariants.contains(&t.invariant) && tg.matches_ticket(&t.target)
                 }
                 _ => false,
             };

@@ -735,7 +735,7 @@ fn rule_store_down(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
         ));
         options.push(disk_options(ev, id, cfg));
         return Some(Out {
-            observation: format!("store {id} ({member}) is {state} while its container runs; {} connection failure line(s)", net.len()),
+            observation: format!("store {id} ({member}) is {state} while its container runs; {} connection and {} heartbeat failure line(s) logged", net.len(), hb.len()),
             root_cause: format!("store {id} (container {member}) is unreachable while its container runs: a network partition (or a hung process)"),
             evidence,
             options,
