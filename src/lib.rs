@@ -20,11 +20,13 @@
 //! - [`telemetry`]: tracing subscriber and OTLP export.
 //! - [`chaos`]: fault injection into the cluster's own containers, always reverted.
 //! - [`sim`]: a PD/TiKV simulator speaking PD's and TiKV's HTTP interfaces.
+//! - [`eval`]: fault scenarios on the in-process simulator, diagnosed and scored.
 #![forbid(unsafe_code)]
 
 pub mod chaos;
 pub mod cli;
 pub mod diagnose;
+pub mod eval;
 pub mod http;
 pub mod reconcile;
 pub mod runtime;

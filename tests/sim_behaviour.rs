@@ -28,6 +28,7 @@ fn cfg(pd: usize, tikv: usize, tf: f64, regions: u64) -> SimClusterConfig {
         pd_overrides,
         tikv_overrides,
         base_dir: None,
+        operator_names: None,
     }
 }
 

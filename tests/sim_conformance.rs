@@ -250,6 +250,7 @@ async fn pd_json_routes_match_the_fixture_shapes_and_content_types() {
         pd_overrides,
         tikv_overrides,
         base_dir: None,
+        operator_names: None,
     })
     .await
     .unwrap();

@@ -6,6 +6,7 @@
 //! (container runtime, PD client) are injected through [`Env`], which keeps this module
 //! testable and the binary thin.
 
+pub mod eval;
 pub mod status;
 pub mod tickets;
 
@@ -57,6 +58,10 @@ pub enum Command {
     Diagnose(tickets::DiagnoseArgs),
     /// Inject faults into the cluster's own containers (reverted after their duration).
     Chaos(ChaosCmd),
+    /// Score detection and diagnosis over the fault scenarios (in-process simulator).
+    Eval(eval::EvalArgs),
+    /// Run one fault scenario on the in-process simulator, showing detection and diagnosis.
+    Demo(eval::DemoArgs),
 }
 
 /// `operator chaos -f FILE <fault>`.
@@ -344,6 +349,8 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
         Command::Tickets(a) => tickets::tickets(a).await,
         Command::Events(a) => tickets::events(a).await,
         Command::Diagnose(a) => tickets::diagnose(a).await,
+        Command::Eval(a) => eval::eval(a).await,
+        Command::Demo(a) => eval::demo(a).await,
         Command::Chaos(a) => {
             let loaded = load(&a.file, ValidationContext { new_cluster: false })?;
             let rt = (env.runtime)().await?;

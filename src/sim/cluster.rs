@@ -33,6 +33,12 @@ pub struct SimClusterConfig {
     pub tikv_overrides: BTreeMap<String, TomlValue>,
     /// Where data dirs go (a fresh temp dir when None).
     pub base_dir: Option<PathBuf>,
+    /// Name members as the operator's topology does for this cluster name: PD members
+    /// `pd-0`, `pd-1`, …, and TiKV stores advertising `NAME-tikv-N:port` (status too), so
+    /// PD's view looks like a Docker-run cluster's and the operator's invariants can
+    /// match stores to members. The sockets stay on loopback. `None`: `pd0` and
+    /// `127.0.0.1:port`.
+    pub operator_names: Option<String>,
 }
 
 impl Default for SimClusterConfig {
@@ -46,6 +52,7 @@ impl Default for SimClusterConfig {
             pd_overrides: BTreeMap::new(),
             tikv_overrides: BTreeMap::new(),
             base_dir: None,
+            operator_names: None,
         }
     }
 }
@@ -106,6 +113,13 @@ async fn bind_port(port: u16) -> Result<TcpListener, SimError> {
     Err(SimError::Bind(addr, last))
 }
 
+fn pd_name(cfg: &SimClusterConfig, i: usize) -> String {
+    match cfg.operator_names {
+        Some(_) => format!("pd-{i}"),
+        None => format!("pd{i}"),
+    }
+}
+
 fn memory_sink() -> LogSink {
     LogSink::Memory(Arc::new(parking_lot::Mutex::new(Default::default())))
 }
@@ -137,11 +151,11 @@ impl InProcessCluster {
         let initial: Vec<(String, String)> = listeners
             .iter()
             .enumerate()
-            .map(|(i, (_, (_, pp)))| (format!("pd{i}"), format!("http://127.0.0.1:{pp}")))
+            .map(|(i, (_, (_, pp)))| (pd_name(&cfg, i), format!("http://127.0.0.1:{pp}")))
             .collect();
         let mut pds = Vec::new();
         for (i, ((cl, cp), (pl, pp))) in listeners.into_iter().enumerate() {
-            let mut c = PdConfig::new(&format!("pd{i}"));
+            let mut c = PdConfig::new(&pd_name(&cfg, i));
             c.client_urls = vec![format!("http://127.0.0.1:{cp}")];
             c.peer_urls = vec![format!("http://127.0.0.1:{pp}")];
             c.initial_cluster = initial.clone();
@@ -189,6 +203,10 @@ impl InProcessCluster {
         let mut c = TikvConfig::new(pd_eps);
         c.addr = format!("127.0.0.1:{gp}");
         c.status_addr = format!("127.0.0.1:{sp}");
+        if let Some(name) = &cfg.operator_names {
+            c.advertise_addr = Some(format!("{name}-tikv-{i}:{gp}"));
+            c.advertise_status_addr = Some(format!("{name}-tikv-{i}:{sp}"));
+        }
         c.data_dir = Some(self.dir.join(format!("tikv{i}")));
         c.time_factor = cfg.time_factor;
         c.seed = cfg.seed;
@@ -261,6 +279,40 @@ impl InProcessCluster {
             LogSink::Memory(m) => m.lock().iter().cloned().collect(),
             _ => vec![],
         }
+    }
+
+    /// TiKV log lines of store `i` (kept across kills and restarts, like a container's
+    /// log outliving its process).
+    pub fn tikv_logs(&self, i: usize) -> Vec<String> {
+        match &self.tikvs[i].cfg.log {
+            LogSink::Memory(m) => m.lock().iter().cloned().collect(),
+            _ => vec![],
+        }
+    }
+
+    /// Number of TiKV slots (running or killed).
+    pub fn tikv_count(&self) -> usize {
+        self.tikvs.len()
+    }
+
+    /// Number of PD slots (running or killed).
+    pub fn pd_count(&self) -> usize {
+        self.pds.len()
+    }
+
+    /// PD member names, by slot.
+    pub fn pd_names(&self) -> Vec<String> {
+        self.pds.iter().map(|p| p.cfg.name.clone()).collect()
+    }
+
+    /// Whether TiKV `i` runs (not killed).
+    pub fn tikv_running(&self, i: usize) -> bool {
+        self.tikvs.get(i).is_some_and(|t| t.handle.is_some())
+    }
+
+    /// Whether PD member `i` runs (not killed).
+    pub fn pd_running(&self, i: usize) -> bool {
+        self.pds.get(i).is_some_and(|p| p.handle.is_some())
     }
 
     /// Kills TiKV `i` (its sockets close; data dir stays).

@@ -92,6 +92,16 @@ impl StoreInfo {
     fn member(&self) -> String {
         host(&self.address)
     }
+
+    /// Path of the store's whole record in the state (`state` when the state is the
+    /// record itself).
+    fn record_path(&self) -> String {
+        if self.state_path == "state" {
+            "state".to_string()
+        } else {
+            format!("stores.{}", self.id)
+        }
+    }
 }
 
 fn host(addr: &str) -> String {
@@ -273,11 +283,16 @@ impl<'a> Ev<'a> {
             .map(|s| s.id)
     }
 
+    /// Metrics passing `pred`, keyed by store. A metric whose store the evidence does
+    /// not describe (a peer's value cited for comparison, when the state is the target
+    /// store's record alone) gets a placeholder key ([`known_store`] is false): it counts
+    /// in comparisons and medians but is never named as a store.
     fn metrics_named(&self, pred: impl Fn(&Metric) -> bool) -> Vec<(u64, &Metric)> {
         self.metrics
             .iter()
             .filter(|m| pred(m))
-            .filter_map(|m| self.metric_store(m).map(|s| (s, m)))
+            .enumerate()
+            .map(|(i, m)| (self.metric_store(m).unwrap_or(UNKNOWN_STORE - i as u64), m))
             .collect()
     }
 
@@ -299,7 +314,10 @@ impl<'a> Ev<'a> {
                 let wl = w.to_ascii_lowercase();
                 // The ticket store puts the container in `source` (`tikv-1`, "die
                 // exit_code=137"); other producers name it in the text.
-                (who.is_empty() || w.contains(who) || src == who)
+                (who.is_empty()
+                    || w.contains(who)
+                    || src == who
+                    || src.ends_with(&format!("-{who}")))
                     && needles.iter().any(|n| wl.contains(n))
             })
             .map(|(_, _, w)| w.as_str())
@@ -313,6 +331,26 @@ impl<'a> Ev<'a> {
             .filter(|s| *s > 0)
             .map(Duration::from_secs)
             .unwrap_or(cfg.max_store_down_time)
+    }
+}
+
+/// Placeholder store keys count down from here (see [`Ev::metrics_named`]).
+const UNKNOWN_STORE: u64 = u64::MAX;
+
+/// Whether a key from [`Ev::metrics_named`] is a real store id.
+fn known_store(id: u64) -> bool {
+    id < UNKNOWN_STORE - 1_000_000
+}
+
+/// `store 4`, or the metric's instance for a store the evidence does not describe.
+fn store_label(id: u64, m: &Metric) -> String {
+    if known_store(id) {
+        format!("store {id}")
+    } else {
+        m.labels
+            .get("instance")
+            .map(|i| format!("instance {i}"))
+            .unwrap_or_else(|| "another store".into())
     }
 }
 
@@ -667,7 +705,10 @@ fn rule_store_down(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
             would_change: format!("container {member} found running, or store {id} heartbeating again"),
         });
     }
-    if !net.is_empty() || !running.is_empty() {
+    // A store that logs its own heartbeat failures is a live process that cannot reach
+    // PD: the same conclusion as a running container.
+    let alive = !hb.is_empty();
+    if !net.is_empty() || !running.is_empty() || alive {
         for l in net.iter().take(2) {
             evidence.push(cite(
                 "connection failures are logged",
@@ -686,11 +727,15 @@ fn rule_store_down(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
         }
         options.push(opt(
             "container crash",
-            format!("no die event for {member}; its container is running"),
+            if running.is_empty() {
+                format!("no die event for {member}, and its process still logs heartbeat failures")
+            } else {
+                format!("no die event for {member}; its container is running")
+            },
         ));
         options.push(disk_options(ev, id, cfg));
         return Some(Out {
-            observation: format!("store {id} ({member}) is {state} while its container runs; {} connection failure line(s)", net.len()),
+            observation: format!("store {id} ({member}) is {state} while its container runs; {} connection and {} heartbeat failure line(s) logged", net.len(), hb.len()),
             root_cause: format!("store {id} (container {member}) is unreachable while its container runs: a network partition (or a hung process)"),
             evidence,
             options,
@@ -753,7 +798,7 @@ fn rule_disk_pressure(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
                         vec![cite(
                             format!("store {} has {} available of {}", s.id, gib(a), gib(c)),
                             CitationRef::PdState {
-                                path: format!("stores.{}", s.id),
+                                path: s.record_path(),
                             },
                         )],
                         a,
@@ -850,7 +895,8 @@ fn rule_hot(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
             same.iter()
                 .max_by(|a, b| a.1.value.total_cmp(&b.1.value))
                 .copied()
-        })?;
+        })
+        .filter(|h| known_store(h.0))?;
     let coldest = same
         .iter()
         .filter(|x| x.0 != hot.0)
@@ -866,7 +912,10 @@ fn rule_hot(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
         format!("store {} serves {:.0}% of the load", hot.0, share * 100.0),
     )];
     if let Some(c) = coldest {
-        evidence.push(metric_cite(c.1, format!("store {} serves the least", c.0)));
+        evidence.push(metric_cite(
+            c.1,
+            format!("{} serves the least", store_label(c.0, c.1)),
+        ));
     }
     // Hot regions: metrics with a region label, or state.hot_regions.
     let mut regions: Vec<(u64, f64, Option<Citation>)> = ev
@@ -924,7 +973,7 @@ fn rule_hot(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
         } else {
             0.0
         };
-        if region_share >= 0.6 || coldest.is_none() {
+        if region_share >= 0.6 || !coldest.is_some_and(|c| known_store(c.0)) {
             options.push(opt("transfer the leader", format!("region {rid} alone is about {:.0}% of the store's load; moving it moves the hotspot", region_share * 100.0)));
             (
                 ActionKind::SplitRegion { region_id: rid },
@@ -1000,7 +1049,10 @@ fn rule_slow(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
         let by_name: Option<String> = ms.first().map(|x| x.1.name.clone());
         let name = by_name?;
         let same: Vec<&(u64, &Metric)> = ms.iter().filter(|x| x.1.name == name).collect();
-        let worst = same.iter().max_by(|a, b| a.1.value.total_cmp(&b.1.value))?;
+        let worst = same
+            .iter()
+            .max_by(|a, b| a.1.value.total_cmp(&b.1.value))
+            .filter(|w| known_store(w.0))?;
         let others: Vec<f64> = same
             .iter()
             .filter(|x| x.0 != worst.0)
@@ -1137,6 +1189,11 @@ fn rule_pd(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
             what: format!("why PD member {target} is unhealthy"),
         }
     };
+    let quorum = if n > 0 {
+        format!("; quorum holds ({healthy} of {n})")
+    } else {
+        String::new()
+    };
     let (root, obs) = if no_quorum
         || (leader.is_none() && normalize_invariant(&ev.brief.invariant) == "pd_no_leader")
     {
@@ -1152,7 +1209,7 @@ fn rule_pd(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
     } else {
         (
             format!(
-                "PD member {target} is unhealthy{}; quorum holds ({healthy} of {n})",
+                "PD member {target} is unhealthy{}{quorum}",
                 if died.is_empty() {
                     ""
                 } else {
@@ -1486,7 +1543,12 @@ pub fn diagnose_evidence(
         "store_down" => rule_store_down(&ev, cfg),
         "disk_pressure" => rule_disk_pressure(&ev, cfg),
         "hot_store" => rule_hot(&ev, cfg),
-        "raft_io_slow" | "slow_score_high" => rule_slow(&ev, cfg),
+        "raft_io_slow"
+        | "slow_score_high"
+        | "slow_store"
+        | "raft_append_p99_high"
+        | "raft_apply_p99_high" => rule_slow(&ev, cfg),
+        "grpc_p99_high" => rule_slow(&ev, cfg).or_else(|| rule_hot(&ev, cfg)),
         "latency_p99_high" => rule_slow(&ev, cfg).or_else(|| rule_hot(&ev, cfg)),
         "pd_member_unhealthy" | "pd_no_leader" => rule_pd(&ev, cfg),
         "evict_leader_left_behind" => rule_evict_left(&ev, cfg),

@@ -1227,6 +1227,12 @@ fn latency(
         }
         let mut e = ctx.evidence();
         e.metrics.push(ctx.metric(field, &s.instance, v));
+        // The other stores' values: "slow on this store alone" needs the comparison.
+        for o in m.stores.iter().filter(|o| o.instance != s.instance) {
+            if let Some(ov) = get(o).filter(|v| v.is_finite()) {
+                e.metrics.push(ctx.metric(field, &o.instance, ov));
+            }
+        }
         let store = s.store_id.and_then(|id| ctx.store(id));
         if let Some(st) = store {
             e.state = store_json(st);
@@ -1335,13 +1341,21 @@ fn slow_store(ctx: &Ctx<'_>) -> Vec<Outcome> {
         }
     }
     let mut out = Vec::new();
+    let all = scores.clone();
     for (target, (score, store, ev)) in scores {
         if score < ctx.t.slow_score {
             out.push(Outcome::Holds(target));
             continue;
         }
         let mut e = ctx.evidence();
+        let cited = ev.series.clone();
         e.metrics.push(ev);
+        // The other stores' scores, from the same sources, for comparison.
+        for (t, (_, _, other)) in &all {
+            if *t != target && other.series != cited {
+                e.metrics.push(other.clone());
+            }
+        }
         if let Some(st) = store {
             e.state = store_json(st);
         }

@@ -5,6 +5,15 @@
 //!
 //! Every source is bounded by a short timeout and is optional: a source that fails is
 //! recorded (PD or Prometheus unreachable is itself an invariant), never fatal.
+//!
+//! # Sources
+//!
+//! Probes, metrics and log lines come through [`EvidenceSources`]. In production that is
+//! [`DockerSources`]: status ports at container IPs, the Prometheus container, `docker
+//! logs`. The scored evaluation (`crate::eval`) observes the in-process simulator with
+//! its own implementation (loopback status ports, direct `/metrics` scrapes, the nodes'
+//! log buffers), so the same snapshot assembly, invariants, tickets and diagnosis run
+//! on evidence the simulator really serves, without Docker.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -50,12 +59,75 @@ impl MonitorState {
     }
 }
 
+/// Where a snapshot's probes, metrics and log lines come from (see the module docs).
+#[async_trait::async_trait]
+pub trait EvidenceSources: Send + Sync {
+    /// Probes of every running store's status port.
+    async fn probes(&self, observed: &Observed, names: &Names) -> Vec<StatusProbe>;
+    /// Per-store metrics, or why there are none (`(None, None)`: no metrics source).
+    async fn metrics(&self, observed: &Observed) -> (Option<MetricsSample>, Option<String>);
+    /// Notable log lines of members that look unwell.
+    async fn logs(
+        &self,
+        cluster: &str,
+        observed: &Observed,
+        events: &[RuntimeEvent],
+    ) -> Vec<LogFact>;
+}
+
+/// The production sources: status ports at container IPs, the Prometheus container,
+/// container logs through the runtime.
+pub struct DockerSources<'a> {
+    runtime: &'a dyn ContainerRuntime,
+    http: reqwest::Client,
+}
+
+impl<'a> DockerSources<'a> {
+    /// Sources over `runtime`, probing with `state`'s HTTP client.
+    pub fn new(runtime: &'a dyn ContainerRuntime, state: &MonitorState) -> Self {
+        Self {
+            runtime,
+            http: state.http(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl EvidenceSources for DockerSources<'_> {
+    async fn probes(&self, observed: &Observed, names: &Names) -> Vec<StatusProbe> {
+        probe_stores(&self.http, observed, names).await
+    }
+    async fn metrics(&self, observed: &Observed) -> (Option<MetricsSample>, Option<String>) {
+        prometheus_metrics(observed).await
+    }
+    async fn logs(
+        &self,
+        cluster: &str,
+        observed: &Observed,
+        events: &[RuntimeEvent],
+    ) -> Vec<LogFact> {
+        unwell_logs(self.runtime, cluster, observed, events).await
+    }
+}
+
 /// Builds a snapshot from an observation and the events since the last snapshot.
 pub async fn build(
     spec: &ClusterSpec,
     observed: &Observed,
     events: &[RuntimeEvent],
     runtime: &dyn ContainerRuntime,
+    state: &MonitorState,
+) -> TikvSnapshot {
+    let sources = DockerSources::new(runtime, state);
+    build_with(spec, observed, events, &sources, state).await
+}
+
+/// [`build`] with explicit evidence sources.
+pub async fn build_with(
+    spec: &ClusterSpec,
+    observed: &Observed,
+    events: &[RuntimeEvent],
+    sources: &dyn EvidenceSources,
     state: &MonitorState,
 ) -> TikvSnapshot {
     let now = SystemTime::now();
@@ -100,11 +172,10 @@ pub async fn build(
         snap.offline = offline.clone();
     }
 
-    let http = state.http();
     let (probes, (metrics, prom_error), logs) = tokio::join!(
-        probe_stores(&http, observed, &names),
-        prometheus_metrics(observed),
-        unwell_logs(runtime, spec.name(), observed, events),
+        sources.probes(observed, &names),
+        sources.metrics(observed),
+        sources.logs(spec.name(), observed, events),
     );
     snap.probes = probes;
     snap.metrics = metrics;
@@ -230,6 +301,19 @@ async fn prometheus_metrics(observed: &Observed) -> (Option<MetricsSample>, Opti
             }
         }
     }
+    (
+        Some(finish_sample(per_instance, queries_used, observed)),
+        None,
+    )
+}
+
+/// Matches per-instance metrics to PD's stores (by status address) and computes each
+/// store's share of the cluster's QPS.
+pub fn finish_sample(
+    per_instance: BTreeMap<String, StoreMetrics>,
+    queries: BTreeMap<String, String>,
+    observed: &Observed,
+) -> MetricsSample {
     let total_qps: f64 = per_instance.values().filter_map(|m| m.qps).sum();
     let pd = observed.pd.as_ref();
     let stores = per_instance
@@ -247,14 +331,11 @@ async fn prometheus_metrics(observed: &Observed) -> (Option<MetricsSample>, Opti
             m
         })
         .collect();
-    (
-        Some(MetricsSample {
-            at: SystemTime::now(),
-            queries: queries_used,
-            stores,
-        }),
-        None,
-    )
+    MetricsSample {
+        at: SystemTime::now(),
+        queries,
+        stores,
+    }
 }
 
 /// The last lines of containers that died or were killed since the last snapshot, or
@@ -288,22 +369,29 @@ async fn unwell_logs(
             continue;
         };
         let text: String = lines.iter().map(|l| format!("{}\n", l.text)).collect();
-        for entry in parse_log(&text) {
-            if let LogEntry::Record(r) = &entry {
-                let kind = format!("{:?}", classify(r));
-                out.push(LogFact {
-                    container: name.clone(),
-                    at: SystemTime::UNIX_EPOCH + Duration::from_millis(r.unix_millis.max(0) as u64),
-                    level: format!("{:?}", r.level).to_uppercase(),
-                    message: r.message.to_string(),
-                    kind: Some(
-                        kind.split(['(', ' ', '{'])
-                            .next()
-                            .unwrap_or("Other")
-                            .to_string(),
-                    ),
-                });
-            }
+        out.extend(log_facts(&name, &text));
+    }
+    out
+}
+
+/// The records of a log text (unified log format) as [`LogFact`]s of `container`.
+pub fn log_facts(container: &str, text: &str) -> Vec<LogFact> {
+    let mut out = Vec::new();
+    for entry in parse_log(text) {
+        if let LogEntry::Record(r) = &entry {
+            let kind = format!("{:?}", classify(r));
+            out.push(LogFact {
+                container: container.to_string(),
+                at: SystemTime::UNIX_EPOCH + Duration::from_millis(r.unix_millis.max(0) as u64),
+                level: format!("{:?}", r.level).to_uppercase(),
+                message: r.message.to_string(),
+                kind: Some(
+                    kind.split(['(', ' ', '{'])
+                        .next()
+                        .unwrap_or("Other")
+                        .to_string(),
+                ),
+            });
         }
     }
     out

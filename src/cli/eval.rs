@@ -1,0 +1,221 @@
+//! `operator eval` and `operator demo --scenario NAME`: thin wrappers over
+//! [`crate::eval`]. Both run the scenario files of `examples/scenarios/` on the
+//! in-process simulator (no Docker); `demo` runs one scenario once with readable
+//! progress, `eval` runs them all N times plus controls and writes the reports.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::CliError;
+use crate::eval::runner::{RunnerConfig, Stage};
+use crate::eval::scenario::{load_dir, Scenario};
+use crate::eval::{evaluate, EvalConfig};
+
+/// Options shared by `eval` and `demo`.
+#[derive(Debug, Args)]
+pub struct ScenarioOpts {
+    /// Directory of scenario files (`*.yaml`).
+    #[arg(long, default_value = "examples/scenarios")]
+    pub scenarios: PathBuf,
+    /// Simulated seconds per wall-clock second.
+    #[arg(long, default_value_t = 30.0)]
+    pub time_factor: f64,
+    /// Base seed of the simulator.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl ScenarioOpts {
+    fn runner(&self) -> Result<RunnerConfig, CliError> {
+        if !(1.0..=200.0).contains(&self.time_factor) {
+            return Err(CliError::Input(format!(
+                "--time-factor {} is out of range (1..=200)",
+                self.time_factor
+            )));
+        }
+        Ok(RunnerConfig {
+            time_factor: self.time_factor,
+            seed: self.seed,
+            ..RunnerConfig::default()
+        })
+    }
+
+    fn load(&self) -> Result<Vec<Scenario>, CliError> {
+        load_dir(&self.scenarios).map_err(|e| CliError::Input(e.to_string()))
+    }
+}
+
+/// `operator eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Scenario files and simulator settings.
+    #[command(flatten)]
+    pub opts: ScenarioOpts,
+    /// Runs of each scenario.
+    #[arg(long, default_value_t = 10)]
+    pub runs: usize,
+    /// No-fault control runs (default: as many as --runs).
+    #[arg(long)]
+    pub controls: Option<usize>,
+    /// Only these scenarios (by name; repeatable).
+    #[arg(long = "only")]
+    pub only: Vec<String>,
+    /// Where the reports go (`eval.md`, `eval.json`).
+    #[arg(long, default_value = "target/eval")]
+    pub out: PathBuf,
+    /// Exit 1 when the targets are not met.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// `operator demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Scenario files and simulator settings.
+    #[command(flatten)]
+    pub opts: ScenarioOpts,
+    /// The scenario to run (a `name` in the scenario files).
+    #[arg(long, default_value = "node-death")]
+    pub scenario: String,
+}
+
+fn describe(stage: &Stage<'_>) -> String {
+    match stage {
+        Stage::Starting { pd, tikv } => {
+            format!("starting an in-process cluster ({pd} PD, {tikv} TiKV)…")
+        }
+        Stage::Healthy { after } => format!("healthy after {:.1} s", after.as_secs_f64()),
+        Stage::Injected { fault, target } => {
+            format!("injected {fault} into {}", target.describe())
+        }
+        Stage::TicketOpened(t) => format!(
+            "ticket #{} opened after {:.2} s: {} on {} — {}",
+            t.id, t.after_secs, t.invariant, t.target, t.summary
+        ),
+        Stage::Waiting { elapsed } => {
+            format!("… watching ({:.0} s)", elapsed.as_secs_f64())
+        }
+        Stage::Diagnosed { after } => {
+            format!("diagnosed in {:.0} ms", after.as_secs_f64() * 1e3)
+        }
+    }
+}
+
+/// Runs `operator eval`.
+pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
+    let mut scenarios = a.opts.load()?;
+    if !a.only.is_empty() {
+        for n in &a.only {
+            if !scenarios.iter().any(|s| &s.name == n) {
+                return Err(CliError::Input(format!("no scenario named {n:?}")));
+            }
+        }
+        scenarios.retain(|s| a.only.contains(&s.name));
+    }
+    if a.runs == 0 {
+        return Err(CliError::Input("--runs must be at least 1".into()));
+    }
+    let cfg = EvalConfig {
+        runs: a.runs,
+        controls: a.controls.unwrap_or(a.runs),
+        runner: a.opts.runner()?,
+    };
+    eprintln!(
+        "evaluating {} scenario(s) × {} run(s) + {} control(s), time factor {}",
+        scenarios.len(),
+        cfg.runs,
+        cfg.controls,
+        cfg.runner.time_factor
+    );
+    let report = evaluate(&scenarios, &cfg, &|name, run, stage| {
+        if matches!(stage, Stage::Diagnosed { .. } | Stage::Healthy { .. }) {
+            return;
+        }
+        eprintln!("[{name} #{run}] {}", describe(&stage));
+    })
+    .await;
+    std::fs::create_dir_all(&a.out)
+        .map_err(|e| CliError::Failed(format!("{}: {e}", a.out.display())))?;
+    let md = report.markdown();
+    let json = serde_json::to_string_pretty(&report)
+        .map_err(|e| CliError::Failed(format!("report: {e}")))?;
+    for (file, text) in [("eval.md", &md), ("eval.json", &json)] {
+        let p = a.out.join(file);
+        std::fs::write(&p, text).map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?;
+    }
+    println!("{md}");
+    eprintln!(
+        "reports: {} and {}",
+        a.out.join("eval.md").display(),
+        a.out.join("eval.json").display()
+    );
+    if a.check && !report.meets_targets() {
+        return Err(CliError::Failed(
+            "the evaluation targets are not met".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `operator demo --scenario NAME`.
+pub async fn demo(a: DemoArgs) -> Result<(), CliError> {
+    let scenarios = a.opts.load()?;
+    let all_causes: Vec<Vec<String>> = scenarios.iter().map(|s| s.expect.cause.clone()).collect();
+    let Some(s) = scenarios.iter().find(|s| s.name == a.scenario) else {
+        let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+        return Err(CliError::Input(format!(
+            "no scenario named {:?} (known: {})",
+            a.scenario,
+            names.join(", ")
+        )));
+    };
+    let runner = a.opts.runner()?;
+    println!("▶ scenario {}: {}", s.name, s.description);
+    let started = std::time::Instant::now();
+    let out = crate::eval::runner::run_scenario(s, 0, &all_causes, &runner, &|stage| {
+        println!("  • {}", describe(&stage));
+    })
+    .await;
+    if let Some(e) = &out.error {
+        return Err(CliError::Failed(format!(
+            "the demo could not complete: {e}"
+        )));
+    }
+    let Some(d) = &out.diagnosis else {
+        return Err(CliError::Failed(format!(
+            "not detected within {:?}",
+            runner.detect_timeout
+        )));
+    };
+    let f = runner.time_factor;
+    if let Some(t) = out.time_to_detect_secs {
+        println!(
+            "\n  time to detect:   {t:.2} s wall (≈ {:.0} s simulated at ×{f})",
+            t * f
+        );
+    }
+    if let Some(t) = out.time_to_diagnose_secs {
+        println!("  time to diagnose: {:.0} ms", t * 1e3);
+    }
+    println!(
+        "  score: root cause {:.0}%, action {}, explanation {}\n",
+        out.score.root_cause * 100.0,
+        if out.score.recommendation > 0.0 {
+            "acceptable"
+        } else {
+            "NOT in the acceptable set"
+        },
+        if out.score.completeness > 0.0 {
+            "complete and grounded"
+        } else {
+            "incomplete or ungrounded"
+        }
+    );
+    println!("{}", crate::diagnose::render::render_markdown(d));
+    println!(
+        "cleaned up (in-process cluster stopped) after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
