@@ -65,7 +65,9 @@ pub fn scaled_thresholds(factor: f64) -> Thresholds {
     let s = |d: Duration| Duration::from_secs_f64(d.as_secs_f64() / f);
     let t = Thresholds::default();
     Thresholds {
-        store_down_grace: s(t.store_down_grace),
+        // Two failed status probes a grace apart: probes time out in wall-clock time, so
+        // this grace is not scaled (scaled, it would be shorter than one probe).
+        store_down_grace: t.store_down_grace,
         upgrade_restart_grace: s(t.upgrade_restart_grace),
         pd_member_grace: s(t.pd_member_grace),
         pd_leader_grace: s(t.pd_leader_grace),
