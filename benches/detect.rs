@@ -11,6 +11,8 @@
 //!   Target: ticketed as soon as PD says so; the figure is the time from the first PD
 //!   answer showing `Disconnected` (polled every 50 ms) to the ticket.
 //!
+//! `DETECT_CASES=kill,partition,pd` picks cases (default: all three).
+//!
 //! "Ticketed" means the ticket is visible on the operator's API (`GET /api/v1/tickets`,
 //! polled every 20 ms), so each figure includes the API round trip. Between trials the
 //! fault is reverted and the bench waits until the ticket has resolved itself, so every
@@ -165,6 +167,8 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
+    let cases = std::env::var("DETECT_CASES").unwrap_or_else(|_| "kill,partition,pd".into());
+    let run = |case: &str| cases.split(',').any(|c| c.trim() == case);
     down();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cluster.yaml");
@@ -216,7 +220,7 @@ async fn main() {
     );
 
     let mut killed = Vec::new();
-    for t in 0..trials {
+    for t in (0..trials).filter(|_| run("kill")) {
         let m = members[t % members.len()];
         bench.settle(m).await;
         let start = Instant::now();
@@ -225,10 +229,12 @@ async fn main() {
         killed.push((seen - start).as_secs_f64());
         docker(&["start", &container(m)]);
     }
-    summary("killed TiKV container (Docker event)", killed);
+    if !killed.is_empty() {
+        summary("killed TiKV container (Docker event)", killed);
+    }
 
     let mut partitioned = Vec::new();
-    for t in 0..trials {
+    for t in (0..trials).filter(|_| run("partition")) {
         let m = members[t % members.len()];
         bench.settle(m).await;
         let start = Instant::now();
@@ -237,14 +243,16 @@ async fn main() {
         partitioned.push((seen - start).as_secs_f64());
         bench.chaos(&["revert", "--all"]);
     }
-    summary(
-        "partitioned running store (network disconnect)",
-        partitioned,
-    );
+    if !partitioned.is_empty() {
+        summary(
+            "partitioned running store (network disconnect)",
+            partitioned,
+        );
+    }
 
     let mut disconnected = Vec::new();
     let mut pd_after = Vec::new();
-    for t in 0..trials {
+    for t in (0..trials).filter(|_| run("pd")) {
         let m = members[t % members.len()];
         bench.settle(m).await;
         let start = Instant::now();

@@ -192,7 +192,8 @@ async fn probe_stores(
     let Some(pd) = &observed.pd else {
         return vec![];
     };
-    let mut futs = Vec::new();
+    let mut futs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = StatusProbe> + Send>>> =
+        Vec::new();
     for c in &observed.owned.containers {
         if c.label(labels::COMPONENT) != Some("tikv") || c.status != ContainerStatus::Running {
             continue;
@@ -204,10 +205,28 @@ async fn probe_stores(
         let Some(store) = pd.store_by_address(&address) else {
             continue;
         };
-        let Some(ip) = c.ip.clone() else { continue };
-        let http = http.clone();
         let store_id = store.id;
-        futs.push(async move {
+        let Some(ip) = c.ip.clone() else {
+            // Running but without an address on the cluster network (disconnected):
+            // nothing on that network can reach it, which is what the probe asks.
+            let error = format!(
+                "container {} has no address on network {}",
+                c.name,
+                observed_network(observed)
+            );
+            futs.push(Box::pin(async move {
+                StatusProbe {
+                    store_id,
+                    address,
+                    ok: false,
+                    error: Some(error),
+                    latency_ms: 0.0,
+                }
+            }));
+            continue;
+        };
+        let http = http.clone();
+        futs.push(Box::pin(async move {
             let t = Instant::now();
             let url = format!("http://{ip}:{TIKV_STATUS_PORT}/status");
             let res = tokio::time::timeout(PROBE_TIMEOUT, http.get(&url).send()).await;
@@ -224,9 +243,19 @@ async fn probe_stores(
                 error,
                 latency_ms: t.elapsed().as_secs_f64() * 1e3,
             }
-        });
+        }));
     }
     futures::future::join_all(futs).await
+}
+
+/// The cluster network's name, as the owned network listing shows it.
+fn observed_network(observed: &Observed) -> String {
+    observed
+        .owned
+        .networks
+        .first()
+        .map(|n| n.name.clone())
+        .unwrap_or_else(|| "the cluster network".to_string())
 }
 
 async fn prometheus_metrics(observed: &Observed) -> (Option<MetricsSample>, Option<String>) {
