@@ -425,3 +425,75 @@ pub fn log_facts(container: &str, text: &str) -> Vec<LogFact> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{ObservedContainer, ObservedNetwork};
+    use crate::spec::{parse_str, ValidationContext};
+    use crate::subject::tikv::model::{NodeState, PdView, Store, StoreState};
+    use crate::subject::tikv::plan::Memory;
+    use crate::subject::tikv::topology::Topology;
+
+    #[tokio::test]
+    async fn a_running_store_without_an_address_on_the_cluster_network_fails_its_probe() {
+        let text = "apiVersion: tikv-operator.dev/v1alpha1\nkind: TikvCluster\nmetadata:\n  name: demo\nspec:\n  pd:\n    replicas: 1\n";
+        let spec = parse_str(text, "t.yaml", ValidationContext::default())
+            .unwrap()
+            .0;
+        let topo = Topology::new(&spec);
+        let c = topo.tikv_container(0, &[0]);
+        let mut observed = Observed {
+            at: Some(SystemTime::now()),
+            owned: Default::default(),
+            pd: Some(PdView {
+                stores: vec![Store {
+                    id: 7,
+                    address: "demo-tikv-0:20160".into(),
+                    status_address: "demo-tikv-0:20180".into(),
+                    state: StoreState::Up,
+                    node_state: NodeState::Serving,
+                    version: "8.5.7".into(),
+                    leader_count: 0,
+                    region_count: 0,
+                    capacity_bytes: 0,
+                    available_bytes: 0,
+                    used_bytes: 0,
+                    slow_score: None,
+                    last_heartbeat_unix_nanos: 0,
+                    start_unix_secs: 0,
+                    physically_destroyed: false,
+                    pending_peer_count: 0,
+                }],
+                ..PdView::default()
+            }),
+            pd_error: None,
+            memory: Memory::default(),
+        };
+        observed.owned.networks.push(ObservedNetwork {
+            name: "demo-net".into(),
+            labels: c.labels.clone(),
+        });
+        observed.owned.containers.push(ObservedContainer {
+            id: c.name.clone(),
+            name: c.name.clone(),
+            image: c.image.clone(),
+            labels: c.labels.clone(),
+            status: ContainerStatus::Running,
+            exit_code: None,
+            oom_killed: false,
+            ip: None,
+            networks: vec![],
+            started_at: None,
+            finished_at: None,
+        });
+        let probes = probe_stores(&reqwest::Client::new(), &observed, topo.names()).await;
+        assert_eq!(probes.len(), 1, "{probes:?}");
+        assert!(!probes[0].ok);
+        assert_eq!(probes[0].store_id, 7);
+        assert_eq!(
+            probes[0].error.as_deref(),
+            Some("container demo-tikv-0 has no address on network demo-net")
+        );
+    }
+}
