@@ -150,6 +150,9 @@ impl Bench {
 }
 
 fn summary(label: &str, mut xs: Vec<f64>) {
+    if xs.is_empty() {
+        return;
+    }
     xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let p = |q: f64| xs[((xs.len() as f64 - 1.0) * q).round() as usize];
     println!(
