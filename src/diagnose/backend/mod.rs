@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use std::time::Duration;
 
 pub use pricing::{ModelPrice, PriceTable};
-pub use transport::RetryPolicy;
+pub use transport::{RetryPolicy, MAX_RESPONSE_BYTES};
 
 /// What a backend returns before validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +109,12 @@ pub enum BackendError {
     MaxTokens {
         /// The max_tokens of the last attempt.
         max_tokens: u32,
+    },
+    /// The answer's body exceeded the size limit (not retried).
+    #[error("the API's answer exceeds the limit of {limit} bytes")]
+    ResponseTooLarge {
+        /// The limit in bytes.
+        limit: usize,
     },
     /// The response could not be read (no text/tool block, not JSON, unexpected shape).
     #[error("malformed response: {0}")]
