@@ -79,6 +79,7 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     let RunContext {
         controller,
         listen,
+        api_token,
         state_dir,
         spec_file,
     } = ctx;
@@ -101,9 +102,7 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         ))
     })?;
     let store = Arc::new(store);
-    let token = std::env::var("OPERATOR_API_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
+    let token = api_token.map(|t| t.expose().to_owned());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;

@@ -88,11 +88,13 @@ fn read(path: PathBuf) -> Vec<u8> {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    read(PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/reference/pd-tikv/fixtures"
-    ))
-    .join(name))
+    read(
+        PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/reference/pd-tikv/fixtures"
+        ))
+        .join(name),
+    )
 }
 
 fn example(name: &str) -> Vec<u8> {
