@@ -125,8 +125,8 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         stopped(stop_rx.clone()),
     ));
     let cancel = tokio_util::sync::CancellationToken::new();
-    let backend =
-        select_backend(&BackendSettings::default()).map_err(|e| CliError::Failed(e.to_string()))?;
+    let backend = select_backend(&BackendSettings::from_env())
+        .map_err(|e| CliError::Failed(e.to_string()))?;
     let diagnoser = DiagnosisReconciler::new(
         backend,
         Arc::new(StoreQueue::new(store.clone())),

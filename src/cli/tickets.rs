@@ -264,7 +264,7 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         .get(a.id)
         .map_err(render_err)?
         .ok_or_else(|| CliError::Input(format!("ticket {} does not exist", a.id)))?;
-    let backend = select_backend(&BackendSettings::default()).map_err(render_err)?;
+    let backend = select_backend(&BackendSettings::from_env()).map_err(render_err)?;
     let queue = Arc::new(MemoryQueue::new(vec![]));
     let rec = DiagnosisReconciler::new(
         backend,

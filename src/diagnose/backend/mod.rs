@@ -171,6 +171,28 @@ pub struct BackendSettings {
     pub rules: rules::RulesConfig,
 }
 
+/// Names the file holding the API key (read when `ANTHROPIC_API_KEY` is not set).
+pub const KEY_FILE_ENV: &str = "ANTHROPIC_API_KEY_FILE";
+/// The Messages API base URL (the Anthropic SDKs' variable): a gateway, or a test stand-in.
+pub const BASE_URL_ENV: &str = "ANTHROPIC_BASE_URL";
+
+impl BackendSettings {
+    /// The defaults, with [`KEY_FILE_ENV`] and [`BASE_URL_ENV`] taken from the
+    /// environment when set (and not blank).
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let defaults = claude::ClaudeConfig::default();
+        Self {
+            key_file: var(KEY_FILE_ENV).map(std::path::PathBuf::from),
+            claude: claude::ClaudeConfig {
+                base_url: var(BASE_URL_ENV).unwrap_or(defaults.base_url.clone()),
+                ..defaults
+            },
+            ..Self::default()
+        }
+    }
+}
+
 /// Builds the configured backend.
 ///
 /// # Guarantees
