@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PROFILE ?= debug
 
-.PHONY: all build deps images test bench demo eval clippy fmt clean up down \
+.PHONY: all build deps images test bench demo eval clippy fmt clean up down fuzz \
 	images-tikv-sim images-operator images-prometheus images-chaos-helper
 
 all: build
@@ -49,6 +49,25 @@ bench: images
 
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
+
+# cargo-fuzz over the parsers of untrusted input (fuzz/, its own workspace). cargo-fuzz
+# needs nightly flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. Each
+# target runs FUZZ_SECONDS (default 60) from a corpus seeded with the shipped examples and,
+# when present, the PD/TiKV reference fixtures. A crash stops the run and leaves its input
+# in fuzz/artifacts/<target>/; turn it into a regression test in the main crate.
+FUZZ_TARGETS ?= spec pd_json logs promtext
+FUZZ_SECONDS ?= 60
+FIXTURES ?= ../shared/reference/pd-tikv/fixtures
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	mkdir -p $(addprefix fuzz/corpus/,$(FUZZ_TARGETS))
+	cp -n examples/*.yaml fuzz/corpus/spec/
+	-cp -n $(FIXTURES)/*.json fuzz/corpus/pd_json/ 2>/dev/null
+	-cp -n $(FIXTURES)/*.log fuzz/corpus/logs/ 2>/dev/null
+	-cp -n $(FIXTURES)/*.txt fuzz/corpus/promtext/ 2>/dev/null
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
 
 fmt:
 	$(CARGO) fmt --all

@@ -79,6 +79,7 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     let RunContext {
         controller,
         listen,
+        api_token,
         state_dir,
         spec_file,
     } = ctx;
@@ -101,9 +102,7 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         ))
     })?;
     let store = Arc::new(store);
-    let token = std::env::var("OPERATOR_API_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
+    let token = api_token.map(|t| t.expose().to_owned());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -126,8 +125,8 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         stopped(stop_rx.clone()),
     ));
     let cancel = tokio_util::sync::CancellationToken::new();
-    let backend =
-        select_backend(&BackendSettings::default()).map_err(|e| CliError::Failed(e.to_string()))?;
+    let backend = select_backend(&BackendSettings::from_env())
+        .map_err(|e| CliError::Failed(e.to_string()))?;
     let diagnoser = DiagnosisReconciler::new(
         backend,
         Arc::new(StoreQueue::new(store.clone())),

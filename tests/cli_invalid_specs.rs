@@ -63,6 +63,71 @@ const CASES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Whole documents (header included): (file contents, expected stderr line).
+const DOCUMENTS: &[(&str, &str)] = &[
+    ("", "SPEC:1:1: missing field `apiVersion`"),
+    (
+        "apiVersion: tikv-operator.dev/v2\nkind: TikvCluster\nmetadata:\n  name: demo\nspec: {}\n",
+        "SPEC:1:13: apiVersion: unsupported apiVersion \"tikv-operator.dev/v2\"; expected \"tikv-operator.dev/v1alpha1\"",
+    ),
+    (
+        "apiVersion: tikv-operator.dev/v1alpha1\nkind: Deployment\nmetadata:\n  name: demo\nspec: {}\n",
+        "SPEC:2:7: kind: unsupported kind \"Deployment\"; expected \"TikvCluster\"",
+    ),
+    (
+        "apiVersion: tikv-operator.dev/v1alpha1\nkind: TikvCluster\nmetadata:\n  name: Demo_1\nspec: {}\n",
+        "SPEC:4:9: metadata.name: invalid name \"Demo_1\"; expected 1-40 lowercase letters, digits or '-', starting with a letter and not ending with '-'",
+    ),
+    (
+        "apiVersion: tikv-operator.dev/v1alpha1\nkind: TikvCluster\nspec: {}\n",
+        "SPEC:1:1: missing field `metadata`",
+    ),
+    (
+        "apiVersion: tikv-operator.dev/v1alpha1\nkind: TikvCluster\nmetadata:\n  name: demo\nspek: {}\n",
+        "SPEC:5:1: unknown field `spek`, expected one of `apiVersion`, `kind`, `metadata`, `spec`",
+    ),
+    (
+        "- a\n- b\n",
+        "SPEC:1:1: invalid type: sequence, expected struct ClusterSpec",
+    ),
+    (
+        "apiVersion: tikv-operator.dev/v1alpha1\nkind: TikvCluster\nmetadata:\n  name: demo\nspec:\n\tpd: 1\n",
+        "SPEC:6:1: found a tab character; expected spaces (YAML does not allow tabs for indentation)",
+    ),
+];
+
+/// More bodies after `spec:\n`: (body, expected stderr line).
+const MORE_BODIES: &[(&str, &str)] = &[
+    (
+        "  pd:\n    replicas: 3\n  pd:\n    replicas: 1\n",
+        "SPEC:6:3: spec: duplicate field `pd`",
+    ),
+    (
+        "  pd:\n    hostPort: 70000\n",
+        "SPEC:7:15: spec.pd.hostPort: invalid value: integer `70000`, expected u16",
+    ),
+    (
+        "  pd:\n    replicas: -1\n",
+        "SPEC:7:15: spec.pd.replicas: invalid type: integer `-1`, expected u32",
+    ),
+    (
+        "  pd:\n    replicas: 3\n  tikv: \"many\"\n",
+        "SPEC:8:9: spec.tikv: invalid type: string \"many\", expected struct TikvSpec",
+    ),
+    (
+        "  pd:\n    env:\n      - A=1\n",
+        "SPEC:8:7: spec.pd.env: invalid type: sequence, expected a map",
+    ),
+    (
+        "  tikv:\n    replicas: 3\n    image: \"\"\n",
+        "SPEC:8:12: spec.tikv: invalid image reference \"\": empty; expected an image reference such as pingcap/tikv:v8.5.7 or registry:5000/repo/name@sha256:<64 hex>",
+    ),
+    (
+        "  pd: {replicas: 3\n",
+        "SPEC:7:1: did not find expected ',' or '}', while parsing a flow mapping",
+    ),
+];
+
 fn operator() -> Command {
     Command::new(env!("CARGO_BIN_EXE_operator"))
 }
@@ -74,15 +139,22 @@ fn each_invalid_spec_gets_its_exact_error_exit_code_2_and_no_docker_call() {
     let listener = UnixListener::bind(&sock).unwrap();
     listener.set_nonblocking(true).unwrap();
     let connections = Arc::new(AtomicUsize::new(0));
-    for (i, (body, expected)) in CASES.iter().enumerate() {
+    let cases: Vec<(String, &str)> = CASES
+        .iter()
+        .chain(MORE_BODIES)
+        .map(|(body, expected)| (format!("{HEAD}{body}"), *expected))
+        .chain(DOCUMENTS.iter().map(|(doc, e)| (doc.to_string(), *e)))
+        .collect();
+    assert_eq!(cases.len(), 27);
+    for (i, (text, expected)) in cases.iter().enumerate() {
         let path = dir.path().join(format!("case{i}.yaml"));
         std::fs::File::create(&path)
             .unwrap()
-            .write_all(format!("{HEAD}{body}").as_bytes())
+            .write_all(text.as_bytes())
             .unwrap();
         // The 3-store minimum applies to *new* clusters: `apply` and `diff` ask Docker
         // (read-only) whether the cluster exists before judging it; `validate` assumes new.
-        let cmds: &[&str] = if body.contains("replicas: 2\n") && body.contains("tikv") {
+        let cmds: &[&str] = if text.contains("replicas: 2\n") && text.contains("tikv") {
             &["validate"]
         } else {
             &["validate", "apply", "diff"]

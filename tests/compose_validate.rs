@@ -179,6 +179,8 @@ fn the_operator_service_runs_the_controller_with_socket_spec_state_and_otlp() {
         let cmd = strings(&op["command"]).join(" ");
         assert!(cmd.starts_with("run -f /etc/operator/"), "{file}: {cmd}");
         assert!(cmd.contains("--listen 0.0.0.0:9464"), "{file}: {cmd}");
+        // Beyond loopback inside the container only by explicit choice.
+        assert!(cmd.contains("--allow-remote-api"), "{file}: {cmd}");
         assert!(cmd.contains("--state-dir /data"), "{file}: {cmd}");
         assert!(
             has_volume(op, "/var/run/docker.sock", "/var/run/docker.sock", false),

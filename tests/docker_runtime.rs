@@ -703,3 +703,187 @@ async fn creating_on_a_network_that_does_not_exist_is_not_found() {
         other => panic!("expected NotFound(network), got {other:?}"),
     }
 }
+
+/// Creates and starts a busybox container named `name` with exactly `labels` (plus the
+/// test-run label for cleanup), bypassing the runtime under test.
+async fn create_labelled(run: &TestRun, name: &str, extra: &[(&str, &str)]) -> String {
+    use bollard::models::ContainerCreateBody;
+    use bollard::query_parameters::CreateContainerOptionsBuilder;
+    let mut l = run.test_labels();
+    for (k, v) in extra {
+        l.insert((*k).to_string(), (*v).to_string());
+    }
+    let docker = run.runtime.client();
+    let created = docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(name).build()),
+            ContainerCreateBody {
+                image: Some(support::docker::BUSYBOX_IMAGE.to_string()),
+                cmd: Some(vec![
+                    "sh".into(),
+                    "-c".into(),
+                    TestRun::idle_script().into(),
+                ]),
+                labels: Some(l.into_iter().collect()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create look-alike");
+    docker
+        .start_container(&created.id, None)
+        .await
+        .expect("start look-alike");
+    created.id
+}
+
+#[tokio::test]
+async fn every_mutating_call_refuses_look_alikes_that_lack_or_spoof_our_ownership_labels() {
+    let run = run_or_skip!(
+        "every_mutating_call_refuses_look_alikes_that_lack_or_spoof_our_ownership_labels"
+    );
+    let rt = &run.runtime;
+    let cluster = run.cluster.clone();
+    run.create_network().await.unwrap();
+    let other = format!("{cluster}x");
+    // Each is named exactly as the operator names its own containers.
+    let look_alikes: Vec<(String, Vec<(&str, &str)>)> = vec![
+        // No ownership labels at all.
+        (run.name("tikv-0"), vec![]),
+        // Another cluster's container.
+        (
+            run.name("tikv-1"),
+            vec![
+                (labels::MANAGED_BY, labels::MANAGED_BY_VALUE),
+                (labels::CLUSTER, other.as_str()),
+                (labels::MEMBER, "tikv-1"),
+            ],
+        ),
+        // Our cluster label, but not managed by the operator.
+        (
+            run.name("tikv-2"),
+            vec![
+                (labels::MANAGED_BY, "someone-else"),
+                (labels::CLUSTER, cluster.as_str()),
+            ],
+        ),
+        // Our cluster label alone.
+        (run.name("pd-0"), vec![(labels::CLUSTER, cluster.as_str())]),
+    ];
+    let upload = [FileUpload {
+        path: "/tmp/planted".into(),
+        contents: b"x".to_vec(),
+        mode: 0o644,
+    }];
+    for (name, extra) in &look_alikes {
+        create_labelled(&run, name, extra).await;
+        let before = rt.client().inspect_container(name, None).await.unwrap();
+        let results = vec![
+            ("stop", rt.stop(&cluster, name, Duration::ZERO).await.err()),
+            ("remove", rt.remove(&cluster, name).await.err()),
+            ("kill", rt.kill(&cluster, name, "SIGKILL").await.err()),
+            ("restart", rt.restart(&cluster, name).await.err()),
+            ("pause", rt.pause(&cluster, name).await.err()),
+            ("unpause", rt.unpause(&cluster, name).await.err()),
+            ("start", rt.start(&cluster, name).await.err()),
+            (
+                "connect",
+                rt.connect(&cluster, &run.network(), name).await.err(),
+            ),
+            (
+                "disconnect",
+                rt.disconnect(&cluster, "bridge", name).await.err(),
+            ),
+            (
+                "exec",
+                rt.exec(&cluster, name, &sh("touch /tmp/ran")).await.err(),
+            ),
+            ("upload", rt.upload(&cluster, name, &upload).await.err()),
+            ("logs", rt.logs(&cluster, name, None, 10).await.err()),
+        ];
+        for (call, result) in results {
+            assert!(
+                matches!(
+                    &result,
+                    Some(RuntimeError::NotOwned {
+                        kind: "container",
+                        ..
+                    })
+                ),
+                "{name} {extra:?}: {call}: {result:?}"
+            );
+        }
+        let after = rt.client().inspect_container(name, None).await.unwrap();
+        assert_eq!(after.id, before.id, "{name}");
+        let (sb, sa) = (before.state.unwrap(), after.state.unwrap());
+        assert_eq!(sa.running, Some(true), "{name}");
+        assert_eq!(sa.paused, Some(false), "{name}");
+        assert_eq!(sa.started_at, sb.started_at, "{name} was restarted");
+        assert_eq!(
+            after.network_settings.and_then(|n| n.networks).map(|n| {
+                let mut k: Vec<_> = n.into_keys().collect();
+                k.sort();
+                k
+            }),
+            before.network_settings.and_then(|n| n.networks).map(|n| {
+                let mut k: Vec<_> = n.into_keys().collect();
+                k.sort();
+                k
+            }),
+            "{name}: networks changed"
+        );
+        // Nothing was planted or run inside: `test -e` exits 1 for both paths.
+        let exec = rt
+            .client()
+            .create_exec(
+                name,
+                bollard::models::ExecConfig {
+                    cmd: Some(vec![
+                        "sh".into(),
+                        "-c".into(),
+                        "test -e /tmp/planted || test -e /tmp/ran".into(),
+                    ]),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        rt.client().start_exec(&exec.id, None).await.unwrap();
+        let code = loop {
+            let i = rt.client().inspect_exec(&exec.id).await.unwrap();
+            if i.running != Some(true) {
+                break i.exit_code;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(code, Some(1), "{name}: a file was planted or a command ran");
+    }
+    // list_owned reports every look-alike as foreign and none as ours.
+    let owned = rt.list_owned(&cluster, &run.network()).await.unwrap();
+    assert!(owned.containers.is_empty(), "{:?}", owned.containers);
+    for (name, _) in &look_alikes {
+        assert!(
+            owned.foreign_names.contains(name),
+            "{name}: {:?}",
+            owned.foreign_names
+        );
+    }
+    // A volume of another cluster, named like ours, is not removed.
+    let volume = run.name("tikv-0-data");
+    let mut vl = run.test_labels();
+    vl.insert(labels::MANAGED_BY.into(), labels::MANAGED_BY_VALUE.into());
+    vl.insert(labels::CLUSTER.into(), other.clone());
+    rt.client()
+        .create_volume(bollard::models::VolumeCreateRequest {
+            name: Some(volume.clone()),
+            labels: Some(vl.into_iter().collect()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        rt.remove_volume(&cluster, &volume).await,
+        Err(RuntimeError::NotOwned { kind: "volume", .. })
+    ));
+    assert!(rt.client().inspect_volume(&volume).await.is_ok());
+}

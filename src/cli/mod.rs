@@ -6,6 +6,7 @@
 //! (container runtime, PD client) are injected through [`Env`], which keeps this module
 //! testable and the binary thin.
 
+pub mod api_access;
 pub mod eval;
 pub mod status;
 pub mod tickets;
@@ -120,9 +121,17 @@ pub struct RunArgs {
     /// Spec and PD override.
     #[command(flatten)]
     pub spec: SpecArgs,
-    /// Address of the HTTP surface (/metrics, /healthz, /readyz, API).
+    /// Address of the HTTP surface (/metrics, /healthz, /readyz, API). Loopback only
+    /// unless --allow-remote-api is given.
     #[arg(long, default_value = "127.0.0.1:9464", env = "OPERATOR_LISTEN")]
     pub listen: SocketAddr,
+    /// Allow --listen on a non-loopback address (e.g. 0.0.0.0 inside a container).
+    #[arg(long)]
+    pub allow_remote_api: bool,
+    /// File whose first line is the token mutating API routes require (when
+    /// OPERATOR_API_TOKEN is not set). Without a token, mutating routes are refused.
+    #[arg(long, env = "OPERATOR_API_TOKEN_FILE")]
+    pub api_token_file: Option<PathBuf>,
     /// Directory for the operator's state (tickets database, decision log).
     #[arg(long, default_value = ".operator", env = "OPERATOR_STATE_DIR")]
     pub state_dir: PathBuf,
@@ -198,6 +207,8 @@ pub struct RunContext {
     pub controller: Controller<TikvSubject>,
     /// Parsed arguments.
     pub listen: SocketAddr,
+    /// The token mutating API routes require (`None`: they are refused).
+    pub api_token: Option<api_access::ApiToken>,
     /// State directory.
     pub state_dir: PathBuf,
     /// The spec file (watched for edits).
@@ -325,6 +336,15 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
             apply_until_converged(s, a.timeout).await
         }
         Command::Run(a) => {
+            // Exposure is decided before anything connects to Docker.
+            api_access::check_listen(a.listen, a.allow_remote_api)?;
+            let api_token = api_access::ApiToken::from_env_or_file(a.api_token_file.as_deref())?;
+            if api_token.is_none() {
+                tracing::info!(
+                    "no API token configured ({} or --api-token-file): mutating API routes are refused",
+                    api_access::TOKEN_ENV
+                );
+            }
             let (loaded, rt) = load_for_cluster(&env, &a.spec.file).await?;
             let s = subject(rt, &env, &loaded, &a.spec.pd);
             preflight_images(&*s.runtime(), &loaded).await?;
@@ -334,6 +354,7 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
                     serve(RunContext {
                         controller,
                         listen: a.listen,
+                        api_token,
                         state_dir: a.state_dir,
                         spec_file: a.spec.file.clone(),
                     })

@@ -41,6 +41,10 @@ pub struct StoreArgs {
         global = true
     )]
     pub api: String,
+    /// File whose first line is the API token for ack/resolve (when OPERATOR_API_TOKEN
+    /// is not set).
+    #[arg(long, env = "OPERATOR_API_TOKEN_FILE", global = true)]
+    pub api_token_file: Option<PathBuf>,
     /// Output: table, json or yaml.
     #[arg(short = 'o', long, default_value = "table", global = true)]
     pub output: String,
@@ -124,9 +128,8 @@ fn format(s: &str) -> Result<OutputFormat, CliError> {
 }
 
 async fn access(a: &StoreArgs) -> Result<TicketAccess, CliError> {
-    let token = std::env::var("OPERATOR_API_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
+    let token = super::api_access::ApiToken::from_env_or_file(a.api_token_file.as_deref())?
+        .map(|t| t.expose().to_owned());
     let client = TicketsClient::new(&a.api, token, Duration::from_secs(5))
         .map_err(|e| CliError::Input(e.to_string()))?;
     TicketAccess::connect(client, &a.state_dir.join("tickets"))
@@ -261,7 +264,7 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         .get(a.id)
         .map_err(render_err)?
         .ok_or_else(|| CliError::Input(format!("ticket {} does not exist", a.id)))?;
-    let backend = select_backend(&BackendSettings::default()).map_err(render_err)?;
+    let backend = select_backend(&BackendSettings::from_env()).map_err(render_err)?;
     let queue = Arc::new(MemoryQueue::new(vec![]));
     let rec = DiagnosisReconciler::new(
         backend,

@@ -31,6 +31,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// The ticket store, as the diagnosis loop needs it.
 #[async_trait]
@@ -203,10 +204,14 @@ impl DiagnosisReconciler {
             sections,
         };
         let prompt = build_prompt(&req, self.cfg.token_budget);
+        // One span per model call: what was diagnosed and by whom (never the prompt).
+        let span =
+            tracing::info_span!("diagnose", ticket = brief.id, backend = self.backend.name());
         let primary = async {
             let raw = self.backend.diagnose(&prompt).await?;
             Ok::<_, DiagnoseTicketError>(finalize(&prompt, &raw, self.backend.name())?)
         }
+        .instrument(span)
         .await;
         let diagnosis = match primary {
             Ok(d) => d,

@@ -97,7 +97,15 @@ pub fn parse_only(text: &str, file: &str) -> Result<ClusterSpec, SpecError> {
             line: l.line(),
             column: l.column(),
         });
-        let message = clean_serde_message(&e.to_string());
+        let mut message = clean_serde_message(&e.to_string());
+        // The scanner's words for a tab say neither what is wrong nor what to do.
+        if message.starts_with("found character that cannot start any token")
+            && position.is_some_and(|p| char_at(text, p) == Some('\t'))
+        {
+            message =
+                "found a tab character; expected spaces (YAML does not allow tabs for indentation)"
+                    .into();
+        }
         // A custom error (bad image reference, bad duration) is reported by the
         // deserializer at the start of the enclosing mapping; point at the quoted value
         // itself when we can find it.
@@ -159,6 +167,14 @@ pub fn parse_str(
 
 /// yaml_serde appends "at line L column C" to its messages; we print the position in
 /// front, compiler-style, so the suffix is dropped.
+/// The character at a 1-based line and column, if there is one.
+fn char_at(text: &str, p: Position) -> Option<char> {
+    text.lines()
+        .nth(p.line.checked_sub(1)?)?
+        .chars()
+        .nth(p.column.checked_sub(1)?)
+}
+
 fn clean_serde_message(msg: &str) -> String {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let re =

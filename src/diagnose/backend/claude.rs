@@ -113,8 +113,10 @@ pub struct ClaudeConfig {
     pub max_tokens: u32,
     /// Structured-output strategy.
     pub strategy: OutputStrategy,
-    /// Per-attempt timeout.
+    /// Per-attempt timeout, covering the whole exchange (a trickled body included).
     pub timeout: Duration,
+    /// Largest answer body read (default [`super::MAX_RESPONSE_BYTES`]).
+    pub max_body_bytes: usize,
     /// Retry policy.
     pub retry: RetryPolicy,
     /// Prices for the cost figure.
@@ -132,6 +134,7 @@ impl Default for ClaudeConfig {
             strategy: OutputStrategy::Auto,
             // 8192 output tokens take about 4 min at the SDK's assumed 128k tokens/hour floor.
             timeout: Duration::from_secs(300),
+            max_body_bytes: super::MAX_RESPONSE_BYTES,
             retry: RetryPolicy::default(),
             prices: PriceTable::default(),
             cache_ttl: None,
@@ -199,7 +202,7 @@ impl ClaudeBackend {
         let url = format!("{}/v1/messages", self.cfg.base_url.trim_end_matches('/'));
         let bytes =
             serde_json::to_vec(body).map_err(|e| BackendError::MalformedResponse(e.to_string()))?;
-        let result = send_with_retry(&self.cfg.retry, |_attempt| {
+        let result = send_with_retry(&self.cfg.retry, self.cfg.max_body_bytes, |_attempt| {
             self.http
                 .post(&url)
                 .header("x-api-key", self.key.expose())
@@ -213,6 +216,7 @@ impl ClaudeBackend {
             Ok((_, _, body)) => serde_json::from_slice(&body)
                 .map_err(|e| BackendError::MalformedResponse(format!("response is not JSON: {e}"))),
             Err(SendError::Transport(t)) => Err(BackendError::Transport(t)),
+            Err(SendError::TooLarge { limit }) => Err(BackendError::ResponseTooLarge { limit }),
             Err(SendError::Status(f)) => Err(map_failure(f)),
         }
     }
@@ -240,7 +244,7 @@ impl ClaudeBackend {
             self.cfg.base_url.trim_end_matches('/'),
             self.cfg.model
         );
-        let result = send_with_retry(&self.cfg.retry, |_| {
+        let result = send_with_retry(&self.cfg.retry, self.cfg.max_body_bytes, |_| {
             self.http
                 .get(&url)
                 .header("x-api-key", self.key.expose())
@@ -251,6 +255,9 @@ impl ClaudeBackend {
         let body = match result {
             Ok((_, _, b)) => b,
             Err(SendError::Transport(t)) => return Err(BackendError::Transport(t)),
+            Err(SendError::TooLarge { limit }) => {
+                return Err(BackendError::ResponseTooLarge { limit })
+            }
             Err(SendError::Status(f)) => return Err(map_failure(f)),
         };
         let v: Value = serde_json::from_slice(&body)

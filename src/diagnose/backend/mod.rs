@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use std::time::Duration;
 
 pub use pricing::{ModelPrice, PriceTable};
-pub use transport::RetryPolicy;
+pub use transport::{RetryPolicy, MAX_RESPONSE_BYTES};
 
 /// What a backend returns before validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +110,12 @@ pub enum BackendError {
         /// The max_tokens of the last attempt.
         max_tokens: u32,
     },
+    /// The answer's body exceeded the size limit (not retried).
+    #[error("the API's answer exceeds the limit of {limit} bytes")]
+    ResponseTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The response could not be read (no text/tool block, not JSON, unexpected shape).
     #[error("malformed response: {0}")]
     MalformedResponse(String),
@@ -163,6 +169,28 @@ pub struct BackendSettings {
     pub openai: openai::OpenAiConfig,
     /// Rules engine policy.
     pub rules: rules::RulesConfig,
+}
+
+/// Names the file holding the API key (read when `ANTHROPIC_API_KEY` is not set).
+pub const KEY_FILE_ENV: &str = "ANTHROPIC_API_KEY_FILE";
+/// The Messages API base URL (the Anthropic SDKs' variable): a gateway, or a test stand-in.
+pub const BASE_URL_ENV: &str = "ANTHROPIC_BASE_URL";
+
+impl BackendSettings {
+    /// The defaults, with [`KEY_FILE_ENV`] and [`BASE_URL_ENV`] taken from the
+    /// environment when set (and not blank).
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let defaults = claude::ClaudeConfig::default();
+        Self {
+            key_file: var(KEY_FILE_ENV).map(std::path::PathBuf::from),
+            claude: claude::ClaudeConfig {
+                base_url: var(BASE_URL_ENV).unwrap_or(defaults.base_url.clone()),
+                ..defaults
+            },
+            ..Self::default()
+        }
+    }
 }
 
 /// Builds the configured backend.

@@ -30,8 +30,10 @@ pub struct OpenAiConfig {
     pub api_key: Option<String>,
     /// `max_tokens`.
     pub max_tokens: u32,
-    /// Per-attempt timeout.
+    /// Per-attempt timeout, covering the whole exchange (a trickled body included).
     pub timeout: Duration,
+    /// Largest answer body read (default [`super::MAX_RESPONSE_BYTES`]).
+    pub max_body_bytes: usize,
     /// Retry policy.
     pub retry: RetryPolicy,
     /// Prices (local models usually have none: cost 0).
@@ -57,6 +59,7 @@ impl Default for OpenAiConfig {
             api_key: None,
             max_tokens: 4096,
             timeout: Duration::from_secs(600),
+            max_body_bytes: super::MAX_RESPONSE_BYTES,
             retry: RetryPolicy::default(),
             prices: PriceTable::empty(),
         }
@@ -183,7 +186,7 @@ impl DiagnosisBackend for OpenAiBackend {
         );
         let bytes = serde_json::to_vec(&self.request_body(prompt))
             .map_err(|e| BackendError::MalformedResponse(e.to_string()))?;
-        let result = send_with_retry(&self.cfg.retry, |_| {
+        let result = send_with_retry(&self.cfg.retry, self.cfg.max_body_bytes, |_| {
             let mut rb = self
                 .http
                 .post(&url)
@@ -198,6 +201,9 @@ impl DiagnosisBackend for OpenAiBackend {
         let body = match result {
             Ok((_, _, b)) => b,
             Err(SendError::Transport(t)) => return Err(BackendError::Transport(t)),
+            Err(SendError::TooLarge { limit }) => {
+                return Err(BackendError::ResponseTooLarge { limit })
+            }
             Err(SendError::Status(f)) => {
                 if f.error_type.as_deref() == Some("exceed_context_size_error") {
                     return Err(BackendError::ContextWindowExceeded(f.message));

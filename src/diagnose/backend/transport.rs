@@ -14,6 +14,14 @@
 //!
 //! The loop is hand-written (not `tower::retry`) because the decision needs the response
 //! body (spend cap) and headers (`retry-after`), and the final error must carry them.
+//!
+//! # Hostile or broken answers
+//! The body is read under a size limit ([`MAX_RESPONSE_BYTES`] by default): a declared
+//! `Content-Length` over the limit is refused before anything is read, and the streamed
+//! byte count is checked chunk by chunk, so a lying or missing length cannot get past it.
+//! An answer too large is not retried (the same request would get the same answer). A
+//! server that trickles its body is cut off by the client's per-attempt timeout, which
+//! reqwest applies to the whole exchange, body included.
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -43,6 +51,12 @@ impl Default for RetryPolicy {
     }
 }
 
+/// The default limit on a model API answer: 8 MiB. A diagnosis is bounded by
+/// `max_tokens` (8192 tokens, some 32 KiB of text, a few times that with the JSON
+/// envelope and a thinking block); anything near the limit is not a real answer but a
+/// broken proxy or a hostile server, and must not be buffered whole.
+pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
 /// A non-success HTTP answer, parsed as far as possible.
 #[derive(Debug, Clone)]
 pub struct HttpFailure {
@@ -69,6 +83,32 @@ pub enum SendError {
     Status(HttpFailure),
     /// Connection error or timeout.
     Transport(String),
+    /// The answer's body was larger than the limit (not retried).
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+}
+
+/// Why a body could not be read.
+enum ReadError {
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+/// Reads `resp`'s body, refusing more than `limit` bytes.
+async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Result<Bytes, ReadError> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(ReadError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// Parses `retry-after-ms`, then `retry-after` (float seconds or HTTP-date).
@@ -189,8 +229,11 @@ impl RetryPolicy {
 /// # Guarantees
 /// - At most `policy.max_retries + 1` requests are sent.
 /// - The spend-cap 429 and statuses the policy does not retry return after one attempt.
+/// - No more than `max_body` bytes of any body are buffered ([`SendError::TooLarge`],
+///   not retried).
 pub async fn send_with_retry<F>(
     policy: &RetryPolicy,
+    max_body: usize,
     mut build: F,
 ) -> Result<(u16, HeaderMap, Bytes), SendError>
 where
@@ -203,7 +246,7 @@ where
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let headers = resp.headers().clone();
-                match resp.bytes().await {
+                match read_limited(resp, max_body).await {
                     Ok(body) if (200..300).contains(&status) => {
                         return Ok((status, headers, body));
                     }
@@ -220,7 +263,11 @@ where
                         let wait = policy.delay(retries, f.retry_after);
                         (retry, wait, SendError::Status(f))
                     }
-                    Err(e) => (
+                    Err(ReadError::TooLarge) => {
+                        tracing::warn!(status, limit = max_body, "model API answer too large");
+                        return Err(SendError::TooLarge { limit: max_body });
+                    }
+                    Err(ReadError::Transport(e)) => (
                         true,
                         policy.delay(retries, None),
                         SendError::Transport(super::super::redact::redact(&e.to_string())),

@@ -281,6 +281,7 @@ async fn prometheus_metrics(observed: &Observed) -> (Option<MetricsSample>, Opti
         per_attempt_timeout: Duration::from_millis(1500),
         overall_deadline: Duration::from_secs(2),
         max_retries: 0,
+        max_body_bytes: super::prom::MAX_BODY_BYTES,
         ..HttpConfig::default()
     };
     let client = match PromClient::new(&format!("http://{ip}:{PROMETHEUS_PORT}"), config) {

@@ -14,7 +14,9 @@ pub struct PdAdapter {
 impl PdAdapter {
     /// A PD client for `endpoints`, tuned for a controller: PD that has no leader or
     /// does not answer is reported quickly (the loop observes again within a second),
-    /// instead of being retried for the stack's default 30 s.
+    /// instead of being retried for the stack's default 30 s. Bodies keep the stack's
+    /// 64 MiB limit: PD's region lists grow with the cluster (some 500 bytes per region,
+    /// so 64 MiB is above 100 000 regions), and nothing larger is buffered.
     pub fn new(endpoints: Vec<String>) -> Self {
         let config = HttpConfig {
             per_attempt_timeout: std::time::Duration::from_secs(2),

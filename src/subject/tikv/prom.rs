@@ -250,6 +250,11 @@ pub fn prom_time(at: SystemTime) -> String {
     format!("{}.{:03}", since.as_secs(), since.subsec_millis())
 }
 
+/// The largest Prometheus answer the monitor reads: 16 MiB. Its instant queries return
+/// one series per store or instance (kilobytes); a body this large is a broken or hostile
+/// server, and every monitoring pass would otherwise buffer it.
+pub const MAX_BODY_BYTES: usize = 16 * crate::http::MIB;
+
 /// A Prometheus HTTP API client over the shared [stack](crate::http).
 #[derive(Debug, Clone)]
 pub struct PromClient {
