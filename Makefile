@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PROFILE ?= debug
 
-.PHONY: all build deps images test bench demo clippy fmt clean up down \
+.PHONY: all build deps images test bench demo clippy fmt clean up down crash-long soak \
 	images-tikv-sim images-operator images-prometheus images-chaos-helper
 
 all: build
@@ -33,6 +33,11 @@ bench: images
 	$(CARGO) bench --bench sim_scale
 	$(CARGO) bench --bench tickets
 	$(CARGO) bench --bench converge
+
+# The long crash profile: 50 SIGKILL trials of the operator (tests/crash_trials.rs;
+# CRASH_SEED=<n> replays a run). `make test` runs 10.
+crash-long: build images-tikv-sim
+	CRASH_TRIALS=$${CRASH_TRIALS:-50} $(CARGO) test --test crash_trials -- --nocapture
 
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
