@@ -39,6 +39,11 @@ bench: images
 crash-long: build images-tikv-sim
 	CRASH_TRIALS=$${CRASH_TRIALS:-50} $(CARGO) test --test crash_trials -- --nocapture
 
+# The soak: the operator against the simulator for SOAK_SECS (default 1800 s), RSS and
+# tokio alive tasks sampled and asserted flat (tests/soak.rs).
+soak: build images-tikv-sim images-prometheus
+	SOAK_SECS=$${SOAK_SECS:-1800} $(CARGO) test --test soak -- --ignored --nocapture
+
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
 
