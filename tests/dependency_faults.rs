@@ -409,3 +409,21 @@ async fn a_model_api_in_a_529_storm_or_timing_out_degrades_to_the_rules_engine_f
     assert!(violations.is_empty());
     assert_eq!(holding.len(), 1);
 }
+
+#[test]
+fn a_dependency_verdict_keeps_its_start_time_until_it_flips() {
+    let d = Dependencies::default();
+    d.blind("runtime", Criticality::Critical, "refused", true);
+    let first = d.all()["runtime"].since;
+    std::thread::sleep(Duration::from_millis(5));
+    d.blind("runtime", Criticality::Critical, "refused again", true);
+    assert_eq!(d.all()["runtime"].since, first);
+    assert_eq!(
+        d.blind_reasons(Criticality::Critical),
+        vec!["runtime: refused again"]
+    );
+    assert!(d.blind_reasons(Criticality::Auxiliary).is_empty());
+    d.ok("runtime", Criticality::Critical, true);
+    assert!(d.all()["runtime"].since > first);
+    assert!(d.blind_reasons(Criticality::Critical).is_empty());
+}

@@ -102,25 +102,3 @@ impl Dependencies {
             .collect()
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_verdict_keeps_its_start_time_until_it_flips() {
-        let d = Dependencies::default();
-        d.blind("runtime", Criticality::Critical, "refused", true);
-        let first = d.all()["runtime"].since;
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        d.blind("runtime", Criticality::Critical, "refused again", true);
-        assert_eq!(d.all()["runtime"].since, first);
-        assert_eq!(
-            d.blind_reasons(Criticality::Critical),
-            vec!["runtime: refused again"]
-        );
-        d.ok("runtime", Criticality::Critical, true);
-        assert!(d.all()["runtime"].since > first);
-        assert!(d.blind_reasons(Criticality::Critical).is_empty());
-    }
-}
