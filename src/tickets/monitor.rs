@@ -7,6 +7,12 @@
 //! the holding keys to the ticket store, which deduplicates, applies grace periods,
 //! auto-resolves and reopens, and flushes before reporting. Generic over [`Subject`]: it
 //! never names TiKV.
+//!
+//! It also keeps the dependency registry ([`crate::reconcile::deps`]) current: a
+//! snapshot that fails because the runtime is unreachable marks the operator blind to
+//! it (and still feeds the store, so the blindness is ticketed instead of silently
+//! skipped), and the subject's own dependencies (PD, Prometheus) are recorded from each
+//! snapshot. [`blindness_tickets`] turns the blindness no invariant covers into tickets.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
