@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PROFILE ?= debug
 
-.PHONY: all build deps images test bench demo eval clippy fmt clean up down fuzz \
+.PHONY: all build deps images test bench demo eval clippy fmt clean up down fuzz crash-long soak \
 	images-tikv-sim images-operator images-prometheus images-chaos-helper
 
 all: build
@@ -46,6 +46,16 @@ bench: images
 	$(CARGO) bench --bench tickets
 	$(CARGO) bench --bench converge
 	$(CARGO) bench --bench detect
+
+# The long crash profile: 50 SIGKILL trials of the operator (tests/crash_trials.rs;
+# CRASH_SEED=<n> replays a run). `make test` runs 10.
+crash-long: build images-tikv-sim
+	CRASH_TRIALS=$${CRASH_TRIALS:-50} $(CARGO) test --test crash_trials -- --nocapture
+
+# The soak: the operator against the simulator for SOAK_SECS (default 1800 s), RSS and
+# tokio alive tasks sampled and asserted flat (tests/soak.rs).
+soak: build images-tikv-sim images-prometheus
+	SOAK_SECS=$${SOAK_SECS:-1800} $(CARGO) test --test soak -- --ignored --nocapture
 
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings

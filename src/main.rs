@@ -134,6 +134,7 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         ReconcilerConfig::default(),
     )
     .with_fallback(Arc::new(RulesBackend::new(Default::default())))
+    .with_dependencies(controller.metrics().dependencies())
     .with_decision_log(DecisionLog::new(state_dir.join("decisions.jsonl")));
     // Experiments injected by `operator chaos` are reverted on time, and on restart.
     let spec = controller.subject().spec();

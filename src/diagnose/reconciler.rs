@@ -23,6 +23,7 @@ use super::context::{build_prompt, select_similar, similar_section, PastTicket};
 use super::decision_log::{now_rfc3339, DecisionEntry, DecisionLog};
 use super::ground::{finalize, GroundError};
 use super::model::{ContextSection, Diagnosis, DiagnosisRequest, TicketBrief};
+use crate::reconcile::deps::{Criticality, Dependencies, MODEL_API};
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
@@ -143,6 +144,7 @@ pub struct DiagnosisReconciler {
     queue: Arc<dyn TicketQueue>,
     context: Arc<dyn ContextSource>,
     log: Option<DecisionLog>,
+    deps: Option<Arc<Dependencies>>,
     cfg: ReconcilerConfig,
     shared: Arc<Shared>,
 }
@@ -161,6 +163,7 @@ impl DiagnosisReconciler {
             queue,
             context,
             log: None,
+            deps: None,
             cfg,
             shared: Arc::new(Shared {
                 pause_until: Mutex::new(None),
@@ -181,6 +184,30 @@ impl DiagnosisReconciler {
     pub fn with_decision_log(mut self, log: DecisionLog) -> Self {
         self.log = Some(log);
         self
+    }
+
+    /// Reports the primary backend's reachability to `deps` (as
+    /// [`crate::reconcile::deps::MODEL_API`], auxiliary: the fallback keeps diagnosing).
+    pub fn with_dependencies(mut self, deps: Arc<Dependencies>) -> Self {
+        self.deps = Some(deps);
+        self
+    }
+
+    fn report_model(&self, error: Option<&BackendError>) {
+        let Some(deps) = &self.deps else { return };
+        // The offline rules engine has no API to be blind to.
+        if self.backend.name() == "rules" {
+            return;
+        }
+        match error {
+            None => deps.ok(MODEL_API, Criticality::Auxiliary, true),
+            Some(e) => deps.blind(
+                MODEL_API,
+                Criticality::Auxiliary,
+                &super::redact::redact(&e.to_string()),
+                true,
+            ),
+        }
     }
 
     /// Current counters.
@@ -208,7 +235,9 @@ impl DiagnosisReconciler {
         let span =
             tracing::info_span!("diagnose", ticket = brief.id, backend = self.backend.name());
         let primary = async {
-            let raw = self.backend.diagnose(&prompt).await?;
+            let raw = self.backend.diagnose(&prompt).await;
+            self.report_model(raw.as_ref().err());
+            let raw = raw?;
             Ok::<_, DiagnoseTicketError>(finalize(&prompt, &raw, self.backend.name())?)
         }
         .instrument(span)

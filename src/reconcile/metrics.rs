@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::deps::Dependencies;
+
 /// Histogram bucket bounds for reconcile durations (seconds), controller-runtime's.
 pub const DURATION_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -34,12 +36,18 @@ pub struct Metrics {
     step_errors: AtomicU64,
     gauges: Mutex<BTreeMap<(String, String), f64>>,
     counters: Mutex<BTreeMap<(String, String), u64>>,
+    deps: Arc<Dependencies>,
 }
 
 impl Metrics {
     /// A shared registry.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// The dependency verdicts (rendered as `operator_dependency_up`).
+    pub fn dependencies(&self) -> Arc<Dependencies> {
+        self.deps.clone()
     }
 
     /// Counts a finished pass: `result` is `success`, `error` or `requeue`.
@@ -164,6 +172,28 @@ impl Metrics {
             "operator_step_errors_total{{{l}}} {}",
             self.step_errors.load(Ordering::Relaxed)
         );
+        out.push_str("# HELP operator_dependency_up Whether the operator could reach a dependency last time it tried (1) or is blind to it (0).\n");
+        out.push_str("# TYPE operator_dependency_up gauge\n");
+        for (name, st) in self.deps.all() {
+            let _ = writeln!(
+                out,
+                "operator_dependency_up{{dependency=\"{name}\",criticality=\"{}\"}} {}",
+                match st.criticality {
+                    super::deps::Criticality::Critical => "critical",
+                    super::deps::Criticality::Auxiliary => "auxiliary",
+                },
+                u8::from(st.error.is_none())
+            );
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            out.push_str("# HELP operator_tokio_alive_tasks Tasks alive in the operator's async runtime (a leak shows as growth).\n");
+            out.push_str("# TYPE operator_tokio_alive_tasks gauge\n");
+            let _ = writeln!(
+                out,
+                "operator_tokio_alive_tasks {}",
+                handle.metrics().num_alive_tasks()
+            );
+        }
         let gauges = self.gauges.lock().clone();
         let mut last = String::new();
         for ((name, labels), v) in gauges {

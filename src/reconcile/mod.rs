@@ -17,6 +17,7 @@
 //!   completes and the current step has finished.
 
 mod backoff;
+pub mod deps;
 pub mod metrics;
 mod plan;
 pub mod triggers;
@@ -35,6 +36,7 @@ pub use backoff::ErrorBackoff;
 pub use metrics::Metrics;
 pub use plan::{Fault, Plan};
 
+use crate::runtime::RuntimeError;
 use crate::subject::{Subject, SubjectError};
 
 /// What the loop should do after a pass (kube-runtime's `Action`).
@@ -229,7 +231,20 @@ impl<S: Subject> Controller<S> {
                 .observe()
                 .instrument(info_span!("observe", otel.name = "observe"))
                 .await
-                .map_err(ReconcileError::Observe)?;
+                .map_err(|e| {
+                    if let SubjectError::Runtime(r @ RuntimeError::Unreachable(_)) = &e {
+                        self.metrics.dependencies().blind(
+                            deps::RUNTIME,
+                            deps::Criticality::Critical,
+                            &r.to_string(),
+                            true,
+                        );
+                    }
+                    ReconcileError::Observe(e)
+                })?;
+            self.metrics
+                .dependencies()
+                .ok(deps::RUNTIME, deps::Criticality::Critical, true);
             let plan = self.subject.plan(&observed, SystemTime::now());
             for o in &self.observers {
                 o.observed(&observed, &plan);

@@ -38,9 +38,28 @@ impl<S: Subject> Clone for AppState<S> {
     }
 }
 
-/// The readiness verdict: ready when the last pass succeeded and a pass succeeded
-/// recently (three resync intervals, at least 30 s).
+/// The readiness verdict: ready when the last pass succeeded, a pass succeeded
+/// recently (three resync intervals, at least 30 s), and no critical dependency (the
+/// runtime, PD) is unreachable. Unreachable auxiliary dependencies (Prometheus, the
+/// model API) leave it ready but say `degraded` and why.
 pub fn readiness<S: Subject>(controller: &Controller<S>) -> Result<String, String> {
+    use crate::reconcile::deps::Criticality;
+    let deps = controller.metrics().dependencies();
+    let blind = deps.blind_reasons(Criticality::Critical);
+    if !blind.is_empty() {
+        return Err(format!("blind: cannot reach {}", blind.join("; ")));
+    }
+    let degraded = deps.blind_reasons(Criticality::Auxiliary);
+    readiness_of_passes(controller).map(|msg| {
+        if degraded.is_empty() {
+            msg
+        } else {
+            format!("{msg} (degraded: cannot reach {})", degraded.join("; "))
+        }
+    })
+}
+
+fn readiness_of_passes<S: Subject>(controller: &Controller<S>) -> Result<String, String> {
     let st = controller.status();
     let window = (controller.subject().resync_interval() * 3).max(Duration::from_secs(30));
     match (st.ok, st.last_success) {

@@ -79,6 +79,20 @@ pub trait Subject: Send + Sync + 'static {
     /// Checks the invariants over a snapshot (pure): what is violated, and the dedupe
     /// keys checked and found holding (they auto-resolve tickets).
     fn evaluate(&self, snapshot: &Self::Snapshot) -> (Vec<crate::tickets::Violation>, Vec<String>);
+    /// The dependencies a snapshot speaks about, beyond the runtime: `(name,
+    /// criticality, error)` with `error = None` when it answered. Dependencies the
+    /// snapshot cannot speak about (not deployed) are left out. Their tickets come from
+    /// the subject's own invariants. The default is none.
+    fn dependencies(
+        &self,
+        _snapshot: &Self::Snapshot,
+    ) -> Vec<(
+        &'static str,
+        crate::reconcile::deps::Criticality,
+        Option<String>,
+    )> {
+        Vec::new()
+    }
     /// Re-reads the spec; `Ok(true)` when it changed. A spec that fails validation is
     /// rejected and the previous one stays in force.
     async fn reload(&self) -> Result<bool, SubjectError>;

@@ -8,6 +8,12 @@
 //! the holding keys to the ticket store, which deduplicates, applies grace periods,
 //! auto-resolves and reopens, and flushes before reporting. Generic over [`Subject`]: it
 //! never names TiKV.
+//!
+//! It also keeps the dependency registry ([`crate::reconcile::deps`]) current: a
+//! snapshot that fails because the runtime is unreachable marks the operator blind to
+//! it (and still feeds the store, so the blindness is ticketed instead of silently
+//! skipped), and the subject's own dependencies (PD, Prometheus) are recorded from each
+//! snapshot. [`blindness_tickets`] turns the blindness no invariant covers into tickets.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -17,10 +23,12 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tracing::{info, info_span, warn, Instrument};
 
-use super::{Status, TicketFilter, TicketStore};
+use super::model::dedupe_key;
+use super::{Evidence, Severity, Status, TicketFilter, TicketStore, Violation};
+use crate::reconcile::deps::{Criticality, Dependencies, RUNTIME};
 use crate::reconcile::Metrics;
-use crate::runtime::RuntimeEvent;
-use crate::subject::Subject;
+use crate::runtime::{RuntimeError, RuntimeEvent};
+use crate::subject::{Subject, SubjectError};
 
 /// The monitor's cadence when nothing happens. Runtime events (a container dying, being
 /// killed, paused or disconnected) start a round at once, so this only bounds how
@@ -89,15 +97,29 @@ pub async fn round<S: Subject>(
     latest: &LatestSnapshot,
     events: &[RuntimeEvent],
 ) -> Option<SystemTime> {
-    let snapshot = match subject.snapshot(events).await {
-        Ok(s) => s,
+    let deps = metrics.dependencies();
+    let (mut violations, mut holding) = match subject.snapshot(events).await {
+        Ok(snapshot) => {
+            deps.ok(RUNTIME, Criticality::Critical, true);
+            for (name, criticality, error) in subject.dependencies(&snapshot) {
+                match error {
+                    Some(e) => deps.blind(name, criticality, &e, false),
+                    None => deps.ok(name, criticality, false),
+                }
+            }
+            let out = subject.evaluate(&snapshot);
+            *latest.lock() = serde_json::to_value(&snapshot).ok();
+            out
+        }
         Err(e) => {
             warn!(error = %e, "monitor: snapshot failed");
-            return None;
+            if let SubjectError::Runtime(r @ RuntimeError::Unreachable(_)) = &e {
+                deps.blind(RUNTIME, Criticality::Critical, &r.to_string(), true);
+            }
+            (Vec::new(), Vec::new())
         }
     };
-    let (violations, holding) = subject.evaluate(&snapshot);
-    *latest.lock() = serde_json::to_value(&snapshot).ok();
+    blindness_tickets(subject.kind(), &deps, &mut violations, &mut holding);
     let store2 = store.clone();
     let now = SystemTime::now();
     let outcome =
@@ -147,6 +169,51 @@ pub async fn round<S: Subject>(
         }
     }
     due
+}
+
+/// How long the runtime must stay unreachable before its ticket opens (a daemon restart
+/// takes a few seconds).
+pub const RUNTIME_UNREACHABLE_GRACE: Duration = Duration::from_secs(10);
+
+/// The blindness tickets the core files itself: one `<dependency>-unreachable` ticket per
+/// unreachable dependency that no subject invariant covers (the runtime, the model
+/// API), and the holding keys of those that answer (they auto-resolve).
+pub fn blindness_tickets(
+    kind: &str,
+    deps: &Dependencies,
+    violations: &mut Vec<Violation>,
+    holding: &mut Vec<String>,
+) {
+    for (name, st) in deps.all() {
+        if !st.core_ticket {
+            continue;
+        }
+        let invariant = format!("{name}-unreachable");
+        match st.error {
+            None => holding.push(dedupe_key(kind, &invariant, &name)),
+            Some(err) => {
+                let mut evidence = Evidence::at(SystemTime::now());
+                evidence.state = serde_json::json!({
+                    "dependency": name,
+                    "error": err,
+                    "since": humantime::format_rfc3339_seconds(st.since).to_string(),
+                });
+                let (severity, grace) = match st.criticality {
+                    Criticality::Critical => (Severity::Critical, RUNTIME_UNREACHABLE_GRACE),
+                    Criticality::Auxiliary => (Severity::Warning, Duration::ZERO),
+                };
+                violations.push(Violation {
+                    subject: kind.to_string(),
+                    invariant,
+                    target: name.clone(),
+                    severity,
+                    summary: format!("the operator cannot reach {name}: {err}"),
+                    evidence,
+                    grace,
+                });
+            }
+        }
+    }
 }
 
 fn status_name(s: Status) -> &'static str {

@@ -345,6 +345,29 @@ impl Subject for TikvSubject {
         (e.violations, e.holding)
     }
 
+    fn dependencies(
+        &self,
+        snapshot: &Self::Snapshot,
+    ) -> Vec<(
+        &'static str,
+        crate::reconcile::deps::Criticality,
+        Option<String>,
+    )> {
+        use crate::reconcile::deps::Criticality;
+        let mut out = Vec::new();
+        match (&snapshot.pd, &snapshot.pd_error) {
+            (Some(_), _) => out.push(("pd", Criticality::Critical, None)),
+            (None, Some(e)) => out.push(("pd", Criticality::Critical, Some(e.clone()))),
+            (None, None) => {}
+        }
+        match (&snapshot.metrics, &snapshot.prometheus_error) {
+            (Some(_), _) => out.push(("prometheus", Criticality::Auxiliary, None)),
+            (None, Some(e)) => out.push(("prometheus", Criticality::Auxiliary, Some(e.clone()))),
+            (None, None) => {}
+        }
+        out
+    }
+
     async fn reload(&self) -> Result<bool, SubjectError> {
         let Some(path) = &self.spec_path else {
             return Ok(false);
