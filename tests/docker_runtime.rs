@@ -395,21 +395,34 @@ async fn a_foreign_container_named_like_ours_is_reported_and_never_touched() {
     assert!(rt.client().inspect_volume(&volume).await.is_ok());
 }
 
-async fn next_event(
-    events: &mut futures::stream::BoxStream<'static, Result<RuntimeEvent, RuntimeError>>,
-    container: &str,
-    action: EventAction,
-) -> RuntimeEvent {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let next = tokio::time::timeout_at(deadline, events.next())
-            .await
-            .unwrap_or_else(|_| panic!("no {action:?} event for {container} within 20 s"));
-        let event = next
-            .expect("event stream ended")
-            .expect("event stream failed");
-        if event.container == container && event.action == action {
-            return event;
+/// An event stream read out of order: events for other containers or actions are kept,
+/// not dropped, because two containers' events interleave in any order.
+struct Events {
+    stream: futures::stream::BoxStream<'static, Result<RuntimeEvent, RuntimeError>>,
+    seen: Vec<RuntimeEvent>,
+}
+
+impl Events {
+    async fn next_for(&mut self, container: &str, action: EventAction) -> RuntimeEvent {
+        if let Some(i) = self
+            .seen
+            .iter()
+            .position(|e| e.container == container && e.action == action)
+        {
+            return self.seen.remove(i);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .unwrap_or_else(|_| panic!("no {action:?} event for {container} within 20 s"));
+            let event = next
+                .expect("event stream ended")
+                .expect("event stream failed");
+            if event.container == container && event.action == action {
+                return event;
+            }
+            self.seen.push(event);
         }
     }
 }
@@ -419,12 +432,15 @@ async fn the_event_stream_reports_die_with_exit_code_and_kill_with_signal() {
     let run = run_or_skip!("the_event_stream_reports_die_with_exit_code_and_kill_with_signal");
     let rt = &run.runtime;
     run.create_network().await.unwrap();
-    let mut events = rt.events(&run.cluster);
+    let mut events = Events {
+        stream: rt.events(&run.cluster),
+        seen: Vec::new(),
+    };
     // Another cluster's subscriber must not see this run's events.
     let mut others = rt.events(&format!("{}-other", run.cluster));
     // The subscription is made on first poll; make it before anything happens.
     assert!(
-        tokio::time::timeout(Duration::from_millis(300), events.next())
+        tokio::time::timeout(Duration::from_millis(300), events.stream.next())
             .await
             .is_err()
     );
@@ -439,27 +455,27 @@ async fn the_event_stream_reports_die_with_exit_code_and_kill_with_signal() {
     let victim = run.busybox_spec("tikv-1", TestRun::idle_script());
     rt.create_and_start(&victim).await.unwrap();
 
-    let start = next_event(&mut events, &quitter.name, EventAction::Start).await;
+    let start = events.next_for(&quitter.name, EventAction::Start).await;
     assert_eq!(
         start.labels.get(labels::MEMBER).map(String::as_str),
         Some("tikv-0")
     );
-    let die = next_event(&mut events, &quitter.name, EventAction::Die).await;
+    let die = events.next_for(&quitter.name, EventAction::Die).await;
     assert_eq!(die.exit_code, Some(3));
     assert_eq!(die.raw_action, "die");
     assert!(die.time >= start.time);
 
-    next_event(&mut events, &victim.name, EventAction::Start).await;
+    events.next_for(&victim.name, EventAction::Start).await;
     rt.kill(&run.cluster, &victim.name, "SIGKILL")
         .await
         .unwrap();
-    let kill = next_event(&mut events, &victim.name, EventAction::Kill).await;
+    let kill = events.next_for(&victim.name, EventAction::Kill).await;
     assert_eq!(kill.signal.as_deref(), Some("9"));
-    let die = next_event(&mut events, &victim.name, EventAction::Die).await;
+    let die = events.next_for(&victim.name, EventAction::Die).await;
     assert_eq!(die.exit_code, Some(137));
 
     rt.remove(&run.cluster, &victim.name).await.unwrap();
-    next_event(&mut events, &victim.name, EventAction::Destroy).await;
+    events.next_for(&victim.name, EventAction::Destroy).await;
     assert!(
         tokio::time::timeout(Duration::from_millis(200), others.next())
             .await
