@@ -12,6 +12,7 @@ use operator::cli::{self, Cli, CliError, Env, RunContext};
 use operator::diagnose::backend::rules::RulesBackend;
 use operator::diagnose::backend::{select_backend, BackendSettings};
 use operator::diagnose::decision_log::DecisionLog;
+use operator::diagnose::reconciler::Sources;
 use operator::diagnose::reconciler::{DiagnosisReconciler, ReconcilerConfig};
 use operator::diagnose::store_queue::{SnapshotContext, StoreQueue};
 use operator::reconcile::Controller;
@@ -19,6 +20,7 @@ use operator::runtime::docker::DockerRuntime;
 use operator::runtime::ContainerRuntime;
 use operator::subject::tikv::pd_adapter::PdAdapter;
 use operator::subject::tikv::subject::{PdApi, TikvSubject};
+use operator::subject::tikv::window::PromMetricsWindow;
 use operator::tickets::monitor::LatestSnapshot;
 use operator::tickets::TicketStore;
 
@@ -130,7 +132,14 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     let diagnoser = DiagnosisReconciler::new(
         backend,
         Arc::new(StoreQueue::new(store.clone())),
-        Arc::new(SnapshotContext::new(latest)),
+        Arc::new(Sources(vec![
+            Arc::new(SnapshotContext::new(latest)),
+            Arc::new(PromMetricsWindow::new(
+                operator::subject::Subject::runtime(&**controller.subject()),
+                controller.subject().spec().name(),
+                &controller.subject().spec().network_name(),
+            )),
+        ])),
         ReconcilerConfig::default(),
     )
     .with_fallback(Arc::new(RulesBackend::new(Default::default())))

@@ -225,6 +225,35 @@ async fn every_dashboard_query_returns_data_from_the_simulator_and_the_operator(
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
+    // The diagnosis metrics window (range queries of the reference PromQL per store)
+    // reads real series from this Prometheus.
+    let now = std::time::SystemTime::now();
+    let window = operator::subject::tikv::window::fetch(&client, now - Duration::from_secs(5), now)
+        .await
+        .unwrap();
+    let kinds: BTreeSet<&str> = window
+        .iter()
+        .filter_map(|(name, _)| name.split('{').next())
+        .collect();
+    for kind in ["qps", "slow_score", "available_bytes"] {
+        assert!(kinds.contains(kind), "window lacks {kind}: {kinds:?}");
+    }
+    assert!(
+        window
+            .iter()
+            .all(|(name, points)| name.contains("instance=\"") && !points.is_empty()),
+        "{window:?}"
+    );
+    let section = operator::diagnose::context::sections::metrics_window(&window, 16);
+    assert!(
+        section
+            .content
+            .lines()
+            .all(|l| l.contains(": t") && l.contains('=')),
+        "{}",
+        section.content
+    );
+
     let exported: BTreeSet<String> = {
         let body = reqwest::get(format!("{}/api/v1/label/__name__/values", prom.url))
             .await

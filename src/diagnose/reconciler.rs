@@ -56,6 +56,21 @@ pub trait ContextSource: Send + Sync {
     async fn sections(&self, brief: &TicketBrief) -> Vec<ContextSection>;
 }
 
+/// Several context sources, their sections concatenated (the prompt builder ranks and
+/// cuts them together).
+pub struct Sources(pub Vec<Arc<dyn ContextSource>>);
+
+#[async_trait]
+impl ContextSource for Sources {
+    async fn sections(&self, brief: &TicketBrief) -> Vec<ContextSection> {
+        let mut out = Vec::new();
+        for source in &self.0 {
+            out.extend(source.sections(brief).await);
+        }
+        out
+    }
+}
+
 /// A context source with nothing to add (the ticket's evidence alone).
 #[derive(Debug, Clone, Default)]
 pub struct NoExtraContext;

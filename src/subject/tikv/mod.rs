@@ -12,3 +12,4 @@ pub mod promtext;
 pub mod snapshot;
 pub mod subject;
 pub mod topology;
+pub mod window;
