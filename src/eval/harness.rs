@@ -31,7 +31,9 @@ use crate::runtime::{
 use crate::sim::cluster::{InProcessCluster, SimClusterConfig};
 use crate::spec::ClusterSpec;
 use crate::subject::tikv::model::StoreState;
-use crate::subject::tikv::monitor::{self, EvidenceSources, MonitorState, LOG_TAIL, PROBE_TIMEOUT};
+use crate::subject::tikv::monitor::{
+    self, probe_status, EvidenceSources, MonitorState, LOG_TAIL, PROBE_TIMEOUT,
+};
 use crate::subject::tikv::pd_adapter::PdAdapter;
 use crate::subject::tikv::plan::{Memory, Observed};
 use crate::subject::tikv::promtext::{self, histogram_quantile, Exposition, Histogram};
@@ -474,24 +476,12 @@ impl EvidenceSources for SimHarness {
                 continue;
             };
             let (store_id, address) = (store.id, self.tikv_status_address(i));
-            let (http, url) = (self.http.clone(), format!("{url}/status"));
-            futs.push(async move {
-                let t = Instant::now();
-                let res = tokio::time::timeout(PROBE_TIMEOUT, http.get(&url).send()).await;
-                let (ok, error) = match res {
-                    Ok(Ok(r)) if r.status().is_success() => (true, None),
-                    Ok(Ok(r)) => (false, Some(format!("HTTP {}", r.status()))),
-                    Ok(Err(e)) => (false, Some(e.to_string())),
-                    Err(_) => (false, Some(format!("no answer within {PROBE_TIMEOUT:?}"))),
-                };
-                StatusProbe {
-                    store_id,
-                    address,
-                    ok,
-                    error,
-                    latency_ms: t.elapsed().as_secs_f64() * 1e3,
-                }
-            });
+            futs.push(probe_status(
+                self.http.clone(),
+                format!("{url}/status"),
+                store_id,
+                address,
+            ));
         }
         futures::future::join_all(futs).await
     }

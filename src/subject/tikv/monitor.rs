@@ -225,27 +225,34 @@ async fn probe_stores(
             }));
             continue;
         };
-        let http = http.clone();
-        futs.push(Box::pin(async move {
-            let t = Instant::now();
-            let url = format!("http://{ip}:{TIKV_STATUS_PORT}/status");
-            let res = tokio::time::timeout(PROBE_TIMEOUT, http.get(&url).send()).await;
-            let (ok, error) = match res {
-                Ok(Ok(r)) if r.status().is_success() => (true, None),
-                Ok(Ok(r)) => (false, Some(format!("HTTP {}", r.status()))),
-                Ok(Err(e)) => (false, Some(e.to_string())),
-                Err(_) => (false, Some(format!("no answer within {PROBE_TIMEOUT:?}"))),
-            };
-            StatusProbe {
-                store_id,
-                address,
-                ok,
-                error,
-                latency_ms: t.elapsed().as_secs_f64() * 1e3,
-            }
-        }));
+        let url = format!("http://{ip}:{TIKV_STATUS_PORT}/status");
+        futs.push(Box::pin(probe_status(http.clone(), url, store_id, address)));
     }
     futures::future::join_all(futs).await
+}
+
+/// One probe of a store's status port (`GET <url>`, 2xx within [`PROBE_TIMEOUT`]).
+pub async fn probe_status(
+    http: reqwest::Client,
+    url: String,
+    store_id: u64,
+    address: String,
+) -> StatusProbe {
+    let t = Instant::now();
+    let res = tokio::time::timeout(PROBE_TIMEOUT, http.get(&url).send()).await;
+    let (ok, error) = match res {
+        Ok(Ok(r)) if r.status().is_success() => (true, None),
+        Ok(Ok(r)) => (false, Some(format!("HTTP {}", r.status()))),
+        Ok(Err(e)) => (false, Some(e.to_string())),
+        Err(_) => (false, Some(format!("no answer within {PROBE_TIMEOUT:?}"))),
+    };
+    StatusProbe {
+        store_id,
+        address,
+        ok,
+        error,
+        latency_ms: t.elapsed().as_secs_f64() * 1e3,
+    }
 }
 
 /// The cluster network's name, as the owned network listing shows it.
