@@ -25,7 +25,7 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -62,33 +62,6 @@ impl Phase {
     }
 }
 
-fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> Option<(u16, String)> {
-    let mut s =
-        std::net::TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_string())
-        .unwrap_or_default();
-    // Chunked bodies: keep the JSON between the first '{'/'[' and the last '}'/']'.
-    let body = match (body.find(['{', '[']), body.rfind(['}', ']'])) {
-        (Some(a), Some(b)) if b >= a => body[a..=b].to_string(),
-        _ => body,
-    };
-    Some((code, body))
-}
-
 fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().unwrap();
     String::from_utf8_lossy(&out.stdout).to_string()
@@ -114,7 +87,7 @@ fn owned_containers(cluster: &str) -> Vec<(String, String, String, String)> {
 
 /// PD's stores, Tombstone included: `(address, state_name)`.
 fn pd_stores(pd: &str) -> Option<Vec<(String, String)>> {
-    let (code, body) = http(pd, "GET", "/pd/api/v1/stores/check", None)?;
+    let (code, body) = support::http::request(pd, "GET", "/pd/api/v1/stores/check", None)?;
     if code != 200 {
         return None;
     }
@@ -320,7 +293,7 @@ spec:
     }
 
     fn status(&self) -> Option<Value> {
-        let (code, body) = http(&self.addr, "GET", "/api/v1/status", None)?;
+        let (code, body) = support::http::request(&self.addr, "GET", "/api/v1/status", None)?;
         (code == 200).then(|| serde_json::from_str(&body).ok())?
     }
 
@@ -367,7 +340,7 @@ spec:
         if live.iter().any(|s| s.1 != "Up") {
             return Some(format!("PD stores not all Up: {stores:?}"));
         }
-        let (_, schedulers) = http(&pd, "GET", "/pd/api/v1/schedulers", None)?;
+        let (_, schedulers) = support::http::request(&pd, "GET", "/pd/api/v1/schedulers", None)?;
         if schedulers.contains("evict-leader") {
             return Some(format!("evict-leader scheduler left: {schedulers}"));
         }
@@ -401,7 +374,7 @@ spec:
     }
 
     fn tickets(&self) -> Vec<Value> {
-        http(&self.addr, "GET", "/api/v1/tickets", None)
+        support::http::request(&self.addr, "GET", "/api/v1/tickets", None)
             .filter(|(c, _)| *c == 200)
             .and_then(|(_, b)| serde_json::from_str::<Vec<Value>>(&b).ok())
             .expect("the ticket API answers after a restart (the store opened)")
@@ -416,7 +389,7 @@ spec:
                 continue;
             }
             let path = format!("/api/v1/tickets/{id}/ack");
-            if let Some((200, _)) = http(&self.addr, "POST", &path, Some(TOKEN)) {
+            if let Some((200, _)) = support::http::request(&self.addr, "POST", &path, Some(TOKEN)) {
                 self.acked.insert(id);
             }
         }
@@ -424,8 +397,9 @@ spec:
 
     fn check_acked_kept(&self, what: &str) {
         for id in &self.acked {
-            let (code, body) = http(&self.addr, "GET", &format!("/api/v1/tickets/{id}"), None)
-                .unwrap_or((0, String::new()));
+            let (code, body) =
+                support::http::request(&self.addr, "GET", &format!("/api/v1/tickets/{id}"), None)
+                    .unwrap_or((0, String::new()));
             assert_eq!(code, 200, "{what}: acknowledged ticket {id} lost: {body}");
             assert!(
                 body.to_lowercase().contains("\"acknowledged\""),

@@ -119,25 +119,6 @@ fn pipe(mut from: UnixStream, mut to: UnixStream) {
     });
 }
 
-fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n")?.1.to_string();
-    let body = match (body.find(['{', '[']), body.rfind(['}', ']'])) {
-        (Some(a), Some(b)) if b >= a && !body.starts_with("ready") => body[a..=b].to_string(),
-        _ => body,
-    };
-    Some((code, body))
-}
-
 fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -250,14 +231,14 @@ spec:
             .spawn()
             .unwrap(),
     );
-    let readyz = || http_get(&addr, "/readyz").unwrap_or((0, String::new()));
+    let readyz = || support::http::get(&addr, "/readyz").unwrap_or((0, String::new()));
     let status = || {
-        http_get(&addr, "/api/v1/status")
+        support::http::get(&addr, "/api/v1/status")
             .and_then(|(_, b)| serde_json::from_str::<Value>(&b).ok())
             .unwrap_or_default()
     };
     let tickets = || {
-        http_get(&addr, "/api/v1/tickets")
+        support::http::get(&addr, "/api/v1/tickets")
             .and_then(|(_, b)| serde_json::from_str::<Vec<Value>>(&b).ok())
             .unwrap_or_default()
     };
@@ -284,7 +265,7 @@ spec:
         "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
         &format!("{name}-pd-0"),
     ]);
-    let leader = http_get(&format!("{pd_ip}:2379"), "/pd/api/v1/leader")
+    let leader = support::http::get(&format!("{pd_ip}:2379"), "/pd/api/v1/leader")
         .and_then(|(_, b)| serde_json::from_str::<Value>(&b).ok())
         .and_then(|v| v["name"].as_str().map(str::to_string))
         .expect("PD names its leader");
@@ -293,7 +274,7 @@ spec:
         ticket("pd-member-unhealthy", &["open", "diagnosing", "diagnosed"])
     });
     wait_for("ready with a new PD leader", 60, || readyz().0 == 200);
-    assert_eq!(http_get(&addr, "/healthz").unwrap().0, 200);
+    assert_eq!(support::http::get(&addr, "/healthz").unwrap().0, 200);
     docker(&["start", &format!("{name}-{leader}")]);
     wait_for("the PD member back, ready", 120, healthy_and_ready);
     wait_for("the dead PD leader's ticket resolved", 90, || {
@@ -310,7 +291,7 @@ spec:
         let (code, body) = readyz();
         code == 503 && body.contains("pd:")
     });
-    assert_eq!(http_get(&addr, "/healthz").unwrap().0, 200);
+    assert_eq!(support::http::get(&addr, "/healthz").unwrap().0, 200);
     wait_for("the pd-unreachable ticket", 60, || {
         ticket("pd-unreachable", &["open", "diagnosing", "diagnosed"])
     });
@@ -339,7 +320,7 @@ spec:
 
     // 4. The Docker daemon becomes unreachable for the operator.
     let errors = || {
-        http_get(&addr, "/metrics")
+        support::http::get(&addr, "/metrics")
             .and_then(|(_, m)| {
                 m.lines()
                     .find_map(|l| {
@@ -354,7 +335,7 @@ spec:
         let (code, body) = readyz();
         code == 503 && body.contains("runtime") && body.contains("unreachable")
     });
-    assert_eq!(http_get(&addr, "/healthz").unwrap().0, 200);
+    assert_eq!(support::http::get(&addr, "/healthz").unwrap().0, 200);
     wait_for("the runtime-unreachable ticket", 60, || {
         ticket("runtime-unreachable", &["open", "diagnosing", "diagnosed"])
     });

@@ -391,25 +391,6 @@ async fn an_operator_killed_mid_plan_converges_on_restart_without_duplicates() {
     c.down();
 }
 
-fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_string())
-        .unwrap_or_default();
-    Some((code, body))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_controller_follows_spec_edits_and_reports_a_killed_store_without_touching_it() {
     let Some(rt) = docker_or_skip(
@@ -440,13 +421,13 @@ async fn a_running_controller_follows_spec_edits_and_reports_a_killed_store_with
         .unwrap();
     let guard = KillOnDrop(&mut child);
     wait_for("/readyz and convergence", Duration::from_secs(90), || {
-        let ready = http_get(&addr, "/readyz").is_some_and(|(code, _)| code == 200);
-        let converged = http_get(&addr, "/api/v1/status")
+        let ready = support::http::get(&addr, "/readyz").is_some_and(|(code, _)| code == 200);
+        let converged = support::http::get(&addr, "/api/v1/status")
             .and_then(|(_, b)| serde_json::from_str::<Value>(&b).ok())
             .is_some_and(|s| s["converged"] == true);
         ready && converged
     });
-    assert_eq!(http_get(&addr, "/healthz").unwrap().0, 200);
+    assert_eq!(support::http::get(&addr, "/healthz").unwrap().0, 200);
 
     // Edit the file: the controller scales out on its own.
     c.write(1, 4, SIM, "");
@@ -464,7 +445,7 @@ async fn a_running_controller_follows_spec_edits_and_reports_a_killed_store_with
         .unwrap()
         .success());
     wait_for("the fault to be reported", Duration::from_secs(30), || {
-        http_get(&addr, "/api/v1/status")
+        support::http::get(&addr, "/api/v1/status")
             .and_then(|(_, b)| serde_json::from_str::<Value>(&b).ok())
             .is_some_and(|s| {
                 s["faults"].to_string().contains("tikv-1")
@@ -477,7 +458,7 @@ async fn a_running_controller_follows_spec_edits_and_reports_a_killed_store_with
         "the killed container was left alone"
     );
 
-    let (code, metrics) = http_get(&addr, "/metrics").unwrap();
+    let (code, metrics) = support::http::get(&addr, "/metrics").unwrap();
     assert_eq!(code, 200);
     assert!(
         metrics.contains("operator_reconcile_total{controller=\"tikv\",result=\"success\"}"),

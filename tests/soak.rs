@@ -10,7 +10,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,20 +17,6 @@ use support::docker::{docker_or_skip, TestRun};
 
 const SIM: &str = "tikv-sim:local";
 const PROM: &str = "operator-prometheus:local";
-
-fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, buf.split_once("\r\n\r\n")?.1.to_string()))
-}
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -45,7 +30,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 fn alive_tasks(addr: &str) -> Option<u64> {
-    let (_, body) = http_get(addr, "/metrics")?;
+    let (_, body) = support::http::get(addr, "/metrics")?;
     body.lines()
         .find_map(|l| l.strip_prefix("operator_tokio_alive_tasks "))?
         .trim()
@@ -124,7 +109,7 @@ spec:
         .unwrap();
     let pid = child.id();
     let start = Instant::now();
-    while http_get(&addr, "/readyz").is_none_or(|(c, _)| c != 200) {
+    while support::http::get(&addr, "/readyz").is_none_or(|(c, _)| c != 200) {
         assert!(
             start.elapsed() < Duration::from_secs(180),
             "not ready in 180 s"
