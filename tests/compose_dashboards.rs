@@ -26,19 +26,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use manifests_support::{
-    dashboard_queries, free_port, require_tool, skip_or_fail, Killed, Prometheus,
+    dashboard_queries, free_port, metric_names, require_tool, skip_or_fail, Killed, Prometheus,
+    EXPORTED_LATER,
 };
 use operator::reconcile::Metrics;
-
-/// Operator metrics that the ticket and diagnosis features export (documented in the
-/// operator dashboard's description). Panels reading them may be empty until then.
-const EXPORTED_LATER: [&str; 5] = [
-    "operator_tickets",
-    "operator_time_to_detect_seconds_bucket",
-    "operator_diagnoses_total",
-    "operator_diagnosis_tokens_total",
-    "operator_time_to_detect_seconds",
-];
 
 const TEST: &str = "dashboard queries return data";
 
@@ -178,14 +169,6 @@ fn scrape_config(sim: &SimCluster, operator: &str) -> String {
         pd = sim.pd_target,
         tikv = list(&sim.tikv_targets),
     )
-}
-
-/// Metric names a query reads: identifiers directly followed by a label matcher `{` or
-/// a range `[`. Functions and aggregations are followed by `(` and label names by `=`,
-/// so neither matches; the dashboards always write selectors with braces.
-fn metric_names(expr: &str) -> BTreeSet<String> {
-    let re = regex::Regex::new(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*[\{\[]").unwrap();
-    re.captures_iter(expr).map(|c| c[1].to_string()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,8 +3,9 @@
 //! Debian's Prometheus (`operator-prometheus:local`); the operator creates PD and TiKV
 //! (`tikv-sim:local`) from the mounted cluster file and converges them; Prometheus, with
 //! the project's own scrape config, scrapes PD, TiKV and the operator; the operator
-//! serves /metrics on the published port; and its OTLP spans reach a receiver on the
-//! host through `host.docker.internal`.
+//! serves /metrics on the published port; every Grafana panel query returns data from
+//! that Prometheus; and its OTLP spans reach a receiver on the host through
+//! `host.docker.internal`.
 //!
 //! It runs as its own compose project with its own cluster name, network and ports (the
 //! variables the compose file documents), so a user's `make up` on the same machine is
@@ -26,7 +27,9 @@ use axum::Router;
 use parking_lot::Mutex;
 use serde_json::Value;
 
-use manifests_support::{free_port, repo, skip_or_fail, which};
+use manifests_support::{
+    dashboard_queries, free_port, metric_names, repo, skip_or_fail, which, EXPORTED_LATER,
+};
 
 const TEST: &str = "compose sim variant comes up";
 
@@ -315,6 +318,67 @@ async fn the_simulator_compose_deployment_converges_is_scraped_and_exports_spans
                 Ok(())
             } else {
                 Err(format!("up by job: {up:?}"))
+            }
+        }
+    })
+    .await;
+
+    // Every dashboard query runs against compose's Prometheus and returns data (panels
+    // reading metrics that exist only after a ticket or a diagnosis may be empty).
+    let c = client.clone();
+    let prom_url = prom.clone();
+    until(90, "every dashboard query to return data", || {
+        let (c, prom) = (c.clone(), prom_url.clone());
+        async move {
+            let names = get_json(&c, &format!("{prom}/api/v1/label/__name__/values"))
+                .await
+                .ok_or("Prometheus not answering")?;
+            let exported: std::collections::BTreeSet<String> = names["data"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            let mut problems = Vec::new();
+            for q in dashboard_queries() {
+                let unknown: Vec<String> = metric_names(&q.expr)
+                    .into_iter()
+                    .filter(|n| !exported.contains(n))
+                    .collect();
+                if !unknown.is_empty() {
+                    if !unknown.iter().all(|n| EXPORTED_LATER.contains(&n.as_str())) {
+                        problems.push(format!(
+                            "{} {:?}: nobody exports {unknown:?}",
+                            q.dashboard, q.title
+                        ));
+                    }
+                    continue;
+                }
+                let url = reqwest::Url::parse_with_params(
+                    &format!("{prom}/api/v1/query"),
+                    &[("query", q.expr.as_str())],
+                )
+                .map_err(|e| e.to_string())?;
+                let v: Value = c
+                    .get(url)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .json()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let data = &v["data"]["result"];
+                let has = data.as_array().is_some_and(|a| !a.is_empty())
+                    || (v["data"]["resultType"] == "scalar" && !data.is_null());
+                if !has {
+                    problems.push(format!("{} {:?}: empty: {}", q.dashboard, q.title, q.expr));
+                }
+            }
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(problems.join("\n"))
             }
         }
     })

@@ -209,3 +209,23 @@ impl Prometheus {
         PromClient::new(&self.url, config).unwrap()
     }
 }
+
+/// Operator metrics that exist only once something happened (a ticket opened, a
+/// diagnosis made; documented in the operator dashboard's description): on a healthy
+/// cluster the panels reading them may be empty. Any other metric a panel names must be
+/// exported by some target.
+pub const EXPORTED_LATER: [&str; 5] = [
+    "operator_tickets",
+    "operator_time_to_detect_seconds_bucket",
+    "operator_diagnoses_total",
+    "operator_diagnosis_tokens_total",
+    "operator_time_to_detect_seconds",
+];
+
+/// Metric names a query reads: identifiers directly followed by a label matcher `{` or
+/// a range `[`. Functions and aggregations are followed by `(` and label names by `=`,
+/// so neither matches; the dashboards always write selectors with braces.
+pub fn metric_names(expr: &str) -> std::collections::BTreeSet<String> {
+    let re = regex::Regex::new(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*[\{\[]").unwrap();
+    re.captures_iter(expr).map(|c| c[1].to_string()).collect()
+}
