@@ -137,20 +137,12 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     eprintln!("{what}: {:.1} s", start.elapsed().as_secs_f64());
 }
 
+/// The operator process, stopped (SIGTERM, then SIGKILL) when dropped.
 struct Operator(Child);
 
 impl Drop for Operator {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        support::process::stop(&mut self.0, Duration::from_secs(15));
     }
 }
 

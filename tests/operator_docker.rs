@@ -419,7 +419,7 @@ async fn a_running_controller_follows_spec_edits_and_reports_a_killed_store_with
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let guard = KillOnDrop(&mut child);
+    let guard = support::process::StopOnDrop(&mut child);
     wait_for("/readyz and convergence", Duration::from_secs(90), || {
         let ready = support::http::get(&addr, "/readyz").is_some_and(|(code, _)| code == 200);
         let converged = support::http::get(&addr, "/api/v1/status")
@@ -484,22 +484,4 @@ fn image_running(container: &str) -> Option<bool> {
         .output()
         .ok()?;
     Some(String::from_utf8_lossy(&out.stdout).trim() == "true")
-}
-
-struct KillOnDrop<'a>(&'a mut std::process::Child);
-
-impl Drop for KillOnDrop<'_> {
-    fn drop(&mut self) {
-        // SIGTERM first: the controller shuts down cleanly.
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

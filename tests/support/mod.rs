@@ -4,3 +4,4 @@
 
 pub mod docker;
 pub mod http;
+pub mod process;
