@@ -4,8 +4,8 @@
 //! (`tikv-sim:local`) from the mounted cluster file and converges them; Prometheus, with
 //! the project's own scrape config, scrapes PD, TiKV and the operator; the operator
 //! serves /metrics on the published port; every Grafana panel query returns data from
-//! that Prometheus; and its OTLP spans reach a receiver on the host through
-//! `host.docker.internal`.
+//! that Prometheus; SIGTERM stops it cleanly and it comes back from its state volume;
+//! and its OTLP spans reach a receiver on the host through `host.docker.internal`.
 //!
 //! It runs as its own compose project with its own cluster name, network and ports (the
 //! variables the compose file documents), so a user's `make up` on the same machine is
@@ -382,6 +382,55 @@ async fn the_simulator_compose_deployment_converges_is_scraped_and_exports_spans
             }
         }
     })
+    .await;
+
+    // SIGTERM (`compose stop`) shuts the containerised operator down cleanly, and it
+    // comes back from its state volume and reports the cluster converged again.
+    let id = String::from_utf8_lossy(&project.run(&["ps", "-q", "operator"]).stdout)
+        .trim()
+        .to_string();
+    assert!(!id.is_empty(), "no operator container");
+    let stop = project.run(&["stop", "operator"]);
+    assert!(
+        stop.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+    let exit = Command::new("docker")
+        .args(["inspect", "-f", "{{.State.ExitCode}}", &id])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&exit.stdout).trim(),
+        "0",
+        "the operator did not exit cleanly on SIGTERM; logs:\n{}",
+        logs()
+    );
+    let start = project.run(&["start", "operator"]);
+    assert!(
+        start.status.success(),
+        "{}",
+        String::from_utf8_lossy(&start.stderr)
+    );
+    let c = client.clone();
+    let a = api.clone();
+    until(
+        120,
+        "the restarted operator to report the cluster converged",
+        || {
+            let (c, a) = (c.clone(), a.clone());
+            async move {
+                let st = get_json(&c, &format!("{a}/api/v1/status"))
+                    .await
+                    .ok_or("operator API not answering")?;
+                if st["converged"] == true {
+                    Ok(())
+                } else {
+                    Err(format!("status {st}"))
+                }
+            }
+        },
+    )
     .await;
 
     // Its spans reach the OTLP receiver on the host.
