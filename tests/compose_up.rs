@@ -122,6 +122,18 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Option<Value> {
     client.get(url).send().await.ok()?.json().await.ok()
 }
 
+/// `Ok` once the operator's API reports the cluster converged, else why not.
+async fn converged(client: reqwest::Client, api: String) -> Result<(), String> {
+    let st = get_json(&client, &format!("{api}/api/v1/status"))
+        .await
+        .ok_or("operator API not answering")?;
+    if st["converged"] == true {
+        Ok(())
+    } else {
+        Err(format!("status {st}"))
+    }
+}
+
 async fn until<F, Fut>(secs: u64, what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
@@ -242,20 +254,8 @@ async fn the_simulator_compose_deployment_converges_is_scraped_and_exports_spans
     };
 
     // The containerised operator converges the cluster it was given.
-    let c = client.clone();
-    let a = api.clone();
     let converge = until(180, "the operator to converge the cluster", || {
-        let (c, a) = (c.clone(), a.clone());
-        async move {
-            let st = get_json(&c, &format!("{a}/api/v1/status"))
-                .await
-                .ok_or("operator API not answering")?;
-            if st["converged"] == true {
-                Ok(())
-            } else {
-                Err(format!("status {st}"))
-            }
-        }
+        converged(client.clone(), api.clone())
     });
     if tokio::time::timeout(Duration::from_secs(185), converge)
         .await
@@ -412,24 +412,10 @@ async fn the_simulator_compose_deployment_converges_is_scraped_and_exports_spans
         "{}",
         String::from_utf8_lossy(&start.stderr)
     );
-    let c = client.clone();
-    let a = api.clone();
     until(
         120,
         "the restarted operator to report the cluster converged",
-        || {
-            let (c, a) = (c.clone(), a.clone());
-            async move {
-                let st = get_json(&c, &format!("{a}/api/v1/status"))
-                    .await
-                    .ok_or("operator API not answering")?;
-                if st["converged"] == true {
-                    Ok(())
-                } else {
-                    Err(format!("status {st}"))
-                }
-            }
-        },
+        || converged(client.clone(), api.clone()),
     )
     .await;
 
