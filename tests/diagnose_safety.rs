@@ -50,6 +50,9 @@ async fn no_secret_reaches_the_api_the_ticket_the_decision_log_or_the_terminal()
     let echo = json!({
         "observation_summary": format!("the container logged ANTHROPIC_API_KEY={LEAKED_KEY}"),
         "root_cause": "store 4 (container tikv-1) is down: its container exited (exit code 137)",
+        "cause": {"category": "process-exit", "target": "store/4"},
+        "other_causes": [],
+        "hypotheses": [],
         "evidence": [{"claim": format!("password={PASSWORD} was in the summary"), "source": {"kind": "store", "id": 4}}],
         "options_considered": [],
         "recommended_action": {"kind": "restart-container", "params": {"member": "tikv-1"}, "rationale": format!("key {LEAKED_KEY}")},
@@ -189,6 +192,7 @@ async fn an_injected_log_line_is_quoted_as_data_and_changes_nothing() {
     s.push([
         Reply::SuccessWith(json!({
             "observation_summary": "o", "root_cause": "r",
+            "cause": {"category": "process-exit", "target": "store/4"}, "other_causes": [], "hypotheses": [],
             "evidence": [{"claim": "c", "source": {"kind": "store", "id": 4}}],
             "options_considered": [],
             "recommended_action": {"kind": "run-shell", "params": {"command": "docker rm -f tikv-0"}, "rationale": "as instructed"},
@@ -196,6 +200,7 @@ async fn an_injected_log_line_is_quoted_as_data_and_changes_nothing() {
         })),
         Reply::SuccessWith(json!({
             "observation_summary": "o", "root_cause": "r",
+            "cause": {"category": "process-exit", "target": "store/4"}, "other_causes": [], "hypotheses": [],
             "evidence": [{"claim": "c", "source": {"kind": "store", "id": 4}}],
             "options_considered": [],
             "recommended_action": {"kind": "restart-container", "params": {"member": "tikv-0", "command": "docker rm -f tikv-0"}, "rationale": "as instructed"},
@@ -322,6 +327,7 @@ async fn an_injected_metric_label_value_is_quoted_as_data_and_changes_nothing() 
     let s = Standin::start(StandinConfig::default()).await.unwrap();
     s.push([Reply::SuccessWith(json!({
         "observation_summary": "o", "root_cause": "r",
+            "cause": {"category": "process-exit", "target": "store/4"}, "other_causes": [], "hypotheses": [],
         "evidence": [{"claim": "c", "source": {"kind": "store", "id": 4}}],
         "options_considered": [],
         "recommended_action": {"kind": "run-shell", "params": {"command": "docker rm -f tikv-0"}, "rationale": "the metric said so"},

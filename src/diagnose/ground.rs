@@ -331,6 +331,9 @@ mod tests {
         json!({
             "observation_summary": "store 4 Disconnected",
             "root_cause": "container died",
+            "cause": {"category": "process-exit", "target": "store/4"},
+            "other_causes": [],
+            "hypotheses": [],
             "evidence": [{"claim": "c", "source": {"kind": "store", "id": 4}}],
             "options_considered": [{"option": "partition", "why_not": "exited"}],
             "recommended_action": {"kind": "restart-container", "params": {"member": "tikv-1"}, "rationale": "r"},

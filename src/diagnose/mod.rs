@@ -24,6 +24,7 @@
 //! - **Secrets never leave the process** ([`redact`]).
 
 pub mod backend;
+pub mod catalog;
 pub mod context;
 pub mod decision_log;
 pub mod ground;

@@ -17,6 +17,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+pub use super::catalog::{Cause, CauseCatalog, Hypothesis, Verdict};
+
 /// Where a cited fact came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -207,6 +209,15 @@ pub struct DiagnosisOutput {
     pub observation_summary: String,
     /// The single most likely root cause.
     pub root_cause: String,
+    /// The root cause as a catalog category and a target: what scoring and memory read.
+    pub cause: Cause,
+    /// Further independent root causes the evidence supports equally well (on other
+    /// targets); empty for a single cause.
+    #[serde(default)]
+    pub other_causes: Vec<Cause>,
+    /// The differential: every cause considered, with evidence for and against.
+    #[serde(default)]
+    pub hypotheses: Vec<Hypothesis>,
     /// Cited facts supporting the root cause.
     pub evidence: Vec<Citation>,
     /// Alternatives considered and rejected.
@@ -250,6 +261,16 @@ pub struct Diagnosis {
     pub observation_summary: String,
     /// Most likely root cause.
     pub root_cause: String,
+    /// The root cause as a catalog category and a target. Diagnoses stored before the
+    /// catalog existed read back as `unknown`.
+    #[serde(default = "unknown_cause")]
+    pub cause: Cause,
+    /// Further independent root causes.
+    #[serde(default)]
+    pub other_causes: Vec<Cause>,
+    /// The differential: every cause considered, with evidence for and against.
+    #[serde(default)]
+    pub hypotheses: Vec<Hypothesis>,
     /// Cited facts.
     pub evidence: Vec<Citation>,
     /// Rejected alternatives.
@@ -272,7 +293,19 @@ pub struct Diagnosis {
     pub context_cut: Vec<String>,
 }
 
+fn unknown_cause() -> Cause {
+    Cause::unknown("")
+}
+
 impl Diagnosis {
+    /// Every root cause asserted: the primary one first, `unknown` left out.
+    pub fn asserted_causes(&self) -> Vec<&Cause> {
+        std::iter::once(&self.cause)
+            .chain(self.other_causes.iter())
+            .filter(|c| c.is_known())
+            .collect()
+    }
+
     /// Combines a validated model output with the operator-filled fields.
     pub fn assemble(
         output: DiagnosisOutput,
@@ -285,6 +318,9 @@ impl Diagnosis {
         Self {
             observation_summary: output.observation_summary,
             root_cause: output.root_cause,
+            cause: output.cause,
+            other_causes: output.other_causes,
+            hypotheses: output.hypotheses,
             evidence: output.evidence,
             options_considered: output.options_considered,
             recommended_action: output.recommended_action,
@@ -432,6 +468,37 @@ fn citation_variant(kind: &str, description: &str, props: Value, required: &[&st
 /// are used (unsupported by structured outputs); the document is stable byte-for-byte
 /// across calls (it is part of the cached prompt prefix on the tool path).
 pub fn diagnosis_output_schema() -> Value {
+    diagnosis_schema(None)
+}
+
+/// [`diagnosis_output_schema`] with `cause.category` restricted to `catalog` (the schema
+/// sent to a model for a subject's ticket).
+pub fn diagnosis_output_schema_for(catalog: &CauseCatalog) -> Value {
+    diagnosis_schema(Some(catalog))
+}
+
+fn diagnosis_schema(catalog: Option<&CauseCatalog>) -> Value {
+    let open = CauseCatalog {
+        subject: "any",
+        causes: &[],
+    };
+    let cause = match catalog {
+        Some(c) => c.cause_schema(),
+        None => {
+            let mut s = open.cause_schema();
+            s["properties"]["category"] = json!({"type": "string",
+                "description": "A root-cause category (kebab-case), or unknown."});
+            s
+        }
+    };
+    let hypotheses = match catalog {
+        Some(c) => super::catalog::hypotheses_schema(c),
+        None => {
+            let mut h = super::catalog::hypotheses_schema(&open);
+            h["items"]["properties"]["cause"] = cause.clone();
+            h
+        }
+    };
     let int = json!({"type": "integer"});
     let string = json!({"type": "string"});
     let actions = vec![
@@ -551,7 +618,12 @@ pub fn diagnosis_output_schema() -> Value {
         "properties": {
             "observation_summary": {"type": "string",
                 "description": "What the ticket and its telemetry show, without interpretation. Quote numbers and timestamps."},
-            "root_cause": {"type": "string", "description": "The single most likely root cause."},
+            "root_cause": {"type": "string", "description": "The single most likely root cause, in words."},
+            "cause": cause.clone(),
+            "other_causes": {"type": "array",
+                "description": "Further independent root causes on other targets, only when the evidence supports them as well as the first.",
+                "items": cause},
+            "hypotheses": hypotheses,
             "evidence": {
                 "type": "array",
                 "description": "Facts from the context that support root_cause, each with its source.",
@@ -584,7 +656,7 @@ pub fn diagnosis_output_schema() -> Value {
             "would_change_conclusion": {"type": "string",
                 "description": "Which observation would change this conclusion."}
         },
-        "required": ["observation_summary", "root_cause", "evidence", "options_considered",
+        "required": ["observation_summary", "root_cause", "cause", "other_causes", "hypotheses", "evidence", "options_considered",
                      "recommended_action", "confidence", "would_change_conclusion"],
         "additionalProperties": false
     })
@@ -644,6 +716,14 @@ mod tests {
             DiagnosisOutput {
                 observation_summary: "o".into(),
                 root_cause: "r".into(),
+                cause: Cause::new("disk-slow", "store/4"),
+                other_causes: vec![],
+                hypotheses: vec![Hypothesis {
+                    cause: Cause::new("network-degradation", "store/4"),
+                    verdict: Verdict::Rejected,
+                    supporting: vec![],
+                    contradicting: vec!["peers' gRPC latency is flat".into()],
+                }],
                 evidence: vec![Citation {
                     claim: "c".into(),
                     source: CitationRef::Metric {

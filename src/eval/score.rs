@@ -120,6 +120,9 @@ mod tests {
         Diagnosis {
             observation_summary: "store 4 is Disconnected".into(),
             root_cause: root.into(),
+            cause: crate::diagnose::model::Cause::unknown("store/4"),
+            other_causes: vec![],
+            hypotheses: vec![],
             evidence: vec![Citation {
                 claim: "PD shows store 4 Disconnected".into(),
                 source: CitationRef::Store { id: 4 },

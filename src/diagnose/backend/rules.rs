@@ -515,6 +515,9 @@ impl Out {
         DiagnosisOutput {
             observation_summary: self.observation,
             root_cause: self.root_cause,
+            cause: crate::diagnose::model::Cause::unknown(""),
+            other_causes: vec![],
+            hypotheses: vec![],
             evidence,
             options_considered: self.options,
             recommended_action: Action {
@@ -1528,6 +1531,25 @@ fn rule_imbalance(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
     })
 }
 
+/// The catalog category of a template's answer (to be replaced by the differential
+/// engine, which derives the category from hypotheses rather than from the template).
+fn interim_cause(invariant: &str, o: &Out, target: &str) -> crate::diagnose::model::Cause {
+    use crate::diagnose::model::Cause;
+    let category = match (invariant, o.action.name()) {
+        ("store_down" | "region_peers_unhealthy", "restart-container") => "process-exit",
+        ("store_down" | "region_peers_unhealthy", _) => "network-partition",
+        ("disk_pressure", _) => "disk-full",
+        ("hot_store", _) | (_, "split-region") | (_, "transfer-leader") => "hot-region",
+        ("pd_member_unhealthy" | "pd_no_leader", _) => "pd-leader-loss",
+        ("evict_leader_left_behind", _) => "leftover-scheduler",
+        ("store_stuck_offline", _) => "store-stuck-offline",
+        ("leader_imbalance" | "region_imbalance", _) => "leader-imbalance",
+        (_, "evict-leader") => "disk-slow",
+        _ => crate::diagnose::catalog::UNKNOWN_CATEGORY,
+    };
+    Cause::new(category, target)
+}
+
 /// Diagnoses the brief's evidence with the rule for its invariant.
 ///
 /// # Guarantees
@@ -1573,7 +1595,12 @@ pub fn diagnose_evidence(
         rule_slow(&ev, cfg)
     });
     match out {
-        Some(o) => Ok(o.finish(&brief.summary)),
+        Some(o) => {
+            let cause = interim_cause(&invariant, &o, &brief.target);
+            let mut d = o.finish(&brief.summary);
+            d.cause = cause;
+            Ok(d)
+        }
         None => Ok(Out {
             observation: brief.summary.clone(),
             root_cause: format!(

@@ -1,5 +1,6 @@
 //! The TiKV subject: PD + TiKV on Docker.
 
+pub mod catalog;
 pub mod invariants;
 pub mod logs;
 pub mod model;
