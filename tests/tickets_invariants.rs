@@ -147,6 +147,7 @@ fn metrics(instance: &str, store_id: u64) -> StoreMetrics {
         leader_count: Some(2.0),
         region_count: Some(4.0),
         hot_qps_share: None,
+        ..StoreMetrics::default()
     }
 }
 
