@@ -590,6 +590,24 @@ fn rows() -> Vec<Row> {
             build: |_| {},
         },
         Row {
+            name: "raft append p99 of 30 ms against its peers' 2 ms (a disk 20 ms slower)",
+            invariant: "store-outlier",
+            target: "tikv-4",
+            fires: Some(Severity::Warning),
+            build: |s| {
+                s.metrics.as_mut().unwrap().stores[2].append_p99_seconds = Some(0.03);
+            },
+        },
+        Row {
+            name: "raft append p99 of 6 ms against its peers' 2 ms (under the noise floor)",
+            invariant: "store-outlier",
+            target: "tikv-4",
+            fires: None,
+            build: |s| {
+                s.metrics.as_mut().unwrap().stores[2].append_p99_seconds = Some(0.006);
+            },
+        },
+        Row {
             name: "raft apply p99 of 700 ms",
             invariant: "raft-apply-p99-high",
             target: "tikv-4",

@@ -70,8 +70,8 @@ impl Default for RunnerConfig {
         Self {
             time_factor: 30.0,
             seed: 1,
-            detect_timeout: Duration::from_secs(30),
-            control_window: Duration::from_secs(10),
+            detect_timeout: Duration::from_secs(15),
+            control_window: Duration::from_secs(6),
             settle_timeout: Duration::from_secs(45),
             observe_after: Duration::from_secs(60),
         }
@@ -477,8 +477,11 @@ fn store_id(h: &SimHarness, i: usize) -> Result<u64, EvalError> {
         .ok_or_else(|| EvalError::Inject(format!("tikv-{i} has no store id")))
 }
 
-async fn apply(h: &mut SimHarness, a: &Action) -> Result<(), EvalError> {
+/// Applies one action. Returns the store a v1 hot region (named by its index) turned
+/// out to be led by: its root cause is located there.
+async fn apply(h: &mut SimHarness, a: &Action) -> Result<Option<usize>, EvalError> {
     use serde_json::json;
+    let mut resolved = None;
     match a {
         Action::Inject(f) => match f {
             Fault::KillStore { store } => h.kill_tikv(*store),
@@ -494,11 +497,16 @@ async fn apply(h: &mut SimHarness, a: &Action) -> Result<(), EvalError> {
                 let r = match (region, store) {
                     (Some(ix), _) => {
                         let regions = h.pd_get("/pd/api/v1/regions").await?;
-                        regions["regions"]
+                        let r = regions["regions"]
                             .as_array()
                             .and_then(|a| a.get(*ix))
                             .cloned()
-                            .ok_or_else(|| EvalError::Inject(format!("PD lists no region #{ix}")))?
+                            .ok_or_else(|| {
+                                EvalError::Inject(format!("PD lists no region #{ix}"))
+                            })?;
+                        let leader = r["leader"]["store_id"].as_u64();
+                        resolved = (0..h.config().tikv).find(|i| h.store_id(*i) == leader);
+                        r
                     }
                     (None, Some(i)) => region_led_by(h, store_id(h, *i)?).await?,
                     (None, None) => {
@@ -644,7 +652,7 @@ async fn apply(h: &mut SimHarness, a: &Action) -> Result<(), EvalError> {
         }
         Action::ScaleOut => h.scale_out().await?,
     }
-    Ok(())
+    Ok(resolved)
 }
 
 /// Memory growth (MiB per simulated second) that reaches a 4 GiB limit in `period`.
@@ -732,7 +740,7 @@ async fn drive(
     };
     let horizon_sim = Duration::from_secs_f64(deadline.as_secs_f64() * cfg.time_factor);
     let mut plan = schedule(s, horizon_sim).into_iter().peekable();
-    let truth: Vec<ResolvedCause> = s.root_causes.iter().map(ResolvedCause::truth).collect();
+    let mut truth: Vec<ResolvedCause> = out.truth.iter().map(ResolvedCause::truth).collect();
     let mut injected_at: BTreeMap<usize, f64> = BTreeMap::new();
     let mut first_ticket: BTreeMap<usize, f64> = BTreeMap::new();
     let mut diagnosed: BTreeSet<u64> = BTreeSet::new();
@@ -747,7 +755,15 @@ async fn drive(
                 break;
             }
             let Some((_, a)) = plan.next() else { break };
-            apply(h, &a).await?;
+            if let Some(k) = apply(h, &a).await? {
+                // A v1 hot region's cause is on whichever store leads it.
+                for c in out.truth.iter_mut() {
+                    if c.category == "hot-region" && c.target == EntityRef::Cluster {
+                        c.target = EntityRef::Store(k);
+                    }
+                }
+                truth = out.truth.iter().map(ResolvedCause::truth).collect();
+            }
             if let Action::Inject(f) = &a {
                 if let Some(i) = fault_index(f) {
                     injected_at.insert(i, t0.elapsed().as_secs_f64());
@@ -778,7 +794,7 @@ async fn drive(
                     progress(Stage::TicketOpened(&seen));
                     // Detection: a ticket on a true cause's entity after its injection.
                     let ent = entities.resolve(&t.target);
-                    for (ci, c) in s.root_causes.iter().enumerate() {
+                    for (ci, c) in out.truth.iter().enumerate() {
                         let on_it = match c.target {
                             EntityRef::Cluster => true,
                             EntityRef::Pd => {
@@ -881,7 +897,7 @@ async fn drive(
     // Score: the ground truth is read here only.
     out.score = score::score_run(
         &out.diagnoses,
-        &s.root_causes,
+        &out.truth,
         &entities,
         &CATALOG,
         &backend.name,
