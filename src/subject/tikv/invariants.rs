@@ -1358,6 +1358,10 @@ const OUTLIER_SIGNALS: &[OutlierSignal] = &[
     },
 ];
 
+/// A store's outlying signals (description, evidence), whether every signal is back
+/// within the low mark, and its store id.
+type OutlierFinding = (Vec<(String, MetricEvidence)>, bool, Option<u64>);
+
 fn median(v: &mut [f64]) -> Option<f64> {
     if v.is_empty() {
         return None;
@@ -1387,8 +1391,7 @@ fn store_outlier(ctx: &Ctx<'_>) -> Vec<Outcome> {
         .collect();
     let factor = ctx.t.outlier_factor.max(1.0);
     // Per store: (outlying signals with their excess, every signal within the low mark).
-    let mut findings: BTreeMap<String, (Vec<(String, MetricEvidence)>, bool, Option<u64>)> =
-        BTreeMap::new();
+    let mut findings: BTreeMap<String, OutlierFinding> = BTreeMap::new();
     for s in &stores {
         findings.insert(
             ctx.target_for(s.store_id, &s.instance),
