@@ -130,6 +130,7 @@ fn container(member: &str, name: &str, component: &str) -> ContainerFact {
         exit_code: None,
         oom_killed: false,
         finished_at: None,
+        disconnected: false,
     }
 }
 
@@ -588,6 +589,15 @@ fn rows() -> Vec<Row> {
             target: "tikv-4",
             fires: None,
             build: |_| {},
+        },
+        Row {
+            name: "a running store container disconnected from the cluster network",
+            invariant: "store-down",
+            target: "tikv-1",
+            fires: Some(Severity::Critical),
+            build: |s| {
+                tikv_container(s, "tikv-1").disconnected = true;
+            },
         },
         Row {
             name: "raft append p99 of 30 ms against its peers' 2 ms (a disk 20 ms slower)",

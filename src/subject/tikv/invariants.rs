@@ -575,6 +575,18 @@ fn store_down(ctx: &Ctx<'_>) -> Vec<Outcome> {
         let mut e = ctx.evidence();
         if let Some(c) = u.container {
             match c.status {
+                ContainerState::Running if c.disconnected => {
+                    reasons.push(format!(
+                        "container {} runs but has no address on the cluster network (disconnected)",
+                        c.container
+                    ));
+                    // A definite state, like an exit: no grace, unless it is planned.
+                    grace = grace.min(if upgrading {
+                        slow_grace
+                    } else {
+                        Duration::ZERO
+                    });
+                }
                 ContainerState::Running => positive = true,
                 ContainerState::Exited | ContainerState::Dead => {
                     let mut r = format!("container {} {}", c.container, c.status.name());

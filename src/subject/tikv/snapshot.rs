@@ -136,6 +136,10 @@ pub struct ContainerFact {
     /// When it last finished, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339_opt")]
     pub finished_at: Option<SystemTime>,
+    /// Running without an address on the cluster network: it was disconnected from it
+    /// (`docker network disconnect`), so nothing on the network reaches it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disconnected: bool,
 }
 
 impl ContainerFact {
@@ -157,6 +161,7 @@ impl ContainerFact {
             exit_code: c.exit_code,
             oom_killed: c.oom_killed,
             finished_at: c.finished_at,
+            disconnected: c.status == ContainerStatus::Running && c.ip.is_none(),
         }
     }
 
@@ -170,6 +175,7 @@ impl ContainerFact {
             exit_code: None,
             oom_killed: false,
             finished_at: None,
+            disconnected: false,
         }
     }
 }
