@@ -147,6 +147,9 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     .with_fallback(Arc::new(
         operator::subject::tikv::hypotheses::rules_backend(Default::default()),
     ))
+    .with_runbooks(Arc::new(operator::subject::tikv::runbook::TikvRunbooks {
+        cluster: Some(controller.subject().spec().name().to_string()),
+    }))
     .with_dependencies(controller.metrics().dependencies())
     .with_decision_log(DecisionLog::new(state_dir.join("decisions.jsonl")));
     // Experiments injected by `operator chaos` are reverted on time, and on restart.

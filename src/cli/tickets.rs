@@ -278,6 +278,9 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
     .with_fallback(Arc::new(crate::subject::tikv::hypotheses::rules_backend(
         Default::default(),
     )))
+    .with_runbooks(Arc::new(
+        crate::subject::tikv::runbook::TikvRunbooks::default(),
+    ))
     .with_decision_log(DecisionLog::new(a.store.state_dir.join("decisions.jsonl")));
     let d = rec
         .diagnose_brief(&brief_of(&t))

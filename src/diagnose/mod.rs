@@ -33,6 +33,7 @@ pub mod model;
 pub mod reconciler;
 pub mod redact;
 pub mod render;
+pub mod runbook;
 pub mod scenarios;
 pub mod standin;
 pub mod store_queue;

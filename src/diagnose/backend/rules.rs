@@ -136,19 +136,9 @@ pub fn diagnose_with(
         .collect();
     let decision = decide(candidates, &reasoner.canonical_target(brief, facts));
     let w = reasoner.write_up(&decision, brief, facts, cfg);
-    let mut options = w.options;
-    for h in decision.hypotheses.iter().filter(|h| {
-        h.verdict == crate::diagnose::catalog::Verdict::Rejected && h.cause != decision.cause
-    }) {
-        let why_not = match h.contradicting.first() {
-            Some(c) => c.clone(),
-            None => "weaker support than the root cause".to_string(),
-        };
-        options.push(OptionConsidered {
-            option: format!("{} ({})", h.cause.category, h.cause.target),
-            why_not,
-        });
-    }
+    // The hypotheses carry the "why not" of every rejected cause; the write-up's options
+    // are the alternatives to the recommended action.
+    let options = w.options;
     let would_change = match (&decision.runner_up, &decision.discriminating_check) {
         (Some(r), Some(check)) => format!(
             "{check}: that would favour {} over {}",

@@ -11,6 +11,7 @@ pub mod pd_adapter;
 pub mod plan;
 pub mod prom;
 pub mod promtext;
+pub mod runbook;
 pub mod snapshot;
 pub mod subject;
 pub mod topology;

@@ -228,7 +228,7 @@ fn hypotheses(f: &Facts, cfg: &RulesConfig) -> Vec<Candidate> {
     let mut out = vec![];
     for st in &f.stores {
         let focus = f.target_store == Some(st.id);
-        out.extend(down_hypotheses(f, st, focus));
+        out.extend(down_hypotheses(f, st));
         out.extend(slowness_hypotheses(f, st, focus));
         out.extend(disk_full(st, focus, cfg));
         out.extend(placement_hypotheses(f, st));
@@ -243,10 +243,10 @@ fn cand(st: &StoreFacts, category: &str, check: String) -> Candidate {
 }
 
 /// process-exit, oom-kill, network-partition.
-fn down_hypotheses(f: &Facts, st: &StoreFacts, focus: bool) -> Vec<Candidate> {
+fn down_hypotheses(f: &Facts, st: &StoreFacts) -> Vec<Candidate> {
     let name = st.name();
     let down_signal = st.pd_lost_it() || st.exited() || st.deaths > 0 || st.probe_ok == Some(false);
-    if !down_signal && !focus {
+    if !down_signal {
         return vec![];
     }
     let mut exit = cand(
@@ -292,7 +292,7 @@ fn down_hypotheses(f: &Facts, st: &StoreFacts, focus: bool) -> Vec<Candidate> {
             .exit_code
             .map(|c| format!(" with exit code {c}"))
             .unwrap_or_default();
-        let w = format!("Docker reported {name}'s container dying{code}");
+        let w = format!("the container of {name} died{code}");
         exit.support(1.5, w.clone());
         oom.support(0.5, w.clone());
         if st.running() != Some(true) {

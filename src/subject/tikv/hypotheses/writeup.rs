@@ -208,7 +208,7 @@ fn rule_store_down(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
         };
         return Some(Out {
             observation: format!("store {id} ({member}) is {state}; its container stopped{}; {} heartbeat failure line(s) logged", code.map(|c| format!(" with exit code {c}")).unwrap_or_default(), hb.len()),
-            root_cause: format!("store {id} (container {member}) is down: its container exited{}", code.map(|c| format!(" (exit code {c})")).unwrap_or_default()),
+            root_cause: format!("store {id} ({member}) is down: its container exited{}", code.map(|c| format!(" (exit code {c})")).unwrap_or_default()),
             evidence,
             options,
             action,
@@ -247,7 +247,7 @@ fn rule_store_down(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
         options.push(disk_options(ev, id, cfg));
         return Some(Out {
             observation: format!("store {id} ({member}) is {state} while its container runs; {} connection and {} heartbeat failure line(s) logged", net.len(), hb.len()),
-            root_cause: format!("store {id} (container {member}) is unreachable while its container runs: a network partition (or a hung process)"),
+            root_cause: format!("store {id} ({member}) is unreachable while its container runs: a network partition (or a hung process)"),
             evidence,
             options,
             action: ActionKind::InvestigateFurther { what: format!("network path between {member} and PD / the other stores") },
@@ -591,7 +591,10 @@ fn rule_slow(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
     };
     let mut evidence = vec![metric_cite(
         &worst,
-        format!("store {store} is {:.1}× the median of the others", factor),
+        format!(
+            "store {store} is {} the median of the others",
+            times(factor)
+        ),
     )];
     if let Some(n) = &normal {
         evidence.push(metric_cite(n, "another store is normal"));
@@ -613,7 +616,7 @@ fn rule_slow(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
         ));
     }
     Some(Out {
-        observation: format!("raft IO on store {store} is {factor:.1}× slower than on the other stores"),
+        observation: format!("raft IO on store {store} is {} slower than on the other stores", times(factor)),
         root_cause: format!("store {store} has a slow disk: raft log latency is high on it alone"),
         evidence,
         options: vec![
@@ -1147,4 +1150,15 @@ pub(crate) fn write(decision: &Decision, ev: &mut Ev<'_>, cfg: &RulesConfig) -> 
     };
     out.unwrap_or_else(|| rule_unknown(ev, decision))
         .into_write_up()
+}
+
+/// `3.2×`, `360×`: ratios rounded for people.
+fn times(r: f64) -> String {
+    if !r.is_finite() {
+        "far above".to_string()
+    } else if r >= 10.0 {
+        format!("{r:.0}×")
+    } else {
+        format!("{r:.1}×")
+    }
 }
