@@ -31,7 +31,6 @@ use super::harness::{HarnessConfig, SimHarness};
 use super::scenario::{ClusterShape, EntityRef, ExpectedCause, Fault, Noise, Scenario};
 use super::score::{self, Entities, Entity, ResolvedCause, RunScore};
 use super::EvalError;
-use crate::diagnose::backend::rules::RulesBackend;
 use crate::diagnose::backend::DiagnosisBackend;
 use crate::diagnose::model::{Diagnosis, Usage};
 use crate::diagnose::reconciler::{DiagnosisReconciler, ReconcilerConfig};
@@ -112,7 +111,7 @@ impl BackendUnderTest {
     pub fn rules() -> Self {
         Self {
             name: "rules".into(),
-            backend: Arc::new(RulesBackend::default()),
+            backend: Arc::new(crate::subject::tikv::hypotheses::rules_backend(Default::default())),
         }
     }
 }
@@ -708,7 +707,7 @@ async fn drive(
         },
     );
     if backend.name != "rules" {
-        reconciler = reconciler.with_fallback(Arc::new(RulesBackend::default()));
+        reconciler = reconciler.with_fallback(Arc::new(crate::subject::tikv::hypotheses::rules_backend(Default::default())));
     }
     let cancel = tokio_util::sync::CancellationToken::new();
     let loop_task = {
