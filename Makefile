@@ -34,6 +34,11 @@ test: build images
 demo: build images
 	compose/demo.sh
 
+# A real etcd: converge 3 members, kill the leader, watch the ticket and its diagnosis,
+# clean up (compose/demo-etcd.sh).
+demo-etcd: build images-etcd
+	compose/demo-etcd.sh
+
 # The scored evaluation (issue #6): every scenario of examples/scenarios 10 times plus 10
 # no-fault controls on the in-process simulator, rules backend; reports in target/eval/.
 # Exits 1 when the targets (detection 100%, no false positives, root cause >= 95%) miss.

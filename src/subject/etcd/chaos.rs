@@ -11,7 +11,8 @@
 //!   backend holds `R` of `--quota-backend-bytes`, or etcd raises NOSPACE (R ≥ 1). The
 //!   revert deletes the filler, compacts, defragments every member and disarms NOSPACE
 //!   (etcd's own recovery procedure). It is held by the command that injected it (it
-//!   waits out `--duration`); the core's experiment store has no etcd revert step.
+//!   waits out `--duration`; `chaos revert --all` undoes it too): the core's experiment
+//!   store has no etcd revert step.
 //!
 //! Slowing a member's disk needs a blkio throttle of the data device in the member's
 //! cgroup; the runtime port creates no privileged helper with the host's cgroup tree
@@ -135,6 +136,11 @@ pub async fn run(s: &EtcdSubject, mut args: ChaosArgs, state_dir: &Path) -> Resu
                 println!("reverted: filler deleted, compacted, defragmented, NOSPACE disarmed");
             }
             return Ok(());
+        }
+        ChaosCommand::Revert { all: true, .. } => {
+            // The quota filler is not in the experiment store: undo it here (idempotent).
+            recover_quota(s, &obs).await.map_err(failed)?;
+            println!("quota filler: deleted, compacted, defragmented, alarms disarmed");
         }
         ChaosCommand::Kill { target, .. }
         | ChaosCommand::Stop { target, .. }

@@ -64,6 +64,9 @@ pub struct Thresholds {
     pub member_down_grace: HumanDuration,
     /// How long an election may take before "no leader" is a ticket.
     pub no_leader_grace: HumanDuration,
+    /// How long too few members may answer before "quorum lost" is a ticket (the
+    /// alert rule waits 3 min; a leader election takes about one election timeout).
+    pub quorum_lost_grace: HumanDuration,
     /// Invariants switched off by name.
     pub disabled: Vec<String>,
 }
@@ -81,6 +84,7 @@ impl Default for Thresholds {
             quota_ratio: 0.95,
             member_down_grace: HumanDuration(Duration::from_secs(10)),
             no_leader_grace: HumanDuration(Duration::from_secs(5)),
+            quorum_lost_grace: HumanDuration(Duration::from_secs(5)),
             disabled: Vec::new(),
         }
     }
@@ -240,7 +244,19 @@ fn member_down(c: &mut Ctx<'_>) {
             c.holds("member-down", &target);
             continue;
         }
-        if o >= c.s.desired_members && m.state == "absent" {
+        // A member without a container is down only when the cluster lists it as a
+        // started member: one the controller has not created yet is convergence, not
+        // a fault.
+        let listed = c.s.observed.cluster.as_ref().is_some_and(|cl| {
+            cl.members.iter().any(|mm| {
+                mm.name == target
+                    || mm
+                        .peer_urls
+                        .iter()
+                        .any(|u| u.contains(&format!("{}:", m.container)))
+            })
+        });
+        if m.state == "absent" && !listed {
             continue;
         }
         let mut ev = c.evidence();
@@ -301,7 +317,7 @@ fn healthy_members(c: &Ctx<'_>) -> Vec<u32> {
 
 fn quorum_lost(c: &mut Ctx<'_>) {
     let n = c.membership();
-    if n == 0 {
+    if n == 0 || !c.s.bootstrapped {
         return;
     }
     let healthy = healthy_members(c);
@@ -323,7 +339,7 @@ fn quorum_lost(c: &mut Ctx<'_>) {
         "quorum-lost",
         "cluster",
         Severity::Critical,
-        Duration::ZERO,
+        c.t.quorum_lost_grace.get(),
         format!(
             "quorum lost: {} of {n} members answer with a leader, the quorum is {q}",
             healthy.len()
@@ -339,7 +355,7 @@ fn no_leader(c: &mut Ctx<'_>) {
         .map(|(o, _)| o)
         .collect();
     let any = c.answering().count() > 0;
-    if !any {
+    if !any || !c.s.bootstrapped {
         return;
     }
     if without.is_empty() {

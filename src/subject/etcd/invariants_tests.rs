@@ -233,3 +233,46 @@ fn a_member_on_another_version_is_skew() {
     let e = evaluate(&s, &Thresholds::default());
     assert!(names(&e).contains(&("version-skew".into(), "cluster".into())));
 }
+
+#[test]
+fn a_member_not_created_yet_is_not_down() {
+    let mut s = snapshot(3, 100);
+    s.desired_members = 5;
+    s.members.insert(
+        3,
+        MemberSample {
+            container: "e1-etcd-3".into(),
+            state: "absent".into(),
+            ..MemberSample::default()
+        },
+    );
+    let e = evaluate(&s, &Thresholds::default());
+    assert!(
+        !names(&e).iter().any(|(i, _)| i == "member-down"),
+        "{:?}",
+        names(&e)
+    );
+    // Listed as a started member but without a container: down.
+    s.observed.cluster.as_mut().unwrap().members.push(Member {
+        id: 103,
+        name: "etcd-3".into(),
+        peer_urls: vec!["http://e1-etcd-3:2380".into()],
+        ..Member::default()
+    });
+    let e = evaluate(&s, &Thresholds::default());
+    assert!(names(&e).contains(&("member-down".into(), "etcd-3".into())));
+}
+
+#[test]
+fn before_the_first_election_no_leader_and_no_quorum_are_not_faults() {
+    let mut s = snapshot(3, 0);
+    s.bootstrapped = false;
+    kill(&mut s, 1);
+    let e = evaluate(&s, &Thresholds::default());
+    let n = names(&e);
+    assert!(
+        !n.iter()
+            .any(|(i, _)| i == "quorum-lost" || i == "no-leader"),
+        "{n:?}"
+    );
+}

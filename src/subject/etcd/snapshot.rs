@@ -150,6 +150,10 @@ pub struct EtcdSnapshot {
     pub events: Vec<EventEvidence>,
     /// Recent notable log lines per member.
     pub logs: Vec<LogEvidence>,
+    /// Whether the cluster is past its bootstrap: a leader was seen since the monitor
+    /// started, or a member container has run for a minute. Before that, "no leader"
+    /// and "no quorum" are the first election, not faults.
+    pub bootstrapped: bool,
 }
 
 impl Default for EtcdSnapshot {
@@ -163,6 +167,7 @@ impl Default for EtcdSnapshot {
             members: BTreeMap::new(),
             events: Vec::new(),
             logs: Vec::new(),
+            bootstrapped: true,
         }
     }
 }

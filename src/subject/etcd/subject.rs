@@ -21,6 +21,9 @@ use crate::tickets::{EventEvidence, LogEvidence};
 /// How long runtime events stay in the snapshot's evidence.
 const EVENT_MEMORY: Duration = Duration::from_secs(600);
 
+/// How long a fresh cluster may go without a leader before that is a fault.
+const BOOTSTRAP_WINDOW: Duration = Duration::from_secs(60);
+
 /// The etcd subject for one cluster.
 pub struct EtcdSubject {
     spec: Mutex<Arc<EtcdClusterSpec>>,
@@ -30,6 +33,7 @@ pub struct EtcdSubject {
     memory: Mutex<Memory>,
     history: Mutex<History>,
     events: Mutex<VecDeque<RuntimeEvent>>,
+    leader_seen: std::sync::atomic::AtomicBool,
 }
 
 fn api_err(e: EtcdClientError) -> SubjectError {
@@ -59,6 +63,7 @@ impl EtcdSubject {
             memory: Mutex::new(Memory::default()),
             history: Mutex::new(History::default()),
             events: Mutex::new(VecDeque::new()),
+            leader_seen: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -388,7 +393,17 @@ impl Subject for EtcdSubject {
                 },
             );
         }
+        use std::sync::atomic::Ordering;
+        if observed.leader_id().is_some() {
+            self.leader_seen.store(true, Ordering::Relaxed);
+        }
+        let old_enough = containers.values().any(|c| {
+            c.started_at
+                .is_some_and(|t| now.duration_since(t).unwrap_or_default() > BOOTSTRAP_WINDOW)
+        });
+        let bootstrapped = self.leader_seen.load(Ordering::Relaxed) || old_enough;
         Ok(EtcdSnapshot {
+            bootstrapped,
             at: now,
             cluster: spec.name().to_string(),
             desired_members: spec.spec.members,
