@@ -22,7 +22,6 @@ use super::harness::{HarnessConfig, SimHarness};
 use super::scenario::{ClusterShape, Expect, Fault, Scenario};
 use super::score::{self, RunScore};
 use super::EvalError;
-use crate::diagnose::backend::rules::RulesBackend;
 use crate::diagnose::model::Diagnosis;
 use crate::diagnose::reconciler::{DiagnosisReconciler, ReconcilerConfig};
 use crate::diagnose::store_queue::{brief_of, SnapshotContext, StoreQueue};
@@ -511,7 +510,9 @@ async fn drive(
         .map_err(|e| EvalError::Io(e.to_string()))?
         .ok_or_else(|| EvalError::Io(format!("ticket {id} vanished")))?;
     let reconciler = DiagnosisReconciler::new(
-        Arc::new(RulesBackend::default()),
+        Arc::new(crate::subject::tikv::hypotheses::rules_backend(
+            Default::default(),
+        )),
         Arc::new(StoreQueue::new(store.clone())),
         Arc::new(SnapshotContext::new(latest.clone())),
         ReconcilerConfig::default(),

@@ -1,6 +1,7 @@
 //! The TiKV subject: PD + TiKV on Docker.
 
 pub mod catalog;
+pub mod hypotheses;
 pub mod invariants;
 pub mod logs;
 pub mod model;
