@@ -6,7 +6,7 @@ CARGO ?= cargo
 PROFILE ?= debug
 
 .PHONY: all build deps images test bench demo eval clippy fmt clean up down fuzz crash-long soak \
-	images-tikv-sim images-operator images-prometheus images-chaos-helper
+	images-tikv-sim images-operator images-prometheus images-chaos-helper images-etcd demo-etcd
 
 all: build
 
@@ -22,8 +22,9 @@ build:
 # System packages the tests and images need (Debian).
 deps:
 	@command -v promtool >/dev/null && command -v busybox >/dev/null && command -v tc >/dev/null && \
-	  command -v iptables >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus busybox-static iproute2 iptables >/dev/null; }
+	  command -v iptables >/dev/null && command -v etcd >/dev/null && command -v etcdctl >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus busybox-static iproute2 iptables \
+	    etcd-server etcd-client >/dev/null; }
 
 test: build images
 	$(CARGO) test --no-fail-fast --lib --bins --tests
@@ -32,6 +33,11 @@ test: build images
 # scale-out, and a killed store ticketed and diagnosed (compose/demo.sh).
 demo: build images
 	compose/demo.sh
+
+# A real etcd: converge 3 members, kill the leader, watch the ticket and its diagnosis,
+# clean up (compose/demo-etcd.sh).
+demo-etcd: build images-etcd
+	compose/demo-etcd.sh
 
 # The scored evaluation (issue #6): every scenario of examples/scenarios 10 times plus 10
 # no-fault controls on the in-process simulator, rules backend; reports in target/eval/.
@@ -90,7 +96,7 @@ fmt:
 # with `make images PROFILE=release`.
 IMAGE_ENV := PROFILE=$(PROFILE)
 
-images: images-tikv-sim images-operator images-prometheus images-chaos-helper
+images: images-tikv-sim images-operator images-prometheus images-chaos-helper images-etcd
 
 images-tikv-sim:
 	$(BUILD_BINS)
@@ -105,6 +111,10 @@ images-prometheus: deps
 
 images-chaos-helper: deps
 	compose/images/build.sh chaos-helper
+
+# etcd from Debian's etcd-server package (operator-etcd:<version> and :local).
+images-etcd: deps
+	compose/images/build.sh etcd
 
 # The operator beside its cluster, on the simulator (compose/docker-compose.sim.yml):
 # compose runs the operator and Prometheus; the operator creates PD and TiKV. Needs the

@@ -294,8 +294,32 @@ async fn load_for_cluster(
     Ok((loaded, rt))
 }
 
+impl Command {
+    /// The spec file a command reads, when it takes one.
+    fn spec_file(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Validate(a) => Some(&a.file),
+            Command::Diff(a) => Some(&a.file),
+            Command::Apply(a) => Some(&a.spec.file),
+            Command::Run(a) => Some(&a.spec.file),
+            Command::Status(a) => a.file.as_deref(),
+            Command::Down(a) => Some(&a.file),
+            Command::Chaos(a) => Some(&a.file),
+            _ => None,
+        }
+    }
+}
+
 /// Runs a command.
 pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
+    // The spec's `kind` selects the subject.
+    if cli
+        .command
+        .spec_file()
+        .is_some_and(crate::subject::etcd::cli::is_etcd_spec)
+    {
+        return crate::subject::etcd::cli::execute(cli.command, env).await;
+    }
     match cli.command {
         Command::Validate(a) => {
             let loaded = load(
@@ -437,7 +461,11 @@ async fn preflight_images(rt: &dyn ContainerRuntime, loaded: &LoadedSpec) -> Res
     )))
 }
 
-async fn apply_until_converged(s: Arc<TikvSubject>, timeout: Duration) -> Result<(), CliError> {
+/// Converges once: passes until converged, refused, or `timeout` (any subject).
+pub(crate) async fn apply_until_converged<S: Subject>(
+    s: Arc<S>,
+    timeout: Duration,
+) -> Result<(), CliError> {
     let controller = Controller::new(s, Metrics::new());
     let started = Instant::now();
     let mut backoff =
