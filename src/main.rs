@@ -10,7 +10,7 @@ use futures::FutureExt;
 
 use operator::cli::{self, Cli, CliError, Env, RunContext};
 use operator::diagnose::backend::rules::RulesBackend;
-use operator::diagnose::backend::{select_backend, BackendSettings};
+use operator::diagnose::backend::select_backend;
 use operator::diagnose::decision_log::DecisionLog;
 use operator::diagnose::reconciler::Sources;
 use operator::diagnose::reconciler::{DiagnosisReconciler, ReconcilerConfig};
@@ -84,6 +84,7 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         api_token,
         state_dir,
         spec_file,
+        backend,
     } = ctx;
     let _watch = operator::reconcile::triggers::watch_spec_file(&spec_file, controller.waker())
         .map_err(|e| CliError::Failed(format!("cannot watch {}: {e}", spec_file.display())))?;
@@ -127,8 +128,7 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         stopped(stop_rx.clone()),
     ));
     let cancel = tokio_util::sync::CancellationToken::new();
-    let backend = select_backend(&BackendSettings::from_env())
-        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let backend = select_backend(&backend).map_err(|e| CliError::Failed(e.to_string()))?;
     let diagnoser = DiagnosisReconciler::new(
         backend,
         Arc::new(StoreQueue::new(store.clone())),
@@ -142,7 +142,9 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         ])),
         ReconcilerConfig::default(),
     )
+    .with_catalog(&operator::subject::tikv::catalog::CATALOG)
     .with_fallback(Arc::new(RulesBackend::new(Default::default())))
+    .with_metrics(controller.metrics().clone())
     .with_dependencies(controller.metrics().dependencies())
     .with_decision_log(DecisionLog::new(state_dir.join("decisions.jsonl")));
     // Experiments injected by `operator chaos` are reverted on time, and on restart.

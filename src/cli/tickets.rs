@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 
 use super::CliError;
 use crate::diagnose::backend::rules::RulesBackend;
-use crate::diagnose::backend::{select_backend, BackendSettings};
+use crate::diagnose::backend::select_backend;
 use crate::diagnose::decision_log::DecisionLog;
 use crate::diagnose::reconciler::{
     DiagnosisReconciler, MemoryQueue, NoExtraContext, ReconcilerConfig,
@@ -121,6 +121,9 @@ pub struct DiagnoseArgs {
     pub store: StoreArgs,
     /// Ticket id.
     pub id: u64,
+    /// Which model diagnoses.
+    #[command(flatten)]
+    pub diagnosis: super::backend_args::BackendArgs,
 }
 
 fn format(s: &str) -> Result<OutputFormat, CliError> {
@@ -264,7 +267,8 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         .get(a.id)
         .map_err(render_err)?
         .ok_or_else(|| CliError::Input(format!("ticket {} does not exist", a.id)))?;
-    let backend = select_backend(&BackendSettings::from_env()).map_err(render_err)?;
+    let settings = a.diagnosis.settings().map_err(CliError::Input)?;
+    let backend = select_backend(&settings).map_err(render_err)?;
     let queue = Arc::new(MemoryQueue::new(vec![]));
     let rec = DiagnosisReconciler::new(
         backend,
@@ -272,6 +276,7 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         Arc::new(NoExtraContext),
         ReconcilerConfig::default(),
     )
+    .with_catalog(&crate::subject::tikv::catalog::CATALOG)
     .with_fallback(Arc::new(RulesBackend::new(Default::default())))
     .with_decision_log(DecisionLog::new(a.store.state_dir.join("decisions.jsonl")));
     let d = rec

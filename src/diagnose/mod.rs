@@ -27,6 +27,7 @@ pub mod backend;
 pub mod catalog;
 pub mod context;
 pub mod decision_log;
+pub mod failure;
 pub mod ground;
 pub mod model;
 pub mod reconciler;

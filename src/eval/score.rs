@@ -145,6 +145,7 @@ mod tests {
             model: "rules-v1".into(),
             usage: Usage::default(),
             context_cut: vec![],
+            model_failure: None,
         }
     }
 
