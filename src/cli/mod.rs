@@ -7,6 +7,7 @@
 //! testable and the binary thin.
 
 pub mod api_access;
+pub mod backend_args;
 pub mod eval;
 pub mod status;
 pub mod tickets;
@@ -135,6 +136,9 @@ pub struct RunArgs {
     /// Directory for the operator's state (tickets database, decision log).
     #[arg(long, default_value = ".operator", env = "OPERATOR_STATE_DIR")]
     pub state_dir: PathBuf,
+    /// Which model diagnoses tickets.
+    #[command(flatten)]
+    pub diagnosis: backend_args::BackendArgs,
 }
 
 /// `status`.
@@ -213,6 +217,8 @@ pub struct RunContext {
     pub state_dir: PathBuf,
     /// The spec file (watched for edits).
     pub spec_file: PathBuf,
+    /// The diagnosis backend (from --backend/--model/--base-url and the environment).
+    pub backend: crate::diagnose::backend::BackendSettings,
 }
 
 /// Errors of a command, with their exit codes.
@@ -369,6 +375,7 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
                     api_access::TOKEN_ENV
                 );
             }
+            let backend = a.diagnosis.settings().map_err(CliError::Input)?;
             let (loaded, rt) = load_for_cluster(&env, &a.spec.file).await?;
             let s = subject(rt, &env, &loaded, &a.spec.pd);
             preflight_images(&*s.runtime(), &loaded).await?;
@@ -381,6 +388,7 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
                         api_token,
                         state_dir: a.state_dir,
                         spec_file: a.spec.file.clone(),
+                        backend,
                     })
                     .await
                 }

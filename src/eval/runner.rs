@@ -111,7 +111,9 @@ impl BackendUnderTest {
     pub fn rules() -> Self {
         Self {
             name: "rules".into(),
-            backend: Arc::new(crate::subject::tikv::hypotheses::rules_backend(Default::default())),
+            backend: Arc::new(crate::subject::tikv::hypotheses::rules_backend(
+                Default::default(),
+            )),
         }
     }
 }
@@ -707,7 +709,9 @@ async fn drive(
         },
     );
     if backend.name != "rules" {
-        reconciler = reconciler.with_fallback(Arc::new(crate::subject::tikv::hypotheses::rules_backend(Default::default())));
+        reconciler = reconciler.with_fallback(Arc::new(
+            crate::subject::tikv::hypotheses::rules_backend(Default::default()),
+        ));
     }
     let cancel = tokio_util::sync::CancellationToken::new();
     let loop_task = {

@@ -239,6 +239,7 @@ mod tests {
             usage: Usage::default(),
             context_cut: vec![],
             runbook: None,
+            model_failure: None,
         }
     }
 
