@@ -69,7 +69,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            for m in e.messages() {
+                eprintln!("error: {m}");
+            }
             ExitCode::from(e.exit_code())
         }
     }

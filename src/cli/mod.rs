@@ -178,8 +178,12 @@ pub enum Output {
 }
 
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("invalid duration {s:?}: {e}; expected e.g. 30s, 5m"))
+    humantime::parse_duration(s).map_err(|e| {
+        format!(
+            "{}; expected a duration such as 30s, 5m or 1h",
+            crate::spec::schema::duration_words(s, &e)
+        )
+    })
 }
 
 /// Connects to the container runtime.
@@ -239,6 +243,17 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// What to print, one `error: ` line each: every problem of an invalid spec on its
+    /// own line (compiler-style), anything else as one message.
+    pub fn messages(&self) -> Vec<String> {
+        match self {
+            CliError::Spec(SpecError::Invalid(list)) => {
+                list.iter().map(ToString::to_string).collect()
+            }
+            other => vec![other.to_string()],
+        }
+    }
+
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
