@@ -20,8 +20,8 @@ use operator::reconcile::{Controller, Metrics};
 use operator::runtime::docker::DockerRuntime;
 use operator::runtime::*;
 use operator::spec::{parse_str, ValidationContext};
-use operator::subject::tikv::pd_adapter::PdAdapter;
-use operator::subject::tikv::subject::{PdApi, TikvSubject};
+use operator::subjects::tikv::pd_adapter::PdAdapter;
+use operator::subjects::tikv::subject::{PdApi, TikvSubject};
 
 /// Accumulates time spent in mutating Docker calls.
 struct Timed {

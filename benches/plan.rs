@@ -8,9 +8,9 @@ use operator::runtime::{
     labels, ContainerStatus, ObservedContainer, ObservedNetwork, ObservedVolume, Owned,
 };
 use operator::spec::{parse_str, ImageRef, ValidationContext};
-use operator::subject::tikv::model::{Member, NodeState, PdView, RegionHealth, Store, StoreState};
-use operator::subject::tikv::plan::{plan, Memory, Observed};
-use operator::subject::tikv::topology::{Component, Names, PdBootstrap, Topology};
+use operator::subjects::tikv::model::{Member, NodeState, PdView, RegionHealth, Store, StoreState};
+use operator::subjects::tikv::plan::{plan, Memory, Observed};
+use operator::subjects::tikv::topology::{Component, Names, PdBootstrap, Topology};
 
 fn observed(spec: &operator::spec::ClusterSpec, pd: u32, tikv: u32) -> Observed {
     let topo = Topology::new(spec);

@@ -34,5 +34,6 @@ pub mod server;
 pub mod sim;
 pub mod spec;
 pub mod subject;
+pub mod subjects;
 pub mod telemetry;
 pub mod tickets;

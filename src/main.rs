@@ -17,9 +17,9 @@ use operator::diagnose::store_queue::{SnapshotContext, StoreQueue};
 use operator::reconcile::Controller;
 use operator::runtime::docker::DockerRuntime;
 use operator::runtime::ContainerRuntime;
-use operator::subject::tikv::pd_adapter::PdAdapter;
-use operator::subject::tikv::subject::{PdApi, TikvSubject};
-use operator::subject::tikv::window::PromMetricsWindow;
+use operator::subjects::tikv::pd_adapter::PdAdapter;
+use operator::subjects::tikv::subject::{PdApi, TikvSubject};
+use operator::subjects::tikv::window::PromMetricsWindow;
 use operator::tickets::monitor::LatestSnapshot;
 use operator::tickets::TicketStore;
 
@@ -130,7 +130,7 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     ));
     let cancel = tokio_util::sync::CancellationToken::new();
     let backend = select_backend(&BackendSettings {
-        reasoner: Some(operator::subject::tikv::hypotheses::reasoner()),
+        reasoner: Some(operator::subjects::tikv::hypotheses::reasoner()),
         ..backend
     })
     .map_err(|e| CliError::Failed(e.to_string()))?;
@@ -147,11 +147,11 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         ])),
         ReconcilerConfig::default(),
     )
-    .with_catalog(&operator::subject::tikv::catalog::CATALOG)
+    .with_catalog(&operator::subjects::tikv::catalog::CATALOG)
     .with_fallback(Arc::new(
-        operator::subject::tikv::hypotheses::rules_backend(Default::default()),
+        operator::subjects::tikv::hypotheses::rules_backend(Default::default()),
     ))
-    .with_runbooks(Arc::new(operator::subject::tikv::runbook::TikvRunbooks {
+    .with_runbooks(Arc::new(operator::subjects::tikv::runbook::TikvRunbooks {
         cluster: Some(controller.subject().spec().name().to_string()),
     }))
     .with_metrics(controller.metrics().clone())

@@ -211,9 +211,10 @@ async fn every_dashboard_query_returns_data_from_the_simulator_and_the_operator(
     // The diagnosis metrics window (range queries of the reference PromQL per store)
     // reads real series from this Prometheus.
     let now = std::time::SystemTime::now();
-    let window = operator::subject::tikv::window::fetch(&client, now - Duration::from_secs(5), now)
-        .await
-        .unwrap();
+    let window =
+        operator::subjects::tikv::window::fetch(&client, now - Duration::from_secs(5), now)
+            .await
+            .unwrap();
     let kinds: BTreeSet<&str> = window
         .iter()
         .filter_map(|(name, _)| name.split('{').next())

@@ -18,7 +18,7 @@ const CORE: &[&str] = &[
     "src/http",
     "src/spec",
     "src/telemetry.rs",
-    "src/subject/mod.rs",
+    "src/subject.rs",
 ];
 
 /// Where subjects are plugged in, and so may name them: the binaries, the subject

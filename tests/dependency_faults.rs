@@ -26,9 +26,9 @@ use operator::reconcile::deps::{Criticality, Dependencies, MODEL_API};
 use operator::reconcile::{Controller, Metrics};
 use operator::runtime::fake::FakeRuntime;
 use operator::spec::{parse_str, ValidationContext};
-use operator::subject::tikv::hypotheses::{diagnose_evidence, rules_backend};
-use operator::subject::tikv::model::{Member, PdView};
-use operator::subject::tikv::subject::{PdApi, TikvSubject};
+use operator::subjects::tikv::hypotheses::{diagnose_evidence, rules_backend};
+use operator::subjects::tikv::model::{Member, PdView};
+use operator::subjects::tikv::subject::{PdApi, TikvSubject};
 use operator::tickets::monitor::blindness_tickets;
 use operator::tickets::{Status, TicketFilter, TicketStore};
 

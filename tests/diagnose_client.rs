@@ -10,7 +10,7 @@ use operator::diagnose::ground::{finalize, GroundError};
 use operator::diagnose::scenarios;
 use operator::diagnose::standin::{OpenAiReply, Reply, Standin, StandinConfig};
 use operator::diagnose::{ActionKind, DiagnosisRequest};
-use operator::subject::tikv::hypotheses::diagnose_evidence;
+use operator::subjects::tikv::hypotheses::diagnose_evidence;
 use std::time::{Duration, Instant};
 
 fn prompt() -> PreparedPrompt {

@@ -15,7 +15,7 @@ use operator::diagnose::scenarios;
 use operator::diagnose::{
     ActionKind, CitationRef, ContextSection, Diagnosis, DiagnosisRequest, TicketBrief,
 };
-use operator::subject::tikv::hypotheses::{diagnose_evidence, rules_backend};
+use operator::subjects::tikv::hypotheses::{diagnose_evidence, rules_backend};
 use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -660,7 +660,7 @@ fn without_a_key_auto_selects_the_rules_engine_and_a_key_file_selects_claude() {
     use operator::diagnose::backend::claude::ApiKey;
     use operator::diagnose::backend::{select_backend_with_key, BackendSettings};
     let s = BackendSettings {
-        reasoner: Some(operator::subject::tikv::hypotheses::reasoner()),
+        reasoner: Some(operator::subjects::tikv::hypotheses::reasoner()),
         ..BackendSettings::default()
     };
     let b = select_backend_with_key(&s, ApiKey::resolve(None, None)).unwrap();

@@ -13,7 +13,7 @@ use operator::diagnose::render::render_markdown;
 use operator::diagnose::scenarios;
 use operator::diagnose::standin::{Reply, Standin, StandinConfig};
 use operator::diagnose::{ActionKind, ContextSection, DiagnosisRequest, TicketBrief};
-use operator::subject::tikv::hypotheses::rules_backend;
+use operator::subjects::tikv::hypotheses::rules_backend;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;

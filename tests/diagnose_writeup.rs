@@ -8,7 +8,7 @@ use operator::diagnose::ground::finalize;
 use operator::diagnose::render::render_markdown;
 use operator::diagnose::scenarios;
 use operator::diagnose::{DiagnosisBackend, DiagnosisRequest, TicketBrief};
-use operator::subject::tikv::hypotheses::rules_backend;
+use operator::subjects::tikv::hypotheses::rules_backend;
 use regex::Regex;
 use serde_json::Value;
 

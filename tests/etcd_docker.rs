@@ -19,10 +19,10 @@ use operator::diagnose::reconciler::{DiagnosisReconciler, NoExtraContext, Reconc
 use operator::diagnose::store_queue::StoreQueue;
 use operator::reconcile::{Controller, Metrics};
 use operator::runtime::ContainerRuntime;
-use operator::subject::etcd::diagnose::EtcdRulesBackend;
-use operator::subject::etcd::spec::{self, EtcdClusterSpec};
-use operator::subject::etcd::subject::EtcdSubject;
 use operator::subject::Subject;
+use operator::subjects::etcd::diagnose::EtcdRulesBackend;
+use operator::subjects::etcd::spec::{self, EtcdClusterSpec};
+use operator::subjects::etcd::subject::EtcdSubject;
 use operator::tickets::{Status, TicketFilter, TicketStore};
 use support::docker::{docker_or_skip, TestRun, TEST_RUN_LABEL};
 

@@ -26,8 +26,8 @@ use operator::diagnose::context::{build_prompt, PreparedPrompt};
 use operator::diagnose::scenarios;
 use operator::diagnose::DiagnosisRequest;
 use operator::http::{HttpConfig, HttpError, MIB};
-use operator::subject::tikv::pd::{PdClient, PdError};
-use operator::subject::tikv::prom::{PromClient, PromError};
+use operator::subjects::tikv::pd::{PdClient, PdError};
+use operator::subjects::tikv::prom::{PromClient, PromError};
 
 /// The limit the tests configure.
 const LIMIT: usize = MIB;

@@ -25,7 +25,7 @@ use operator::diagnose::reconciler::{
 };
 use operator::diagnose::{scenarios, DiagnosisRequest};
 use operator::reconcile::Metrics;
-use operator::subject::tikv::catalog::CATALOG;
+use operator::subjects::tikv::catalog::CATALOG;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -158,7 +158,7 @@ async fn a_real_local_model_answers_under_the_catalog_schema_and_a_fabricated_ci
     )
     .with_catalog(&CATALOG)
     .with_fallback(Arc::new(
-        operator::subject::tikv::hypotheses::rules_backend(Default::default()),
+        operator::subjects::tikv::hypotheses::rules_backend(Default::default()),
     ))
     .with_metrics(metrics.clone())
     .with_decision_log(DecisionLog::new(&log_path));

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use manifests_support::{dashboard_queries, dashboards, panels, repo, require_tool, Prometheus};
-use operator::subject::tikv::prom::PromError;
+use operator::subjects::tikv::prom::PromError;
 
 fn promtool(test: &str) -> Option<std::path::PathBuf> {
     require_tool(

@@ -16,8 +16,8 @@ use parking_lot::Mutex;
 use operator::reconcile::{Controller, Metrics};
 use operator::runtime::fake::FakeRuntime;
 use operator::spec::{parse_str, ValidationContext};
-use operator::subject::tikv::model::PdView;
-use operator::subject::tikv::subject::{PdApi, TikvSubject};
+use operator::subjects::tikv::model::PdView;
+use operator::subjects::tikv::subject::{PdApi, TikvSubject};
 
 /// Received `(content-type, body)` pairs.
 type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;

@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 
 use operator::spec::{parse_str, ValidationContext};
-use operator::subject::tikv::logs::{classify, parse_line, parse_log, LogEntry};
-use operator::subject::tikv::pd::types::*;
-use operator::subject::tikv::{prom, promtext};
+use operator::subjects::tikv::logs::{classify, parse_line, parse_log, LogEntry};
+use operator::subjects::tikv::pd::types::*;
+use operator::subjects::tikv::{prom, promtext};
 
 fn spec(text: &str) {
     for new_cluster in [true, false] {

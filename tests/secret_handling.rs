@@ -22,7 +22,7 @@ use parking_lot::Mutex;
 use operator::diagnose::backend::rules::RulesConfig;
 use operator::diagnose::standin::{Standin, StandinConfig};
 use operator::diagnose::store_queue::brief_of;
-use operator::subject::tikv::hypotheses::diagnose_evidence;
+use operator::subjects::tikv::hypotheses::diagnose_evidence;
 use operator::tickets::{Evidence, Severity, TicketStore, Violation};
 
 type Received = Arc<Mutex<Vec<Vec<u8>>>>;

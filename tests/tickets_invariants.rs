@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use operator::subject::tikv::invariants::{self, Thresholds, ThresholdsError};
-use operator::subject::tikv::model::{Member, NodeState, PdView, RegionHealth, Store, StoreState};
-use operator::subject::tikv::snapshot::{
+use operator::subjects::tikv::invariants::{self, Thresholds, ThresholdsError};
+use operator::subjects::tikv::model::{Member, NodeState, PdView, RegionHealth, Store, StoreState};
+use operator::subjects::tikv::snapshot::{
     update_offline_progress, ContainerFact, ContainerState, LogFact, MetricsSample,
     OfflineProgress, RuntimeEventFact, StatusProbe, StoreMetrics, TikvSnapshot,
 };

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use operator::subject::tikv::logs::{classify, parse_line, parse_log, LogEntry};
+use operator::subjects::tikv::logs::{classify, parse_line, parse_log, LogEntry};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use operator::subject::tikv::pd::types::*;
+use operator::subjects::tikv::pd::types::*;
 
 fn decode<T: serde::de::DeserializeOwned>(data: &[u8]) {
     let _ = serde_json::from_slice::<T>(data);

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use operator::subject::tikv::{prom, promtext};
+use operator::subjects::tikv::{prom, promtext};
 
 fuzz_target!(|data: &[u8]| {
     let _ = prom::parse_query_response(data);

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::subject::tikv::topology::{PD_CLIENT_PORT, TIKV_STATUS_PORT};
+use crate::subjects::tikv::topology::{PD_CLIENT_PORT, TIKV_STATUS_PORT};
 
 use super::ChaosError;
 

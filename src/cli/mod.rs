@@ -22,8 +22,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::reconcile::{Controller, Metrics};
 use crate::runtime::{ContainerRuntime, RuntimeError};
 use crate::spec::{self, LoadedSpec, SpecError, ValidationContext};
-use crate::subject::tikv::subject::{PdFactory, TikvSubject};
 use crate::subject::Subject;
+use crate::subjects::tikv::subject::{PdFactory, TikvSubject};
 
 /// `operator`: runs a TiKV cluster on Docker from a declarative cluster.yaml.
 #[derive(Debug, Parser)]
@@ -337,9 +337,9 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
     if cli
         .command
         .spec_file()
-        .is_some_and(crate::subject::etcd::cli::is_etcd_spec)
+        .is_some_and(crate::subjects::etcd::cli::is_etcd_spec)
     {
-        return crate::subject::etcd::cli::execute(cli.command, env).await;
+        return crate::subjects::etcd::cli::execute(cli.command, env).await;
     }
     match cli.command {
         Command::Validate(a) => {

@@ -10,9 +10,9 @@ use super::{CliError, Env, Output, StatusArgs};
 use crate::reconcile::Plan;
 use crate::runtime::{labels, ContainerStatus, Owned};
 use crate::spec::{self, ValidationContext};
-use crate::subject::tikv::model::{PdView, StoreState};
-use crate::subject::tikv::plan::Step;
-use crate::subject::tikv::topology::{Names, PD_CLIENT_PORT};
+use crate::subjects::tikv::model::{PdView, StoreState};
+use crate::subjects::tikv::plan::Step;
+use crate::subjects::tikv::topology::{Names, PD_CLIENT_PORT};
 
 /// One row of the status table.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -194,7 +194,7 @@ pub fn build(cluster: Option<&str>, owned: &Owned, pd: Option<&PdView>) -> Vec<R
     rows
 }
 
-fn fill_store(row: &mut Row, s: &crate::subject::tikv::model::Store) {
+fn fill_store(row: &mut Row, s: &crate::subjects::tikv::model::Store) {
     row.state = match s.state {
         StoreState::Offline => "Pending Offline".into(),
         other => other.name().into(),
@@ -312,7 +312,7 @@ pub async fn run(env: &Env, a: StatusArgs) -> Result<(), CliError> {
         Some(file) => {
             let loaded = spec::load_file(file, ValidationContext { new_cluster: false })?;
             let rt = (env.runtime)().await?;
-            let mut s = crate::subject::tikv::subject::TikvSubject::new(
+            let mut s = crate::subjects::tikv::subject::TikvSubject::new(
                 loaded.spec.clone(),
                 None,
                 rt,

@@ -268,7 +268,7 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         .ok_or_else(|| CliError::Input(format!("ticket {} does not exist", a.id)))?;
     let settings = a.diagnosis.settings().map_err(CliError::Input)?;
     let backend = select_backend(&BackendSettings {
-        reasoner: Some(crate::subject::tikv::hypotheses::reasoner()),
+        reasoner: Some(crate::subjects::tikv::hypotheses::reasoner()),
         ..settings
     })
     .map_err(render_err)?;
@@ -279,12 +279,12 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         Arc::new(NoExtraContext),
         ReconcilerConfig::default(),
     )
-    .with_catalog(&crate::subject::tikv::catalog::CATALOG)
-    .with_fallback(Arc::new(crate::subject::tikv::hypotheses::rules_backend(
+    .with_catalog(&crate::subjects::tikv::catalog::CATALOG)
+    .with_fallback(Arc::new(crate::subjects::tikv::hypotheses::rules_backend(
         Default::default(),
     )))
     .with_runbooks(Arc::new(
-        crate::subject::tikv::runbook::TikvRunbooks::default(),
+        crate::subjects::tikv::runbook::TikvRunbooks::default(),
     ))
     .with_decision_log(DecisionLog::new(a.store.state_dir.join("decisions.jsonl")));
     let d = rec

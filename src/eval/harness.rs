@@ -30,17 +30,17 @@ use crate::runtime::{
 };
 use crate::sim::cluster::{InProcessCluster, SimClusterConfig};
 use crate::spec::ClusterSpec;
-use crate::subject::tikv::monitor::{
+use crate::subjects::tikv::monitor::{
     self, probe_status, EvidenceSources, MonitorState, LOG_TAIL, PROBE_TIMEOUT,
 };
-use crate::subject::tikv::pd_adapter::PdAdapter;
-use crate::subject::tikv::plan::{Memory, Observed};
-use crate::subject::tikv::promtext::{self, histogram_quantile, Exposition, Histogram};
-use crate::subject::tikv::snapshot::{
+use crate::subjects::tikv::pd_adapter::PdAdapter;
+use crate::subjects::tikv::plan::{Memory, Observed};
+use crate::subjects::tikv::promtext::{self, histogram_quantile, Exposition, Histogram};
+use crate::subjects::tikv::snapshot::{
     LogFact, MetricsSample, StatusProbe, StoreMetrics, TikvSnapshot,
 };
-use crate::subject::tikv::subject::{PdApi, PD_OBSERVE_TIMEOUT};
-use crate::subject::tikv::topology::Names;
+use crate::subjects::tikv::subject::{PdApi, PD_OBSERVE_TIMEOUT};
+use crate::subjects::tikv::topology::Names;
 use crate::tickets::monitor::EventInbox;
 
 /// The rate window of the reference PromQL (`queries::RATE_WINDOW`, `[1m]`).
@@ -184,7 +184,7 @@ impl SimHarness {
     }
 
     /// PD's view, through the production PD client.
-    pub async fn pd_view(&self) -> Result<crate::subject::tikv::model::PdView, String> {
+    pub async fn pd_view(&self) -> Result<crate::subjects::tikv::model::PdView, String> {
         match tokio::time::timeout(PD_OBSERVE_TIMEOUT, self.pd.observe()).await {
             Ok(r) => r,
             Err(_) => Err(format!("PD did not answer within {PD_OBSERVE_TIMEOUT:?}")),
@@ -351,7 +351,7 @@ impl SimHarness {
     }
 
     /// Records an operator step in the monitor's memory (planned work it did itself).
-    pub fn record_step(&self, step: &crate::subject::tikv::plan::Step) {
+    pub fn record_step(&self, step: &crate::subjects::tikv::plan::Step) {
         self.memory.lock().record(step, SystemTime::now());
     }
 

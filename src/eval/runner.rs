@@ -38,11 +38,11 @@ use crate::diagnose::store_queue::{SnapshotContext, StoreQueue};
 use crate::reconcile::deps::Criticality;
 use crate::reconcile::Metrics;
 use crate::runtime::RuntimeEvent;
-use crate::subject::tikv::catalog::CATALOG;
-use crate::subject::tikv::invariants::{self, Thresholds};
-use crate::subject::tikv::plan::Step;
-use crate::subject::tikv::snapshot::TikvSnapshot;
 use crate::subject::SubjectError;
+use crate::subjects::tikv::catalog::CATALOG;
+use crate::subjects::tikv::invariants::{self, Thresholds};
+use crate::subjects::tikv::plan::Step;
+use crate::subjects::tikv::snapshot::TikvSnapshot;
 use crate::tickets::monitor::{self, Monitored, MONITOR_INTERVAL};
 use crate::tickets::{TicketFilter, TicketStore, Violation};
 
@@ -111,7 +111,7 @@ impl BackendUnderTest {
     pub fn rules() -> Self {
         Self {
             name: "rules".into(),
-            backend: Arc::new(crate::subject::tikv::hypotheses::rules_backend(
+            backend: Arc::new(crate::subjects::tikv::hypotheses::rules_backend(
                 Default::default(),
             )),
         }
@@ -342,7 +342,7 @@ async fn settle(
         let up = snap.pd.as_ref().is_some_and(|pd| {
             pd.stores
                 .iter()
-                .filter(|s| s.state == crate::subject::tikv::model::StoreState::Up)
+                .filter(|s| s.state == crate::subjects::tikv::model::StoreState::Up)
                 .count()
                 == stores
         });
@@ -710,7 +710,7 @@ async fn drive(
     );
     if backend.name != "rules" {
         reconciler = reconciler.with_fallback(Arc::new(
-            crate::subject::tikv::hypotheses::rules_backend(Default::default()),
+            crate::subjects::tikv::hypotheses::rules_backend(Default::default()),
         ));
     }
     let cancel = tokio_util::sync::CancellationToken::new();

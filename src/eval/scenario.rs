@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 
 use super::EvalError;
 use crate::diagnose::catalog::CauseCatalog;
-use crate::subject::tikv::catalog::CATALOG;
+use crate::subjects::tikv::catalog::CATALOG;
 
 /// One scenario file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

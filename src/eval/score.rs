@@ -207,7 +207,7 @@ mod tests {
     use crate::diagnose::model::{
         Action, ActionKind, Citation, CitationRef, GroundingReport, OptionConsidered, Usage,
     };
-    use crate::subject::tikv::catalog::CATALOG;
+    use crate::subjects::tikv::catalog::CATALOG;
 
     fn diagnosis(cause: Cause, other: Vec<Cause>, action: ActionKind, conf: f64) -> Diagnosis {
         Diagnosis {

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use operator::http::HttpConfig;
-use operator::subject::tikv::prom::PromClient;
+use operator::subjects::tikv::prom::PromClient;
 
 /// The repository root.
 pub fn repo() -> PathBuf {

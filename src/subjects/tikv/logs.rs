@@ -20,7 +20,7 @@
 
 use std::borrow::Cow;
 
-use crate::subject::tikv::pd::types::GoDuration;
+use crate::subjects::tikv::pd::types::GoDuration;
 
 /// Log level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -439,9 +439,9 @@ mod tests {
     use super::*;
     use crate::runtime::{ObservedContainer, ObservedNetwork};
     use crate::spec::{parse_str, ValidationContext};
-    use crate::subject::tikv::model::{NodeState, PdView, Store, StoreState};
-    use crate::subject::tikv::plan::Memory;
-    use crate::subject::tikv::topology::Topology;
+    use crate::subjects::tikv::model::{NodeState, PdView, Store, StoreState};
+    use crate::subjects::tikv::plan::Memory;
+    use crate::subjects::tikv::topology::Topology;
 
     #[tokio::test]
     async fn a_running_store_without_an_address_on_the_cluster_network_fails_its_probe() {

@@ -10,7 +10,7 @@ use super::types::{
     node_state, store_state, MemberHealth, MembersInfo, PdMember, RegionCheck, ReplicationConfig,
     ScheduleConfig, StoreInfo,
 };
-use crate::subject::tikv::model::{Member, NodeState, PdView, RegionHealth, Store, StoreState};
+use crate::subjects::tikv::model::{Member, NodeState, PdView, RegionHealth, Store, StoreState};
 
 /// The displayed state of a store: PD's `state_name` when it is one of the five known
 /// names, otherwise derived from the stored `state` integer (0 Up, 1 Offline,
@@ -164,7 +164,7 @@ pub fn assemble_view(parts: ViewParts) -> PdView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::subject::tikv::pd::types::{MetaStore, StoreStatus};
+    use crate::subjects::tikv::pd::types::{MetaStore, StoreStatus};
 
     fn store(state: i32, node: i32, name: &str) -> StoreInfo {
         StoreInfo {

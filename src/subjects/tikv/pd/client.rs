@@ -40,7 +40,7 @@ use crate::http::{
     is_idempotent, parse_base_url, DefaultRetryLogic, ErrorKind, HttpClient, HttpConfig, HttpError,
     HttpResponse, RetryAction, RetryLogic,
 };
-use crate::subject::tikv::model::{PdView, RegionHealth};
+use crate::subjects::tikv::model::{PdView, RegionHealth};
 
 /// The evict-leader scheduler's name.
 pub const EVICT_LEADER_SCHEDULER: &str = "evict-leader-scheduler";

@@ -3,12 +3,10 @@
 //! The core (the reconcile loop, tickets, diagnosis, the HTTP surface) is written
 //! against the [`Subject`] trait and never names a concrete subject. A subject knows
 //! how to observe its cluster, plan the next steps purely from an observation, apply
-//! one step, and (for the invariants) what "healthy" means. The TiKV subject lives in
-//! [`tikv`]; adding another (etcd, say) means a new folder here and one line of wiring
-//! in the binary.
-
-pub mod etcd;
-pub mod tikv;
+//! one step, and (for the invariants) what "healthy" means. This module is the port
+//! only; the subjects that plug into it live side by side in [`crate::subjects`]
+//! (`subjects/tikv`, `subjects/etcd`), so the port never imports its plug-ins and no
+//! import circle joins core and subjects.
 
 use std::fmt::{Debug, Display};
 use std::time::{Duration, SystemTime};

@@ -8,11 +8,11 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::runtime::{ObservedContainer, ObservedNetwork, ObservedVolume, Owned};
-use crate::subject::etcd::model::{ClusterView, MemberProbe};
-use crate::subject::etcd::wire::{Member, StatusResponse};
+use crate::subjects::etcd::model::{ClusterView, MemberProbe};
+use crate::subjects::etcd::wire::{Member, StatusResponse};
 
 fn spec(members: u32) -> EtcdClusterSpec {
-    let mut s = crate::subject::etcd::spec::parse_str(
+    let mut s = crate::subjects::etcd::spec::parse_str(
         "apiVersion: tikv-operator.dev/v1alpha1\nkind: EtcdCluster\nmetadata:\n  name: e1\n",
         "t",
     )

@@ -5,9 +5,9 @@ use std::time::SystemTime;
 
 use super::*;
 use crate::runtime::{ContainerStatus, ObservedContainer};
-use crate::subject::etcd::model::{ClusterView, MemberProbe};
-use crate::subject::etcd::snapshot::{MemberWindow, MetricsSample};
-use crate::subject::etcd::wire::{Alarm, Member, StatusResponse};
+use crate::subjects::etcd::model::{ClusterView, MemberProbe};
+use crate::subjects::etcd::snapshot::{MemberWindow, MetricsSample};
+use crate::subjects::etcd::wire::{Alarm, Member, StatusResponse};
 
 fn snapshot(n: u32, leader: u64) -> EtcdSnapshot {
     let mut s = EtcdSnapshot {

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::runtime::{ObservedNetwork, ObservedVolume};
 use crate::spec::{parse_str, ValidationContext};
-use crate::subject::tikv::model::{Member, NodeState, RegionHealth, Store};
+use crate::subjects::tikv::model::{Member, NodeState, RegionHealth, Store};
 
 fn spec_with(pd: u32, tikv: u32, tikv_image: &str, extra: &str) -> ClusterSpec {
     let text = format!(
