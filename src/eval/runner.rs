@@ -70,7 +70,7 @@ impl Default for RunnerConfig {
         Self {
             time_factor: 30.0,
             seed: 1,
-            detect_timeout: Duration::from_secs(15),
+            detect_timeout: Duration::from_secs(20),
             control_window: Duration::from_secs(6),
             settle_timeout: Duration::from_secs(45),
             observe_after: Duration::from_secs(60),
@@ -565,8 +565,12 @@ async fn apply(h: &mut SimHarness, a: &Action) -> Result<Option<usize>, EvalErro
                 .await?;
             }
             Fault::StoreStuckOffline { store } => {
+                // Only max-replicas stores exist, so PD refuses a plain delete; a forced
+                // scale-in (the store declared gone) is accepted, and its replicas have
+                // nowhere to go: it stays Offline.
                 let id = store_id(h, *store)?;
-                h.pd_delete(&format!("/pd/api/v1/store/{id}")).await?;
+                h.pd_delete(&format!("/pd/api/v1/store/{id}?force=true"))
+                    .await?;
             }
             Fault::LeftoverScheduler { store } => {
                 let id = store_id(h, *store)?;
