@@ -90,11 +90,13 @@ fn observed() -> Observed {
             healthy: Some(true),
         })
         .collect();
-    let mut owned = operator::runtime::Owned::default();
-    owned.containers = (0..3)
-        .map(|i| container("pd", i))
-        .chain((0..STORES).map(|i| container("tikv", i)))
-        .collect();
+    let owned = operator::runtime::Owned {
+        containers: (0..3)
+            .map(|i| container("pd", i))
+            .chain((0..STORES).map(|i| container("tikv", i)))
+            .collect(),
+        ..Default::default()
+    };
     Observed {
         at: Some(now),
         owned,

@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime};
 use clap::{Args, Subcommand};
 
 use super::CliError;
-use crate::diagnose::backend::rules::RulesBackend;
 use crate::diagnose::backend::{select_backend, BackendSettings};
 use crate::diagnose::decision_log::DecisionLog;
 use crate::diagnose::reconciler::{
@@ -264,7 +263,11 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         .get(a.id)
         .map_err(render_err)?
         .ok_or_else(|| CliError::Input(format!("ticket {} does not exist", a.id)))?;
-    let backend = select_backend(&BackendSettings::from_env()).map_err(render_err)?;
+    let backend = select_backend(&BackendSettings {
+        reasoner: Some(crate::subject::tikv::hypotheses::reasoner()),
+        ..BackendSettings::from_env()
+    })
+    .map_err(render_err)?;
     let queue = Arc::new(MemoryQueue::new(vec![]));
     let rec = DiagnosisReconciler::new(
         backend,
@@ -272,7 +275,12 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         Arc::new(NoExtraContext),
         ReconcilerConfig::default(),
     )
-    .with_fallback(Arc::new(RulesBackend::new(Default::default())))
+    .with_fallback(Arc::new(crate::subject::tikv::hypotheses::rules_backend(
+        Default::default(),
+    )))
+    .with_runbooks(Arc::new(
+        crate::subject::tikv::runbook::TikvRunbooks::default(),
+    ))
     .with_decision_log(DecisionLog::new(a.store.state_dir.join("decisions.jsonl")));
     let d = rec
         .diagnose_brief(&brief_of(&t))

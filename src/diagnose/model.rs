@@ -291,6 +291,9 @@ pub struct Diagnosis {
     pub usage: Usage,
     /// What the context builder cut to meet the token budget.
     pub context_cut: Vec<String>,
+    /// How a person carries out the recommended action, when the subject wrote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<super::runbook::Runbook>,
 }
 
 fn unknown_cause() -> Cause {
@@ -331,6 +334,7 @@ impl Diagnosis {
             model: model.to_string(),
             usage,
             context_cut,
+            runbook: None,
         }
     }
 }

@@ -160,6 +160,7 @@ pub struct DiagnosisReconciler {
     context: Arc<dyn ContextSource>,
     log: Option<DecisionLog>,
     deps: Option<Arc<Dependencies>>,
+    runbooks: Option<Arc<dyn super::runbook::RunbookSource>>,
     cfg: ReconcilerConfig,
     shared: Arc<Shared>,
 }
@@ -179,6 +180,7 @@ impl DiagnosisReconciler {
             context,
             log: None,
             deps: None,
+            runbooks: None,
             cfg,
             shared: Arc::new(Shared {
                 pause_until: Mutex::new(None),
@@ -192,6 +194,12 @@ impl DiagnosisReconciler {
     /// other than a rate limit.
     pub fn with_fallback(mut self, fallback: Arc<dyn DiagnosisBackend>) -> Self {
         self.fallback = Some(fallback);
+        self
+    }
+
+    /// Attaches the subject's runbook (command, check, risk) to each recommendation.
+    pub fn with_runbooks(mut self, runbooks: Arc<dyn super::runbook::RunbookSource>) -> Self {
+        self.runbooks = Some(runbooks);
         self
     }
 
@@ -280,7 +288,10 @@ impl DiagnosisReconciler {
         };
         // The model saw only redacted text, but it may still echo something secret-looking:
         // redact before the diagnosis reaches the ticket store or the decision log.
-        let diagnosis = redact_diagnosis(diagnosis);
+        let mut diagnosis = redact_diagnosis(diagnosis);
+        if let Some(r) = &self.runbooks {
+            diagnosis.runbook = r.runbook(&diagnosis.recommended_action.kind, brief, &prompt.facts);
+        }
         tracing::info!(
             ticket = brief.id,
             backend = %diagnosis.backend,

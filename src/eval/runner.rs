@@ -31,7 +31,6 @@ use super::harness::{HarnessConfig, SimHarness};
 use super::scenario::{ClusterShape, EntityRef, ExpectedCause, Fault, Noise, Scenario};
 use super::score::{self, Entities, Entity, ResolvedCause, RunScore};
 use super::EvalError;
-use crate::diagnose::backend::rules::RulesBackend;
 use crate::diagnose::backend::DiagnosisBackend;
 use crate::diagnose::model::{Diagnosis, Usage};
 use crate::diagnose::reconciler::{DiagnosisReconciler, ReconcilerConfig};
@@ -108,11 +107,14 @@ impl std::fmt::Debug for BackendUnderTest {
 }
 
 impl BackendUnderTest {
-    /// The offline rules engine.
+    /// The offline rules engine (differential diagnosis over TiKV's hypotheses), as
+    /// `operator run` builds it.
     pub fn rules() -> Self {
         Self {
             name: "rules".into(),
-            backend: Arc::new(RulesBackend::default()),
+            backend: Arc::new(crate::subject::tikv::hypotheses::rules_backend(
+                Default::default(),
+            )),
         }
     }
 }
@@ -712,8 +714,13 @@ async fn drive(
         },
     );
     if backend.name != "rules" {
-        reconciler = reconciler.with_fallback(Arc::new(RulesBackend::default()));
+        reconciler = reconciler.with_fallback(Arc::new(
+            crate::subject::tikv::hypotheses::rules_backend(Default::default()),
+        ));
     }
+    reconciler = reconciler.with_runbooks(Arc::new(crate::subject::tikv::runbook::TikvRunbooks {
+        cluster: Some("eval".to_string()),
+    }));
     let cancel = tokio_util::sync::CancellationToken::new();
     let loop_task = {
         let r = reconciler.clone();

@@ -238,6 +238,7 @@ mod tests {
             model: "rules-v1".into(),
             usage: Usage::default(),
             context_cut: vec![],
+            runbook: None,
         }
     }
 
