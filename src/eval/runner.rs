@@ -745,8 +745,23 @@ async fn drive(
     } else {
         Duration::ZERO
     };
+    // A fault is given at least the longest invariant grace (a store is stuck Offline
+    // only after `offline_stuck_after`) plus a margin to be seen.
+    let longest_grace = [
+        thresholds.offline_stuck_after,
+        thresholds.imbalance_grace,
+        thresholds.region_health_grace,
+        thresholds.hot_store_for,
+        thresholds.latency_grace,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or_default();
+    let detect_window = cfg
+        .detect_timeout
+        .max(longest_grace + Duration::from_secs(8));
     let deadline = match last_fault_sim {
-        Some(at) => cfg.wall(at.max(last_noise_sim)) + cfg.detect_timeout,
+        Some(at) => cfg.wall(at.max(last_noise_sim)) + detect_window,
         None => cfg.wall(last_noise_sim.max(rolling_sim)) + cfg.control_window,
     };
     let horizon_sim = Duration::from_secs_f64(deadline.as_secs_f64() * cfg.time_factor);
