@@ -32,7 +32,12 @@ async fn the_rules_backend_names_the_root_cause_of_every_smoke_scenario_with_no_
     let cfg = EvalConfig {
         runs: 1,
         controls: 1,
-        runner: RunnerConfig::default(),
+        // Lean for CI: a shorter watch after every cause was named, and a shorter control.
+        runner: RunnerConfig {
+            observe_after: std::time::Duration::from_secs(30),
+            control_window: std::time::Duration::from_secs(4),
+            ..RunnerConfig::default()
+        },
         backend: BackendUnderTest::rules(),
         model: "rules-v1".into(),
     };

@@ -99,7 +99,10 @@ pub enum EvalBackend {
 }
 
 fn backend_under_test(a: &EvalArgs) -> Result<(BackendUnderTest, String), CliError> {
-    let mut settings = BackendSettings::from_env();
+    let mut settings = BackendSettings {
+        reasoner: Some(crate::subjects::tikv::hypotheses::reasoner()),
+        ..BackendSettings::from_env()
+    };
     let (choice, name) = match a.backend {
         EvalBackend::Rules => (BackendChoice::Rules, "rules"),
         EvalBackend::Claude => (BackendChoice::Claude, "claude"),

@@ -76,6 +76,7 @@ pub struct SimHarness {
     http: reqwest::Client,
     inbox: EventInbox,
     oom: Mutex<BTreeMap<String, bool>>,
+    known_ids: Mutex<BTreeMap<usize, u64>>,
     stopped: Mutex<BTreeMap<String, SystemTime>>,
     scrapes: Mutex<HashMap<usize, VecDeque<(Instant, Exposition)>>>,
     memory: Mutex<Memory>,
@@ -136,6 +137,7 @@ impl SimHarness {
             cfg,
             inbox: EventInbox::default(),
             oom: Mutex::default(),
+            known_ids: Mutex::default(),
             stopped: Mutex::default(),
             scrapes: Mutex::default(),
             memory: Mutex::default(),
@@ -175,12 +177,23 @@ impl SimHarness {
         format!("{}-tikv-{i}:{}", self.cfg.name, port_of(&addrs[i]))
     }
 
-    /// PD's store id of TiKV `i` (from the node, 0 before registration).
+    /// PD's store id of TiKV `i` (from the node, 0 before registration; remembered
+    /// while the node is stopped: the id belongs to its volume).
     pub fn store_id(&self, i: usize) -> Option<u64> {
-        self.cluster
+        let live = self
+            .cluster
             .tikv(i)
+            .filter(|_| self.cluster.tikv_running(i))
             .map(|n| n.store_id())
-            .filter(|id| *id > 0)
+            .filter(|id| *id > 0);
+        let mut known = self.known_ids.lock();
+        match live {
+            Some(id) => {
+                known.insert(i, id);
+                Some(id)
+            }
+            None => known.get(&i).copied(),
+        }
     }
 
     /// PD's view, through the production PD client.

@@ -69,7 +69,7 @@ impl Default for RunnerConfig {
         Self {
             time_factor: 30.0,
             seed: 1,
-            detect_timeout: Duration::from_secs(15),
+            detect_timeout: Duration::from_secs(20),
             control_window: Duration::from_secs(6),
             settle_timeout: Duration::from_secs(45),
             observe_after: Duration::from_secs(60),
@@ -107,7 +107,8 @@ impl std::fmt::Debug for BackendUnderTest {
 }
 
 impl BackendUnderTest {
-    /// The offline rules engine.
+    /// The offline rules engine (differential diagnosis over TiKV's hypotheses), as
+    /// `operator run` builds it.
     pub fn rules() -> Self {
         Self {
             name: "rules".into(),
@@ -566,8 +567,12 @@ async fn apply(h: &mut SimHarness, a: &Action) -> Result<Option<usize>, EvalErro
                 .await?;
             }
             Fault::StoreStuckOffline { store } => {
+                // Only max-replicas stores exist, so PD refuses a plain delete; a forced
+                // scale-in (the store declared gone) is accepted, and its replicas have
+                // nowhere to go: it stays Offline.
                 let id = store_id(h, *store)?;
-                h.pd_delete(&format!("/pd/api/v1/store/{id}")).await?;
+                h.pd_delete(&format!("/pd/api/v1/store/{id}?force=true"))
+                    .await?;
             }
             Fault::LeftoverScheduler { store } => {
                 let id = store_id(h, *store)?;
@@ -713,6 +718,9 @@ async fn drive(
             crate::subjects::tikv::hypotheses::rules_backend(Default::default()),
         ));
     }
+    reconciler = reconciler.with_runbooks(Arc::new(crate::subjects::tikv::runbook::TikvRunbooks {
+        cluster: Some("eval".to_string()),
+    }));
     let cancel = tokio_util::sync::CancellationToken::new();
     let loop_task = {
         let r = reconciler.clone();
@@ -737,8 +745,23 @@ async fn drive(
     } else {
         Duration::ZERO
     };
+    // A fault is given at least the longest invariant grace (a store is stuck Offline
+    // only after `offline_stuck_after`) plus a margin to be seen.
+    let longest_grace = [
+        thresholds.offline_stuck_after,
+        thresholds.imbalance_grace,
+        thresholds.region_health_grace,
+        thresholds.hot_store_for,
+        thresholds.latency_grace,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or_default();
+    let detect_window = cfg
+        .detect_timeout
+        .max(longest_grace + Duration::from_secs(8));
     let deadline = match last_fault_sim {
-        Some(at) => cfg.wall(at.max(last_noise_sim)) + cfg.detect_timeout,
+        Some(at) => cfg.wall(at.max(last_noise_sim)) + detect_window,
         None => cfg.wall(last_noise_sim.max(rolling_sim)) + cfg.control_window,
     };
     let horizon_sim = Duration::from_secs_f64(deadline.as_secs_f64() * cfg.time_factor);

@@ -15,7 +15,7 @@
 //! The operator's own blindness is an invariant too: PD or Prometheus unreachable open
 //! tickets of their own.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -387,6 +387,11 @@ pub fn evaluate(snapshot: &TikvSnapshot, thresholds: &Thresholds) -> Evaluation 
 struct Ctx<'a> {
     s: &'a TikvSnapshot,
     t: &'a Thresholds,
+    /// Containers by (component, container name) and (component, member name): the
+    /// lookups every per-store check makes, so a pass stays linear in the stores.
+    containers: HashMap<(&'a str, &'a str), &'a ContainerFact>,
+    /// PD's stores by id.
+    stores: HashMap<u64, &'a Store>,
 }
 
 fn host(address: &str) -> &str {
@@ -399,18 +404,38 @@ fn host(address: &str) -> &str {
 
 impl<'a> Ctx<'a> {
     fn new(s: &'a TikvSnapshot, t: &'a Thresholds) -> Self {
-        Self { s, t }
+        let mut containers = HashMap::new();
+        // First match wins, as a linear scan would find it.
+        for c in &s.containers {
+            containers
+                .entry((c.component.as_str(), c.container.as_str()))
+                .or_insert(c);
+        }
+        for c in &s.containers {
+            containers
+                .entry((c.component.as_str(), c.member.as_str()))
+                .or_insert(c);
+        }
+        let mut stores = HashMap::new();
+        if let Some(pd) = &s.pd {
+            for st in &pd.stores {
+                stores.entry(st.id).or_insert(st);
+            }
+        }
+        Self {
+            s,
+            t,
+            containers,
+            stores,
+        }
     }
 
     fn container_for_host(&self, h: &str, component: &str) -> Option<&'a ContainerFact> {
-        self.s
-            .containers
-            .iter()
-            .find(|c| c.component == component && (c.container == h || c.member == h))
+        self.containers.get(&(component, h)).copied()
     }
 
     fn store(&self, id: u64) -> Option<&'a Store> {
-        self.s.pd.as_ref()?.stores.iter().find(|s| s.id == id)
+        self.stores.get(&id).copied()
     }
 
     /// Member name of the store's container when one matches its address, else `store-<id>`.
@@ -1374,16 +1399,15 @@ const OUTLIER_SIGNALS: &[OutlierSignal] = &[
 /// within the low mark, and its store id.
 type OutlierFinding = (Vec<(String, MetricEvidence)>, bool, Option<u64>);
 
-fn median(v: &mut [f64]) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
+/// The median of `sorted` with the element at index `k` left out (the peers of the
+/// store whose value that is), in O(1).
+fn median_without(sorted: &[f64], k: usize) -> Option<f64> {
+    let m = sorted.len().checked_sub(1).filter(|m| *m > 0)?;
+    let at = |r: usize| sorted[if r < k { r } else { r + 1 }];
+    Some(if m % 2 == 1 {
+        at(m / 2)
     } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
+        (at(m / 2 - 1) + at(m / 2)) / 2.0
     })
 }
 
@@ -1418,14 +1442,12 @@ fn store_outlier(ctx: &Ctx<'_>) -> Vec<Outcome> {
         if vals.len() < ctx.t.outlier_min_stores.max(3) {
             continue;
         }
+        let mut sorted: Vec<f64> = vals.iter().map(|(_, v)| *v).collect();
+        sorted.sort_by(f64::total_cmp);
         for (s, v) in &vals {
             // The peers' median, this store left out.
-            let mut peers: Vec<f64> = vals
-                .iter()
-                .filter(|(o, _)| o.instance != s.instance)
-                .map(|(_, v)| *v)
-                .collect();
-            let Some(med) = median(&mut peers) else {
+            let k = sorted.partition_point(|x| x < v);
+            let Some(med) = median_without(&sorted, k) else {
                 continue;
             };
             let target = ctx.target_for(s.store_id, &s.instance);
@@ -1444,7 +1466,11 @@ fn store_outlier(ctx: &Ctx<'_>) -> Vec<Outcome> {
                     ),
                     ctx.metric(sig.field, &s.instance, *v),
                 ));
-                for (o, ov) in vals.iter().filter(|(o, _)| o.instance != s.instance) {
+                for (o, ov) in vals
+                    .iter()
+                    .filter(|(o, _)| o.instance != s.instance)
+                    .take(8)
+                {
                     f.0.push((String::new(), ctx.metric(sig.field, &o.instance, *ov)));
                 }
             }
