@@ -113,7 +113,12 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     };
     let router = operator::server::router(
         controller.clone(),
-        operator::tickets::api::router((*store).clone(), token),
+        operator::tickets::api::router((*store).clone(), token).merge(
+            operator::tickets::api::incidents_router(
+                (*store).clone(),
+                Arc::new(operator::subjects::tikv::incidents::TikvLinks),
+            ),
+        ),
     );
     let server = tokio::spawn(operator::server::serve(
         listener,

@@ -397,6 +397,7 @@ async fn the_loop_diagnoses_every_open_ticket_and_logs_each_decision() {
         summary: "store 4 Disconnected".into(),
         root_cause: "container killed".into(),
         action: "restart-container tikv-1".into(),
+        confirmed_cause: None,
     }]);
     let dir = tempfile::tempdir().unwrap();
     let log = DecisionLog::new(dir.path().join("d.jsonl"));

@@ -9,6 +9,7 @@
 pub mod api_access;
 pub mod backend_args;
 pub mod eval;
+pub mod incidents;
 pub mod status;
 pub mod tickets;
 
@@ -54,6 +55,8 @@ pub enum Command {
     Down(DownArgs),
     /// Tickets: list, show, ack, resolve.
     Tickets(tickets::TicketsArgs),
+    /// Incidents: tickets grouped by shared cause (list, show, resolve --cause).
+    Incidents(incidents::IncidentsArgs),
     /// The timeline of ticket events.
     Events(tickets::EventsArgs),
     /// Diagnose one ticket now and print the diagnosis.
@@ -415,6 +418,7 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
         }
         Command::Status(a) => status::run(&env, a).await,
         Command::Tickets(a) => tickets::tickets(a).await,
+        Command::Incidents(a) => incidents::run(a).await,
         Command::Events(a) => tickets::events(a).await,
         Command::Diagnose(a) => tickets::diagnose(a).await,
         Command::Eval(a) => eval::eval(a).await,

@@ -88,13 +88,20 @@ pub enum TicketsCommand {
         #[arg(long)]
         note: Option<String>,
     },
-    /// Resolve a ticket by hand.
+    /// Resolve a ticket by hand (with --cause: record the confirmed root cause, which
+    /// later diagnoses draw on as history).
     Resolve {
         /// Ticket id.
         id: u64,
         /// A note for the timeline.
         #[arg(long)]
         note: Option<String>,
+        /// The confirmed cause category (from the catalog).
+        #[arg(long)]
+        cause: Option<String>,
+        /// The entity it was on (defaults to the diagnosed target, else the ticket's).
+        #[arg(long, requires = "cause")]
+        target: Option<String>,
     },
 }
 
@@ -129,7 +136,7 @@ fn format(s: &str) -> Result<OutputFormat, CliError> {
     s.parse().map_err(|e| CliError::Input(format!("{e}")))
 }
 
-async fn access(a: &StoreArgs) -> Result<TicketAccess, CliError> {
+pub(crate) async fn access(a: &StoreArgs) -> Result<TicketAccess, CliError> {
     let token = super::api_access::ApiToken::from_env_or_file(a.api_token_file.as_deref())?
         .map(|t| t.expose().to_owned());
     let client = TicketsClient::new(&a.api, token, Duration::from_secs(5))
@@ -209,6 +216,23 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
                 .ok_or_else(|| CliError::Input(format!("ticket {id} does not exist")))?;
             print!("{}", render_ticket(&t, fmt, now).map_err(render_err)?);
             if fmt == OutputFormat::Table {
+                let all = super::incidents::all_tickets(&access(&a.store).await?).await?;
+                let incidents = super::incidents::incidents(&all);
+                if let Some(i) = crate::tickets::incidents::incident_of(&incidents, id) {
+                    if i.tickets.len() > 1 {
+                        println!(
+                            "\nPart of incident {} with ticket(s) {} (operator incidents show {}).",
+                            i.id,
+                            i.tickets
+                                .iter()
+                                .filter(|x| **x != id)
+                                .map(u64::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            i.id
+                        );
+                    }
+                }
                 if let Some(d) = t.diagnosis.as_ref().and_then(|v| {
                     serde_json::from_value::<crate::diagnose::model::Diagnosis>(v.clone()).ok()
                 }) {
@@ -226,7 +250,12 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
                 .map_err(render_err)?;
             println!("ticket {} acknowledged", t.id);
         }
-        TicketsCommand::Resolve { id, note } => {
+        TicketsCommand::Resolve {
+            id,
+            note,
+            cause: None,
+            ..
+        } => {
             let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
             let t = access(&a.store)
                 .await?
@@ -234,6 +263,33 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
                 .await
                 .map_err(render_err)?;
             println!("ticket {} resolved", t.id);
+        }
+        TicketsCommand::Resolve {
+            id,
+            note,
+            cause: Some(category),
+            target,
+        } => {
+            let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+            let acc = access(&a.store).await?;
+            let t = acc
+                .get(id)
+                .await
+                .map_err(render_err)?
+                .ok_or_else(|| CliError::Input(format!("ticket {id} does not exist")))?;
+            let target = target
+                .or_else(|| {
+                    crate::tickets::incidents::IncidentTicket::of(&t)
+                        .cause
+                        .map(|c| c.target)
+                })
+                .unwrap_or(t.target.clone());
+            let cause = super::incidents::confirmed_cause(&category, &target)?;
+            let t = acc
+                .confirm_cause(id, &cause, &who, note.as_deref())
+                .await
+                .map_err(render_err)?;
+            println!("ticket {} resolved; confirmed cause {cause}", t.id);
         }
     }
     Ok(())

@@ -410,6 +410,9 @@ pub struct PastTicket {
     pub root_cause: String,
     /// Recommended action (described).
     pub action: String,
+    /// The root cause a person confirmed when resolving it: the memory worth most.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_cause: Option<super::catalog::Cause>,
 }
 
 fn tokens_of(s: &str) -> HashSet<String> {
@@ -441,7 +444,7 @@ fn component(target: &str) -> String {
 }
 
 /// Similarity of a past ticket to the current one: same invariant (2.0) + same target
-/// (1.0) or same component (0.5) + Jaccard of summaries (0..1).
+/// (1.0) or same component (0.5) + confirmed cause (0.5) + Jaccard of summaries (0..1).
 pub fn similarity(brief: &TicketBrief, past: &PastTicket) -> f64 {
     let mut s = 0.0;
     if super::model::normalize_invariant(&brief.invariant)
@@ -452,6 +455,10 @@ pub fn similarity(brief: &TicketBrief, past: &PastTicket) -> f64 {
     if brief.target == past.target {
         s += 1.0;
     } else if component(&brief.target) == component(&past.target) {
+        s += 0.5;
+    }
+    // A confirmed cause is worth more than a diagnosis nobody checked.
+    if past.confirmed_cause.is_some() {
         s += 0.5;
     }
     s + jaccard(&brief.summary, &past.summary)
@@ -469,21 +476,32 @@ pub fn select_similar(brief: &TicketBrief, candidates: &[PastTicket], k: usize) 
     scored.into_iter().take(k).map(|(_, p)| p.clone()).collect()
 }
 
-/// Renders similar past tickets as a context section (relevance 60).
+/// Renders similar past tickets as a context section (relevance 60), marked as history:
+/// what was concluded (and, where a person confirmed it, what it really was) about
+/// earlier tickets, not evidence about this one.
 pub fn similar_section(similar: &[PastTicket]) -> Option<ContextSection> {
     if similar.is_empty() {
         return None;
     }
-    let content = similar
-        .iter()
-        .map(|p| {
-            format!(
-                "ticket {} [{} {}] {}\n  root cause: {}\n  action: {}",
-                p.id, p.invariant, p.target, p.summary, p.root_cause, p.action
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    let mut content = String::from(
+        "HISTORY, NOT EVIDENCE: past tickets of this cluster that resemble this one. Use them to decide what to check; conclude only from this ticket's own evidence.\n",
+    );
+    content.push_str(
+        &similar
+            .iter()
+            .map(|p| {
+                let confirmed = match &p.confirmed_cause {
+                    Some(c) => format!("\n  confirmed cause (by a person): {c}"),
+                    None => String::new(),
+                };
+                format!(
+                    "ticket {} [{} {}] {}\n  diagnosed root cause: {}\n  action: {}{confirmed}",
+                    p.id, p.invariant, p.target, p.summary, p.root_cause, p.action
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
     Some(ContextSection {
         name: "similar_past_tickets".into(),
         relevance: 60,
@@ -549,6 +567,7 @@ mod tests {
                 summary: "hot".into(),
                 root_cause: "".into(),
                 action: "".into(),
+                confirmed_cause: None,
             },
             PastTicket {
                 id: 2,
@@ -557,6 +576,7 @@ mod tests {
                 summary: "store 4 is Down".into(),
                 root_cause: "".into(),
                 action: "".into(),
+                confirmed_cause: None,
             },
             PastTicket {
                 id: 3,
@@ -565,6 +585,7 @@ mod tests {
                 summary: "store 1 Disconnected".into(),
                 root_cause: "".into(),
                 action: "".into(),
+                confirmed_cause: None,
             },
             PastTicket {
                 id: 4,
@@ -573,6 +594,7 @@ mod tests {
                 summary: "disk".into(),
                 root_cause: "".into(),
                 action: "".into(),
+                confirmed_cause: None,
             },
             PastTicket {
                 id: 7,
@@ -581,10 +603,33 @@ mod tests {
                 summary: "itself".into(),
                 root_cause: "".into(),
                 action: "".into(),
+                confirmed_cause: None,
             },
         ];
         let s = select_similar(&b, &c, 3);
         assert_eq!(s.iter().map(|p| p.id).collect::<Vec<_>>(), vec![2, 3, 1]);
+    }
+
+    #[test]
+    fn a_confirmed_past_ticket_is_preferred_and_marked_as_history_not_evidence() {
+        let b = brief();
+        let past = |id: u64, confirmed: bool| PastTicket {
+            id,
+            invariant: "store_down".into(),
+            target: "store/1".into(),
+            summary: "store 1 Disconnected".into(),
+            root_cause: "cut off".into(),
+            action: "investigate-further".into(),
+            confirmed_cause: confirmed
+                .then(|| crate::diagnose::catalog::Cause::new("network-partition", "store/1")),
+        };
+        let s = select_similar(&b, &[past(1, false), past(2, true)], 1);
+        assert_eq!(s[0].id, 2);
+        let sec = similar_section(&s).unwrap();
+        assert!(sec.content.starts_with("HISTORY, NOT EVIDENCE"));
+        assert!(sec
+            .content
+            .contains("confirmed cause (by a person): network-partition on store/1"));
     }
 }
 

@@ -128,6 +128,7 @@ impl TicketQueue for StoreQueue {
             .filter_map(|t| {
                 let full = self.store.get(t.id).ok().flatten()?;
                 let d: Diagnosis = serde_json::from_value(full.diagnosis?).ok()?;
+                let confirmed_cause = full.confirmed_cause.clone();
                 Some(PastTicket {
                     id: full.id,
                     invariant: full.invariant,
@@ -135,6 +136,7 @@ impl TicketQueue for StoreQueue {
                     summary: full.summary,
                     root_cause: d.root_cause,
                     action: d.recommended_action.kind.name().to_string(),
+                    confirmed_cause,
                 })
             })
             .take(50)

@@ -69,6 +69,63 @@ pub fn router(store: TicketStore, token: Option<String>) -> Router {
         .with_state(state)
 }
 
+/// `GET /api/v1/incidents` and `GET /api/v1/incidents/{id}`: the tickets grouped by
+/// shared cause with the subject's causal `links` (see [`super::incidents`]).
+pub fn incidents_router(
+    store: TicketStore,
+    links: std::sync::Arc<dyn super::incidents::CausalLinks>,
+) -> Router {
+    async fn all(
+        store: TicketStore,
+        links: std::sync::Arc<dyn super::incidents::CausalLinks>,
+    ) -> Result<Vec<super::incidents::Incident>, ApiError> {
+        blocking(move || {
+            let mut facts = vec![];
+            for s in store.list(&TicketFilter::default()) {
+                if let Some(t) = store.get(s.id)? {
+                    facts.push(super::incidents::IncidentTicket::of(&t));
+                }
+            }
+            Ok(super::incidents::group(
+                &facts,
+                &*links,
+                super::incidents::DEFAULT_WINDOW,
+            ))
+        })
+        .await
+    }
+    type St = (
+        TicketStore,
+        std::sync::Arc<dyn super::incidents::CausalLinks>,
+    );
+    Router::new()
+        .route(
+            "/api/v1/incidents",
+            get(
+                |State((store, links)): State<St>| async move { all(store, links).await.map(Json) },
+            ),
+        )
+        .route(
+            "/api/v1/incidents/{id}",
+            get(
+                |State((store, links)): State<St>, UrlPath(id): UrlPath<u64>| async move {
+                    all(store, links)
+                        .await?
+                        .into_iter()
+                        .find(|i| i.id == id)
+                        .map(Json)
+                        .ok_or_else(|| {
+                            ApiError(
+                                StatusCode::NOT_FOUND,
+                                format!("incident {id} does not exist"),
+                            )
+                        })
+                },
+            ),
+        )
+        .with_state((store, links))
+}
+
 /// Query of `GET /api/v1/tickets`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ListQuery {
@@ -186,6 +243,9 @@ pub struct ActionBody {
     /// Why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The confirmed root cause (resolve only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<crate::diagnose::catalog::Cause>,
 }
 
 /// Error body of every route.
@@ -308,10 +368,15 @@ async fn resolve_ticket(
     body: Option<Json<ActionBody>>,
 ) -> Result<Json<Ticket>, ApiError> {
     authorize(&state, &headers)?;
+    let cause = body.as_ref().and_then(|Json(b)| b.cause.clone());
     let (by, note) = action_body(body);
     let store = state.store.clone();
     Ok(Json(
-        blocking(move || store.resolve(id, &by, note.as_deref())).await?,
+        blocking(move || match &cause {
+            Some(c) => store.confirm_cause(id, c, &by, note.as_deref()),
+            None => store.resolve(id, &by, note.as_deref()),
+        })
+        .await?,
     ))
 }
 
@@ -494,6 +559,7 @@ impl TicketsClient {
         verb: &str,
         by: &str,
         note: Option<&str>,
+        cause: Option<&crate::diagnose::catalog::Cause>,
     ) -> Result<Ticket, ClientError> {
         let mut req = self
             .http
@@ -501,6 +567,7 @@ impl TicketsClient {
             .json(&ActionBody {
                 by: Some(by.to_string()),
                 note: note.map(str::to_string),
+                cause: cause.cloned(),
             });
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
@@ -510,7 +577,7 @@ impl TicketsClient {
 
     /// `POST /api/v1/tickets/{id}/ack`.
     pub async fn ack(&self, id: u64, by: &str, note: Option<&str>) -> Result<Ticket, ClientError> {
-        self.action(id, "ack", by, note).await
+        self.action(id, "ack", by, note, None).await
     }
 
     /// `POST /api/v1/tickets/{id}/resolve`.
@@ -520,7 +587,18 @@ impl TicketsClient {
         by: &str,
         note: Option<&str>,
     ) -> Result<Ticket, ClientError> {
-        self.action(id, "resolve", by, note).await
+        self.action(id, "resolve", by, note, None).await
+    }
+
+    /// `POST /api/v1/tickets/{id}/resolve` with the confirmed root cause.
+    pub async fn confirm_cause(
+        &self,
+        id: u64,
+        cause: &crate::diagnose::catalog::Cause,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<Ticket, ClientError> {
+        self.action(id, "resolve", by, note, Some(cause)).await
     }
 
     /// `GET /api/v1/events`.
@@ -668,6 +746,26 @@ impl TicketAccess {
                 Self::local(s, move |s| s.resolve(id, &by, note.as_deref())).await
             }
             Self::Remote(c) => Ok(c.resolve(id, by, note).await?),
+        }
+    }
+
+    /// Confirms a ticket's root cause and resolves it.
+    pub async fn confirm_cause(
+        &self,
+        id: u64,
+        cause: &crate::diagnose::catalog::Cause,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<Ticket, AccessError> {
+        match self {
+            Self::Local(s) => {
+                let (by, note, cause) = (by.to_string(), note.map(str::to_string), cause.clone());
+                Self::local(s, move |s| {
+                    s.confirm_cause(id, &cause, &by, note.as_deref())
+                })
+                .await
+            }
+            Self::Remote(c) => Ok(c.confirm_cause(id, cause, by, note).await?),
         }
     }
 

@@ -457,6 +457,7 @@ fn open(
         lease: None,
         resolved_at: None,
         reopened_count: 0,
+        confirmed_cause: None,
     };
     let detail = format!("{}: {}", v.severity, v.summary);
     note(&mut t, now, TimelineKind::Opened, detail, events);
@@ -580,6 +581,37 @@ pub fn resolve(
         now,
         TimelineKind::Resolved,
         by_detail(by, note_text),
+        &mut events,
+    );
+    events.pop()
+}
+
+/// A human confirms the root cause of ticket `t` (and resolves it, if it is not): the
+/// memory later diagnoses draw on. Always recorded in the timeline, even on a resolved
+/// ticket.
+pub fn confirm_cause(
+    t: &mut Ticket,
+    cause: &crate::diagnose::catalog::Cause,
+    by: &str,
+    note_text: Option<&str>,
+    now: SystemTime,
+) -> Option<TicketEvent> {
+    t.confirmed_cause = Some(cause.clone());
+    if t.status != Status::Resolved {
+        t.status = Status::Resolved;
+        t.resolved_at = Some(now);
+        t.lease = None;
+    }
+    let text = match note_text.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(n) => format!("confirmed cause {cause}; {n}"),
+        None => format!("confirmed cause {cause}"),
+    };
+    let mut events = Vec::new();
+    note(
+        t,
+        now,
+        TimelineKind::Resolved,
+        by_detail(by, Some(&text)),
         &mut events,
     );
     events.pop()

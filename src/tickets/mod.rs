@@ -9,6 +9,7 @@
 //! runs), and [`render`] prints them.
 
 pub mod api;
+pub mod incidents;
 pub mod lifecycle;
 pub mod model;
 pub mod render;

@@ -341,6 +341,9 @@ pub struct Ticket {
     pub resolved_at: Option<SystemTime>,
     /// How many times it was reopened.
     pub reopened_count: u32,
+    /// The root cause a person confirmed when resolving it (memory for later diagnoses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_cause: Option<crate::diagnose::catalog::Cause>,
 }
 
 /// A ticket keeps at most this many timeline entries: the first (opened) and the latest

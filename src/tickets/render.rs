@@ -316,3 +316,99 @@ fn indent(s: &str) -> String {
     }
     o
 }
+
+/// A list of incidents.
+pub fn render_incidents(
+    incidents: &[crate::tickets::incidents::Incident],
+    fmt: OutputFormat,
+    now: SystemTime,
+) -> Result<String, RenderError> {
+    if fmt != OutputFormat::Table {
+        return structured(incidents, fmt);
+    }
+    if incidents.is_empty() {
+        return Ok("No incidents.\n".to_string());
+    }
+    let mut t = table(&["ID", "STATUS", "TICKETS", "CAUSE", "AGE"]);
+    for i in incidents {
+        let cause = match &i.cause {
+            Some(c) if i.confirmed => format!("{c} (confirmed)"),
+            Some(c) => c.to_string(),
+            None => "not diagnosed".to_string(),
+        };
+        t.add_row(vec![
+            i.id.to_string(),
+            i.status.to_string(),
+            i.tickets
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            cause,
+            age(now, i.first_seen),
+        ]);
+    }
+    Ok(format!("{t}\n"))
+}
+
+/// One incident: its cause, why its tickets were grouped, and each ticket in one line.
+pub fn render_incident(
+    incident: &crate::tickets::incidents::Incident,
+    tickets: &[Ticket],
+    fmt: OutputFormat,
+    now: SystemTime,
+) -> Result<String, RenderError> {
+    if fmt != OutputFormat::Table {
+        #[derive(Serialize)]
+        struct Full<'a> {
+            #[serde(flatten)]
+            incident: &'a crate::tickets::incidents::Incident,
+            ticket_details: &'a [Ticket],
+        }
+        return structured(
+            &Full {
+                incident,
+                ticket_details: tickets,
+            },
+            fmt,
+        );
+    }
+    let mut s = format!(
+        "Incident {} ({}), first seen {} ago\n",
+        incident.id,
+        incident.status,
+        age(now, incident.first_seen)
+    );
+    match &incident.cause {
+        Some(c) => s.push_str(&format!(
+            "Cause: {c}{}\n",
+            if incident.confirmed {
+                " (confirmed by a person)"
+            } else {
+                " (diagnosed)"
+            }
+        )),
+        None => s.push_str("Cause: not diagnosed yet\n"),
+    }
+    for c in &incident.other_causes {
+        s.push_str(&format!("Also named by its tickets: {c}\n"));
+    }
+    if !incident.grouped_because.is_empty() {
+        s.push_str("\nGrouped because:\n");
+        for r in &incident.grouped_because {
+            s.push_str(&format!("- {r}\n"));
+        }
+    }
+    s.push_str("\nTickets:\n");
+    for t in tickets {
+        s.push_str(&format!(
+            "- #{} {} {} on {}: {}\n",
+            t.id,
+            t.status,
+            t.invariant,
+            t.target,
+            truncate(&t.summary, SUMMARY_WIDTH)
+        ));
+    }
+    Ok(s)
+}

@@ -496,6 +496,22 @@ impl TicketStore {
             .map(|(t, ())| t)
     }
 
+    /// A human confirms ticket `id`'s root cause (and resolves it); see
+    /// [`lifecycle::confirm_cause`].
+    pub fn confirm_cause(
+        &self,
+        id: u64,
+        cause: &crate::diagnose::catalog::Cause,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<Ticket, StoreError> {
+        let now = SystemTime::now();
+        self.mutate(id, |t| {
+            Ok(((), lifecycle::confirm_cause(t, cause, by, note, now)))
+        })
+        .map(|(t, ())| t)
+    }
+
     /// A diagnoser leases ticket `id` for `ttl` (see [`lifecycle::try_lease`]).
     pub fn try_lease(&self, id: u64, holder: &str, ttl: Duration) -> Result<Ticket, StoreError> {
         self.try_lease_at(id, holder, ttl, SystemTime::now())

@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod hypotheses;
+pub mod incidents;
 pub mod invariants;
 pub mod logs;
 pub mod model;
