@@ -19,7 +19,7 @@ use operator::diagnose::reconciler::{DiagnosisReconciler, NoExtraContext, Reconc
 use operator::diagnose::store_queue::StoreQueue;
 use operator::reconcile::{Controller, Metrics};
 use operator::runtime::ContainerRuntime;
-use operator::subject::etcd::diagnose::EtcdRulesBackend;
+use operator::subject::etcd::diagnose::rules_backend;
 use operator::subject::etcd::spec::{self, EtcdClusterSpec};
 use operator::subject::etcd::subject::EtcdSubject;
 use operator::subject::Subject;
@@ -198,7 +198,7 @@ async fn an_etcd_cluster_converges_scales_has_a_killed_member_ticketed_and_refus
         ticket.summary
     );
     let diagnoser = DiagnosisReconciler::new(
-        Arc::new(EtcdRulesBackend),
+        Arc::new(rules_backend()),
         Arc::new(StoreQueue::new(store.clone())),
         Arc::new(NoExtraContext),
         ReconcilerConfig::default(),
