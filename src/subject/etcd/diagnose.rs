@@ -272,10 +272,11 @@ impl Reasoner for EtcdReasoner {
                 }
                 Some("running") => {
                     pe.contradict(2.0, format!("{m}'s container is running"));
+                    // The member-down evidence of a running container records that it
+                    // does not answer (with the probe's error when there was a probe).
                     if ev.str("member") == Some(m.as_str()) {
-                        if let Some(err) = ev.str("probe_error") {
-                            np.support(2.0, format!("{m} runs but does not answer: {err}"));
-                        }
+                        let err = ev.str("probe_error").unwrap_or("no answer");
+                        np.support(2.0, format!("{m} runs but does not answer: {err}"));
                     }
                 }
                 Some("paused") => {
