@@ -20,7 +20,7 @@ use operator::diagnose::store_queue::StoreQueue;
 use operator::reconcile::{Controller, Metrics};
 use operator::runtime::ContainerRuntime;
 use operator::subject::Subject;
-use operator::subjects::etcd::diagnose::EtcdRulesBackend;
+use operator::subjects::etcd::diagnose::rules_backend;
 use operator::subjects::etcd::spec::{self, EtcdClusterSpec};
 use operator::subjects::etcd::subject::EtcdSubject;
 use operator::tickets::{Status, TicketFilter, TicketStore};
@@ -198,7 +198,7 @@ async fn an_etcd_cluster_converges_scales_has_a_killed_member_ticketed_and_refus
         ticket.summary
     );
     let diagnoser = DiagnosisReconciler::new(
-        Arc::new(EtcdRulesBackend),
+        Arc::new(rules_backend()),
         Arc::new(StoreQueue::new(store.clone())),
         Arc::new(NoExtraContext),
         ReconcilerConfig::default(),

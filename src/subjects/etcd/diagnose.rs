@@ -1,13 +1,13 @@
-//! etcd's diagnoses: deterministic rules over a ticket's evidence, in the simplest
-//! subject-owned form (a [`DiagnosisBackend`] the etcd wiring installs), and the
+//! etcd's diagnoses: its hypotheses for the core's differential diagnosis
+//! ([`crate::diagnose::differential`]), the write-up of the decided cause, and the
 //! system prompt and schema the model backends are given for etcd tickets.
 //!
-//! The core's rules engine is TiKV's and is being replaced by a differential-diagnosis
-//! framework; until that lands, this file is where etcd's rules live. Each rule reads
-//! the evidence its invariant records (see `invariants.rs`), names a cause from
-//! [`super::catalog::CATALOG`], lists the hypotheses it weighed with the evidence for
-//! and against each, and cites only values present in the evidence, so the core's
-//! grounding check passes on every rules diagnosis.
+//! [`EtcdReasoner::candidates`] weighs every cause of [`super::catalog::CATALOG`] on
+//! every entity the evidence names (members, the cluster) from the facts alone: a
+//! container's state and exit code, `die`/`kill` events, the probe error of a running
+//! member, the members' leader views, quorum arithmetic, alarms, latency and counter
+//! windows. The core decides; the write-up cites only values present in the evidence,
+//! so the grounding check passes on every rules diagnosis.
 
 use std::sync::Arc;
 
@@ -15,40 +15,26 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::catalog::CATALOG;
+use crate::diagnose::backend::rules::{Reasoner, RulesBackend, RulesConfig, WriteUp};
 use crate::diagnose::backend::{BackendError, DiagnosisBackend, RawDiagnosis};
-use crate::diagnose::catalog::{Cause, Hypothesis, Verdict};
+use crate::diagnose::catalog::{Cause, CauseCatalog, Hypothesis, Verdict};
 use crate::diagnose::context::PreparedPrompt;
+use crate::diagnose::differential::{Candidate, Decision};
 use crate::diagnose::model::{
-    diagnosis_output_schema_for, Action, ActionKind, Citation, CitationRef, DiagnosisOutput,
-    OptionConsidered, TicketBrief, Usage,
+    diagnosis_output_schema_for, ActionKind, Citation, CitationRef, ContextSection,
+    DiagnosisOutput, OptionConsidered, TicketBrief,
 };
 
 /// The system prompt for etcd tickets.
 pub const SYSTEM_PROMPT: &str = include_str!("system_prompt.md");
 
-/// Model id reported by the etcd rules.
-pub const RULES_MODEL: &str = "etcd-rules-v1";
-
-/// The etcd rules backend.
+/// etcd's reasoning for the core's rules engine.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct EtcdRulesBackend;
+pub struct EtcdReasoner;
 
-#[async_trait]
-impl DiagnosisBackend for EtcdRulesBackend {
-    fn name(&self) -> &str {
-        "rules"
-    }
-
-    async fn diagnose(&self, prompt: &PreparedPrompt) -> Result<RawDiagnosis, BackendError> {
-        let out = diagnose_brief(&prompt.ticket);
-        Ok(RawDiagnosis {
-            json_text: serde_json::to_string(&out)
-                .map_err(|e| BackendError::MalformedResponse(e.to_string()))?,
-            model: RULES_MODEL.into(),
-            usage: Usage::default(),
-            request_id: None,
-        })
-    }
+/// The rules backend for etcd tickets (the core engine with etcd's reasoning).
+pub fn rules_backend() -> RulesBackend {
+    RulesBackend::new(RulesConfig::default(), Arc::new(EtcdReasoner))
 }
 
 /// Gives a model backend etcd's system prompt and the schema restricted to etcd's
@@ -162,69 +148,311 @@ fn hypothesis(
 
 struct Draft {
     root_cause: String,
-    cause: Cause,
-    other_causes: Vec<Cause>,
-    hypotheses: Vec<Hypothesis>,
     evidence: Vec<Citation>,
     options: Vec<OptionConsidered>,
     action: ActionKind,
     rationale: String,
-    confidence: f64,
     would_change: String,
 }
 
-impl Draft {
-    fn finish(self, summary: &str) -> DiagnosisOutput {
-        DiagnosisOutput {
-            observation_summary: summary.to_string(),
-            root_cause: self.root_cause,
-            cause: self.cause,
-            other_causes: self.other_causes,
-            hypotheses: self.hypotheses,
-            evidence: self.evidence,
-            options_considered: self.options,
-            recommended_action: Action {
-                kind: self.action,
-                rationale: self.rationale,
-            },
-            confidence: self.confidence,
-            would_change_conclusion: self.would_change,
-        }
-    }
+/// Diagnoses one etcd ticket from its evidence alone (no extra context), through the
+/// core's differential. Deterministic; cites only evidence.
+pub fn diagnose_brief(brief: &TicketBrief) -> DiagnosisOutput {
+    crate::diagnose::backend::rules::diagnose_with(
+        &EtcdReasoner,
+        brief,
+        &[],
+        &RulesConfig::default(),
+    )
 }
 
-/// Diagnoses one etcd ticket from its evidence. Deterministic; cites only evidence.
-pub fn diagnose_brief(brief: &TicketBrief) -> DiagnosisOutput {
-    let ev = Ev::new(brief);
-    let draft = match brief.invariant.as_str() {
-        "member-down" => member_down(&ev),
-        "quorum-lost" => quorum_lost(&ev),
-        "no-leader" | "proposals-failing" => no_leader(&ev),
-        "leader-disagreement" => leader_disagreement(&ev),
-        "leader-flapping" => flapping(&ev),
-        "wal-fsync-slow" | "backend-commit-slow" => disk_slow(&ev),
-        "peer-rtt-slow" => peer_rtt(&ev),
-        "db-quota" => db_quota(&ev),
-        _ => None,
+/// `<cluster>-etcd-N` → `etcd-N`.
+fn member_of(container: &str) -> Option<String> {
+    let i = container.rfind("-etcd-")?;
+    Some(container[i + 1..].to_string())
+}
+
+/// The container state of `member` as the evidence records it.
+fn member_state(ev: &Ev<'_>, member: &str) -> Option<String> {
+    if ev.str("member") == Some(member) {
+        return ev.str("state").map(str::to_string);
     }
-    .unwrap_or_else(|| Draft {
-        root_cause: format!(
-            "no etcd rule explains {} on {} from the evidence",
-            brief.invariant, brief.target
-        ),
-        cause: Cause::unknown(brief.target.clone()),
-        other_causes: vec![],
-        hypotheses: vec![],
-        evidence: vec![],
-        options: vec![],
-        action: ActionKind::InvestigateFurther {
-            what: format!("{} on {}", brief.invariant, brief.target),
-        },
-        rationale: "no rule matched the evidence".into(),
-        confidence: 0.2,
-        would_change: "more evidence".into(),
-    });
-    draft.finish(&brief.summary)
+    ev.state["member_states"][member]
+        .as_str()
+        .map(str::to_string)
+}
+
+impl Reasoner for EtcdReasoner {
+    fn catalog(&self) -> &'static CauseCatalog {
+        &CATALOG
+    }
+
+    fn candidates(
+        &self,
+        brief: &TicketBrief,
+        _facts: &[ContextSection],
+        _cfg: &RulesConfig,
+    ) -> Vec<Candidate> {
+        let ev = Ev::new(brief);
+        let events: Vec<(String, String)> = brief.evidence["events"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| {
+                        Some((
+                            e["source"].as_str()?.to_string(),
+                            e["what"].as_str()?.to_string(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let deaths: Vec<&(String, String)> = events
+            .iter()
+            .filter(|(_, w)| w.starts_with("die") || w.starts_with("kill"))
+            .collect();
+        let metrics = ev.metrics();
+        let mut members: std::collections::BTreeSet<String> = Default::default();
+        if brief.target.starts_with("etcd-") {
+            members.insert(brief.target.clone());
+        }
+        if let Some(m) = ev.str("member") {
+            members.insert(m.to_string());
+        }
+        if let Some(o) = ev.state["member_states"].as_object() {
+            members.extend(o.keys().cloned());
+        }
+        members.extend(events.iter().filter_map(|(src, _)| member_of(src)));
+        let minority: Vec<String> = ev.state["views"]
+            .as_object()
+            .map(|views| {
+                let mut by: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+                for (m, v) in views {
+                    let leader = v
+                        .as_str()
+                        .unwrap_or_default()
+                        .split(' ')
+                        .next()
+                        .unwrap_or_default();
+                    by.entry(leader.to_string()).or_default().push(m.clone());
+                }
+                if by.len() > 1 {
+                    by.values()
+                        .min_by_key(|v| v.len())
+                        .cloned()
+                        .unwrap_or_default()
+                } else {
+                    vec![]
+                }
+            })
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for m in &members {
+            let mut pe = Candidate::new(
+                Cause::new("process-exit", m.clone()),
+                format!("whether {m}'s container is running"),
+            );
+            let mut np = Candidate::new(
+                Cause::new("network-partition", m.clone()),
+                format!("whether {m} runs while its peers and the operator cannot reach it"),
+            );
+            let mut ds = Candidate::new(
+                Cause::new("disk-slow", m.clone()),
+                format!("{m}'s WAL fsync and backend commit p99 against its peers"),
+            );
+            let state = member_state(&ev, m);
+            match state.as_deref() {
+                Some(st @ ("exited" | "dead" | "absent")) => {
+                    pe.support(2.0, format!("{m}'s container is {st}"));
+                    np.contradict(
+                        2.0,
+                        format!("{m}'s container is {st}; a partitioned member keeps running"),
+                    );
+                    ds.contradict(1.0, format!("{m} is not running"));
+                }
+                Some("running") => {
+                    pe.contradict(2.0, format!("{m}'s container is running"));
+                    // The member-down evidence of a running container records that it
+                    // does not answer (with the probe's error when there was a probe).
+                    if ev.str("member") == Some(m.as_str()) {
+                        let err = ev.str("probe_error").unwrap_or("no answer");
+                        np.support(2.0, format!("{m} runs but does not answer: {err}"));
+                    }
+                }
+                Some("paused") => {
+                    np.support(
+                        1.0,
+                        format!("{m}'s container is paused: to its peers it looks cut off"),
+                    );
+                    pe.contradict(1.0, format!("{m}'s container is paused, not exited"));
+                }
+                _ => {}
+            }
+            if ev.str("member") == Some(m.as_str()) {
+                if let Some(code) = ev.state["exit_code"].as_i64() {
+                    pe.support(1.0, format!("{m} exited with code {code}"));
+                }
+            }
+            if let Some((_, what)) = deaths
+                .iter()
+                .find(|(src, _)| member_of(src).as_deref() == Some(m.as_str()))
+            {
+                pe.support(1.0, format!("runtime event on {m}: {what}"));
+            }
+            for (series, v) in &metrics {
+                if !series.contains(&format!("member=\"{m}\"")) {
+                    continue;
+                }
+                if series.contains("wal_fsync") || series.contains("backend_commit") {
+                    ds.support(2.5, format!("{series} = {v}"));
+                    np.contradict(0.5, format!("{m} answers; its disk latency rose"));
+                } else if series.contains("peer_round_trip") {
+                    np.support(1.5, format!("{series} = {v}"));
+                }
+            }
+            if minority.contains(m) {
+                np.support(2.0, format!("{m} names another leader than the majority"));
+            }
+            out.extend([pe, np, ds]);
+        }
+        let mut ql = Candidate::new(
+            Cause::new("quorum-loss", "cluster"),
+            "how many members answer with a leader, against the quorum",
+        );
+        if let (Some(q), Some(answering)) = (
+            ev.state["quorum"].as_u64(),
+            ev.state["answering_with_leader"].as_array(),
+        ) {
+            if (answering.len() as u64) < q {
+                ql.support(
+                    3.0,
+                    format!(
+                        "{} members answer with a leader; the quorum is {q}",
+                        answering.len()
+                    ),
+                );
+            } else {
+                ql.contradict(
+                    2.0,
+                    format!(
+                        "{} members answer with a leader; the quorum is {q}",
+                        answering.len()
+                    ),
+                );
+            }
+        }
+        let without = ev.state["without_leader"].as_array().map_or(0, Vec::len);
+        let mut lf = Candidate::new(
+            Cause::new("leader-flapping", "cluster"),
+            "leader changes over 15 minutes while every member stays up",
+        );
+        if without > 0 {
+            if deaths.is_empty() {
+                lf.support(
+                    1.0,
+                    format!("{without} members lost their leader and no member exited"),
+                );
+            } else {
+                ql.support(
+                    1.0,
+                    format!("{without} members have no leader after members exited"),
+                );
+                lf.contradict(
+                    1.0,
+                    "members exited: the leader is gone, not flapping".to_string(),
+                );
+            }
+        }
+        for (series, v) in &metrics {
+            if series.contains("leader_changes_seen_total") {
+                lf.support(2.0, format!("{series} = {v}"));
+            }
+        }
+        let mut dq = Candidate::new(
+            Cause::new("db-quota", "cluster"),
+            "the NOSPACE alarm and the DB size against --quota-backend-bytes",
+        );
+        let alarms = ev.state["alarms"].as_array().cloned().unwrap_or_default();
+        if alarms.iter().any(|a| a.as_str() == Some("NOSPACE")) {
+            dq.support(3.0, "the NOSPACE alarm is active".to_string());
+        }
+        let size = metrics
+            .iter()
+            .find(|(s, _)| s.starts_with("etcd_mvcc_db_total_size_in_bytes"))
+            .map(|(_, v)| *v);
+        let quota = metrics
+            .iter()
+            .find(|(s, _)| s.starts_with("etcd_server_quota_backend_bytes"))
+            .map(|(_, v)| *v);
+        if let (Some(size), Some(quota)) = (size, quota) {
+            if quota > 0.0 && size / quota > 0.9 {
+                dq.support(
+                    1.5,
+                    format!("the DB holds {:.0} % of its quota", 100.0 * size / quota),
+                );
+            }
+        }
+        out.extend([ql, lf, dq]);
+        out
+    }
+
+    fn canonical_target(&self, brief: &TicketBrief, _facts: &[ContextSection]) -> String {
+        brief.target.clone()
+    }
+
+    fn write_up(
+        &self,
+        decision: &Decision,
+        brief: &TicketBrief,
+        _facts: &[ContextSection],
+        _cfg: &RulesConfig,
+    ) -> WriteUp {
+        let ev = Ev::new(brief);
+        let draft = match decision.cause.category.as_str() {
+            "process-exit" | "network-partition" if ev.str("member") == Some(decision.cause.target.as_str()) => member_down(&ev),
+            "network-partition" => leader_disagreement(&ev).or_else(|| peer_rtt(&ev)),
+            "quorum-loss" => quorum_lost(&ev).or_else(|| no_leader(&ev)),
+            "leader-flapping" => flapping(&ev).or_else(|| no_leader(&ev)),
+            "disk-slow" => disk_slow(&ev),
+            "db-quota" => db_quota(&ev),
+            "process-exit" => Some(Draft {
+                root_cause: format!("{} exited", decision.cause.target),
+                evidence: vec![],
+                options: vec![],
+                action: ActionKind::RestartContainer {
+                    member: decision.cause.target.clone(),
+                },
+                rationale: "a member that exited keeps its data; starting it restores the failure tolerance".into(),
+                would_change: String::new(),
+            }),
+            _ => None,
+        };
+        match draft {
+            Some(d) => WriteUp {
+                observation: brief.summary.clone(),
+                root_cause: d.root_cause,
+                evidence: d.evidence,
+                options: d.options,
+                action: d.action,
+                rationale: d.rationale,
+                would_change: d.would_change,
+            },
+            None => WriteUp {
+                observation: brief.summary.clone(),
+                root_cause: format!(
+                    "no cause in etcd's catalog is supported by the evidence of {} on {}",
+                    brief.invariant, brief.target
+                ),
+                evidence: vec![],
+                options: vec![],
+                action: ActionKind::InvestigateFurther {
+                    what: format!("{} on {}", brief.invariant, brief.target),
+                },
+                rationale: "the evidence supports no catalogued cause".into(),
+                would_change: "more evidence".into(),
+            },
+        }
+    }
 }
 
 fn member_down(ev: &Ev<'_>) -> Option<Draft> {
@@ -252,21 +480,8 @@ fn member_down(ev: &Ev<'_>) -> Option<Draft> {
             Some(c) => format!("exited with code {c}"),
             None => format!("is {state}"),
         };
-        let supporting = vec![format!("{container} {how}")];
         return Some(Draft {
             root_cause: format!("the etcd process of {member} {how}; the other members keep the cluster while a quorum remains"),
-            cause: Cause::new("process-exit", member.clone()),
-            other_causes: vec![],
-            hypotheses: vec![
-                hypothesis("process-exit", &member, Verdict::RootCause, &supporting, &[]),
-                hypothesis(
-                    "network-partition",
-                    &member,
-                    Verdict::Rejected,
-                    &[],
-                    &[format!("the container is {state}, not running behind a cut network")],
-                ),
-            ],
             evidence,
             options: vec![OptionConsidered {
                 option: "network-partition".into(),
@@ -274,7 +489,6 @@ fn member_down(ev: &Ev<'_>) -> Option<Draft> {
             }],
             action: ActionKind::RestartContainer { member: member.clone() },
             rationale: format!("{member} keeps its data volume; starting it lets it catch up from the leader and restores the failure tolerance"),
-            confidence: if exit_event.is_some() || code.is_some() { 0.9 } else { 0.7 },
             would_change: "the container running while the member still does not answer (a partition), or an OOM kill".into(),
         });
     }
@@ -284,21 +498,8 @@ fn member_down(ev: &Ev<'_>) -> Option<Draft> {
             format!("the member does not answer: {err}"),
             "state.probe_error",
         ));
-        let supporting = vec![format!("{container} runs but does not answer ({err})")];
         return Some(Draft {
             root_cause: format!("{member} runs but cannot be reached: it is cut off from the network"),
-            cause: Cause::new("network-partition", member.clone()),
-            other_causes: vec![],
-            hypotheses: vec![
-                hypothesis("network-partition", &member, Verdict::RootCause, &supporting, &[]),
-                hypothesis(
-                    "process-exit",
-                    &member,
-                    Verdict::Rejected,
-                    &[],
-                    &[format!("{container} is running")],
-                ),
-            ],
             evidence,
             options: vec![OptionConsidered {
                 option: "restart the container".into(),
@@ -306,7 +507,6 @@ fn member_down(ev: &Ev<'_>) -> Option<Draft> {
             }],
             action: ActionKind::WaitAndWatch { minutes: 5 },
             rationale: "a partitioned member rejoins by itself once the network heals; the others keep quorum".into(),
-            confidence: 0.7,
             would_change: "an exit event, or the member answering with high latency (slow disk or overload)".into(),
         });
     }
@@ -316,17 +516,6 @@ fn member_down(ev: &Ev<'_>) -> Option<Draft> {
             root_cause: format!(
                 "{member}'s container is frozen (paused): it runs nothing and answers nothing"
             ),
-            cause: Cause::new("network-partition", member.clone()),
-            other_causes: vec![],
-            hypotheses: vec![hypothesis(
-                "network-partition",
-                &member,
-                Verdict::Undecided,
-                &[format!(
-                    "{container} is paused: to its peers it looks cut off"
-                )],
-                &[],
-            )],
             evidence,
             options: vec![],
             action: ActionKind::InvestigateFurther {
@@ -334,7 +523,6 @@ fn member_down(ev: &Ev<'_>) -> Option<Draft> {
             },
             rationale: "a paused container is an operator action, not a failure etcd can report"
                 .into(),
-            confidence: 0.5,
             would_change: "the container unpaused".into(),
         });
     }
@@ -410,9 +598,6 @@ fn quorum_lost(ev: &Ev<'_>) -> Option<Draft> {
         } else {
             format!("quorum lost: {down_list} are down, leaving {answering} of {members} (quorum {quorum}); no leader can be elected and writes fail")
         },
-        cause: Cause::new("quorum-loss", "cluster"),
-        other_causes: vec![],
-        hypotheses,
         evidence,
         options: vec![OptionConsidered {
             option: "leader-flapping".into(),
@@ -422,7 +607,6 @@ fn quorum_lost(ev: &Ev<'_>) -> Option<Draft> {
         rationale:
             "bringing back one downed member restores the majority; its data volume is intact"
                 .into(),
-        confidence: if down.is_empty() { 0.6 } else { 0.9 },
         would_change: "every member running (then the majority is cut off, not down)".into(),
     })
 }
@@ -456,43 +640,17 @@ fn no_leader(ev: &Ev<'_>) -> Option<Draft> {
     if let Some(d) = deaths.first() {
         evidence.push(cite_event(d));
     }
-    let (category, confidence, root) = if deaths.is_empty() {
-        (
-            "leader-flapping",
-            0.5,
-            "members lost their leader without any member exiting: an election is timing out"
-                .to_string(),
-        )
+    let root = if deaths.is_empty() {
+        "members lost their leader without any member exiting: an election is timing out"
+            .to_string()
     } else {
-        (
-            "quorum-loss",
-            0.7,
-            format!(
-                "members exited ({}) and the rest cannot elect a leader",
-                deaths.join("; ")
-            ),
+        format!(
+            "members exited ({}) and the rest cannot elect a leader",
+            deaths.join("; ")
         )
     };
     Some(Draft {
         root_cause: root,
-        cause: Cause::new(category, "cluster"),
-        other_causes: vec![],
-        hypotheses: vec![
-            hypothesis(
-                "quorum-loss",
-                "cluster",
-                if deaths.is_empty() { Verdict::Undecided } else { Verdict::RootCause },
-                &deaths,
-                &[],
-            ),
-            hypothesis(
-                "leader-flapping",
-                "cluster",
-                if deaths.is_empty() { Verdict::RootCause } else { Verdict::Rejected },
-                &without,
-                &deaths,
-            ),
-        ],
         evidence,
         options: vec![],
         action: if deaths.is_empty() {
@@ -503,7 +661,6 @@ fn no_leader(ev: &Ev<'_>) -> Option<Draft> {
             ActionKind::WaitAndWatch { minutes: 2 }
         },
         rationale: "a leader is elected as soon as a majority of members can talk; find what keeps them apart".into(),
-        confidence,
         would_change: "the quorum-lost ticket (members down) or a partition of one member".into(),
     })
 }
@@ -516,24 +673,12 @@ fn leader_disagreement(ev: &Ev<'_>) -> Option<Draft> {
         by_leader.entry(leader).or_default().push(m.clone());
     }
     let minority = by_leader.values().min_by_key(|v| v.len())?.clone();
-    let target = minority.first()?.clone();
+    minority.first()?;
     Some(Draft {
         root_cause: format!(
             "{} keep a leader the others do not follow: cut off from the majority",
             minority.join(", ")
         ),
-        cause: Cause::new("network-partition", target.clone()),
-        other_causes: vec![],
-        hypotheses: vec![hypothesis(
-            "network-partition",
-            &target,
-            Verdict::RootCause,
-            &[format!(
-                "{} name another leader than the majority",
-                minority.join(", ")
-            )],
-            &[],
-        )],
         evidence: vec![cite_state(
             "members name different leaders".into(),
             "state.views",
@@ -542,7 +687,6 @@ fn leader_disagreement(ev: &Ev<'_>) -> Option<Draft> {
         action: ActionKind::WaitAndWatch { minutes: 5 },
         rationale: "the minority side cannot commit anything; it rejoins when the network heals"
             .into(),
-        confidence: 0.7,
         would_change:
             "members agreeing again within a few election timeouts (a transient election)".into(),
     })
@@ -552,19 +696,12 @@ fn flapping(ev: &Ev<'_>) -> Option<Draft> {
     let (series, value) = ev.metrics().into_iter().next()?;
     Some(Draft {
         root_cause: format!("leadership keeps changing ({value:.0} changes): elections time out while members stay up"),
-        cause: Cause::new("leader-flapping", "cluster"),
-        other_causes: vec![],
-        hypotheses: vec![
-            hypothesis("leader-flapping", "cluster", Verdict::RootCause, &[format!("{series} = {value}")], &[]),
-            hypothesis("disk-slow", "cluster", Verdict::Undecided, &[], &["no fsync ticket in this evidence".into()]),
-        ],
         evidence: vec![cite_metric(&series, value)],
         options: vec![],
         action: ActionKind::InvestigateFurther {
             what: "WAL fsync p99 and peer round trips of each member, around each change".into(),
         },
         rationale: "flapping is a symptom; the slow disk or network underneath is the thing to fix".into(),
-        confidence: 0.6,
         would_change: "a member's fsync or round-trip ticket at the same time".into(),
     })
 }
@@ -581,12 +718,6 @@ fn disk_slow(ev: &Ev<'_>) -> Option<Draft> {
     evidence.truncate(3);
     Some(Draft {
         root_cause: format!("{target}'s disk is slow: {series} is {:.0} ms, well above its peers and its own past", value * 1000.0),
-        cause: Cause::new("disk-slow", target.clone()),
-        other_causes: vec![],
-        hypotheses: vec![
-            hypothesis("disk-slow", &target, Verdict::RootCause, &[format!("{series} = {value}")], &[]),
-            hypothesis("network-partition", &target, Verdict::Rejected, &[], &["the member answers; only its disk latency rose".into()]),
-        ],
         evidence,
         options: vec![OptionConsidered {
             option: "leader-flapping".into(),
@@ -596,7 +727,6 @@ fn disk_slow(ev: &Ev<'_>) -> Option<Draft> {
             what: format!("{target}'s data device (throttling, a noisy neighbour); move leadership off it if it leads"),
         },
         rationale: "a slow WAL on the leader slows every write; on a follower it risks falling behind".into(),
-        confidence: 0.8,
         would_change: "the same latency on every member (the host, not one disk)".into(),
     })
 }
@@ -609,22 +739,12 @@ fn peer_rtt(ev: &Ev<'_>) -> Option<Draft> {
             "{target}'s round trips to its peers are slow ({:.0} ms p99)",
             value * 1000.0
         ),
-        cause: Cause::new("network-partition", target.clone()),
-        other_causes: vec![],
-        hypotheses: vec![hypothesis(
-            "network-partition",
-            &target,
-            Verdict::Undecided,
-            &[format!("{series} = {value}")],
-            &["packets still arrive: degraded, not cut".into()],
-        )],
         evidence: vec![cite_metric(&series, value)],
         options: vec![],
         action: ActionKind::InvestigateFurther {
             what: format!("the network path between {target} and its peers"),
         },
         rationale: "slow peer links delay heartbeats and can trigger elections".into(),
-        confidence: 0.4,
         would_change: "the member's peers answering it fast again".into(),
     })
 }
@@ -660,9 +780,6 @@ fn db_quota(ev: &Ev<'_>) -> Option<Draft> {
         } else {
             "the backend DB is close to its quota".into()
         },
-        cause: Cause::new("db-quota", "cluster"),
-        other_causes: vec![],
-        hypotheses: vec![hypothesis("db-quota", "cluster", Verdict::RootCause, &alarms, &[])],
         evidence,
         options: vec![OptionConsidered {
             option: "disarm the alarm alone".into(),
@@ -673,7 +790,6 @@ fn db_quota(ev: &Ev<'_>) -> Option<Draft> {
             value: quota.map_or("4294967296".into(), |q| format!("{:.0}", q * 2.0)),
         },
         rationale: "compact the keyspace, defragment each member and disarm NOSPACE (etcdctl compact, defrag, alarm disarm); raising spec.quotaBackendBytes (a rolling restart) buys room if the data is legitimate".into(),
-        confidence: 0.9,
         would_change: "the DB size far below the quota with the alarm still active (a stale alarm)".into(),
     })
 }
@@ -690,7 +806,7 @@ pub fn select_backend() -> Arc<dyn DiagnosisBackend> {
         Ok(model) => Arc::new(EtcdPrompt(model)),
         Err(why) => {
             tracing::info!(%why, "etcd tickets are diagnosed by the etcd rules");
-            Arc::new(EtcdRulesBackend)
+            Arc::new(rules_backend())
         }
     }
 }

@@ -262,6 +262,24 @@ impl Subject for EtcdSubject {
             };
             obs.probes.insert(o, probe);
         }
+        let unreachable: Vec<(u32, String)> = obs
+            .containers()
+            .into_iter()
+            .filter(|(_, c)| c.status == ContainerStatus::Running && c.ip.is_none())
+            .map(|(o, c)| (o, c.name.clone()))
+            .collect();
+        for (o, name) in unreachable {
+            obs.probes.insert(
+                o,
+                MemberProbe {
+                    status: None,
+                    error: Some(format!(
+                        "{name} has no address on network {} (disconnected)",
+                        spec.network_name()
+                    )),
+                },
+            );
+        }
         match Self::any_endpoint(&obs, &names) {
             None => obs.cluster_error = Some("no member container runs".into()),
             Some(base) => match self.client.member_list(&base).await {
