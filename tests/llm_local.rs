@@ -10,7 +10,9 @@
 //! One model call for the whole file (a diagnosis takes ~10-40 s on 2 cores): the answer
 //! is checked as it came, then a copy with one fabricated citation goes through the
 //! reconciler. Outside CI, without a server, the test says SKIP loudly; under `CI=true`
-//! a missing server fails it.
+//! a missing server fails it. The diagnosis must finish within `LLM_BUDGET_SECS`
+//! (default 60 s, the target on an idle 2-core machine; raise it only on a
+//! machine shared with other work, and say so).
 
 use async_trait::async_trait;
 use operator::diagnose::backend::openai::{OpenAiBackend, OpenAiConfig};
@@ -105,12 +107,18 @@ async fn a_real_local_model_answers_under_the_catalog_schema_and_a_fabricated_ci
     let Some((base_url, model)) = local_server().await else {
         return;
     };
+    let budget = Duration::from_secs(
+        std::env::var("LLM_BUDGET_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60),
+    );
     let real = OpenAiBackend::new(OpenAiConfig {
         base_url,
         model: model.clone(),
         temperature: Some(0.0),
         max_tokens: 1024,
-        timeout: Duration::from_secs(90),
+        timeout: budget + Duration::from_secs(30),
         retry: RetryPolicy {
             max_retries: 0,
             ..Default::default()
@@ -233,7 +241,7 @@ async fn a_real_local_model_answers_under_the_catalog_schema_and_a_fabricated_ci
     assert_eq!(entry["backend"], "rules");
     assert_eq!(entry["model_failure"]["kind"], failure.kind.name());
     assert!(
-        wall < Duration::from_secs(60),
-        "a diagnosis took {wall:?} (budget 60 s)"
+        wall < budget,
+        "a diagnosis took {wall:?} (budget {budget:?})"
     );
 }

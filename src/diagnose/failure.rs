@@ -94,7 +94,7 @@ fn is_category_path(path: &str) -> bool {
 }
 
 /// A model failure as recorded on the fallback diagnosis and in the decision log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelFailure {
     /// The backend that failed (`openai`, `claude`).
     pub backend: String,
@@ -104,6 +104,10 @@ pub struct ModelFailure {
     pub kind: ModelFailureKind,
     /// The error, redacted (for a reader; scoring reads `kind`).
     pub detail: String,
+    /// What the failed call cost: tokens when an answer came back, and the wall time
+    /// spent on it in any case (the fallback's own usage is on the diagnosis).
+    #[serde(default)]
+    pub usage: super::model::Usage,
 }
 
 #[cfg(test)]

@@ -343,12 +343,14 @@ impl DiagnosisReconciler {
         // One span per model call: what was diagnosed and by whom (never the prompt).
         let span =
             tracing::info_span!("diagnose", ticket = brief.id, backend = self.backend.name());
+        let started = Instant::now();
+        let mut primary_usage = super::model::Usage::default();
         let primary = async {
-            let started = Instant::now();
             let raw = self.backend.diagnose(&prompt).await;
             self.report_model(raw.as_ref().err());
             let mut raw = raw?;
             with_speed(&mut raw.usage, started.elapsed());
+            primary_usage = raw.usage.clone();
             let d = finalize(&prompt, &raw, self.backend.name())?;
             if self.strict() && !d.grounding.ungrounded.is_empty() {
                 return Err(DiagnoseTicketError::Ungrounded(d.grounding.ungrounded));
@@ -357,6 +359,10 @@ impl DiagnosisReconciler {
         }
         .instrument(span)
         .await;
+        if primary_usage.wall_ms == 0 {
+            // No answer came back (timeout, transport): the time spent waiting still counts.
+            primary_usage.wall_ms = started.elapsed().as_millis() as u64;
+        }
         if let Err(e) = &primary {
             if let Some(kind) = e.model_failure_kind() {
                 let rate_limited =
@@ -394,6 +400,7 @@ impl DiagnosisReconciler {
                         model: self.backend.model().to_string(),
                         kind,
                         detail,
+                        usage: primary_usage.clone(),
                     });
                     self.shared.stats.lock().fallback_used += 1;
                     d

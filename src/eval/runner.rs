@@ -713,6 +713,8 @@ async fn drive(
             ..ReconcilerConfig::default()
         },
     );
+    // As `operator run` wires it: the schema restricted to the catalog.
+    reconciler = reconciler.with_catalog(&CATALOG);
     if backend.name != "rules" {
         reconciler = reconciler.with_fallback(Arc::new(
             crate::subjects::tikv::hypotheses::rules_backend(Default::default()),
