@@ -268,6 +268,21 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         ..BackendSettings::from_env()
     })
     .map_err(render_err)?;
+    // The ticket's subject picks the reasoning (etcd tickets get etcd's).
+    let etcd = t.subject == crate::subject::etcd::invariants::SUBJECT;
+    let (backend, fallback): (Arc<dyn crate::diagnose::backend::DiagnosisBackend>, _) = if etcd {
+        (
+            crate::subject::etcd::diagnose::select_backend(),
+            Arc::new(crate::subject::etcd::diagnose::rules_backend()),
+        )
+    } else {
+        (
+            backend,
+            Arc::new(crate::subject::tikv::hypotheses::rules_backend(
+                Default::default(),
+            )),
+        )
+    };
     let queue = Arc::new(MemoryQueue::new(vec![]));
     let rec = DiagnosisReconciler::new(
         backend,
@@ -275,9 +290,7 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         Arc::new(NoExtraContext),
         ReconcilerConfig::default(),
     )
-    .with_fallback(Arc::new(crate::subject::tikv::hypotheses::rules_backend(
-        Default::default(),
-    )))
+    .with_fallback(fallback)
     .with_decision_log(DecisionLog::new(a.store.state_dir.join("decisions.jsonl")));
     let d = rec
         .diagnose_brief(&brief_of(&t))
