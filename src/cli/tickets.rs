@@ -328,6 +328,21 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         ..settings
     })
     .map_err(render_err)?;
+    // The ticket's subject picks the reasoning (etcd tickets get etcd's).
+    let etcd = t.subject == crate::subjects::etcd::invariants::SUBJECT;
+    let (backend, fallback): (Arc<dyn crate::diagnose::backend::DiagnosisBackend>, _) = if etcd {
+        (
+            crate::subjects::etcd::diagnose::select_backend(),
+            Arc::new(crate::subjects::etcd::diagnose::rules_backend()),
+        )
+    } else {
+        (
+            backend,
+            Arc::new(crate::subjects::tikv::hypotheses::rules_backend(
+                Default::default(),
+            )),
+        )
+    };
     let queue = Arc::new(MemoryQueue::new(vec![]));
     let rec = DiagnosisReconciler::new(
         backend,
@@ -335,14 +350,21 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         Arc::new(NoExtraContext),
         ReconcilerConfig::default(),
     )
-    .with_catalog(&crate::subjects::tikv::catalog::CATALOG)
-    .with_fallback(Arc::new(crate::subjects::tikv::hypotheses::rules_backend(
-        Default::default(),
-    )))
-    .with_runbooks(Arc::new(
-        crate::subjects::tikv::runbook::TikvRunbooks::default(),
-    ))
+    .with_catalog(if etcd {
+        &crate::subjects::etcd::catalog::CATALOG
+    } else {
+        &crate::subjects::tikv::catalog::CATALOG
+    })
+    .with_fallback(fallback)
     .with_decision_log(DecisionLog::new(a.store.state_dir.join("decisions.jsonl")));
+    // TiKV's runbooks speak pd-ctl and the PD API: etcd tickets get none.
+    let rec = if etcd {
+        rec
+    } else {
+        rec.with_runbooks(Arc::new(
+            crate::subjects::tikv::runbook::TikvRunbooks::default(),
+        ))
+    };
     let d = rec
         .diagnose_brief(&brief_of(&t))
         .await
