@@ -14,10 +14,24 @@
 //! # Fault knobs (status port)
 //!
 //! `PUT /sim/v1/faults` with any of `{"slow_disk_ms":200,"disk_fill_ratio":0.95,
-//! "cpu_saturation":0.9}` merges the given knobs; `DELETE /sim/v1/faults` clears them;
-//! `GET /sim/v1/faults` shows them. Slow disk adds to append/apply/commit and write
-//! latencies and drives the raft slow score up; disk fill lowers available bytes; CPU
-//! saturation raises every thread's CPU rate.
+//! "cpu_saturation":0.9,"net_delay_ms":50,"peer_net_delay_ms":50,"slow_apply_ms":60,
+//! "memory_growth_mib_s":30}` merges the given knobs; `DELETE /sim/v1/faults` clears them;
+//! `GET /sim/v1/faults` shows them. Each knob moves only the signals the real fault moves
+//! (PD/TiKV reference), so causes are told apart by correlating them:
+//!
+//! | knob | rises | stays |
+//! |---|---|---|
+//! | `slow_disk_ms` (disk-slow) | `tikv_raftstore_append_log_duration_seconds`, `_apply_log_`, `_commit_log_`, `tikv_scheduler_command_duration_seconds`, write types of `tikv_grpc_msg_duration_seconds`, raft slow score (store heartbeat), `async write too slow` log lines above 1 s | thread CPU |
+//! | `net_delay_ms` (network-degradation, on the degraded store) | `tikv_raftstore_request_wait_time_duration_secs` (propose wait), `tikv_raftstore_commit_log_duration_seconds`, write types of `tikv_grpc_msg_duration_seconds` | `append_log` (fsync), slow score |
+//! | `peer_net_delay_ms` (set on the degraded store's peers) | `commit_log`, write gRPC latency | `append_log`, propose wait |
+//! | `cpu_saturation` (cpu-saturation) | `tikv_thread_cpu_seconds_total` of every pool, `tikv_yatp_pool_schedule_wait_duration{name="unified-read-pool"}`, gRPC latency, `apply_wait_time` | `append_log`, slow score |
+//! | `slow_apply_ms` (apply with a healthy disk) | `apply_log`, `tikv_raftstore_apply_wait_time_duration_secs`, `apply_*` thread CPU | `append_log`, `commit_log` |
+//! | `memory_growth_mib_s` (OOM loop) | `process_resident_memory_bytes` from each (re)start | — |
+//! | `disk_fill_ratio` (disk-full) | `tikv_store_size_bytes{type="available"}` down, PD's available | latencies |
+//!
+//! The eval's harness reads them into `StoreMetrics` (`commit_p99_seconds`,
+//! `propose_wait_p99_seconds`, `read_pool_wait_p99_seconds`, `thread_cpu_cores`,
+//! `max_thread_cpu`, `memory_bytes` besides the older fields).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

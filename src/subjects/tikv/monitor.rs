@@ -305,6 +305,46 @@ async fn prometheus_metrics(observed: &Observed) -> (Option<MetricsSample>, Opti
         ("capacity", queries::store_size(StoreSize::Capacity)),
         ("leaders", queries::leader_count()),
         ("regions", queries::region_count()),
+        // The signals store-outlier compares across stores (the eval's harness reads the
+        // same families from the simulator's /metrics).
+        ("commit_p99", queries::commit_log_p99()),
+        (
+            "propose_wait_p99",
+            queries::histogram_p99_by_instance(
+                "tikv_raftstore_request_wait_time_duration_secs",
+                "",
+            ),
+        ),
+        (
+            "read_pool_wait_p99",
+            queries::histogram_p99_by_instance(
+                "tikv_yatp_pool_schedule_wait_duration",
+                "name=\"unified-read-pool\"",
+            ),
+        ),
+        (
+            "max_thread_cpu",
+            format!(
+                "max(rate(tikv_thread_cpu_seconds_total{{job=\"{}\"}}[{}])) by (instance)",
+                queries::TIKV_JOB,
+                queries::RATE_WINDOW
+            ),
+        ),
+        (
+            "thread_cpu",
+            format!(
+                "sum(rate(tikv_thread_cpu_seconds_total{{job=\"{}\"}}[{}])) by (instance)",
+                queries::TIKV_JOB,
+                queries::RATE_WINDOW
+            ),
+        ),
+        (
+            "memory",
+            format!(
+                "process_resident_memory_bytes{{job=\"{}\"}}",
+                queries::TIKV_JOB
+            ),
+        ),
     ];
     let results =
         futures::future::join_all(wanted.iter().map(|(_, q)| client.query(q, None))).await;
@@ -334,6 +374,12 @@ async fn prometheus_metrics(observed: &Observed) -> (Option<MetricsSample>, Opti
                 "capacity" => m.capacity_bytes = v,
                 "leaders" => m.leader_count = v,
                 "regions" => m.region_count = v,
+                "commit_p99" => m.commit_p99_seconds = v,
+                "propose_wait_p99" => m.propose_wait_p99_seconds = v,
+                "read_pool_wait_p99" => m.read_pool_wait_p99_seconds = v,
+                "max_thread_cpu" => m.max_thread_cpu = v,
+                "thread_cpu" => m.thread_cpu_cores = v,
+                "memory" => m.memory_bytes = v,
                 _ => {}
             }
         }
