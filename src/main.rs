@@ -69,7 +69,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            for m in e.messages() {
+                eprintln!("error: {m}");
+            }
             ExitCode::from(e.exit_code())
         }
     }
@@ -83,6 +85,7 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         api_token,
         state_dir,
         spec_file,
+        backend,
     } = ctx;
     let _watch = operator::reconcile::triggers::watch_spec_file(&spec_file, controller.waker())
         .map_err(|e| CliError::Failed(format!("cannot watch {}: {e}", spec_file.display())))?;
@@ -133,7 +136,7 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     let cancel = tokio_util::sync::CancellationToken::new();
     let backend = select_backend(&BackendSettings {
         reasoner: Some(operator::subject::tikv::hypotheses::reasoner()),
-        ..BackendSettings::from_env()
+        ..backend
     })
     .map_err(|e| CliError::Failed(e.to_string()))?;
     let diagnoser = DiagnosisReconciler::new(
@@ -149,12 +152,14 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         ])),
         ReconcilerConfig::default(),
     )
+    .with_catalog(&operator::subject::tikv::catalog::CATALOG)
     .with_fallback(Arc::new(
         operator::subject::tikv::hypotheses::rules_backend(Default::default()),
     ))
     .with_runbooks(Arc::new(operator::subject::tikv::runbook::TikvRunbooks {
         cluster: Some(controller.subject().spec().name().to_string()),
     }))
+    .with_metrics(controller.metrics().clone())
     .with_dependencies(controller.metrics().dependencies())
     .with_decision_log(DecisionLog::new(state_dir.join("decisions.jsonl")));
     // Experiments injected by `operator chaos` are reverted on time, and on restart.

@@ -7,6 +7,7 @@
 //! testable and the binary thin.
 
 pub mod api_access;
+pub mod backend_args;
 pub mod eval;
 pub mod incidents;
 pub mod status;
@@ -138,6 +139,9 @@ pub struct RunArgs {
     /// Directory for the operator's state (tickets database, decision log).
     #[arg(long, default_value = ".operator", env = "OPERATOR_STATE_DIR")]
     pub state_dir: PathBuf,
+    /// Which model diagnoses tickets.
+    #[command(flatten)]
+    pub diagnosis: backend_args::BackendArgs,
 }
 
 /// `status`.
@@ -177,8 +181,12 @@ pub enum Output {
 }
 
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("invalid duration {s:?}: {e}; expected e.g. 30s, 5m"))
+    humantime::parse_duration(s).map_err(|e| {
+        format!(
+            "{}; expected a duration such as 30s, 5m or 1h",
+            crate::spec::schema::duration_words(s, &e)
+        )
+    })
 }
 
 /// Connects to the container runtime.
@@ -216,6 +224,8 @@ pub struct RunContext {
     pub state_dir: PathBuf,
     /// The spec file (watched for edits).
     pub spec_file: PathBuf,
+    /// The diagnosis backend (from --backend/--model/--base-url and the environment).
+    pub backend: crate::diagnose::backend::BackendSettings,
 }
 
 /// Errors of a command, with their exit codes.
@@ -236,6 +246,17 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// What to print, one `error: ` line each: every problem of an invalid spec on its
+    /// own line (compiler-style), anything else as one message.
+    pub fn messages(&self) -> Vec<String> {
+        match self {
+            CliError::Spec(SpecError::Invalid(list)) => {
+                list.iter().map(ToString::to_string).collect()
+            }
+            other => vec![other.to_string()],
+        }
+    }
+
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -297,8 +318,32 @@ async fn load_for_cluster(
     Ok((loaded, rt))
 }
 
+impl Command {
+    /// The spec file a command reads, when it takes one.
+    fn spec_file(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Validate(a) => Some(&a.file),
+            Command::Diff(a) => Some(&a.file),
+            Command::Apply(a) => Some(&a.spec.file),
+            Command::Run(a) => Some(&a.spec.file),
+            Command::Status(a) => a.file.as_deref(),
+            Command::Down(a) => Some(&a.file),
+            Command::Chaos(a) => Some(&a.file),
+            _ => None,
+        }
+    }
+}
+
 /// Runs a command.
 pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
+    // The spec's `kind` selects the subject.
+    if cli
+        .command
+        .spec_file()
+        .is_some_and(crate::subject::etcd::cli::is_etcd_spec)
+    {
+        return crate::subject::etcd::cli::execute(cli.command, env).await;
+    }
     match cli.command {
         Command::Validate(a) => {
             let loaded = load(
@@ -348,6 +393,7 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
                     api_access::TOKEN_ENV
                 );
             }
+            let backend = a.diagnosis.settings().map_err(CliError::Input)?;
             let (loaded, rt) = load_for_cluster(&env, &a.spec.file).await?;
             let s = subject(rt, &env, &loaded, &a.spec.pd);
             preflight_images(&*s.runtime(), &loaded).await?;
@@ -360,6 +406,7 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
                         api_token,
                         state_dir: a.state_dir,
                         spec_file: a.spec.file.clone(),
+                        backend,
                     })
                     .await
                 }
@@ -441,7 +488,11 @@ async fn preflight_images(rt: &dyn ContainerRuntime, loaded: &LoadedSpec) -> Res
     )))
 }
 
-async fn apply_until_converged(s: Arc<TikvSubject>, timeout: Duration) -> Result<(), CliError> {
+/// Converges once: passes until converged, refused, or `timeout` (any subject).
+pub(crate) async fn apply_until_converged<S: Subject>(
+    s: Arc<S>,
+    timeout: Duration,
+) -> Result<(), CliError> {
     let controller = Controller::new(s, Metrics::new());
     let started = Instant::now();
     let mut backoff =

@@ -127,6 +127,9 @@ pub struct DiagnoseArgs {
     pub store: StoreArgs,
     /// Ticket id.
     pub id: u64,
+    /// Which model diagnoses.
+    #[command(flatten)]
+    pub diagnosis: super::backend_args::BackendArgs,
 }
 
 fn format(s: &str) -> Result<OutputFormat, CliError> {
@@ -319,9 +322,10 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         .get(a.id)
         .map_err(render_err)?
         .ok_or_else(|| CliError::Input(format!("ticket {} does not exist", a.id)))?;
+    let settings = a.diagnosis.settings().map_err(CliError::Input)?;
     let backend = select_backend(&BackendSettings {
         reasoner: Some(crate::subject::tikv::hypotheses::reasoner()),
-        ..BackendSettings::from_env()
+        ..settings
     })
     .map_err(render_err)?;
     let queue = Arc::new(MemoryQueue::new(vec![]));
@@ -331,6 +335,7 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         Arc::new(NoExtraContext),
         ReconcilerConfig::default(),
     )
+    .with_catalog(&crate::subject::tikv::catalog::CATALOG)
     .with_fallback(Arc::new(crate::subject::tikv::hypotheses::rules_backend(
         Default::default(),
     )))

@@ -28,6 +28,7 @@ pub mod catalog;
 pub mod context;
 pub mod decision_log;
 pub mod differential;
+pub mod failure;
 pub mod ground;
 pub mod model;
 pub mod reconciler;

@@ -342,11 +342,7 @@ impl<'de> Deserialize<'de> for HumanDuration {
         let s = String::deserialize(d)?;
         humantime::parse_duration(s.trim())
             .map(HumanDuration)
-            .map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "invalid duration {s:?} ({e}); expected a duration such as 500ms, 30s, 5m or 1h30m"
-                ))
-            })
+            .map_err(|e| serde::de::Error::custom(super::schema::duration_message(&s, &e)))
     }
 }
 

@@ -89,7 +89,7 @@ pub fn validate(spec: &ClusterSpec, ctx: ValidationContext) -> Vec<Finding> {
         err(
             "spec.pd.replicas",
             format!(
-                "pd.replicas is {}; expected an integer from 1 to {MAX_REPLICAS}",
+                "{} is out of range; expected a whole number from 1 to {MAX_REPLICAS}",
                 pd.replicas
             ),
         );
@@ -105,7 +105,7 @@ pub fn validate(spec: &ClusterSpec, ctx: ValidationContext) -> Vec<Finding> {
         err(
             "spec.tikv.replicas",
             format!(
-                "tikv.replicas is {}; expected an integer from {min_tikv} to {MAX_REPLICAS}{why}",
+                "{} is out of range; expected a whole number from {min_tikv} to {MAX_REPLICAS}{why}",
                 tikv.replicas
             ),
         );
@@ -115,7 +115,10 @@ pub fn validate(spec: &ClusterSpec, ctx: ValidationContext) -> Vec<Finding> {
             if k.is_empty() || k.contains('=') || k.chars().any(char::is_whitespace) {
                 err(
                     &format!("{path}.{k}"),
-                    format!("invalid environment variable name {k:?}; expected a name without '=' or spaces"),
+                    format!(
+                        "invalid environment variable name {}; expected a name without '=' or spaces",
+                        super::schema::quote(k)
+                    ),
                 );
             }
         }
@@ -125,7 +128,7 @@ pub fn validate(spec: &ClusterSpec, ctx: ValidationContext) -> Vec<Finding> {
     if policy.window.get().is_zero() {
         err(
             "spec.failurePolicy.window",
-            "failurePolicy.window is 0; expected a positive duration".into(),
+            "0 is too short; expected a positive duration".into(),
         );
     }
     let rec = &spec.spec.reconcile;
@@ -133,7 +136,7 @@ pub fn validate(spec: &ClusterSpec, ctx: ValidationContext) -> Vec<Finding> {
         err(
             "spec.reconcile.interval",
             format!(
-                "reconcile.interval is {}; expected at least 100ms",
+                "{} is too short; expected at least 100ms",
                 humantime::format_duration(rec.interval.get())
             ),
         );
@@ -141,8 +144,10 @@ pub fn validate(spec: &ClusterSpec, ctx: ValidationContext) -> Vec<Finding> {
     if rec.max_backoff.get() < std::time::Duration::from_millis(500) {
         err(
             "spec.reconcile.maxBackoff",
-            "reconcile.maxBackoff is below 500ms; expected at least 500ms (the first backoff step)"
-                .into(),
+            format!(
+                "{} is too short; expected at least 500ms (the first backoff step)",
+                humantime::format_duration(rec.max_backoff.get())
+            ),
         );
     }
     let ops = &spec.spec.operations;
@@ -158,7 +163,7 @@ pub fn validate(spec: &ClusterSpec, ctx: ValidationContext) -> Vec<Finding> {
         ("spec.operations.pdReadyTimeout", ops.pd_ready_timeout),
     ] {
         if d.get().is_zero() {
-            err(path, "expected a positive duration".into());
+            err(path, "0 is too short; expected a positive duration".into());
         }
     }
 
@@ -178,12 +183,14 @@ pub fn validate(spec: &ClusterSpec, ctx: ValidationContext) -> Vec<Finding> {
             if p == 0 {
                 err(
                     path,
-                    "hostPort is 0; expected a port from 1 to 65535".into(),
+                    "0 is out of range; expected a port from 1 to 65535".into(),
                 );
             } else if ports.contains(&p) {
                 err(
                     path,
-                    format!("hostPort {p} is used twice; expected distinct ports"),
+                    format!(
+                        "port {p} is already used by another hostPort; expected distinct ports"
+                    ),
                 );
             }
             ports.push(p);
@@ -194,14 +201,25 @@ pub fn validate(spec: &ClusterSpec, ctx: ValidationContext) -> Vec<Finding> {
         out.push(Finding {
             severity: Severity::Warning,
             path: "spec.pd.replicas".into(),
-            message: format!(
-                "pd.replicas is {} (even): it tolerates no more failures than {} members; an odd count is recommended",
-                pd.replicas,
-                pd.replicas - 1
-            ),
+            message: even_members(pd.replicas),
         });
     }
     out
+}
+
+/// The warning for an even PD count, in plain words: `n` members tolerate as many
+/// failures as `n - 1` do.
+fn even_members(n: u32) -> String {
+    let below = n - 1;
+    let tolerated = match (n - 1) / 2 {
+        0 => "none".to_string(),
+        1 => "1 failure".to_string(),
+        f => format!("{f} failures"),
+    };
+    let members = if below == 1 { "member" } else { "members" };
+    format!(
+        "{n} is an even count: {n} members tolerate as many failures as {below} {members} would ({tolerated}); an odd count is recommended"
+    )
 }
 
 /// A cluster name: 1–40 characters, lowercase letters, digits and `-`, starting with a letter.
@@ -217,7 +235,8 @@ pub fn check_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "invalid name {name:?}; expected 1-40 lowercase letters, digits or '-', starting with a letter and not ending with '-'"
+            "invalid name {}; expected 1-40 lowercase letters, digits or '-', starting with a letter and not ending with '-'",
+            super::schema::quote(name)
         ))
     }
 }
@@ -233,7 +252,8 @@ fn check_docker_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "invalid network name {name:?}; expected letters, digits, '_', '.' or '-', starting with a letter or digit"
+            "invalid network name {}; expected letters, digits, '_', '.' or '-', starting with a letter or digit",
+            super::schema::quote(name)
         ))
     }
 }
@@ -242,7 +262,12 @@ fn check_docker_name(name: &str) -> Result<(), String> {
 /// `[host[:port]/]path[:tag][@algo:hex]` with lowercase path components.
 pub fn check_image_ref(s: &str) -> Result<(), String> {
     let expected = "expected an image reference such as pingcap/tikv:v8.5.7 or registry:5000/repo/name@sha256:<64 hex>";
-    let bad = |why: &str| Err(format!("invalid image reference {s:?}: {why}; {expected}"));
+    let bad = |why: &str| {
+        Err(format!(
+            "invalid image reference {}: {why}; {expected}",
+            super::schema::quote(s)
+        ))
+    };
     if s.is_empty() {
         return bad("empty");
     }

@@ -98,9 +98,21 @@ pub enum BackendError {
     /// The rules engine was selected but no subject supplied its reasoning.
     #[error("the rules engine needs the subject's reasoner, and none was wired")]
     NoReasoner,
-    /// Connection failure or timeout, after retries.
+    /// Connection failure, after retries.
     #[error("transport error: {0}")]
     Transport(String),
+    /// No answer within the per-attempt timeout, after retries.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// An investigation loop called the same tool with the same arguments again: the
+    /// model is stuck, and its answer is abandoned.
+    #[error("tool {name} called {times} times with the same arguments")]
+    RepeatedToolCall {
+        /// The tool.
+        name: String,
+        /// How many identical calls were seen.
+        times: u32,
+    },
     /// `stop_reason: refusal` (or OpenAI `refusal`/`content_filter`). Not retried.
     #[error("the model refused (category {category:?})")]
     Refusal {
@@ -141,6 +153,10 @@ impl BackendError {
 pub trait DiagnosisBackend: Send + Sync {
     /// `claude`, `openai`, `rules`.
     fn name(&self) -> &str;
+    /// The configured model id (empty when the backend has none to configure).
+    fn model(&self) -> &str {
+        ""
+    }
     /// Produces a raw (unvalidated) diagnosis for the prompt.
     async fn diagnose(&self, req: &PreparedPrompt) -> Result<RawDiagnosis, BackendError>;
 }
