@@ -123,5 +123,5 @@ up:
 # VOLUMES=1 also removes PD/TiKV data and the compose volumes.
 down:
 	$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) stop
-	$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) --profile tools run --rm operator-down down -f /etc/operator/$(CLUSTER_FILE) $(if $(VOLUMES),--volumes)
+	$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) --profile tools run --rm operator-down down -f /etc/operator/$(CLUSTER_FILE) $(if $(VOLUMES),--volumes --yes)
 	$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) down --remove-orphans $(if $(VOLUMES),--volumes)

@@ -167,12 +167,16 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, EvalError> {
 pub fn load_file(path: &Path) -> Result<Scenario, EvalError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| EvalError::Scenario(format!("{}: {e}", path.display())))?;
-    let s: Scenario = yaml_serde::from_str(&text)
-        .map_err(|e| EvalError::Scenario(format!("{}: {e}", path.display())))?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Parses one scenario's text; `name` (a path) is used in errors.
+pub fn parse(text: &str, name: &str) -> Result<Scenario, EvalError> {
+    let s: Scenario =
+        yaml_serde::from_str(text).map_err(|e| EvalError::Scenario(format!("{name}: {e}")))?;
     if s.expect.invariants.is_empty() || s.expect.cause.is_empty() || s.expect.actions.is_empty() {
         return Err(EvalError::Scenario(format!(
-            "{}: expect.invariants, expect.cause and expect.actions must each name at least one entry",
-            path.display()
+            "{name}: expect.invariants, expect.cause and expect.actions must each name at least one entry"
         )));
     }
     Ok(s)
