@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PROFILE ?= debug
 
-.PHONY: all build deps images test bench demo eval clippy fmt clean up down fuzz crash-long soak \
+.PHONY: all build deps images test bench demo eval clippy fmt clean up down fuzz crash-long soak man \
 	images-tikv-sim images-operator images-prometheus images-chaos-helper
 
 all: build
@@ -59,6 +59,10 @@ soak: build images-tikv-sim images-prometheus
 
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
+
+# Man pages generated from the clap definitions (clap_mangen): target/man/operator*.1.
+man: build
+	target/$(PROFILE)/operator man --out target/man
 
 # cargo-fuzz over the parsers of untrusted input (fuzz/, its own workspace). cargo-fuzz
 # needs nightly flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. Each

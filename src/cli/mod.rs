@@ -571,6 +571,19 @@ fn write_man_pages(out: &std::path::Path) -> Result<(), CliError> {
 /// `operator chaos`: the cluster from -f, or from what `run` recorded in the state.
 async fn chaos(env: &Env, a: ChaosCmd) -> Result<(), CliError> {
     let state = a.state.resolve()?;
+    let list = matches!(a.args.command, crate::chaos::cli::ChaosCommand::List { .. });
+    if list && !state.exists() {
+        // Read-only: nothing recorded, nothing created.
+        if a.output.output.is_human() {
+            println!("No experiments.");
+        } else {
+            print!(
+                "{}",
+                output::structured(&Vec::<()>::new(), a.output.output)?
+            );
+        }
+        return Ok(());
+    }
     let (name, network) = match &a.state.file {
         Some(f) => {
             let loaded = load(f, ValidationContext { new_cluster: false })?;
@@ -586,19 +599,6 @@ async fn chaos(env: &Env, a: ChaosCmd) -> Result<(), CliError> {
             }
         },
     };
-    let list = matches!(a.args.command, crate::chaos::cli::ChaosCommand::List { .. });
-    if list && !state.exists() {
-        // Read-only: nothing recorded, nothing created.
-        if a.output.output.is_human() {
-            println!("No experiments.");
-        } else {
-            print!(
-                "{}",
-                output::structured(&Vec::<()>::new(), a.output.output)?
-            );
-        }
-        return Ok(());
-    }
     let rt = (env.runtime)().await?;
     let chaos = crate::chaos::Chaos::new(rt, &name, &network, &state.path)
         .map_err(|e| CliError::Failed(e.to_string()))?;

@@ -158,6 +158,7 @@ async fn access(a: &StoreArgs, token: Option<&TokenArgs>) -> Result<TicketAccess
 fn access_err(e: AccessError) -> CliError {
     match e {
         AccessError::Client(ClientError::NotFound(id)) => not_found(id),
+        AccessError::Store(crate::tickets::StoreError::NotFound(id)) => not_found(id),
         other => CliError::Failed(other.to_string()),
     }
 }
