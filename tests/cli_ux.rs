@@ -440,3 +440,29 @@ fn down_with_volumes_asks_for_confirmation_and_never_reaches_docker_unconfirmed(
     );
     assert!(listener.accept().is_err(), "nothing may reach Docker");
 }
+
+#[test]
+fn status_shows_where_the_cluster_state_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("uxstate{}", std::process::id());
+    let spec = dir.path().join("cluster.yaml");
+    std::fs::write(&spec, SPEC.replace("uxdemo", &name)).unwrap();
+    let mut c = operator(dir.path(), dir.path());
+    c.args(["status", "-o", "json", "-f"]).arg(&spec);
+    let (code, stdout, stderr) = run(c);
+    if stderr.contains("docker is unreachable") {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "Docker is required under CI: {stderr}"
+        );
+        eprintln!("SKIP: Docker is unreachable: {stderr}");
+        return;
+    }
+    assert_eq!(code, Some(0), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let want = dir.path().join(".local/state/operator").join(&name);
+    assert_eq!(doc["stateDir"], want.display().to_string(), "{stdout}");
+    assert_eq!(doc["stateExists"], false);
+    assert!(!want.exists(), "status is read-only");
+}
