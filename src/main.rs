@@ -9,7 +9,6 @@ use clap::Parser;
 use futures::FutureExt;
 
 use operator::cli::{self, Cli, CliError, Env, RunContext};
-use operator::diagnose::backend::rules::RulesBackend;
 use operator::diagnose::backend::{select_backend, BackendSettings};
 use operator::diagnose::decision_log::DecisionLog;
 use operator::diagnose::reconciler::Sources;
@@ -111,6 +110,7 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         api_token,
         state_dir,
         spec_file,
+        backend,
     } = ctx;
     let _watch = operator::reconcile::triggers::watch_spec_file(&spec_file, controller.waker())
         .map_err(|e| CliError::Failed(format!("cannot watch {}: {e}", spec_file.display())))?;
@@ -154,8 +154,11 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         stopped(stop_rx.clone()),
     ));
     let cancel = tokio_util::sync::CancellationToken::new();
-    let backend = select_backend(&BackendSettings::from_env())
-        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let backend = select_backend(&BackendSettings {
+        reasoner: Some(operator::subject::tikv::hypotheses::reasoner()),
+        ..backend
+    })
+    .map_err(|e| CliError::Failed(e.to_string()))?;
     let diagnoser = DiagnosisReconciler::new(
         backend,
         Arc::new(StoreQueue::new(store.clone())),
@@ -169,7 +172,14 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         ])),
         ReconcilerConfig::default(),
     )
-    .with_fallback(Arc::new(RulesBackend::new(Default::default())))
+    .with_catalog(&operator::subject::tikv::catalog::CATALOG)
+    .with_fallback(Arc::new(
+        operator::subject::tikv::hypotheses::rules_backend(Default::default()),
+    ))
+    .with_runbooks(Arc::new(operator::subject::tikv::runbook::TikvRunbooks {
+        cluster: Some(controller.subject().spec().name().to_string()),
+    }))
+    .with_metrics(controller.metrics().clone())
     .with_dependencies(controller.metrics().dependencies())
     .with_decision_log(DecisionLog::new(state_dir.join("decisions.jsonl")));
     // Experiments injected by `operator chaos` are reverted on time, and on restart.

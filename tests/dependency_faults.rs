@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use operator::diagnose::backend::claude::{ApiKey, ClaudeBackend, ClaudeConfig, OutputStrategy};
-use operator::diagnose::backend::rules::{diagnose_evidence, RulesBackend, RulesConfig};
+use operator::diagnose::backend::rules::RulesConfig;
 use operator::diagnose::backend::RetryPolicy;
 use operator::diagnose::reconciler::{
     DiagnosisReconciler, MemoryQueue, NoExtraContext, ReconcilerConfig,
@@ -26,6 +26,7 @@ use operator::reconcile::deps::{Criticality, Dependencies, MODEL_API};
 use operator::reconcile::{Controller, Metrics};
 use operator::runtime::fake::FakeRuntime;
 use operator::spec::{parse_str, ValidationContext};
+use operator::subject::tikv::hypotheses::{diagnose_evidence, rules_backend};
 use operator::subject::tikv::model::{Member, PdView};
 use operator::subject::tikv::subject::{PdApi, TikvSubject};
 use operator::tickets::monitor::blindness_tickets;
@@ -324,9 +325,10 @@ fn claude(s: &Standin) -> ClaudeBackend {
 #[tokio::test]
 async fn a_model_api_in_a_529_storm_or_timing_out_degrades_to_the_rules_engine_files_a_ticket_and_recovers(
 ) {
-    let output = serde_json::to_value(
-        diagnose_evidence(&scenarios::node_death(), &RulesConfig::default()).unwrap(),
-    )
+    let output = serde_json::to_value(diagnose_evidence(
+        &scenarios::node_death(),
+        &RulesConfig::default(),
+    ))
     .unwrap();
     let s = Standin::start(StandinConfig {
         output,
@@ -350,7 +352,7 @@ async fn a_model_api_in_a_529_storm_or_timing_out_degrades_to_the_rules_engine_f
                 ..Default::default()
             },
         )
-        .with_fallback(Arc::new(RulesBackend::default()))
+        .with_fallback(Arc::new(rules_backend(RulesConfig::default())))
         .with_dependencies(deps.clone())
     };
 

@@ -3,13 +3,14 @@
 
 use operator::diagnose::backend::claude::{ApiKey, ClaudeBackend, ClaudeConfig, OutputStrategy};
 use operator::diagnose::backend::openai::{OpenAiBackend, OpenAiConfig};
-use operator::diagnose::backend::rules::{diagnose_evidence, RulesConfig};
+use operator::diagnose::backend::rules::RulesConfig;
 use operator::diagnose::backend::{BackendError, DiagnosisBackend, RetryPolicy};
 use operator::diagnose::context::{build_prompt, PreparedPrompt};
 use operator::diagnose::ground::{finalize, GroundError};
 use operator::diagnose::scenarios;
 use operator::diagnose::standin::{OpenAiReply, Reply, Standin, StandinConfig};
 use operator::diagnose::{ActionKind, DiagnosisRequest};
+use operator::subject::tikv::hypotheses::diagnose_evidence;
 use std::time::{Duration, Instant};
 
 fn prompt() -> PreparedPrompt {
@@ -23,9 +24,10 @@ fn prompt() -> PreparedPrompt {
 }
 
 async fn standin() -> Standin {
-    let output = serde_json::to_value(
-        diagnose_evidence(&scenarios::node_death(), &RulesConfig::default()).unwrap(),
-    )
+    let output = serde_json::to_value(diagnose_evidence(
+        &scenarios::node_death(),
+        &RulesConfig::default(),
+    ))
     .unwrap();
     Standin::start(StandinConfig {
         output,

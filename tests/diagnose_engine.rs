@@ -2,7 +2,7 @@
 //! decision log, rendering and the reconciler loop over an in-memory queue.
 
 use async_trait::async_trait;
-use operator::diagnose::backend::rules::{diagnose_evidence, RulesBackend, RulesConfig};
+use operator::diagnose::backend::rules::RulesConfig;
 use operator::diagnose::backend::{BackendError, DiagnosisBackend, RawDiagnosis};
 use operator::diagnose::context::{build_prompt, estimate_tokens, PastTicket, PreparedPrompt};
 use operator::diagnose::decision_log::{DecisionEntry, DecisionLog};
@@ -15,6 +15,7 @@ use operator::diagnose::scenarios;
 use operator::diagnose::{
     ActionKind, CitationRef, ContextSection, Diagnosis, DiagnosisRequest, TicketBrief,
 };
+use operator::subject::tikv::hypotheses::{diagnose_evidence, rules_backend};
 use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,7 +31,7 @@ async fn rules_diagnosis(brief: TicketBrief, cfg: RulesConfig) -> Diagnosis {
         },
         12_000,
     );
-    let raw = RulesBackend::new(cfg).diagnose(&prompt).await.unwrap();
+    let raw = rules_backend(cfg).diagnose(&prompt).await.unwrap();
     finalize(&prompt, &raw, "rules").unwrap()
 }
 
@@ -219,8 +220,8 @@ async fn two_dead_pd_members_are_diagnosed_as_lost_quorum() {
 #[test]
 fn the_rules_engine_is_deterministic() {
     let cfg = RulesConfig::default();
-    let a = diagnose_evidence(&scenarios::node_death(), &cfg).unwrap();
-    let b = diagnose_evidence(&scenarios::node_death(), &cfg).unwrap();
+    let a = diagnose_evidence(&scenarios::node_death(), &cfg);
+    let b = diagnose_evidence(&scenarios::node_death(), &cfg);
     assert_eq!(a, b);
 }
 
@@ -234,7 +235,7 @@ fn fabricated_citations_are_flagged_as_ungrounded() {
         },
         12_000,
     );
-    let mut out = diagnose_evidence(&brief, &RulesConfig::default()).unwrap();
+    let mut out = diagnose_evidence(&brief, &RulesConfig::default());
     out.evidence.push(operator::diagnose::Citation {
         claim: "invented value".into(),
         source: CitationRef::Metric {
@@ -400,7 +401,7 @@ async fn the_loop_diagnoses_every_open_ticket_and_logs_each_decision() {
     let dir = tempfile::tempdir().unwrap();
     let log = DecisionLog::new(dir.path().join("d.jsonl"));
     let r = DiagnosisReconciler::new(
-        Arc::new(RulesBackend::default()),
+        Arc::new(rules_backend(RulesConfig::default())),
         q.clone(),
         Arc::new(NoExtraContext),
         ReconcilerConfig {
@@ -453,7 +454,7 @@ impl DiagnosisBackend for RateLimitedOnce {
                 message: "slow down".into(),
             });
         }
-        RulesBackend::default().diagnose(p).await
+        rules_backend(RulesConfig::default()).diagnose(p).await
     }
 }
 
@@ -580,7 +581,7 @@ async fn a_spend_capped_model_falls_back_to_the_rules_engine() {
             ..Default::default()
         },
     )
-    .with_fallback(Arc::new(RulesBackend::default()));
+    .with_fallback(Arc::new(rules_backend(RulesConfig::default())));
     assert_eq!(r.run_until_idle().await, 1);
     let d = q.diagnosis(41).unwrap();
     assert_eq!(d.backend, "rules");
@@ -658,7 +659,10 @@ async fn an_unreachable_pd_whose_container_died_is_reported_as_blindness() {
 fn without_a_key_auto_selects_the_rules_engine_and_a_key_file_selects_claude() {
     use operator::diagnose::backend::claude::ApiKey;
     use operator::diagnose::backend::{select_backend_with_key, BackendSettings};
-    let s = BackendSettings::default();
+    let s = BackendSettings {
+        reasoner: Some(operator::subject::tikv::hypotheses::reasoner()),
+        ..BackendSettings::default()
+    };
     let b = select_backend_with_key(&s, ApiKey::resolve(None, None)).unwrap();
     assert_eq!(b.name(), "rules");
     let dir = tempfile::tempdir().unwrap();
@@ -774,7 +778,7 @@ async fn a_ticket_leased_by_another_holder_is_left_alone() {
             .await
     );
     let r = DiagnosisReconciler::new(
-        Arc::new(RulesBackend::default()),
+        Arc::new(rules_backend(RulesConfig::default())),
         q.clone(),
         Arc::new(NoExtraContext),
         ReconcilerConfig {

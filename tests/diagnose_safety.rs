@@ -2,7 +2,7 @@
 //! cannot steer the engine into doing anything.
 
 use operator::diagnose::backend::claude::{ApiKey, ClaudeBackend, ClaudeConfig, OutputStrategy};
-use operator::diagnose::backend::rules::{RulesBackend, RulesConfig};
+use operator::diagnose::backend::rules::RulesConfig;
 use operator::diagnose::backend::{DiagnosisBackend, RetryPolicy};
 use operator::diagnose::context::build_prompt;
 use operator::diagnose::decision_log::DecisionLog;
@@ -13,6 +13,7 @@ use operator::diagnose::render::render_markdown;
 use operator::diagnose::scenarios;
 use operator::diagnose::standin::{Reply, Standin, StandinConfig};
 use operator::diagnose::{ActionKind, ContextSection, DiagnosisRequest, TicketBrief};
+use operator::subject::tikv::hypotheses::rules_backend;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -174,7 +175,7 @@ async fn an_injected_log_line_is_quoted_as_data_and_changes_nothing() {
         },
         12_000,
     );
-    let rules = RulesBackend::new(RulesConfig::default());
+    let rules = rules_backend(RulesConfig::default());
     let with = finalize(&p, &rules.diagnose(&p).await.unwrap(), "rules").unwrap();
     let without = finalize(&clean, &rules.diagnose(&clean).await.unwrap(), "rules").unwrap();
     assert_eq!(with.recommended_action, without.recommended_action);
@@ -316,7 +317,7 @@ async fn an_injected_metric_label_value_is_quoted_as_data_and_changes_nothing() 
         },
         12_000,
     );
-    let rules = RulesBackend::new(RulesConfig::default());
+    let rules = rules_backend(RulesConfig::default());
     let with = finalize(&p, &rules.diagnose(&p).await.unwrap(), "rules").unwrap();
     let without = finalize(&clean, &rules.diagnose(&clean).await.unwrap(), "rules").unwrap();
     assert_eq!(with.recommended_action, without.recommended_action);

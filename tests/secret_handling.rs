@@ -19,9 +19,10 @@ use axum::routing::post;
 use axum::Router;
 use parking_lot::Mutex;
 
-use operator::diagnose::backend::rules::{diagnose_evidence, RulesConfig};
+use operator::diagnose::backend::rules::RulesConfig;
 use operator::diagnose::standin::{Standin, StandinConfig};
 use operator::diagnose::store_queue::brief_of;
+use operator::subject::tikv::hypotheses::diagnose_evidence;
 use operator::tickets::{Evidence, Severity, TicketStore, Violation};
 
 type Received = Arc<Mutex<Vec<Vec<u8>>>>;
@@ -96,8 +97,7 @@ async fn the_api_key_reaches_the_model_endpoint_and_no_log_span_store_or_decisio
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let brief = seed_ticket(&state);
-    let output =
-        serde_json::to_value(diagnose_evidence(&brief, &RulesConfig::default()).unwrap()).unwrap();
+    let output = serde_json::to_value(diagnose_evidence(&brief, &RulesConfig::default())).unwrap();
     let standin = Standin::start(StandinConfig {
         api_key: key.clone(),
         output,

@@ -130,6 +130,7 @@ fn container(member: &str, name: &str, component: &str) -> ContainerFact {
         exit_code: None,
         oom_killed: false,
         finished_at: None,
+        disconnected: false,
     }
 }
 
@@ -147,6 +148,7 @@ fn metrics(instance: &str, store_id: u64) -> StoreMetrics {
         leader_count: Some(2.0),
         region_count: Some(4.0),
         hot_qps_share: None,
+        ..StoreMetrics::default()
     }
 }
 
@@ -587,6 +589,33 @@ fn rows() -> Vec<Row> {
             target: "tikv-4",
             fires: None,
             build: |_| {},
+        },
+        Row {
+            name: "a running store container disconnected from the cluster network",
+            invariant: "store-down",
+            target: "tikv-1",
+            fires: Some(Severity::Critical),
+            build: |s| {
+                tikv_container(s, "tikv-1").disconnected = true;
+            },
+        },
+        Row {
+            name: "raft append p99 of 30 ms against its peers' 2 ms (a disk 20 ms slower)",
+            invariant: "store-outlier",
+            target: "tikv-4",
+            fires: Some(Severity::Warning),
+            build: |s| {
+                s.metrics.as_mut().unwrap().stores[2].append_p99_seconds = Some(0.03);
+            },
+        },
+        Row {
+            name: "raft append p99 of 6 ms against its peers' 2 ms (under the noise floor)",
+            invariant: "store-outlier",
+            target: "tikv-4",
+            fires: None,
+            build: |s| {
+                s.metrics.as_mut().unwrap().stores[2].append_p99_seconds = Some(0.006);
+            },
         },
         Row {
             name: "raft apply p99 of 700 ms",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build.sh — the operator's local images, built without a registry (see mkimage.sh).
 #
-#   compose/images/build.sh [tikv-sim|operator|prometheus|chaos-helper|all]...
+#   compose/images/build.sh [tikv-sim|operator|prometheus|chaos-helper|etcd|all]...
 #
 # Environment:
 #   PROFILE      cargo profile directory under target/ (default: debug)
@@ -125,6 +125,28 @@ build_chaos_helper() {
     --change "CMD [\"/bin/sh\", \"-c\", \"trap 'exit 0' TERM INT; while :; do sleep 3600 & wait \$!; done\"]"
 }
 
+build_etcd() {
+  # Debian's etcd-server/etcd-client (bookworm: 3.4.23, the only version apt offers
+  # here; see ARCHITECTURE.md "The etcd subject"). The tag carries the version that
+  # `etcd --version` reports, so a spec names what it runs.
+  need_binary /usr/bin/etcd "install etcd-server ('make deps')"
+  need_binary /usr/bin/etcdctl "install etcd-client ('make deps')"
+  need_binary /bin/busybox "install busybox-static ('make deps')"
+  local version
+  version=$(/usr/bin/etcd --version | awk '/^etcd Version:/ {print $3}')
+  [[ -n $version ]] || die "cannot read the version of /usr/bin/etcd"
+  "${MKIMAGE[@]}" "operator-etcd:$version" \
+    --bin /usr/bin/etcd:/usr/bin/etcd \
+    --bin /usr/bin/etcdctl:/usr/bin/etcdctl \
+    --file /bin/busybox:/bin/busybox --busybox-applets \
+    --dir /var/lib/etcd:0700 --dir /tmp:1777 \
+    --change 'ENV ETCDCTL_API=3' \
+    --change 'ENTRYPOINT ["/usr/bin/etcd"]' \
+    --change 'EXPOSE 2379 2380' \
+    --change 'WORKDIR /'
+  docker tag "operator-etcd:$version" operator-etcd:local
+}
+
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=(all)
 for target in "${targets[@]}"; do
@@ -133,7 +155,8 @@ for target in "${targets[@]}"; do
     operator) build_operator ;;
     prometheus) build_prometheus ;;
     chaos-helper) build_chaos_helper ;;
-    all) build_tikv_sim; build_operator; build_prometheus; build_chaos_helper ;;
-    *) die "unknown image $target (tikv-sim, operator, prometheus, chaos-helper, all)" ;;
+    etcd) build_etcd ;;
+    all) build_tikv_sim; build_operator; build_prometheus; build_chaos_helper; build_etcd ;;
+    *) die "unknown image $target (tikv-sim, operator, prometheus, chaos-helper, etcd, all)" ;;
   esac
 done

@@ -8,9 +8,11 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::CliError;
-use crate::eval::runner::{RunnerConfig, Stage};
+use crate::diagnose::backend::{select_backend, BackendChoice, BackendSettings};
+use crate::eval::report::{compare_markdown, svg};
+use crate::eval::runner::{BackendUnderTest, RunnerConfig, Stage};
 use crate::eval::scenario::{load_dir, parse, Scenario};
-use crate::eval::{evaluate, EvalConfig};
+use crate::eval::{evaluate, EvalConfig, Report};
 
 /// Options shared by `eval` and `demo`.
 #[derive(Debug, Args)]
@@ -58,8 +60,12 @@ const SHIPPED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/scenarios.r
 fn shipped_scenarios() -> Result<Vec<Scenario>, CliError> {
     let mut out: Vec<Scenario> = Vec::new();
     for (file, text) in SHIPPED {
-        let s = parse(text, &format!("examples/scenarios/{file} (shipped)"))
-            .map_err(|e| CliError::Failed(e.to_string()))?;
+        let s = parse(
+            text,
+            &format!("examples/scenarios/{file} (shipped)"),
+            &crate::subject::tikv::catalog::CATALOG,
+        )
+        .map_err(|e| CliError::Failed(e.to_string()))?;
         if out.iter().any(|o| o.name == s.name) {
             return Err(CliError::Failed(format!(
                 "examples/scenarios/{file}: duplicate scenario name {:?}",
@@ -97,6 +103,70 @@ pub struct EvalArgs {
     /// Exit 1 when the targets are not met.
     #[arg(long)]
     pub check: bool,
+    /// The diagnosis backend under test (same suite, same scoring). A model backend that
+    /// fails falls back to the rules engine, as `operator run` does, and the fallback
+    /// scores as a miss.
+    #[arg(long, value_enum, default_value_t = EvalBackend::Rules)]
+    pub backend: EvalBackend,
+    /// Model id (Claude or the OpenAI-compatible server's model).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Base URL of the model API without `/v1` (a local llama.cpp or Ollama server, a
+    /// gateway).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Print two JSON reports side by side (and draw both in one picture) instead of
+    /// running anything.
+    #[arg(long, num_args = 2, value_names = ["A_JSON", "B_JSON"])]
+    pub compare: Vec<PathBuf>,
+}
+
+/// The backends `operator eval` can score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalBackend {
+    /// The offline rules engine.
+    Rules,
+    /// Claude (Messages API; `ANTHROPIC_API_KEY`).
+    Claude,
+    /// An OpenAI-compatible server (llama.cpp, Ollama, vLLM).
+    Openai,
+}
+
+fn backend_under_test(a: &EvalArgs) -> Result<(BackendUnderTest, String), CliError> {
+    let mut settings = BackendSettings::from_env();
+    let (choice, name) = match a.backend {
+        EvalBackend::Rules => (BackendChoice::Rules, "rules"),
+        EvalBackend::Claude => (BackendChoice::Claude, "claude"),
+        EvalBackend::Openai => (BackendChoice::OpenAi, "openai"),
+    };
+    settings.choice = choice;
+    if let Some(m) = &a.model {
+        settings.claude.model = m.clone();
+        settings.openai.model = m.clone();
+    }
+    if let Some(u) = &a.base_url {
+        settings.claude.base_url = u.trim_end_matches('/').to_string();
+        settings.openai.base_url = u.trim_end_matches('/').to_string();
+    }
+    let model = match a.backend {
+        EvalBackend::Rules => "rules-v1".to_string(),
+        EvalBackend::Claude => settings.claude.model.clone(),
+        EvalBackend::Openai => settings.openai.model.clone(),
+    };
+    let backend = select_backend(&settings).map_err(|e| CliError::Input(e.to_string()))?;
+    Ok((
+        BackendUnderTest {
+            name: name.to_string(),
+            backend,
+        },
+        model,
+    ))
+}
+
+fn read_report(p: &std::path::Path) -> Result<Report, CliError> {
+    let text =
+        std::fs::read_to_string(p).map_err(|e| CliError::Input(format!("{}: {e}", p.display())))?;
+    serde_json::from_str(&text).map_err(|e| CliError::Input(format!("{}: {e}", p.display())))
 }
 
 /// `operator demo`.
@@ -116,24 +186,32 @@ fn describe(stage: &Stage<'_>) -> String {
             format!("starting an in-process cluster ({pd} PD, {tikv} TiKV)…")
         }
         Stage::Healthy { after } => format!("healthy after {:.1} s", after.as_secs_f64()),
-        Stage::Injected { fault, target } => {
-            format!("injected {fault} into {}", target.describe())
-        }
+        Stage::Applied(what) => what.to_string(),
         Stage::TicketOpened(t) => format!(
             "ticket #{} opened after {:.2} s: {} on {} — {}",
             t.id, t.after_secs, t.invariant, t.target, t.summary
         ),
-        Stage::Waiting { elapsed } => {
-            format!("… watching ({:.0} s)", elapsed.as_secs_f64())
-        }
-        Stage::Diagnosed { after } => {
-            format!("diagnosed in {:.0} ms", after.as_secs_f64() * 1e3)
+        Stage::Diagnosed { ticket, cause } => {
+            format!("ticket #{ticket} diagnosed: {cause}")
         }
     }
 }
 
 /// Runs `operator eval`.
 pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
+    if !a.compare.is_empty() {
+        let (x, y) = (read_report(&a.compare[0])?, read_report(&a.compare[1])?);
+        let md = compare_markdown(&x, &y);
+        std::fs::create_dir_all(&a.out)
+            .map_err(|e| CliError::Failed(format!("{}: {e}", a.out.display())))?;
+        let picture = svg(&[&x, &y]).map_err(|e| CliError::Failed(e.to_string()))?;
+        let p = a.out.join("compare.svg");
+        std::fs::write(&p, picture)
+            .map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?;
+        println!("{md}");
+        eprintln!("picture: {}", p.display());
+        return Ok(());
+    }
     let mut scenarios = a.opts.load()?;
     if !a.only.is_empty() {
         for n in &a.only {
@@ -146,20 +224,25 @@ pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
     if a.runs == 0 {
         return Err(CliError::Input("--runs must be at least 1".into()));
     }
+    let (backend, model) = backend_under_test(&a)?;
     let cfg = EvalConfig {
         runs: a.runs,
         controls: a.controls.unwrap_or(a.runs),
         runner: a.opts.runner()?,
+        backend,
+        model,
     };
     eprintln!(
-        "evaluating {} scenario(s) × {} run(s) + {} control(s), time factor {}",
+        "evaluating {} scenario(s) × {} run(s) + {} plain control(s), {} backend ({}), time factor {}",
         scenarios.len(),
         cfg.runs,
         cfg.controls,
+        cfg.backend.name,
+        cfg.model,
         cfg.runner.time_factor
     );
     let report = evaluate(&scenarios, &cfg, &|name, run, stage| {
-        if matches!(stage, Stage::Diagnosed { .. } | Stage::Healthy { .. }) {
+        if matches!(stage, Stage::Healthy { .. } | Stage::Starting { .. }) {
             return;
         }
         eprintln!("[{name} #{run}] {}", describe(&stage));
@@ -170,15 +253,21 @@ pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
     let md = report.markdown();
     let json = serde_json::to_string_pretty(&report)
         .map_err(|e| CliError::Failed(format!("report: {e}")))?;
-    for (file, text) in [("eval.md", &md), ("eval.json", &json)] {
+    let picture = svg(&[&report]).map_err(|e| CliError::Failed(e.to_string()))?;
+    for (file, text) in [
+        ("eval.md", &md),
+        ("eval.json", &json),
+        ("eval.svg", &picture),
+    ] {
         let p = a.out.join(file);
         std::fs::write(&p, text).map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?;
     }
     println!("{md}");
     eprintln!(
-        "reports: {} and {}",
+        "reports: {}, {} and {}",
         a.out.join("eval.md").display(),
-        a.out.join("eval.json").display()
+        a.out.join("eval.json").display(),
+        a.out.join("eval.svg").display()
     );
     if a.check && !report.meets_targets() {
         return Err(CliError::Failed(
@@ -191,7 +280,6 @@ pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
 /// Runs `operator demo --scenario NAME`.
 pub async fn demo(a: DemoArgs) -> Result<(), CliError> {
     let scenarios = a.opts.load()?;
-    let all_causes: Vec<Vec<String>> = scenarios.iter().map(|s| s.expect.cause.clone()).collect();
     let Some(s) = scenarios.iter().find(|s| s.name == a.scenario) else {
         let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
         return Err(CliError::Input(format!(
@@ -203,21 +291,22 @@ pub async fn demo(a: DemoArgs) -> Result<(), CliError> {
     let runner = a.opts.runner()?;
     println!("▶ scenario {}: {}", s.name, s.description);
     let started = std::time::Instant::now();
-    let out = crate::eval::runner::run_scenario(s, 0, &all_causes, &runner, &|stage| {
-        println!("  • {}", describe(&stage));
-    })
-    .await;
+    let out =
+        crate::eval::runner::run_scenario(s, 0, &runner, &BackendUnderTest::rules(), &|stage| {
+            println!("  • {}", describe(&stage));
+        })
+        .await;
     if let Some(e) = &out.error {
         return Err(CliError::Failed(format!(
             "the demo could not complete: {e}"
         )));
     }
-    let Some(d) = &out.diagnosis else {
+    if out.diagnoses.is_empty() {
         return Err(CliError::Failed(format!(
             "not detected within {:?}",
             runner.detect_timeout
         )));
-    };
+    }
     let f = runner.time_factor;
     if let Some(t) = out.time_to_detect_secs {
         println!(
@@ -229,20 +318,23 @@ pub async fn demo(a: DemoArgs) -> Result<(), CliError> {
         println!("  time to diagnose: {:.0} ms", t * 1e3);
     }
     println!(
-        "  score: root cause {:.0}%, action {}, explanation {}\n",
-        out.score.root_cause * 100.0,
-        if out.score.recommendation > 0.0 {
-            "acceptable"
-        } else {
-            "NOT in the acceptable set"
-        },
-        if out.score.completeness > 0.0 {
-            "complete and grounded"
-        } else {
-            "incomplete or ungrounded"
-        }
+        "  score: ITBench-AA {:.2} (truth: {}; asserted: {})\n",
+        out.score.itbench,
+        out.truth
+            .iter()
+            .map(|c| format!("{} on {}", c.category, c.target))
+            .collect::<Vec<_>>()
+            .join(", "),
+        out.score
+            .asserted
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    println!("{}", crate::diagnose::render::render_markdown(d));
+    for d in &out.diagnoses {
+        println!("{}", crate::diagnose::render::render_markdown(d));
+    }
     println!(
         "cleaned up (in-process cluster stopped) after {:.1} s",
         started.elapsed().as_secs_f64()

@@ -7,6 +7,7 @@
 //! testable and the binary thin.
 
 pub mod api_access;
+pub mod backend_args;
 pub mod eval;
 pub mod output;
 pub mod reach;
@@ -185,6 +186,9 @@ pub struct RunArgs {
     /// [default: $XDG_STATE_HOME/operator/<cluster>, i.e. ~/.local/state/operator/<cluster>].
     #[arg(long, env = "OPERATOR_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Which model diagnoses tickets.
+    #[command(flatten)]
+    pub diagnosis: backend_args::BackendArgs,
 }
 
 /// `status`.
@@ -287,6 +291,8 @@ pub struct RunContext {
     pub state_dir: PathBuf,
     /// The spec file (watched for edits).
     pub spec_file: PathBuf,
+    /// The diagnosis backend (from --backend/--model/--base-url and the environment).
+    pub backend: crate::diagnose::backend::BackendSettings,
 }
 
 /// Errors of a command, with their exit codes.
@@ -379,8 +385,32 @@ async fn load_for_cluster(
     Ok((loaded, rt))
 }
 
+impl Command {
+    /// The spec file a command reads, when it takes one.
+    fn spec_file(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Validate(a) => Some(&a.file),
+            Command::Diff(a) => Some(&a.file),
+            Command::Apply(a) => Some(&a.spec.file),
+            Command::Run(a) => Some(&a.spec.file),
+            Command::Status(a) => a.file.as_deref(),
+            Command::Down(a) => Some(&a.file),
+            Command::Chaos(a) => a.state.file.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 /// Runs a command.
 pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
+    // The spec's `kind` selects the subject.
+    if cli
+        .command
+        .spec_file()
+        .is_some_and(crate::subject::etcd::cli::is_etcd_spec)
+    {
+        return crate::subject::etcd::cli::execute(cli.command, env).await;
+    }
     match cli.command {
         Command::Validate(a) => {
             let loaded = load(
@@ -456,6 +486,7 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
                     api_access::TOKEN_ENV
                 );
             }
+            let backend = a.diagnosis.settings().map_err(CliError::Input)?;
             let (loaded, rt) = load_for_cluster(&env, &a.spec.file).await?;
             let state = state::for_cluster(a.state_dir.as_deref(), loaded.spec.name())?;
             let s = subject(rt, &env, &loaded, &a.spec.pd);
@@ -478,6 +509,7 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
                         api_token,
                         state_dir: state.path,
                         spec_file: a.spec.file.clone(),
+                        backend,
                     })
                     .await
                 }
@@ -536,7 +568,7 @@ fn display_file(file: &std::path::Path) -> String {
 
 /// `down --volumes` destroys data: ask, as `tiup cluster destroy` does. Without a
 /// terminal to ask on, refuse unless `--yes`.
-fn confirm_volume_removal(cluster: &str) -> Result<(), CliError> {
+pub(crate) fn confirm_volume_removal(cluster: &str) -> Result<(), CliError> {
     use std::io::{BufRead as _, IsTerminal as _, Write as _};
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
@@ -666,7 +698,11 @@ async fn preflight_images(rt: &dyn ContainerRuntime, loaded: &LoadedSpec) -> Res
     )))
 }
 
-async fn apply_until_converged(s: Arc<TikvSubject>, timeout: Duration) -> Result<(), CliError> {
+/// Converges once: passes until converged, refused, or `timeout` (any subject).
+pub(crate) async fn apply_until_converged<S: Subject>(
+    s: Arc<S>,
+    timeout: Duration,
+) -> Result<(), CliError> {
     let controller = Controller::new(s, Metrics::new());
     let started = Instant::now();
     let mut backoff =

@@ -13,7 +13,6 @@ use clap::{Args, Subcommand};
 use super::output::{self, OutputArgs, OutputFormat};
 use super::state::StateArgs;
 use super::CliError;
-use crate::diagnose::backend::rules::RulesBackend;
 use crate::diagnose::backend::{select_backend, BackendSettings};
 use crate::diagnose::decision_log::DecisionLog;
 use crate::diagnose::reconciler::{
@@ -121,6 +120,9 @@ pub struct DiagnoseArgs {
     pub store: StoreArgs,
     /// Ticket id.
     pub id: u64,
+    /// Which model diagnoses.
+    #[command(flatten)]
+    pub diagnosis: super::backend_args::BackendArgs,
 }
 
 /// The running controller's API when it answers, else the cluster's ticket database.
@@ -338,7 +340,12 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         .get(a.id)
         .map_err(render_err)?
         .ok_or_else(|| not_found(a.id))?;
-    let backend = select_backend(&BackendSettings::from_env()).map_err(render_err)?;
+    let settings = a.diagnosis.settings().map_err(CliError::Input)?;
+    let backend = select_backend(&BackendSettings {
+        reasoner: Some(crate::subject::tikv::hypotheses::reasoner()),
+        ..settings
+    })
+    .map_err(render_err)?;
     let queue = Arc::new(MemoryQueue::new(vec![]));
     let rec = DiagnosisReconciler::new(
         backend,
@@ -346,7 +353,13 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         Arc::new(NoExtraContext),
         ReconcilerConfig::default(),
     )
-    .with_fallback(Arc::new(RulesBackend::new(Default::default())))
+    .with_catalog(&crate::subject::tikv::catalog::CATALOG)
+    .with_fallback(Arc::new(crate::subject::tikv::hypotheses::rules_backend(
+        Default::default(),
+    )))
+    .with_runbooks(Arc::new(
+        crate::subject::tikv::runbook::TikvRunbooks::default(),
+    ))
     .with_decision_log(DecisionLog::new(state.path.join("decisions.jsonl")));
     let d = rec
         .diagnose_brief(&brief_of(&t))

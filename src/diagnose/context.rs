@@ -98,6 +98,10 @@ pub struct PreparedPrompt {
     pub budget: usize,
     /// Unescaped, redacted text of everything sent (for grounding).
     pub sent_context: String,
+    /// Every candidate context section, redacted but not cut to the budget: the facts the
+    /// offline rules engine reasons over (it has no token budget). Not serialized.
+    #[serde(skip)]
+    pub facts: Vec<super::model::ContextSection>,
 }
 
 struct Part {
@@ -379,6 +383,15 @@ pub fn build_prompt(req: &DiagnosisRequest, budget: usize) -> PreparedPrompt {
         estimated_tokens: estimated,
         budget,
         sent_context: sent,
+        facts: req
+            .sections
+            .iter()
+            .map(|s| super::model::ContextSection {
+                name: s.name.clone(),
+                relevance: s.relevance,
+                content: redact(&s.content),
+            })
+            .collect(),
     }
 }
 

@@ -66,6 +66,9 @@ pub struct DecisionEntry {
     pub ungrounded: Vec<String>,
     /// What the context builder cut.
     pub context_cut: Vec<String>,
+    /// The configured model's failure, when this decision is the fallback's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_failure: Option<super::failure::ModelFailure>,
 }
 
 impl DecisionEntry {
@@ -86,6 +89,7 @@ impl DecisionEntry {
             grounded: d.grounding.grounded,
             ungrounded: d.grounding.ungrounded.clone(),
             context_cut: d.context_cut.clone(),
+            model_failure: d.model_failure.clone(),
         }
     }
 }
@@ -116,6 +120,13 @@ impl DecisionEntry {
             grounded: self.grounded,
             ungrounded: r(&self.ungrounded),
             context_cut: r(&self.context_cut),
+            model_failure: self
+                .model_failure
+                .as_ref()
+                .map(|f| super::failure::ModelFailure {
+                    detail: redact(&f.detail),
+                    ..f.clone()
+                }),
         }
     }
 }

@@ -249,6 +249,24 @@ fn state_has_store(state: &Value, id: u64) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether `path` resolves in PD's view as sent in the `pd_state` context section (a
+/// ticket about one store carries that store's record only; the cluster's view comes
+/// from the latest snapshot). A section cut from the prompt does not count.
+fn sent_pd_state(prompt: &PreparedPrompt, path: &str) -> bool {
+    let dropped = |name: &str| {
+        prompt
+            .context_cut
+            .iter()
+            .any(|c| c.starts_with(&format!("section '{name}'")) && c.contains("dropped"))
+    };
+    prompt
+        .facts
+        .iter()
+        .filter(|s| s.name == "pd_state" && !dropped(&s.name))
+        .filter_map(|s| serde_json::from_str::<Value>(&s.content).ok())
+        .any(|v| resolve_path(&v, path).is_some())
+}
+
 /// Checks one citation against what was sent.
 pub fn citation_grounded(prompt: &PreparedPrompt, source: &CitationRef) -> bool {
     let ctx = &prompt.sent_context;
@@ -285,7 +303,7 @@ pub fn citation_grounded(prompt: &PreparedPrompt, source: &CitationRef) -> bool 
             let p = path
                 .trim_start_matches("state.")
                 .trim_start_matches("pd_state.");
-            resolve_path(&state, p).is_some()
+            resolve_path(&state, p).is_some() || sent_pd_state(prompt, p)
         }
     }
 }

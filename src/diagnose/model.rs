@@ -252,6 +252,13 @@ pub struct Usage {
     pub cache_creation: u64,
     /// Cost in USD from the configured price table (0 when the model has no price).
     pub cost_usd: f64,
+    /// Wall time of the model call, retries included, in milliseconds (0: not measured).
+    #[serde(default)]
+    pub wall_ms: u64,
+    /// Generation speed in output tokens per second: the server's own measure when it
+    /// reports one (llama.cpp `timings`), else output tokens over wall time.
+    #[serde(default)]
+    pub output_tokens_per_s: f64,
 }
 
 /// A complete, stored diagnosis.
@@ -291,6 +298,13 @@ pub struct Diagnosis {
     pub usage: Usage,
     /// What the context builder cut to meet the token budget.
     pub context_cut: Vec<String>,
+    /// How a person carries out the recommended action, when the subject wrote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<super::runbook::Runbook>,
+    /// Set when the configured model failed and this diagnosis came from the fallback
+    /// backend: what the model did wrong. Scoring counts the model's answer as a miss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_failure: Option<super::failure::ModelFailure>,
 }
 
 fn unknown_cause() -> Cause {
@@ -331,6 +345,8 @@ impl Diagnosis {
             model: model.to_string(),
             usage,
             context_cut,
+            runbook: None,
+            model_failure: None,
         }
     }
 }

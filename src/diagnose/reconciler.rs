@@ -17,16 +17,29 @@
 //! yields a diagnosis.
 //!
 //! Sequential by default (`concurrency = 1`); the semaphore bounds parallel diagnoses.
+//!
+//! # A model's failures are shown, not hidden
+//!
+//! When a model backend's answer does not parse, breaks the schema, names a cause outside
+//! the catalog, cites evidence that was not in the context (strict grounding, on for
+//! every backend but the rules engine), or does not arrive in time, the failure is
+//! classified ([`super::failure::ModelFailureKind`]), counted (stats and
+//! `operator_diagnosis_model_failures_total`), and — when the fallback answers instead —
+//! recorded on that diagnosis and its decision-log line, so nobody mistakes the rules
+//! engine's answer for the model's.
 
 use super::backend::{BackendError, DiagnosisBackend};
+use super::catalog::CauseCatalog;
 use super::context::{build_prompt, select_similar, similar_section, PastTicket};
 use super::decision_log::{now_rfc3339, DecisionEntry, DecisionLog};
+use super::failure::{ModelFailure, ModelFailureKind};
 use super::ground::{finalize, GroundError};
 use super::model::{ContextSection, Diagnosis, DiagnosisRequest, TicketBrief};
 use crate::reconcile::deps::{Criticality, Dependencies, MODEL_API};
+use crate::reconcile::metrics::Metrics;
 use async_trait::async_trait;
 use parking_lot::Mutex;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -129,6 +142,8 @@ pub struct ReconcilerStats {
     pub rate_limit_pauses: u64,
     /// Last failure, redacted.
     pub last_error: Option<String>,
+    /// Failures of the primary (model) backend by kind name.
+    pub model_failures: BTreeMap<String, u64>,
 }
 
 /// Why one ticket's diagnosis failed.
@@ -143,6 +158,21 @@ pub enum DiagnoseTicketError {
     /// The decision log could not be written.
     #[error(transparent)]
     DecisionLog(#[from] super::decision_log::DecisionLogError),
+    /// Strict grounding: the answer cites evidence that is not in the context.
+    #[error("grounding rejected the answer: {} citation(s) not in the context: {}", .0.len(), .0.join("; "))]
+    Ungrounded(Vec<String>),
+}
+
+impl DiagnoseTicketError {
+    /// The model failure this error is, if it is one (a decision-log write is not).
+    pub fn model_failure_kind(&self) -> Option<ModelFailureKind> {
+        match self {
+            Self::Backend(e) => Some(ModelFailureKind::of_backend(e)),
+            Self::Invalid(e) => Some(ModelFailureKind::of_ground(e)),
+            Self::Ungrounded(_) => Some(ModelFailureKind::Ungrounded),
+            Self::DecisionLog(_) => None,
+        }
+    }
 }
 
 struct Shared {
@@ -160,6 +190,10 @@ pub struct DiagnosisReconciler {
     context: Arc<dyn ContextSource>,
     log: Option<DecisionLog>,
     deps: Option<Arc<Dependencies>>,
+    runbooks: Option<Arc<dyn super::runbook::RunbookSource>>,
+    metrics: Option<Arc<Metrics>>,
+    catalog: Option<&'static CauseCatalog>,
+    strict_grounding: Option<bool>,
     cfg: ReconcilerConfig,
     shared: Arc<Shared>,
 }
@@ -179,6 +213,10 @@ impl DiagnosisReconciler {
             context,
             log: None,
             deps: None,
+            runbooks: None,
+            metrics: None,
+            catalog: None,
+            strict_grounding: None,
             cfg,
             shared: Arc::new(Shared {
                 pause_until: Mutex::new(None),
@@ -193,6 +231,59 @@ impl DiagnosisReconciler {
     pub fn with_fallback(mut self, fallback: Arc<dyn DiagnosisBackend>) -> Self {
         self.fallback = Some(fallback);
         self
+    }
+
+    /// Attaches the subject's runbook (command, check, risk) to each recommendation.
+    pub fn with_runbooks(mut self, runbooks: Arc<dyn super::runbook::RunbookSource>) -> Self {
+        self.runbooks = Some(runbooks);
+        self
+    }
+
+    /// Sends the schema restricted to `catalog` (the subject's causes) instead of the
+    /// open one: a model can then only name a cause the catalog has.
+    pub fn with_catalog(mut self, catalog: &'static CauseCatalog) -> Self {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// Counts model failures in `metrics` (`operator_diagnosis_model_failures_total`).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Whether an answer citing evidence absent from the context is rejected (a failure)
+    /// rather than stored with its ungrounded claims listed. Default: rejected for every
+    /// backend but the rules engine, whose citations are copied from the evidence.
+    pub fn with_strict_grounding(mut self, strict: bool) -> Self {
+        self.strict_grounding = Some(strict);
+        self
+    }
+
+    fn strict(&self) -> bool {
+        self.strict_grounding
+            .unwrap_or(self.backend.name() != "rules")
+    }
+
+    fn count_model_failure(&self, kind: ModelFailureKind) {
+        *self
+            .shared
+            .stats
+            .lock()
+            .model_failures
+            .entry(kind.name().to_string())
+            .or_default() += 1;
+        if let Some(m) = &self.metrics {
+            m.add_counter(
+                "operator_diagnosis_model_failures_total",
+                &format!(
+                    "backend=\"{}\",kind=\"{}\"",
+                    self.backend.name(),
+                    kind.name()
+                ),
+                1,
+            );
+        }
     }
 
     /// Appends each decision to `log`.
@@ -245,18 +336,42 @@ impl DiagnosisReconciler {
             ticket: brief.clone(),
             sections,
         };
-        let prompt = build_prompt(&req, self.cfg.token_budget);
+        let mut prompt = build_prompt(&req, self.cfg.token_budget);
+        if let Some(c) = self.catalog {
+            prompt.schema = super::model::diagnosis_output_schema_for(c);
+        }
         // One span per model call: what was diagnosed and by whom (never the prompt).
         let span =
             tracing::info_span!("diagnose", ticket = brief.id, backend = self.backend.name());
         let primary = async {
+            let started = Instant::now();
             let raw = self.backend.diagnose(&prompt).await;
             self.report_model(raw.as_ref().err());
-            let raw = raw?;
-            Ok::<_, DiagnoseTicketError>(finalize(&prompt, &raw, self.backend.name())?)
+            let mut raw = raw?;
+            with_speed(&mut raw.usage, started.elapsed());
+            let d = finalize(&prompt, &raw, self.backend.name())?;
+            if self.strict() && !d.grounding.ungrounded.is_empty() {
+                return Err(DiagnoseTicketError::Ungrounded(d.grounding.ungrounded));
+            }
+            Ok::<_, DiagnoseTicketError>(d)
         }
         .instrument(span)
         .await;
+        if let Err(e) = &primary {
+            if let Some(kind) = e.model_failure_kind() {
+                let rate_limited =
+                    matches!(e, DiagnoseTicketError::Backend(b) if b.rate_limit_pause().is_some());
+                if self.backend.name() != "rules" && !rate_limited {
+                    self.count_model_failure(kind);
+                    tracing::warn!(
+                        ticket = brief.id,
+                        backend = self.backend.name(),
+                        kind = kind.name(),
+                        "the model's diagnosis failed"
+                    );
+                }
+            }
+        }
         let diagnosis = match primary {
             Ok(d) => d,
             Err(DiagnoseTicketError::Backend(e)) if e.rate_limit_pause().is_some() => {
@@ -265,13 +380,21 @@ impl DiagnosisReconciler {
             Err(e) => match &self.fallback {
                 Some(fb) => {
                     tracing::warn!(ticket = brief.id, error = %super::redact::redact(&e.to_string()), fallback = fb.name(), "diagnosis failed; using the fallback backend");
-                    let raw = fb.diagnose(&prompt).await?;
+                    let started = Instant::now();
+                    let mut raw = fb.diagnose(&prompt).await?;
+                    with_speed(&mut raw.usage, started.elapsed());
                     let mut d = finalize(&prompt, &raw, fb.name())?;
+                    let detail = super::redact::redact(&e.to_string());
                     d.context_cut.push(format!(
-                        "primary backend {} failed: {}",
+                        "primary backend {} failed: {detail}",
                         self.backend.name(),
-                        super::redact::redact(&e.to_string())
                     ));
+                    d.model_failure = e.model_failure_kind().map(|kind| ModelFailure {
+                        backend: self.backend.name().to_string(),
+                        model: self.backend.model().to_string(),
+                        kind,
+                        detail,
+                    });
                     self.shared.stats.lock().fallback_used += 1;
                     d
                 }
@@ -280,7 +403,10 @@ impl DiagnosisReconciler {
         };
         // The model saw only redacted text, but it may still echo something secret-looking:
         // redact before the diagnosis reaches the ticket store or the decision log.
-        let diagnosis = redact_diagnosis(diagnosis);
+        let mut diagnosis = redact_diagnosis(diagnosis);
+        if let Some(r) = &self.runbooks {
+            diagnosis.runbook = r.runbook(&diagnosis.recommended_action.kind, brief, &prompt.facts);
+        }
         tracing::info!(
             ticket = brief.id,
             backend = %diagnosis.backend,
@@ -581,5 +707,16 @@ impl TicketQueue for MemoryQueue {
 
     async fn similar(&self, _brief: &TicketBrief) -> Vec<PastTicket> {
         self.inner.lock().past.clone()
+    }
+}
+
+/// Fills the wall time (when the backend did not measure it) and, from it, the output
+/// speed (when the server did not report one).
+fn with_speed(usage: &mut super::model::Usage, elapsed: Duration) {
+    if usage.wall_ms == 0 {
+        usage.wall_ms = elapsed.as_millis() as u64;
+    }
+    if usage.output_tokens_per_s == 0.0 && usage.output_tokens > 0 && usage.wall_ms > 0 {
+        usage.output_tokens_per_s = usage.output_tokens as f64 * 1000.0 / usage.wall_ms as f64;
     }
 }

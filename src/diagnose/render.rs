@@ -51,8 +51,10 @@ fn footer(d: &Diagnosis) -> String {
     format!("\n{line}._\n")
 }
 
-/// Renders `d` as Markdown.
+/// Renders `d` as Markdown: an SRE's write-up (seen, decision, hypotheses for and
+/// against, evidence, action with its runbook, what would change the conclusion).
 pub fn render_markdown(d: &Diagnosis) -> String {
+    use super::catalog::Verdict;
     let mut s = String::new();
     s.push_str(&format!(
         "## Diagnosis ({} / {}, confidence {:.0}%)\n\n",
@@ -60,11 +62,36 @@ pub fn render_markdown(d: &Diagnosis) -> String {
         clean(&d.model),
         d.confidence * 100.0
     ));
+    s.push_str(&format!("**Seen.** {}\n\n", clean(&d.observation_summary)));
+    let mut causes = format!("`{}`", clean(&d.cause.to_string()));
+    for o in &d.other_causes {
+        causes.push_str(&format!(" and, independently, `{}`", clean(&o.to_string())));
+    }
     s.push_str(&format!(
-        "**Observation.** {}\n\n",
-        clean(&d.observation_summary)
+        "**Decision.** {causes}: {}\n\n",
+        clean(&d.root_cause)
     ));
-    s.push_str(&format!("**Root cause.** {}\n\n", clean(&d.root_cause)));
+    if !d.hypotheses.is_empty() {
+        s.push_str("### Hypotheses\n\n");
+        for h in &d.hypotheses {
+            let verdict = match h.verdict {
+                Verdict::RootCause => "root cause",
+                Verdict::Undecided => "undecided",
+                Verdict::Rejected => "rejected",
+            };
+            s.push_str(&format!(
+                "- **{}** ({verdict})\n",
+                clean(&h.cause.to_string())
+            ));
+            for f in &h.supporting {
+                s.push_str(&format!("  - for: {}\n", clean(f)));
+            }
+            for f in &h.contradicting {
+                s.push_str(&format!("  - against: {}\n", clean(f)));
+            }
+        }
+        s.push('\n');
+    }
     s.push_str("### Evidence\n\n");
     for e in &d.evidence {
         let flag = if d.grounding.ungrounded.contains(&e.claim) {
@@ -89,10 +116,23 @@ pub fn render_markdown(d: &Diagnosis) -> String {
         }
     }
     s.push_str(&format!(
-        "\n### Recommended action (not executed)\n\n`{}`\n\n{}\n",
+        "\n### Recommended action (not executed)\n\n`{}`\n\n**Rationale.** {}\n",
         clean(&d.recommended_action.kind.describe()),
         clean(&d.recommended_action.rationale)
     ));
+    if let Some(r) = &d.runbook {
+        s.push_str("\nTo do it by hand:\n\n```sh\n");
+        for c in &r.commands {
+            s.push_str(&clean(c));
+            s.push('\n');
+        }
+        s.push_str("```\n\n");
+        s.push_str(&format!(
+            "**Check.** {}\n\n**Risk.** {}\n",
+            clean(&r.check),
+            clean(&r.risk)
+        ));
+    }
     s.push_str(&format!(
         "\n**Would change the conclusion:** {}\n",
         clean(&d.would_change_conclusion)

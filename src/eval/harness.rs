@@ -30,7 +30,6 @@ use crate::runtime::{
 };
 use crate::sim::cluster::{InProcessCluster, SimClusterConfig};
 use crate::spec::ClusterSpec;
-use crate::subject::tikv::model::StoreState;
 use crate::subject::tikv::monitor::{
     self, probe_status, EvidenceSources, MonitorState, LOG_TAIL, PROBE_TIMEOUT,
 };
@@ -42,6 +41,7 @@ use crate::subject::tikv::snapshot::{
 };
 use crate::subject::tikv::subject::{PdApi, PD_OBSERVE_TIMEOUT};
 use crate::subject::tikv::topology::Names;
+use crate::tickets::monitor::EventInbox;
 
 /// The rate window of the reference PromQL (`queries::RATE_WINDOW`, `[1m]`).
 const RATE_WINDOW_SIM: Duration = Duration::from_secs(60);
@@ -74,7 +74,8 @@ pub struct SimHarness {
     names: Names,
     pd: PdAdapter,
     http: reqwest::Client,
-    events: Mutex<Vec<RuntimeEvent>>,
+    inbox: EventInbox,
+    oom: Mutex<BTreeMap<String, bool>>,
     stopped: Mutex<BTreeMap<String, SystemTime>>,
     scrapes: Mutex<HashMap<usize, VecDeque<(Instant, Exposition)>>>,
     memory: Mutex<Memory>,
@@ -133,7 +134,8 @@ impl SimHarness {
             pd,
             http,
             cfg,
-            events: Mutex::default(),
+            inbox: EventInbox::default(),
+            oom: Mutex::default(),
             stopped: Mutex::default(),
             scrapes: Mutex::default(),
             memory: Mutex::default(),
@@ -206,6 +208,7 @@ impl SimHarness {
         let member = format!("{component}-{ordinal}");
         let name = self.container(&member);
         let stopped = self.stopped.lock().get(&name).copied();
+        let oom = !running && self.oom.lock().get(&name).copied().unwrap_or(false);
         ObservedContainer {
             id: format!("in-process-{name}"),
             name,
@@ -217,7 +220,7 @@ impl SimHarness {
                 ContainerStatus::Exited
             },
             exit_code: (!running).then_some(SIGKILL_EXIT),
-            oom_killed: false,
+            oom_killed: oom,
             ip: running.then(|| "127.0.0.1".to_string()),
             networks: vec![],
             started_at: None,
@@ -256,37 +259,100 @@ impl SimHarness {
         }
     }
 
-    /// One monitoring snapshot, with the runtime events since the previous one.
+    /// One monitoring snapshot, with the runtime events queued since the previous one.
     pub async fn snapshot(&self) -> TikvSnapshot {
+        let events = self.inbox.take();
+        self.snapshot_with(&events).await
+    }
+
+    /// One monitoring snapshot over `events` (what the monitor's round calls).
+    pub async fn snapshot_with(&self, events: &[RuntimeEvent]) -> TikvSnapshot {
         let observed = self.observe().await;
-        let events = std::mem::take(&mut *self.events.lock());
-        monitor::build_with(&self.spec, &observed, &events, self, &self.state).await
+        monitor::build_with(&self.spec, &observed, events, self, &self.state).await
+    }
+
+    /// The runtime events of the cluster, as the monitor's event watcher receives them.
+    pub fn inbox(&self) -> &EventInbox {
+        &self.inbox
+    }
+
+    fn event(
+        &self,
+        component: &str,
+        ordinal: usize,
+        action: EventAction,
+        raw: &str,
+        exit_code: Option<i64>,
+        signal: Option<&str>,
+    ) {
+        self.inbox.push(RuntimeEvent {
+            container: self.container(&format!("{component}-{ordinal}")),
+            action,
+            raw_action: raw.into(),
+            exit_code,
+            signal: signal.map(str::to_string),
+            time: SystemTime::now(),
+            labels: self.labels(component, ordinal),
+        });
     }
 
     fn record_kill(&self, component: &str, ordinal: usize) {
         let name = self.container(&format!("{component}-{ordinal}"));
-        let now = SystemTime::now();
-        self.stopped.lock().insert(name.clone(), now);
-        let labels = self.labels(component, ordinal);
-        let mut ev = self.events.lock();
-        ev.push(RuntimeEvent {
-            container: name.clone(),
-            action: EventAction::Kill,
-            raw_action: "kill".into(),
-            exit_code: None,
-            signal: Some("9".into()),
-            time: now,
-            labels: labels.clone(),
-        });
-        ev.push(RuntimeEvent {
-            container: name,
-            action: EventAction::Die,
-            raw_action: "die".into(),
-            exit_code: Some(SIGKILL_EXIT),
-            signal: None,
-            time: now,
-            labels,
-        });
+        self.stopped.lock().insert(name, SystemTime::now());
+        self.event(
+            component,
+            ordinal,
+            EventAction::Kill,
+            "kill",
+            None,
+            Some("9"),
+        );
+        self.event(
+            component,
+            ordinal,
+            EventAction::Die,
+            "die",
+            Some(SIGKILL_EXIT),
+            None,
+        );
+    }
+
+    /// The kernel's OOM killer ends TiKV `i`: Docker reports an `oom` event, then `die`
+    /// with exit code 137, and the container's state says `OOMKilled`.
+    pub fn oom_kill_tikv(&mut self, i: usize) {
+        self.cluster.kill_tikv(i);
+        let name = self.container(&format!("tikv-{i}"));
+        self.stopped.lock().insert(name.clone(), SystemTime::now());
+        self.oom.lock().insert(name, true);
+        self.event("tikv", i, EventAction::Oom, "oom", None, None);
+        self.event("tikv", i, EventAction::Die, "die", Some(SIGKILL_EXIT), None);
+    }
+
+    /// Starts TiKV `i` again on its volume (what the `restart` failure policy or a planned
+    /// restart does); Docker reports `start`.
+    pub async fn restart_tikv(&mut self, i: usize) -> Result<(), EvalError> {
+        self.cluster
+            .restart_tikv(i)
+            .await
+            .map_err(|e| EvalError::Inject(format!("restart tikv-{i}: {e}")))?;
+        let name = self.container(&format!("tikv-{i}"));
+        self.stopped.lock().remove(&name);
+        self.event("tikv", i, EventAction::Start, "start", None, None);
+        Ok(())
+    }
+
+    /// A planned stop (`docker stop`: SIGTERM, exit 0).
+    pub fn stop_tikv(&mut self, i: usize) {
+        self.cluster.kill_tikv(i);
+        let name = self.container(&format!("tikv-{i}"));
+        self.stopped.lock().insert(name, SystemTime::now());
+        self.event("tikv", i, EventAction::Stop, "stop", None, None);
+        self.event("tikv", i, EventAction::Die, "die", Some(0), None);
+    }
+
+    /// Records an operator step in the monitor's memory (planned work it did itself).
+    pub fn record_step(&self, step: &crate::subject::tikv::plan::Step) {
+        self.memory.lock().record(step, SystemTime::now());
     }
 
     /// Kills TiKV `i` (SIGKILL semantics: its sockets close at once).
@@ -310,6 +376,74 @@ impl SimHarness {
     pub async fn set_faults(&self, i: usize, body: serde_json::Value) -> Result<(), EvalError> {
         let url = format!("{}/sim/v1/faults", self.cluster.tikv_status_urls()[i]);
         self.put(&url, body).await
+    }
+
+    /// Heals TiKV `i`'s partition.
+    pub fn heal_tikv(&self, i: usize) {
+        self.cluster.heal_tikv(i);
+    }
+
+    /// `DELETE /sim/v1/faults` on TiKV `i`.
+    pub async fn clear_faults(&self, i: usize) -> Result<(), EvalError> {
+        let url = format!("{}/sim/v1/faults", self.cluster.tikv_status_urls()[i]);
+        self.send(self.http.delete(&url), &url).await
+    }
+
+    /// `DELETE /sim/v1/workload` on the PD leader (back to the base workload).
+    pub async fn clear_workload(&self) -> Result<(), EvalError> {
+        let leader = self.cluster.pd_leader().unwrap_or(0);
+        let url = format!("{}/sim/v1/workload", self.cluster.pd_urls()[leader]);
+        self.send(self.http.delete(&url), &url).await
+    }
+
+    /// `POST` a PD API path on the leader with a JSON body.
+    pub async fn pd_post(&self, path: &str, body: serde_json::Value) -> Result<(), EvalError> {
+        let leader = self.cluster.pd_leader().unwrap_or(0);
+        let url = format!("{}{path}", self.cluster.pd_urls()[leader]);
+        self.send(self.http.post(&url).json(&body), &url).await
+    }
+
+    /// `DELETE` a PD API path on the leader.
+    pub async fn pd_delete(&self, path: &str) -> Result<(), EvalError> {
+        let leader = self.cluster.pd_leader().unwrap_or(0);
+        let url = format!("{}{path}", self.cluster.pd_urls()[leader]);
+        self.send(self.http.delete(&url), &url).await
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder, url: &str) -> Result<(), EvalError> {
+        let r = req
+            .send()
+            .await
+            .map_err(|e| EvalError::Inject(format!("{url}: {e}")))?;
+        if !r.status().is_success() {
+            let status = r.status();
+            let body = r.text().await.unwrap_or_default();
+            return Err(EvalError::Inject(format!("{url}: HTTP {status}: {body}")));
+        }
+        Ok(())
+    }
+
+    /// A planned scale-out: one more store, started and registered, and the spec says so.
+    pub async fn scale_out(&mut self) -> Result<(), EvalError> {
+        let cfg = SimClusterConfig {
+            pd: self.cfg.pd,
+            tikv: self.cfg.tikv,
+            time_factor: self.cfg.time_factor,
+            seed: self.cfg.seed,
+            initial_regions: self.cfg.initial_regions,
+            operator_names: Some(self.cfg.name.clone()),
+            ..SimClusterConfig::default()
+        };
+        self.cluster
+            .add_tikv(&cfg)
+            .await
+            .map_err(|e| EvalError::Inject(format!("scale-out: {e}")))?;
+        self.cfg.tikv += 1;
+        self.spec = spec_for(&self.cfg)?;
+        let i = self.cfg.tikv - 1;
+        self.event("tikv", i, EventAction::Create, "create", None, None);
+        self.event("tikv", i, EventAction::Start, "start", None, None);
+        Ok(())
     }
 
     /// `PUT /sim/v1/workload` on the PD leader.
@@ -366,12 +500,6 @@ impl SimHarness {
         let base = ring.front().cloned();
         ring.push_back((at, exp.clone()));
         base
-    }
-
-    fn ordinal_of_store(&self, observed: &Observed, store_id: u64) -> Option<usize> {
-        let pd = observed.pd.as_ref()?;
-        let st = pd.stores.iter().find(|s| s.id == store_id)?;
-        (0..self.cluster.tikv_count()).find(|i| self.tikv_address(*i) == st.address)
     }
 }
 
@@ -452,6 +580,50 @@ fn gauge_max(exp: &Exposition, name: &str) -> Option<f64> {
         .reduce(f64::max)
 }
 
+/// Summed and largest per-thread rate of `tikv_thread_cpu_seconds_total` between two
+/// scrapes `wall` seconds apart.
+fn thread_cpu_rates(
+    now: &Exposition,
+    before: &Exposition,
+    wall: f64,
+) -> (Option<f64>, Option<f64>) {
+    let name = "tikv_thread_cpu_seconds_total";
+    let per = |e: &Exposition| -> BTreeMap<String, f64> {
+        e.family(name)
+            .map(|f| {
+                f.samples
+                    .iter()
+                    .filter(|s| s.name == name)
+                    .map(|s| {
+                        let key = s
+                            .labels
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(",");
+                        (key, s.value)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (a, b) = (per(now), per(before));
+    if a.is_empty() {
+        return (None, None);
+    }
+    let rates: Vec<f64> = a
+        .iter()
+        .filter_map(|(k, v)| b.get(k).map(|p| ((v - p) / wall).max(0.0)))
+        .collect();
+    if rates.is_empty() {
+        return (None, None);
+    }
+    (
+        Some(rates.iter().sum()),
+        rates.iter().copied().reduce(f64::max),
+    )
+}
+
 fn not_gc(labels: &[(String, String)]) -> bool {
     !labels.iter().any(|(k, v)| k == "type" && v == "kv_gc")
 }
@@ -512,6 +684,7 @@ impl EvidenceSources for SimHarness {
                 available_bytes: gauge_sum(&exp, "tikv_store_size_bytes", &[("type", "available")]),
                 capacity_bytes: gauge_sum(&exp, "tikv_store_size_bytes", &[("type", "capacity")]),
                 leader_count: gauge_sum(&exp, "tikv_raftstore_region_count", &[("type", "leader")]),
+                memory_bytes: gauge_sum(&exp, "process_resident_memory_bytes", &[]),
                 region_count: gauge_sum(&exp, "tikv_raftstore_region_count", &[("type", "region")]),
                 ..StoreMetrics::default()
             };
@@ -539,6 +712,35 @@ impl EvidenceSources for SimHarness {
                     &any_labels,
                     0.99,
                 );
+                m.commit_p99_seconds = window_quantile(
+                    &exp,
+                    before,
+                    "tikv_raftstore_commit_log_duration_seconds",
+                    &any_labels,
+                    0.99,
+                );
+                m.propose_wait_p99_seconds = window_quantile(
+                    &exp,
+                    before,
+                    "tikv_raftstore_request_wait_time_duration_secs",
+                    &any_labels,
+                    0.99,
+                );
+                m.read_pool_wait_p99_seconds = window_quantile(
+                    &exp,
+                    before,
+                    "tikv_yatp_pool_schedule_wait_duration",
+                    &any_labels,
+                    0.99,
+                );
+                // Thread CPU is busy time per wall second in the simulator (CPU is not
+                // simulated time), so its rate is taken over the wall window.
+                let wall = at.duration_since(t0).as_secs_f64();
+                if wall > 0.0 {
+                    let (total, max) = thread_cpu_rates(&exp, before, wall);
+                    m.thread_cpu_cores = total;
+                    m.max_thread_cpu = max;
+                }
             }
             per_instance.insert(instance, m);
         }
@@ -561,30 +763,21 @@ impl EvidenceSources for SimHarness {
         observed: &Observed,
         events: &[RuntimeEvent],
     ) -> Vec<LogFact> {
-        // Members that look unwell: stopped, named by a die/kill event, or a store PD
-        // reports Disconnected or Down (its own log says why it stopped heartbeating).
+        // The shipped monitor's policy (`monitor::unwell_logs`): containers named by a
+        // die/oom/kill event since the last snapshot, and containers not running. A store
+        // PD reports Disconnected whose container runs is not read: a deployment does not
+        // collect its logs either.
         let mut targets: Vec<(String, usize)> = Vec::new();
         for c in &observed.owned.containers {
-            let died = events
-                .iter()
-                .any(|e| e.container == c.name && matches!(e.raw_action.as_str(), "die" | "kill"));
+            let died = events.iter().any(|e| {
+                e.container == c.name && matches!(e.raw_action.as_str(), "die" | "oom" | "kill")
+            });
             if c.status != ContainerStatus::Running || died {
                 if let (Some(comp), Some(o)) = (
                     c.label(labels::COMPONENT),
                     c.label(labels::ORDINAL).and_then(|o| o.parse().ok()),
                 ) {
                     targets.push((comp.to_string(), o));
-                }
-            }
-        }
-        if let Some(pd) = &observed.pd {
-            for st in pd
-                .stores
-                .iter()
-                .filter(|s| matches!(s.state, StoreState::Disconnected | StoreState::Down))
-            {
-                if let Some(i) = self.ordinal_of_store(observed, st.id) {
-                    targets.push(("tikv".into(), i));
                 }
             }
         }

@@ -1,101 +1,193 @@
-//! Scoring one diagnosis against a scenario's expectations.
+//! Scoring a run from structured fields only: the causes every diagnosis of the run
+//! asserted ([`Diagnosis::asserted_causes`]: `cause.category`, `cause.target`) against
+//! the scenario's true root causes. Prose is never read.
 //!
-//! - **Root cause** (0..1): zero unless the root cause names the injected fault (one of
-//!   the scenario's `expect.cause` phrases, whole words, case-insensitive) *and* its
-//!   target (`store <id>` or the member name). Each other fault class it also names (the
-//!   cause phrases of the other scenarios that share none with this one) divides the
-//!   score: `1 / (1 + extra)`, the precision penalty for hedging across causes.
-//! - **Recommendation** (0 or 1): the recommended action's kind is in `expect.actions`.
-//! - **Completeness** (0 or 1): every field of the structure is present and non-empty,
-//!   confidence is within 0..1, and the operator's grounding check found every citation
-//!   in the context that was sent (`diagnose::ground`).
+//! - **ITBench-AA** (per run): 0 if any true root cause is missed, otherwise the
+//!   precision of the asserted set (asserted ∩ truth / asserted). Asserted causes are
+//!   pooled over every diagnosis of the run (the operator's whole answer), deduplicated
+//!   after resolving target aliases ([`Entities`]).
+//! - **Recall, precision, F1** of the same sets.
+//! - **Action appropriateness**: each diagnosis's recommended action against the catalog
+//!   ([`CauseCatalog::action_appropriate`]) for the category it asserted.
+//! - **Brier score** of `confidence`: per diagnosis, (confidence − correct)², where
+//!   correct means its primary cause is a true root cause.
+//! - A diagnosis that came from a fallback backend (the model failed) asserts nothing
+//!   for the backend under test: it counts as a miss.
 
-use regex::Regex;
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
-use super::runner::ResolvedTarget;
-use super::scenario::Expect;
+use super::scenario::{EntityRef, ExpectedCause};
+use crate::diagnose::catalog::{Cause, CauseCatalog};
 use crate::diagnose::model::Diagnosis;
 
-/// Scores of one run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct RunScore {
-    /// Root-cause accuracy with the precision penalty.
-    pub root_cause: f64,
-    /// 1 when the action is acceptable.
-    pub recommendation: f64,
-    /// 1 when every field is present and grounded.
-    pub completeness: f64,
-    /// Other fault classes named in the root cause.
-    pub extra_causes: usize,
+/// Resolves entity names as the operator writes them (`store/4`, `store-4`, `store 4`,
+/// `tikv-1`, `eval-tikv-1`, `pd`, `pd-0`, `cluster`) to the scenario's entities, using
+/// the store ids PD granted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Entities {
+    /// Store id of each ordinal (`store_ids[i]` is `tikv-i`'s id).
+    pub store_ids: Vec<Option<u64>>,
 }
 
-fn phrase(p: &str) -> Option<Regex> {
-    Regex::new(&format!(r"(?i)\b{}\b", regex::escape(p.trim()))).ok()
+/// A resolved entity, or the raw name when it resolves to nothing known.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Entity {
+    /// Known.
+    Known(EntityRef),
+    /// Not an entity of the cluster.
+    Unknown(String),
 }
 
-/// Whether `text` contains one of `phrases` as whole words.
-pub fn names_any(text: &str, phrases: &[String]) -> bool {
-    phrases
-        .iter()
-        .filter_map(|p| phrase(p))
-        .any(|re| re.is_match(text))
-}
-
-/// Whether `text` names the target (`store 4`, `store-4`, or the member name).
-pub fn names_target(text: &str, target: &ResolvedTarget) -> bool {
-    let mut phrases = vec![target.member.clone()];
-    if let Some(id) = target.store_id {
-        phrases.push(format!("store {id}"));
-        phrases.push(format!("store-{id}"));
-    }
-    names_any(text, &phrases)
-}
-
-/// Scores `d` (see the module docs). `all_causes` are the cause phrases of every
-/// scenario, this one's included.
-pub fn score(
-    d: &Diagnosis,
-    expect: &Expect,
-    target: &ResolvedTarget,
-    all_causes: &[Vec<String>],
-) -> RunScore {
-    let root = &d.root_cause;
-    let extra = all_causes
-        .iter()
-        .filter(|c| !c.iter().any(|p| expect.cause.contains(p)))
-        .filter(|c| names_any(root, c))
-        .count();
-    let root_cause = if names_any(root, &expect.cause) && names_target(root, target) {
-        1.0 / (1.0 + extra as f64)
-    } else {
-        0.0
-    };
-    let action = d.recommended_action.kind.name();
-    let recommendation = if expect.actions.iter().any(|a| a == action) {
-        1.0
-    } else {
-        0.0
-    };
-    let complete = !d.observation_summary.trim().is_empty()
-        && !d.root_cause.trim().is_empty()
-        && !d.evidence.is_empty()
-        && d.evidence.iter().all(|c| !c.claim.trim().is_empty())
-        && !d.options_considered.is_empty()
-        && d.options_considered
+impl Entities {
+    /// The entity `name` names.
+    pub fn resolve(&self, name: &str) -> Entity {
+        let n = name.trim();
+        // Store ids first: `store/4`, `store-4`, `store 4`, a bare `4` are PD ids.
+        let id = ["store/", "store-", "store "]
             .iter()
-            .all(|o| !o.option.trim().is_empty() && !o.why_not.trim().is_empty())
-        && !d.recommended_action.rationale.trim().is_empty()
-        && (0.0..=1.0).contains(&d.confidence)
-        && !d.would_change_conclusion.trim().is_empty()
-        && d.grounding.ungrounded.is_empty()
-        && d.grounding.grounded == d.evidence.len();
-    RunScore {
-        root_cause,
-        recommendation,
-        completeness: if complete { 1.0 } else { 0.0 },
-        extra_causes: extra,
+            .find_map(|p| n.strip_prefix(p))
+            .or(Some(n).filter(|s| s.chars().all(|c| c.is_ascii_digit())))
+            .and_then(|s| s.parse::<u64>().ok());
+        if let Some(id) = id {
+            return match self.store_ids.iter().position(|s| *s == Some(id)) {
+                Some(i) => Entity::Known(EntityRef::Store(i)),
+                None => Entity::Unknown(n.to_string()),
+            };
+        }
+        match EntityRef::parse(n) {
+            Some(EntityRef::Store(i)) if i >= self.store_ids.len() => {
+                Entity::Unknown(n.to_string())
+            }
+            Some(e) => Entity::Known(e),
+            None => Entity::Unknown(n.to_string()),
+        }
     }
+}
+
+/// A cause with its target resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ResolvedCause {
+    /// Catalog category.
+    pub category: String,
+    /// Where.
+    pub target: Entity,
+}
+
+impl ResolvedCause {
+    /// `cause` with its target resolved by `entities`.
+    pub fn of(cause: &Cause, entities: &Entities) -> Self {
+        Self {
+            category: cause.category.clone(),
+            target: entities.resolve(&cause.target),
+        }
+    }
+
+    /// A true cause.
+    pub fn truth(c: &ExpectedCause) -> Self {
+        Self {
+            category: c.category.clone(),
+            target: Entity::Known(c.target),
+        }
+    }
+}
+
+impl std::fmt::Display for ResolvedCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.target {
+            Entity::Known(e) => write!(f, "{} on {e}", self.category),
+            Entity::Unknown(s) => write!(f, "{} on {s}?", self.category),
+        }
+    }
+}
+
+/// Scores of one run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RunScore {
+    /// ITBench-AA: 0 if a true cause is missed, else precision.
+    pub itbench: f64,
+    /// |asserted ∩ truth| / |truth| (1 for a control with nothing asserted).
+    pub recall: f64,
+    /// |asserted ∩ truth| / |asserted| (1 when nothing is asserted).
+    pub precision: f64,
+    /// Harmonic mean of recall and precision.
+    pub f1: f64,
+    /// Diagnoses whose action suits the category they asserted (catalog), out of
+    /// `diagnoses`.
+    pub actions_appropriate: usize,
+    /// Diagnoses scored (fallbacks excluded).
+    pub diagnoses: usize,
+    /// Diagnoses that came from a fallback backend (the backend under test failed).
+    pub fallbacks: usize,
+    /// Sum of (confidence − correct)² over the diagnoses.
+    pub brier_sum: f64,
+    /// The causes asserted, resolved.
+    pub asserted: Vec<ResolvedCause>,
+    /// True causes not asserted.
+    pub missed: Vec<ResolvedCause>,
+}
+
+/// Scores the diagnoses of one run against the truth. `backend` is the backend under
+/// test: diagnoses by another backend (a fallback) assert nothing.
+pub fn score_run(
+    diagnoses: &[Diagnosis],
+    truth: &[ExpectedCause],
+    entities: &Entities,
+    catalog: &CauseCatalog,
+    backend: &str,
+) -> RunScore {
+    let truth: BTreeSet<ResolvedCause> = truth.iter().map(ResolvedCause::truth).collect();
+    let mut asserted = BTreeSet::new();
+    let mut s = RunScore::default();
+    for d in diagnoses {
+        if d.backend != backend {
+            s.fallbacks += 1;
+            continue;
+        }
+        s.diagnoses += 1;
+        for c in d.asserted_causes() {
+            asserted.insert(ResolvedCause::of(c, entities));
+        }
+        if catalog.action_appropriate(&d.cause.category, d.recommended_action.kind.name()) {
+            s.actions_appropriate += 1;
+        }
+        let correct = truth.contains(&ResolvedCause::of(&d.cause, entities));
+        let c = d.confidence.clamp(0.0, 1.0);
+        s.brier_sum += (c - if correct { 1.0 } else { 0.0 }).powi(2);
+    }
+    let hit = asserted.intersection(&truth).count() as f64;
+    s.recall = if truth.is_empty() {
+        if asserted.is_empty() {
+            1.0
+        } else {
+            0.0
+        }
+    } else {
+        hit / truth.len() as f64
+    };
+    s.precision = if asserted.is_empty() {
+        if truth.is_empty() {
+            1.0
+        } else {
+            0.0
+        }
+    } else {
+        hit / asserted.len() as f64
+    };
+    s.f1 = if s.recall + s.precision > 0.0 {
+        2.0 * s.recall * s.precision / (s.recall + s.precision)
+    } else {
+        0.0
+    };
+    s.missed = truth.difference(&asserted).cloned().collect();
+    s.itbench = if s.missed.is_empty() {
+        s.precision
+    } else {
+        0.0
+    };
+    s.asserted = asserted.into_iter().collect();
+    s
 }
 
 /// Nearest-rank percentile (`p` in 0..=100) of `values`; `None` when empty.
@@ -115,137 +207,160 @@ mod tests {
     use crate::diagnose::model::{
         Action, ActionKind, Citation, CitationRef, GroundingReport, OptionConsidered, Usage,
     };
+    use crate::subject::tikv::catalog::CATALOG;
 
-    fn diagnosis(root: &str, action: ActionKind, ungrounded: Vec<String>) -> Diagnosis {
+    fn diagnosis(cause: Cause, other: Vec<Cause>, action: ActionKind, conf: f64) -> Diagnosis {
         Diagnosis {
-            observation_summary: "store 4 is Disconnected".into(),
-            root_cause: root.into(),
-            cause: crate::diagnose::model::Cause::unknown("store/4"),
-            other_causes: vec![],
+            observation_summary: "s".into(),
+            root_cause: "whatever the prose says is never read".into(),
+            cause,
+            other_causes: other,
             hypotheses: vec![],
             evidence: vec![Citation {
-                claim: "PD shows store 4 Disconnected".into(),
+                claim: "c".into(),
                 source: CitationRef::Store { id: 4 },
             }],
             options_considered: vec![OptionConsidered {
-                option: "network partition".into(),
-                why_not: "the container exited".into(),
+                option: "o".into(),
+                why_not: "w".into(),
             }],
             recommended_action: Action {
                 kind: action,
-                rationale: "bring it back".into(),
+                rationale: "r".into(),
             },
-            confidence: 0.9,
-            would_change_conclusion: "the store heartbeating again".into(),
+            confidence: conf,
+            would_change_conclusion: "w".into(),
             grounding: GroundingReport {
-                grounded: 1 - ungrounded.len().min(1),
-                ungrounded,
+                grounded: 1,
+                ungrounded: vec![],
             },
             backend: "rules".into(),
             model: "rules-v1".into(),
             usage: Usage::default(),
             context_cut: vec![],
+            runbook: None,
+            model_failure: None,
         }
     }
 
-    fn expect() -> Expect {
-        Expect {
-            invariants: vec!["store-down".into()],
-            cause: vec!["exited".into()],
-            actions: vec!["restart-container".into()],
+    fn entities() -> Entities {
+        Entities {
+            store_ids: vec![Some(1), Some(4), Some(5)],
         }
     }
 
-    fn target() -> ResolvedTarget {
-        ResolvedTarget {
+    fn truth(cat: &str, e: EntityRef) -> ExpectedCause {
+        ExpectedCause {
+            category: cat.into(),
+            target: e,
+        }
+    }
+
+    fn restart() -> ActionKind {
+        ActionKind::RestartContainer {
             member: "tikv-1".into(),
-            store_id: Some(4),
         }
     }
 
-    fn causes() -> Vec<Vec<String>> {
-        vec![
-            vec!["exited".into()],
-            vec!["partition".into()],
-            vec!["slow disk".into()],
-        ]
+    #[test]
+    fn the_right_cause_under_any_alias_of_the_target_scores_one() {
+        for target in ["store/4", "store-4", "tikv-1", "eval-tikv-1"] {
+            let d = diagnosis(Cause::new("process-exit", target), vec![], restart(), 0.9);
+            let s = score_run(
+                &[d],
+                &[truth("process-exit", EntityRef::Store(1))],
+                &entities(),
+                &CATALOG,
+                "rules",
+            );
+            assert_eq!(s.itbench, 1.0, "{target}");
+            assert_eq!(s.actions_appropriate, 1);
+            assert!((s.brier_sum - 0.01).abs() < 1e-9);
+        }
     }
 
     #[test]
-    fn a_root_cause_naming_fault_and_target_scores_one() {
+    fn a_missed_true_cause_scores_zero_whatever_else_is_right() {
+        let d = diagnosis(Cause::new("disk-slow", "store/4"), vec![], restart(), 0.8);
+        let s = score_run(
+            &[d],
+            &[
+                truth("disk-slow", EntityRef::Store(1)),
+                truth("hot-region", EntityRef::Store(2)),
+            ],
+            &entities(),
+            &CATALOG,
+            "rules",
+        );
+        assert_eq!(s.itbench, 0.0);
+        assert_eq!(s.recall, 0.5);
+        assert_eq!(s.precision, 1.0);
+        assert_eq!(s.missed.len(), 1);
+    }
+
+    #[test]
+    fn an_extra_wrong_cause_lowers_the_score_to_the_precision() {
+        let a = diagnosis(Cause::new("disk-slow", "store/4"), vec![], restart(), 0.8);
+        let b = diagnosis(
+            Cause::new("hot-region", "store/5"),
+            vec![Cause::new("cpu-saturation", "tikv-0")],
+            restart(),
+            0.5,
+        );
+        let s = score_run(
+            &[a, b],
+            &[truth("disk-slow", EntityRef::Store(1))],
+            &entities(),
+            &CATALOG,
+            "rules",
+        );
+        assert!((s.itbench - 1.0 / 3.0).abs() < 1e-9);
+        assert!((s.f1 - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn unknown_asserts_nothing_and_a_fallback_diagnosis_counts_as_a_miss() {
+        let u = diagnosis(Cause::unknown("store/4"), vec![], restart(), 0.3);
+        let mut fb = diagnosis(
+            Cause::new("process-exit", "store/4"),
+            vec![],
+            restart(),
+            0.9,
+        );
+        fb.backend = "rules".into();
+        let s = score_run(
+            &[u, fb],
+            &[truth("process-exit", EntityRef::Store(1))],
+            &entities(),
+            &CATALOG,
+            "openai",
+        );
+        assert_eq!(s.itbench, 0.0);
+        assert_eq!(s.fallbacks, 2);
+    }
+
+    #[test]
+    fn a_control_with_nothing_asserted_is_perfect_and_with_a_cause_is_not() {
+        let s = score_run(&[], &[], &entities(), &CATALOG, "rules");
+        assert_eq!((s.itbench, s.recall, s.precision), (1.0, 1.0, 1.0));
         let d = diagnosis(
-            "store 4 (container eval-tikv-1) is down: its container exited (exit code 137)",
-            ActionKind::RestartContainer {
-                member: "tikv-1".into(),
-            },
+            Cause::new("process-exit", "store/4"),
             vec![],
+            restart(),
+            0.9,
         );
-        let s = score(&d, &expect(), &target(), &causes());
-        assert_eq!(
-            s,
-            RunScore {
-                root_cause: 1.0,
-                recommendation: 1.0,
-                completeness: 1.0,
-                extra_causes: 0
-            }
-        );
+        let s = score_run(&[d], &[], &entities(), &CATALOG, "rules");
+        assert_eq!(s.itbench, 0.0);
     }
 
     #[test]
-    fn the_wrong_store_or_the_wrong_fault_scores_zero() {
-        let wrong_store = diagnosis(
-            "store 5 exited",
-            ActionKind::WaitAndWatch { minutes: 1 },
-            vec![],
-        );
+    fn a_store_id_that_is_no_store_of_the_cluster_resolves_to_nothing() {
         assert_eq!(
-            score(&wrong_store, &expect(), &target(), &causes()).root_cause,
-            0.0
+            entities().resolve("store/40"),
+            Entity::Unknown("store/40".into())
         );
-        let wrong_fault = diagnosis(
-            "store 4 has a slow disk",
-            ActionKind::WaitAndWatch { minutes: 1 },
-            vec![],
-        );
-        let s = score(&wrong_fault, &expect(), &target(), &causes());
-        assert_eq!((s.root_cause, s.recommendation), (0.0, 0.0));
-        // "store 40" is not store 4.
-        let prefix = diagnosis(
-            "store 40 exited",
-            ActionKind::WaitAndWatch { minutes: 1 },
-            vec![],
-        );
-        assert_eq!(
-            score(&prefix, &expect(), &target(), &causes()).root_cause,
-            0.0
-        );
-    }
-
-    #[test]
-    fn naming_other_causes_too_is_penalised() {
-        let d = diagnosis(
-            "store 4 exited, or a partition, or a slow disk",
-            ActionKind::RestartContainer {
-                member: "tikv-1".into(),
-            },
-            vec![],
-        );
-        let s = score(&d, &expect(), &target(), &causes());
-        assert_eq!(s.extra_causes, 2);
-        assert!((s.root_cause - 1.0 / 3.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn an_ungrounded_citation_makes_the_explanation_incomplete() {
-        let d = diagnosis(
-            "store 4 exited",
-            ActionKind::RestartContainer {
-                member: "tikv-1".into(),
-            },
-            vec!["made up".into()],
-        );
-        assert_eq!(score(&d, &expect(), &target(), &causes()).completeness, 0.0);
+        assert_eq!(entities().resolve("4"), Entity::Known(EntityRef::Store(1)));
+        assert_eq!(entities().resolve("pd-2"), Entity::Known(EntityRef::Pd));
     }
 
     #[test]

@@ -909,8 +909,9 @@ impl ContainerRuntime for DockerRuntime {
             ("label", labels::filter(cluster)),
         ]);
         let options = EventsOptionsBuilder::default().filters(&filters).build();
-        let cluster = cluster.to_string();
-        self.docker
+        let cluster_c = cluster.to_string();
+        let containers = self
+            .docker
             .events(Some(options))
             // End the stream after the first error: the caller re-lists and resubscribes.
             .scan(false, |failed, item| {
@@ -924,12 +925,60 @@ impl ContainerRuntime for DockerRuntime {
             })
             .filter_map(move |item| {
                 let out = match item {
-                    Ok(message) => convert::event_from_docker(&message, &cluster).map(Ok),
+                    Ok(message) => convert::event_from_docker(&message, &cluster_c).map(Ok),
                     Err(e) => Some(Err(map_err(e))),
                 };
                 futures::future::ready(out)
+            });
+        // Network connect/disconnect events carry the network's attributes, not the
+        // container's labels, so they cannot be filtered by label: each one names a
+        // container id, which is inspected and kept only when the cluster owns it. A
+        // disconnected store then starts a monitoring round at once.
+        let net_filters = HashMap::from([
+            ("type", vec!["network".to_string()]),
+            (
+                "event",
+                vec!["connect".to_string(), "disconnect".to_string()],
+            ),
+        ]);
+        let net_options = EventsOptionsBuilder::default()
+            .filters(&net_filters)
+            .build();
+        let docker = self.docker.clone();
+        let cluster_n = cluster.to_string();
+        let networks = self
+            .docker
+            .events(Some(net_options))
+            .scan(false, |failed, item| {
+                let out = if *failed {
+                    None
+                } else {
+                    *failed = item.is_err();
+                    Some(item)
+                };
+                futures::future::ready(out)
             })
-            .boxed()
+            .filter_map(move |item| {
+                let docker = docker.clone();
+                let cluster = cluster_n.clone();
+                async move {
+                    match item {
+                        Ok(message) => {
+                            let id = message
+                                .actor
+                                .as_ref()?
+                                .attributes
+                                .as_ref()?
+                                .get("container")?
+                                .clone();
+                            let inspect = docker.inspect_container(&id, None).await.ok()?;
+                            convert::network_event_from_docker(&message, &inspect, &cluster).map(Ok)
+                        }
+                        Err(e) => Some(Err(map_err(e))),
+                    }
+                }
+            });
+        futures::stream::select(containers, networks).boxed()
     }
 }
 

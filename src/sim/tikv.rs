@@ -114,6 +114,20 @@ pub struct Faults {
     pub disk_fill_ratio: f64,
     /// CPU saturation 0..1 added to every thread.
     pub cpu_saturation: f64,
+    /// Extra one-way milliseconds on this store's raft traffic (network degradation
+    /// between it and its peers): its proposals wait, its commits and writes slow down.
+    #[serde(default)]
+    pub net_delay_ms: f64,
+    /// Extra milliseconds this store waits on a degraded peer (set on the peers of a
+    /// degraded store): its commit and write latency rise, its disk does not.
+    #[serde(default)]
+    pub peer_net_delay_ms: f64,
+    /// Extra milliseconds per apply with a healthy disk (a CPU-bound apply pool).
+    #[serde(default)]
+    pub slow_apply_ms: f64,
+    /// Resident memory growth, MiB per simulated second since the process started.
+    #[serde(default)]
+    pub memory_growth_mib_s: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -203,6 +217,8 @@ struct Stats {
     snap_apply: Histogram,
     send_snap: Histogram,
     sched_cmd: Histogram,
+    propose_wait: Histogram,
+    read_pool_wait: Histogram,
     snapshot_total: BTreeMap<(String, String), f64>,
     snap_tasks: BTreeMap<String, f64>,
     pd_hb: BTreeMap<String, f64>,
@@ -435,6 +451,8 @@ pub async fn start_tikv(
             snap_apply: Histogram::exp(0.05, 20),
             send_snap: Histogram::exp(0.05, 20),
             sched_cmd: Histogram::exp(5e-5, 22),
+            propose_wait: Histogram::exp(1e-5, 26),
+            read_pool_wait: Histogram::exp(1e-5, 26),
             snapshot_total: BTreeMap::new(),
             snap_tasks: BTreeMap::new(),
             pd_hb: BTreeMap::new(),
@@ -898,12 +916,17 @@ fn advance_stats(node: &Arc<TikvNode>, store_id: u64) {
     let cpu_mult = 1.0 / (1.0 - faults.cpu_saturation.clamp(0.0, 0.95));
     let reads = rq * dt;
     let writes = wq * dt;
+    // Network: a degraded store's raft messages take `net` longer each way, so a write
+    // it leads waits a round trip more for its quorum; its peers wait `peer` on it.
+    let net = faults.net_delay_ms / 1000.0;
+    let peer = faults.peer_net_delay_ms / 1000.0;
+    let replicate = 2.0 * net + peer;
     let per_type = [
         (reads * 0.8, 0.0004 * cpu_mult),
         (reads * 0.1, 0.0008 * cpu_mult),
         (reads * 0.05, 0.002 * cpu_mult),
-        (writes, (0.0025 + disk) * cpu_mult),
-        (writes, (0.002 + disk) * cpu_mult),
+        (writes, (0.0025 + disk) * cpu_mult + replicate),
+        (writes, (0.002 + disk) * cpu_mult + replicate),
         (reads * 0.05, 0.003 * cpu_mult),
     ];
     for (i, (n, mean)) in per_type.iter().enumerate() {
@@ -911,9 +934,18 @@ fn advance_stats(node: &Arc<TikvNode>, store_id: u64) {
     }
     let append_mean = 0.0004 + disk;
     st.append.observe_many(writes, append_mean);
-    st.apply.observe_many(writes, 0.0002 + disk * 0.5);
-    st.apply_wait.observe_many(writes, 0.00005 * cpu_mult);
-    st.commit.observe_many(writes, 0.001 + disk * 1.5);
+    let slow_apply = faults.slow_apply_ms / 1000.0;
+    st.apply
+        .observe_many(writes, 0.0002 + disk * 0.5 + slow_apply);
+    st.apply_wait
+        .observe_many(writes, 0.00005 * cpu_mult + slow_apply * 0.5);
+    st.commit
+        .observe_many(writes, 0.001 + disk * 1.5 + replicate);
+    st.propose_wait
+        .observe_many(writes, 0.00002 * cpu_mult + net);
+    // Read-pool queueing grows like a saturated queue's wait, ρ / (1 − ρ).
+    st.read_pool_wait
+        .observe_many(reads, 0.00002 * (cpu_mult - 1.0) * 10.0 + 0.00001);
     st.sched_cmd.observe_many(writes, 0.002 + disk);
     for (k, n) in [
         ("get", reads * 0.9),
@@ -936,7 +968,8 @@ fn advance_stats(node: &Arc<TikvNode>, store_id: u64) {
         } else if name.starts_with("raftstore") || name.starts_with("store_writer") {
             wq * 0.00005
         } else if name.starts_with("apply") {
-            wq * 0.00004
+            // A slow apply with a healthy disk is a busy apply pool.
+            wq * 0.00004 + (faults.slow_apply_ms / 10.0).min(0.95)
         } else if name.starts_with("unified_read") {
             rq * 0.0001
         } else if name.starts_with("sched") {
@@ -997,7 +1030,8 @@ async fn status_entry(
             let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
                 return (StatusCode::BAD_REQUEST, "invalid JSON body").into_response();
             };
-            let mut f = node.faults.lock();
+            let mut guard = node.faults.lock();
+            let f = &mut *guard;
             if let Some(x) = v.get("slow_disk_ms").and_then(|x| x.as_f64()) {
                 f.slow_disk_ms = x.max(0.0);
             }
@@ -1006,6 +1040,16 @@ async fn status_entry(
             }
             if let Some(x) = v.get("cpu_saturation").and_then(|x| x.as_f64()) {
                 f.cpu_saturation = x.clamp(0.0, 1.0);
+            }
+            for (key, slot) in [
+                ("net_delay_ms", &mut f.net_delay_ms),
+                ("peer_net_delay_ms", &mut f.peer_net_delay_ms),
+                ("slow_apply_ms", &mut f.slow_apply_ms),
+                ("memory_growth_mib_s", &mut f.memory_growth_mib_s),
+            ] {
+                if let Some(x) = v.get(key).and_then(|x| x.as_f64()) {
+                    *slot = x.max(0.0);
+                }
             }
             axum::Json(*f).into_response()
         }
@@ -1041,6 +1085,9 @@ fn proc_stats() -> (f64, f64) {
 fn tikv_metrics(node: &Arc<TikvNode>) -> String {
     let mut out = String::new();
     let (cpu, rss) = proc_stats();
+    let growth = node.faults.lock().memory_growth_mib_s;
+    let uptime_sim = node.start.elapsed().unwrap_or_default().as_secs_f64() * node.cfg.time_factor;
+    let rss = rss + growth * uptime_sim * 1024.0 * 1024.0;
     let st = node.stats.lock();
     family(
         &mut out,
@@ -1131,6 +1178,11 @@ fn tikv_metrics(node: &Arc<TikvNode>) -> String {
             "tikv_raftstore_commit_log_duration_seconds",
             &st.commit,
             "Bucketed histogram of peer commits logs duration.",
+        ),
+        (
+            "tikv_raftstore_request_wait_time_duration_secs",
+            &st.propose_wait,
+            "Bucketed histogram of request wait time duration.",
         ),
     ] {
         family(&mut out, name, "histogram", help);
@@ -1310,6 +1362,17 @@ fn tikv_metrics(node: &Arc<TikvNode>) -> String {
         "tikv_store_size_bytes",
         &[("type", "used")],
         st.used as f64,
+    );
+    family(
+        &mut out,
+        "tikv_yatp_pool_schedule_wait_duration",
+        "histogram",
+        "Histogram of yatp pool schedule wait duration.",
+    );
+    st.read_pool_wait.write(
+        &mut out,
+        "tikv_yatp_pool_schedule_wait_duration",
+        &[("name", "unified-read-pool")],
     );
     family(
         &mut out,

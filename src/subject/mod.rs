@@ -7,6 +7,7 @@
 //! [`tikv`]; adding another (etcd, say) means a new folder here and one line of wiring
 //! in the binary.
 
+pub mod etcd;
 pub mod tikv;
 
 use std::fmt::{Debug, Display};

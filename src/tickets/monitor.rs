@@ -23,6 +23,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tracing::{info, info_span, warn, Instrument};
 
+use super::lifecycle::RoundOutcome;
 use super::model::dedupe_key;
 use super::{Evidence, Severity, Status, TicketFilter, TicketStore, Violation};
 use crate::reconcile::deps::{Criticality, Dependencies, RUNTIME};
@@ -39,6 +40,85 @@ pub const MONITOR_INTERVAL: Duration = Duration::from_secs(3);
 /// The latest snapshot, shared with the diagnosis context and the status API.
 pub type LatestSnapshot = Arc<Mutex<Option<serde_json::Value>>>;
 
+/// What a monitoring round needs of a subject: a snapshot, the invariants over it, and
+/// the dependencies it speaks about. Every [`Subject`] is one; the scored evaluation
+/// (`crate::eval`) implements it over the in-process simulator, so `operator run` and
+/// `operator eval` run the very same [`round`] and [`run_rounds`].
+#[async_trait::async_trait]
+pub trait Monitored: Send + Sync {
+    /// What one monitoring pass sees.
+    type Snapshot: serde::Serialize + Send + Sync;
+    /// The subject kind (`tikv`).
+    fn kind(&self) -> &'static str;
+    /// Takes a snapshot; `events` are the runtime events since the last one.
+    async fn snapshot(&self, events: &[RuntimeEvent]) -> Result<Self::Snapshot, SubjectError>;
+    /// The invariants over a snapshot (violations, holding keys).
+    fn evaluate(&self, snapshot: &Self::Snapshot) -> (Vec<Violation>, Vec<String>);
+    /// The dependencies the snapshot speaks about (see [`Subject::dependencies`]).
+    fn dependencies(
+        &self,
+        snapshot: &Self::Snapshot,
+    ) -> Vec<(&'static str, Criticality, Option<String>)>;
+}
+
+#[async_trait::async_trait]
+impl<S: Subject> Monitored for S {
+    type Snapshot = S::Snapshot;
+    fn kind(&self) -> &'static str {
+        Subject::kind(self)
+    }
+    async fn snapshot(&self, events: &[RuntimeEvent]) -> Result<Self::Snapshot, SubjectError> {
+        Subject::snapshot(self, events).await
+    }
+    fn evaluate(&self, snapshot: &Self::Snapshot) -> (Vec<Violation>, Vec<String>) {
+        Subject::evaluate(self, snapshot)
+    }
+    fn dependencies(
+        &self,
+        snapshot: &Self::Snapshot,
+    ) -> Vec<(&'static str, Criticality, Option<String>)> {
+        Subject::dependencies(self, snapshot)
+    }
+}
+
+/// Runtime events waiting for the next round, and the signal that starts one at once.
+#[derive(Clone, Default)]
+pub struct EventInbox {
+    buffer: Arc<Mutex<Vec<RuntimeEvent>>>,
+    wake: Arc<Notify>,
+}
+
+impl EventInbox {
+    /// Queues `ev`; an event that can change what the invariants see (a container dying,
+    /// being killed, paused, restarted, or connected to / disconnected from a network)
+    /// starts a round at once.
+    pub fn push(&self, ev: RuntimeEvent) {
+        let interesting = wakes_the_monitor(&ev.raw_action);
+        self.buffer.lock().push(ev);
+        if interesting {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Takes the queued events.
+    pub fn take(&self) -> Vec<RuntimeEvent> {
+        std::mem::take(&mut *self.buffer.lock())
+    }
+
+    /// Completes when an event that starts a round arrives.
+    pub async fn notified(&self) {
+        self.wake.notified().await
+    }
+}
+
+/// Whether a runtime event's action starts a monitoring round at once.
+pub fn wakes_the_monitor(raw_action: &str) -> bool {
+    matches!(
+        raw_action,
+        "die" | "oom" | "kill" | "stop" | "pause" | "restart" | "start"
+    ) || raw_action.starts_with("network")
+}
+
 /// Runs the monitor until `shutdown` completes.
 pub async fn run<S: Subject>(
     subject: Arc<S>,
@@ -47,28 +127,55 @@ pub async fn run<S: Subject>(
     latest: LatestSnapshot,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let buffer: Arc<Mutex<Vec<RuntimeEvent>>> = Arc::default();
-    let wake = Arc::new(Notify::new());
-    let watcher = tokio::spawn(collect_events(
-        subject.clone(),
-        buffer.clone(),
-        wake.clone(),
-    ));
+    let inbox = EventInbox::default();
+    let watcher = tokio::spawn(collect_events(subject.clone(), inbox.clone()));
+    run_rounds(
+        &*subject,
+        &store,
+        &metrics,
+        &latest,
+        &inbox,
+        MONITOR_INTERVAL,
+        &mut |_| {},
+        shutdown,
+    )
+    .await;
+    watcher.abort();
+}
+
+/// The monitor's loop: a round every `interval`, at once when `inbox` receives an event
+/// that matters, and when a grace ends; `on_round` sees each round's outcome. `operator
+/// run` calls it with [`MONITOR_INTERVAL`]; the evaluation with the same cadence divided
+/// by its time factor.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_rounds<M: Monitored>(
+    subject: &M,
+    store: &Arc<TicketStore>,
+    metrics: &Metrics,
+    latest: &LatestSnapshot,
+    inbox: &EventInbox,
+    interval: Duration,
+    on_round: &mut (dyn FnMut(&RoundOutcome) + Send),
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
-    let mut next = MONITOR_INTERVAL;
+    let mut next = interval;
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             _ = tokio::time::sleep(next) => {}
-            _ = wake.notified() => {}
+            _ = inbox.wake.notified() => {}
         }
-        let events: Vec<RuntimeEvent> = std::mem::take(&mut *buffer.lock());
-        let due = round(&*subject, &store, &metrics, &latest, &events)
+        let events = inbox.take();
+        let out = round_outcome(subject, store, metrics, latest, &events)
             .instrument(info_span!("monitor", otel.name = "monitor"))
             .await;
-        next = next_round_in(due, SystemTime::now());
+        let due = out.as_ref().and_then(|o| o.next_due);
+        if let Some(o) = &out {
+            on_round(o);
+        }
+        next = next_round_in_within(due, SystemTime::now(), interval);
     }
-    watcher.abort();
 }
 
 /// The shortest pause between two rounds scheduled by a grace (a grace that has just
@@ -78,25 +185,48 @@ pub const MIN_ROUND_GAP: Duration = Duration::from_millis(100);
 /// How long to wait before the next round: the regular cadence, or sooner when a grace
 /// ends before it (`due`, from the ticket store).
 pub fn next_round_in(due: Option<SystemTime>, now: SystemTime) -> Duration {
+    next_round_in_within(due, now, MONITOR_INTERVAL)
+}
+
+/// [`next_round_in`] with another cadence.
+pub fn next_round_in_within(
+    due: Option<SystemTime>,
+    now: SystemTime,
+    interval: Duration,
+) -> Duration {
+    let gap = MIN_ROUND_GAP.min(interval);
     match due {
         Some(at) => at
             .duration_since(now)
             .unwrap_or_default()
-            .clamp(MIN_ROUND_GAP, MONITOR_INTERVAL),
-        None => MONITOR_INTERVAL,
+            .clamp(gap, interval),
+        None => interval,
     }
 }
 
 /// One monitoring round (public for tests and `operator diagnose`). Returns when the
 /// next round could change something before the regular cadence (see
 /// [`super::RoundOutcome::next_due`]).
-pub async fn round<S: Subject>(
-    subject: &S,
+pub async fn round<M: Monitored>(
+    subject: &M,
     store: &Arc<TicketStore>,
     metrics: &Metrics,
     latest: &LatestSnapshot,
     events: &[RuntimeEvent],
 ) -> Option<SystemTime> {
+    round_outcome(subject, store, metrics, latest, events)
+        .await
+        .and_then(|o| o.next_due)
+}
+
+/// [`round`], returning the ticket store's outcome (`None` when the store failed).
+pub async fn round_outcome<M: Monitored>(
+    subject: &M,
+    store: &Arc<TicketStore>,
+    metrics: &Metrics,
+    latest: &LatestSnapshot,
+    events: &[RuntimeEvent],
+) -> Option<RoundOutcome> {
     let deps = metrics.dependencies();
     let (mut violations, mut holding) = match subject.snapshot(events).await {
         Ok(snapshot) => {
@@ -124,10 +254,9 @@ pub async fn round<S: Subject>(
     let now = SystemTime::now();
     let outcome =
         tokio::task::spawn_blocking(move || store2.observe(&violations, &holding, now)).await;
-    let mut due = None;
+    let mut report = None;
     match outcome {
         Ok(Ok(out)) => {
-            due = out.next_due;
             for t in out.opened.iter().chain(out.reopened.iter()) {
                 info!(ticket = t.id, invariant = %t.invariant, target = %t.target, severity = ?t.severity, "ticket opened: {}", t.summary);
                 let detect = SystemTime::now()
@@ -147,6 +276,7 @@ pub async fn round<S: Subject>(
             for t in &out.resolved {
                 info!(ticket = t.id, "ticket resolved: the invariant holds again");
             }
+            report = Some(out);
         }
         Ok(Err(e)) => warn!(error = %e, "monitor: ticket store"),
         Err(e) => warn!(error = %e, "monitor: ticket store task"),
@@ -168,7 +298,7 @@ pub async fn round<S: Subject>(
             );
         }
     }
-    due
+    report
 }
 
 /// How long the runtime must stay unreachable before its ticket opens (a daemon restart
@@ -226,11 +356,7 @@ fn status_name(s: Status) -> &'static str {
     }
 }
 
-async fn collect_events<S: Subject>(
-    subject: Arc<S>,
-    buffer: Arc<Mutex<Vec<RuntimeEvent>>>,
-    wake: Arc<Notify>,
-) {
+async fn collect_events<S: Subject>(subject: Arc<S>, inbox: EventInbox) {
     let mut backoff =
         crate::reconcile::ErrorBackoff::new(Duration::from_millis(500), Duration::from_secs(30));
     loop {
@@ -239,14 +365,7 @@ async fn collect_events<S: Subject>(
             match ev {
                 Ok(ev) => {
                     backoff.reset();
-                    let interesting = matches!(
-                        ev.raw_action.as_str(),
-                        "die" | "oom" | "kill" | "stop" | "pause" | "restart"
-                    ) || ev.raw_action.starts_with("network");
-                    buffer.lock().push(ev);
-                    if interesting {
-                        wake.notify_one();
-                    }
+                    inbox.push(ev);
                 }
                 Err(_) => break,
             }

@@ -216,6 +216,7 @@ impl ClaudeBackend {
             Ok((_, _, body)) => serde_json::from_slice(&body)
                 .map_err(|e| BackendError::MalformedResponse(format!("response is not JSON: {e}"))),
             Err(SendError::Transport(t)) => Err(BackendError::Transport(t)),
+            Err(SendError::Timeout(t)) => Err(BackendError::Timeout(t)),
             Err(SendError::TooLarge { limit }) => Err(BackendError::ResponseTooLarge { limit }),
             Err(SendError::Status(f)) => Err(map_failure(f)),
         }
@@ -255,6 +256,7 @@ impl ClaudeBackend {
         let body = match result {
             Ok((_, _, b)) => b,
             Err(SendError::Transport(t)) => return Err(BackendError::Transport(t)),
+            Err(SendError::Timeout(t)) => return Err(BackendError::Timeout(t)),
             Err(SendError::TooLarge { limit }) => {
                 return Err(BackendError::ResponseTooLarge { limit })
             }
@@ -390,6 +392,7 @@ pub fn read_message(
         cache_read: n("cache_read_input_tokens"),
         cache_creation: n("cache_creation_input_tokens"),
         cost_usd: 0.0,
+        ..Default::default()
     };
     let model = resp
         .get("model")
@@ -403,6 +406,10 @@ pub fn read_message(
 impl DiagnosisBackend for ClaudeBackend {
     fn name(&self) -> &str {
         "claude"
+    }
+
+    fn model(&self) -> &str {
+        &self.cfg.model
     }
 
     async fn diagnose(&self, prompt: &PreparedPrompt) -> Result<RawDiagnosis, BackendError> {

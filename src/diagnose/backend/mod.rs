@@ -95,9 +95,24 @@ pub enum BackendError {
         /// Error message.
         message: String,
     },
-    /// Connection failure or timeout, after retries.
+    /// The rules engine was selected but no subject supplied its reasoning.
+    #[error("the rules engine needs the subject's reasoner, and none was wired")]
+    NoReasoner,
+    /// Connection failure, after retries.
     #[error("transport error: {0}")]
     Transport(String),
+    /// No answer within the per-attempt timeout, after retries.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// An investigation loop called the same tool with the same arguments again: the
+    /// model is stuck, and its answer is abandoned.
+    #[error("tool {name} called {times} times with the same arguments")]
+    RepeatedToolCall {
+        /// The tool.
+        name: String,
+        /// How many identical calls were seen.
+        times: u32,
+    },
     /// `stop_reason: refusal` (or OpenAI `refusal`/`content_filter`). Not retried.
     #[error("the model refused (category {category:?})")]
     Refusal {
@@ -138,6 +153,10 @@ impl BackendError {
 pub trait DiagnosisBackend: Send + Sync {
     /// `claude`, `openai`, `rules`.
     fn name(&self) -> &str;
+    /// The configured model id (empty when the backend has none to configure).
+    fn model(&self) -> &str {
+        ""
+    }
     /// Produces a raw (unvalidated) diagnosis for the prompt.
     async fn diagnose(&self, req: &PreparedPrompt) -> Result<RawDiagnosis, BackendError>;
 }
@@ -169,6 +188,9 @@ pub struct BackendSettings {
     pub openai: openai::OpenAiConfig,
     /// Rules engine policy.
     pub rules: rules::RulesConfig,
+    /// The subject's reasoning for the rules engine (wired by the binary); without it the
+    /// rules engine cannot be selected.
+    pub reasoner: Option<std::sync::Arc<dyn rules::Reasoner>>,
 }
 
 /// Names the file holding the API key (read when `ANTHROPIC_API_KEY` is not set).
@@ -217,15 +239,22 @@ pub fn select_backend_with_key(
             key?,
         )?))
     };
+    let rules_backend = || -> Result<Arc<dyn DiagnosisBackend>, BackendError> {
+        let reasoner = s.reasoner.clone().ok_or(BackendError::NoReasoner)?;
+        Ok(Arc::new(rules::RulesBackend::new(
+            s.rules.clone(),
+            reasoner,
+        )))
+    };
     match s.choice {
         BackendChoice::Claude => claude(),
         BackendChoice::OpenAi => Ok(Arc::new(openai::OpenAiBackend::new(s.openai.clone())?)),
-        BackendChoice::Rules => Ok(Arc::new(rules::RulesBackend::new(s.rules.clone()))),
+        BackendChoice::Rules => rules_backend(),
         BackendChoice::Auto => match claude() {
             Ok(b) => Ok(b),
             Err(BackendError::MissingKey(why)) => {
                 tracing::info!(%why, "no API key: diagnosing with the offline rules engine");
-                Ok(Arc::new(rules::RulesBackend::new(s.rules.clone())))
+                rules_backend()
             }
             Err(e) => Err(e),
         },

@@ -8,6 +8,28 @@
 //! answer), `finish_reason: length` is a truncation and `message.refusal` or
 //! `finish_reason: content_filter` a refusal. Errors come in the OpenAI/Ollama shape or
 //! llama.cpp's (`exceed_context_size_error`).
+//!
+//! # What a small local model needs
+//!
+//! `response_format` constrains the *syntax* (llama.cpp and Ollama compile the schema into
+//! a grammar) but the model never reads the schema's descriptions: the server does not
+//! put them in the prompt. A small model then fills the fields without knowing what the
+//! cause categories mean. So the schema also travels in the system message
+//! ([`OpenAiConfig::schema_in_prompt`], on by default), as OpenAI's own servers do
+//! internally. The chat format is the server's business: llama.cpp applies the GGUF's
+//! own template (`--jinja`), Ollama its Modelfile's, vLLM the tokenizer's.
+//!
+//! # Tools
+//!
+//! [`OpenAiBackend::chat`] is the general exchange: messages with tool calls and tool
+//! results, `tools` offered, an optional `response_format`. It is what an investigation
+//! loop drives; [`repeated_tool_call`] tells when such a loop is stuck.
+//!
+//! # Cost and speed
+//!
+//! Every answer carries its wall time (retries included) and tokens per second: the
+//! server's own generation speed when it reports one (llama.cpp's `timings`), else
+//! output tokens over wall time.
 
 use super::pricing::PriceTable;
 use super::transport::{send_with_retry, RetryPolicy, SendError};
@@ -17,7 +39,7 @@ use crate::diagnose::model::Usage;
 use crate::diagnose::redact::{register_secret, REDACTED};
 use async_trait::async_trait;
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// OpenAI-compatible client configuration.
 #[derive(Clone)]
@@ -30,6 +52,10 @@ pub struct OpenAiConfig {
     pub api_key: Option<String>,
     /// `max_tokens`.
     pub max_tokens: u32,
+    /// Sampling temperature; `None` sends none (the server's default).
+    pub temperature: Option<f64>,
+    /// Whether the system message also carries the output schema (see the module docs).
+    pub schema_in_prompt: bool,
     /// Per-attempt timeout, covering the whole exchange (a trickled body included).
     pub timeout: Duration,
     /// Largest answer body read (default [`super::MAX_RESPONSE_BYTES`]).
@@ -47,6 +73,7 @@ impl std::fmt::Debug for OpenAiConfig {
             .field("model", &self.model)
             .field("api_key", &self.api_key.as_ref().map(|_| REDACTED))
             .field("max_tokens", &self.max_tokens)
+            .field("temperature", &self.temperature)
             .finish_non_exhaustive()
     }
 }
@@ -58,6 +85,8 @@ impl Default for OpenAiConfig {
             model: "qwen3:14b".into(),
             api_key: None,
             max_tokens: 4096,
+            temperature: None,
+            schema_in_prompt: true,
             timeout: Duration::from_secs(600),
             max_body_bytes: super::MAX_RESPONSE_BYTES,
             retry: RetryPolicy::default(),
@@ -66,11 +95,125 @@ impl Default for OpenAiConfig {
     }
 }
 
+/// One tool call the model made (`function.arguments` is a JSON *string*).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCall {
+    /// The call id, echoed in the tool result.
+    pub id: String,
+    /// The function name.
+    pub name: String,
+    /// The arguments, as the JSON text the model wrote.
+    pub arguments: String,
+}
+
+/// A tool offered to the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    /// Function name.
+    pub name: String,
+    /// What it does (the model reads this).
+    pub description: String,
+    /// JSON Schema of its arguments.
+    pub parameters: Value,
+}
+
+/// One chat message, in the OpenAI shape.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatMessage {
+    /// The system prompt.
+    System(String),
+    /// A user turn.
+    User(String),
+    /// An assistant turn: text and/or tool calls (echoed back in a loop).
+    Assistant {
+        /// Its text, if any.
+        content: Option<String>,
+        /// Its tool calls.
+        tool_calls: Vec<ToolCall>,
+    },
+    /// A tool's result for the call `call_id`.
+    Tool {
+        /// The id of the call answered.
+        call_id: String,
+        /// The result text.
+        content: String,
+    },
+}
+
+impl ChatMessage {
+    fn to_json(&self) -> Value {
+        match self {
+            Self::System(c) => json!({"role": "system", "content": c}),
+            Self::User(c) => json!({"role": "user", "content": c}),
+            Self::Assistant {
+                content,
+                tool_calls,
+            } => {
+                let mut m = json!({"role": "assistant", "content": content});
+                if !tool_calls.is_empty() {
+                    m["tool_calls"] = tool_calls
+                        .iter()
+                        .map(|c| {
+                            json!({"id": c.id, "type": "function",
+                                   "function": {"name": c.name, "arguments": c.arguments}})
+                        })
+                        .collect();
+                }
+                m
+            }
+            Self::Tool { call_id, content } => {
+                json!({"role": "tool", "tool_call_id": call_id, "content": content})
+            }
+        }
+    }
+}
+
+/// A request for one chat turn.
+#[derive(Debug, Clone, Default)]
+pub struct ChatRequest {
+    /// The conversation so far.
+    pub messages: Vec<ChatMessage>,
+    /// Tools offered (none: no `tools` field).
+    pub tools: Vec<ToolSpec>,
+    /// `response_format`, if any.
+    pub response_format: Option<Value>,
+}
+
+/// The model's turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatTurn {
+    /// Its text (fences and string-wrapping undone), if any.
+    pub content: Option<String>,
+    /// Its tool calls, in order.
+    pub tool_calls: Vec<ToolCall>,
+    /// Tokens, cost, wall time and speed of this turn.
+    pub usage: Usage,
+    /// The model id that answered.
+    pub model: String,
+    /// The completion id.
+    pub request_id: Option<String>,
+}
+
 /// The OpenAI-compatible backend.
 #[derive(Debug, Clone)]
 pub struct OpenAiBackend {
     cfg: OpenAiConfig,
     http: reqwest::Client,
+}
+
+/// The `response_format` that constrains the answer to `schema` (strict).
+pub fn json_schema_format(name: &str, schema: &Value) -> Value {
+    json!({
+        "type": "json_schema",
+        "json_schema": {"name": name, "schema": schema, "strict": true}
+    })
+}
+
+/// The system message with the output schema appended (see the module docs).
+pub fn system_with_schema(system: &str, schema: &Value) -> String {
+    format!(
+        "{system}\n\n# Output schema\nAnswer with exactly one JSON object that validates against this JSON Schema (the descriptions say what each field means):\n{schema}\n"
+    )
 }
 
 impl OpenAiBackend {
@@ -87,21 +230,110 @@ impl OpenAiBackend {
         Ok(Self { cfg, http })
     }
 
-    /// The request body (no `temperature`, no `tool_choice`: Ollama ignores it).
-    pub fn request_body(&self, prompt: &PreparedPrompt) -> Value {
-        json!({
-            "model": self.cfg.model,
-            "messages": [
-                {"role": "system", "content": prompt.system},
-                {"role": "user", "content": prompt.user}
+    /// The configuration.
+    pub fn config(&self) -> &OpenAiConfig {
+        &self.cfg
+    }
+
+    /// The diagnosis request: system and user turns, the prompt's schema as a strict
+    /// `response_format`. No `tool_choice` (Ollama ignores it).
+    pub fn diagnosis_request(&self, prompt: &PreparedPrompt) -> ChatRequest {
+        let system = if self.cfg.schema_in_prompt {
+            system_with_schema(&prompt.system, &prompt.schema)
+        } else {
+            prompt.system.clone()
+        };
+        ChatRequest {
+            messages: vec![
+                ChatMessage::System(system),
+                ChatMessage::User(prompt.user.clone()),
             ],
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": "diagnosis", "schema": prompt.schema, "strict": true}
-            },
+            tools: vec![],
+            response_format: Some(json_schema_format("diagnosis", &prompt.schema)),
+        }
+    }
+
+    /// The wire body of a chat request.
+    pub fn body(&self, req: &ChatRequest) -> Value {
+        let mut b = json!({
+            "model": self.cfg.model,
+            "messages": req.messages.iter().map(ChatMessage::to_json).collect::<Vec<_>>(),
             "max_tokens": self.cfg.max_tokens,
             "stream": false
+        });
+        if let Some(t) = self.cfg.temperature {
+            b["temperature"] = json!(t);
+        }
+        if let Some(rf) = &req.response_format {
+            b["response_format"] = rf.clone();
+        }
+        if !req.tools.is_empty() {
+            b["tools"] = req
+                .tools
+                .iter()
+                .map(|t| {
+                    json!({"type": "function", "function": {
+                        "name": t.name, "description": t.description, "parameters": t.parameters}})
+                })
+                .collect();
+        }
+        b
+    }
+
+    /// The request body of a diagnosis.
+    pub fn request_body(&self, prompt: &PreparedPrompt) -> Value {
+        self.body(&self.diagnosis_request(prompt))
+    }
+
+    /// One chat turn: sends `req`, returns the model's text and tool calls with usage,
+    /// wall time and speed.
+    pub async fn chat(&self, req: &ChatRequest) -> Result<ChatTurn, BackendError> {
+        let url = format!(
+            "{}/v1/chat/completions",
+            self.cfg.base_url.trim_end_matches('/')
+        );
+        let bytes = serde_json::to_vec(&self.body(req))
+            .map_err(|e| BackendError::MalformedResponse(e.to_string()))?;
+        let started = Instant::now();
+        let result = send_with_retry(&self.cfg.retry, self.cfg.max_body_bytes, |_| {
+            let mut rb = self
+                .http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(bytes.clone());
+            if let Some(k) = &self.cfg.api_key {
+                rb = rb.bearer_auth(k);
+            }
+            rb
         })
+        .await;
+        let wall = started.elapsed();
+        let body = match result {
+            Ok((_, _, b)) => b,
+            Err(SendError::Transport(t)) => return Err(BackendError::Transport(t)),
+            Err(SendError::Timeout(t)) => return Err(BackendError::Timeout(t)),
+            Err(SendError::TooLarge { limit }) => {
+                return Err(BackendError::ResponseTooLarge { limit })
+            }
+            Err(SendError::Status(f)) => {
+                if f.error_type.as_deref() == Some("exceed_context_size_error") {
+                    return Err(BackendError::ContextWindowExceeded(f.message));
+                }
+                return Err(super::claude::map_failure(f));
+            }
+        };
+        let resp: Value = serde_json::from_slice(&body)
+            .map_err(|e| BackendError::MalformedResponse(format!("response is not JSON: {e}")))?;
+        let mut turn = read_turn(&resp, self.cfg.max_tokens)?;
+        if turn.model.is_empty() {
+            turn.model = self.cfg.model.clone();
+        }
+        turn.usage.cost_usd = self.cfg.prices.cost(&turn.model, &turn.usage);
+        turn.usage.wall_ms = wall.as_millis() as u64;
+        if turn.usage.output_tokens_per_s == 0.0 && wall > Duration::ZERO {
+            turn.usage.output_tokens_per_s = turn.usage.output_tokens as f64 / wall.as_secs_f64();
+        }
+        Ok(turn)
     }
 }
 
@@ -122,15 +354,17 @@ pub fn unwrap_model_json(content: &str) -> String {
     t.to_string()
 }
 
-/// Reads a chat completion: finish reason and refusal first, then `message.content`.
-pub fn read_completion(
-    resp: &Value,
-    max_tokens: u32,
-) -> Result<(String, Usage, String), BackendError> {
+/// Reads a chat completion into a [`ChatTurn`]: finish reason and refusal first, then
+/// `message.content` and `message.tool_calls`, usage, and llama.cpp's `timings` when
+/// present (wall time is the caller's).
+pub fn read_turn(resp: &Value, max_tokens: u32) -> Result<ChatTurn, BackendError> {
     let choice = resp
         .pointer("/choices/0")
         .ok_or_else(|| BackendError::MalformedResponse("no choices".into()))?;
     let msg = choice.get("message").cloned().unwrap_or(Value::Null);
+    if !msg.is_object() {
+        return Err(BackendError::MalformedResponse("no message object".into()));
+    }
     if let Some(r) = msg.get("refusal").and_then(Value::as_str) {
         if !r.is_empty() {
             return Err(BackendError::Refusal { category: None });
@@ -145,17 +379,42 @@ pub fn read_completion(
         }
         _ => {}
     }
-    let content = msg
-        .get("content")
-        .and_then(Value::as_str)
-        .map(unwrap_model_json)
-        .or_else(|| {
-            // A server that honoured a tool instead of response_format.
-            msg.pointer("/tool_calls/0/function/arguments")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .ok_or_else(|| BackendError::MalformedResponse("no message content".into()))?;
+    let content = match msg.get("content") {
+        None | Some(Value::Null) => None,
+        // Ollama sends `""` beside tool calls: no text.
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(unwrap_model_json(s)),
+        Some(_) => {
+            return Err(BackendError::MalformedResponse(
+                "message content is not a string".into(),
+            ))
+        }
+    };
+    let mut tool_calls = Vec::new();
+    if let Some(calls) = msg.get("tool_calls").and_then(Value::as_array) {
+        for c in calls {
+            let name = c.pointer("/function/name").and_then(Value::as_str);
+            let args = c.pointer("/function/arguments");
+            let (Some(name), Some(args)) = (name, args) else {
+                return Err(BackendError::MalformedResponse(
+                    "a tool call without function name or arguments".into(),
+                ));
+            };
+            tool_calls.push(ToolCall {
+                id: c
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                name: name.to_string(),
+                // A string of JSON per the spec; some servers send the object itself.
+                arguments: args
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| args.to_string()),
+            });
+        }
+    }
     let n = |p: &str| resp.pointer(p).and_then(Value::as_u64).unwrap_or(0);
     let cached = n("/usage/prompt_tokens_details/cached_tokens");
     let usage = Usage {
@@ -164,13 +423,63 @@ pub fn read_completion(
         cache_read: cached,
         cache_creation: 0,
         cost_usd: 0.0,
+        wall_ms: 0,
+        output_tokens_per_s: resp
+            .pointer("/timings/predicted_per_second")
+            .and_then(Value::as_f64)
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .unwrap_or(0.0),
     };
-    let model = resp
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    Ok((content, usage, model))
+    Ok(ChatTurn {
+        content,
+        tool_calls,
+        usage,
+        model: resp
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        request_id: resp.get("id").and_then(Value::as_str).map(str::to_string),
+    })
+}
+
+/// Reads a chat completion as a diagnosis answer: `(json text, usage, model)`. The text
+/// is `message.content`, or the first tool call's arguments from a server that honoured
+/// a tool instead of `response_format`.
+pub fn read_completion(
+    resp: &Value,
+    max_tokens: u32,
+) -> Result<(String, Usage, String), BackendError> {
+    let turn = read_turn(resp, max_tokens)?;
+    let text = turn
+        .content
+        .or_else(|| turn.tool_calls.into_iter().next().map(|c| c.arguments))
+        .ok_or_else(|| BackendError::MalformedResponse("no message content".into()))?;
+    Ok((text, turn.usage, turn.model))
+}
+
+/// The first call in `calls` that repeats an earlier one (same name, same arguments as
+/// JSON values), as [`BackendError::RepeatedToolCall`]: an investigation loop that asks
+/// the same question again learns nothing new and must stop.
+pub fn repeated_tool_call(calls: &[ToolCall]) -> Option<BackendError> {
+    let key = |c: &ToolCall| {
+        let args = serde_json::from_str::<Value>(&c.arguments)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| c.arguments.trim().to_string());
+        (c.name.clone(), args)
+    };
+    let mut seen = std::collections::HashMap::new();
+    for c in calls {
+        let n = seen.entry(key(c)).or_insert(0u32);
+        *n += 1;
+        if *n > 1 {
+            return Some(BackendError::RepeatedToolCall {
+                name: c.name.clone(),
+                times: *n,
+            });
+        }
+    }
+    None
 }
 
 #[async_trait]
@@ -179,52 +488,21 @@ impl DiagnosisBackend for OpenAiBackend {
         "openai"
     }
 
+    fn model(&self) -> &str {
+        &self.cfg.model
+    }
+
     async fn diagnose(&self, prompt: &PreparedPrompt) -> Result<RawDiagnosis, BackendError> {
-        let url = format!(
-            "{}/v1/chat/completions",
-            self.cfg.base_url.trim_end_matches('/')
-        );
-        let bytes = serde_json::to_vec(&self.request_body(prompt))
-            .map_err(|e| BackendError::MalformedResponse(e.to_string()))?;
-        let result = send_with_retry(&self.cfg.retry, self.cfg.max_body_bytes, |_| {
-            let mut rb = self
-                .http
-                .post(&url)
-                .header("content-type", "application/json")
-                .body(bytes.clone());
-            if let Some(k) = &self.cfg.api_key {
-                rb = rb.bearer_auth(k);
-            }
-            rb
-        })
-        .await;
-        let body = match result {
-            Ok((_, _, b)) => b,
-            Err(SendError::Transport(t)) => return Err(BackendError::Transport(t)),
-            Err(SendError::TooLarge { limit }) => {
-                return Err(BackendError::ResponseTooLarge { limit })
-            }
-            Err(SendError::Status(f)) => {
-                if f.error_type.as_deref() == Some("exceed_context_size_error") {
-                    return Err(BackendError::ContextWindowExceeded(f.message));
-                }
-                return Err(super::claude::map_failure(f));
-            }
-        };
-        let resp: Value = serde_json::from_slice(&body)
-            .map_err(|e| BackendError::MalformedResponse(format!("response is not JSON: {e}")))?;
-        let (json_text, mut usage, model) = read_completion(&resp, self.cfg.max_tokens)?;
-        let model = if model.is_empty() {
-            self.cfg.model.clone()
-        } else {
-            model
-        };
-        usage.cost_usd = self.cfg.prices.cost(&model, &usage);
+        let turn = self.chat(&self.diagnosis_request(prompt)).await?;
+        let json_text = turn
+            .content
+            .or_else(|| turn.tool_calls.into_iter().next().map(|c| c.arguments))
+            .ok_or_else(|| BackendError::MalformedResponse("no message content".into()))?;
         Ok(RawDiagnosis {
             json_text,
-            model,
-            usage,
-            request_id: resp.get("id").and_then(Value::as_str).map(str::to_string),
+            model: turn.model,
+            usage: turn.usage,
+            request_id: turn.request_id,
         })
     }
 }
@@ -252,5 +530,110 @@ mod tests {
         assert_eq!(usage.input_tokens, 26);
         assert_eq!(usage.output_tokens, 56);
         assert_eq!(model, "qwen3.8-gsq-rco:27b-iq3_s-text");
+    }
+
+    #[test]
+    fn tool_calls_and_tool_results_travel_in_the_openai_shape() {
+        let b = OpenAiBackend::new(OpenAiConfig::default()).unwrap();
+        let call = ToolCall {
+            id: "call_1".into(),
+            name: "metrics".into(),
+            arguments: r#"{"store":4}"#.into(),
+        };
+        let req = ChatRequest {
+            messages: vec![
+                ChatMessage::System("s".into()),
+                ChatMessage::User("u".into()),
+                ChatMessage::Assistant {
+                    content: None,
+                    tool_calls: vec![call],
+                },
+                ChatMessage::Tool {
+                    call_id: "call_1".into(),
+                    content: "42".into(),
+                },
+            ],
+            tools: vec![ToolSpec {
+                name: "metrics".into(),
+                description: "d".into(),
+                parameters: json!({"type": "object"}),
+            }],
+            response_format: None,
+        };
+        let body = b.body(&req);
+        assert_eq!(body["tools"][0]["type"], "function");
+        assert_eq!(body["tools"][0]["function"]["name"], "metrics");
+        assert_eq!(
+            body["messages"][2]["tool_calls"][0]["function"]["arguments"],
+            r#"{"store":4}"#
+        );
+        assert_eq!(body["messages"][3]["role"], "tool");
+        assert_eq!(body["messages"][3]["tool_call_id"], "call_1");
+        assert!(body.get("response_format").is_none() && body.get("temperature").is_none());
+        let resp: Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/reference/llm/examples/openai_chat_response.json"
+        )))
+        .unwrap();
+        let turn = read_turn(&resp, 100).unwrap();
+        assert_eq!(turn.tool_calls.len(), 1);
+        assert!(serde_json::from_str::<Value>(&turn.tool_calls[0].arguments).is_ok());
+    }
+
+    #[test]
+    fn llama_cpp_timings_give_the_generation_speed() {
+        let resp = json!({
+            "choices": [{"message": {"role": "assistant", "content": "{}"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 900, "completion_tokens": 300},
+            "timings": {"prompt_ms": 4000.0, "predicted_ms": 12000.0, "predicted_per_second": 25.0}
+        });
+        let turn = read_turn(&resp, 1000).unwrap();
+        assert_eq!(turn.usage.input_tokens, 900);
+        assert_eq!(turn.usage.output_tokens, 300);
+        assert_eq!(turn.usage.output_tokens_per_s, 25.0);
+    }
+
+    #[test]
+    fn the_diagnosis_request_carries_the_prompt_schema_strictly_and_in_the_system_message() {
+        let b = OpenAiBackend::new(OpenAiConfig {
+            temperature: Some(0.0),
+            ..Default::default()
+        })
+        .unwrap();
+        let schema = json!({"type": "object", "properties": {"cause": {"enum": ["disk-full"]}}});
+        let body = b.body(&ChatRequest {
+            messages: vec![ChatMessage::System(system_with_schema("sys", &schema))],
+            tools: vec![],
+            response_format: Some(json_schema_format("diagnosis", &schema)),
+        });
+        assert_eq!(body["response_format"]["json_schema"]["schema"], schema);
+        assert_eq!(body["response_format"]["json_schema"]["strict"], true);
+        assert_eq!(body["temperature"], 0.0);
+        let sys = body["messages"][0]["content"].as_str().unwrap();
+        assert!(sys.starts_with("sys") && sys.contains("disk-full"), "{sys}");
+    }
+
+    #[test]
+    fn the_same_call_twice_is_a_repeated_tool_call_whatever_the_key_order() {
+        let c = |args: &str| ToolCall {
+            id: String::new(),
+            name: "logs".into(),
+            arguments: args.into(),
+        };
+        assert_eq!(
+            repeated_tool_call(&[c(r#"{"a":1,"b":2}"#), c(r#"{"a":2}"#)]),
+            None
+        );
+        assert_eq!(
+            repeated_tool_call(&[
+                c(r#"{"a":1,"b":2}"#),
+                c(r#"{"a":2}"#),
+                c(r#"{"b":2,"a":1}"#)
+            ]),
+            Some(BackendError::RepeatedToolCall {
+                name: "logs".into(),
+                times: 2
+            })
+        );
     }
 }

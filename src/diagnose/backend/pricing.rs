@@ -125,6 +125,7 @@ mod tests {
             cache_read: 1_000_000,
             cache_creation: 0,
             cost_usd: 0.0,
+            ..Default::default()
         };
         let c = t.cost("claude-sonnet-4-5-20250929", &u);
         assert!((c - (3.0 + 1.5 + 0.3)).abs() < 1e-9, "{c}");

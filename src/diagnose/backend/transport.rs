@@ -81,13 +81,26 @@ pub struct HttpFailure {
 pub enum SendError {
     /// Last answer was a non-success status.
     Status(HttpFailure),
-    /// Connection error or timeout.
+    /// Connection error.
     Transport(String),
+    /// No answer (or no complete body) within the client's per-attempt timeout.
+    Timeout(String),
     /// The answer's body was larger than the limit (not retried).
     TooLarge {
         /// The limit in bytes.
         limit: usize,
     },
+}
+
+/// A reqwest failure as a [`SendError`]: timeouts are told apart (a slow model is not an
+/// unreachable one), and the message is redacted.
+fn transport_error(e: &reqwest::Error) -> SendError {
+    let msg = super::super::redact::redact(&e.to_string());
+    if e.is_timeout() {
+        SendError::Timeout(msg)
+    } else {
+        SendError::Transport(msg)
+    }
 }
 
 /// Why a body could not be read.
@@ -267,20 +280,18 @@ where
                         tracing::warn!(status, limit = max_body, "model API answer too large");
                         return Err(SendError::TooLarge { limit: max_body });
                     }
-                    Err(ReadError::Transport(e)) => (
-                        true,
-                        policy.delay(retries, None),
-                        SendError::Transport(super::super::redact::redact(&e.to_string())),
-                    ),
+                    Err(ReadError::Transport(e)) => {
+                        (true, policy.delay(retries, None), transport_error(&e))
+                    }
                 }
             }
             Err(e) => {
-                tracing::warn!(retries, "model API transport error");
-                (
-                    true,
-                    policy.delay(retries, None),
-                    SendError::Transport(super::super::redact::redact(&e.to_string())),
-                )
+                tracing::warn!(
+                    retries,
+                    timeout = e.is_timeout(),
+                    "model API transport error"
+                );
+                (true, policy.delay(retries, None), transport_error(&e))
             }
         };
         if !retry || retries >= policy.max_retries {

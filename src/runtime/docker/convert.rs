@@ -163,6 +163,47 @@ pub fn event_from_docker(message: &EventMessage, cluster: &str) -> Option<Runtim
     })
 }
 
+/// Converts a Docker network event (`connect`/`disconnect`) about the container
+/// `inspect` into a runtime event named `network_<action>` on that container, or `None`
+/// when the container is not owned by `cluster`.
+pub fn network_event_from_docker(
+    message: &EventMessage,
+    inspect: &ContainerInspectResponse,
+    cluster: &str,
+) -> Option<RuntimeEvent> {
+    let labels: BTreeMap<String, String> = inspect
+        .config
+        .as_ref()?
+        .labels
+        .as_ref()?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !labels::is_owned_by_btree(&labels, cluster) {
+        return None;
+    }
+    let raw = message.action.clone().unwrap_or_default();
+    let time = match (message.time_nano, message.time) {
+        (Some(nanos), _) if nanos > 0 => UNIX_EPOCH + Duration::from_nanos(nanos.unsigned_abs()),
+        (_, Some(secs)) if secs > 0 => UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs()),
+        _ => SystemTime::now(),
+    };
+    Some(RuntimeEvent {
+        container: inspect
+            .name
+            .as_deref()
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        action: EventAction::Other,
+        raw_action: format!("network_{raw}"),
+        exit_code: None,
+        signal: None,
+        time,
+        labels,
+    })
+}
+
 /// The extra aliases stored on a container by [`create_body`].
 pub fn aliases_from_labels(labels: &HashMap<String, String>) -> Vec<String> {
     labels
@@ -483,6 +524,37 @@ mod tests {
     #[test]
     fn events_of_another_cluster_are_dropped_even_if_the_daemon_sent_them() {
         assert!(event_from_docker(&event("die", &[("exitCode", "1")], "other"), "demo").is_none());
+    }
+
+    #[test]
+    fn a_network_disconnect_of_an_owned_container_becomes_a_network_event_and_a_foreign_one_is_dropped(
+    ) {
+        let msg = EventMessage {
+            action: Some("disconnect".into()),
+            actor: Some(EventActor {
+                id: Some("net-id".into()),
+                attributes: Some(HashMap::from([
+                    ("container".to_string(), "abc123".to_string()),
+                    ("name".to_string(), "demo-net".to_string()),
+                    ("type".to_string(), "bridge".to_string()),
+                ])),
+            }),
+            time_nano: Some(1_795_329_076_500_000_000),
+            ..Default::default()
+        };
+        let inspect = |cluster: &str| ContainerInspectResponse {
+            name: Some("/demo-tikv-1".into()),
+            config: Some(bollard::models::ContainerConfig {
+                labels: Some(owned_labels(cluster)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let e = network_event_from_docker(&msg, &inspect("demo"), "demo").unwrap();
+        assert_eq!(e.container, "demo-tikv-1");
+        assert_eq!(e.raw_action, "network_disconnect");
+        assert!(crate::tickets::monitor::wakes_the_monitor(&e.raw_action));
+        assert!(network_event_from_docker(&msg, &inspect("other"), "demo").is_none());
     }
 
     #[test]

@@ -121,6 +121,12 @@ pub struct Thresholds {
     /// An Offline store whose region count has not gone down for this long is stuck.
     #[serde(with = "humantime_serde_compat")]
     pub offline_stuck_after: Duration,
+    /// store-outlier: a store's signal this many times its peers' median (and more than
+    /// the signal's noise floor above it) is an outlier.
+    pub outlier_factor: f64,
+    /// store-outlier needs at least this many stores reporting a signal (the median of
+    /// two is no reference).
+    pub outlier_min_stores: usize,
 }
 
 impl Default for Thresholds {
@@ -156,6 +162,8 @@ impl Default for Thresholds {
             slow_store_grace: s(30),
             evict_leader_leftover_grace: s(60),
             offline_stuck_after: s(600),
+            outlier_factor: 3.0,
+            outlier_min_stores: 3,
         }
     }
 }
@@ -289,6 +297,11 @@ pub static INVARIANTS: &[Invariant] = &[
         name: "raft-apply-p99-high",
         description: "a store's raft apply-log p99 is over threshold",
         check: raft_apply_p99_high,
+    },
+    Invariant {
+        name: "store-outlier",
+        description: "a store's latency, queueing or CPU signal stands out from its peers' median (relative, with hysteresis; the absolute thresholds stay as a backstop)",
+        check: store_outlier,
     },
     Invariant {
         name: "slow-store",
@@ -562,6 +575,18 @@ fn store_down(ctx: &Ctx<'_>) -> Vec<Outcome> {
         let mut e = ctx.evidence();
         if let Some(c) = u.container {
             match c.status {
+                ContainerState::Running if c.disconnected => {
+                    reasons.push(format!(
+                        "container {} runs but has no address on the cluster network (disconnected)",
+                        c.container
+                    ));
+                    // A definite state, like an exit: no grace, unless it is planned.
+                    grace = grace.min(if upgrading {
+                        slow_grace
+                    } else {
+                        Duration::ZERO
+                    });
+                }
                 ContainerState::Running => positive = true,
                 ContainerState::Exited | ContainerState::Dead => {
                     let mut r = format!("container {} {}", c.container, c.status.name());
@@ -1285,6 +1310,187 @@ fn raft_apply_p99_high(ctx: &Ctx<'_>) -> Vec<Outcome> {
         |s| s.apply_p99_seconds,
         ctx.t.raft_apply_p99_seconds,
     )
+}
+
+/// One signal store-outlier compares across stores: its evidence field name, how people
+/// call it, its getter, and its noise floor (the least excess over the peers' median that
+/// matters, in the signal's unit).
+struct OutlierSignal {
+    field: &'static str,
+    label: &'static str,
+    get: fn(&StoreMetrics) -> Option<f64>,
+    floor: f64,
+}
+
+/// The signals of store-outlier. Latencies in seconds (floors of a few ms: a real
+/// operator calls a store whose writes are 20 ms slower than its peers' a problem),
+/// thread CPU in cores of the busiest thread (0..1).
+const OUTLIER_SIGNALS: &[OutlierSignal] = &[
+    OutlierSignal {
+        field: "append_p99_seconds",
+        label: "raft append-log p99",
+        get: |s| s.append_p99_seconds,
+        floor: 0.008,
+    },
+    OutlierSignal {
+        field: "apply_p99_seconds",
+        label: "raft apply-log p99",
+        get: |s| s.apply_p99_seconds,
+        floor: 0.008,
+    },
+    OutlierSignal {
+        field: "commit_p99_seconds",
+        label: "raft commit-log p99",
+        get: |s| s.commit_p99_seconds,
+        floor: 0.008,
+    },
+    OutlierSignal {
+        field: "propose_wait_p99_seconds",
+        label: "propose wait p99",
+        get: |s| s.propose_wait_p99_seconds,
+        floor: 0.005,
+    },
+    OutlierSignal {
+        field: "grpc_p99_seconds",
+        label: "gRPC p99",
+        get: |s| s.grpc_p99_seconds,
+        floor: 0.008,
+    },
+    OutlierSignal {
+        field: "read_pool_wait_p99_seconds",
+        label: "read-pool wait p99",
+        get: |s| s.read_pool_wait_p99_seconds,
+        floor: 0.002,
+    },
+    OutlierSignal {
+        field: "max_thread_cpu",
+        label: "busiest thread CPU",
+        get: |s| s.max_thread_cpu,
+        floor: 0.3,
+    },
+];
+
+/// A store's outlying signals (description, evidence), whether every signal is back
+/// within the low mark, and its store id.
+type OutlierFinding = (Vec<(String, MetricEvidence)>, bool, Option<u64>);
+
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// store-outlier: per store, the signals on which it stands out from its peers' median:
+/// above `factor × median` and more than the signal's floor above it. Hysteresis: a
+/// store holds (its ticket may resolve) only when every signal is back under half the
+/// trigger on both counts; in between, nothing is reported and the ticket stays as it is.
+fn store_outlier(ctx: &Ctx<'_>) -> Vec<Outcome> {
+    let Some(m) = &ctx.s.metrics else {
+        return Vec::new();
+    };
+    let up: BTreeSet<u64> = ctx.up_stores().iter().map(|s| s.id).collect();
+    let stores: Vec<&StoreMetrics> = m
+        .stores
+        .iter()
+        .filter(|s| s.store_id.is_some_and(|id| up.contains(&id)))
+        .collect();
+    let factor = ctx.t.outlier_factor.max(1.0);
+    // Per store: (outlying signals with their excess, every signal within the low mark).
+    let mut findings: BTreeMap<String, OutlierFinding> = BTreeMap::new();
+    for s in &stores {
+        findings.insert(
+            ctx.target_for(s.store_id, &s.instance),
+            (Vec::new(), true, s.store_id),
+        );
+    }
+    for sig in OUTLIER_SIGNALS {
+        let vals: Vec<(&StoreMetrics, f64)> = stores
+            .iter()
+            .filter_map(|s| (sig.get)(s).filter(|v| v.is_finite()).map(|v| (*s, v)))
+            .collect();
+        if vals.len() < ctx.t.outlier_min_stores.max(3) {
+            continue;
+        }
+        for (s, v) in &vals {
+            // The peers' median, this store left out.
+            let mut peers: Vec<f64> = vals
+                .iter()
+                .filter(|(o, _)| o.instance != s.instance)
+                .map(|(_, v)| *v)
+                .collect();
+            let Some(med) = median(&mut peers) else {
+                continue;
+            };
+            let target = ctx.target_for(s.store_id, &s.instance);
+            let Some(f) = findings.get_mut(&target) else {
+                continue;
+            };
+            let high = *v > med * factor && *v - med > sig.floor;
+            let low = *v <= med * (1.0 + (factor - 1.0) / 2.0) || *v - med <= sig.floor / 2.0;
+            if high {
+                f.0.push((
+                    format!(
+                        "{} {} vs peers' median {}",
+                        sig.label,
+                        fmt_signal(sig.field, *v),
+                        fmt_signal(sig.field, med)
+                    ),
+                    ctx.metric(sig.field, &s.instance, *v),
+                ));
+                for (o, ov) in vals.iter().filter(|(o, _)| o.instance != s.instance) {
+                    f.0.push((String::new(), ctx.metric(sig.field, &o.instance, *ov)));
+                }
+            }
+            if !low {
+                f.1 = false;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (target, (signals, all_low, store_id)) in findings {
+        if signals.is_empty() {
+            if all_low {
+                out.push(Outcome::Holds(target));
+            }
+            continue;
+        }
+        let mut e = ctx.evidence();
+        let mut said = Vec::new();
+        for (text, ev) in signals {
+            if !text.is_empty() {
+                said.push(text);
+            }
+            e.metrics.push(ev);
+        }
+        let store = store_id.and_then(|id| ctx.store(id));
+        if let Some(st) = store {
+            e.state = store_json(st);
+        }
+        ctx.store_context(&mut e, store, &target);
+        out.push(Outcome::Violated {
+            summary: format!("{target} stands out from its peers: {}", said.join("; ")),
+            target,
+            severity: Severity::Warning,
+            evidence: e,
+            grace: ctx.t.latency_grace,
+        });
+    }
+    out
+}
+
+fn fmt_signal(field: &str, v: f64) -> String {
+    if field.ends_with("_seconds") {
+        format!("{:.1} ms", v * 1000.0)
+    } else {
+        format!("{v:.2}")
+    }
 }
 
 type Scores<'a> = BTreeMap<String, (f64, Option<&'a Store>, MetricEvidence)>;

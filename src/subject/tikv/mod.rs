@@ -1,6 +1,7 @@
 //! The TiKV subject: PD + TiKV on Docker.
 
 pub mod catalog;
+pub mod hypotheses;
 pub mod invariants;
 pub mod logs;
 pub mod model;
@@ -10,6 +11,7 @@ pub mod pd_adapter;
 pub mod plan;
 pub mod prom;
 pub mod promtext;
+pub mod runbook;
 pub mod snapshot;
 pub mod subject;
 pub mod topology;

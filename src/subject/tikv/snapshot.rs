@@ -136,6 +136,10 @@ pub struct ContainerFact {
     /// When it last finished, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339_opt")]
     pub finished_at: Option<SystemTime>,
+    /// Running without an address on the cluster network: it was disconnected from it
+    /// (`docker network disconnect`), so nothing on the network reaches it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disconnected: bool,
 }
 
 impl ContainerFact {
@@ -157,6 +161,7 @@ impl ContainerFact {
             exit_code: c.exit_code,
             oom_killed: c.oom_killed,
             finished_at: c.finished_at,
+            disconnected: c.status == ContainerStatus::Running && c.ip.is_none(),
         }
     }
 
@@ -170,6 +175,7 @@ impl ContainerFact {
             exit_code: None,
             oom_killed: false,
             finished_at: None,
+            disconnected: false,
         }
     }
 }
@@ -241,6 +247,29 @@ pub struct StoreMetrics {
     /// This store's share of the cluster's QPS (0..1), when computed by the sampler.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hot_qps_share: Option<f64>,
+    /// Raft commit-log p99 (`tikv_raftstore_commit_log_duration_seconds`): rises on a
+    /// slow disk and on the peers of a store whose network is degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_p99_seconds: Option<f64>,
+    /// Propose wait p99 (`tikv_raftstore_request_wait_time_duration_secs`): rises when
+    /// the store's raft messages are delayed (network) or its raftstore is CPU-bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propose_wait_p99_seconds: Option<f64>,
+    /// Unified read-pool schedule wait p99 (`tikv_yatp_pool_schedule_wait_duration`,
+    /// `name="unified-read-pool"`): rises when the store's CPU is saturated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_pool_wait_p99_seconds: Option<f64>,
+    /// CPU cores busy over the window: the rate of `tikv_thread_cpu_seconds_total`
+    /// summed over the store's threads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_cpu_cores: Option<f64>,
+    /// Busiest thread pool's CPU over the window, in cores per thread (0..1): a pool near
+    /// 1 is saturated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_thread_cpu: Option<f64>,
+    /// Resident memory (`process_resident_memory_bytes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<f64>,
 }
 
 /// A runtime event about a PD or TiKV container.

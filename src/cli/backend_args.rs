@@ -1,0 +1,110 @@
+//! `--backend`, `--model`, `--base-url`: which model diagnoses, shared by `run`,
+//! `diagnose` and `eval`.
+//!
+//! One flag set so that the same diagnosis can be pointed at Claude, at any
+//! OpenAI-compatible server (the local llama.cpp of `make llm`, Ollama, vLLM) or at the
+//! offline rules engine without touching anything else. Defaults keep the old behaviour:
+//! Claude when a key is set, the rules engine otherwise.
+
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::diagnose::backend::{BackendChoice, BackendSettings};
+
+/// The backend, as typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum BackendFlag {
+    /// Claude when ANTHROPIC_API_KEY (or its file) is set, else the rules engine.
+    #[default]
+    Auto,
+    /// Anthropic's Messages API.
+    Claude,
+    /// Any OpenAI-compatible chat-completions server.
+    Openai,
+    /// The offline rules engine.
+    Rules,
+}
+
+/// Backend selection flags.
+#[derive(Debug, Clone, Args, Default)]
+pub struct BackendArgs {
+    /// Which backend diagnoses.
+    #[arg(long, value_enum, default_value_t = BackendFlag::Auto, env = "OPERATOR_BACKEND")]
+    pub backend: BackendFlag,
+    /// Model id (Claude: e.g. claude-sonnet-4-5; OpenAI-compatible: the server's model
+    /// name, e.g. the alias in target/llm/model after `make llm`).
+    #[arg(long, env = "OPERATOR_MODEL")]
+    pub model: Option<String>,
+    /// Base URL of the model API without /v1 (OpenAI-compatible: required, e.g. the
+    /// address in target/llm/address; Claude: a gateway).
+    #[arg(long, env = "OPERATOR_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Sampling temperature for an OpenAI-compatible server (unset: the server's default).
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Per-attempt timeout of a model call, in seconds.
+    #[arg(long)]
+    pub model_timeout_secs: Option<u64>,
+}
+
+impl BackendArgs {
+    /// The settings these flags select, on top of the environment's.
+    pub fn settings(&self) -> Result<BackendSettings, String> {
+        let mut s = BackendSettings::from_env();
+        s.choice = match self.backend {
+            BackendFlag::Auto => BackendChoice::Auto,
+            BackendFlag::Claude => BackendChoice::Claude,
+            BackendFlag::Openai => BackendChoice::OpenAi,
+            BackendFlag::Rules => BackendChoice::Rules,
+        };
+        let timeout = self.model_timeout_secs.map(Duration::from_secs);
+        match s.choice {
+            BackendChoice::OpenAi => {
+                s.openai.base_url = self.base_url.clone().ok_or(
+                    "--backend openai needs --base-url (e.g. $(cat target/llm/address) after `make llm`)",
+                )?;
+                if let Some(m) = &self.model {
+                    s.openai.model = m.clone();
+                }
+                s.openai.temperature = self.temperature;
+                if let Some(t) = timeout {
+                    s.openai.timeout = t;
+                }
+            }
+            BackendChoice::Claude | BackendChoice::Auto => {
+                if let Some(m) = &self.model {
+                    s.claude.model = m.clone();
+                }
+                if let Some(u) = &self.base_url {
+                    s.claude.base_url = u.clone();
+                }
+                if let Some(t) = timeout {
+                    s.claude.timeout = t;
+                }
+            }
+            BackendChoice::Rules => {}
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openai_backend_needs_a_base_url_and_takes_the_model() {
+        let mut a = BackendArgs {
+            backend: BackendFlag::Openai,
+            model: Some("qwen2.5-coder-0.5b-instruct".into()),
+            ..Default::default()
+        };
+        assert!(a.settings().unwrap_err().contains("--base-url"));
+        a.base_url = Some("http://127.0.0.1:8080".into());
+        let s = a.settings().unwrap();
+        assert_eq!(s.choice, BackendChoice::OpenAi);
+        assert_eq!(s.openai.base_url, "http://127.0.0.1:8080");
+        assert_eq!(s.openai.model, "qwen2.5-coder-0.5b-instruct");
+    }
+}

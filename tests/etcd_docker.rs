@@ -1,0 +1,250 @@
+//! The etcd subject against real etcd (Debian's etcd-server in `operator-etcd:<version>`,
+//! `make images-etcd`) through Docker.
+//!
+//! One cluster serves every assertion, in the order an operator would live them, because
+//! each step starts from the state the previous one left (that is the honest way to
+//! test scale-in after scale-out): converge 3 members from nothing, scale to 5 and back
+//! to 3 through the member API, SIGKILL a member and see it ticketed and diagnosed, then
+//! ask for a scale-in that would lose quorum and see it refused with the arithmetic.
+//! Everything carries a test-run label and a unique cluster name, and is removed at
+//! the end, pass or fail. Without Docker or the image the test fails under `CI=true`
+//! and prints a loud SKIP otherwise.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use operator::diagnose::reconciler::{DiagnosisReconciler, NoExtraContext, ReconcilerConfig};
+use operator::diagnose::store_queue::StoreQueue;
+use operator::reconcile::{Controller, Metrics};
+use operator::runtime::ContainerRuntime;
+use operator::subject::etcd::diagnose::EtcdRulesBackend;
+use operator::subject::etcd::spec::{self, EtcdClusterSpec};
+use operator::subject::etcd::subject::EtcdSubject;
+use operator::subject::Subject;
+use operator::tickets::{Status, TicketFilter, TicketStore};
+use support::docker::{docker_or_skip, TestRun, TEST_RUN_LABEL};
+
+fn spec_for(run: &TestRun, members: u32) -> EtcdClusterSpec {
+    let mut s = spec::parse_str(
+        &format!(
+            "apiVersion: tikv-operator.dev/v1alpha1\nkind: EtcdCluster\nmetadata:\n  name: {}\n  labels:\n    {TEST_RUN_LABEL}: {}\nspec:\n  members: {members}\n  quotaBackendBytes: 16777216\n",
+            run.cluster, run.id
+        ),
+        "test.yaml",
+    )
+    .expect("a valid spec");
+    s.spec.members = members;
+    s
+}
+
+/// Passes until converged; returns the steps applied. Panics on timeout.
+async fn converge(c: &Controller<EtcdSubject>, timeout: Duration) -> Vec<String> {
+    let started = Instant::now();
+    let applied = std::sync::Mutex::new(Vec::new());
+    loop {
+        let r = c
+            .reconcile_once(&|s| applied.lock().unwrap().push(s.to_string()))
+            .await;
+        let st = c.status();
+        if r.is_ok() && st.converged {
+            return applied.into_inner().unwrap();
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "not converged after {timeout:?}: {r:?} {st:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_etcd_cluster_converges_scales_has_a_killed_member_ticketed_and_refuses_to_lose_quorum()
+{
+    let test = "etcd_docker";
+    let Some(runtime) = docker_or_skip(test).await else {
+        return;
+    };
+    let image = format!("operator-etcd:{}", spec::DEFAULT_VERSION);
+    if !runtime.image_exists(&image).await.unwrap_or(false) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{test}: image {image} is missing under CI=true (make images-etcd)"
+        );
+        eprintln!("\n==========\nSKIP {test}: image {image} is missing (make images-etcd). This test did NOT run.\n==========");
+        return;
+    }
+    let run = TestRun::new(runtime).await;
+    let rt: Arc<dyn ContainerRuntime> = Arc::new(
+        operator::runtime::docker::DockerRuntime::connect()
+            .await
+            .unwrap(),
+    );
+    let subject = Arc::new(EtcdSubject::new(spec_for(&run, 3), None, rt).unwrap());
+    let controller = Controller::new(subject.clone(), Metrics::new());
+    let t0 = Instant::now();
+
+    // 1. Three members from nothing, all in the first --initial-cluster.
+    let steps = converge(&controller, Duration::from_secs(90)).await;
+    assert_eq!(
+        steps
+            .iter()
+            .filter(|s| s.starts_with("start etcd-"))
+            .count(),
+        3,
+        "{steps:?}"
+    );
+    let obs = subject.observe().await.unwrap();
+    assert_eq!(obs.cluster.as_ref().unwrap().members.len(), 3);
+    assert!(obs.leader_id().is_some());
+    let converged = t0.elapsed();
+
+    // 2. 3 -> 5 -> 3 through the member API, one member at a time.
+    let t1 = Instant::now();
+    subject.set_spec(spec_for(&run, 5));
+    let steps = converge(&controller, Duration::from_secs(90)).await;
+    let adds: Vec<usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.starts_with("member add"))
+        .map(|(i, _)| i)
+        .collect();
+    let starts: Vec<usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.contains("(joining the cluster)"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(adds.len(), 2, "{steps:?}");
+    assert!(
+        adds[0] < starts[0] && starts[0] < adds[1],
+        "add before start, one at a time: {steps:?}"
+    );
+    assert_eq!(
+        subject
+            .observe()
+            .await
+            .unwrap()
+            .cluster
+            .unwrap()
+            .members
+            .len(),
+        5
+    );
+    subject.set_spec(spec_for(&run, 3));
+    let steps = converge(&controller, Duration::from_secs(60)).await;
+    let removes: Vec<usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.starts_with("member remove"))
+        .map(|(i, _)| i)
+        .collect();
+    let stops: Vec<usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.starts_with("remove the container"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(removes.len(), 2, "{steps:?}");
+    assert!(removes[0] < stops[0], "remove before stop: {steps:?}");
+    assert_eq!(
+        subject
+            .observe()
+            .await
+            .unwrap()
+            .cluster
+            .unwrap()
+            .members
+            .len(),
+        3
+    );
+    let scaled = t1.elapsed();
+
+    // 3. A SIGKILLed member is ticketed at once and diagnosed as a process exit.
+    let t2 = Instant::now();
+    let state = tempfile::tempdir().unwrap();
+    let store = Arc::new(TicketStore::open(state.path().join("tickets")).unwrap());
+    let metrics = Metrics::new();
+    let latest = Arc::default();
+    operator::tickets::monitor::round(&*subject, &store, &metrics, &latest, &[]).await;
+    assert!(
+        store.list(&TicketFilter::default()).is_empty(),
+        "a healthy cluster opens no ticket: {:?}",
+        store.list(&TicketFilter::default())
+    );
+    let victim = format!("{}-etcd-1", run.cluster);
+    subject
+        .runtime()
+        .kill(&run.cluster, &victim, "SIGKILL")
+        .await
+        .unwrap();
+    let mut ticket = None;
+    for _ in 0..20 {
+        operator::tickets::monitor::round(&*subject, &store, &metrics, &latest, &[]).await;
+        ticket = store
+            .list(&TicketFilter::default())
+            .into_iter()
+            .find(|t| t.invariant == "member-down" && t.target == "etcd-1");
+        if ticket.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let ticket = ticket.expect("a member-down ticket for etcd-1");
+    assert!(
+        ticket.summary.contains("exit code 137"),
+        "{}",
+        ticket.summary
+    );
+    let diagnoser = DiagnosisReconciler::new(
+        Arc::new(EtcdRulesBackend),
+        Arc::new(StoreQueue::new(store.clone())),
+        Arc::new(NoExtraContext),
+        ReconcilerConfig::default(),
+    );
+    assert!(diagnoser.run_until_idle().await >= 1);
+    let t = store.get(ticket.id).unwrap().unwrap();
+    assert_eq!(t.status, Status::Diagnosed);
+    let d = t.diagnosis.expect("a diagnosis");
+    assert_eq!(d["cause"]["category"], "process-exit", "{d}");
+    assert_eq!(d["cause"]["target"], "etcd-1", "{d}");
+    assert_eq!(
+        d["grounding"]["ungrounded"].as_array().map(Vec::len),
+        Some(0),
+        "{d}"
+    );
+    let ticketed = t2.elapsed();
+
+    // 4. With etcd-1 down, removing healthy etcd-2 would leave 1 of 2: refused, and said why.
+    subject.set_spec(spec_for(&run, 2));
+    let _ = controller.reconcile_once(&|_| {}).await;
+    let st = controller.status();
+    assert!(st.pending.is_empty(), "{st:?}");
+    assert!(
+        st.refusals
+            .iter()
+            .any(|r| r.contains("removing etcd-2 is refused") && r.contains("quorum of 2")),
+        "{st:?}"
+    );
+    assert_eq!(
+        subject
+            .observe()
+            .await
+            .unwrap()
+            .cluster
+            .unwrap()
+            .members
+            .len(),
+        3,
+        "nothing was removed"
+    );
+    eprintln!(
+        "etcd_docker: converge {:.1}s, scale 3->5->3 {:.1}s, kill->ticket->diagnosis {:.1}s, total {:.1}s",
+        converged.as_secs_f64(),
+        scaled.as_secs_f64(),
+        ticketed.as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    );
+    run.cleanup().await;
+}
