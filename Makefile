@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PROFILE ?= debug
 
-.PHONY: all build deps images test bench demo eval clippy fmt clean up down fuzz crash-long soak \
+.PHONY: all build deps images test bench demo eval clippy fmt clean up down fuzz crash-long soak man \
 	llm llm-stop eval-llm \
 	images-tikv-sim images-operator images-prometheus images-chaos-helper images-etcd demo-etcd
 
@@ -103,6 +103,10 @@ soak: build images-tikv-sim images-prometheus
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
 
+# Man pages generated from the clap definitions (clap_mangen): target/man/operator*.1.
+man: build
+	target/$(PROFILE)/operator man --out target/man
+
 # cargo-fuzz over the parsers of untrusted input (fuzz/, its own workspace). cargo-fuzz
 # needs nightly flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. Each
 # target runs FUZZ_SECONDS (default 60) from a corpus seeded with the shipped examples and,
@@ -170,5 +174,5 @@ up:
 # VOLUMES=1 also removes PD/TiKV data and the compose volumes.
 down:
 	$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) stop
-	$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) --profile tools run --rm operator-down down -f /etc/operator/$(CLUSTER_FILE) $(if $(VOLUMES),--volumes)
+	$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) --profile tools run --rm operator-down down -f /etc/operator/$(CLUSTER_FILE) $(if $(VOLUMES),--volumes --yes)
 	$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) down --remove-orphans $(if $(VOLUMES),--volumes)

@@ -17,7 +17,7 @@ API=(--api "http://127.0.0.1:$PORT" --state-dir "$STATE")
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cleanup() {
   [[ -n ${RUN_PID:-} ]] && kill "$RUN_PID" 2>/dev/null && wait "$RUN_PID" 2>/dev/null || true
-  if [[ ${KEEP:-0} != 1 ]]; then step "cleaning up (KEEP=1 keeps the cluster)"; $OP down -f "$SPEC" --volumes; fi
+  if [[ ${KEEP:-0} != 1 ]]; then step "cleaning up (KEEP=1 keeps the cluster)"; $OP down -f "$SPEC" --volumes --yes; fi
   rm -rf "$STATE" "$WORK"
 }
 trap cleanup EXIT

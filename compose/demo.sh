@@ -13,7 +13,7 @@ export OPERATOR_LOG=${OPERATOR_LOG:-warn}
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cleanup() {
   [[ -n ${RUN_PID:-} ]] && kill "$RUN_PID" 2>/dev/null && wait "$RUN_PID" 2>/dev/null || true
-  if [[ ${KEEP:-0} != 1 ]]; then step "cleaning up (KEEP=1 keeps the cluster)"; $OP down -f "$SPEC" --volumes; fi
+  if [[ ${KEEP:-0} != 1 ]]; then step "cleaning up (KEEP=1 keeps the cluster)"; $OP down -f "$SPEC" --volumes --yes; fi
   rm -rf "$STATE"
 }
 trap cleanup EXIT

@@ -16,7 +16,7 @@ use operator::diagnose::reconciler::{DiagnosisReconciler, ReconcilerConfig};
 use operator::diagnose::store_queue::{SnapshotContext, StoreQueue};
 use operator::reconcile::Controller;
 use operator::runtime::docker::DockerRuntime;
-use operator::runtime::ContainerRuntime;
+use operator::runtime::{ContainerRuntime, RuntimeError};
 use operator::subjects::tikv::pd_adapter::PdAdapter;
 use operator::subjects::tikv::subject::{PdApi, TikvSubject};
 use operator::subjects::tikv::window::PromMetricsWindow;
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let guard = match operator::telemetry::init(&cli.log, "operator") {
+    let guard = match operator::telemetry::init(&cli.log_filter(), "operator") {
         Ok(g) => g,
         Err(e) => {
             eprintln!("error: {e}");
@@ -52,8 +52,13 @@ fn main() -> ExitCode {
     let env = Env {
         runtime: Arc::new(|| {
             async {
-                let rt: Arc<dyn ContainerRuntime> = Arc::new(DockerRuntime::connect().await?);
-                Ok(rt)
+                match DockerRuntime::connect().await {
+                    Ok(rt) => Ok(Arc::new(rt) as Arc<dyn ContainerRuntime>),
+                    Err(RuntimeError::Unreachable(detail)) => {
+                        Err(RuntimeError::Unreachable(docker_unreachable(&detail).await))
+                    }
+                    Err(e) => Err(e),
+                }
             }
             .boxed()
         }),
@@ -75,6 +80,26 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Docker did not answer: name the address tried (DOCKER_HOST, or the default socket)
+/// and why.
+async fn docker_unreachable(detail: &str) -> String {
+    let host = std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
+    if let Some(path) = host.strip_prefix("unix://") {
+        return if std::path::Path::new(path).exists() {
+            format!("{host}: {detail}")
+        } else {
+            format!(
+                "{host}: no socket at {path} (is the Docker daemon running? is DOCKER_HOST right?)"
+            )
+        };
+    }
+    let line = cli::reach::explain("Docker", &host, detail).await;
+    line.strip_prefix("Docker at ").unwrap_or(&line).to_string()
 }
 
 /// `operator run`: the controller loop and its HTTP surface until SIGINT/SIGTERM.

@@ -81,6 +81,7 @@ impl Drop for Project {
             "-f",
             &format!("/etc/operator/{}.yaml", self.name),
             "--volumes",
+            "--yes",
         ]);
         if !down.status.success() {
             eprintln!(

@@ -581,7 +581,7 @@ async fn a_sigkilled_operator_restarts_into_a_converged_cluster_without_losing_a
     t.stop();
     if let Err(e) = result {
         let _ = Command::new(env!("CARGO_BIN_EXE_operator"))
-            .args(["down", "--volumes", "-f"])
+            .args(["down", "--volumes", "--yes", "-f"])
             .arg(t.file())
             .output();
         let _ = Command::new("docker").args(["rmi", &v2]).output();
@@ -614,7 +614,7 @@ async fn a_sigkilled_operator_restarts_into_a_converged_cluster_without_losing_a
         "the removal watcher saw PD"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_operator"))
-        .args(["down", "--volumes", "-f"])
+        .args(["down", "--volumes", "--yes", "-f"])
         .arg(t.file())
         .output()
         .unwrap();

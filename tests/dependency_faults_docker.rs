@@ -347,7 +347,7 @@ spec:
 
     drop(op);
     let _ = Command::new(env!("CARGO_BIN_EXE_operator"))
-        .args(["down", "--volumes", "-f"])
+        .args(["down", "--volumes", "--yes", "-f"])
         .arg(&file)
         .output();
 }

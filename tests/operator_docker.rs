@@ -134,7 +134,7 @@ spec:
 
     fn down(&self) {
         let _ = operator()
-            .args(["down", "--volumes", "-f"])
+            .args(["down", "--volumes", "--yes", "-f"])
             .arg(self.file())
             .output();
     }

@@ -138,7 +138,7 @@ spec:
     let _ = Command::new("kill").arg(pid.to_string()).status();
     let _ = child.wait();
     let _ = Command::new(env!("CARGO_BIN_EXE_operator"))
-        .args(["down", "--volumes", "-f"])
+        .args(["down", "--volumes", "--yes", "-f"])
         .arg(&file)
         .output();
     assert!(samples.len() >= 8, "too few samples: {samples:?}");

@@ -157,6 +157,43 @@ fn severity_and_summary_changes_are_recorded_on_the_timeline() {
 }
 
 #[test]
+fn a_summary_whose_only_change_is_a_ticking_elapsed_time_adds_no_timeline_entry() {
+    let mut tr = tracker();
+    let summary = |ago: u64, regions: u64| {
+        format!("store 4 Disconnected (last heartbeat {ago}s ago), Offline for {ago}s with {regions} regions left")
+    };
+    tr.observe(
+        &[violation("a", 0, Severity::Critical, &summary(9, 3))],
+        &[],
+        at(0),
+    );
+    for s in 1..=5 {
+        tr.observe(
+            &[violation("a", 0, Severity::Critical, &summary(9 + s, 3))],
+            &[],
+            at(s),
+        );
+    }
+    let out = tr.observe(
+        &[violation("a", 0, Severity::Critical, &summary(15, 2))],
+        &[],
+        at(6),
+    );
+    let t = &out.updated[0];
+    let kinds: Vec<_> = t.timeline.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![TimelineKind::Opened, TimelineKind::SummaryChanged],
+        "only the region count is news"
+    );
+    assert_eq!(
+        t.summary,
+        summary(15, 2),
+        "the summary itself stays current"
+    );
+}
+
+#[test]
 fn duplicate_reports_in_one_round_count_once_and_the_worst_severity_wins() {
     let mut tr = tracker();
     let out = tr.observe(

@@ -1,6 +1,6 @@
 //! `operator eval` and `operator demo --scenario NAME`: thin wrappers over
-//! [`crate::eval`]. Both run the scenario files of `examples/scenarios/` on the
-//! in-process simulator (no Docker); `demo` runs one scenario once with readable
+//! [`crate::eval`]. Both run the scenario files of `examples/scenarios/` (shipped inside
+//! the binary, or `--scenarios DIR`) on the in-process simulator (no Docker); `demo` runs one scenario once with readable
 //! progress, `eval` runs them all N times plus controls and writes the reports.
 
 use std::path::PathBuf;
@@ -11,15 +11,16 @@ use super::CliError;
 use crate::diagnose::backend::{select_backend, BackendChoice, BackendSettings};
 use crate::eval::report::{compare_markdown, svg};
 use crate::eval::runner::{BackendUnderTest, RunnerConfig, Stage};
-use crate::eval::scenario::{load_dir, Scenario};
+use crate::eval::scenario::{load_dir, parse, Scenario};
 use crate::eval::{evaluate, EvalConfig, Report};
 
 /// Options shared by `eval` and `demo`.
 #[derive(Debug, Args)]
 pub struct ScenarioOpts {
-    /// Directory of scenario files (`*.yaml`).
-    #[arg(long, default_value = "examples/scenarios")]
-    pub scenarios: PathBuf,
+    /// Directory of scenario files (`*.yaml`) [default: the scenarios shipped in the
+    /// binary, built from examples/scenarios].
+    #[arg(long)]
+    pub scenarios: Option<PathBuf>,
     /// Simulated seconds per wall-clock second.
     #[arg(long, default_value_t = 30.0)]
     pub time_factor: f64,
@@ -44,8 +45,41 @@ impl ScenarioOpts {
     }
 
     fn load(&self) -> Result<Vec<Scenario>, CliError> {
-        load_dir(&self.scenarios).map_err(|e| CliError::Input(e.to_string()))
+        match &self.scenarios {
+            Some(dir) => load_dir(dir).map_err(|e| CliError::Input(e.to_string())),
+            None => shipped_scenarios(),
+        }
     }
+}
+
+/// The scenario files of `examples/scenarios/`, embedded at build time (`build.rs`) so
+/// that `operator demo` and `operator eval` work from any directory.
+const SHIPPED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/scenarios.rs"));
+
+/// The shipped scenarios, parsed (sorted by file name, names unique).
+fn shipped_scenarios() -> Result<Vec<Scenario>, CliError> {
+    let mut out: Vec<Scenario> = Vec::new();
+    for (file, text) in SHIPPED {
+        let s = parse(
+            text,
+            &format!("examples/scenarios/{file} (shipped)"),
+            &crate::subjects::tikv::catalog::CATALOG,
+        )
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+        if out.iter().any(|o| o.name == s.name) {
+            return Err(CliError::Failed(format!(
+                "examples/scenarios/{file}: duplicate scenario name {:?}",
+                s.name
+            )));
+        }
+        out.push(s);
+    }
+    if out.is_empty() {
+        return Err(CliError::Failed(
+            "this binary was built without scenarios (examples/scenarios was empty); pass --scenarios DIR".into(),
+        ));
+    }
+    Ok(out)
 }
 
 /// `operator eval`.
@@ -309,4 +343,16 @@ pub async fn demo(a: DemoArgs) -> Result<(), CliError> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_scenarios_are_every_file_of_examples_scenarios() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios");
+        let on_disk = load_dir(&dir).unwrap();
+        assert_eq!(shipped_scenarios().unwrap(), on_disk);
+    }
 }

@@ -89,12 +89,12 @@ pub(crate) fn confirmed_cause(category: &str, target: &str) -> Result<Cause, Cli
 
 /// `operator incidents ...`.
 pub async fn run(a: IncidentsArgs) -> Result<(), CliError> {
-    let fmt: OutputFormat = a
-        .store
-        .output
-        .parse()
-        .map_err(|e| CliError::Input(format!("{e}")))?;
-    let access = super::tickets::access(&a.store).await?;
+    let fmt: OutputFormat = a.store.output.output.tickets();
+    // The token (OPERATOR_API_TOKEN) is read for `resolve`, which changes tickets.
+    let token = super::tickets::TokenArgs {
+        api_token_file: None,
+    };
+    let access = super::tickets::access(&a.store, Some(&token)).await?;
     let tickets = all_tickets(&access).await?;
     let incidents = incidents(&tickets);
     let now = SystemTime::now();

@@ -10,15 +10,21 @@ pub mod api_access;
 pub mod backend_args;
 pub mod eval;
 pub mod incidents;
+pub mod output;
+pub mod reach;
+pub mod state;
 pub mod status;
 pub mod tickets;
+pub mod version;
+
+pub use output::{OutputArgs, OutputFormat};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::reconcile::{Controller, Metrics};
 use crate::runtime::{ContainerRuntime, RuntimeError};
@@ -30,18 +36,50 @@ use crate::subjects::tikv::subject::{PdFactory, TikvSubject};
 #[derive(Debug, Parser)]
 #[command(name = "operator", version, about, long_about = None)]
 pub struct Cli {
-    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `operator=debug`.
-    #[arg(long, global = true, env = "OPERATOR_LOG", default_value = "info")]
-    pub log: String,
+    /// Log filter (tracing EnvFilter syntax: a level such as `info`, or directives such
+    /// as `operator=debug,warn`). Logs go to standard error [default: `info` for `run`,
+    /// `off` for the other commands].
+    #[arg(long, global = true, env = "OPERATOR_LOG", value_parser = parse_log_filter)]
+    pub log: Option<String>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
 }
 
+impl Cli {
+    /// The log filter in force: `--log`, else `info` for the long-running controller and
+    /// `off` for interactive commands (their output is the answer, not log lines).
+    pub fn log_filter(&self) -> String {
+        match (&self.log, &self.command) {
+            (Some(l), _) => l.clone(),
+            (None, Command::Run(_)) => "info".into(),
+            (None, _) => "off".into(),
+        }
+    }
+}
+
+/// The levels a bare `--log` word may be.
+const LOG_LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+
+/// Validates `--log`: each comma-separated directive is a level, or `target=level`.
+pub(crate) fn parse_log_filter(s: &str) -> Result<String, String> {
+    let expected = "expected a level (off, error, warn, info, debug, trace) or directives such as operator=debug,warn";
+    for d in s.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = d.rsplit_once('=').map_or(d, |(_, l)| l);
+        if !LOG_LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            return Err(format!("{d:?} is not a log level; {expected}"));
+        }
+    }
+    tracing_subscriber::EnvFilter::builder()
+        .parse(s)
+        .map_err(|e| format!("{e}; {expected}"))?;
+    Ok(s.to_string())
+}
+
 /// Commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check a spec without touching Docker (exit 2 when invalid).
+    /// Check a spec without touching Docker (exit 2 when invalid); -o yaml prints it with defaults.
     Validate(ValidateArgs),
     /// Print the plan that `apply` would execute, without acting.
     Diff(SpecArgs),
@@ -49,7 +87,7 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Run the controller: converge and keep converging (resync, Docker events, file edits).
     Run(RunArgs),
-    /// Show the cluster like `tiup cluster display`.
+    /// Show the cluster like `tiup cluster display`, and where its state lives.
     Status(StatusArgs),
     /// Remove every container and the network the cluster owns (volumes with --volumes).
     Down(DownArgs),
@@ -67,17 +105,25 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Run one fault scenario on the in-process simulator, showing detection and diagnosis.
     Demo(eval::DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion(CompletionArgs),
+    /// Print the version and build information.
+    Version(VersionArgs),
+    /// Write man pages generated from this command line (`make man`).
+    #[command(hide = true)]
+    Man(ManArgs),
 }
 
-/// `operator chaos -f FILE <fault>`.
+/// `operator chaos [-f FILE] <fault>`.
 #[derive(Debug, Args)]
 pub struct ChaosCmd {
-    /// Path of cluster.yaml.
-    #[arg(short = 'f', long = "file")]
-    pub file: PathBuf,
-    /// The operator's state directory (experiments are recorded there).
-    #[arg(long, default_value = ".operator", env = "OPERATOR_STATE_DIR")]
-    pub state_dir: PathBuf,
+    /// Which cluster and where its state is (-f is optional once `operator run` has
+    /// recorded the cluster in its state directory).
+    #[command(flatten)]
+    pub state: state::StateArgs,
+    /// Output format (`chaos list`).
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// The fault.
     #[command(flatten)]
     pub args: crate::chaos::cli::ChaosArgs,
@@ -86,26 +132,29 @@ pub struct ChaosCmd {
 /// `-f FILE`.
 #[derive(Debug, Args)]
 pub struct SpecArgs {
-    /// Path of cluster.yaml.
+    /// Path of cluster.yaml (`-` reads standard input).
     #[arg(short = 'f', long = "file")]
     pub file: PathBuf,
-    /// PD client URLs to use instead of the PD containers' addresses.
-    #[arg(long = "pd", value_delimiter = ',')]
+    /// PD client URLs to use instead of the PD containers' addresses (http:// or https://).
+    #[arg(long = "pd", value_delimiter = ',', value_parser = state::parse_http_url)]
     pub pd: Vec<String>,
     /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Path of cluster.yaml.
+    /// Path of cluster.yaml (`-` reads standard input).
     #[arg(short = 'f', long = "file")]
     pub file: PathBuf,
     /// Validate as a change to an existing cluster (the 3-store minimum applies to new clusters only).
     #[arg(long)]
     pub existing: bool,
+    /// Output format (json/yaml: the spec with every default filled in).
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `apply`.
@@ -136,9 +185,10 @@ pub struct RunArgs {
     /// OPERATOR_API_TOKEN is not set). Without a token, mutating routes are refused.
     #[arg(long, env = "OPERATOR_API_TOKEN_FILE")]
     pub api_token_file: Option<PathBuf>,
-    /// Directory for the operator's state (tickets database, decision log).
-    #[arg(long, default_value = ".operator", env = "OPERATOR_STATE_DIR")]
-    pub state_dir: PathBuf,
+    /// The state directory (tickets database, decision log, chaos experiments)
+    /// [default: $XDG_STATE_HOME/operator/<cluster>, i.e. ~/.local/state/operator/<cluster>].
+    #[arg(long, env = "OPERATOR_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Which model diagnoses tickets.
     #[command(flatten)]
     pub diagnosis: backend_args::BackendArgs,
@@ -147,37 +197,57 @@ pub struct RunArgs {
 /// `status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Path of cluster.yaml (containers + PD).
+    /// Path of cluster.yaml (containers + PD; `-` reads standard input).
     #[arg(short = 'f', long = "file")]
     pub file: Option<PathBuf>,
-    /// A PD client URL: show any reachable cluster, even one this operator did not create.
-    #[arg(long = "pd", value_delimiter = ',')]
+    /// A PD client URL (http:// or https://): show any reachable cluster, even one this
+    /// operator did not create.
+    #[arg(long = "pd", value_delimiter = ',', value_parser = state::parse_http_url)]
     pub pd: Vec<String>,
+    /// The state directory to show [default: $XDG_STATE_HOME/operator/<cluster>].
+    #[arg(long, env = "OPERATOR_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `down`.
 #[derive(Debug, Args)]
 pub struct DownArgs {
-    /// Path of cluster.yaml.
+    /// Path of cluster.yaml (`-` reads standard input).
     #[arg(short = 'f', long = "file")]
     pub file: PathBuf,
-    /// Also remove the data volumes (all data is lost).
+    /// Also remove the data volumes (all data is lost; asks for confirmation).
     #[arg(long)]
     pub volumes: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }
 
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// Human-readable.
-    Table,
-    /// JSON.
-    Json,
-    /// YAML.
-    Yaml,
+/// `completion SHELL`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `version`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `man --out DIR`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory the pages are written to.
+    #[arg(long, default_value = "target/man")]
+    pub out: PathBuf,
 }
 
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -328,7 +398,7 @@ impl Command {
             Command::Run(a) => Some(&a.spec.file),
             Command::Status(a) => a.file.as_deref(),
             Command::Down(a) => Some(&a.file),
-            Command::Chaos(a) => Some(&a.file),
+            Command::Chaos(a) => a.state.file.as_deref(),
             _ => None,
         }
     }
@@ -352,12 +422,31 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
                     new_cluster: !a.existing,
                 },
             )?;
-            println!(
-                "{}: valid ({} PD, {} TiKV)",
-                a.file.display(),
-                loaded.spec.spec.pd.replicas,
-                loaded.spec.spec.tikv.replicas
-            );
+            match a.output.output {
+                OutputFormat::Table | OutputFormat::Wide => println!(
+                    "{}: valid ({} PD, {} TiKV)",
+                    display_file(&a.file),
+                    loaded.spec.spec.pd.replicas,
+                    loaded.spec.spec.tikv.replicas
+                ),
+                OutputFormat::Name => {
+                    print!(
+                        "{}",
+                        output::names("tikvcluster", [loaded.spec.name().to_string()])
+                    )
+                }
+                // The spec is camelCase already: printed as is, defaults filled in.
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&loaded.spec).unwrap_or_default()
+                ),
+                OutputFormat::Yaml => {
+                    print!(
+                        "{}",
+                        yaml_serde::to_string(&loaded.spec).unwrap_or_default()
+                    )
+                }
+            }
             Ok(())
         }
         Command::Diff(a) => {
@@ -367,13 +456,15 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
                 .observe_and_plan()
                 .await
                 .map_err(|e| CliError::Failed(e.to_string()))?;
-            match a.output {
-                Output::Json => println!(
+            match a.output.output {
+                OutputFormat::Table | OutputFormat::Wide => {
+                    print!("{}", status::render_plan(&plan, obs.pd_error.as_deref()))
+                }
+                OutputFormat::Name => print!(
                     "{}",
-                    serde_json::to_string_pretty(&plan).unwrap_or_default()
+                    output::names("step", plan.steps.iter().map(|s| s.to_string()))
                 ),
-                Output::Yaml => print!("{}", yaml_serde::to_string(&plan).unwrap_or_default()),
-                Output::Table => print!("{}", status::render_plan(&plan, obs.pd_error.as_deref())),
+                fmt => print!("{}", output::structured(&plan, fmt)?),
             }
             Ok(())
         }
@@ -386,6 +477,11 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
         Command::Run(a) => {
             // Exposure is decided before anything connects to Docker.
             api_access::check_listen(a.listen, a.allow_remote_api)?;
+            if a.spec.file.as_os_str() == "-" {
+                return Err(CliError::Input(
+                    "run watches its spec file for edits; -f - (standard input) is for one-shot commands".into(),
+                ));
+            }
             let api_token = api_access::ApiToken::from_env_or_file(a.api_token_file.as_deref())?;
             if api_token.is_none() {
                 tracing::info!(
@@ -395,8 +491,18 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
             }
             let backend = a.diagnosis.settings().map_err(CliError::Input)?;
             let (loaded, rt) = load_for_cluster(&env, &a.spec.file).await?;
+            let state = state::for_cluster(a.state_dir.as_deref(), loaded.spec.name())?;
             let s = subject(rt, &env, &loaded, &a.spec.pd);
             preflight_images(&*s.runtime(), &loaded).await?;
+            state.create(&state::ClusterRecord {
+                name: loaded.spec.name().to_string(),
+                network: loaded.spec.network_name(),
+                spec_file: std::fs::canonicalize(&a.spec.file)
+                    .unwrap_or_else(|_| a.spec.file.clone())
+                    .display()
+                    .to_string(),
+            })?;
+            tracing::info!(state_dir = %state.path.display(), "state directory");
             let controller = Controller::new(s, Metrics::new());
             match &env.serve {
                 Some(serve) => {
@@ -404,7 +510,7 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
                         controller,
                         listen: a.listen,
                         api_token,
-                        state_dir: a.state_dir,
+                        state_dir: state.path,
                         spec_file: a.spec.file.clone(),
                         backend,
                     })
@@ -423,23 +529,12 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
         Command::Diagnose(a) => tickets::diagnose(a).await,
         Command::Eval(a) => eval::eval(a).await,
         Command::Demo(a) => eval::demo(a).await,
-        Command::Chaos(a) => {
-            let loaded = load(&a.file, ValidationContext { new_cluster: false })?;
-            let rt = (env.runtime)().await?;
-            let chaos = crate::chaos::Chaos::new(
-                rt,
-                loaded.spec.name(),
-                &loaded.spec.network_name(),
-                &a.state_dir,
-            )
-            .map_err(|e| CliError::Failed(e.to_string()))?;
-            let mut out = std::io::stdout();
-            crate::chaos::cli::run(a.args, &chaos, &mut out)
-                .await
-                .map_err(|e| CliError::Failed(e.to_string()))
-        }
+        Command::Chaos(a) => chaos(&env, a).await,
         Command::Down(a) => {
             let loaded = load(&a.file, ValidationContext { new_cluster: false })?;
+            if a.volumes && !a.yes {
+                confirm_volume_removal(loaded.spec.name())?;
+            }
             down(
                 &*(env.runtime)().await?,
                 loaded.spec.name(),
@@ -448,7 +543,126 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
             )
             .await
         }
+        Command::Completion(a) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(a.shell, &mut cmd, "operator", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Version(a) => {
+            let b = version::BUILD;
+            match a.output.output {
+                OutputFormat::Table | OutputFormat::Wide => println!("{}", b.line()),
+                OutputFormat::Name => println!("operator/{}", b.version),
+                fmt => print!("{}", output::structured(&b, fmt)?),
+            }
+            Ok(())
+        }
+        Command::Man(a) => write_man_pages(&a.out),
     }
+}
+
+/// `<stdin>` for `-`, else the path.
+fn display_file(file: &std::path::Path) -> String {
+    if file.as_os_str() == "-" {
+        "<stdin>".into()
+    } else {
+        file.display().to_string()
+    }
+}
+
+/// `down --volumes` destroys data: ask, as `tiup cluster destroy` does. Without a
+/// terminal to ask on, refuse unless `--yes`.
+pub(crate) fn confirm_volume_removal(cluster: &str) -> Result<(), CliError> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(CliError::Input(format!(
+            "down --volumes deletes every data volume of cluster {cluster:?}; pass --yes to confirm (standard input is not a terminal to ask on)"
+        )));
+    }
+    eprint!("This removes cluster {cluster:?} and ALL its data volumes. Type the cluster name to confirm: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::Failed(format!("cannot read the confirmation: {e}")))?;
+    if answer.trim() == cluster {
+        Ok(())
+    } else {
+        Err(CliError::Input("not confirmed; nothing was removed".into()))
+    }
+}
+
+/// `operator man`: one page for `operator` and one per subcommand (`operator-status.1`).
+fn write_man_pages(out: &std::path::Path) -> Result<(), CliError> {
+    let fail = |e: std::io::Error| CliError::Failed(format!("{}: {e}", out.display()));
+    std::fs::create_dir_all(out).map_err(fail)?;
+    let cmd = <Cli as clap::CommandFactory>::command().version(version::BUILD.version);
+    clap_mangen::generate_to(cmd, out).map_err(fail)?;
+    println!("man pages written to {}", out.display());
+    Ok(())
+}
+
+/// `operator chaos`: the cluster from -f, or from what `run` recorded in the state.
+async fn chaos(env: &Env, a: ChaosCmd) -> Result<(), CliError> {
+    let state = a.state.resolve()?;
+    let list = matches!(a.args.command, crate::chaos::cli::ChaosCommand::List { .. });
+    if list && !state.exists() {
+        // Read-only: nothing recorded, nothing created.
+        if a.output.output.is_human() {
+            println!("No experiments.");
+        } else {
+            print!(
+                "{}",
+                output::structured(&Vec::<()>::new(), a.output.output)?
+            );
+        }
+        return Ok(());
+    }
+    let (name, network) = match &a.state.file {
+        Some(f) => {
+            let loaded = load(f, ValidationContext { new_cluster: false })?;
+            (loaded.spec.name().to_string(), loaded.spec.network_name())
+        }
+        None => match state.record() {
+            Some(r) => (r.name, r.network),
+            None => {
+                return Err(CliError::Input(format!(
+                    "no cluster is recorded in {}: pass -f cluster.yaml",
+                    state.path.display()
+                )))
+            }
+        },
+    };
+    let rt = (env.runtime)().await?;
+    let chaos = crate::chaos::Chaos::new(rt, &name, &network, &state.path)
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    if let crate::chaos::cli::ChaosCommand::List { all } = a.args.command {
+        if !a.output.output.is_human() {
+            let _ = chaos.recover(std::time::SystemTime::now()).await;
+            let list: Vec<_> = chaos
+                .list()
+                .map_err(|e| CliError::Failed(e.to_string()))?
+                .into_iter()
+                .filter(|e| all || e.is_active())
+                .collect();
+            match a.output.output {
+                OutputFormat::Name => {
+                    print!(
+                        "{}",
+                        output::names("experiment", list.into_iter().map(|e| e.id))
+                    )
+                }
+                fmt => print!("{}", output::structured(&list, fmt)?),
+            }
+            return Ok(());
+        }
+    }
+    let mut out = std::io::stdout();
+    crate::chaos::cli::run(a.args, &chaos, &mut out)
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))
 }
 
 /// Checks every image the spec needs exists locally before anything is created.

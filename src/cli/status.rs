@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Table};
 use serde::Serialize;
 
-use super::{CliError, Env, Output, StatusArgs};
+use super::{output, CliError, Env, OutputFormat, StatusArgs};
 use crate::reconcile::Plan;
 use crate::runtime::{labels, ContainerStatus, Owned};
 use crate::spec::{self, ValidationContext};
@@ -50,6 +50,10 @@ pub struct StatusDoc {
     pub pd_error: Option<String>,
     /// PD leader.
     pub pd_leader: Option<String>,
+    /// The cluster's state directory (tickets, decisions, experiments), when known.
+    pub state_dir: Option<String>,
+    /// Whether that directory exists yet (`operator run` creates it).
+    pub state_exists: bool,
     /// Rows.
     pub members: Vec<Row>,
 }
@@ -239,6 +243,17 @@ pub fn render(doc: &StatusDoc) -> String {
         doc.pd_endpoint.as_deref().unwrap_or("unreachable"),
         doc.pd_leader.as_deref().unwrap_or("-")
     );
+    if let Some(dir) = &doc.state_dir {
+        let _ = writeln!(
+            out,
+            "State: {dir}{}",
+            if doc.state_exists {
+                ""
+            } else {
+                " (not created yet: `operator run` creates it)"
+            }
+        );
+    }
     if let Some(e) = &doc.pd_error {
         let _ = writeln!(out, "PD: {e}");
     }
@@ -311,6 +326,7 @@ pub async fn run(env: &Env, a: StatusArgs) -> Result<(), CliError> {
     let doc = match &a.file {
         Some(file) => {
             let loaded = spec::load_file(file, ValidationContext { new_cluster: false })?;
+            let state = super::state::for_cluster(a.state_dir.as_deref(), loaded.spec.name())?;
             let rt = (env.runtime)().await?;
             let mut s = crate::subjects::tikv::subject::TikvSubject::new(
                 loaded.spec.clone(),
@@ -329,21 +345,33 @@ pub async fn run(env: &Env, a: StatusArgs) -> Result<(), CliError> {
                 pd_endpoint: obs.pd.as_ref().map(|v| v.endpoint.clone()),
                 pd_error: obs.pd_error.clone(),
                 pd_leader: obs.pd.as_ref().and_then(|v| v.leader.clone()),
+                state_dir: Some(state.path.display().to_string()),
+                state_exists: state.exists(),
                 members: build(Some(loaded.spec.name()), &obs.owned, obs.pd.as_ref()),
             }
         }
         None if !a.pd.is_empty() => {
             let client = (env.pd_factory)(a.pd.clone());
-            let (pd, err) = match client.observe().await {
-                Ok(v) => (Some(v), None),
-                Err(e) => (None, Some(e)),
+            // Nothing but PD to show: when it does not answer, say why in one line
+            // rather than printing an empty table.
+            let pd = match client.observe().await {
+                Ok(pd) => pd,
+                Err(e) => {
+                    let mut lines = Vec::new();
+                    for url in &a.pd {
+                        lines.push(super::reach::explain("PD", url, &pd_cause(&e)).await);
+                    }
+                    return Err(CliError::Failed(lines.join("\n")));
+                }
             };
             StatusDoc {
                 cluster: None,
-                pd_endpoint: pd.as_ref().map(|v| v.endpoint.clone()),
-                pd_error: err,
-                pd_leader: pd.as_ref().and_then(|v| v.leader.clone()),
-                members: build(None, &Owned::default(), pd.as_ref()),
+                pd_endpoint: Some(pd.endpoint.clone()),
+                pd_error: None,
+                pd_leader: pd.leader.clone(),
+                state_dir: a.state_dir.as_ref().map(|p| p.display().to_string()),
+                state_exists: a.state_dir.as_ref().is_some_and(|p| p.is_dir()),
+                members: build(None, &Owned::default(), Some(&pd)),
             }
         }
         None => {
@@ -352,15 +380,39 @@ pub async fn run(env: &Env, a: StatusArgs) -> Result<(), CliError> {
             ))
         }
     };
-    match a.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()),
-        Output::Yaml => print!("{}", yaml_serde::to_string(&doc).unwrap_or_default()),
-        Output::Table => print!("{}", render(&doc)),
-    }
-    if doc.pd_error.is_some() && a.file.is_none() {
-        return Err(CliError::Failed("PD did not answer".into()));
+    match a.output.output {
+        OutputFormat::Table | OutputFormat::Wide => print!("{}", render(&doc)),
+        OutputFormat::Name => print!(
+            "{}",
+            doc.members
+                .iter()
+                .map(|r| format!("{}/{}\n", r.role, r.id))
+                .collect::<String>()
+        ),
+        fmt => print!("{}", output::structured(&doc, fmt)?),
     }
     Ok(())
+}
+
+/// PD's client error when the address listens: an answer that is not PD's API is said
+/// so; anything else is PD's own error.
+pub fn pd_cause(e: &str) -> String {
+    let lower = e.to_ascii_lowercase();
+    if [
+        "decode",
+        "expected",
+        "404",
+        "missing field",
+        "not found",
+        "invalid type",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+    {
+        "the server answered, but it is not a PD server (no PD API at /pd/api/v1/members)".into()
+    } else {
+        e.to_string()
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand};
 
+use super::output::{self, OutputArgs, OutputFormat};
+use super::state::StateArgs;
 use super::CliError;
 use crate::diagnose::backend::{select_backend, BackendSettings};
 use crate::diagnose::decision_log::DecisionLog;
@@ -17,36 +19,28 @@ use crate::diagnose::reconciler::{
     DiagnosisReconciler, MemoryQueue, NoExtraContext, ReconcilerConfig,
 };
 use crate::diagnose::store_queue::brief_of;
-use crate::tickets::api::{TicketAccess, TicketsClient};
-use crate::tickets::render::{render_events, render_list, render_ticket, OutputFormat};
+use crate::tickets::api::{AccessError, ClientError, TicketAccess, TicketsClient};
+use crate::tickets::render::{render_events, render_list, render_ticket};
 use crate::tickets::{Severity, Status, TicketFilter, TicketStore};
 
-/// Where the tickets are.
+/// Where the tickets are, and how to print them: the same flags on every tickets
+/// command.
 #[derive(Debug, Args, Clone)]
 pub struct StoreArgs {
-    /// The operator's state directory (used when the controller is not running).
-    #[arg(
-        long,
-        default_value = ".operator",
-        env = "OPERATOR_STATE_DIR",
-        global = true
-    )]
-    pub state_dir: PathBuf,
-    /// The running controller's API.
-    #[arg(
-        long,
-        default_value = "http://127.0.0.1:9464",
-        env = "OPERATOR_API",
-        global = true
-    )]
-    pub api: String,
-    /// File whose first line is the API token for ack/resolve (when OPERATOR_API_TOKEN
-    /// is not set).
-    #[arg(long, env = "OPERATOR_API_TOKEN_FILE", global = true)]
+    /// Which cluster and where its state and controller are.
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// The API token, for the commands that change tickets.
+#[derive(Debug, Args, Clone)]
+pub struct TokenArgs {
+    /// File whose first line is the API token (when OPERATOR_API_TOKEN is not set).
+    #[arg(long, env = "OPERATOR_API_TOKEN_FILE")]
     pub api_token_file: Option<PathBuf>,
-    /// Output: table, json or yaml.
-    #[arg(short = 'o', long, default_value = "table", global = true)]
-    pub output: String,
 }
 
 /// `operator tickets ...`.
@@ -87,6 +81,9 @@ pub enum TicketsCommand {
         /// A note for the timeline.
         #[arg(long)]
         note: Option<String>,
+        /// The API token.
+        #[command(flatten)]
+        token: TokenArgs,
     },
     /// Resolve a ticket by hand (with --cause: record the confirmed root cause, which
     /// later diagnoses draw on as history).
@@ -102,6 +99,9 @@ pub enum TicketsCommand {
         /// The entity it was on (defaults to the diagnosed target, else the ticket's).
         #[arg(long, requires = "cause")]
         target: Option<String>,
+        /// The API token.
+        #[command(flatten)]
+        token: TokenArgs,
     },
 }
 
@@ -132,18 +132,51 @@ pub struct DiagnoseArgs {
     pub diagnosis: super::backend_args::BackendArgs,
 }
 
-fn format(s: &str) -> Result<OutputFormat, CliError> {
-    s.parse().map_err(|e| CliError::Input(format!("{e}")))
-}
-
-pub(crate) async fn access(a: &StoreArgs) -> Result<TicketAccess, CliError> {
-    let token = super::api_access::ApiToken::from_env_or_file(a.api_token_file.as_deref())?
-        .map(|t| t.expose().to_owned());
-    let client = TicketsClient::new(&a.api, token, Duration::from_secs(5))
+/// The running controller's API when it answers, else the cluster's ticket database.
+/// A database that does not exist is not created (read-only commands create nothing).
+pub(crate) async fn access(
+    a: &StoreArgs,
+    token: Option<&TokenArgs>,
+) -> Result<TicketAccess, CliError> {
+    let token = match token {
+        Some(t) => super::api_access::ApiToken::from_env_or_file(t.api_token_file.as_deref())?
+            .map(|t| t.expose().to_owned()),
+        None => None,
+    };
+    let client = TicketsClient::new(&a.state.api, token, Duration::from_secs(5))
         .map_err(|e| CliError::Input(e.to_string()))?;
-    TicketAccess::connect(client, &a.state_dir.join("tickets"))
+    let state = match a.state.resolve() {
+        Ok(s) => s,
+        // No cluster named and none found: the controller may still answer.
+        Err(e) => {
+            return match client.ping().await {
+                Ok(()) => Ok(TicketAccess::Remote(client)),
+                Err(_) => Err(e),
+            }
+        }
+    };
+    if !state.tickets().is_dir() {
+        return match client.ping().await {
+            Ok(()) => Ok(TicketAccess::Remote(client)),
+            Err(_) => Err(state.missing()),
+        };
+    }
+    TicketAccess::connect(client, &state.tickets())
         .await
         .map_err(|e| CliError::Failed(e.to_string()))
+}
+
+/// A ticket that does not exist is bad input (exit 2) however it was asked for.
+fn access_err(e: AccessError) -> CliError {
+    match e {
+        AccessError::Client(ClientError::NotFound(id)) => not_found(id),
+        AccessError::Store(crate::tickets::StoreError::NotFound(id)) => not_found(id),
+        other => CliError::Failed(other.to_string()),
+    }
+}
+
+fn not_found(id: u64) -> CliError {
+    CliError::Input(format!("ticket {id} does not exist"))
 }
 
 fn parse_status(s: &str) -> Result<Status, CliError> {
@@ -180,7 +213,7 @@ fn render_err(e: impl std::fmt::Display) -> CliError {
 
 /// `operator tickets ...`.
 pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
-    let fmt = format(&a.store.output)?;
+    let fmt = a.store.output.output;
     let now = SystemTime::now();
     match a.command {
         TicketsCommand::List {
@@ -200,68 +233,88 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
                 since: since.map(|d| now - d),
                 ..TicketFilter::default()
             };
-            let list = access(&a.store)
+            let list = access(&a.store, None)
                 .await?
                 .list(&filter)
                 .await
-                .map_err(render_err)?;
-            print!("{}", render_list(&list, fmt, now).map_err(render_err)?);
+                .map_err(access_err)?;
+            match fmt {
+                OutputFormat::Name => {
+                    print!(
+                        "{}",
+                        output::names("ticket", list.iter().map(|t| t.as_ref().id.to_string()))
+                    )
+                }
+                OutputFormat::Json | OutputFormat::Yaml => {
+                    let summaries: Vec<_> = list.iter().map(|t| t.as_ref()).collect();
+                    print!("{}", output::structured(&summaries, fmt)?)
+                }
+                _ => print!(
+                    "{}",
+                    render_list(&list, fmt.tickets(), now).map_err(render_err)?
+                ),
+            }
         }
         TicketsCommand::Show { id } => {
-            let t = access(&a.store)
+            let t = access(&a.store, None)
                 .await?
                 .get(id)
                 .await
-                .map_err(render_err)?
-                .ok_or_else(|| CliError::Input(format!("ticket {id} does not exist")))?;
-            print!("{}", render_ticket(&t, fmt, now).map_err(render_err)?);
-            if fmt == OutputFormat::Table {
-                let all = super::incidents::all_tickets(&access(&a.store).await?).await?;
-                let incidents = super::incidents::incidents(&all);
-                if let Some(i) = crate::tickets::incidents::incident_of(&incidents, id) {
-                    if i.tickets.len() > 1 {
-                        println!(
-                            "\nPart of incident {} with ticket(s) {} (operator incidents show {}).",
-                            i.id,
-                            i.tickets
-                                .iter()
-                                .filter(|x| **x != id)
-                                .map(u64::to_string)
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            i.id
-                        );
-                    }
+                .map_err(access_err)?
+                .ok_or_else(|| not_found(id))?;
+            match fmt {
+                OutputFormat::Name => println!("ticket/{}", t.id),
+                OutputFormat::Json | OutputFormat::Yaml => {
+                    print!("{}", output::structured(&t, fmt)?)
                 }
-                if let Some(d) = t.diagnosis.as_ref().and_then(|v| {
-                    serde_json::from_value::<crate::diagnose::model::Diagnosis>(v.clone()).ok()
-                }) {
-                    println!();
-                    print!("{}", crate::diagnose::render::render_markdown(&d));
+                _ => {
+                    print!(
+                        "{}",
+                        render_ticket(&t, fmt.tickets(), now).map_err(render_err)?
+                    );
+                    print!("{}", diagnosis_section(t.diagnosis.as_ref()));
+                    let all = super::incidents::all_tickets(&access(&a.store, None).await?).await?;
+                    let incidents = super::incidents::incidents(&all);
+                    if let Some(i) = crate::tickets::incidents::incident_of(&incidents, id) {
+                        if i.tickets.len() > 1 {
+                            println!(
+                                "\nPart of incident {} with ticket(s) {} (operator incidents show {}).",
+                                i.id,
+                                i.tickets
+                                    .iter()
+                                    .filter(|x| **x != id)
+                                    .map(u64::to_string)
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                                i.id
+                            );
+                        }
+                    }
                 }
             }
         }
-        TicketsCommand::Ack { id, note } => {
+        TicketsCommand::Ack { id, note, token } => {
             let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-            let t = access(&a.store)
+            let t = access(&a.store, Some(&token))
                 .await?
                 .ack(id, &who, note.as_deref())
                 .await
-                .map_err(render_err)?;
+                .map_err(access_err)?;
             println!("ticket {} acknowledged", t.id);
         }
         TicketsCommand::Resolve {
             id,
             note,
             cause: None,
+            token,
             ..
         } => {
             let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-            let t = access(&a.store)
+            let t = access(&a.store, Some(&token))
                 .await?
                 .resolve(id, &who, note.as_deref())
                 .await
-                .map_err(render_err)?;
+                .map_err(access_err)?;
             println!("ticket {} resolved", t.id);
         }
         TicketsCommand::Resolve {
@@ -269,9 +322,10 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
             note,
             cause: Some(category),
             target,
+            token,
         } => {
             let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-            let acc = access(&a.store).await?;
+            let acc = access(&a.store, Some(&token)).await?;
             let t = acc
                 .get(id)
                 .await
@@ -295,16 +349,37 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The one human rendering of a stored diagnosis (the diagnose module's renderer); a
+/// diagnosis this build cannot read is pointed at, not dumped.
+pub fn diagnosis_section(d: Option<&serde_json::Value>) -> String {
+    let Some(v) = d else {
+        return String::new();
+    };
+    match serde_json::from_value::<crate::diagnose::model::Diagnosis>(v.clone()) {
+        Ok(d) => format!("\n{}", crate::diagnose::render::render_markdown(&d)),
+        Err(_) => {
+            "\nDiagnosis: stored in a form this version cannot render; see it with -o json\n".into()
+        }
+    }
+}
+
 /// `operator events`.
 pub async fn events(a: EventsArgs) -> Result<(), CliError> {
-    let fmt = format(&a.store.output)?;
+    let fmt = a.store.output.output;
     let since = a.since.map(|d| SystemTime::now() - d);
-    let ev = access(&a.store)
+    let ev = access(&a.store, None)
         .await?
         .events(since, a.limit)
         .await
-        .map_err(render_err)?;
-    print!("{}", render_events(&ev, fmt).map_err(render_err)?);
+        .map_err(access_err)?;
+    match fmt {
+        OutputFormat::Name => print!(
+            "{}",
+            output::names("ticket", ev.iter().map(|e| e.ticket_id.to_string()))
+        ),
+        OutputFormat::Json | OutputFormat::Yaml => print!("{}", output::structured(&ev, fmt)?),
+        _ => print!("{}", render_events(&ev, fmt.tickets()).map_err(render_err)?),
+    }
     Ok(())
 }
 
@@ -312,7 +387,11 @@ pub async fn events(a: EventsArgs) -> Result<(), CliError> {
 /// when a key is set, the offline rules engine otherwise), stores the diagnosis,
 /// appends it to the decision log, and prints it.
 pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
-    let store = TicketStore::open(a.store.state_dir.join("tickets")).map_err(|e| {
+    let state = a.store.state.resolve()?;
+    if !state.tickets().is_dir() {
+        return Err(state.missing());
+    }
+    let store = TicketStore::open(state.tickets()).map_err(|e| {
         CliError::Failed(format!(
             "{e}; while `operator run` owns the ticket store it diagnoses open tickets itself — see `operator tickets show {}`",
             a.id
@@ -321,7 +400,7 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
     let t = store
         .get(a.id)
         .map_err(render_err)?
-        .ok_or_else(|| CliError::Input(format!("ticket {} does not exist", a.id)))?;
+        .ok_or_else(|| not_found(a.id))?;
     let settings = a.diagnosis.settings().map_err(CliError::Input)?;
     let backend = select_backend(&BackendSettings {
         reasoner: Some(crate::subjects::tikv::hypotheses::reasoner()),
@@ -356,7 +435,7 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         &crate::subjects::tikv::catalog::CATALOG
     })
     .with_fallback(fallback)
-    .with_decision_log(DecisionLog::new(a.store.state_dir.join("decisions.jsonl")));
+    .with_decision_log(DecisionLog::new(state.path.join("decisions.jsonl")));
     // TiKV's runbooks speak pd-ctl and the PD API: etcd tickets get none.
     let rec = if etcd {
         rec
@@ -373,6 +452,12 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
     let holder = "operator-diagnose-cli";
     let _ = store.try_lease(a.id, holder, Duration::from_secs(60));
     let _ = store.complete_diagnosis(a.id, holder, value);
-    print!("{}", crate::diagnose::render::render_markdown(&d));
+    match a.store.output.output {
+        OutputFormat::Name => println!("ticket/{}", a.id),
+        OutputFormat::Json | OutputFormat::Yaml => {
+            print!("{}", output::structured(&d, a.store.output.output)?)
+        }
+        _ => print!("{}", crate::diagnose::render::render_markdown(&d)),
+    }
     Ok(())
 }

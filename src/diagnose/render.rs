@@ -16,13 +16,39 @@ fn clean(s: &str) -> String {
 
 fn source(c: &CitationRef) -> String {
     match c {
-        CitationRef::Metric { series, value } => format!("metric `{}` = {value}", clean(series)),
+        CitationRef::Metric { series, value } => format!(
+            "metric `{}` = {}",
+            clean(series),
+            crate::tickets::render::format_value(*value)
+        ),
         CitationRef::Store { id } => format!("store {id}"),
         CitationRef::Region { id } => format!("region {id}"),
         CitationRef::Log { line } => format!("log `{}`", clean(line).replace('`', "'")),
         CitationRef::Event { what } => format!("event \"{}\"", clean(what)),
         CitationRef::PdState { path } => format!("PD state `{}`", clean(path)),
     }
+}
+
+/// The grounding line, with token counts and cost only when a model was paid for
+/// (the offline rules engine uses none: no "0 tokens, $0.0000").
+fn footer(d: &Diagnosis) -> String {
+    let u = &d.usage;
+    let mut line = format!(
+        "_Grounding: {} citation(s) found in context, {} not found",
+        d.grounding.grounded,
+        d.grounding.ungrounded.len()
+    );
+    let tokens = u.input_tokens + u.output_tokens + u.cache_read + u.cache_creation;
+    if tokens > 0 {
+        line.push_str(&format!(
+            ". Tokens: {} in, {} out, {} cache read, {} cache write",
+            u.input_tokens, u.output_tokens, u.cache_read, u.cache_creation
+        ));
+        if u.cost_usd > 0.0 {
+            line.push_str(&format!("; cost ${:.4}", u.cost_usd));
+        }
+    }
+    format!("\n{line}._\n")
 }
 
 /// Renders `d` as Markdown: an SRE's write-up (seen, decision, hypotheses for and
@@ -111,16 +137,7 @@ pub fn render_markdown(d: &Diagnosis) -> String {
         "\n**Would change the conclusion:** {}\n",
         clean(&d.would_change_conclusion)
     ));
-    s.push_str(&format!(
-        "\n_Grounding: {} citation(s) found in context, {} not found. Tokens: {} in, {} out, {} cache read, {} cache write; cost ${:.4}._\n",
-        d.grounding.grounded,
-        d.grounding.ungrounded.len(),
-        d.usage.input_tokens,
-        d.usage.output_tokens,
-        d.usage.cache_read,
-        d.usage.cache_creation,
-        d.usage.cost_usd
-    ));
+    s.push_str(&footer(d));
     if !d.context_cut.is_empty() {
         s.push_str("\n_Context cut to fit the budget:_\n");
         for c in &d.context_cut {

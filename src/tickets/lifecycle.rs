@@ -516,12 +516,30 @@ fn refresh(t: &mut Ticket, v: &Violation, now: SystemTime, events: &mut Vec<Tick
         notable = true;
     }
     if t.summary != v.summary {
+        // A summary that differs only in a ticking figure ("last heartbeat 9s ago" →
+        // "10s ago") is kept current but is not a change worth a timeline entry.
+        let changed = without_elapsed_times(&t.summary) != without_elapsed_times(&v.summary);
         t.summary = v.summary.clone();
-        let detail = v.summary.clone();
-        note(t, now, TimelineKind::SummaryChanged, detail, events);
-        notable = true;
+        if changed {
+            let detail = v.summary.clone();
+            note(t, now, TimelineKind::SummaryChanged, detail, events);
+            notable = true;
+        }
     }
     notable
+}
+
+/// The summary with every elapsed-time figure replaced by a placeholder: `9s ago`,
+/// `for 3m`, `since 2h` tick while nothing changes. Measurements ("p99 2.1s"), counts
+/// ("3 regions") and ids ("store 4") are kept, because their change is news.
+fn without_elapsed_times(summary: &str) -> String {
+    const UNIT: &str = r"\d+(?:\.\d+)?\s?(?:ns|us|µs|ms|s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)\b";
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(&format!(r"\b(?:{UNIT}\s+ago\b|(?:for|since)\s+{UNIT})"))
+            .expect("static regex")
+    });
+    re.replace_all(summary, "<elapsed>").into_owned()
 }
 
 /// A human acknowledges the ticket. Returns the global event when something changed

@@ -214,11 +214,8 @@ pub fn render_ticket(
         o.push_str(&render_evidence(&t.first_evidence));
     }
 
-    if let Some(d) = &t.diagnosis {
-        let _ = writeln!(o, "\nDiagnosis:");
-        let text = serde_json::to_string_pretty(d)?;
-        o.push_str(&indent(&text));
-    }
+    // The diagnosis is rendered by the caller with the diagnose module's renderer (one
+    // human rendering); its JSON is under `-o json`.
     Ok(o)
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use super::plan::plan;
 use super::spec::{self, EtcdClusterSpec, LoadedEtcdSpec};
 use super::subject::EtcdSubject;
-use crate::cli::{CliError, Command, Env, Output, RunArgs};
+use crate::cli::{CliError, Command, Env, OutputFormat, RunArgs};
 use crate::reconcile::{Controller, Metrics};
 use crate::runtime::ContainerRuntime;
 use crate::subject::Subject;
@@ -74,7 +74,7 @@ pub async fn execute(command: Command, env: Env) -> Result<(), CliError> {
                 .observe_and_plan()
                 .await
                 .map_err(|e| CliError::Failed(e.to_string()))?;
-            print_status(&l.spec, &obs, &p, a.output);
+            print_status(&l.spec, &obs, &p, a.output.output);
             Ok(())
         }
         Command::Status(a) => {
@@ -88,7 +88,7 @@ pub async fn execute(command: Command, env: Env) -> Result<(), CliError> {
                 .await
                 .map_err(|e| CliError::Failed(e.to_string()))?;
             let p = plan(&l.spec, &obs, SystemTime::now());
-            print_status(&l.spec, &obs, &p, a.output);
+            print_status(&l.spec, &obs, &p, a.output.output);
             Ok(())
         }
         Command::Apply(a) => {
@@ -100,6 +100,9 @@ pub async fn execute(command: Command, env: Env) -> Result<(), CliError> {
         Command::Run(a) => run(env, a).await,
         Command::Down(a) => {
             let l = load(&a.file)?;
+            if a.volumes && !a.yes {
+                crate::cli::confirm_volume_removal(l.spec.name())?;
+            }
             crate::cli::down(
                 &*(env.runtime)().await?,
                 l.spec.name(),
@@ -109,9 +112,15 @@ pub async fn execute(command: Command, env: Env) -> Result<(), CliError> {
             .await
         }
         Command::Chaos(a) => {
-            let l = load(&a.file)?;
+            let file =
+                a.state.file.clone().ok_or_else(|| {
+                    CliError::Input("chaos on an etcd cluster needs -f FILE".into())
+                })?;
+            let l = load(&file)?;
+            let state =
+                crate::cli::state::for_cluster(a.state.state_dir.as_deref(), l.spec.name())?;
             let s = subject(&env, &l).await?;
-            super::chaos::run(&s, a.args, &a.state_dir).await
+            super::chaos::run(&s, a.args, &state.path).await
         }
         other => Err(CliError::Input(format!(
             "{other:?} does not take an etcd spec"
@@ -123,13 +132,15 @@ fn print_status(
     spec: &EtcdClusterSpec,
     obs: &super::model::Observed,
     p: &super::plan::Plan,
-    output: Output,
+    output: OutputFormat,
 ) {
     let st = super::status::status(spec, obs, p);
     match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&st).unwrap_or_default()),
-        Output::Yaml => print!("{}", yaml_serde::to_string(&st).unwrap_or_default()),
-        Output::Table => print!("{}", super::status::render(&st)),
+        OutputFormat::Json | OutputFormat::Yaml => print!(
+            "{}",
+            crate::cli::output::structured(&st, output).unwrap_or_default()
+        ),
+        _ => print!("{}", super::status::render(&st)),
     }
 }
 
@@ -151,14 +162,15 @@ async fn run(env: Env, a: RunArgs) -> Result<(), CliError> {
     preflight(&*s.runtime(), &l).await?;
     let controller = Controller::new(s.clone(), Metrics::new());
     let fail = |what: &str, e: &dyn std::fmt::Display| CliError::Failed(format!("{what}: {e}"));
-    std::fs::create_dir_all(&a.state_dir).map_err(|e| fail("state dir", &e))?;
+    let state_dir = crate::cli::state::for_cluster(a.state_dir.as_deref(), l.spec.name())?.path;
+    std::fs::create_dir_all(&state_dir).map_err(|e| fail("state dir", &e))?;
     let _watch = crate::reconcile::triggers::watch_spec_file(&a.spec.file, controller.waker())
         .map_err(|e| fail("watch spec", &e))?;
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .map_err(|e| fail(&format!("listen on {}", a.listen), &e))?;
     let store = Arc::new(
-        TicketStore::open(a.state_dir.join("tickets")).map_err(|e| fail("ticket store", &e))?,
+        TicketStore::open(state_dir.join("tickets")).map_err(|e| fail("ticket store", &e))?,
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -190,12 +202,12 @@ async fn run(env: Env, a: RunArgs) -> Result<(), CliError> {
     )
     .with_fallback(Arc::new(super::diagnose::rules_backend()))
     .with_dependencies(controller.metrics().dependencies())
-    .with_decision_log(DecisionLog::new(a.state_dir.join("decisions.jsonl")));
+    .with_decision_log(DecisionLog::new(state_dir.join("decisions.jsonl")));
     let chaos = crate::chaos::Chaos::new(
         s.runtime(),
         l.spec.name(),
         &l.spec.network_name(),
-        &a.state_dir,
+        &state_dir,
     )
     .map_err(|e| fail("chaos", &e))?;
     let chaos_cancel = cancel.clone();
