@@ -102,6 +102,7 @@ impl DiagnosisBackend for Fabricating {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the local model server: `make test-llm` builds, starts and runs it"]
 async fn a_real_local_model_answers_under_the_catalog_schema_and_a_fabricated_citation_is_rejected()
 {
     let Some((base_url, model)) = local_server().await else {
