@@ -978,7 +978,19 @@ impl ContainerRuntime for DockerRuntime {
                     }
                 }
             });
-        futures::stream::select(containers, networks).boxed()
+        // One subscription for the caller: it ends after the first error of either stream,
+        // as each stream alone does, so the caller re-lists and resubscribes once.
+        futures::stream::select(containers, networks)
+            .scan(false, |failed, item| {
+                let out = if *failed {
+                    None
+                } else {
+                    *failed = item.is_err();
+                    Some(item)
+                };
+                futures::future::ready(out)
+            })
+            .boxed()
     }
 }
 
