@@ -910,26 +910,13 @@ impl ContainerRuntime for DockerRuntime {
         ]);
         let options = EventsOptionsBuilder::default().filters(&filters).build();
         let cluster_c = cluster.to_string();
-        let containers = self
-            .docker
-            .events(Some(options))
-            // End the stream after the first error: the caller re-lists and resubscribes.
-            .scan(false, |failed, item| {
-                let out = if *failed {
-                    None
-                } else {
-                    *failed = item.is_err();
-                    Some(item)
-                };
-                futures::future::ready(out)
-            })
-            .filter_map(move |item| {
-                let out = match item {
-                    Ok(message) => convert::event_from_docker(&message, &cluster_c).map(Ok),
-                    Err(e) => Some(Err(map_err(e))),
-                };
-                futures::future::ready(out)
-            });
+        let containers = self.docker.events(Some(options)).filter_map(move |item| {
+            let out = match item {
+                Ok(message) => convert::event_from_docker(&message, &cluster_c).map(Ok),
+                Err(e) => Some(Err(map_err(e))),
+            };
+            futures::future::ready(out)
+        });
         // Network connect/disconnect events carry the network's attributes, not the
         // container's labels, so they cannot be filtered by label: each one names a
         // container id, which is inspected and kept only when the cluster owns it. A
@@ -949,15 +936,6 @@ impl ContainerRuntime for DockerRuntime {
         let networks = self
             .docker
             .events(Some(net_options))
-            .scan(false, |failed, item| {
-                let out = if *failed {
-                    None
-                } else {
-                    *failed = item.is_err();
-                    Some(item)
-                };
-                futures::future::ready(out)
-            })
             .filter_map(move |item| {
                 let docker = docker.clone();
                 let cluster = cluster_n.clone();
@@ -978,8 +956,8 @@ impl ContainerRuntime for DockerRuntime {
                     }
                 }
             });
-        // One subscription for the caller: it ends after the first error of either stream,
-        // as each stream alone does, so the caller re-lists and resubscribes once.
+        // One subscription for the caller, ended after the first error of either stream
+        // (errors pass both filters unchanged): the caller re-lists and resubscribes once.
         futures::stream::select(containers, networks)
             .scan(false, |failed, item| {
                 let out = if *failed {
