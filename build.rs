@@ -17,17 +17,17 @@ fn main() {
     let commit =
         run("git", &["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=OPERATOR_GIT_COMMIT={commit}");
+    let rustc_version = run(&rustc, &["--version"]).unwrap_or_else(|| "unknown".into());
+    let target = std::env::var("TARGET").unwrap_or_default();
+    let profile = std::env::var("PROFILE").unwrap_or_default();
+    println!("cargo:rustc-env=OPERATOR_RUSTC={rustc_version}");
+    println!("cargo:rustc-env=OPERATOR_TARGET={target}");
+    println!("cargo:rustc-env=OPERATOR_PROFILE={profile}");
+    // What `operator --version` prints after the name: the same build information as
+    // `operator version`, so a bug report made with either names the exact binary.
     println!(
-        "cargo:rustc-env=OPERATOR_RUSTC={}",
-        run(&rustc, &["--version"]).unwrap_or_else(|| "unknown".into())
-    );
-    println!(
-        "cargo:rustc-env=OPERATOR_TARGET={}",
-        std::env::var("TARGET").unwrap_or_default()
-    );
-    println!(
-        "cargo:rustc-env=OPERATOR_PROFILE={}",
-        std::env::var("PROFILE").unwrap_or_default()
+        "cargo:rustc-env=OPERATOR_VERSION_LINE={} (commit {commit}, {target} {profile}, {rustc_version})",
+        std::env::var("CARGO_PKG_VERSION").unwrap_or_default()
     );
     // Rebuild when HEAD moves (a commit on the branch or a checkout).
     if let Some(dir) = run("git", &["rev-parse", "--git-dir"]) {

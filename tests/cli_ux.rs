@@ -418,6 +418,12 @@ fn completion_man_and_version_follow_the_conventions() {
         stdout.starts_with(&format!("operator {} (commit ", env!("CARGO_PKG_VERSION"))),
         "{stdout}"
     );
+    // `--version` says the same as `operator version`, as kubectl and tiup do.
+    let mut c = operator(dir.path(), dir.path());
+    c.arg("--version");
+    let (code, flag, _) = run(c);
+    assert_eq!(code, Some(0));
+    assert_eq!(flag, stdout);
 }
 
 #[test]

@@ -120,7 +120,7 @@ pub async fn run(a: IncidentsArgs) -> Result<(), CliError> {
                 "{}",
                 render_incident(&inc, &members, fmt, now).map_err(err)?
             );
-            if fmt == OutputFormat::Table {
+            if fmt.is_human() {
                 // The diagnosis that names the incident's cause covers its tickets.
                 let d = members.iter().find_map(|t| {
                     let d: crate::diagnose::model::Diagnosis =

@@ -34,7 +34,7 @@ use crate::subjects::tikv::subject::{PdFactory, TikvSubject};
 
 /// `operator`: runs a TiKV cluster on Docker from a declarative cluster.yaml.
 #[derive(Debug, Parser)]
-#[command(name = "operator", version, about, long_about = None)]
+#[command(name = "operator", version = env!("OPERATOR_VERSION_LINE"), about, long_about = None)]
 pub struct Cli {
     /// Log filter (tracing EnvFilter syntax: a level such as `info`, or directives such
     /// as `operator=debug,warn`). Logs go to standard error [default: `info` for `run`,

@@ -50,6 +50,7 @@ impl OutputFormat {
         match self {
             Self::Json => T::Json,
             Self::Yaml => T::Yaml,
+            Self::Wide => T::Wide,
             _ => T::Table,
         }
     }

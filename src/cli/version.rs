@@ -28,11 +28,8 @@ pub const BUILD: BuildInfo = BuildInfo {
 };
 
 impl BuildInfo {
-    /// One line for people.
+    /// One line for people (what `operator --version` prints too).
     pub fn line(&self) -> String {
-        format!(
-            "operator {} (commit {}, {} {}, {})",
-            self.version, self.git_commit, self.target, self.profile, self.rustc
-        )
+        format!("operator {}", env!("OPERATOR_VERSION_LINE"))
     }
 }

@@ -19,6 +19,8 @@ pub enum OutputFormat {
     /// Human table / detailed view.
     #[default]
     Table,
+    /// The human table with every column and nothing truncated (`-o wide`).
+    Wide,
     /// JSON (pretty).
     Json,
     /// YAML.
@@ -29,10 +31,27 @@ impl FromStr for OutputFormat {
     type Err = RenderError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
-            "table" | "wide" | "text" => Ok(Self::Table),
+            "table" | "text" => Ok(Self::Table),
+            "wide" => Ok(Self::Wide),
             "json" => Ok(Self::Json),
             "yaml" | "yml" => Ok(Self::Yaml),
             other => Err(RenderError::UnknownFormat(other.to_string())),
+        }
+    }
+}
+
+impl OutputFormat {
+    /// True for the formats people read (`table`, `wide`).
+    pub fn is_human(self) -> bool {
+        matches!(self, Self::Table | Self::Wide)
+    }
+
+    /// Text cut to `width` characters in a table, whole in a wide one.
+    fn cut(self, s: &str, width: usize) -> String {
+        if self == Self::Wide {
+            s.to_string()
+        } else {
+            truncate(s, width)
         }
     }
 }
@@ -61,7 +80,9 @@ fn structured<T: Serialize + ?Sized>(v: &T, fmt: OutputFormat) -> Result<String,
             Ok(s)
         }
         OutputFormat::Yaml => Ok(yaml_serde::to_string(v)?),
-        OutputFormat::Table => unreachable!("tables are rendered by the callers"),
+        OutputFormat::Table | OutputFormat::Wide => {
+            unreachable!("tables are rendered by the callers")
+        }
     }
 }
 
@@ -99,14 +120,15 @@ pub fn render_list<T: AsRef<TicketSummary>>(
     fmt: OutputFormat,
     now: SystemTime,
 ) -> Result<String, RenderError> {
-    if fmt != OutputFormat::Table {
+    if !fmt.is_human() {
         let refs: Vec<&TicketSummary> = tickets.iter().map(AsRef::as_ref).collect();
         return structured(&refs, fmt);
     }
     if tickets.is_empty() {
         return Ok("No tickets.\n".to_string());
     }
-    let mut t = table(&[
+    let wide = fmt == OutputFormat::Wide;
+    let mut header = vec![
         "ID",
         "SEVERITY",
         "STATUS",
@@ -115,15 +137,19 @@ pub fn render_list<T: AsRef<TicketSummary>>(
         "AGE",
         "LAST SEEN",
         "COUNT",
-        "SUMMARY",
-    ]);
+    ];
+    if wide {
+        header.extend(["SUBJECT", "FIRST SEEN", "RESOLVED", "DIAGNOSED"]);
+    }
+    header.push("SUMMARY");
+    let mut t = table(&header);
     for s in tickets.iter().map(AsRef::as_ref) {
         let status = if s.reopened_count > 0 {
             format!("{} (reopened {}x)", s.status, s.reopened_count)
         } else {
             s.status.to_string()
         };
-        t.add_row(vec![
+        let mut row = vec![
             s.id.to_string(),
             s.severity.to_string(),
             status,
@@ -132,8 +158,17 @@ pub fn render_list<T: AsRef<TicketSummary>>(
             age(now, s.first_seen),
             format!("{} ago", age(now, s.last_seen)),
             s.occurrences.to_string(),
-            truncate(&s.summary, SUMMARY_WIDTH),
-        ]);
+        ];
+        if wide {
+            row.extend([
+                s.subject.clone(),
+                format_time(s.first_seen),
+                s.resolved_at.map(format_time).unwrap_or_else(|| "-".into()),
+                if s.diagnosed { "yes" } else { "no" }.to_string(),
+            ]);
+        }
+        row.push(fmt.cut(&s.summary, SUMMARY_WIDTH));
+        t.add_row(row);
     }
     Ok(trim_lines(&t.to_string()))
 }
@@ -144,7 +179,7 @@ pub fn render_ticket(
     fmt: OutputFormat,
     now: SystemTime,
 ) -> Result<String, RenderError> {
-    if fmt != OutputFormat::Table {
+    if !fmt.is_human() {
         return structured(t, fmt);
     }
     let mut o = String::new();
@@ -235,7 +270,7 @@ fn render_evidence(e: &Evidence) -> String {
     }
     if !e.state.is_null() {
         let _ = writeln!(o, "  State:");
-        let text = serde_json::to_string_pretty(&e.state).unwrap_or_default();
+        let text = serde_json::to_string_pretty(&rounded(&e.state)).unwrap_or_default();
         o.push_str(&indent(&indent(&text)));
     }
     if !e.events.is_empty() {
@@ -256,6 +291,25 @@ fn render_evidence(e: &Evidence) -> String {
     o
 }
 
+/// A JSON document with every fractional number rounded as [`format_value`] rounds it,
+/// for people: the state a ticket carries is free-form (a subject's own snapshot), so
+/// its numbers arrive with every digit the computation left (`0.30000000000000004`).
+/// Only the human rendering rounds; `-o json` keeps the stored values.
+pub fn rounded(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => n
+            .as_f64()
+            .and_then(|f| format_value(f).parse::<f64>().ok())
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or_else(|| v.clone()),
+        Value::Array(a) => Value::Array(a.iter().map(rounded).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), rounded(v))).collect()),
+        _ => v.clone(),
+    }
+}
+
 /// Metric values: integers without decimals, others with up to 4 significant decimals.
 pub fn format_value(v: f64) -> String {
     if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
@@ -270,7 +324,7 @@ pub fn format_value(v: f64) -> String {
 
 /// The global event timeline.
 pub fn render_events(events: &[TicketEvent], fmt: OutputFormat) -> Result<String, RenderError> {
-    if fmt != OutputFormat::Table {
+    if !fmt.is_human() {
         return structured(events, fmt);
     }
     if events.is_empty() {
@@ -284,7 +338,7 @@ pub fn render_events(events: &[TicketEvent], fmt: OutputFormat) -> Result<String
             e.severity.to_string(),
             e.kind.to_string(),
             e.dedupe_key.clone(),
-            truncate(&e.detail, SUMMARY_WIDTH),
+            fmt.cut(&e.detail, SUMMARY_WIDTH),
         ]);
     }
     Ok(trim_lines(&t.to_string()))
@@ -320,20 +374,25 @@ pub fn render_incidents(
     fmt: OutputFormat,
     now: SystemTime,
 ) -> Result<String, RenderError> {
-    if fmt != OutputFormat::Table {
+    if !fmt.is_human() {
         return structured(incidents, fmt);
     }
     if incidents.is_empty() {
         return Ok("No incidents.\n".to_string());
     }
-    let mut t = table(&["ID", "STATUS", "TICKETS", "CAUSE", "AGE"]);
+    let wide = fmt == OutputFormat::Wide;
+    let mut header = vec!["ID", "STATUS", "TICKETS", "CAUSE", "AGE"];
+    if wide {
+        header.extend(["FIRST SEEN", "OTHER CAUSES", "GROUPED BECAUSE"]);
+    }
+    let mut t = table(&header);
     for i in incidents {
         let cause = match &i.cause {
             Some(c) if i.confirmed => format!("{c} (confirmed)"),
             Some(c) => c.to_string(),
             None => "not diagnosed".to_string(),
         };
-        t.add_row(vec![
+        let mut row = vec![
             i.id.to_string(),
             i.status.to_string(),
             i.tickets
@@ -343,7 +402,24 @@ pub fn render_incidents(
                 .join(","),
             cause,
             age(now, i.first_seen),
-        ]);
+        ];
+        if wide {
+            let others: Vec<String> = i.other_causes.iter().map(ToString::to_string).collect();
+            row.extend([
+                format_time(i.first_seen),
+                if others.is_empty() {
+                    "-".into()
+                } else {
+                    others.join(", ")
+                },
+                if i.grouped_because.is_empty() {
+                    "-".into()
+                } else {
+                    i.grouped_because.join("; ")
+                },
+            ]);
+        }
+        t.add_row(row);
     }
     Ok(format!("{t}\n"))
 }
@@ -355,7 +431,7 @@ pub fn render_incident(
     fmt: OutputFormat,
     now: SystemTime,
 ) -> Result<String, RenderError> {
-    if fmt != OutputFormat::Table {
+    if !fmt.is_human() {
         #[derive(Serialize)]
         struct Full<'a> {
             #[serde(flatten)]
@@ -408,4 +484,70 @@ pub fn render_incident(
         ));
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tickets::model::{Severity, Status};
+    use serde_json::json;
+
+    fn summary(text: &str) -> TicketSummary {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        TicketSummary {
+            id: 7,
+            subject: "tikv".into(),
+            invariant: "store-down".into(),
+            target: "store/4".into(),
+            severity: Severity::Critical,
+            status: Status::Diagnosed,
+            first_seen: t,
+            last_seen: t,
+            occurrences: 3,
+            summary: text.into(),
+            reopened_count: 0,
+            resolved_at: None,
+            diagnosed: true,
+        }
+    }
+
+    #[test]
+    fn wide_lists_every_column_and_the_whole_summary_while_table_cuts_it() {
+        let long = format!("store 4 (tikv-1) stopped heartbeating {}", "x".repeat(120));
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_060);
+        let table = render_list(&[summary(&long)], OutputFormat::Table, now).unwrap();
+        let wide = render_list(&[summary(&long)], OutputFormat::Wide, now).unwrap();
+        assert!(!table.contains("FIRST SEEN") && !table.contains(&long));
+        assert!(table.contains('…'));
+        for col in ["SUBJECT", "FIRST SEEN", "RESOLVED", "DIAGNOSED"] {
+            assert!(wide.contains(col), "{col} missing from\n{wide}");
+        }
+        assert!(wide.contains(&long), "wide must not truncate:\n{wide}");
+        assert!(wide.contains("2027-01-15T08:00:00Z"), "{wide}");
+    }
+
+    #[test]
+    fn wide_is_its_own_format_when_parsed() {
+        assert_eq!("wide".parse::<OutputFormat>().unwrap(), OutputFormat::Wide);
+        assert!(OutputFormat::Wide.is_human() && OutputFormat::Table.is_human());
+        assert!(!OutputFormat::Json.is_human());
+    }
+
+    #[test]
+    fn state_numbers_are_rounded_for_people_and_integers_and_text_are_kept() {
+        let state = json!({
+            "ratio": 0.30000000000000004,
+            "p99_ms": 123.456789,
+            "tiny": 0.000123456,
+            "stores": [{"id": 4, "score": 2.0000001}],
+            "name": "tikv-1"
+        });
+        let r = rounded(&state);
+        assert_eq!(r["ratio"], json!(0.3));
+        assert_eq!(r["p99_ms"], json!(123.4568));
+        assert_eq!(r["tiny"], json!(0.0001235));
+        assert_eq!(r["stores"][0]["id"], json!(4));
+        assert_eq!(r["stores"][0]["score"], json!(2.0));
+        assert_eq!(r["name"], json!("tikv-1"));
+    }
 }
