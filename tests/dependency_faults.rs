@@ -352,6 +352,7 @@ async fn a_model_api_in_a_529_storm_or_timing_out_degrades_to_the_rules_engine_f
                 ..Default::default()
             },
         )
+        .with_catalog(&operator::subjects::tikv::catalog::CATALOG)
         .with_fallback(Arc::new(rules_backend(RulesConfig::default())))
         .with_dependencies(deps.clone())
     };

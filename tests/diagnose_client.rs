@@ -10,6 +10,7 @@ use operator::diagnose::ground::{finalize, GroundError};
 use operator::diagnose::scenarios;
 use operator::diagnose::standin::{OpenAiReply, Reply, Standin, StandinConfig};
 use operator::diagnose::{ActionKind, DiagnosisRequest};
+use operator::subjects::tikv::actions::TikvAction;
 use operator::subjects::tikv::hypotheses::diagnose_evidence;
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,7 @@ fn prompt() -> PreparedPrompt {
         },
         12_000,
     )
+    .with_vocabulary(&operator::subjects::tikv::catalog::CATALOG)
 }
 
 async fn standin() -> Standin {
@@ -69,9 +71,9 @@ async fn a_structured_output_call_sends_the_reference_headers_and_body_and_skips
     let d = finalize(&p, &raw, "claude").unwrap();
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::RestartContainer {
+        ActionKind::from(TikvAction::RestartContainer {
             member: "tikv-1".into()
-        }
+        })
     );
     assert!(
         d.grounding.ungrounded.is_empty(),
@@ -143,9 +145,9 @@ async fn the_forced_tool_strategy_reads_the_record_diagnosis_tool_input() {
     let d = finalize(&p, &raw, "claude").unwrap();
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::RestartContainer {
+        ActionKind::from(TikvAction::RestartContainer {
             member: "tikv-1".into()
-        }
+        })
     );
     let b = s.requests()[0].json();
     assert_eq!(b["tool_choice"]["type"], "tool");
@@ -461,9 +463,9 @@ async fn the_openai_client_sends_a_strict_json_schema_and_ignores_reasoning_and_
     let d = finalize(&p, &raw, "openai").unwrap();
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::RestartContainer {
+        ActionKind::from(TikvAction::RestartContainer {
             member: "tikv-1".into()
-        }
+        })
     );
     assert_eq!(d.model, "qwen3:14b");
     assert!(d.usage.input_tokens > 0 && d.usage.cost_usd == 0.0);

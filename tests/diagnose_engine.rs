@@ -15,6 +15,7 @@ use operator::diagnose::scenarios;
 use operator::diagnose::{
     ActionKind, CitationRef, ContextSection, Diagnosis, DiagnosisRequest, TicketBrief,
 };
+use operator::subjects::tikv::actions::TikvAction;
 use operator::subjects::tikv::hypotheses::{diagnose_evidence, rules_backend};
 use parking_lot::Mutex;
 use std::collections::HashSet;
@@ -30,7 +31,8 @@ async fn rules_diagnosis(brief: TicketBrief, cfg: RulesConfig) -> Diagnosis {
             sections: vec![],
         },
         12_000,
-    );
+    )
+    .with_vocabulary(&operator::subjects::tikv::catalog::CATALOG);
     let raw = rules_backend(cfg).diagnose(&prompt).await.unwrap();
     finalize(&prompt, &raw, "rules").unwrap()
 }
@@ -55,9 +57,9 @@ async fn a_killed_store_is_diagnosed_as_down_with_a_restart_of_its_container() {
     assert!(d.root_cause.contains("137"), "{}", d.root_cause);
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::RestartContainer {
+        ActionKind::from(TikvAction::RestartContainer {
             member: "tikv-1".into()
-        }
+        })
     );
     let partition = d
         .options_considered
@@ -84,7 +86,7 @@ async fn without_restart_permission_a_dead_store_gets_wait_and_watch_until_max_s
     // Last heartbeat 06:05, observed 06:10, max-store-down-time 30 min: 25 min to go.
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::WaitAndWatch { minutes: 25 }
+        ActionKind::from(TikvAction::WaitAndWatch { minutes: 25 })
     );
     assert_fully_grounded(&d);
 }
@@ -94,8 +96,8 @@ async fn a_running_but_unreachable_store_is_diagnosed_as_a_partition_not_a_crash
     let d = rules_diagnosis(scenarios::network_partition(), RulesConfig::default()).await;
     assert!(d.root_cause.contains("partition"), "{}", d.root_cause);
     assert!(matches!(
-        d.recommended_action.kind,
-        ActionKind::InvestigateFurther { .. }
+        d.recommended_action.kind.typed(),
+        Some(TikvAction::InvestigateFurther { .. })
     ));
     assert_fully_grounded(&d);
 }
@@ -110,10 +112,10 @@ async fn disk_pressure_across_the_cluster_recommends_scaling_out_tikv() {
     );
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::ScaleOut {
+        ActionKind::from(TikvAction::ScaleOut {
             component: "tikv".into(),
             count: 1
-        }
+        })
     );
     assert!(d.evidence.iter().any(|c| matches!(&c.source, CitationRef::Metric { series, .. } if series.contains("store=\"5\",type=\"available\""))));
     assert_fully_grounded(&d);
@@ -132,7 +134,7 @@ async fn disk_pressure_on_one_store_only_asks_to_investigate_that_store() {
     }
     let d = rules_diagnosis(b, RulesConfig::default()).await;
     assert!(
-        matches!(&d.recommended_action.kind, ActionKind::InvestigateFurther { what } if what.contains("tikv-2"))
+        matches!(d.recommended_action.kind.typed(), Some(TikvAction::InvestigateFurther { what }) if what.contains("tikv-2"))
     );
     assert_fully_grounded(&d);
 }
@@ -147,7 +149,7 @@ async fn a_dominant_hot_region_is_split() {
     );
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::SplitRegion { region_id: 12 }
+        ActionKind::from(TikvAction::SplitRegion { region_id: 12 })
     );
     assert_fully_grounded(&d);
 }
@@ -159,10 +161,10 @@ async fn a_hot_store_without_a_dominant_region_moves_the_hottest_leader_to_the_c
     let d = rules_diagnosis(b, RulesConfig::default()).await;
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::TransferLeader {
+        ActionKind::from(TikvAction::TransferLeader {
             region_id: 12,
             to_store: 1
-        }
+        })
     );
     assert_fully_grounded(&d);
 }
@@ -177,7 +179,7 @@ async fn a_slow_disk_on_one_store_evicts_its_leaders() {
     );
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::EvictLeader { store_id: 5 }
+        ActionKind::from(TikvAction::EvictLeader { store_id: 5 })
     );
     assert!(d
         .evidence
@@ -195,7 +197,7 @@ async fn an_evict_leader_entry_left_behind_is_removed() {
     .await;
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::RemoveEvictLeader { store_id: 4 }
+        ActionKind::from(TikvAction::RemoveEvictLeader { store_id: 4 })
     );
     assert_fully_grounded(&d);
 }
@@ -210,9 +212,9 @@ async fn two_dead_pd_members_are_diagnosed_as_lost_quorum() {
     );
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::RestartContainer {
+        ActionKind::from(TikvAction::RestartContainer {
             member: "pd-1".into()
-        }
+        })
     );
     assert_fully_grounded(&d);
 }
@@ -234,7 +236,8 @@ fn fabricated_citations_are_flagged_as_ungrounded() {
             sections: vec![],
         },
         12_000,
-    );
+    )
+    .with_vocabulary(&operator::subjects::tikv::catalog::CATALOG);
     let mut out = diagnose_evidence(&brief, &RulesConfig::default());
     out.evidence.push(operator::diagnose::Citation {
         claim: "invented value".into(),
@@ -246,7 +249,7 @@ fn fabricated_citations_are_flagged_as_ungrounded() {
     });
     out.evidence.push(operator::diagnose::Citation {
         claim: "invented store".into(),
-        source: CitationRef::Store { id: 99 },
+        source: CitationRef::entity("store", 99),
     });
     out.evidence.push(operator::diagnose::Citation {
         claim: "invented log".into(),
@@ -256,9 +259,7 @@ fn fabricated_citations_are_flagged_as_ungrounded() {
     });
     out.evidence.push(operator::diagnose::Citation {
         claim: "invented path".into(),
-        source: CitationRef::PdState {
-            path: "stores.99.state".into(),
-        },
+        source: CitationRef::state("pd_state", "stores.99.state"),
     });
     let g = ground(&prompt, &out);
     assert_eq!(
@@ -318,8 +319,9 @@ fn the_budget_cuts_the_least_relevant_sections_first_and_records_the_cuts() {
     assert!(!p.user.contains("topology sample 1:"));
     // The evidence is never cut before lower-relevance sections.
     assert!(p.user.contains("container tikv-1 died (exitCode=137)"));
-    let tight = build_prompt(&req, full.estimated_tokens / 3);
-    assert!(tight.estimated_tokens <= full.estimated_tokens / 3 + 50);
+    // A quarter of the full prompt: the metrics window itself must lose lines.
+    let tight = build_prompt(&req, full.estimated_tokens / 4);
+    assert!(tight.estimated_tokens <= full.estimated_tokens / 4 + 50);
     let metrics_cut = tight
         .context_cut
         .iter()
@@ -410,6 +412,7 @@ async fn the_loop_diagnoses_every_open_ticket_and_logs_each_decision() {
             ..Default::default()
         },
     )
+    .with_catalog(&operator::subjects::tikv::catalog::CATALOG)
     .with_decision_log(log.clone());
     assert_eq!(r.run_until_idle().await, 3);
     for id in [41, 51, 71] {
@@ -478,7 +481,8 @@ async fn a_429_pauses_the_whole_loop_for_retry_after() {
             poll_interval: Duration::from_secs(1),
             ..Default::default()
         },
-    );
+    )
+    .with_catalog(&operator::subjects::tikv::catalog::CATALOG);
     let stop = CancellationToken::new();
     let start = tokio::time::Instant::now();
     let h = tokio::spawn({
@@ -544,7 +548,8 @@ async fn concurrency_is_bounded_by_the_semaphore() {
             concurrency: 2,
             ..Default::default()
         },
-    );
+    )
+    .with_catalog(&operator::subjects::tikv::catalog::CATALOG);
     let stop = CancellationToken::new();
     let h = tokio::spawn({
         let r = r.clone();
@@ -582,6 +587,7 @@ async fn a_spend_capped_model_falls_back_to_the_rules_engine() {
             ..Default::default()
         },
     )
+    .with_catalog(&operator::subjects::tikv::catalog::CATALOG)
     .with_fallback(Arc::new(rules_backend(RulesConfig::default())));
     assert_eq!(r.run_until_idle().await, 1);
     let d = q.diagnosis(41).unwrap();
@@ -601,7 +607,8 @@ async fn a_failing_ticket_is_released_and_backed_off_without_a_fallback() {
             holder: "t".into(),
             ..Default::default()
         },
-    );
+    )
+    .with_catalog(&operator::subjects::tikv::catalog::CATALOG);
     assert_eq!(r.run_until_idle().await, 0);
     assert_eq!(r.stats().failed, 1);
     assert!(q.diagnosis(41).is_none());
@@ -624,7 +631,7 @@ async fn a_store_stuck_offline_without_enough_up_stores_is_cancelled() {
     let d = rules_diagnosis(b, RulesConfig::default()).await;
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::CancelStoreDelete { store_id: 4 }
+        ActionKind::from(TikvAction::CancelStoreDelete { store_id: 4 })
     );
     assert!(
         d.root_cause.contains("only 1 Up stores"),
@@ -649,9 +656,9 @@ async fn an_unreachable_pd_whose_container_died_is_reported_as_blindness() {
     );
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::RestartContainer {
+        ActionKind::from(TikvAction::RestartContainer {
             member: "pd-0".into()
-        }
+        })
     );
     assert_fully_grounded(&d);
 }
@@ -706,7 +713,7 @@ async fn hot_store_load_is_attributed_by_instance_or_by_text_when_labels_lack_a_
     let d = rules_diagnosis(b, RulesConfig::default()).await;
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::SplitRegion { region_id: 12 }
+        ActionKind::from(TikvAction::SplitRegion { region_id: 12 })
     );
     assert!(
         d.observation_summary.contains("across 3 stores"),
@@ -724,9 +731,9 @@ async fn the_ticket_stores_kebab_case_invariants_and_bare_targets_are_understood
     let d = rules_diagnosis(b, RulesConfig::default()).await;
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::RestartContainer {
+        ActionKind::from(TikvAction::RestartContainer {
             member: "tikv-1".into()
-        }
+        })
     );
     let mut b = scenarios::slow_disk();
     b.invariant = "raft-io-slow".into();
@@ -734,7 +741,7 @@ async fn the_ticket_stores_kebab_case_invariants_and_bare_targets_are_understood
     let d = rules_diagnosis(b, RulesConfig::default()).await;
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::EvictLeader { store_id: 5 }
+        ActionKind::from(TikvAction::EvictLeader { store_id: 5 })
     );
     assert_fully_grounded(&d);
 }
@@ -747,9 +754,9 @@ async fn an_event_that_names_its_container_in_source_is_attributed() {
     assert!(d.root_cause.contains("exit code 137"), "{}", d.root_cause);
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::RestartContainer {
+        ActionKind::from(TikvAction::RestartContainer {
             member: "tikv-1".into()
-        }
+        })
     );
     assert_fully_grounded(&d);
 }
@@ -764,9 +771,9 @@ async fn leader_imbalance_with_the_balance_scheduler_removed_adds_it_back() {
     let d = rules_diagnosis(b, RulesConfig::default()).await;
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::AddScheduler {
+        ActionKind::from(TikvAction::AddScheduler {
             name: "balance-leader-scheduler".into()
-        }
+        })
     );
     assert_fully_grounded(&d);
 }
@@ -786,7 +793,8 @@ async fn a_ticket_leased_by_another_holder_is_left_alone() {
             holder: "me".into(),
             ..Default::default()
         },
-    );
+    )
+    .with_catalog(&operator::subjects::tikv::catalog::CATALOG);
     assert_eq!(r.run_until_idle().await, 1);
     assert!(q.diagnosis(41).is_none());
     assert!(q.diagnosis(71).is_some());

@@ -13,6 +13,7 @@ use operator::diagnose::render::render_markdown;
 use operator::diagnose::scenarios;
 use operator::diagnose::standin::{Reply, Standin, StandinConfig};
 use operator::diagnose::{ActionKind, ContextSection, DiagnosisRequest, TicketBrief};
+use operator::subjects::tikv::actions::TikvAction;
 use operator::subjects::tikv::hypotheses::rules_backend;
 use serde_json::json;
 use std::sync::Arc;
@@ -92,6 +93,7 @@ async fn no_secret_reaches_the_api_the_ticket_the_decision_log_or_the_terminal()
             ..Default::default()
         },
     )
+    .with_catalog(&operator::subjects::tikv::catalog::CATALOG)
     .with_decision_log(log.clone());
     assert_eq!(r.run_until_idle().await, 1);
 
@@ -149,7 +151,8 @@ async fn an_injected_log_line_is_quoted_as_data_and_changes_nothing() {
             sections: vec![],
         },
         12_000,
-    );
+    )
+    .with_vocabulary(&operator::subjects::tikv::catalog::CATALOG);
     // Quoted inside a data block, escaped so it cannot close the block.
     let opens = p.user.matches("<untrusted_data source=").count();
     assert_eq!(opens, p.user.matches("</untrusted_data>").count());
@@ -174,7 +177,8 @@ async fn an_injected_log_line_is_quoted_as_data_and_changes_nothing() {
             sections: vec![],
         },
         12_000,
-    );
+    )
+    .with_vocabulary(&operator::subjects::tikv::catalog::CATALOG);
     let rules = rules_backend(RulesConfig::default());
     let with = finalize(&p, &rules.diagnose(&p).await.unwrap(), "rules").unwrap();
     let without = finalize(&clean, &rules.diagnose(&clean).await.unwrap(), "rules").unwrap();
@@ -182,9 +186,9 @@ async fn an_injected_log_line_is_quoted_as_data_and_changes_nothing() {
     assert_eq!(with.root_cause, without.root_cause);
     assert_eq!(
         with.recommended_action.kind,
-        ActionKind::RestartContainer {
+        ActionKind::from(TikvAction::RestartContainer {
             member: "tikv-1".into()
-        }
+        })
     );
 
     // A stand-in Claude that "obeys" the injection cannot produce an executable effect:
@@ -239,15 +243,16 @@ async fn an_injected_log_line_is_quoted_as_data_and_changes_nothing() {
             ..Default::default()
         },
     )
+    .with_catalog(&operator::subjects::tikv::catalog::CATALOG)
     .with_fallback(Arc::new(rules));
     assert_eq!(r.run_until_idle().await, 1);
     let d = q.diagnosis(41).unwrap();
     assert_eq!(d.backend, "rules");
     assert_eq!(
         d.recommended_action.kind,
-        ActionKind::RestartContainer {
+        ActionKind::from(TikvAction::RestartContainer {
             member: "tikv-1".into()
-        }
+        })
     );
 }
 
@@ -286,7 +291,8 @@ async fn an_injected_metric_label_value_is_quoted_as_data_and_changes_nothing() 
             sections: vec![window.clone()],
         },
         12_000,
-    );
+    )
+    .with_vocabulary(&operator::subjects::tikv::catalog::CATALOG);
     // Both copies (evidence and the metrics window) reached the prompt, escaped: the
     // fake closing and opening tags did not become structure.
     assert_eq!(
@@ -316,7 +322,8 @@ async fn an_injected_metric_label_value_is_quoted_as_data_and_changes_nothing() 
             sections: vec![],
         },
         12_000,
-    );
+    )
+    .with_vocabulary(&operator::subjects::tikv::catalog::CATALOG);
     let rules = rules_backend(RulesConfig::default());
     let with = finalize(&p, &rules.diagnose(&p).await.unwrap(), "rules").unwrap();
     let without = finalize(&clean, &rules.diagnose(&clean).await.unwrap(), "rules").unwrap();
@@ -352,6 +359,7 @@ async fn an_injected_metric_label_value_is_quoted_as_data_and_changes_nothing() 
             ..Default::default()
         },
     )
+    .with_catalog(&operator::subjects::tikv::catalog::CATALOG)
     .with_fallback(Arc::new(rules));
     assert_eq!(r.run_until_idle().await, 1);
     let d = q.diagnosis(41).unwrap();

@@ -19,7 +19,8 @@ async fn rendered(brief: &TicketBrief) -> (String, operator::diagnose::Diagnosis
             sections: vec![],
         },
         12_000,
-    );
+    )
+    .with_vocabulary(&operator::subjects::tikv::catalog::CATALOG);
     let raw = rules_backend(RulesConfig::default())
         .diagnose(&prompt)
         .await

@@ -202,7 +202,8 @@ async fn an_etcd_cluster_converges_scales_has_a_killed_member_ticketed_and_refus
         Arc::new(StoreQueue::new(store.clone())),
         Arc::new(NoExtraContext),
         ReconcilerConfig::default(),
-    );
+    )
+    .with_catalog(&operator::subjects::etcd::catalog::CATALOG);
     assert!(diagnoser.run_until_idle().await >= 1);
     let t = store.get(ticket.id).unwrap().unwrap();
     assert_eq!(t.status, Status::Diagnosed);

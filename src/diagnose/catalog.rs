@@ -35,13 +35,125 @@ pub struct CauseSpec {
     pub confirmable: bool,
 }
 
-/// A subject's catalog of causes.
+/// The type of one parameter of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    /// A JSON integer (an id, a count, minutes).
+    Integer,
+    /// A free string (a member name, a key).
+    String,
+    /// One of a fixed set of strings.
+    OneOf(&'static [&'static str]),
+}
+
+/// One parameter of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamSpec {
+    /// Its name in `params` (`store_id`).
+    pub name: &'static str,
+    /// Its type.
+    pub ty: ParamType,
+}
+
+/// One action kind of a subject's vocabulary: what a diagnosis may recommend, with its
+/// typed parameters. The subject's own typed enum serializes to the same
+/// `{"kind", "params"}` shape (see [`crate::diagnose::model::ActionKind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionSpec {
+    /// Kebab-case name (`evict-leader`).
+    pub kind: &'static str,
+    /// One line for people and for the model's schema description.
+    pub description: &'static str,
+    /// The parameters, all required.
+    pub params: &'static [ParamSpec],
+}
+
+/// Take no action now and look again later: in every subject's vocabulary.
+pub const WAIT_AND_WATCH: ActionSpec = ActionSpec {
+    kind: "wait-and-watch",
+    description: "Take no action now and look again after some minutes.",
+    params: &[ParamSpec {
+        name: "minutes",
+        ty: ParamType::Integer,
+    }],
+};
+
+/// The evidence is not enough to act: in every subject's vocabulary (see
+/// [`CauseCatalog::action_appropriate`]).
+pub const INVESTIGATE_FURTHER: ActionSpec = ActionSpec {
+    kind: "investigate-further",
+    description: "The evidence is not enough to act; say what to look at.",
+    params: &[ParamSpec {
+        name: "what",
+        ty: ParamType::String,
+    }],
+};
+
+/// Restart a member's container: every subject runs on the core's container runtime,
+/// so a subject lists this one when a restart is a remedy it accepts.
+pub const RESTART_CONTAINER: ActionSpec = ActionSpec {
+    kind: "restart-container",
+    description: "Restart the container of a member (by member name).",
+    params: &[ParamSpec {
+        name: "member",
+        ty: ParamType::String,
+    }],
+};
+
+/// The actions every catalog has, whatever the subject lists.
+pub const GENERIC_ACTIONS: &[ActionSpec] = &[WAIT_AND_WATCH, INVESTIGATE_FURTHER];
+
+/// How a subject's citation kind points into the context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CitationShape {
+    /// An entity by numeric id (`{"kind": "store", "id": 4}`): grounded when the context
+    /// names `<kind> <id>`, the ticket's target is `<kind>/<id>`, or the evidence's state
+    /// lists it.
+    Id,
+    /// A value in a state section by dotted path (`{"kind": "pd_state", "path":
+    /// "stores.4.state"}`): grounded when the path resolves in the evidence's state or in
+    /// the sent context section named like the kind.
+    Path,
+}
+
+/// One citation kind of a subject, beyond the core's `metric`, `log` and `event`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CitationSpec {
+    /// Its `kind` on the wire (`store`, `region`, `pd_state`).
+    pub kind: &'static str,
+    /// One line for the model's schema description.
+    pub description: &'static str,
+    /// What it carries.
+    pub shape: CitationShape,
+}
+
+/// One kind of entity a cause may be located on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetSpec {
+    /// The kind (`store`, `member`, `pd`, `cluster`): what [`CauseSpec::target_kind`] names.
+    pub kind: &'static str,
+    /// How a target of this kind is spelled (`store/4`), for the model's schema.
+    pub example: &'static str,
+}
+
+/// A subject's diagnosis vocabulary: its causes, the actions a diagnosis may recommend,
+/// the citation kinds it may use beyond the core's, the kinds of entity causes sit on,
+/// and the system prompt that teaches a model the subject. The core builds the output
+/// schema, grounds citations and scores actions from it; it knows no subject's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CauseCatalog {
     /// The subject it belongs to (`tikv`).
     pub subject: &'static str,
     /// The causes, in a stable order.
     pub causes: &'static [CauseSpec],
+    /// The subject's actions ([`GENERIC_ACTIONS`] are added by [`Self::actions`]).
+    pub actions: &'static [ActionSpec],
+    /// The subject's citation kinds (the core's `metric`, `log`, `event` come first).
+    pub citations: &'static [CitationSpec],
+    /// The kinds of entity its causes are located on.
+    pub targets: &'static [TargetSpec],
+    /// The system prompt a model backend sends for this subject's tickets.
+    pub system_prompt: &'static str,
 }
 
 impl CauseCatalog {
@@ -62,6 +174,130 @@ impl CauseCatalog {
             .map(|c| c.category)
             .chain(std::iter::once(UNKNOWN_CATEGORY))
             .collect()
+    }
+
+    /// Every action of the vocabulary: the subject's, then the generic ones it does not
+    /// list itself.
+    pub fn actions(&self) -> Vec<&'static ActionSpec> {
+        self.actions
+            .iter()
+            .chain(
+                GENERIC_ACTIONS
+                    .iter()
+                    .filter(|g| !self.actions.iter().any(|a| a.kind == g.kind)),
+            )
+            .collect()
+    }
+
+    /// The action named `kind`, if the vocabulary has it.
+    pub fn action(&self, kind: &str) -> Option<&'static ActionSpec> {
+        self.actions().into_iter().find(|a| a.kind == kind)
+    }
+
+    /// The citation kind named `kind`, if the subject has it.
+    pub fn citation(&self, kind: &str) -> Option<&'static CitationSpec> {
+        self.citations.iter().find(|c| c.kind == kind)
+    }
+
+    /// Whether `action` is in the vocabulary with exactly its parameters, each of its
+    /// type: what a stored diagnosis must hold.
+    pub fn action_valid(&self, action: &crate::diagnose::model::ActionKind) -> bool {
+        let Some(spec) = self.action(&action.kind) else {
+            return false;
+        };
+        spec.params.len() == action.params.len()
+            && spec.params.iter().all(|p| {
+                action.params.get(p.name).is_some_and(|v| match p.ty {
+                    ParamType::Integer => v.as_u64().is_some() || v.as_i64().is_some(),
+                    ParamType::String => v.is_string(),
+                    ParamType::OneOf(opts) => v.as_str().is_some_and(|s| opts.contains(&s)),
+                })
+            })
+    }
+
+    /// What is inconsistent in the catalog itself: a cause on a target kind the catalog
+    /// does not list, an action a cause names that the vocabulary lacks, a name twice.
+    /// Each subject's tests assert this is empty.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for c in self.causes {
+            if !self.targets.iter().any(|t| t.kind == c.target_kind) {
+                out.push(format!(
+                    "{}: target kind {} not listed",
+                    c.category, c.target_kind
+                ));
+            }
+            for a in c.actions {
+                if self.action(a).is_none() {
+                    out.push(format!("{}: action {a} not in the vocabulary", c.category));
+                }
+            }
+        }
+        let mut kinds: Vec<&str> = self.actions().iter().map(|a| a.kind).collect();
+        kinds.extend(self.citations.iter().map(|c| c.kind));
+        kinds.extend(self.causes.iter().map(|c| c.category));
+        let mut seen = std::collections::HashSet::new();
+        for k in kinds {
+            if !seen.insert(k) {
+                out.push(format!("{k} named twice"));
+            }
+        }
+        for c in self.citations {
+            if ["metric", "log", "event"].contains(&c.kind) {
+                out.push(format!("citation {} is the core's", c.kind));
+            }
+        }
+        out
+    }
+
+    /// The JSON schema of one action of the vocabulary (`kind` const, typed `params`).
+    pub fn action_schema(spec: &ActionSpec) -> Value {
+        let mut props = serde_json::Map::new();
+        for p in spec.params {
+            props.insert(
+                p.name.to_string(),
+                match p.ty {
+                    ParamType::Integer => json!({"type": "integer"}),
+                    ParamType::String => json!({"type": "string"}),
+                    ParamType::OneOf(opts) => json!({"type": "string", "enum": opts}),
+                },
+            );
+        }
+        let required: Vec<&str> = spec.params.iter().map(|p| p.name).collect();
+        json!({
+            "type": "object",
+            "description": spec.description,
+            "properties": {
+                "kind": {"type": "string", "const": spec.kind},
+                "params": {
+                    "type": "object",
+                    "properties": props,
+                    "required": required,
+                    "additionalProperties": false
+                },
+                "rationale": {"type": "string", "description": "Why this action follows from the evidence."}
+            },
+            "required": ["kind", "params", "rationale"],
+            "additionalProperties": false
+        })
+    }
+
+    /// The JSON schema of one of the subject's citation kinds.
+    pub fn citation_schema(spec: &CitationSpec) -> Value {
+        let (field, ty) = match spec.shape {
+            CitationShape::Id => ("id", "integer"),
+            CitationShape::Path => ("path", "string"),
+        };
+        json!({
+            "type": "object",
+            "description": spec.description,
+            "properties": {
+                "kind": {"type": "string", "const": spec.kind},
+                field: {"type": ty}
+            },
+            "required": ["kind", field],
+            "additionalProperties": false
+        })
     }
 
     /// Whether `action` is an appropriate response to `category`: one of its actions,
@@ -93,7 +329,14 @@ impl CauseCatalog {
             "properties": {
                 "category": {"type": "string", "enum": self.categories()},
                 "target": {"type": "string",
-                    "description": "The entity the cause is located on, as named in the context (store/4, tikv-1, pd, cluster)."}
+                    "description": format!(
+                        "The entity the cause is located on, as named in the context ({}).",
+                        if self.targets.is_empty() {
+                            "kind/id, a member name, cluster".to_string()
+                        } else {
+                            self.targets.iter().map(|t| t.example).collect::<Vec<_>>().join(", ")
+                        }
+                    )}
             },
             "required": ["category", "target"],
             "additionalProperties": false
@@ -184,6 +427,53 @@ pub fn hypotheses_schema(catalog: &CauseCatalog) -> Value {
     })
 }
 
+/// A small catalog of a made-up subject for the core's own tests.
+#[cfg(test)]
+pub(crate) const TEST_CATALOG: CauseCatalog = CauseCatalog {
+    subject: "test",
+    causes: &[CauseSpec {
+        category: "disk-slow",
+        description: "slow disk",
+        target_kind: "node",
+        actions: &["drain-node"],
+        confirmable: true,
+    }],
+    actions: &[
+        RESTART_CONTAINER,
+        ActionSpec {
+            kind: "drain-node",
+            description: "Drain a node.",
+            params: &[
+                ParamSpec {
+                    name: "node_id",
+                    ty: ParamType::Integer,
+                },
+                ParamSpec {
+                    name: "mode",
+                    ty: ParamType::OneOf(&["soft", "hard"]),
+                },
+            ],
+        },
+    ],
+    citations: &[
+        CitationSpec {
+            kind: "node",
+            description: "A node id.",
+            shape: CitationShape::Id,
+        },
+        CitationSpec {
+            kind: "node_state",
+            description: "A path in the node state.",
+            shape: CitationShape::Path,
+        },
+    ],
+    targets: &[TargetSpec {
+        kind: "node",
+        example: "node/3",
+    }],
+    system_prompt: "test",
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,7 +497,57 @@ mod tests {
     const CATALOG: CauseCatalog = CauseCatalog {
         subject: "test",
         causes: CAUSES,
+        actions: &[RESTART_CONTAINER],
+        citations: &[CitationSpec {
+            kind: "node",
+            description: "a node by id",
+            shape: CitationShape::Id,
+        }],
+        targets: &[TargetSpec {
+            kind: "member",
+            example: "node-1",
+        }],
+        system_prompt: "test",
     };
+
+    #[test]
+    fn a_consistent_catalog_has_no_problems_and_a_broken_one_names_each() {
+        assert!(CATALOG.problems().is_empty(), "{:?}", CATALOG.problems());
+        const BROKEN: CauseCatalog = CauseCatalog {
+            subject: "broken",
+            causes: &[CauseSpec {
+                category: "disk-slow",
+                description: "d",
+                target_kind: "store",
+                actions: &["evict-leader"],
+                confirmable: true,
+            }],
+            actions: &[],
+            citations: &[CitationSpec {
+                kind: "log",
+                description: "l",
+                shape: CitationShape::Path,
+            }],
+            targets: &[],
+            system_prompt: "",
+        };
+        let p = BROKEN.problems();
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("target kind store"));
+        assert!(p[1].contains("evict-leader"));
+        assert!(p[2].contains("citation log"));
+    }
+
+    #[test]
+    fn an_action_is_valid_only_with_its_kind_and_typed_parameters() {
+        use crate::diagnose::model::ActionKind;
+        let ok = ActionKind::new("restart-container", json!({"member": "node-1"}));
+        assert!(CATALOG.action_valid(&ok));
+        assert!(CATALOG.action_valid(&ActionKind::new("wait-and-watch", json!({"minutes": 5}))));
+        assert!(!CATALOG.action_valid(&ActionKind::new("restart-container", json!({"member": 1}))));
+        assert!(!CATALOG.action_valid(&ActionKind::new("restart-container", json!({}))));
+        assert!(!CATALOG.action_valid(&ActionKind::new("evict-leader", json!({"store_id": 1}))));
+    }
 
     #[test]
     fn a_catalog_accepts_its_categories_and_unknown_but_nothing_else() {

@@ -437,7 +437,7 @@ fn component(target: &str) -> String {
     // `store/4` -> `store`, `member/tikv-1` or `tikv-1` -> `tikv`, `pd` -> `pd`
     use super::model::Target;
     match Target::parse(target) {
-        Target::Store(_) => "store".into(),
+        Target::Entity { kind, .. } => kind,
         Target::Member(m) => m.split(['-', '_']).next().unwrap_or(&m).to_string(),
         Target::Other(o) => o,
     }

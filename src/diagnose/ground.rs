@@ -217,42 +217,48 @@ fn id_grounded(ctx: &str, word: &str, id: u64) -> bool {
 
 fn resolve_path<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     let mut cur = v;
+    let mut parent = "";
     for seg in path.split(['.', '/']).filter(|s| !s.is_empty()) {
         cur = match cur {
             Value::Object(m) => m.get(seg)?,
             Value::Array(a) => {
                 let n: u64 = seg.parse().ok()?;
-                // An id match first (`stores.4` = the store with id 4), else an index.
+                // An id match first (`stores.4` = the store with id 4, also as a record
+                // `{store: {id: 4}}`), else an index.
+                let nested = format!("/{}/id", parent.strip_suffix('s').unwrap_or(parent));
                 a.iter()
                     .find(|e| {
                         e.get("id").and_then(Value::as_u64) == Some(n)
-                            || e.pointer("/store/id").and_then(Value::as_u64) == Some(n)
+                            || e.pointer(&nested).and_then(Value::as_u64) == Some(n)
                     })
                     .or_else(|| a.get(n as usize))?
             }
             _ => return None,
         };
+        parent = seg;
     }
     Some(cur)
 }
 
-fn state_has_store(state: &Value, id: u64) -> bool {
+/// Whether the evidence's state lists an entity of `kind` with `id` (`stores: [{id: 4}]`,
+/// or `{store: {id: 4}}` records as PD writes them).
+fn state_has_entity(state: &Value, kind: &str, id: u64) -> bool {
     state
-        .get("stores")
+        .get(format!("{kind}s"))
         .and_then(Value::as_array)
         .map(|a| {
             a.iter().any(|s| {
                 s.get("id").and_then(Value::as_u64) == Some(id)
-                    || s.pointer("/store/id").and_then(Value::as_u64) == Some(id)
+                    || s.pointer(&format!("/{kind}/id")).and_then(Value::as_u64) == Some(id)
             })
         })
         .unwrap_or(false)
 }
 
-/// Whether `path` resolves in PD's view as sent in the `pd_state` context section (a
-/// ticket about one store carries that store's record only; the cluster's view comes
-/// from the latest snapshot). A section cut from the prompt does not count.
-fn sent_pd_state(prompt: &PreparedPrompt, path: &str) -> bool {
+/// Whether `path` resolves in the state section named `section` as sent (a ticket about
+/// one member carries that member's record only; the cluster's view comes from the
+/// latest snapshot). A section cut from the prompt does not count.
+fn sent_state(prompt: &PreparedPrompt, section: &str, path: &str) -> bool {
     let dropped = |name: &str| {
         prompt
             .context_cut
@@ -262,7 +268,7 @@ fn sent_pd_state(prompt: &PreparedPrompt, path: &str) -> bool {
     prompt
         .facts
         .iter()
-        .filter(|s| s.name == "pd_state" && !dropped(&s.name))
+        .filter(|s| s.name == section && !dropped(&s.name))
         .filter_map(|s| serde_json::from_str::<Value>(&s.content).ok())
         .any(|v| resolve_path(&v, path).is_some())
 }
@@ -283,13 +289,15 @@ pub fn citation_grounded(prompt: &PreparedPrompt, source: &CitationRef) -> bool 
     };
     match source {
         CitationRef::Metric { series, value } => metric_grounded(ctx, series, *value),
-        CitationRef::Store { id } => {
-            state_has_store(&state, *id)
-                || id_grounded(ctx, "store", *id)
+        CitationRef::Entity { kind, id } => {
+            state_has_entity(&state, kind, *id)
+                || id_grounded(ctx, kind, *id)
                 || crate::diagnose::model::Target::parse(&prompt.ticket.target)
-                    == crate::diagnose::model::Target::Store(*id)
+                    == crate::diagnose::model::Target::Entity {
+                        kind: kind.clone(),
+                        id: *id,
+                    }
         }
-        CitationRef::Region { id } => id_grounded(ctx, "region", *id),
         CitationRef::Log { line } => quoted(line),
         CitationRef::Event { what } => {
             quoted(what)
@@ -299,11 +307,11 @@ pub fn citation_grounded(prompt: &PreparedPrompt, source: &CitationRef) -> bool 
                     .iter()
                     .any(|(_, t)| t.contains(what.trim()))
         }
-        CitationRef::PdState { path } => {
+        CitationRef::State { kind, path } => {
             let p = path
                 .trim_start_matches("state.")
-                .trim_start_matches("pd_state.");
-            resolve_path(&state, p).is_some() || sent_pd_state(prompt, p)
+                .trim_start_matches(&format!("{kind}."));
+            resolve_path(&state, p).is_some() || sent_state(prompt, kind, p)
         }
     }
 }
@@ -342,17 +350,23 @@ pub fn finalize(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::model::diagnosis_output_schema;
+    use crate::diagnose::catalog::TEST_CATALOG;
+    use crate::diagnose::model::diagnosis_output_schema_for;
     use serde_json::json;
+
+    /// The schema of the core's test subject (see [`TEST_CATALOG`]).
+    fn schema() -> Value {
+        diagnosis_output_schema_for(&TEST_CATALOG)
+    }
 
     fn valid() -> Value {
         json!({
             "observation_summary": "store 4 Disconnected",
             "root_cause": "container died",
-            "cause": {"category": "process-exit", "target": "store/4"},
+            "cause": {"category": "disk-slow", "target": "node/4"},
             "other_causes": [],
             "hypotheses": [],
-            "evidence": [{"claim": "c", "source": {"kind": "store", "id": 4}}],
+            "evidence": [{"claim": "c", "source": {"kind": "node", "id": 4}}],
             "options_considered": [{"option": "partition", "why_not": "exited"}],
             "recommended_action": {"kind": "restart-container", "params": {"member": "tikv-1"}, "rationale": "r"},
             "confidence": 0.8,
@@ -362,13 +376,13 @@ mod tests {
 
     #[test]
     fn a_valid_answer_parses() {
-        let o = parse_output(&valid().to_string(), &diagnosis_output_schema()).unwrap();
+        let o = parse_output(&valid().to_string(), &schema()).unwrap();
         assert_eq!(o.recommended_action.kind.name(), "restart-container");
     }
 
     #[test]
     fn malformed_json_is_a_typed_error() {
-        let e = parse_output("{\"observation_summary\": ", &diagnosis_output_schema()).unwrap_err();
+        let e = parse_output("{\"observation_summary\": ", &schema()).unwrap_err();
         assert!(matches!(e, GroundError::MalformedJson(_)));
     }
 
@@ -377,19 +391,27 @@ mod tests {
         let mut v = valid();
         v["extra"] = json!(1);
         assert!(matches!(
-            parse_output(&v.to_string(), &diagnosis_output_schema()),
+            parse_output(&v.to_string(), &schema()),
             Err(GroundError::SchemaViolation { .. })
         ));
-        let mut v = valid();
+        // In a subject's vocabulary (what a model is sent), an action outside it, or an
+        // extra parameter, is a schema violation.
+        let subject = schema();
+        let base = valid();
+        assert!(parse_output(&base.to_string(), &subject).is_ok());
+        let mut v = base.clone();
         v["recommended_action"] =
             json!({"kind": "shell", "params": {"cmd": "docker rm -f tikv-1"}, "rationale": "x"});
         assert!(matches!(
-            parse_output(&v.to_string(), &diagnosis_output_schema()),
+            parse_output(&v.to_string(), &subject),
             Err(GroundError::SchemaViolation { .. })
         ));
-        let mut v = valid();
+        let mut v = base.clone();
+        v["evidence"][0]["source"] = json!({"kind": "store", "id": 4});
+        assert!(parse_output(&v.to_string(), &subject).is_err());
+        let mut v = base;
         v["recommended_action"]["params"] = json!({"member": "tikv-1", "command": "rm"});
-        let e = parse_output(&v.to_string(), &diagnosis_output_schema()).unwrap_err();
+        let e = parse_output(&v.to_string(), &subject).unwrap_err();
         assert!(e.to_string().contains("command"), "{e}");
     }
 
@@ -398,7 +420,7 @@ mod tests {
         let mut v = valid();
         v["confidence"] = json!(1.5);
         assert_eq!(
-            parse_output(&v.to_string(), &diagnosis_output_schema()).unwrap_err(),
+            parse_output(&v.to_string(), &schema()).unwrap_err(),
             GroundError::ConfidenceOutOfRange(1.5)
         );
     }

@@ -4,24 +4,41 @@
 //! # Why typed
 //!
 //! The model's answer is a *recommendation*, never a command. Keeping the recommended
-//! action inside a closed vocabulary ([`ActionKind`]) with typed parameters means nothing
-//! the model writes can become an arbitrary shell command, and the rules backend and the
-//! LLM backends produce the same structure. Citations are typed too ([`CitationRef`]),
-//! so [`super::ground`] can check each one against the context that was sent.
+//! action inside a closed vocabulary with typed parameters means nothing the model writes
+//! can become an arbitrary shell command, and the rules backend and the LLM backends
+//! produce the same structure. Citations are typed too ([`CitationRef`]), so
+//! [`super::ground`] can check each one against the context that was sent.
+//!
+//! # Whose vocabulary
+//!
+//! The vocabulary is the subject's: its [`CauseCatalog`] lists its action kinds with their
+//! typed parameters ([`super::catalog::ActionSpec`]), its citation kinds beyond the core's
+//! `metric`, `log` and `event` ([`super::catalog::CitationSpec`]) and the kinds of entity
+//! its causes sit on. The core holds an action as `{kind, params}` ([`ActionKind`]) and a
+//! subject citation as an entity by id or a state path ([`CitationRef`]); the schema built
+//! from the catalog ([`diagnosis_output_schema_for`]) is what makes them closed and typed
+//! for a model, and a subject authors and reads its actions through its own typed enum
+//! ([`ActionKind::from_typed`], [`ActionKind::typed`]). The JSON of a diagnosis is the
+//! same as when the vocabulary was one PD enum, so stored tickets still read.
 //!
 //! The JSON schema sent to the model ([`diagnosis_output_schema`]) is hand-written in the
 //! subset that Anthropic structured outputs and OpenAI `strict` json_schema accept
 //! (`additionalProperties: false` everywhere, no numeric bounds, `minItems` 0 or 1). The
 //! range of `confidence` is therefore validated locally.
 
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{json, Map, Value};
 
 pub use super::catalog::{Cause, CauseCatalog, Hypothesis, Verdict};
 
-/// Where a cited fact came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+/// Where a cited fact came from: the core's own kinds (a metric sample, a log line, an
+/// event) or one of the subject's ([`super::catalog::CitationSpec`]): an entity by id or a
+/// value in a state section by path.
+///
+/// On the wire each is an object tagged by `kind`: `{"kind": "metric", "series": …,
+/// "value": …}`, `{"kind": "store", "id": 4}`, `{"kind": "pd_state", "path": …}`.
+#[derive(Debug, Clone, PartialEq)]
 pub enum CitationRef {
     /// A metric sample: series (as printed in the context) and value.
     Metric {
@@ -29,16 +46,6 @@ pub enum CitationRef {
         series: String,
         /// The value cited.
         value: f64,
-    },
-    /// A TiKV store by id.
-    Store {
-        /// Store id.
-        id: u64,
-    },
-    /// A region by id.
-    Region {
-        /// Region id.
-        id: u64,
     },
     /// A log line (verbatim or a verbatim substring).
     Log {
@@ -50,11 +57,133 @@ pub enum CitationRef {
         /// What happened, as in the context.
         what: String,
     },
-    /// A value in PD's state, addressed by a dotted path (`stores.4.state`).
-    PdState {
+    /// An entity of the subject by kind and id (`store` 4, `region` 12).
+    Entity {
+        /// The subject's citation kind.
+        kind: String,
+        /// Its id.
+        id: u64,
+    },
+    /// A value in one of the subject's state sections, by dotted path
+    /// (`pd_state`: `stores.4.state`).
+    State {
+        /// The subject's citation kind (also the context section's name).
+        kind: String,
         /// Dotted path.
         path: String,
     },
+}
+
+/// The kinds of citation the core itself knows.
+pub const CORE_CITATIONS: &[&str] = &["metric", "log", "event"];
+
+impl CitationRef {
+    /// An entity citation (`store` 4).
+    pub fn entity(kind: &str, id: u64) -> Self {
+        Self::Entity {
+            kind: kind.into(),
+            id,
+        }
+    }
+
+    /// A state-path citation (`pd_state`, `stores.4.state`).
+    pub fn state(kind: &str, path: impl Into<String>) -> Self {
+        Self::State {
+            kind: kind.into(),
+            path: path.into(),
+        }
+    }
+
+    /// The `kind` it carries on the wire.
+    pub fn kind(&self) -> &str {
+        match self {
+            Self::Metric { .. } => "metric",
+            Self::Log { .. } => "log",
+            Self::Event { .. } => "event",
+            Self::Entity { kind, .. } | Self::State { kind, .. } => kind,
+        }
+    }
+}
+
+impl Serialize for CitationRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v = match self {
+            Self::Metric { series, value } => {
+                json!({"kind": "metric", "series": series, "value": value})
+            }
+            Self::Log { line } => json!({"kind": "log", "line": line}),
+            Self::Event { what } => json!({"kind": "event", "what": what}),
+            Self::Entity { kind, id } => json!({"kind": kind, "id": id}),
+            Self::State { kind, path } => json!({"kind": kind, "path": path}),
+        };
+        v.serialize(s)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CitationWire {
+    kind: String,
+    series: Option<String>,
+    value: Option<f64>,
+    line: Option<String>,
+    what: Option<String>,
+    id: Option<u64>,
+    path: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for CitationRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let w = CitationWire::deserialize(d)?;
+        let fields = [
+            w.series.is_some(),
+            w.value.is_some(),
+            w.line.is_some(),
+            w.what.is_some(),
+            w.id.is_some(),
+            w.path.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        let bad = || D::Error::custom(format!("citation of kind {} has the wrong fields", w.kind));
+        let r = match (w.kind.as_str(), &w) {
+            (
+                "metric",
+                CitationWire {
+                    series: Some(series),
+                    value: Some(value),
+                    ..
+                },
+            ) if fields == 2 => Self::Metric {
+                series: series.clone(),
+                value: *value,
+            },
+            (
+                "log",
+                CitationWire {
+                    line: Some(line), ..
+                },
+            ) if fields == 1 => Self::Log { line: line.clone() },
+            (
+                "event",
+                CitationWire {
+                    what: Some(what), ..
+                },
+            ) if fields == 1 => Self::Event { what: what.clone() },
+            (k, _) if CORE_CITATIONS.contains(&k) => return Err(bad()),
+            (k, CitationWire { id: Some(id), .. }) if fields == 1 => Self::entity(k, *id),
+            (
+                k,
+                CitationWire {
+                    path: Some(path), ..
+                },
+            ) if fields == 1 => Self::state(k, path.clone()),
+            _ => return Err(bad()),
+        };
+        Ok(r)
+    }
 }
 
 /// One piece of evidence: a claim and where it comes from.
@@ -77,116 +206,116 @@ pub struct OptionConsidered {
     pub why_not: String,
 }
 
-/// The closed vocabulary of PD and Docker actions the diagnosis may recommend.
-/// Serialized adjacently: `{"kind": "transfer-leader", "params": {...}}`.
+/// The token budget to give [`super::context::build_prompt`] for a prompt that will be
+/// put in `catalog`'s vocabulary: `budget` less what its system prompt adds to the core's,
+/// so that the prompt sent still fits `budget`.
+pub fn budget_for_vocabulary(catalog: &CauseCatalog, budget: usize) -> usize {
+    use super::context::{estimate_tokens, SYSTEM_PROMPT};
+    budget.saturating_sub(
+        estimate_tokens(catalog.system_prompt).saturating_sub(estimate_tokens(SYSTEM_PROMPT)),
+    )
+}
+
+impl super::context::PreparedPrompt {
+    /// The prompt in `catalog`'s vocabulary: the schema restricted to its causes, actions
+    /// and citations, and its system prompt (the token estimate follows the prompt; build
+    /// it with [`budget_for_vocabulary`] to keep within a budget).
+    pub fn with_vocabulary(mut self, catalog: &CauseCatalog) -> Self {
+        use super::context::estimate_tokens;
+        self.estimated_tokens = self.estimated_tokens + estimate_tokens(catalog.system_prompt)
+            - estimate_tokens(&self.system).min(self.estimated_tokens);
+        self.schema = diagnosis_output_schema_for(catalog);
+        self.system = catalog.system_prompt.to_string();
+        self
+    }
+}
+
+/// A recommended action: a kind of the subject's vocabulary
+/// ([`super::catalog::ActionSpec`]) and its parameters. Serialized as `{"kind":
+/// "transfer-leader", "params": {...}}`, the shape a subject's typed enum with
+/// `#[serde(tag = "kind", content = "params", rename_all = "kebab-case")]` has too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "params", rename_all = "kebab-case")]
-pub enum ActionKind {
-    /// Move a region's leader to another store.
-    TransferLeader {
-        /// Region id.
-        region_id: u64,
-        /// Target store id.
-        to_store: u64,
-    },
-    /// Split a (hot or oversized) region.
-    SplitRegion {
-        /// Region id.
-        region_id: u64,
-    },
-    /// Add the store to evict-leader-scheduler.
-    EvictLeader {
-        /// Store id.
-        store_id: u64,
-    },
-    /// Remove the store from evict-leader-scheduler.
-    RemoveEvictLeader {
-        /// Store id.
-        store_id: u64,
-    },
-    /// Add capacity.
-    ScaleOut {
-        /// `tikv` or `pd`.
-        component: String,
-        /// How many members to add.
-        count: u32,
-    },
-    /// Restart a member's container.
-    RestartContainer {
-        /// Member name (`tikv-1`).
-        member: String,
-    },
-    /// Bring an Offline store back Up.
-    CancelStoreDelete {
-        /// Store id.
-        store_id: u64,
-    },
-    /// Add a PD scheduler.
-    AddScheduler {
-        /// Scheduler name.
-        name: String,
-    },
-    /// Remove a PD scheduler.
-    RemoveScheduler {
-        /// Scheduler name.
-        name: String,
-    },
-    /// Set a PD config key.
-    SetConfig {
-        /// Key (`schedule.max-store-down-time`).
-        key: String,
-        /// Value as PD expects it (`"30m"`).
-        value: String,
-    },
-    /// Do nothing now; look again later.
-    WaitAndWatch {
-        /// Minutes to wait.
-        minutes: u32,
-    },
-    /// Not enough evidence to act; gather more.
-    InvestigateFurther {
-        /// What to look at.
-        what: String,
-    },
+pub struct ActionKind {
+    /// Kebab-case kind (`evict-leader`).
+    pub kind: String,
+    /// Its parameters by name.
+    #[serde(default)]
+    pub params: Map<String, Value>,
 }
 
 impl ActionKind {
-    /// The kebab-case name of the action.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::TransferLeader { .. } => "transfer-leader",
-            Self::SplitRegion { .. } => "split-region",
-            Self::EvictLeader { .. } => "evict-leader",
-            Self::RemoveEvictLeader { .. } => "remove-evict-leader",
-            Self::ScaleOut { .. } => "scale-out",
-            Self::RestartContainer { .. } => "restart-container",
-            Self::CancelStoreDelete { .. } => "cancel-store-delete",
-            Self::AddScheduler { .. } => "add-scheduler",
-            Self::RemoveScheduler { .. } => "remove-scheduler",
-            Self::SetConfig { .. } => "set-config",
-            Self::WaitAndWatch { .. } => "wait-and-watch",
-            Self::InvestigateFurther { .. } => "investigate-further",
+    /// An action from a kind and a JSON object of parameters (anything else gives none).
+    pub fn new(kind: &str, params: Value) -> Self {
+        Self {
+            kind: kind.to_string(),
+            params: match params {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            },
         }
     }
 
-    /// A one-line human description (`transfer-leader region 12 → store 4`).
+    /// Take no action now; look again in `minutes` (in every vocabulary).
+    pub fn wait_and_watch(minutes: u32) -> Self {
+        Self::new("wait-and-watch", json!({ "minutes": minutes }))
+    }
+
+    /// Gather more evidence about `what` (in every vocabulary).
+    pub fn investigate_further(what: impl Into<String>) -> Self {
+        Self::new("investigate-further", json!({ "what": what.into() }))
+    }
+
+    /// The action of a subject's typed enum (one that serializes as `{"kind",
+    /// "params"}`). A value that does not serialize to that shape gives
+    /// `investigate-further` naming the failure, never a silently different action.
+    pub fn from_typed<T: Serialize>(typed: &T) -> Self {
+        match serde_json::to_value(typed) {
+            Ok(Value::Object(mut m)) => match m.remove("kind") {
+                Some(Value::String(kind)) => {
+                    Self::new(&kind, m.remove("params").unwrap_or(Value::Null))
+                }
+                _ => Self::investigate_further("an action without a kind"),
+            },
+            Ok(_) | Err(_) => Self::investigate_further("an action that does not serialize"),
+        }
+    }
+
+    /// The action as the subject's typed enum, `None` when it is not one of its kinds
+    /// or its parameters do not fit.
+    pub fn typed<T: DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_value(json!({"kind": self.kind, "params": self.params})).ok()
+    }
+
+    /// The kebab-case name of the action.
+    pub fn name(&self) -> &str {
+        &self.kind
+    }
+
+    /// A one-line human description: the kind, then its parameters (`evict-leader
+    /// store_id=5`; a single parameter by value alone: `restart-container tikv-1`).
     pub fn describe(&self) -> String {
-        match self {
-            Self::TransferLeader {
-                region_id,
-                to_store,
-            } => format!("transfer-leader region {region_id} -> store {to_store}"),
-            Self::SplitRegion { region_id } => format!("split-region {region_id}"),
-            Self::EvictLeader { store_id } => format!("evict-leader store {store_id}"),
-            Self::RemoveEvictLeader { store_id } => format!("remove-evict-leader store {store_id}"),
-            Self::ScaleOut { component, count } => format!("scale-out {component} +{count}"),
-            Self::RestartContainer { member } => format!("restart-container {member}"),
-            Self::CancelStoreDelete { store_id } => format!("cancel-store-delete store {store_id}"),
-            Self::AddScheduler { name } => format!("add-scheduler {name}"),
-            Self::RemoveScheduler { name } => format!("remove-scheduler {name}"),
-            Self::SetConfig { key, value } => format!("set-config {key}={value}"),
-            Self::WaitAndWatch { minutes } => format!("wait-and-watch {minutes} min"),
-            Self::InvestigateFurther { what } => format!("investigate-further: {what}"),
+        let val = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match self.params.len() {
+            0 => self.kind.clone(),
+            1 => {
+                let v = self.params.values().next().map(val).unwrap_or_default();
+                if self.kind == "investigate-further" {
+                    format!("{}: {v}", self.kind)
+                } else {
+                    format!("{} {v}", self.kind)
+                }
+            }
+            _ => {
+                let ps: Vec<String> = self
+                    .params
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", val(v)))
+                    .collect();
+                format!("{} {}", self.kind, ps.join(" "))
+            }
         }
     }
 }
@@ -378,13 +507,18 @@ pub struct TicketBrief {
     pub timeline: Vec<(String, String)>,
 }
 
-/// A ticket target, parsed from the spellings the ticket store uses: `store/4`,
-/// `store-4`, `store_4` → a store; `member/tikv-1` or a bare member name (`tikv-1`,
-/// `pd-0`) → a member; `pd`, `cluster`, … → other.
+/// A ticket target in the core's spellings: `<kind>/<id>` (`store/4`) → an entity;
+/// `member/<name>` or a bare member name (`tikv-1`, `etcd-0`) → a member; anything else
+/// (`pd`, `cluster`) → other. A subject with more spellings parses them itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// A TiKV store id.
-    Store(u64),
+    /// An entity by kind and numeric id (`store/4`).
+    Entity {
+        /// Its kind (`store`).
+        kind: String,
+        /// Its id.
+        id: u64,
+    },
     /// A member (container) name.
     Member(String),
     /// Anything else (`pd`, `cluster`, `prometheus`).
@@ -395,13 +529,18 @@ impl Target {
     /// Parses a target string.
     pub fn parse(target: &str) -> Self {
         let t = target.trim();
-        for prefix in ["store/", "store-", "store_", "store "] {
-            if let Some(id) = t.strip_prefix(prefix).and_then(|r| r.parse().ok()) {
-                return Self::Store(id);
-            }
-        }
         if let Some(m) = t.strip_prefix("member/") {
             return Self::Member(m.to_string());
+        }
+        if let Some((kind, id)) = t.split_once('/') {
+            if let Ok(id) = id.parse() {
+                if !kind.is_empty() && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Self::Entity {
+                        kind: kind.to_string(),
+                        id,
+                    };
+                }
+            }
         }
         if t.contains('-')
             && t.rsplit('-')
@@ -440,25 +579,6 @@ pub struct DiagnosisRequest {
     pub sections: Vec<ContextSection>,
 }
 
-fn action_variant(kind: &str, description: &str, params: Value, required: &[&str]) -> Value {
-    json!({
-        "type": "object",
-        "description": description,
-        "properties": {
-            "kind": {"type": "string", "const": kind},
-            "params": {
-                "type": "object",
-                "properties": params,
-                "required": required,
-                "additionalProperties": false
-            },
-            "rationale": {"type": "string", "description": "Why this action follows from the evidence."}
-        },
-        "required": ["kind", "params", "rationale"],
-        "additionalProperties": false
-    })
-}
-
 fn citation_variant(kind: &str, description: &str, props: Value, required: &[&str]) -> Value {
     let mut properties = json!({"kind": {"type": "string", "const": kind}});
     let mut req = vec!["kind"];
@@ -477,18 +597,24 @@ fn citation_variant(kind: &str, description: &str, props: Value, required: &[&st
     })
 }
 
-/// The JSON schema of [`DiagnosisOutput`], sent to the model as the output format.
+/// The schema of [`DiagnosisOutput`] for a prompt whose subject is not known: any
+/// category, but only the actions every vocabulary has (`wait-and-watch`,
+/// `investigate-further`) and only the core's citations. Closed like a subject's: a
+/// prompt nobody gave a vocabulary cannot widen what may be recommended. A subject's
+/// tickets get [`diagnosis_output_schema_for`] its catalog
+/// ([`crate::diagnose::context::PreparedPrompt::with_vocabulary`]).
+pub fn diagnosis_output_schema() -> Value {
+    diagnosis_schema(None)
+}
+
+/// The JSON schema of [`DiagnosisOutput`] in `catalog`'s vocabulary, sent to the model as
+/// the output format: `cause.category` from its causes, `recommended_action` from its
+/// actions with typed parameters, citations of the core's kinds and its own.
 ///
 /// # Guarantees
 /// Every object has `additionalProperties: false`; no numeric bounds or length bounds
 /// are used (unsupported by structured outputs); the document is stable byte-for-byte
 /// across calls (it is part of the cached prompt prefix on the tool path).
-pub fn diagnosis_output_schema() -> Value {
-    diagnosis_schema(None)
-}
-
-/// [`diagnosis_output_schema`] with `cause.category` restricted to `catalog` (the schema
-/// sent to a model for a subject's ticket).
 pub fn diagnosis_output_schema_for(catalog: &CauseCatalog) -> Value {
     diagnosis_schema(Some(catalog))
 }
@@ -497,6 +623,10 @@ fn diagnosis_schema(catalog: Option<&CauseCatalog>) -> Value {
     let open = CauseCatalog {
         subject: "any",
         causes: &[],
+        actions: &[],
+        citations: &[],
+        targets: &[],
+        system_prompt: "",
     };
     let cause = match catalog {
         Some(c) => c.cause_schema(),
@@ -515,100 +645,24 @@ fn diagnosis_schema(catalog: Option<&CauseCatalog>) -> Value {
             h
         }
     };
-    let int = json!({"type": "integer"});
     let string = json!({"type": "string"});
-    let actions = vec![
-        action_variant(
-            "transfer-leader",
-            "Move a region's leader to another store.",
-            json!({"region_id": int, "to_store": int}),
-            &["region_id", "to_store"],
-        ),
-        action_variant(
-            "split-region",
-            "Split a hot or oversized region.",
-            json!({"region_id": int}),
-            &["region_id"],
-        ),
-        action_variant(
-            "evict-leader",
-            "Evict all leaders from a store (slow or failing store).",
-            json!({"store_id": int}),
-            &["store_id"],
-        ),
-        action_variant(
-            "remove-evict-leader",
-            "Remove a store from evict-leader-scheduler.",
-            json!({"store_id": int}),
-            &["store_id"],
-        ),
-        action_variant(
-            "scale-out",
-            "Add members of a component (tikv or pd).",
-            json!({"component": {"type": "string", "enum": ["tikv", "pd"]}, "count": int}),
-            &["component", "count"],
-        ),
-        action_variant(
-            "restart-container",
-            "Restart the container of a member, e.g. tikv-1.",
-            json!({"member": string}),
-            &["member"],
-        ),
-        action_variant(
-            "cancel-store-delete",
-            "Bring an Offline store back Up.",
-            json!({"store_id": int}),
-            &["store_id"],
-        ),
-        action_variant(
-            "add-scheduler",
-            "Add a PD scheduler.",
-            json!({"name": string}),
-            &["name"],
-        ),
-        action_variant(
-            "remove-scheduler",
-            "Remove a PD scheduler.",
-            json!({"name": string}),
-            &["name"],
-        ),
-        action_variant(
-            "set-config",
-            "Set a PD configuration key.",
-            json!({"key": string, "value": string}),
-            &["key", "value"],
-        ),
-        action_variant(
-            "wait-and-watch",
-            "Take no action now and look again after some minutes.",
-            json!({"minutes": int}),
-            &["minutes"],
-        ),
-        action_variant(
-            "investigate-further",
-            "The evidence is not enough to act; say what to look at.",
-            json!({"what": string}),
-            &["what"],
-        ),
-    ];
-    let citations = vec![
+    let actions: Vec<Value> = match catalog {
+        Some(c) => c
+            .actions()
+            .into_iter()
+            .map(CauseCatalog::action_schema)
+            .collect(),
+        None => super::catalog::GENERIC_ACTIONS
+            .iter()
+            .map(CauseCatalog::action_schema)
+            .collect(),
+    };
+    let mut citations = vec![
         citation_variant(
             "metric",
             "A metric sample from the context.",
             json!({"series": string, "value": {"type": "number"}}),
             &["series", "value"],
-        ),
-        citation_variant(
-            "store",
-            "A TiKV store id from the context.",
-            json!({"id": int}),
-            &["id"],
-        ),
-        citation_variant(
-            "region",
-            "A region id from the context.",
-            json!({"id": int}),
-            &["id"],
         ),
         citation_variant(
             "log",
@@ -622,13 +676,10 @@ fn diagnosis_schema(catalog: Option<&CauseCatalog>) -> Value {
             json!({"what": string}),
             &["what"],
         ),
-        citation_variant(
-            "pd_state",
-            "A value in the PD state, as a dotted path.",
-            json!({"path": string}),
-            &["path"],
-        ),
     ];
+    if let Some(c) = catalog {
+        citations.extend(c.citations.iter().map(CauseCatalog::citation_schema));
+    }
     json!({
         "type": "object",
         "properties": {
@@ -697,14 +748,73 @@ mod tests {
         }
     }
 
+    use crate::diagnose::catalog::TEST_CATALOG;
+
     #[test]
     fn every_object_in_the_output_schema_forbids_additional_properties() {
         assert!(all_objects_closed(&diagnosis_output_schema()));
+        assert!(all_objects_closed(&diagnosis_output_schema_for(
+            &TEST_CATALOG
+        )));
+    }
+
+    #[test]
+    fn without_a_subject_only_the_generic_actions_and_core_citations_are_accepted() {
+        let s = diagnosis_output_schema().to_string();
+        for k in [
+            "wait-and-watch",
+            "investigate-further",
+            "metric",
+            "log",
+            "event",
+        ] {
+            assert!(s.contains(&format!("\"const\":\"{k}\"")), "{k}");
+        }
+        for k in ["restart-container", "drain-node", "node"] {
+            assert!(!s.contains(&format!("\"const\":\"{k}\"")), "{k}");
+        }
+    }
+
+    #[test]
+    fn a_subjects_schema_holds_its_actions_with_typed_parameters_and_its_citations() {
+        let s = diagnosis_output_schema_for(&TEST_CATALOG);
+        let kinds: Vec<&Value> = s["properties"]["recommended_action"]["anyOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| &a["properties"]["kind"]["const"])
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                &json!("restart-container"),
+                &json!("drain-node"),
+                &json!("wait-and-watch"),
+                &json!("investigate-further")
+            ]
+        );
+        let ok = json!({"kind": "drain-node", "params": {"node_id": 3, "mode": "soft"}, "rationale": "r"});
+        let bad = json!({"kind": "drain-node", "params": {"node_id": 3, "mode": "now"}, "rationale": "r"});
+        let action_schema = &s["properties"]["recommended_action"];
+        assert!(super::super::ground::validate_against_schema(action_schema, &ok, "").is_ok());
+        assert!(super::super::ground::validate_against_schema(action_schema, &bad, "").is_err());
+        let cites = s["properties"]["evidence"]["items"]["properties"]["source"].to_string();
+        for k in ["metric", "log", "event", "node", "node_state"] {
+            assert!(
+                cites.contains(&format!("\"const\":\"{k}\"")),
+                "{k} in {cites}"
+            );
+        }
+        assert!(!cites.contains("pd_state") && !cites.contains("\"store\""));
     }
 
     #[test]
     fn the_output_schema_uses_no_numeric_or_length_bounds() {
-        let s = diagnosis_output_schema().to_string();
+        let s = format!(
+            "{}{}",
+            diagnosis_output_schema(),
+            diagnosis_output_schema_for(&TEST_CATALOG)
+        );
         for banned in ["minimum", "maximum", "minLength", "maxLength", "multipleOf"] {
             assert!(
                 !s.contains(banned),
@@ -714,9 +824,15 @@ mod tests {
     }
 
     #[test]
-    fn targets_parse_in_every_spelling_the_ticket_store_uses() {
-        assert_eq!(Target::parse("store/4"), Target::Store(4));
-        assert_eq!(Target::parse("store-5"), Target::Store(5));
+    fn targets_parse_in_the_cores_spellings() {
+        assert_eq!(
+            Target::parse("node/4"),
+            Target::Entity {
+                kind: "node".into(),
+                id: 4
+            }
+        );
+        assert_eq!(Target::parse("member/4"), Target::Member("4".into()));
         assert_eq!(
             Target::parse("member/tikv-1"),
             Target::Member("tikv-1".into())
@@ -752,10 +868,10 @@ mod tests {
                     why_not: "y".into(),
                 }],
                 recommended_action: Action {
-                    kind: ActionKind::SetConfig {
-                        key: "schedule.max-store-down-time".into(),
-                        value: "1h".into(),
-                    },
+                    kind: ActionKind::new(
+                        "set-config",
+                        json!({"key": "schedule.max-store-down-time", "value": "1h"}),
+                    ),
                     rationale: "z".into(),
                 },
                 confidence: 0.5,
@@ -778,10 +894,7 @@ mod tests {
     #[test]
     fn an_action_serializes_as_kind_params_and_rationale() {
         let a = Action {
-            kind: ActionKind::TransferLeader {
-                region_id: 12,
-                to_store: 4,
-            },
+            kind: ActionKind::new("transfer-leader", json!({"region_id": 12, "to_store": 4})),
             rationale: "r".into(),
         };
         let v = serde_json::to_value(&a).unwrap();
@@ -791,5 +904,82 @@ mod tests {
         );
         let back: Action = serde_json::from_value(v).unwrap();
         assert_eq!(back, a);
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(tag = "kind", content = "params", rename_all = "kebab-case")]
+    enum Typed {
+        DrainNode { node_id: u64, mode: String },
+        WaitAndWatch { minutes: u32 },
+    }
+
+    #[test]
+    fn a_subjects_typed_action_goes_through_the_core_and_back_unchanged() {
+        let t = Typed::DrainNode {
+            node_id: 3,
+            mode: "soft".into(),
+        };
+        let a = ActionKind::from_typed(&t);
+        assert_eq!(a.name(), "drain-node");
+        assert!(TEST_CATALOG.action_valid(&a));
+        assert_eq!(a.typed::<Typed>(), Some(t));
+        assert_eq!(
+            ActionKind::wait_and_watch(5).typed::<Typed>(),
+            Some(Typed::WaitAndWatch { minutes: 5 })
+        );
+        assert_eq!(ActionKind::investigate_further("x").typed::<Typed>(), None);
+        assert_eq!(a.describe(), "drain-node mode=soft node_id=3");
+        assert_eq!(ActionKind::wait_and_watch(5).describe(), "wait-and-watch 5");
+    }
+
+    #[test]
+    fn a_diagnosis_stored_before_the_vocabulary_moved_to_the_subject_still_reads() {
+        // The JSON a PD-only enum wrote: store, region and pd_state citations, a typed action.
+        let old = json!({
+            "observation_summary": "o", "root_cause": "r",
+            "evidence": [
+                {"claim": "a", "source": {"kind": "store", "id": 4}},
+                {"claim": "b", "source": {"kind": "region", "id": 12}},
+                {"claim": "c", "source": {"kind": "pd_state", "path": "stores.4.state"}},
+                {"claim": "d", "source": {"kind": "metric", "series": "m", "value": 1.0}},
+                {"claim": "e", "source": {"kind": "log", "line": "l"}}
+            ],
+            "options_considered": [],
+            "recommended_action": {"kind": "evict-leader", "params": {"store_id": 4}, "rationale": "z"},
+            "confidence": 0.5, "would_change_conclusion": "w",
+            "grounding": {"grounded": 5, "ungrounded": []},
+            "backend": "rules", "model": "rules-v1",
+            "usage": {"input_tokens": 0, "output_tokens": 0, "cache_read": 0, "cache_creation": 0, "cost_usd": 0.0},
+            "context_cut": []
+        });
+        let d: Diagnosis = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(d.evidence[0].source, CitationRef::entity("store", 4));
+        assert_eq!(
+            d.evidence[2].source,
+            CitationRef::state("pd_state", "stores.4.state")
+        );
+        assert_eq!(
+            d.recommended_action.kind,
+            ActionKind::new("evict-leader", json!({"store_id": 4}))
+        );
+        let again = serde_json::to_value(&d).unwrap();
+        assert_eq!(again["evidence"], old["evidence"]);
+        assert_eq!(again["recommended_action"], old["recommended_action"]);
+    }
+
+    #[test]
+    fn a_citation_with_fields_of_the_wrong_shape_is_refused() {
+        for bad in [
+            json!({"kind": "metric", "id": 4}),
+            json!({"kind": "log", "line": "l", "id": 4}),
+            json!({"kind": "store", "id": 4, "path": "x"}),
+            json!({"kind": "store", "name": "x"}),
+            json!({"kind": "store"}),
+        ] {
+            assert!(
+                serde_json::from_value::<CitationRef>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

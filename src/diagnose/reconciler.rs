@@ -239,8 +239,9 @@ impl DiagnosisReconciler {
         self
     }
 
-    /// Sends the schema restricted to `catalog` (the subject's causes) instead of the
-    /// open one: a model can then only name a cause the catalog has.
+    /// Sends the schema in `catalog`'s vocabulary (the subject's causes, actions and
+    /// citations) instead of the open one, and the subject's system prompt: a model can
+    /// then only name a cause and recommend an action the catalog has.
     pub fn with_catalog(mut self, catalog: &'static CauseCatalog) -> Self {
         self.catalog = Some(catalog);
         self
@@ -336,10 +337,14 @@ impl DiagnosisReconciler {
             ticket: brief.clone(),
             sections,
         };
-        let mut prompt = build_prompt(&req, self.cfg.token_budget);
-        if let Some(c) = self.catalog {
-            prompt.schema = super::model::diagnosis_output_schema_for(c);
-        }
+        let prompt = match self.catalog {
+            Some(c) => build_prompt(
+                &req,
+                super::model::budget_for_vocabulary(c, self.cfg.token_budget),
+            )
+            .with_vocabulary(c),
+            None => build_prompt(&req, self.cfg.token_budget),
+        };
         // One span per model call: what was diagnosed and by whom (never the prompt).
         let span =
             tracing::info_span!("diagnose", ticket = brief.id, backend = self.backend.name());

@@ -21,11 +21,12 @@ fn source(c: &CitationRef) -> String {
             clean(series),
             crate::tickets::render::format_value(*value)
         ),
-        CitationRef::Store { id } => format!("store {id}"),
-        CitationRef::Region { id } => format!("region {id}"),
+        CitationRef::Entity { kind, id } => format!("{} {id}", clean(kind).replace('_', " ")),
         CitationRef::Log { line } => format!("log `{}`", clean(line).replace('`', "'")),
         CitationRef::Event { what } => format!("event \"{}\"", clean(what)),
-        CitationRef::PdState { path } => format!("PD state `{}`", clean(path)),
+        CitationRef::State { kind, path } => {
+            format!("{} `{}`", clean(kind).replace('_', " "), clean(path))
+        }
     }
 }
 

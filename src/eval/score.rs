@@ -218,7 +218,7 @@ mod tests {
             hypotheses: vec![],
             evidence: vec![Citation {
                 claim: "c".into(),
-                source: CitationRef::Store { id: 4 },
+                source: CitationRef::entity("store", 4),
             }],
             options_considered: vec![OptionConsidered {
                 option: "o".into(),
@@ -257,9 +257,7 @@ mod tests {
     }
 
     fn restart() -> ActionKind {
-        ActionKind::RestartContainer {
-            member: "tikv-1".into(),
-        }
+        ActionKind::new("restart-container", serde_json::json!({"member": "tikv-1"}))
     }
 
     #[test]

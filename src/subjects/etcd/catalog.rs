@@ -2,12 +2,99 @@
 //! [`crate::diagnose::catalog`] for why the list is closed).
 //!
 //! Members are targets by member name (`etcd-1`; the container `<cluster>-etcd-1` is an
-//! alias), cluster-wide causes target `cluster`. Actions are names from the core's
-//! action vocabulary; etcd's own remedies that the vocabulary lacks (move the leader
-//! off a slow member, compact + defragment + disarm after NOSPACE) are described in
-//! the diagnosis text and the system prompt, and the nearest action is named.
+//! alias), cluster-wide causes target `cluster`. The action vocabulary ([`EtcdAction`],
+//! [`ACTIONS`]) is etcd's own: restarting a member's container, waiting, looking
+//! further, and setting a spec value (`quota-backend-bytes`, applied by a rolling
+//! restart). Remedies the operator does not carry out itself (move the leader off a slow
+//! member; compact, defragment and disarm after NOSPACE) are in the rationale and the
+//! system prompt. Citations beyond the core's are paths into the evidence's state
+//! (`etcd_state`).
 
-use crate::diagnose::catalog::{CauseCatalog, CauseSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::diagnose::catalog::{
+    ActionSpec, CauseCatalog, CauseSpec, CitationShape, CitationSpec, ParamSpec, ParamType,
+    TargetSpec, INVESTIGATE_FURTHER, RESTART_CONTAINER, WAIT_AND_WATCH,
+};
+use crate::diagnose::model::ActionKind;
+
+/// What an etcd diagnosis may recommend, typed. Serialized as the core's
+/// [`ActionKind`] (`{"kind", "params"}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "params", rename_all = "kebab-case")]
+pub enum EtcdAction {
+    /// Restart a member's container.
+    RestartContainer {
+        /// Member name (`etcd-1`).
+        member: String,
+    },
+    /// Set a value of the spec (`quota-backend-bytes`).
+    SetConfig {
+        /// The etcd flag without dashes.
+        key: String,
+        /// Its value.
+        value: String,
+    },
+    /// Do nothing now; look again later.
+    WaitAndWatch {
+        /// Minutes to wait.
+        minutes: u32,
+    },
+    /// Not enough evidence to act; gather more.
+    InvestigateFurther {
+        /// What to look at.
+        what: String,
+    },
+}
+
+impl From<EtcdAction> for ActionKind {
+    fn from(a: EtcdAction) -> Self {
+        ActionKind::from_typed(&a)
+    }
+}
+
+/// etcd's action kinds.
+pub const ACTIONS: &[ActionSpec] = &[
+    ActionSpec {
+        description: "Restart the container of a member, e.g. etcd-1.",
+        ..RESTART_CONTAINER
+    },
+    ActionSpec {
+        kind: "set-config",
+        description: "Set an etcd setting of the spec (quota-backend-bytes); the operator applies it by a rolling restart.",
+        params: &[
+            ParamSpec {
+                name: "key",
+                ty: ParamType::OneOf(&["quota-backend-bytes"]),
+            },
+            ParamSpec {
+                name: "value",
+                ty: ParamType::String,
+            },
+        ],
+    },
+    WAIT_AND_WATCH,
+    INVESTIGATE_FURTHER,
+];
+
+/// etcd's citation kinds beyond the core's.
+pub const CITATIONS: &[CitationSpec] = &[CitationSpec {
+    kind: "etcd_state",
+    description: "A value in the ticket's etcd state (member, leader, term, DB size, alarms), as a dotted path.",
+    shape: CitationShape::Path,
+}];
+
+/// The kinds of entity an etcd cause sits on.
+pub const TARGETS: &[TargetSpec] = &[
+    TargetSpec {
+        kind: "member",
+        example: "etcd-1",
+    },
+    TargetSpec {
+        kind: "cluster",
+        example: "cluster",
+    },
+];
 
 const CAUSES: &[CauseSpec] = &[
     CauseSpec {
@@ -58,6 +145,10 @@ const CAUSES: &[CauseSpec] = &[
 pub const CATALOG: CauseCatalog = CauseCatalog {
     subject: "etcd",
     causes: CAUSES,
+    actions: ACTIONS,
+    citations: CITATIONS,
+    targets: TARGETS,
+    system_prompt: include_str!("system_prompt.md"),
 };
 
 #[cfg(test)]
@@ -81,18 +172,24 @@ mod tests {
     }
 
     #[test]
-    fn every_action_is_a_name_of_the_core_vocabulary() {
-        let known = [
-            "restart-container",
-            "wait-and-watch",
-            "investigate-further",
-            "set-config",
-            "scale-out",
+    fn the_etcd_catalog_is_consistent_and_every_typed_action_is_valid_in_it() {
+        assert!(CATALOG.problems().is_empty(), "{:?}", CATALOG.problems());
+        let all = [
+            EtcdAction::RestartContainer {
+                member: "etcd-1".into(),
+            },
+            EtcdAction::SetConfig {
+                key: "quota-backend-bytes".into(),
+                value: "1".into(),
+            },
+            EtcdAction::WaitAndWatch { minutes: 1 },
+            EtcdAction::InvestigateFurther { what: "w".into() },
         ];
-        for c in CATALOG.causes {
-            for a in c.actions {
-                assert!(known.contains(a), "{}: {a}", c.category);
-            }
+        assert_eq!(all.len(), CATALOG.actions().len());
+        for a in all {
+            let core = ActionKind::from(a.clone());
+            assert!(CATALOG.action_valid(&core), "{core:?}");
+            assert_eq!(core.typed::<EtcdAction>(), Some(a));
         }
     }
 }

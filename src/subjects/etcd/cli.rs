@@ -200,6 +200,7 @@ async fn run(env: Env, a: RunArgs) -> Result<(), CliError> {
         Arc::new(Sources(vec![Arc::new(SnapshotContext::new(latest))])),
         ReconcilerConfig::default(),
     )
+    .with_catalog(&super::catalog::CATALOG)
     .with_fallback(Arc::new(super::diagnose::rules_backend()))
     .with_dependencies(controller.metrics().dependencies())
     .with_decision_log(DecisionLog::new(state_dir.join("decisions.jsonl")));

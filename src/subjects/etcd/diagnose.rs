@@ -14,19 +14,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::catalog::CATALOG;
+use super::catalog::{EtcdAction, CATALOG};
 use crate::diagnose::backend::rules::{Reasoner, RulesBackend, RulesConfig, WriteUp};
 use crate::diagnose::backend::{BackendError, DiagnosisBackend, RawDiagnosis};
 use crate::diagnose::catalog::{Cause, CauseCatalog, Hypothesis, Verdict};
 use crate::diagnose::context::PreparedPrompt;
 use crate::diagnose::differential::{Candidate, Decision};
 use crate::diagnose::model::{
-    diagnosis_output_schema_for, ActionKind, Citation, CitationRef, ContextSection,
-    DiagnosisOutput, OptionConsidered, TicketBrief,
+    Citation, CitationRef, ContextSection, DiagnosisOutput, OptionConsidered, TicketBrief,
 };
 
 /// The system prompt for etcd tickets.
-pub const SYSTEM_PROMPT: &str = include_str!("system_prompt.md");
+pub const SYSTEM_PROMPT: &str = CATALOG.system_prompt;
 
 /// etcd's reasoning for the core's rules engine.
 #[derive(Debug, Clone, Copy, Default)]
@@ -48,9 +47,7 @@ impl DiagnosisBackend for EtcdPrompt {
     }
 
     async fn diagnose(&self, prompt: &PreparedPrompt) -> Result<RawDiagnosis, BackendError> {
-        let mut p = prompt.clone();
-        p.system = SYSTEM_PROMPT.to_string();
-        p.schema = diagnosis_output_schema_for(&CATALOG);
+        let p = prompt.clone().with_vocabulary(&CATALOG);
         self.0.diagnose(&p).await
     }
 }
@@ -110,7 +107,7 @@ impl<'a> Ev<'a> {
 fn cite_state(claim: String, path: &str) -> Citation {
     Citation {
         claim,
-        source: CitationRef::PdState { path: path.into() },
+        source: CitationRef::state("etcd_state", path),
     }
 }
 
@@ -150,7 +147,7 @@ struct Draft {
     root_cause: String,
     evidence: Vec<Citation>,
     options: Vec<OptionConsidered>,
-    action: ActionKind,
+    action: EtcdAction,
     rationale: String,
     would_change: String,
 }
@@ -419,7 +416,7 @@ impl Reasoner for EtcdReasoner {
                 root_cause: format!("{} exited", decision.cause.target),
                 evidence: vec![],
                 options: vec![],
-                action: ActionKind::RestartContainer {
+                action: EtcdAction::RestartContainer {
                     member: decision.cause.target.clone(),
                 },
                 rationale: "a member that exited keeps its data; starting it restores the failure tolerance".into(),
@@ -433,7 +430,7 @@ impl Reasoner for EtcdReasoner {
                 root_cause: d.root_cause,
                 evidence: d.evidence,
                 options: d.options,
-                action: d.action,
+                action: d.action.into(),
                 rationale: d.rationale,
                 would_change: d.would_change,
             },
@@ -445,9 +442,10 @@ impl Reasoner for EtcdReasoner {
                 ),
                 evidence: vec![],
                 options: vec![],
-                action: ActionKind::InvestigateFurther {
+                action: EtcdAction::InvestigateFurther {
                     what: format!("{} on {}", brief.invariant, brief.target),
-                },
+                }
+                .into(),
                 rationale: "the evidence supports no catalogued cause".into(),
                 would_change: "more evidence".into(),
             },
@@ -487,7 +485,7 @@ fn member_down(ev: &Ev<'_>) -> Option<Draft> {
                 option: "network-partition".into(),
                 why_not: format!("{container} is {state}; a partitioned member keeps running"),
             }],
-            action: ActionKind::RestartContainer { member: member.clone() },
+            action: EtcdAction::RestartContainer { member: member.clone() },
             rationale: format!("{member} keeps its data volume; starting it lets it catch up from the leader and restores the failure tolerance"),
             would_change: "the container running while the member still does not answer (a partition), or an OOM kill".into(),
         });
@@ -505,7 +503,7 @@ fn member_down(ev: &Ev<'_>) -> Option<Draft> {
                 option: "restart the container".into(),
                 why_not: "the process is alive; a restart does not reconnect a cut network".into(),
             }],
-            action: ActionKind::WaitAndWatch { minutes: 5 },
+            action: EtcdAction::WaitAndWatch { minutes: 5 },
             rationale: "a partitioned member rejoins by itself once the network heals; the others keep quorum".into(),
             would_change: "an exit event, or the member answering with high latency (slow disk or overload)".into(),
         });
@@ -518,7 +516,7 @@ fn member_down(ev: &Ev<'_>) -> Option<Draft> {
             ),
             evidence,
             options: vec![],
-            action: ActionKind::InvestigateFurther {
+            action: EtcdAction::InvestigateFurther {
                 what: format!("who paused {container}"),
             },
             rationale: "a paused container is an operator action, not a failure etcd can report"
@@ -603,7 +601,7 @@ fn quorum_lost(ev: &Ev<'_>) -> Option<Draft> {
             option: "leader-flapping".into(),
             why_not: "members are down, not merely re-electing".into(),
         }],
-        action: ActionKind::RestartContainer { member: restart },
+        action: EtcdAction::RestartContainer { member: restart },
         rationale:
             "bringing back one downed member restores the majority; its data volume is intact"
                 .into(),
@@ -654,11 +652,11 @@ fn no_leader(ev: &Ev<'_>) -> Option<Draft> {
         evidence,
         options: vec![],
         action: if deaths.is_empty() {
-            ActionKind::InvestigateFurther {
+            EtcdAction::InvestigateFurther {
                 what: "peer round trips and WAL fsync latency of every member".into(),
             }
         } else {
-            ActionKind::WaitAndWatch { minutes: 2 }
+            EtcdAction::WaitAndWatch { minutes: 2 }
         },
         rationale: "a leader is elected as soon as a majority of members can talk; find what keeps them apart".into(),
         would_change: "the quorum-lost ticket (members down) or a partition of one member".into(),
@@ -684,7 +682,7 @@ fn leader_disagreement(ev: &Ev<'_>) -> Option<Draft> {
             "state.views",
         )],
         options: vec![],
-        action: ActionKind::WaitAndWatch { minutes: 5 },
+        action: EtcdAction::WaitAndWatch { minutes: 5 },
         rationale: "the minority side cannot commit anything; it rejoins when the network heals"
             .into(),
         would_change:
@@ -698,7 +696,7 @@ fn flapping(ev: &Ev<'_>) -> Option<Draft> {
         root_cause: format!("leadership keeps changing ({value:.0} changes): elections time out while members stay up"),
         evidence: vec![cite_metric(&series, value)],
         options: vec![],
-        action: ActionKind::InvestigateFurther {
+        action: EtcdAction::InvestigateFurther {
             what: "WAL fsync p99 and peer round trips of each member, around each change".into(),
         },
         rationale: "flapping is a symptom; the slow disk or network underneath is the thing to fix".into(),
@@ -723,7 +721,7 @@ fn disk_slow(ev: &Ev<'_>) -> Option<Draft> {
             option: "leader-flapping".into(),
             why_not: "the latency is on one member's disk, not in elections".into(),
         }],
-        action: ActionKind::InvestigateFurther {
+        action: EtcdAction::InvestigateFurther {
             what: format!("{target}'s data device (throttling, a noisy neighbour); move leadership off it if it leads"),
         },
         rationale: "a slow WAL on the leader slows every write; on a follower it risks falling behind".into(),
@@ -741,7 +739,7 @@ fn peer_rtt(ev: &Ev<'_>) -> Option<Draft> {
         ),
         evidence: vec![cite_metric(&series, value)],
         options: vec![],
-        action: ActionKind::InvestigateFurther {
+        action: EtcdAction::InvestigateFurther {
             what: format!("the network path between {target} and its peers"),
         },
         rationale: "slow peer links delay heartbeats and can trigger elections".into(),
@@ -785,7 +783,7 @@ fn db_quota(ev: &Ev<'_>) -> Option<Draft> {
             option: "disarm the alarm alone".into(),
             why_not: "etcd raises it again on the next write unless space is reclaimed".into(),
         }],
-        action: ActionKind::SetConfig {
+        action: EtcdAction::SetConfig {
             key: "quota-backend-bytes".into(),
             value: quota.map_or("4294967296".into(), |q| format!("{:.0}", q * 2.0)),
         },

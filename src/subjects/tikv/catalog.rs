@@ -106,6 +106,10 @@ const CAUSES: &[CauseSpec] = &[
 pub const CATALOG: CauseCatalog = CauseCatalog {
     subject: "tikv",
     causes: CAUSES,
+    actions: super::actions::ACTIONS,
+    citations: super::actions::CITATIONS,
+    targets: super::actions::TARGETS,
+    system_prompt: include_str!("system_prompt.md"),
 };
 
 #[cfg(test)]
@@ -139,16 +143,14 @@ mod tests {
     }
 
     #[test]
-    fn every_tikv_action_named_by_the_catalog_is_in_the_action_vocabulary() {
-        let schema = crate::diagnose::model::diagnosis_output_schema().to_string();
-        for c in CATALOG.causes {
-            for a in c.actions {
-                assert!(
-                    schema.contains(&format!("\"{a}\"")),
-                    "{a} of {} unknown",
-                    c.category
-                );
-            }
+    fn the_tikv_catalog_is_consistent_and_its_schema_holds_its_vocabulary() {
+        assert!(CATALOG.problems().is_empty(), "{:?}", CATALOG.problems());
+        let schema = crate::diagnose::model::diagnosis_output_schema_for(&CATALOG).to_string();
+        for a in CATALOG.actions() {
+            assert!(schema.contains(&format!("\"{}\"", a.kind)), "{}", a.kind);
+        }
+        for k in ["store", "region", "pd_state"] {
+            assert!(schema.contains(&format!("\"const\":\"{k}\"")), "{k}");
         }
     }
 }

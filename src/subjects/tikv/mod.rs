@@ -1,5 +1,6 @@
 //! The TiKV subject: PD + TiKV on Docker.
 
+pub mod actions;
 pub mod catalog;
 pub mod hypotheses;
 pub mod incidents;

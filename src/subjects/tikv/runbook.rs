@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+use super::actions::TikvAction;
 use crate::diagnose::model::{ActionKind, ContextSection, TicketBrief};
 use crate::diagnose::runbook::{Runbook, RunbookSource};
 
@@ -85,28 +86,29 @@ impl RunbookSource for TikvRunbooks {
             check,
             risk: risk.to_string(),
         };
-        Some(match action {
-            ActionKind::TransferLeader { region_id, to_store } => rb(
+        let typed = action.typed::<TikvAction>()?;
+        Some(match &typed {
+            TikvAction::TransferLeader { region_id, to_store } => rb(
                 vec![post(&pd, "operators", &format!(r#"{{"name":"transfer-leader","region_id":{region_id},"to_store_id":{to_store}}}"#))],
                 format!("{} shows leader.store_id {to_store}", get(&pd, &format!("region/id/{region_id}"))),
                 "a short leader election on the region; its requests retry for a moment, and PD's balancer may move the leader back if the store is busier",
             ),
-            ActionKind::SplitRegion { region_id } => rb(
+            TikvAction::SplitRegion { region_id } => rb(
                 vec![post(&pd, "operators", &format!(r#"{{"name":"split-region","region_id":{region_id},"policy":"approximate"}}"#))],
                 format!("{} no longer lists region {region_id} alone at the top; its halves have new ids", get(&pd, "hotspot/regions/write")),
                 "more regions to heartbeat; the halves stay on the same store until PD's hot-region scheduler moves one",
             ),
-            ActionKind::EvictLeader { store_id } => rb(
+            TikvAction::EvictLeader { store_id } => rb(
                 vec![post(&pd, "schedulers", &format!(r#"{{"name":"evict-leader-scheduler","store_id":{store_id}}}"#))],
                 format!("{} shows status.leader_count falling to 0; afterwards remove it with curl -sS -X DELETE '{pd}/pd/api/v1/schedulers/evict-leader-scheduler-{store_id}'", get(&pd, &format!("store/{store_id}"))),
                 "the other stores take its leaders' load; left in place it becomes a leftover scheduler",
             ),
-            ActionKind::RemoveEvictLeader { store_id } => rb(
+            TikvAction::RemoveEvictLeader { store_id } => rb(
                 vec![format!("curl -sS -X DELETE '{pd}/pd/api/v1/schedulers/evict-leader-scheduler-{store_id}'")],
                 format!("{} no longer lists evict-leader-scheduler for store {store_id}, and {} shows status.leader_count rising", get(&pd, "scheduler-config/evict-leader-scheduler/list"), get(&pd, &format!("store/{store_id}"))),
                 "leaders move back onto the store: do it only once its maintenance is over",
             ),
-            ActionKind::ScaleOut { component, count } => rb(
+            TikvAction::ScaleOut { component, count } => rb(
                 vec![
                     format!("edit cluster.yaml: raise spec.{component}.replicas by {count}"),
                     "operator apply -f cluster.yaml".to_string(),
@@ -114,7 +116,7 @@ impl RunbookSource for TikvRunbooks {
                 format!("operator status shows {count} more {component} member(s) Up, and {} lists the new store(s) Up", get(&pd, "stores")),
                 "PD rebalances regions onto the new store(s): extra disk and network traffic for a while",
             ),
-            ActionKind::RestartContainer { member } => {
+            TikvAction::RestartContainer { member } => {
                 let c = self.container(member, facts);
                 rb(
                     vec![format!("docker start {c}")],
@@ -122,27 +124,27 @@ impl RunbookSource for TikvRunbooks {
                     "if it stops again (an OOM or crash loop), restarting hides the cause: read docker logs first",
                 )
             }
-            ActionKind::CancelStoreDelete { store_id } => rb(
+            TikvAction::CancelStoreDelete { store_id } => rb(
                 vec![format!("curl -sS -X POST '{pd}/pd/api/v1/store/{store_id}/state?state=Up'")],
                 format!("{} shows state_name Up", get(&pd, &format!("store/{store_id}"))),
                 "the store stays in the cluster; scale out before deleting it again",
             ),
-            ActionKind::AddScheduler { name } => rb(
+            TikvAction::AddScheduler { name } => rb(
                 vec![post(&pd, "schedulers", &format!(r#"{{"name":"{name}"}}"#))],
                 format!("{} lists {name}", get(&pd, "schedulers")),
                 "PD starts moving leaders or regions: some scheduling traffic until balanced",
             ),
-            ActionKind::RemoveScheduler { name } => rb(
+            TikvAction::RemoveScheduler { name } => rb(
                 vec![format!("curl -sS -X DELETE '{pd}/pd/api/v1/schedulers/{name}'")],
                 format!("{} no longer lists {name}", get(&pd, "schedulers")),
                 "PD stops balancing along that dimension until it is added back",
             ),
-            ActionKind::SetConfig { key, value } => rb(
+            TikvAction::SetConfig { key, value } => rb(
                 vec![post(&pd, "config", &format!(r#"{{"{key}":"{value}"}}"#))],
                 format!("{} shows {key} = {value}", get(&pd, "config")),
                 "a cluster-wide setting: it applies to every store at once",
             ),
-            ActionKind::WaitAndWatch { .. } | ActionKind::InvestigateFurther { .. } => return None,
+            TikvAction::WaitAndWatch { .. } | TikvAction::InvestigateFurther { .. } => return None,
         })
     }
 }
@@ -156,7 +158,7 @@ mod tests {
     fn an_evict_leader_runbook_is_a_pd_api_call_on_the_endpoint_the_operator_used() {
         let b = scenarios::slow_disk();
         let r = TikvRunbooks::default()
-            .runbook(&ActionKind::EvictLeader { store_id: 5 }, &b, &[])
+            .runbook(&TikvAction::EvictLeader { store_id: 5 }.into(), &b, &[])
             .unwrap();
         assert_eq!(
             r.commands,
@@ -178,9 +180,10 @@ mod tests {
         }];
         let r = TikvRunbooks::default()
             .runbook(
-                &ActionKind::RestartContainer {
+                &TikvAction::RestartContainer {
                     member: "tikv-1".into(),
-                },
+                }
+                .into(),
                 &b,
                 &facts,
             )
@@ -190,9 +193,10 @@ mod tests {
             cluster: Some("prod".into()),
         }
         .runbook(
-            &ActionKind::RestartContainer {
+            &TikvAction::RestartContainer {
                 member: "tikv-1".into(),
-            },
+            }
+            .into(),
             &b,
             &[],
         )
@@ -204,7 +208,7 @@ mod tests {
     fn waiting_and_looking_have_no_runbook() {
         let b = scenarios::node_death();
         assert!(TikvRunbooks::default()
-            .runbook(&ActionKind::WaitAndWatch { minutes: 5 }, &b, &[])
+            .runbook(&TikvAction::WaitAndWatch { minutes: 5 }.into(), &b, &[])
             .is_none());
     }
 }

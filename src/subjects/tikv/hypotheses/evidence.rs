@@ -15,7 +15,8 @@
 //! them. Citations are only ever made of the ticket's own evidence, which is always sent.
 
 use crate::diagnose::backend::rules::RulesConfig;
-use crate::diagnose::model::{Citation, CitationRef, OptionConsidered, Target};
+use crate::diagnose::model::{Citation, CitationRef, OptionConsidered};
+use crate::subjects::tikv::actions::TikvTarget;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -213,9 +214,9 @@ impl<'a> Ev<'a> {
         if self.focus.is_some() {
             return self.focus;
         }
-        match Target::parse(&self.brief.target) {
-            Target::Store(id) => Some(id),
-            Target::Member(m) => self
+        match TikvTarget::parse(&self.brief.target) {
+            TikvTarget::Store(id) => Some(id),
+            TikvTarget::Member(m) => self
                 .stores
                 .iter()
                 .find(|s| {
@@ -223,13 +224,13 @@ impl<'a> Ev<'a> {
                     h == m || h.ends_with(&format!("-{m}"))
                 })
                 .map(|s| s.id),
-            Target::Other(_) => None,
+            TikvTarget::Other(_) => None,
         }
     }
 
     pub(crate) fn target_member(&self) -> Option<String> {
-        match Target::parse(&self.brief.target) {
-            Target::Member(m) => Some(m),
+        match TikvTarget::parse(&self.brief.target) {
+            TikvTarget::Member(m) => Some(m),
             _ => None,
         }
     }

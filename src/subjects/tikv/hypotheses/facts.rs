@@ -8,7 +8,8 @@
 //! series name, a snapshot field).
 
 use super::evidence::{host, Ev};
-use crate::diagnose::model::{ContextSection, Target};
+use crate::diagnose::model::ContextSection;
+use crate::subjects::tikv::actions::TikvTarget;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -593,11 +594,11 @@ pub(crate) fn gather(ev: &Ev<'_>, sections: &[ContextSection]) -> Facts {
         || super::super::hypotheses::blind_ticket(ev.brief);
     f.target_store = ev
         .target_store()
-        .or_else(|| match Target::parse(&ev.brief.target) {
-            Target::Member(m) => f.store_of_name(&m),
+        .or_else(|| match TikvTarget::parse(&ev.brief.target) {
+            TikvTarget::Member(m) => f.store_of_name(&m),
             _ => None,
         });
-    f.target_pd = matches!(Target::parse(&ev.brief.target), Target::Other(ref t) if t.starts_with("pd"))
-        || matches!(Target::parse(&ev.brief.target), Target::Member(ref m) if m.starts_with("pd"));
+    f.target_pd = matches!(TikvTarget::parse(&ev.brief.target), TikvTarget::Other(ref t) if t.starts_with("pd"))
+        || matches!(TikvTarget::parse(&ev.brief.target), TikvTarget::Member(ref m) if m.starts_with("pd"));
     f
 }

@@ -29,12 +29,11 @@ mod writeup;
 use crate::diagnose::backend::rules::{Reasoner, RulesBackend, RulesConfig, WriteUp};
 use crate::diagnose::catalog::{Cause, CauseCatalog};
 use crate::diagnose::differential::{Candidate, Decision};
-use crate::diagnose::model::{
-    normalize_invariant, ContextSection, DiagnosisOutput, Target, TicketBrief,
-};
+use crate::diagnose::model::{normalize_invariant, ContextSection, DiagnosisOutput, TicketBrief};
 use facts::{Facts, Signal, StoreFacts};
 use std::sync::Arc;
 
+use super::actions::TikvTarget;
 use super::catalog::CATALOG;
 
 /// The TiKV reasoner.
@@ -79,10 +78,10 @@ impl Reasoner for TikvReasoner {
 
     fn canonical_target(&self, brief: &TicketBrief, sections: &[ContextSection]) -> String {
         let ev = evidence::Ev::with_sections(brief, sections);
-        match (ev.target_store(), Target::parse(&brief.target)) {
+        match (ev.target_store(), TikvTarget::parse(&brief.target)) {
             (Some(id), _) => format!("store/{id}"),
-            (None, Target::Member(m)) if m.starts_with("pd") => "pd".into(),
-            (None, Target::Other(o)) if o.starts_with("pd") => "pd".into(),
+            (None, TikvTarget::Member(m)) if m.starts_with("pd") => "pd".into(),
+            (None, TikvTarget::Other(o)) if o.starts_with("pd") => "pd".into(),
             _ => brief.target.clone(),
         }
     }

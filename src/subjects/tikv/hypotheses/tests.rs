@@ -232,8 +232,8 @@ fn a_stopped_container_is_a_process_exit_not_an_oom_kill_or_a_partition() {
     assert_eq!(verdict(&d, "oom-kill"), Verdict::Rejected);
     assert_eq!(verdict(&d, "network-partition"), Verdict::Rejected);
     assert!(matches!(
-        d.recommended_action.kind,
-        crate::diagnose::ActionKind::RestartContainer { .. }
+        d.recommended_action.kind.typed(),
+        Some(crate::subjects::tikv::actions::TikvAction::RestartContainer { .. })
     ));
 }
 

@@ -6,9 +6,8 @@
 use super::evidence::*;
 use crate::diagnose::backend::rules::{RulesConfig, WriteUp};
 use crate::diagnose::differential::Decision;
-use crate::diagnose::model::{
-    normalize_invariant, ActionKind, Citation, CitationRef, OptionConsidered,
-};
+use crate::diagnose::model::{normalize_invariant, Citation, CitationRef, OptionConsidered};
+use crate::subjects::tikv::actions::TikvAction;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ pub(crate) struct Out {
     root_cause: String,
     evidence: Vec<Citation>,
     options: Vec<OptionConsidered>,
-    action: ActionKind,
+    action: TikvAction,
     rationale: String,
     would_change: String,
 }
@@ -29,7 +28,7 @@ impl Out {
             root_cause: self.root_cause,
             evidence: self.evidence,
             options: self.options,
-            action: self.action,
+            action: self.action.into(),
             rationale: self.rationale,
             would_change: self.would_change,
         }
@@ -110,14 +109,18 @@ fn rule_store_down(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
     if let Some(s) = store.filter(|s| s.state != "Up") {
         evidence.push(cite(
             format!("PD shows store {id} as {}", s.state),
-            CitationRef::PdState {
+            CitationRef::State {
+                kind: "pd_state".into(),
                 path: s.state_path.clone(),
             },
         ));
     } else {
         evidence.push(cite(
             format!("the ticket targets store {id}"),
-            CitationRef::Store { id },
+            CitationRef::Entity {
+                kind: "store".into(),
+                id,
+            },
         ));
     }
     let died = if member.is_empty() {
@@ -186,7 +189,7 @@ fn rule_store_down(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
         options.push(disk_options(ev, id, cfg));
         let (action, rationale) = if cfg.allow_restart {
             (
-                ActionKind::RestartContainer {
+                TikvAction::RestartContainer {
                     member: member.clone(),
                 },
                 if down_for < max_down {
@@ -197,12 +200,12 @@ fn rule_store_down(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
             )
         } else if down_for < max_down {
             (
-                ActionKind::WaitAndWatch { minutes: ((max_down - down_for).as_secs() / 60).max(1) as u32 },
+                TikvAction::WaitAndWatch { minutes: ((max_down - down_for).as_secs() / 60).max(1) as u32 },
                 format!("restarts are not allowed by policy; PD replaces the store's replicas once it has been down for max-store-down-time ({max_min} min), about {} min from now", (max_down - down_for).as_secs() / 60),
             )
         } else {
             (
-                ActionKind::WaitAndWatch { minutes: 10 },
+                TikvAction::WaitAndWatch { minutes: 10 },
                 format!("restarts are not allowed by policy and the store has been down past max-store-down-time ({max_min} min): PD is re-replicating; watch region health"),
             )
         };
@@ -250,7 +253,7 @@ fn rule_store_down(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
             root_cause: format!("store {id} ({member}) is unreachable while its container runs: a network partition (or a hung process)"),
             evidence,
             options,
-            action: ActionKind::InvestigateFurther { what: format!("network path between {member} and PD / the other stores") },
+            action: TikvAction::InvestigateFurther { what: format!("network path between {member} and PD / the other stores") },
             rationale: "restarting a running process does not heal a partition; find the broken link first".into(),
             would_change: format!("a die event for {member}, or probes from PD to {member} succeeding"),
         });
@@ -263,7 +266,7 @@ fn rule_store_down(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
         ),
         evidence,
         options,
-        action: ActionKind::InvestigateFurther {
+        action: TikvAction::InvestigateFurther {
             what: format!("container state and logs of {member}"),
         },
         rationale: "without a container event or log lines the cause cannot be told apart".into(),
@@ -306,7 +309,8 @@ fn rule_disk_pressure(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
                         1.0 - a / c,
                         vec![cite(
                             format!("store {} has {} available of {}", s.id, gib(a), gib(c)),
-                            CitationRef::PdState {
+                            CitationRef::State {
+                                kind: "pd_state".into(),
                                 path: s.record_path(),
                             },
                         )],
@@ -345,13 +349,13 @@ fn rule_disk_pressure(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
         && (others == 0 || others_high * 2 >= others)
     {
         (
-            ActionKind::ScaleOut { component: "tikv".into(), count: 1 },
+            TikvAction::ScaleOut { component: "tikv".into(), count: 1 },
             format!("store {target} is past the low-space ratio ({:.0}%) and the other stores have little headroom, so PD cannot move regions off it: add a TiKV store", cfg.low_space_ratio * 100.0),
             vec![opt("rebalance regions away", if others == 0 { "no other store's usage is in the evidence to move regions to".to_string() } else { format!("{others_high} of the {others} other stores are also near the low-space ratio") }), opt("delete data", "the operator does not own the data")],
         )
     } else {
         (
-            ActionKind::InvestigateFurther { what: format!("what fills the disk of {member} (compaction backlog, snapshots, region size skew)") },
+            TikvAction::InvestigateFurther { what: format!("what fills the disk of {member} (compaction backlog, snapshots, region size skew)") },
             format!("only store {target} is filling up while others have room: the cause is local to it, not cluster capacity"),
             vec![opt("scale out", "the other stores still have headroom"), opt("region imbalance alone", "PD would already be moving regions off a low-space store")],
         )
@@ -455,7 +459,8 @@ fn rule_hot(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
                     v,
                     Some(cite(
                         format!("region {id} is listed hot"),
-                        CitationRef::PdState {
+                        CitationRef::State {
+                            kind: "pd_state".into(),
                             path: format!("hot_regions.{i}"),
                         },
                     )),
@@ -484,7 +489,7 @@ fn rule_hot(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
         if region_share >= 0.6 || !coldest.is_some_and(|c| known_store(c.0)) {
             options.push(opt("transfer the leader", format!("region {rid} alone is about {:.0}% of the store's load; moving it moves the hotspot", region_share * 100.0)));
             (
-                ActionKind::SplitRegion { region_id: rid },
+                TikvAction::SplitRegion { region_id: rid },
                 format!("region {rid} is a hotspot on store {}", hot.0),
                 "one region carries most of the load; splitting it lets PD spread the halves"
                     .to_string(),
@@ -499,7 +504,7 @@ fn rule_hot(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
                 ),
             ));
             (
-                ActionKind::TransferLeader {
+                TikvAction::TransferLeader {
                     region_id: rid,
                     to_store: to,
                 },
@@ -514,7 +519,7 @@ fn rule_hot(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
         }
     } else {
         (
-            ActionKind::InvestigateFurther {
+            TikvAction::InvestigateFurther {
                 what: format!("which regions are hot on store {}", hot.0),
             },
             format!(
@@ -623,7 +628,7 @@ fn rule_slow(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
             opt("cluster-wide overload", "the other stores' latencies are normal"),
             opt("hot region", "a hotspot raises QPS and CPU, not raft fsync latency on one store alone"),
         ],
-        action: ActionKind::EvictLeader { store_id: store },
+        action: TikvAction::EvictLeader { store_id: store },
         rationale: format!("moving leaders off store {store} takes it out of the read/write path while the disk is investigated"),
         would_change: format!("store {store} latency dropping back with no change (a transient burst)"),
     })
@@ -662,7 +667,8 @@ fn rule_pd(ev: &Ev<'_>, cfg: &RulesConfig, quorum_lost: bool) -> Option<Out> {
     for m in &unhealthy {
         evidence.push(cite(
             format!("PD member {} is unhealthy", m.0),
-            CitationRef::PdState {
+            CitationRef::State {
+                kind: "pd_state".into(),
                 path: format!("members.{}.healthy", m.2),
             },
         ));
@@ -689,11 +695,11 @@ fn rule_pd(ev: &Ev<'_>, cfg: &RulesConfig, quorum_lost: bool) -> Option<Out> {
         ));
     }
     let action = if cfg.allow_restart {
-        ActionKind::RestartContainer {
+        TikvAction::RestartContainer {
             member: target.clone(),
         }
     } else {
-        ActionKind::InvestigateFurther {
+        TikvAction::InvestigateFurther {
             what: format!("why PD member {target} is unhealthy"),
         }
     };
@@ -763,14 +769,16 @@ fn rule_evict_left(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
     let s = ev.store(id);
     let mut evidence = vec![cite(
         format!("store {id} is in evict-leader-scheduler"),
-        CitationRef::PdState {
+        CitationRef::State {
+            kind: "pd_state".into(),
             path: format!("evict_leader_stores.{idx}"),
         },
     )];
     if let Some(s) = s {
         evidence.push(cite(
             format!("store {id} is {}", s.state),
-            CitationRef::PdState {
+            CitationRef::State {
+                kind: "pd_state".into(),
                 path: s.state_path.clone(),
             },
         ));
@@ -786,7 +794,7 @@ fn rule_evict_left(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
         ),
         evidence,
         options: vec![opt("store still unhealthy", format!("store {id} is Up"))],
-        action: ActionKind::RemoveEvictLeader { store_id: id },
+        action: TikvAction::RemoveEvictLeader { store_id: id },
         rationale: format!("removing the entry lets PD balance leaders back onto store {id}"),
         would_change: format!("an ongoing maintenance on store {id}"),
     })
@@ -805,14 +813,16 @@ fn rule_offline(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
         .unwrap_or(3);
     let mut evidence = vec![cite(
         format!("store {} is {}", s.id, s.state),
-        CitationRef::PdState {
+        CitationRef::State {
+            kind: "pd_state".into(),
             path: s.state_path.clone(),
         },
     )];
     if ev.pd.get("max_replicas").is_some() {
         evidence.push(cite(
             format!("max-replicas is {replicas}"),
-            CitationRef::PdState {
+            CitationRef::State {
+                kind: "pd_state".into(),
                 path: "max_replicas".into(),
             },
         ));
@@ -824,7 +834,7 @@ fn rule_offline(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
             root_cause: format!("store {} cannot drain: only {up} Up stores remain for {replicas} replicas", s.id),
             evidence,
             options: vec![opt("scale out first", "possible, but cancelling restores redundancy now; scale out before deleting again")],
-            action: ActionKind::CancelStoreDelete { store_id: s.id },
+            action: TikvAction::CancelStoreDelete { store_id: s.id },
             rationale: "the delete cannot complete without another store; bring the store back Up".into(),
             would_change: "a new TiKV store joining".into(),
         })
@@ -840,7 +850,7 @@ fn rule_offline(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
                 "not enough stores",
                 format!("{up} Up stores cover max-replicas {replicas}"),
             )],
-            action: ActionKind::InvestigateFurther {
+            action: TikvAction::InvestigateFurther {
                 what: format!("which regions remain on store {} and their operators", s.id),
             },
             rationale: "capacity is sufficient, so a specific region or operator is stuck".into(),
@@ -896,11 +906,11 @@ fn rule_blind(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
         ));
         (
             if cfg.allow_restart && !member.is_empty() {
-                ActionKind::RestartContainer {
+                TikvAction::RestartContainer {
                     member: member.clone(),
                 }
             } else {
-                ActionKind::InvestigateFurther {
+                TikvAction::InvestigateFurther {
                     what: format!("{what} container state"),
                 }
             },
@@ -908,7 +918,7 @@ fn rule_blind(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
         )
     } else {
         (
-            ActionKind::InvestigateFurther {
+            TikvAction::InvestigateFurther {
                 what: format!("connectivity from the operator to {what}"),
             },
             format!("the operator is blind: {what} is unreachable"),
@@ -975,13 +985,15 @@ fn rule_imbalance(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
                 mx.1,
                 if leader { "leaders" } else { "regions" }
             ),
-            CitationRef::PdState {
+            CitationRef::State {
+                kind: "pd_state".into(),
                 path: format!("stores.{}", mx.0),
             },
         ));
         evidence.push(cite(
             format!("store {} has {}", mn.0, mn.1),
-            CitationRef::PdState {
+            CitationRef::State {
+                kind: "pd_state".into(),
                 path: format!("stores.{}", mn.0),
             },
         ));
@@ -999,7 +1011,8 @@ fn rule_imbalance(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
     if ev.pd.get("schedulers").is_some() && !scheds.iter().any(|s| s == wanted) {
         evidence.push(cite(
             format!("{wanted} is not enabled"),
-            CitationRef::PdState {
+            CitationRef::State {
+                kind: "pd_state".into(),
                 path: "schedulers".into(),
             },
         ));
@@ -1012,7 +1025,7 @@ fn rule_imbalance(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
             root_cause: format!("{wanted} is not running, so PD does not balance"),
             evidence,
             options: vec![opt("slow store", "no latency signal in the evidence")],
-            action: ActionKind::AddScheduler {
+            action: TikvAction::AddScheduler {
                 name: wanted.into(),
             },
             rationale: format!("re-adding {wanted} lets PD rebalance"),
@@ -1027,7 +1040,7 @@ fn rule_imbalance(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
         root_cause: "PD is still balancing (balance schedulers are enabled)".into(),
         evidence,
         options: vec![opt("missing scheduler", format!("{wanted} is enabled"))],
-        action: ActionKind::WaitAndWatch { minutes: 10 },
+        action: TikvAction::WaitAndWatch { minutes: 10 },
         rationale: "balancing is in progress; intervene only if it does not converge".into(),
         would_change: "the imbalance not shrinking over 10 minutes".into(),
     })
@@ -1088,7 +1101,7 @@ fn rule_contention(ev: &Ev<'_>, decision: &Decision) -> Option<Out> {
                 "a restart does not repair the network path"
             },
         )],
-        action: ActionKind::EvictLeader { store_id: store },
+        action: TikvAction::EvictLeader { store_id: store },
         rationale: format!("moving leaders off store {store} takes it out of the write path while the cause is fixed"),
         would_change: if cpu {
             format!("store {store}'s thread CPU back in line with its peers under the same load")
@@ -1114,7 +1127,7 @@ fn rule_unknown(ev: &Ev<'_>, decision: &Decision) -> Out {
         ),
         evidence: vec![],
         options: vec![],
-        action: ActionKind::InvestigateFurther { what: check },
+        action: TikvAction::InvestigateFurther { what: check },
         rationale: "every hypothesis lacks support or is contradicted; gather the evidence that would decide".into(),
         would_change: "a fact that supports one hypothesis".into(),
     }
