@@ -69,6 +69,10 @@ pub struct DecisionEntry {
     /// The configured model's failure, when this decision is the fallback's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_failure: Option<super::failure::ModelFailure>,
+    /// A model backend's investigation: every tool call with a one-line summary of its
+    /// result, or why it answered in a single shot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub investigation: Option<super::investigate::Investigation>,
 }
 
 impl DecisionEntry {
@@ -90,6 +94,7 @@ impl DecisionEntry {
             ungrounded: d.grounding.ungrounded.clone(),
             context_cut: d.context_cut.clone(),
             model_failure: d.model_failure.clone(),
+            investigation: d.investigation.clone(),
         }
     }
 }
@@ -127,6 +132,15 @@ impl DecisionEntry {
                     detail: redact(&f.detail),
                     ..f.clone()
                 }),
+            investigation: self.investigation.as_ref().map(|i| {
+                let mut i = i.clone();
+                i.single_shot_reason = i.single_shot_reason.as_deref().map(redact);
+                for c in &mut i.calls {
+                    c.arguments = redact(&c.arguments);
+                    c.summary = redact(&c.summary);
+                }
+                i
+            }),
         }
     }
 }

@@ -268,7 +268,7 @@ fn sent_state(prompt: &PreparedPrompt, section: &str, path: &str) -> bool {
     prompt
         .facts
         .iter()
-        .filter(|s| s.name == section && !dropped(&s.name))
+        .filter(|s| (s.name == section && !dropped(&s.name)) || s.name.starts_with("tool:"))
         .filter_map(|s| serde_json::from_str::<Value>(&s.content).ok())
         .any(|v| resolve_path(&v, path).is_some())
 }
@@ -327,6 +327,24 @@ pub fn ground(prompt: &PreparedPrompt, out: &DiagnosisOutput) -> GroundingReport
         }
     }
     r
+}
+
+/// The prompt as grounding sees it after an investigation: the tool results the model
+/// read (`(tool, text)`, redacted and cut as sent) are part of its context, so a citation
+/// of one is evidence; JSON results also resolve PD-state paths. Anything in neither the
+/// first context nor a tool result stays ungrounded.
+pub fn with_tool_results(prompt: &PreparedPrompt, seen: &[(String, String)]) -> PreparedPrompt {
+    let mut p = prompt.clone();
+    for (tool, text) in seen {
+        p.sent_context.push_str(text);
+        p.sent_context.push('\n');
+        p.facts.push(super::model::ContextSection {
+            name: format!("tool:{tool}"),
+            relevance: 0,
+            content: text.clone(),
+        });
+    }
+    p
 }
 
 /// Parses, validates and grounds a raw answer into a stored [`Diagnosis`].

@@ -30,6 +30,7 @@ pub mod decision_log;
 pub mod differential;
 pub mod failure;
 pub mod ground;
+pub mod investigate;
 pub mod model;
 pub mod reconciler;
 pub mod redact;

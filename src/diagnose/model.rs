@@ -434,6 +434,10 @@ pub struct Diagnosis {
     /// backend: what the model did wrong. Scoring counts the model's answer as a miss.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_failure: Option<super::failure::ModelFailure>,
+    /// What a model backend's investigation did before it answered (every tool call and
+    /// a summary of its result), or why it answered in a single shot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub investigation: Option<super::investigate::Investigation>,
 }
 
 fn unknown_cause() -> Cause {
@@ -476,6 +480,7 @@ impl Diagnosis {
             context_cut,
             runbook: None,
             model_failure: None,
+            investigation: None,
         }
     }
 }

@@ -194,6 +194,10 @@ pub struct DiagnosisReconciler {
     metrics: Option<Arc<Metrics>>,
     catalog: Option<&'static CauseCatalog>,
     strict_grounding: Option<bool>,
+    investigation: Option<(
+        Arc<dyn super::investigate::Toolbox>,
+        super::investigate::Budget,
+    )>,
     cfg: ReconcilerConfig,
     shared: Arc<Shared>,
 }
@@ -217,6 +221,7 @@ impl DiagnosisReconciler {
             metrics: None,
             catalog: None,
             strict_grounding: None,
+            investigation: None,
             cfg,
             shared: Arc::new(Shared {
                 pause_until: Mutex::new(None),
@@ -244,6 +249,18 @@ impl DiagnosisReconciler {
     /// then only name a cause and recommend an action the catalog has.
     pub fn with_catalog(mut self, catalog: &'static CauseCatalog) -> Self {
         self.catalog = Some(catalog);
+        self
+    }
+
+    /// Lets a model backend investigate with `toolbox`'s read-only tools within `budget`
+    /// before it answers (see [`super::investigate`]). Backends that cannot hold a
+    /// tool-use conversation (the rules engine) still answer in one shot.
+    pub fn with_investigation(
+        mut self,
+        toolbox: Arc<dyn super::investigate::Toolbox>,
+        budget: super::investigate::Budget,
+    ) -> Self {
+        self.investigation = Some((toolbox, budget));
         self
     }
 
@@ -350,13 +367,36 @@ impl DiagnosisReconciler {
             tracing::info_span!("diagnose", ticket = brief.id, backend = self.backend.name());
         let started = Instant::now();
         let mut primary_usage = super::model::Usage::default();
+        let mut investigation = None;
         let primary = async {
-            let raw = self.backend.diagnose(&prompt).await;
-            self.report_model(raw.as_ref().err());
-            let mut raw = raw?;
+            let (raw, grounding) = match (&self.investigation, self.backend.tool_chat()) {
+                (Some((tools, budget)), Some(chat)) => {
+                    let out = super::investigate::investigate(
+                        chat,
+                        &*self.backend,
+                        &**tools,
+                        budget,
+                        &prompt,
+                    )
+                    .await;
+                    self.report_model(out.as_ref().err());
+                    let out = out?;
+                    investigation = Some(out.record);
+                    // The tool results are context the model saw: citations may quote them.
+                    let grounding = super::ground::with_tool_results(&prompt, &out.seen);
+                    (out.raw, std::borrow::Cow::Owned(grounding))
+                }
+                _ => {
+                    let raw = self.backend.diagnose(&prompt).await;
+                    self.report_model(raw.as_ref().err());
+                    (raw?, std::borrow::Cow::Borrowed(&prompt))
+                }
+            };
+            let mut raw = raw;
             with_speed(&mut raw.usage, started.elapsed());
             primary_usage = raw.usage.clone();
-            let d = finalize(&prompt, &raw, self.backend.name())?;
+            let mut d = finalize(&grounding, &raw, self.backend.name())?;
+            d.investigation = investigation.clone();
             if self.strict() && !d.grounding.ungrounded.is_empty() {
                 return Err(DiagnoseTicketError::Ungrounded(d.grounding.ungrounded));
             }
@@ -367,6 +407,11 @@ impl DiagnosisReconciler {
         if primary_usage.wall_ms == 0 {
             // No answer came back (timeout, transport): the time spent waiting still counts.
             primary_usage.wall_ms = started.elapsed().as_millis() as u64;
+        }
+        // Identical tool calls were refused and the investigation went on: still a failure
+        // of the model's, counted even when its answer was good.
+        if investigation.as_ref().is_some_and(|i| i.repeated_calls > 0) {
+            self.count_model_failure(ModelFailureKind::RepeatedToolCalls);
         }
         if let Err(e) = &primary {
             if let Some(kind) = e.model_failure_kind() {
@@ -400,6 +445,8 @@ impl DiagnosisReconciler {
                         "primary backend {} failed: {detail}",
                         self.backend.name(),
                     ));
+                    // What the model looked at before its answer failed, for the reader.
+                    d.investigation = investigation.clone();
                     d.model_failure = e.model_failure_kind().map(|kind| ModelFailure {
                         backend: self.backend.name().to_string(),
                         model: self.backend.model().to_string(),

@@ -52,6 +52,27 @@ fn footer(d: &Diagnosis) -> String {
     format!("\n{line}._\n")
 }
 
+/// The "Investigation" section: how the model backend reached its answer (every tool
+/// call and a one-line summary of its result), or that it answered in a single shot and
+/// why. Empty for diagnoses made without an investigation loop.
+fn investigation_section(d: &Diagnosis) -> String {
+    let Some(inv) = &d.investigation else {
+        return String::new();
+    };
+    let mut s = String::from("### Investigation\n\n");
+    if d.model_failure.is_some() {
+        s.push_str("_The configured model's investigation, before its answer failed:_\n\n");
+    }
+    s.push_str(&format!("{}.\n\n", clean(&inv.headline())));
+    for c in &inv.calls {
+        s.push_str(&format!("- {}\n", clean(&c.line()).replace('`', "'")));
+    }
+    if !inv.calls.is_empty() {
+        s.push('\n');
+    }
+    s
+}
+
 /// Renders `d` as Markdown: an SRE's write-up (seen, decision, hypotheses for and
 /// against, evidence, action with its runbook, what would change the conclusion).
 pub fn render_markdown(d: &Diagnosis) -> String {
@@ -93,6 +114,7 @@ pub fn render_markdown(d: &Diagnosis) -> String {
         }
         s.push('\n');
     }
+    s.push_str(&investigation_section(d));
     s.push_str("### Evidence\n\n");
     for e in &d.evidence {
         let flag = if d.grounding.ungrounded.contains(&e.claim) {

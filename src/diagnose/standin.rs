@@ -67,6 +67,16 @@ pub enum Reply {
     },
     /// A non-JSON (HTML) error body, as from a proxy.
     Html(u16),
+    /// 200, `stop_reason: tool_use`: the model calls these tools (name, input), each in
+    /// a `tool_use` block with a fresh `toolu_…` id, after an optional text block. When
+    /// the request offers no callable tool (`tool_choice: none`, or no `tools`) a model
+    /// cannot call one: the configured diagnosis is answered instead.
+    ToolUse {
+        /// Text before the calls.
+        text: Option<String>,
+        /// The calls.
+        calls: Vec<(String, Value)>,
+    },
     /// Wait, then answer with the inner reply.
     Delay(Duration, Box<Reply>),
 }
@@ -174,6 +184,11 @@ pub enum OpenAiReply {
     },
     /// llama.cpp context overflow (`exceed_context_size_error`).
     ContextTooLong,
+    /// 200, `finish_reason: tool_calls`: the model calls these tools (name, arguments),
+    /// with `arguments` as a JSON string and `content: ""` (Ollama's shape). Without
+    /// `tools` in the request the model cannot call one: the configured diagnosis is
+    /// answered instead.
+    ToolCalls(Vec<(String, Value)>),
 }
 
 /// One recorded request.
@@ -444,12 +459,25 @@ async fn messages(
             "output_config.format: structured outputs are not supported for this model.",
         );
     }
+    if let Err(msg) = check_tool_history(&req) {
+        return anthropic_error(400, "invalid_request_error", &msg);
+    }
     let mut reply = st.script.lock().pop_front().unwrap_or(Reply::Success {
         thinking: thinks_by_default(&model),
     });
     while let Reply::Delay(d, inner) = reply {
         tokio::time::sleep(d).await;
         reply = *inner;
+    }
+    let callable = req
+        .get("tools")
+        .and_then(Value::as_array)
+        .is_some_and(|t| !t.is_empty())
+        && req.pointer("/tool_choice/type").and_then(Value::as_str) != Some("none");
+    if matches!(reply, Reply::ToolUse { .. }) && !callable {
+        reply = Reply::Success {
+            thinking: thinks_by_default(&model),
+        };
     }
     // Usage, with simulated prompt caching of the system prefix.
     let system_text = req.get("system").map(|s| s.to_string()).unwrap_or_default();
@@ -597,6 +625,22 @@ async fn messages(
             )
                 .into_response();
         }
+        Reply::ToolUse { text, calls } => {
+            let mut content = vec![];
+            if let Some(t) = text {
+                content.push(json!({"type": "text", "text": t}));
+            }
+            for (name, input) in &calls {
+                content.push(json!({"type": "tool_use", "id": fresh_id("toolu_01"), "name": name, "input": input}));
+            }
+            let out = estimate(&Value::Array(content.clone()).to_string());
+            (
+                200,
+                message(Value::Array(content), "tool_use", out, Value::Null),
+                None,
+                None,
+            )
+        }
         Reply::Delay(..) => unreachable!("delays are unwrapped above"),
     };
     let mut h = anthropic_headers(status, should_retry);
@@ -639,6 +683,103 @@ async fn count_tokens(
         .into_response()
 }
 
+/// The Messages API's checks of a tool-use history: `tool_use` blocks need `tools`
+/// declared, every `tool_use` of an assistant message is answered by a `tool_result` in
+/// the next user message, and every `tool_result` answers one of them.
+fn check_tool_history(req: &Value) -> Result<(), String> {
+    let msgs = req
+        .get("messages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let blocks = |m: &Value, ty: &str, key: &str| -> Vec<String> {
+        m.get("content")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter(|b| b.get("type").and_then(Value::as_str) == Some(ty))
+                    .filter_map(|b| b.get(key).and_then(Value::as_str).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let any_tool_blocks = msgs.iter().any(|m| {
+        !blocks(m, "tool_use", "id").is_empty()
+            || !blocks(m, "tool_result", "tool_use_id").is_empty()
+    });
+    let tools_declared = req
+        .get("tools")
+        .and_then(Value::as_array)
+        .is_some_and(|t| !t.is_empty());
+    if any_tool_blocks && !tools_declared {
+        return Err(
+            "Requests which include `tool_use` or `tool_result` blocks must define tools.".into(),
+        );
+    }
+    for (i, m) in msgs.iter().enumerate() {
+        let results = blocks(m, "tool_result", "tool_use_id");
+        let prev_uses = i
+            .checked_sub(1)
+            .map(|p| blocks(&msgs[p], "tool_use", "id"))
+            .unwrap_or_default();
+        if let Some(r) = results.iter().find(|r| !prev_uses.contains(r)) {
+            return Err(format!("messages.{i}.content: unexpected `tool_use_id` found in `tool_result` blocks: {r}. Each `tool_result` block must have a corresponding `tool_use` block in the previous message."));
+        }
+        let uses = blocks(m, "tool_use", "id");
+        if !uses.is_empty() {
+            let next = msgs
+                .get(i + 1)
+                .map(|n| blocks(n, "tool_result", "tool_use_id"))
+                .unwrap_or_default();
+            if let Some(u) = uses.iter().find(|u| !next.contains(u)) {
+                return Err(format!("messages.{}: `tool_use` ids were found without `tool_result` blocks immediately after: {u}. Each `tool_use` block must have a corresponding `tool_result` block in the next message.", i + 1));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The chat-completions checks of a tool history: every `role: tool` message answers a
+/// call of an earlier assistant message.
+fn check_openai_tool_history(req: &Value) -> Result<(), String> {
+    let mut ids: Vec<String> = Vec::new();
+    for m in req
+        .get("messages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+    {
+        match m.get("role").and_then(Value::as_str) {
+            Some("assistant") => {
+                for c in m
+                    .get("tool_calls")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+                {
+                    if c.pointer("/function/arguments")
+                        .and_then(Value::as_str)
+                        .is_none()
+                    {
+                        return Err("tool_calls[].function.arguments must be a string".into());
+                    }
+                    if let Some(id) = c.get("id").and_then(Value::as_str) {
+                        ids.push(id.to_string());
+                    }
+                }
+            }
+            Some("tool") => {
+                let id = m.get("tool_call_id").and_then(Value::as_str).unwrap_or("");
+                if !ids.iter().any(|i| i == id) {
+                    return Err(format!("Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls' (tool_call_id {id})"));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn openai_error(status: u16, ty: &str, msg: &str) -> Response {
     let sc = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     (
@@ -673,7 +814,10 @@ async fn chat(State(st): State<Arc<StandinState>>, headers: HeaderMap, body: Byt
     if !req.get("messages").map(Value::is_array).unwrap_or(false) {
         return openai_error(400, "invalid_request_error", "messages is required");
     }
-    let reply = st
+    if let Err(msg) = check_openai_tool_history(&req) {
+        return openai_error(400, "invalid_request_error", &msg);
+    }
+    let mut reply = st
         .openai_script
         .lock()
         .pop_front()
@@ -681,6 +825,17 @@ async fn chat(State(st): State<Arc<StandinState>>, headers: HeaderMap, body: Byt
             reasoning: false,
             fenced: false,
         });
+    let callable = req
+        .get("tools")
+        .and_then(Value::as_array)
+        .is_some_and(|t| !t.is_empty())
+        && req.get("tool_choice").and_then(Value::as_str) != Some("none");
+    if matches!(reply, OpenAiReply::ToolCalls(_)) && !callable {
+        reply = OpenAiReply::Success {
+            reasoning: false,
+            fenced: false,
+        };
+    }
     let prompt_tokens = estimate(&req["messages"].to_string());
     let completion = |message: Value, finish: &str, out: u64| {
         json!({
@@ -727,6 +882,22 @@ async fn chat(State(st): State<Arc<StandinState>>, headers: HeaderMap, body: Byt
             error_type,
             message,
         } => return openai_error(status, &error_type, &message),
+        OpenAiReply::ToolCalls(calls) => {
+            let tool_calls: Vec<Value> = calls
+                .iter()
+                .map(|(name, args)| {
+                    json!({"id": format!("call_{}", fresh_id("").to_lowercase().chars().take(8).collect::<String>()),
+                           "index": 0, "type": "function",
+                           "function": {"name": name, "arguments": args.to_string()}})
+                })
+                .collect();
+            let out = estimate(&Value::Array(tool_calls.clone()).to_string());
+            completion(
+                json!({"role": "assistant", "content": "", "tool_calls": tool_calls}),
+                "tool_calls",
+                out,
+            )
+        }
         OpenAiReply::ContextTooLong => {
             return (StatusCode::BAD_REQUEST, [("content-type", "application/json")], json!({"error": {"code": 400, "message": format!("request ({prompt_tokens} tokens) exceeds the available context size (4096 tokens), try increasing it"), "type": "exceed_context_size_error", "n_prompt_tokens": prompt_tokens, "n_ctx": 4096}}).to_string()).into_response();
         }

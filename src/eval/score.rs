@@ -240,6 +240,7 @@ mod tests {
             context_cut: vec![],
             runbook: None,
             model_failure: None,
+            investigation: None,
         }
     }
 

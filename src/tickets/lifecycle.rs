@@ -710,8 +710,24 @@ pub fn complete_diagnosis(
     check_holder(t, holder, "complete a diagnosis")?;
     t.status = Status::Diagnosed;
     t.lease = None;
-    t.diagnosis = Some(diagnosis);
     let mut events = Vec::new();
+    // A model backend's investigation goes on the timeline before the diagnosis: each
+    // tool call with its result's summary, then how the investigation ended.
+    if let Some(inv) = diagnosis.get("investigation").and_then(|v| {
+        serde_json::from_value::<crate::diagnose::investigate::Investigation>(v.clone()).ok()
+    }) {
+        for c in &inv.calls {
+            note(t, now, TimelineKind::Investigation, c.line(), &mut events);
+        }
+        note(
+            t,
+            now,
+            TimelineKind::Investigation,
+            inv.headline(),
+            &mut events,
+        );
+    }
+    t.diagnosis = Some(diagnosis);
     note(
         t,
         now,

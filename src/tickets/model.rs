@@ -245,6 +245,9 @@ pub enum TimelineKind {
     Diagnosed,
     /// A diagnoser gave the lease back without a diagnosis.
     LeaseReleased,
+    /// A model backend's investigation: one tool call and a summary of its result, or
+    /// how the investigation ended (a single shot, a forced final answer).
+    Investigation,
 }
 
 impl TimelineKind {
@@ -262,6 +265,7 @@ impl TimelineKind {
             Self::LeaseExpired => "lease-expired",
             Self::Diagnosed => "diagnosed",
             Self::LeaseReleased => "lease-released",
+            Self::Investigation => "investigation",
         }
     }
 }

@@ -21,6 +21,7 @@ use super::pricing::PriceTable;
 use super::transport::{is_spend_cap, send_with_retry, HttpFailure, RetryPolicy, SendError};
 use super::{BackendError, DiagnosisBackend, RawDiagnosis};
 use crate::diagnose::context::PreparedPrompt;
+use crate::diagnose::investigate::{Call, ModelTurn, ToolChat, ToolSpec, Turn};
 use crate::diagnose::model::Usage;
 use crate::diagnose::redact::{register_secret, REDACTED};
 use async_trait::async_trait;
@@ -412,6 +413,10 @@ impl DiagnosisBackend for ClaudeBackend {
         &self.cfg.model
     }
 
+    fn tool_chat(&self) -> Option<&dyn ToolChat> {
+        Some(self)
+    }
+
     async fn diagnose(&self, prompt: &PreparedPrompt) -> Result<RawDiagnosis, BackendError> {
         let mut tool = self.cfg.strategy == OutputStrategy::ForcedTool;
         let mut fell_back = false;
@@ -468,6 +473,187 @@ impl DiagnosisBackend for ClaudeBackend {
                 }
             }
         }
+    }
+}
+
+// ----- tool use (the investigation loop) ----------------------------------------------
+
+/// One Messages API turn of a tool-use conversation: the first user message, then the
+/// assistant's `tool_use` blocks and the `tool_result` blocks answering them (LLM
+/// reference §2, §3; `examples/real_request_tool_use_sonnet_4_5.json`). Consecutive
+/// turns of the same role are merged into one message (a `tool_result` message and the
+/// loop's "answer now" text travel together).
+fn tool_messages(prompt: &PreparedPrompt, turns: &[Turn]) -> Vec<Value> {
+    let mut messages: Vec<Value> =
+        vec![json!({"role": "user", "content": [{"type": "text", "text": prompt.user}]})];
+    for t in turns {
+        let (role, blocks): (&str, Vec<Value>) = match t {
+            Turn::Assistant { text, calls } => {
+                let mut b = Vec::new();
+                if let Some(text) = text.as_deref().filter(|s| !s.trim().is_empty()) {
+                    b.push(json!({"type": "text", "text": text}));
+                }
+                for c in calls {
+                    b.push(
+                        json!({"type": "tool_use", "id": c.id, "name": c.name, "input": c.input}),
+                    );
+                }
+                ("assistant", b)
+            }
+            Turn::Results(rs) => (
+                "user",
+                rs.iter()
+                    .map(|r| {
+                        json!({"type": "tool_result", "tool_use_id": r.call_id,
+                               "content": r.content, "is_error": r.is_error})
+                    })
+                    .collect(),
+            ),
+            Turn::User(s) => ("user", vec![json!({"type": "text", "text": s})]),
+        };
+        match messages.last_mut() {
+            Some(last) if last["role"] == role => {
+                if let Some(a) = last["content"].as_array_mut() {
+                    a.extend(blocks);
+                }
+            }
+            _ => messages.push(json!({"role": role, "content": blocks})),
+        }
+    }
+    messages
+}
+
+impl ClaudeBackend {
+    /// The request body of one investigation turn (exposed for tests).
+    ///
+    /// # Guarantees
+    /// The tools are always declared (the API requires them once the history holds
+    /// `tool_use` blocks); `tool_choice` is `auto` while tools are offered and `none` for
+    /// the final answer; the answer is constrained by `output_config.format`; no
+    /// `temperature`; the system block carries `cache_control`.
+    pub fn tool_turn_body(
+        &self,
+        system: &str,
+        prompt: &PreparedPrompt,
+        turns: &[Turn],
+        tools: &[ToolSpec],
+        offer_tools: bool,
+    ) -> Value {
+        let mut cache = json!({"type": "ephemeral"});
+        if let Some(ttl) = &self.cfg.cache_ttl {
+            cache["ttl"] = json!(ttl);
+        }
+        json!({
+            "model": self.cfg.model,
+            "max_tokens": self.cfg.max_tokens,
+            "system": [{"type": "text", "text": system, "cache_control": cache}],
+            "messages": tool_messages(prompt, turns),
+            "tools": tools.iter().map(|t| json!({
+                "name": t.name, "description": t.description, "input_schema": t.parameters
+            })).collect::<Vec<_>>(),
+            "tool_choice": {"type": if offer_tools { "auto" } else { "none" }},
+            "output_config": {"format": {"type": "json_schema", "schema": prompt.schema}},
+        })
+    }
+}
+
+/// Reads one tool-use turn: the stop reason first (as [`read_message`]), then the first
+/// `text` block and every `tool_use` block.
+pub fn read_tool_turn(resp: &Value, max_tokens: u32) -> Result<ModelTurn, BackendError> {
+    match resp.get("stop_reason").and_then(Value::as_str) {
+        Some("refusal") => {
+            return Err(BackendError::Refusal {
+                category: resp
+                    .pointer("/stop_details/category")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            })
+        }
+        Some("max_tokens") => return Err(BackendError::MaxTokens { max_tokens }),
+        Some("model_context_window_exceeded") => {
+            return Err(BackendError::ContextWindowExceeded(
+                "stop_reason model_context_window_exceeded".into(),
+            ))
+        }
+        Some("end_turn" | "tool_use" | "stop_sequence") => {}
+        Some(other) => {
+            return Err(BackendError::MalformedResponse(format!(
+                "unexpected stop_reason {other}"
+            )))
+        }
+        None => return Err(BackendError::MalformedResponse("no stop_reason".into())),
+    }
+    let blocks = resp
+        .get("content")
+        .and_then(Value::as_array)
+        .ok_or_else(|| BackendError::MalformedResponse("no content array".into()))?;
+    let text = blocks
+        .iter()
+        .find(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+        .and_then(|b| b.get("text"))
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty())
+        .map(str::to_string);
+    let mut calls = Vec::new();
+    for b in blocks
+        .iter()
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"))
+    {
+        let (Some(id), Some(name)) = (
+            b.get("id").and_then(Value::as_str),
+            b.get("name").and_then(Value::as_str),
+        ) else {
+            return Err(BackendError::MalformedResponse(
+                "a tool_use block without id or name".into(),
+            ));
+        };
+        calls.push(Call {
+            id: id.to_string(),
+            name: name.to_string(),
+            input: b.get("input").cloned().unwrap_or(Value::Null),
+        });
+    }
+    let u = resp.get("usage").cloned().unwrap_or(Value::Null);
+    let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
+    Ok(ModelTurn {
+        text,
+        calls,
+        usage: Usage {
+            input_tokens: n("input_tokens"),
+            output_tokens: n("output_tokens"),
+            cache_read: n("cache_read_input_tokens"),
+            cache_creation: n("cache_creation_input_tokens"),
+            ..Default::default()
+        },
+        model: resp
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        request_id: resp.get("id").and_then(Value::as_str).map(str::to_string),
+    })
+}
+
+#[async_trait]
+impl ToolChat for ClaudeBackend {
+    async fn turn(
+        &self,
+        system: &str,
+        prompt: &PreparedPrompt,
+        turns: &[Turn],
+        tools: &[ToolSpec],
+        offer_tools: bool,
+    ) -> Result<ModelTurn, BackendError> {
+        let started = std::time::Instant::now();
+        let body = self.tool_turn_body(system, prompt, turns, tools, offer_tools);
+        let resp = self.call(&body).await?;
+        let mut turn = read_tool_turn(&resp, self.cfg.max_tokens)?;
+        if turn.model.is_empty() {
+            turn.model = self.cfg.model.clone();
+        }
+        turn.usage.cost_usd = self.cfg.prices.cost(&turn.model, &turn.usage);
+        turn.usage.wall_ms = started.elapsed().as_millis() as u64;
+        Ok(turn)
     }
 }
 

@@ -159,6 +159,11 @@ pub trait DiagnosisBackend: Send + Sync {
     }
     /// Produces a raw (unvalidated) diagnosis for the prompt.
     async fn diagnose(&self, req: &PreparedPrompt) -> Result<RawDiagnosis, BackendError>;
+    /// The backend's tool-use conversation, when it can hold one (the model backends):
+    /// what the investigation loop drives. `None` (the rules engine): single shot only.
+    fn tool_chat(&self) -> Option<&dyn crate::diagnose::investigate::ToolChat> {
+        None
+    }
 }
 
 /// Which backend to use.

@@ -492,6 +492,10 @@ impl DiagnosisBackend for OpenAiBackend {
         &self.cfg.model
     }
 
+    fn tool_chat(&self) -> Option<&dyn crate::diagnose::investigate::ToolChat> {
+        Some(self)
+    }
+
     async fn diagnose(&self, prompt: &PreparedPrompt) -> Result<RawDiagnosis, BackendError> {
         let turn = self.chat(&self.diagnosis_request(prompt)).await?;
         let json_text = turn
@@ -502,6 +506,99 @@ impl DiagnosisBackend for OpenAiBackend {
             json_text,
             model: turn.model,
             usage: turn.usage,
+            request_id: turn.request_id,
+        })
+    }
+}
+
+// ----- tool use (the investigation loop) ----------------------------------------------
+
+impl OpenAiBackend {
+    /// The chat request of one investigation turn (LLM reference §11.1): system (with
+    /// the schema when [`OpenAiConfig::schema_in_prompt`]) and user messages, then each
+    /// assistant turn with its `tool_calls` (arguments as a JSON string) and one
+    /// `role: tool` message per result. While tools are offered there is no
+    /// `response_format` (llama.cpp cannot combine a grammar with tool calls); the final
+    /// turn offers no tools and constrains the answer to the schema.
+    pub fn tool_turn_request(
+        &self,
+        system: &str,
+        prompt: &PreparedPrompt,
+        turns: &[crate::diagnose::investigate::Turn],
+        tools: &[ToolSpec],
+        offer_tools: bool,
+    ) -> ChatRequest {
+        use crate::diagnose::investigate::Turn;
+        let system = if self.cfg.schema_in_prompt {
+            system_with_schema(system, &prompt.schema)
+        } else {
+            system.to_string()
+        };
+        let mut messages = vec![
+            ChatMessage::System(system),
+            ChatMessage::User(prompt.user.clone()),
+        ];
+        for t in turns {
+            match t {
+                Turn::Assistant { text, calls } => messages.push(ChatMessage::Assistant {
+                    content: text.clone(),
+                    tool_calls: calls
+                        .iter()
+                        .map(|c| ToolCall {
+                            id: c.id.clone(),
+                            name: c.name.clone(),
+                            arguments: c.input.to_string(),
+                        })
+                        .collect(),
+                }),
+                Turn::Results(rs) => messages.extend(rs.iter().map(|r| ChatMessage::Tool {
+                    call_id: r.call_id.clone(),
+                    content: r.content.clone(),
+                })),
+                Turn::User(s) => messages.push(ChatMessage::User(s.clone())),
+            }
+        }
+        ChatRequest {
+            messages,
+            tools: if offer_tools { tools.to_vec() } else { vec![] },
+            response_format: (!offer_tools)
+                .then(|| json_schema_format("diagnosis", &prompt.schema)),
+        }
+    }
+}
+
+#[async_trait]
+impl crate::diagnose::investigate::ToolChat for OpenAiBackend {
+    async fn turn(
+        &self,
+        system: &str,
+        prompt: &PreparedPrompt,
+        turns: &[crate::diagnose::investigate::Turn],
+        tools: &[ToolSpec],
+        offer_tools: bool,
+    ) -> Result<crate::diagnose::investigate::ModelTurn, BackendError> {
+        let req = self.tool_turn_request(system, prompt, turns, tools, offer_tools);
+        let turn = self.chat(&req).await?;
+        let calls = turn
+            .tool_calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| crate::diagnose::investigate::Call {
+                id: if c.id.is_empty() {
+                    format!("call_{}_{i}", turns.len())
+                } else {
+                    c.id
+                },
+                name: c.name,
+                // Not JSON: kept as the string the model wrote; the loop refuses it.
+                input: serde_json::from_str(&c.arguments).unwrap_or(Value::String(c.arguments)),
+            })
+            .collect();
+        Ok(crate::diagnose::investigate::ModelTurn {
+            text: turn.content,
+            calls,
+            usage: turn.usage,
+            model: turn.model,
             request_id: turn.request_id,
         })
     }

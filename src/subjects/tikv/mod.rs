@@ -16,5 +16,6 @@ pub mod promtext;
 pub mod runbook;
 pub mod snapshot;
 pub mod subject;
+pub mod tools;
 pub mod topology;
 pub mod window;

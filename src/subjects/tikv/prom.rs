@@ -346,6 +346,48 @@ impl PromClient {
         Ok(self.query(promql, None).await?.result.by_label(label))
     }
 
+    /// `GET /api/v1/label/{label}/values`: the values a label takes.
+    pub async fn label_values(&self, label: &str) -> Result<Vec<String>, PromError> {
+        if label.is_empty() || !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(PromError::Config(format!("invalid label name {label:?}")));
+        }
+        let request = self.http.request(
+            Method::GET,
+            self.url(&format!("/api/v1/label/{label}/values")),
+        );
+        let response = self.http.send(request).await?;
+        let v: Value = serde_json::from_slice(&response.body).map_err(|_| {
+            PromError::Format(format!(
+                "label values ({}): {}",
+                response.status,
+                response.body_excerpt()
+            ))
+        })?;
+        if v.get("status").and_then(Value::as_str) != Some("success") {
+            return Err(PromError::Query {
+                error_type: v
+                    .get("errorType")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown")
+                    .to_string(),
+                message: v
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            });
+        }
+        Ok(v.get("data")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// `GET /-/ready`: whether Prometheus is ready to serve queries.
     pub async fn ready(&self) -> Result<bool, PromError> {
         let response = self
