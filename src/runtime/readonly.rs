@@ -2,7 +2,7 @@
 //! construction: a toolbox given a [`ContainerReader`] cannot stop, kill or remove a
 //! container, because the type has no such method and its runtime is private.
 
-use crate::runtime::{ContainerRuntime, LogLine, Owned, RuntimeError};
+use super::{ContainerRuntime, LogLine, Owned, RuntimeError};
 use std::sync::Arc;
 use std::time::SystemTime;
 
