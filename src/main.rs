@@ -169,6 +169,10 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         Arc::new(StoreQueue::new(store.clone())),
         Arc::new(Sources(vec![
             Arc::new(SnapshotContext::new(latest)),
+            Arc::new(operator::diagnose::store_queue::RelatedTickets::new(
+                store.clone(),
+                operator::diagnose::store_queue::RELATED_WINDOW,
+            )),
             Arc::new(PromMetricsWindow::new(
                 operator::subject::Subject::runtime(&**controller.subject()),
                 controller.subject().spec().name(),

@@ -60,6 +60,16 @@ pub trait TicketQueue: Send + Sync {
     async fn release(&self, id: u64, holder: &str, reason: &str);
     /// Diagnosed past tickets that may be similar (the loop picks the top 3).
     async fn similar(&self, brief: &TicketBrief) -> Vec<PastTicket>;
+    /// A diagnosed ticket whose evidence changed since its diagnosis (a related ticket
+    /// opened, its summary or severity changed) while that evidence may still be
+    /// arriving, with why: the loop diagnoses it again. None by default.
+    async fn next_revisit(&self, _skip: &HashSet<u64>) -> Option<(TicketBrief, String)> {
+        None
+    }
+    /// Takes diagnosed ticket `id` back under a lease to revisit it. False by default.
+    async fn revisit(&self, _id: u64, _holder: &str, _ttl: Duration, _reason: &str) -> bool {
+        false
+    }
 }
 
 /// Gathers context sections for a ticket (metrics window, PD state, logs, events, topology).
@@ -605,7 +615,32 @@ impl DiagnosisReconciler {
                 break;
             }
             while tasks.try_join_next().is_some() {}
-            let next = self.queue.next_open(&self.skip_set()).await;
+            let skip = self.skip_set();
+            let next = self.queue.next_open(&skip).await;
+            if next.is_none() {
+                // Level-triggered: with nothing new to diagnose, a diagnosis whose evidence
+                // changed since it was made is made again.
+                if let Some((brief, why)) = self.queue.next_revisit(&skip).await {
+                    if self
+                        .queue
+                        .revisit(brief.id, &self.cfg.holder, self.cfg.lease_ttl, &why)
+                        .await
+                    {
+                        let this = self.clone();
+                        tasks.spawn(async move {
+                            this.process(brief).await;
+                            drop(permit);
+                        });
+                        continue;
+                    }
+                    self.shared
+                        .backoff
+                        .lock()
+                        .insert(brief.id, (0, Instant::now() + self.cfg.poll_interval));
+                    drop(permit);
+                    continue;
+                }
+            }
             let Some(brief) = next else {
                 drop(permit);
                 tokio::select! {
@@ -643,17 +678,34 @@ impl DiagnosisReconciler {
         loop {
             let mut skip = self.skip_set();
             skip.extend(tried.iter().copied());
-            let Some(brief) = self.queue.next_open(&skip).await else {
-                break;
+            let brief = match self.queue.next_open(&skip).await {
+                Some(b) => {
+                    if !self
+                        .queue
+                        .lease(b.id, &self.cfg.holder, self.cfg.lease_ttl)
+                        .await
+                    {
+                        tried.insert(b.id);
+                        continue;
+                    }
+                    b
+                }
+                None => {
+                    let Some((b, why)) = self.queue.next_revisit(&skip).await else {
+                        break;
+                    };
+                    if !self
+                        .queue
+                        .revisit(b.id, &self.cfg.holder, self.cfg.lease_ttl, &why)
+                        .await
+                    {
+                        tried.insert(b.id);
+                        continue;
+                    }
+                    b
+                }
             };
             tried.insert(brief.id);
-            if !self
-                .queue
-                .lease(brief.id, &self.cfg.holder, self.cfg.lease_ttl)
-                .await
-            {
-                continue;
-            }
             let pause = *self.shared.pause_until.lock();
             if let Some(t) = pause {
                 tokio::time::sleep_until(t).await;

@@ -253,6 +253,12 @@ impl Report {
             self.total.tokens_out_per_diagnosis,
             self.total.cost_per_diagnosis,
         ));
+        let revisions: usize = self.runs.iter().map(|r| r.revisions).sum();
+        if revisions > 0 {
+            s.push_str(&format!(
+                "{revisions} diagnosis(es) made again because their evidence changed after them (the final one is scored).\n"
+            ));
+        }
         for r in self.runs.iter().filter(|r| r.control) {
             for t in &r.tickets {
                 s.push_str(&format!(

@@ -33,8 +33,8 @@ use super::score::{self, Entities, Entity, ResolvedCause, RunScore};
 use super::EvalError;
 use crate::diagnose::backend::DiagnosisBackend;
 use crate::diagnose::model::{Diagnosis, Usage};
-use crate::diagnose::reconciler::{DiagnosisReconciler, ReconcilerConfig};
-use crate::diagnose::store_queue::{SnapshotContext, StoreQueue};
+use crate::diagnose::reconciler::{DiagnosisReconciler, ReconcilerConfig, Sources};
+use crate::diagnose::store_queue::{RelatedTickets, SnapshotContext, StoreQueue};
 use crate::reconcile::deps::Criticality;
 use crate::reconcile::Metrics;
 use crate::runtime::RuntimeEvent;
@@ -223,8 +223,12 @@ pub struct RunOutcome {
     pub time_to_diagnose_secs: Option<f64>,
     /// Every ticket opened after the fault phase started.
     pub tickets: Vec<SeenTicket>,
-    /// Every diagnosis made, in the order the reconciler completed them.
+    /// Every ticket's diagnosis as it stands at the end (a diagnosis revisited because
+    /// its evidence changed is replaced by the new one), in the order the reconciler
+    /// first completed them.
     pub diagnoses: Vec<Diagnosis>,
+    /// Diagnoses the reconciler made again because their evidence changed.
+    pub revisions: usize,
     /// Scores.
     pub score: RunScore,
     /// Tokens and cost summed over the diagnoses.
@@ -282,6 +286,7 @@ pub async fn run_scenario(
         time_to_diagnose_secs: None,
         tickets: vec![],
         diagnoses: vec![],
+        revisions: 0,
         score: RunScore::default(),
         usage: Usage::default(),
         error: None,
@@ -704,8 +709,17 @@ async fn drive(
     // scaled like every other duration).
     let mut reconciler = DiagnosisReconciler::new(
         backend.backend.clone(),
-        Arc::new(StoreQueue::new(store.clone())),
-        Arc::new(SnapshotContext::new(latest.clone())),
+        Arc::new(
+            StoreQueue::new(store.clone())
+                .with_window(cfg.wall(crate::diagnose::store_queue::RELATED_WINDOW)),
+        ),
+        Arc::new(Sources(vec![
+            Arc::new(SnapshotContext::new(latest.clone())),
+            Arc::new(RelatedTickets::new(
+                store.clone(),
+                cfg.wall(crate::diagnose::store_queue::RELATED_WINDOW),
+            )),
+        ])),
         ReconcilerConfig {
             holder: "operator-eval".into(),
             poll_interval: cfg.wall(ReconcilerConfig::default().poll_interval),
@@ -771,7 +785,8 @@ async fn drive(
     let mut truth: Vec<ResolvedCause> = out.truth.iter().map(ResolvedCause::truth).collect();
     let mut injected_at: BTreeMap<usize, f64> = BTreeMap::new();
     let mut first_ticket: BTreeMap<usize, f64> = BTreeMap::new();
-    let mut diagnosed: BTreeSet<u64> = BTreeSet::new();
+    // Ticket id → (index in out.diagnoses, the stored diagnosis it was read from).
+    let mut diagnosed: BTreeMap<u64, (usize, serde_json::Value)> = BTreeMap::new();
     let mut all_asserted_at: Option<Instant> = None;
     let mut next_round = Instant::now();
     let fault_index = |f: &Fault| s.faults.iter().position(|x| &x.fault == f);
@@ -841,29 +856,7 @@ async fn drive(
                 + monitor::next_round_in_within(due, SystemTime::now(), cfg.interval());
         }
         // Diagnoses completed by the operator's loop.
-        for t in store.list(&TicketFilter::default()) {
-            if diagnosed.contains(&t.id) {
-                continue;
-            }
-            let Some(full) = store.get(t.id).ok().flatten() else {
-                continue;
-            };
-            let Some(v) = full.diagnosis else { continue };
-            let Ok(d) = serde_json::from_value::<Diagnosis>(v) else {
-                continue;
-            };
-            diagnosed.insert(t.id);
-            let cause = brief_cause(&d);
-            progress(Stage::Diagnosed {
-                ticket: t.id,
-                cause: cause.clone(),
-            });
-            if let Some(seen) = out.tickets.iter_mut().find(|x| x.id == t.id) {
-                seen.diagnosed_as = Some(cause);
-                seen.diagnose_secs = Some((t0.elapsed().as_secs_f64() - seen.after_secs).max(0.0));
-            }
-            out.diagnoses.push(d);
-        }
+        collect_diagnoses(&store, &mut diagnosed, out, t0, progress);
         // Every true cause asserted?
         if !truth.is_empty() && all_asserted_at.is_none() && plan.peek().is_none() {
             let asserted: BTreeSet<ResolvedCause> = out
@@ -903,24 +896,7 @@ async fn drive(
     let _ = loop_task.await;
     // Tickets still open are diagnosed as the loop would have, in its order.
     reconciler.run_until_idle().await;
-    for t in store.list(&TicketFilter::default()) {
-        if diagnosed.contains(&t.id) {
-            continue;
-        }
-        if let Some(d) = store
-            .get(t.id)
-            .ok()
-            .flatten()
-            .and_then(|f| f.diagnosis)
-            .and_then(|v| serde_json::from_value::<Diagnosis>(v).ok())
-        {
-            if let Some(seen) = out.tickets.iter_mut().find(|x| x.id == t.id) {
-                seen.diagnosed_as = Some(brief_cause(&d));
-                seen.diagnose_secs = Some((t0.elapsed().as_secs_f64() - seen.after_secs).max(0.0));
-            }
-            out.diagnoses.push(d);
-        }
-    }
+    collect_diagnoses(&store, &mut diagnosed, out, t0, progress);
 
     // Score: the ground truth is read here only.
     out.score = score::score_run(
@@ -970,6 +946,55 @@ async fn drive(
         out.usage.cost_usd += d.usage.cost_usd;
     }
     Ok(())
+}
+
+/// Reads the diagnoses stored since the last call: a ticket's first diagnosis is
+/// appended, a revisited one replaces it (and counts as a revision). Time to diagnose is
+/// to the first diagnosis.
+fn collect_diagnoses(
+    store: &TicketStore,
+    diagnosed: &mut BTreeMap<u64, (usize, serde_json::Value)>,
+    out: &mut RunOutcome,
+    t0: Instant,
+    progress: &(dyn Fn(Stage<'_>) + Send + Sync),
+) {
+    for t in store.list(&TicketFilter::default()) {
+        if !t.diagnosed {
+            continue;
+        }
+        let Some(v) = store.get(t.id).ok().flatten().and_then(|f| f.diagnosis) else {
+            continue;
+        };
+        if diagnosed.get(&t.id).is_some_and(|(_, seen)| *seen == v) {
+            continue;
+        }
+        let Ok(d) = serde_json::from_value::<Diagnosis>(v.clone()) else {
+            continue;
+        };
+        let cause = brief_cause(&d);
+        progress(Stage::Diagnosed {
+            ticket: t.id,
+            cause: cause.clone(),
+        });
+        let first = !diagnosed.contains_key(&t.id);
+        if let Some(seen) = out.tickets.iter_mut().find(|x| x.id == t.id) {
+            seen.diagnosed_as = Some(cause);
+            if first {
+                seen.diagnose_secs = Some((t0.elapsed().as_secs_f64() - seen.after_secs).max(0.0));
+            }
+        }
+        match diagnosed.get(&t.id).map(|x| x.0) {
+            Some(i) => {
+                out.diagnoses[i] = d;
+                out.revisions += 1;
+                diagnosed.insert(t.id, (i, v));
+            }
+            None => {
+                out.diagnoses.push(d);
+                diagnosed.insert(t.id, (out.diagnoses.len() - 1, v));
+            }
+        }
+    }
 }
 
 /// A fresh directory for one run's ticket store, removed when dropped.

@@ -696,6 +696,46 @@ pub fn try_lease(
     Ok(events.pop().expect("one event"))
 }
 
+/// A diagnoser takes a diagnosed ticket back to diagnose it again, because the evidence
+/// around it changed since (`reason`): a diagnosis made while evidence was still
+/// arriving is revisited, not kept as if final.
+///
+/// # Guarantees
+/// Succeeds only from Diagnosed. The status becomes Diagnosing under `holder`'s lease;
+/// the previous diagnosis stays attached until the new one replaces it.
+pub fn try_revisit(
+    t: &mut Ticket,
+    holder: &str,
+    ttl: Duration,
+    reason: &str,
+    now: SystemTime,
+) -> Result<TicketEvent, TransitionError> {
+    if t.status != Status::Diagnosed {
+        return Err(TransitionError::InvalidStatus {
+            id: t.id,
+            status: t.status,
+            action: "revisit the diagnosis",
+        });
+    }
+    t.status = Status::Diagnosing;
+    t.lease = Some(Lease {
+        holder: holder.to_string(),
+        until: now + ttl,
+    });
+    let mut events = Vec::new();
+    note(
+        t,
+        now,
+        TimelineKind::DiagnosisStarted,
+        format!("{REVISITED} by {holder}: {reason}"),
+        &mut events,
+    );
+    Ok(events.pop().expect("one event"))
+}
+
+/// How a revisit's timeline entry starts (revisits are counted by it).
+pub const REVISITED: &str = "diagnosis revisited";
+
 /// The lease holder attaches its diagnosis.
 ///
 /// # Guarantees

@@ -531,6 +531,25 @@ impl TicketStore {
         .map(|(t, ())| t)
     }
 
+    /// A diagnoser takes diagnosed ticket `id` back to diagnose it again (see
+    /// [`lifecycle::try_revisit`]).
+    pub fn try_revisit(
+        &self,
+        id: u64,
+        holder: &str,
+        ttl: Duration,
+        reason: &str,
+    ) -> Result<Ticket, StoreError> {
+        let now = SystemTime::now();
+        self.mutate(id, |t| {
+            Ok((
+                (),
+                Some(lifecycle::try_revisit(t, holder, ttl, reason, now)?),
+            ))
+        })
+        .map(|(t, ())| t)
+    }
+
     /// The lease holder attaches its diagnosis (see [`lifecycle::complete_diagnosis`]).
     pub fn complete_diagnosis(
         &self,

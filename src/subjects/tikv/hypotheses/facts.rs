@@ -183,11 +183,25 @@ impl PdFacts {
     }
 }
 
+/// Another ticket of the same moment (the `related_tickets` section).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Related {
+    pub(crate) id: u64,
+    /// Normalized invariant (`store_down`).
+    pub(crate) invariant: String,
+    pub(crate) target: String,
+    pub(crate) summary: String,
+    /// First seen within the grouping window of the ticket diagnosed.
+    pub(crate) together: bool,
+}
+
 /// Everything the hypotheses see.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Facts {
     pub(crate) stores: Vec<StoreFacts>,
     pub(crate) pd: PdFacts,
+    /// The tickets around this one.
+    pub(crate) related: Vec<Related>,
     /// The store the ticket is about, if any.
     pub(crate) target_store: Option<u64>,
     /// The ticket is about PD or one of its members.
@@ -239,7 +253,7 @@ impl Facts {
     }
 
     /// The store a container or member name belongs to.
-    fn store_of_name(&self, name: &str) -> Option<u64> {
+    pub(crate) fn store_of_name(&self, name: &str) -> Option<u64> {
         if name.is_empty() {
             return None;
         }
@@ -587,6 +601,21 @@ pub(crate) fn gather(ev: &Ev<'_>, sections: &[ContextSection]) -> Facts {
                     r.get("region_id")?.as_u64()?,
                     r.get("store_id").and_then(Value::as_u64).unwrap_or(0),
                 ))
+            })
+            .collect();
+    }
+    if let Some(rs) = parse_json(sections, "related_tickets").and_then(|v| v.as_array().cloned()) {
+        let text = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        f.related = rs
+            .iter()
+            .filter_map(|r| {
+                Some(Related {
+                    id: r.get("id")?.as_u64()?,
+                    invariant: crate::diagnose::model::normalize_invariant(&text(r, "invariant")),
+                    target: text(r, "target"),
+                    summary: text(r, "summary"),
+                    together: r.get("together").and_then(Value::as_bool).unwrap_or(false),
+                })
             })
             .collect();
     }

@@ -187,10 +187,27 @@ fn compared(st: &StoreFacts, s: Signal, r: f64, v: f64, med: f64) -> String {
     )
 }
 
-/// Whether a signal is elevated on a store, with its comparison.
+/// The least excess over the peers' median that matters, in the signal's unit: the
+/// noise floors the store-outlier invariant applies (a few milliseconds of latency, a
+/// third of a core), so the hypotheses call "elevated" only what the monitor would call
+/// an outlier. Without it a ratio of two tiny values (3 ms against 1 ms, right after a
+/// peer died) reads as a slow disk.
+fn noise_floor(s: Signal) -> f64 {
+    match s {
+        Signal::Append | Signal::Commit | Signal::Apply | Signal::Grpc => 0.008,
+        Signal::ProposeWait => 0.005,
+        Signal::QueueWait => 0.002,
+        Signal::Cpu => 0.3,
+        Signal::Memory => 256.0 * 1024.0 * 1024.0,
+        Signal::Load | Signal::LoadShare | Signal::SlowScore => 0.0,
+    }
+}
+
+/// Whether a signal is elevated on a store (at least [`ELEVATED`] times its peers'
+/// median and more than the signal's noise floor above it), with its comparison.
 fn elevated(f: &Facts, st: &StoreFacts, s: Signal) -> Option<(f64, String)> {
     let (r, v, med) = f.ratio(st.id, s)?;
-    (r >= ELEVATED).then(|| (r, compared(st, s, r, v, med)))
+    (r >= ELEVATED && v - med > noise_floor(s)).then(|| (r, compared(st, s, r, v, med)))
 }
 
 /// Whether a signal is known and in line with the peers.
@@ -232,9 +249,115 @@ fn hypotheses(f: &Facts, cfg: &RulesConfig) -> Vec<Candidate> {
         out.extend(disk_full(st, focus, cfg));
         out.extend(placement_hypotheses(f, st));
     }
-    out.extend(pd_hypotheses(f));
+    let lost = lost_with_others(f);
+    out.extend(pd_hypotheses(
+        f,
+        lost.as_ref().is_some_and(|l| !l.pd_outage.is_empty()),
+    ));
     out.extend(leader_imbalance(f));
+    if let Some(l) = lost {
+        incident(f, &l, &mut out);
+    }
     out
+}
+
+/// A store that PD lost while its process runs, and what else went wrong at that moment
+/// (from the related tickets).
+struct Lost<'a> {
+    store: &'a StoreFacts,
+    /// Other stores lost within the window, their processes running too.
+    others: Vec<&'a StoreFacts>,
+    /// PD tickets that say PD itself was unavailable then.
+    pd_outage: Vec<&'a facts::Related>,
+}
+
+/// PD's own trouble that cuts every store off: no leader, no quorum, unreachable, or a
+/// member failing at the same moment.
+fn pd_outage(r: &facts::Related) -> bool {
+    matches!(
+        r.invariant.as_str(),
+        "pd_unreachable" | "pd_no_leader" | "pd_quorum_lost"
+    ) || (r.invariant == "pd_member_unhealthy" && r.together)
+}
+
+fn lost_with_others(f: &Facts) -> Option<Lost<'_>> {
+    let store = f.store(f.target_store?)?;
+    if !store.pd_lost_it() || store.exited() || store.deaths > 0 {
+        return None;
+    }
+    let mut others: Vec<&StoreFacts> = vec![];
+    for r in f
+        .related
+        .iter()
+        .filter(|r| r.together && r.invariant == "store_down")
+    {
+        let Some(o) = f.store_of_name(&r.target).and_then(|id| f.store(id)) else {
+            continue;
+        };
+        if o.id != store.id && !o.exited() && o.deaths == 0 && !others.contains(&o) {
+            others.push(o);
+        }
+    }
+    let pd_outage: Vec<&facts::Related> = f.related.iter().filter(|r| pd_outage(r)).collect();
+    (!others.is_empty() || !pd_outage.is_empty()).then_some(Lost {
+        store,
+        others,
+        pd_outage,
+    })
+}
+
+/// Incident-level evidence for a store PD lost while its process runs: the tickets of
+/// the same moment. A store that loses PD while PD itself is unavailable lost it because
+/// of PD; several stores lost together point at the PD side or the network between, not
+/// at as many separate partitions.
+fn incident(f: &Facts, l: &Lost<'_>, out: &mut Vec<Candidate>) {
+    let name = l.store.name();
+    let mine = l.store.target();
+    if !l.pd_outage.is_empty() {
+        let what: Vec<String> = l
+            .pd_outage
+            .iter()
+            .map(|r| format!("ticket {}: {}", r.id, r.summary))
+            .collect();
+        let w = format!(
+            "PD was itself unavailable when {name} was lost ({}): a store cannot heartbeat while PD has no leader",
+            what.join("; ")
+        );
+        for c in out.iter_mut() {
+            match (c.cause.category.as_str(), c.cause.target.as_str()) {
+                ("pd-leader-loss" | "pd-quorum-loss", "pd") => c.support(2.0, w.clone()),
+                ("network-partition", t) if t == mine => c.contradict(1.5, w.clone()),
+                _ => {}
+            }
+        }
+        return;
+    }
+    let mut names: Vec<String> = vec![name.clone()];
+    names.extend(l.others.iter().map(|o| o.name()));
+    let n = names.len();
+    let w = format!(
+        "{n} stores lost PD together while their processes run ({}): one cause on the PD side or the network between is likelier than {n} separate partitions",
+        names.join(", ")
+    );
+    for c in out.iter_mut() {
+        if c.cause.category == "network-partition" && c.cause.target == mine {
+            c.contradict(2.0, w.clone());
+        }
+    }
+    let mut side = Candidate::new(
+        Cause::new("network-partition", "pd"),
+        "whether PD's hosts reach the stores' addresses, and PD's own logs of the stores' heartbeat streams",
+    );
+    side.support(1.0 + 0.75 * n as f64, w);
+    if let Some((h, m)) = f.pd.healthy() {
+        if h == m {
+            side.support(
+                0.5,
+                format!("all {m} PD members are healthy: PD runs but does not hear the stores"),
+            );
+        }
+    }
+    out.push(side);
 }
 
 fn cand(st: &StoreFacts, category: &str, check: String) -> Candidate {
@@ -272,8 +395,13 @@ fn down_hypotheses(f: &Facts, st: &StoreFacts) -> Vec<Candidate> {
         part.support(1.0, w);
     } else if st.state == "Up" {
         let w = format!("PD shows {name} Up");
-        exit.contradict(1.0, w.clone());
-        oom.contradict(1.0, w.clone());
+        // PD calls a silent store Disconnected only after 20 s without a heartbeat: right
+        // after a death its view lags the runtime's, which knows the process is gone, so
+        // "Up" then contradicts nothing about how it died.
+        if !st.exited() && st.deaths == 0 {
+            exit.contradict(1.0, w.clone());
+            oom.contradict(1.0, w.clone());
+        }
         part.contradict(1.5, w);
     }
     let oomed = st.oom_killed || st.oom_events > 0;
@@ -576,8 +704,8 @@ fn placement_hypotheses(f: &Facts, st: &StoreFacts) -> Vec<Candidate> {
     out
 }
 
-/// pd-leader-loss, pd-quorum-loss.
-fn pd_hypotheses(f: &Facts) -> Vec<Candidate> {
+/// pd-leader-loss, pd-quorum-loss (`forced` when a related ticket says PD was down).
+fn pd_hypotheses(f: &Facts, forced: bool) -> Vec<Candidate> {
     let pd = &f.pd;
     let health = pd.healthy();
     let unhealthy: Vec<&str> = pd
@@ -598,7 +726,7 @@ fn pd_hypotheses(f: &Facts) -> Vec<Candidate> {
         || pd.election_lines > 0
         || (pd.leader_known && pd.leader.is_none())
         || pd.unreachable;
-    if !signal && !f.target_pd {
+    if !signal && !f.target_pd && !forced {
         return vec![];
     }
     let mut loss = Candidate::new(

@@ -26,6 +26,7 @@ struct World {
     metrics: Vec<Value>,
     events: Vec<Value>,
     logs: Vec<Value>,
+    related: Vec<Value>,
 }
 
 impl World {
@@ -60,6 +61,7 @@ impl World {
                 .collect(),
             events: vec![],
             logs: vec![],
+            related: vec![],
         }
     }
 
@@ -110,6 +112,7 @@ impl World {
             sec("metrics", json!({"at": AT, "stores": self.metrics})),
             sec("recent_docker_events", json!(self.events)),
             sec("log_lines", json!(self.logs)),
+            sec("related_tickets", json!(self.related)),
         ]
     }
 
@@ -350,8 +353,8 @@ fn a_dead_store_and_an_independent_hot_store_are_two_causes() {
 fn close_rivals_lower_the_confidence_and_name_the_check_that_decides() {
     // Append and CPU both elevated on the same store: disk and CPU compete.
     let mut w = World::new();
-    w.metric(5, "append_p99_seconds", 0.010)
-        .metric(5, "thread_cpu_seconds", 2.4);
+    w.metric(5, "append_p99_seconds", 0.0125)
+        .metric(5, "thread_cpu_seconds", 3.2);
     let d = w.diagnose("grpc_p99_high", "tikv-2");
     let mut clear = World::new();
     clear.metric(5, "append_p99_seconds", 0.060);
@@ -366,5 +369,101 @@ fn close_rivals_lower_the_confidence_and_name_the_check_that_decides() {
         d.would_change_conclusion.contains("would favour"),
         "{}",
         d.would_change_conclusion
+    );
+}
+
+fn related(id: u64, invariant: &str, target: &str, summary: &str, together: bool) -> Value {
+    json!({"id": id, "invariant": invariant, "target": target, "status": "open",
+        "summary": summary, "together": together})
+}
+
+#[test]
+fn three_stores_lost_together_with_their_processes_running_are_one_cause_on_the_pd_side() {
+    let mut w = World::new();
+    for id in [1, 4, 5] {
+        w.store_state(id, "Disconnected");
+    }
+    w.related = vec![
+        related(2, "store-down", "tikv-1", "store 4 (tikv-1) is down", true),
+        related(3, "store-down", "tikv-2", "store 5 (tikv-2) is down", true),
+    ];
+    let d = w.diagnose("store_down", "tikv-0");
+    assert_cause(&d, "network-partition", "pd");
+    let mine = d
+        .hypotheses
+        .iter()
+        .find(|h| h.cause == Cause::new("network-partition", "store/1"))
+        .expect("the store's own partition is weighed");
+    assert_eq!(mine.verdict, Verdict::Rejected);
+    assert!(
+        mine.contradicting
+            .iter()
+            .any(|c| c.contains("3 stores lost PD together")),
+        "{mine:?}"
+    );
+    // One store alone is its own partition.
+    let mut alone = World::new();
+    alone.store_state(1, "Disconnected");
+    assert_cause(
+        &alone.diagnose("store_down", "tikv-0"),
+        "network-partition",
+        "store/1",
+    );
+}
+
+#[test]
+fn a_store_lost_while_pd_had_no_leader_is_explained_by_the_pd_leader_loss() {
+    let mut w = World::new();
+    w.store_state(4, "Disconnected");
+    w.members[2].1 = false;
+    w.leader = Some("pd-1".into());
+    w.container("pd-2", "exited", Some(137), false);
+    w.related = vec![
+        related(
+            1,
+            "pd-member-unhealthy",
+            "pd-2",
+            "PD member pd-2 is unhealthy",
+            true,
+        ),
+        related(
+            2,
+            "pd-unreachable",
+            "pd",
+            "the operator cannot reach PD: PD has no leader",
+            false,
+        ),
+    ];
+    let d = w.diagnose("store_down", "tikv-1");
+    assert_cause(&d, "pd-leader-loss", "pd");
+    assert_eq!(d.recommended_action.kind.name(), "wait-and-watch");
+    assert!(d.root_cause.contains("store 4"), "{}", d.root_cause);
+    // A store that died is its own cause, whatever PD went through.
+    w.container("tikv-1", "exited", Some(137), false);
+    assert_cause(
+        &w.diagnose("store_down", "tikv-1"),
+        "process-exit",
+        "store/4",
+    );
+}
+
+#[test]
+fn a_small_ratio_of_tiny_latencies_is_not_a_slow_disk() {
+    let mut w = World::new();
+    // 3 ms against 1 ms: three times, but 2 ms is under any disk's noise.
+    for id in [1, 4, 5] {
+        w.metric(id, "append_p99_seconds", 0.001);
+    }
+    w.metric(1, "append_p99_seconds", 0.003);
+    w.container("tikv-1", "exited", Some(137), false);
+    let d = w.diagnose("store_down", "tikv-1");
+    assert_cause(&d, "process-exit", "store/4");
+    assert!(d.other_causes.is_empty(), "{:?}", d.other_causes);
+    assert!(
+        d.hypotheses
+            .iter()
+            .all(|h| h.cause.category != "disk-slow" || h.verdict == Verdict::Rejected),
+        "{:#?}",
+        d.hypotheses
     );
 }

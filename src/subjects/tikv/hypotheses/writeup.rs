@@ -1133,10 +1133,74 @@ fn rule_unknown(ev: &Ev<'_>, decision: &Decision) -> Out {
     }
 }
 
+/// A store PD lost, explained by the PD side (PD unavailable, or several stores lost
+/// together): the store's own state is cited, the reason is the decision's supporting
+/// findings (each follows from a fact of the evidence or of a related ticket).
+fn rule_lost_to_pd(ev: &Ev<'_>, decision: &Decision) -> Option<Out> {
+    let id = ev.target_store()?;
+    let store = ev.store(id)?;
+    let who = format!("store {id} ({})", store.member());
+    let why: Vec<String> = decision
+        .hypotheses
+        .iter()
+        .find(|h| h.cause == decision.cause)
+        .map(|h| h.supporting.clone())
+        .unwrap_or_default();
+    let evidence = vec![cite(
+        format!("PD shows {who} as {}", store.state),
+        CitationRef::PdState {
+            path: store.state_path.clone(),
+        },
+    )];
+    let options = vec![opt(
+        "a partition of this store alone",
+        "other tickets of the same moment say PD, or several stores at once, lost contact: one cause explains them all",
+    )];
+    let (root, action, rationale, would_change) = match decision.cause.category.as_str() {
+        "pd-quorum-loss" => (
+            format!("{who} lost PD because PD has no quorum"),
+            ActionKind::InvestigateFurther {
+                what: "which PD members are down (GET /pd/api/v1/health)".into(),
+            },
+            "the store is a symptom; PD's quorum is the cause and is handled on PD's own ticket".to_string(),
+            "PD healthy while the store stays Disconnected".to_string(),
+        ),
+        "pd-leader-loss" => (
+            format!("{who} lost PD while PD had no leader"),
+            ActionKind::WaitAndWatch { minutes: 2 },
+            "the store's process runs; it reconnects to PD's new leader on its next heartbeat, so nothing is done to the store".to_string(),
+            format!("{who} still not Up a few heartbeats after PD has a leader again"),
+        ),
+        _ => (
+            format!("{who} is cut off from PD together with other stores: the PD side or the network between PD and the stores"),
+            ActionKind::InvestigateFurther {
+                what: "whether PD's hosts reach the stores' addresses".into(),
+            },
+            "restarting stores whose processes run would not reconnect them; the shared path to PD is what to check".to_string(),
+            "a store of the group reconnecting alone, or PD's logs showing it hears the stores".to_string(),
+        ),
+    };
+    Some(Out {
+        observation: format!("{}; {}", ev.brief.summary, why.join("; ")),
+        root_cause: root,
+        evidence,
+        options,
+        action,
+        rationale,
+        would_change,
+    })
+}
+
 /// Writes up `decision`'s root cause from the ticket's evidence.
 pub(crate) fn write(decision: &Decision, ev: &mut Ev<'_>, cfg: &RulesConfig) -> WriteUp {
     if let Some(id) = cause_store(decision) {
         ev.focus = Some(id);
+    }
+    let store_ticket = normalize_invariant(&ev.brief.invariant) == "store_down";
+    if store_ticket && decision.cause.target == "pd" {
+        if let Some(o) = rule_lost_to_pd(ev, decision) {
+            return o.into_write_up();
+        }
     }
     let out = match decision.cause.category.as_str() {
         "process-exit" | "oom-kill" | "network-partition" => {
