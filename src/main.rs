@@ -159,14 +159,16 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         stopped(stop_rx.clone()),
     ));
     let cancel = tokio_util::sync::CancellationToken::new();
+    let investigation = backend.investigation.clone();
     let backend = select_backend(&BackendSettings {
         reasoner: Some(operator::subjects::tikv::hypotheses::reasoner()),
         ..backend
     })
     .map_err(|e| CliError::Failed(e.to_string()))?;
+    let queue = Arc::new(StoreQueue::new(store.clone()));
     let diagnoser = DiagnosisReconciler::new(
         backend,
-        Arc::new(StoreQueue::new(store.clone())),
+        queue.clone(),
         Arc::new(Sources(vec![
             Arc::new(SnapshotContext::new(latest)),
             Arc::new(operator::diagnose::store_queue::RelatedTickets::new(
@@ -191,6 +193,27 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     .with_metrics(controller.metrics().clone())
     .with_dependencies(controller.metrics().dependencies())
     .with_decision_log(DecisionLog::new(state_dir.join("decisions.jsonl")));
+    // A model backend investigates with TiKV's read-only tools and the ticket memory.
+    let diagnoser = match investigation {
+        Some(budget) => {
+            let spec = controller.subject().spec();
+            let tools =
+                operator::subjects::tikv::tools::TikvTools::new(spec.name(), &spec.network_name())
+                    .with_containers(
+                        operator::diagnose::investigate::readonly::ContainerReader::new(
+                            operator::subject::Subject::runtime(&**controller.subject()),
+                        ),
+                    );
+            diagnoser.with_investigation(
+                Arc::new(operator::diagnose::investigate::Toolboxes(vec![
+                    Arc::new(tools),
+                    Arc::new(operator::diagnose::investigate::HistoryTools::new(queue)),
+                ])),
+                budget,
+            )
+        }
+        None => diagnoser,
+    };
     // Experiments injected by `operator chaos` are reverted on time, and on restart.
     let spec = controller.subject().spec();
     let chaos = operator::chaos::Chaos::new(

@@ -946,3 +946,66 @@ async fn every_call_and_its_summary_go_on_the_tickets_timeline() {
         .unwrap();
     assert!(last_inv < diagnosed, "{kinds:?}");
 }
+
+/// A manual trial with a real model: `OPERATOR_LLM_BASE_URL=http://127.0.0.1:PORT
+/// OPERATOR_LLM_MODEL=… cargo test --test diagnose_investigate -- --ignored --nocapture`.
+/// Not in `make test` (the server is `make llm`'s, run by `tests/llm_local.rs`); it fails
+/// when the address is not given. It prints the investigation and asserts only what the
+/// pipeline guarantees whatever the model does: an answer recorded with its
+/// investigation, or a classified failure.
+#[tokio::test]
+#[ignore = "needs a running OpenAI-compatible server (OPERATOR_LLM_BASE_URL)"]
+async fn a_real_local_model_investigates_an_unexplained_store_down() {
+    let base = std::env::var("OPERATOR_LLM_BASE_URL")
+        .expect("set OPERATOR_LLM_BASE_URL to the server's address");
+    let model = std::env::var("OPERATOR_LLM_MODEL").unwrap_or_else(|_| "local".into());
+    let rt = runtime_with_oom(&[]).await;
+    let backend: Arc<dyn DiagnosisBackend> = Arc::new(
+        OpenAiBackend::new(OpenAiConfig {
+            base_url: base,
+            model,
+            temperature: Some(0.0),
+            max_tokens: 1024,
+            // On 2 shared cores a small model reads ~20 prompt tokens/s: the schema stays
+            // in `response_format` of the final turn, not in every system message.
+            schema_in_prompt: std::env::var("OPERATOR_LLM_SCHEMA_IN_PROMPT").is_ok(),
+            timeout: Duration::from_secs(600),
+            retry: RetryPolicy {
+                max_retries: 0,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let log = DecisionLog::new(dir.path().join("d.jsonl"));
+    // The rules engine answers when the model fails: the record of what the model did
+    // is kept on that diagnosis, with the failure's kind.
+    let r = reconciler(
+        backend,
+        Arc::new(tikv_tools(&rt)),
+        Budget::with_steps(3),
+        Some(log.clone()),
+    )
+    .with_fallback(Arc::new(
+        operator::subjects::tikv::hypotheses::rules_backend(Default::default()),
+    ));
+    let started = std::time::Instant::now();
+    let out = r.diagnose_brief(&unexplained_store_down()).await;
+    println!("wall time: {:.1} s", started.elapsed().as_secs_f64());
+    println!("stats: {:?}", r.stats());
+    match out {
+        Ok(d) => {
+            println!("{}", render_markdown(&d));
+            println!("usage: {:?}", d.usage);
+            println!("model failure: {:?}", d.model_failure);
+            println!("investigation: {:#?}", d.investigation);
+            assert!(d.investigation.is_some() || d.model_failure.is_some());
+        }
+        Err(e) => {
+            println!("failed: {e}");
+            assert!(e.model_failure_kind().is_some(), "{e}");
+        }
+    }
+}

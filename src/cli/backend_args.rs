@@ -46,6 +46,19 @@ pub struct BackendArgs {
     /// Per-attempt timeout of a model call, in seconds.
     #[arg(long)]
     pub model_timeout_secs: Option<u64>,
+    /// Turns of read-only tool calls (PD, Prometheus, container logs and state, past
+    /// incidents) a model backend may take before it answers; 0: one request, no tools.
+    /// At most 30.
+    #[arg(long, default_value_t = crate::diagnose::investigate::budget::DEFAULT_STEPS,
+          value_parser = clap::value_parser!(u32).range(0..=30))]
+    pub investigate_steps: u32,
+    /// Bytes of one tool result shown to the model (longer results are cut, saying so).
+    #[arg(long, default_value_t = crate::diagnose::investigate::budget::DEFAULT_OUTPUT_BYTES)]
+    pub tool_output_bytes: usize,
+    /// Estimated input tokens one investigation may send over all its turns; when the
+    /// next turn would exceed it, the model is asked for its final answer.
+    #[arg(long, default_value_t = crate::diagnose::investigate::budget::DEFAULT_INPUT_TOKENS)]
+    pub investigation_tokens: usize,
 }
 
 impl BackendArgs {
@@ -59,6 +72,15 @@ impl BackendArgs {
             BackendFlag::Rules => BackendChoice::Rules,
         };
         let timeout = self.model_timeout_secs.map(Duration::from_secs);
+        s.investigation = (self.investigate_steps > 0).then(|| {
+            crate::diagnose::investigate::Budget {
+                max_steps: self.investigate_steps,
+                max_output_bytes: self.tool_output_bytes,
+                max_input_tokens: self.investigation_tokens,
+                ..Default::default()
+            }
+            .clamped()
+        });
         match s.choice {
             BackendChoice::OpenAi => {
                 s.openai.base_url = self.base_url.clone().ok_or(
@@ -106,5 +128,30 @@ mod tests {
         assert_eq!(s.choice, BackendChoice::OpenAi);
         assert_eq!(s.openai.base_url, "http://127.0.0.1:8080");
         assert_eq!(s.openai.model, "qwen2.5-coder-0.5b-instruct");
+    }
+
+    #[test]
+    fn the_investigation_budget_comes_from_the_flags_and_zero_steps_turn_it_off() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            b: BackendArgs,
+        }
+        let t = T::parse_from(["t", "--backend", "rules"]);
+        let budget = t.b.settings().unwrap().investigation.unwrap();
+        assert_eq!(budget.max_steps, 12);
+        let t = T::parse_from([
+            "t",
+            "--investigate-steps",
+            "30",
+            "--tool-output-bytes",
+            "2000",
+        ]);
+        let budget = t.b.settings().unwrap().investigation.unwrap();
+        assert_eq!((budget.max_steps, budget.max_output_bytes), (30, 2000));
+        assert!(T::try_parse_from(["t", "--investigate-steps", "31"]).is_err());
+        let t = T::parse_from(["t", "--investigate-steps", "0"]);
+        assert!(t.b.settings().unwrap().investigation.is_none());
     }
 }

@@ -526,7 +526,7 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
         Command::Tickets(a) => tickets::tickets(a).await,
         Command::Incidents(a) => incidents::run(a).await,
         Command::Events(a) => tickets::events(a).await,
-        Command::Diagnose(a) => tickets::diagnose(a).await,
+        Command::Diagnose(a) => tickets::diagnose(a, &env).await,
         Command::Eval(a) => eval::eval(a).await,
         Command::Demo(a) => eval::demo(a).await,
         Command::Chaos(a) => chaos(&env, a).await,

@@ -386,7 +386,7 @@ pub async fn events(a: EventsArgs) -> Result<(), CliError> {
 /// `operator diagnose N`: diagnoses one ticket now, with the configured backend (Claude
 /// when a key is set, the offline rules engine otherwise), stores the diagnosis,
 /// appends it to the decision log, and prints it.
-pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
+pub async fn diagnose(a: DiagnoseArgs, env: &super::Env) -> Result<(), CliError> {
     let state = a.store.state.resolve()?;
     if !state.tickets().is_dir() {
         return Err(state.missing());
@@ -402,6 +402,7 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         .map_err(render_err)?
         .ok_or_else(|| not_found(a.id))?;
     let settings = a.diagnosis.settings().map_err(CliError::Input)?;
+    let investigation = settings.investigation.clone();
     let backend = select_backend(&BackendSettings {
         reasoner: Some(crate::subjects::tikv::hypotheses::reasoner()),
         ..settings
@@ -443,6 +444,34 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         rec.with_runbooks(Arc::new(
             crate::subjects::tikv::runbook::TikvRunbooks::default(),
         ))
+    };
+    // A model backend investigates with TiKV's read-only tools (containers through the
+    // runtime, PD and Prometheus found through it) and the ticket memory; without a
+    // runtime or a cluster record it still has the memory.
+    let rec = match investigation.filter(|_| !etcd) {
+        Some(budget) => {
+            let mut boxes: Vec<Arc<dyn crate::diagnose::investigate::Toolbox>> = vec![Arc::new(
+                crate::diagnose::investigate::HistoryTools::new(Arc::new(
+                    crate::diagnose::store_queue::StoreQueue::new(Arc::new(store.clone())),
+                )),
+            )];
+            if let (Some(record), Ok(rt)) = (state.record(), (env.runtime)().await) {
+                boxes.insert(
+                    0,
+                    Arc::new(
+                        crate::subjects::tikv::tools::TikvTools::new(&record.name, &record.network)
+                            .with_containers(
+                                crate::diagnose::investigate::readonly::ContainerReader::new(rt),
+                            ),
+                    ),
+                );
+            }
+            rec.with_investigation(
+                Arc::new(crate::diagnose::investigate::Toolboxes(boxes)),
+                budget,
+            )
+        }
+        None => rec,
     };
     let d = rec
         .diagnose_brief(&brief_of(&t))

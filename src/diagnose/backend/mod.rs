@@ -196,6 +196,9 @@ pub struct BackendSettings {
     /// The subject's reasoning for the rules engine (wired by the binary); without it the
     /// rules engine cannot be selected.
     pub reasoner: Option<std::sync::Arc<dyn rules::Reasoner>>,
+    /// The investigation budget of a model backend (`None`: one request, no tools). The
+    /// wiring supplies the subject's tools (see [`crate::diagnose::investigate`]).
+    pub investigation: Option<crate::diagnose::investigate::Budget>,
 }
 
 /// Names the file holding the API key (read when `ANTHROPIC_API_KEY` is not set).
