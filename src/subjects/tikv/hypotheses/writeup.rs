@@ -1148,7 +1148,8 @@ fn rule_lost_to_pd(ev: &Ev<'_>, decision: &Decision) -> Option<Out> {
         .unwrap_or_default();
     let evidence = vec![cite(
         format!("PD shows {who} as {}", store.state),
-        CitationRef::PdState {
+        CitationRef::State {
+            kind: "pd_state".into(),
             path: store.state_path.clone(),
         },
     )];
@@ -1159,7 +1160,7 @@ fn rule_lost_to_pd(ev: &Ev<'_>, decision: &Decision) -> Option<Out> {
     let (root, action, rationale, would_change) = match decision.cause.category.as_str() {
         "pd-quorum-loss" => (
             format!("{who} lost PD because PD has no quorum"),
-            ActionKind::InvestigateFurther {
+            TikvAction::InvestigateFurther {
                 what: "which PD members are down (GET /pd/api/v1/health)".into(),
             },
             "the store is a symptom; PD's quorum is the cause and is handled on PD's own ticket".to_string(),
@@ -1167,13 +1168,13 @@ fn rule_lost_to_pd(ev: &Ev<'_>, decision: &Decision) -> Option<Out> {
         ),
         "pd-leader-loss" => (
             format!("{who} lost PD while PD had no leader"),
-            ActionKind::WaitAndWatch { minutes: 2 },
+            TikvAction::WaitAndWatch { minutes: 2 },
             "the store's process runs; it reconnects to PD's new leader on its next heartbeat, so nothing is done to the store".to_string(),
             format!("{who} still not Up a few heartbeats after PD has a leader again"),
         ),
         _ => (
             format!("{who} is cut off from PD together with other stores: the PD side or the network between PD and the stores"),
-            ActionKind::InvestigateFurther {
+            TikvAction::InvestigateFurther {
                 what: "whether PD's hosts reach the stores' addresses".into(),
             },
             "restarting stores whose processes run would not reconnect them; the shared path to PD is what to check".to_string(),
