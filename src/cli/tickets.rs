@@ -402,48 +402,30 @@ pub async fn diagnose(a: DiagnoseArgs) -> Result<(), CliError> {
         .map_err(render_err)?
         .ok_or_else(|| not_found(a.id))?;
     let settings = a.diagnosis.settings().map_err(CliError::Input)?;
+    // The ticket's subject picks the vocabulary, the reasoning and the runbooks.
+    let subject = crate::subjects::diagnosis(&t.subject);
     let backend = select_backend(&BackendSettings {
-        reasoner: Some(crate::subjects::tikv::hypotheses::reasoner()),
+        reasoner: Some((subject.reasoner)()),
         ..settings
     })
     .map_err(render_err)?;
-    // The ticket's subject picks the reasoning (etcd tickets get etcd's).
-    let etcd = t.subject == crate::subjects::etcd::invariants::SUBJECT;
-    let (backend, fallback): (Arc<dyn crate::diagnose::backend::DiagnosisBackend>, _) = if etcd {
-        (
-            crate::subjects::etcd::diagnose::select_backend(),
-            Arc::new(crate::subjects::etcd::diagnose::rules_backend()),
-        )
-    } else {
-        (
-            backend,
-            Arc::new(crate::subjects::tikv::hypotheses::rules_backend(
-                Default::default(),
-            )),
-        )
-    };
+    let fallback = Arc::new(crate::diagnose::backend::rules::RulesBackend::new(
+        Default::default(),
+        (subject.reasoner)(),
+    ));
     let queue = Arc::new(MemoryQueue::new(vec![]));
-    let rec = DiagnosisReconciler::new(
+    let mut rec = DiagnosisReconciler::new(
         backend,
         queue,
         Arc::new(NoExtraContext),
         ReconcilerConfig::default(),
     )
-    .with_catalog(if etcd {
-        &crate::subjects::etcd::catalog::CATALOG
-    } else {
-        &crate::subjects::tikv::catalog::CATALOG
-    })
+    .with_catalog(subject.catalog)
     .with_fallback(fallback)
     .with_decision_log(DecisionLog::new(state.path.join("decisions.jsonl")));
-    // TiKV's runbooks speak pd-ctl and the PD API: etcd tickets get none.
-    let rec = if etcd {
-        rec
-    } else {
-        rec.with_runbooks(Arc::new(
-            crate::subjects::tikv::runbook::TikvRunbooks::default(),
-        ))
-    };
+    if let Some(runbooks) = subject.runbooks {
+        rec = rec.with_runbooks(runbooks());
+    }
     let d = rec
         .diagnose_brief(&brief_of(&t))
         .await
