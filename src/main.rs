@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::Parser;
 use futures::FutureExt;
 
-use operator::cli::{self, Cli, CliError, Env, RunContext};
+use operator::cli::{self, Cli, CliError, Env};
 use operator::diagnose::backend::{select_backend, BackendSettings};
 use operator::diagnose::decision_log::DecisionLog;
 use operator::diagnose::reconciler::Sources;
@@ -17,6 +17,7 @@ use operator::diagnose::store_queue::{SnapshotContext, StoreQueue};
 use operator::reconcile::Controller;
 use operator::runtime::docker::DockerRuntime;
 use operator::runtime::{ContainerRuntime, RuntimeError};
+use operator::subjects::tikv::cli::{RunContext, TikvCommands};
 use operator::subjects::tikv::pd_adapter::PdAdapter;
 use operator::subjects::tikv::subject::{PdApi, TikvSubject};
 use operator::subjects::tikv::window::PromMetricsWindow;
@@ -62,11 +63,13 @@ fn main() -> ExitCode {
             }
             .boxed()
         }),
-        pd_factory: Arc::new(|endpoints| {
-            let client: Arc<dyn PdApi> = Arc::new(PdAdapter::new(endpoints));
-            client
+        subjects: operator::subjects::commands(TikvCommands {
+            pd_factory: Arc::new(|endpoints| {
+                let client: Arc<dyn PdApi> = Arc::new(PdAdapter::new(endpoints));
+                client
+            }),
+            serve: Some(Arc::new(|ctx: RunContext| serve(ctx).boxed())),
         }),
-        serve: Some(Arc::new(|ctx: RunContext| serve(ctx).boxed())),
     };
     let result = rt.block_on(cli::execute(cli, env));
     drop(rt);

@@ -9,8 +9,6 @@ use clap::{Args, Subcommand};
 use super::tickets::StoreArgs;
 use super::CliError;
 use crate::diagnose::catalog::Cause;
-use crate::subjects::tikv::catalog::CATALOG;
-use crate::subjects::tikv::incidents::TikvLinks;
 use crate::tickets::api::TicketAccess;
 use crate::tickets::incidents::{group, Incident, IncidentTicket, DEFAULT_WINDOW};
 use crate::tickets::render::{render_incident, render_incidents, OutputFormat};
@@ -73,15 +71,28 @@ pub(crate) async fn all_tickets(access: &TicketAccess) -> Result<Vec<Ticket>, Cl
 /// The incidents of `tickets`.
 pub(crate) fn incidents(tickets: &[Ticket]) -> Vec<Incident> {
     let facts: Vec<IncidentTicket> = tickets.iter().map(IncidentTicket::of).collect();
-    group(&facts, &TikvLinks, DEFAULT_WINDOW)
+    group(
+        &facts,
+        &crate::subjects::AllLinks::default(),
+        DEFAULT_WINDOW,
+    )
 }
 
-/// A confirmed cause from the command line, checked against the catalog.
+/// A confirmed cause from the command line, checked against a registered subject's
+/// catalog (the ticket store holds tickets of any subject).
 pub(crate) fn confirmed_cause(category: &str, target: &str) -> Result<Cause, CliError> {
-    if !CATALOG.accepts(category) {
+    let subjects = crate::subjects::DIAGNOSIS;
+    if !subjects.iter().any(|d| d.catalog.accepts(category)) {
+        let mut all: Vec<&str> = subjects
+            .iter()
+            .flat_map(|d| d.catalog.categories())
+            .collect();
+        all.dedup();
+        let mut seen = std::collections::HashSet::new();
+        all.retain(|c| seen.insert(*c));
         return Err(CliError::Input(format!(
             "unknown cause {category:?}; expected one of {}",
-            CATALOG.categories().join(", ")
+            all.join(", ")
         )));
     }
     Ok(Cause::new(category, target))

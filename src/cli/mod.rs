@@ -13,7 +13,6 @@ pub mod incidents;
 pub mod output;
 pub mod reach;
 pub mod state;
-pub mod status;
 pub mod tickets;
 pub mod version;
 
@@ -30,7 +29,6 @@ use crate::reconcile::{Controller, Metrics};
 use crate::runtime::{ContainerRuntime, RuntimeError};
 use crate::spec::{self, LoadedSpec, SpecError, ValidationContext};
 use crate::subject::Subject;
-use crate::subjects::tikv::subject::{PdFactory, TikvSubject};
 
 /// `operator`: runs a TiKV cluster on Docker from a declarative cluster.yaml.
 #[derive(Debug, Parser)]
@@ -266,36 +264,54 @@ pub type RuntimeFactory = Arc<
         + Sync,
 >;
 
-/// Serves the controller's HTTP surface and loops for `run`.
-pub type ServeFn = Arc<
-    dyn Fn(RunContext) -> futures::future::BoxFuture<'static, Result<(), CliError>> + Send + Sync,
->;
+/// What the CLI needs of a subject: the spec `kind` it answers to, the name its tickets
+/// carry, and its commands about a cluster (`validate`, `diff`, `apply`, `run`,
+/// `status`, `down`, `chaos -f`). The binary registers one per subject
+/// (`subjects::commands`); the CLI names none.
+#[async_trait::async_trait]
+pub trait SubjectCommands: Send + Sync {
+    /// The spec `kind` (`TikvCluster`).
+    fn spec_kind(&self) -> &'static str;
+    /// Runs one command about a cluster of this subject.
+    async fn execute(&self, command: Command, env: Env) -> Result<(), CliError>;
+}
 
 /// Injected ports.
 #[derive(Clone)]
 pub struct Env {
     /// Connects to the container runtime.
     pub runtime: RuntimeFactory,
-    /// Builds PD clients.
-    pub pd_factory: PdFactory,
-    /// Serves the controller's HTTP surface for `run` (wired by the binary).
-    pub serve: Option<ServeFn>,
+    /// The subjects, by spec `kind`; the first is the default for a spec without one
+    /// and for commands that name no spec.
+    pub subjects: Vec<Arc<dyn SubjectCommands>>,
 }
 
-/// What `run` hands to the server wiring.
-pub struct RunContext {
-    /// The controller.
-    pub controller: Controller<TikvSubject>,
-    /// Parsed arguments.
-    pub listen: SocketAddr,
-    /// The token mutating API routes require (`None`: they are refused).
-    pub api_token: Option<api_access::ApiToken>,
-    /// State directory.
-    pub state_dir: PathBuf,
-    /// The spec file (watched for edits).
-    pub spec_file: PathBuf,
-    /// The diagnosis backend (from --backend/--model/--base-url and the environment).
-    pub backend: crate::diagnose::backend::BackendSettings,
+/// The `kind:` at the top level of a YAML spec, if the file has one.
+pub fn spec_kind(file: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines().find_map(|l| {
+        let v = l.strip_prefix("kind:")?;
+        let v = v.split('#').next().unwrap_or("").trim();
+        Some(v.trim_matches(|c| c == '"' || c == '\'').to_string())
+    })
+}
+
+impl Env {
+    /// The subject of the spec in `file` (by its `kind`), the default one when there is
+    /// no file or the kind is none of the registered ones (its own loader then reports
+    /// the spec's errors).
+    pub fn subject_for(
+        &self,
+        file: Option<&std::path::Path>,
+    ) -> Result<Arc<dyn SubjectCommands>, CliError> {
+        let kind = file.and_then(spec_kind);
+        self.subjects
+            .iter()
+            .find(|s| kind.as_deref() == Some(s.spec_kind()))
+            .or_else(|| self.subjects.first())
+            .cloned()
+            .ok_or_else(|| CliError::Failed("no subject is registered".into()))
+    }
 }
 
 /// Errors of a command, with their exit codes.
@@ -336,7 +352,7 @@ impl CliError {
     }
 }
 
-fn load(file: &std::path::Path, ctx: ValidationContext) -> Result<LoadedSpec, CliError> {
+pub(crate) fn load(file: &std::path::Path, ctx: ValidationContext) -> Result<LoadedSpec, CliError> {
     let loaded = spec::load_file(file, ctx)?;
     for w in &loaded.warnings {
         eprintln!("warning: {w}");
@@ -344,53 +360,9 @@ fn load(file: &std::path::Path, ctx: ValidationContext) -> Result<LoadedSpec, Cl
     Ok(loaded)
 }
 
-fn subject(
-    rt: Arc<dyn ContainerRuntime>,
-    env: &Env,
-    loaded: &LoadedSpec,
-    pd: &[String],
-) -> Arc<TikvSubject> {
-    let mut s = TikvSubject::new(
-        loaded.spec.clone(),
-        Some(loaded.file.clone()),
-        rt,
-        env.pd_factory.clone(),
-    );
-    if !pd.is_empty() {
-        s = s.with_pd_endpoints(pd.to_vec());
-    }
-    Arc::new(s)
-}
-
-/// Loads and fully validates a spec *before* any Docker call; then asks Docker
-/// (read-only) whether the cluster exists, because a new cluster must start with at
-/// least 3 TiKV stores.
-async fn load_for_cluster(
-    env: &Env,
-    file: &std::path::Path,
-) -> Result<(LoadedSpec, Arc<dyn ContainerRuntime>), CliError> {
-    let loaded = load(file, ValidationContext { new_cluster: false })?;
-    let rt = (env.runtime)().await?;
-    let owned = rt
-        .list_owned(loaded.spec.name(), &loaded.spec.network_name())
-        .await?;
-    if owned.containers.is_empty() {
-        let text = std::fs::read_to_string(file).map_err(|source| SpecError::Read {
-            file: file.display().to_string(),
-            source,
-        })?;
-        spec::parse_str(
-            &text,
-            &file.display().to_string(),
-            ValidationContext { new_cluster: true },
-        )?;
-    }
-    Ok((loaded, rt))
-}
-
 impl Command {
     /// The spec file a command reads, when it takes one.
-    fn spec_file(&self) -> Option<&std::path::Path> {
+    pub fn spec_file(&self) -> Option<&std::path::Path> {
         match self {
             Command::Validate(a) => Some(&a.file),
             Command::Diff(a) => Some(&a.file),
@@ -404,144 +376,28 @@ impl Command {
     }
 }
 
-/// Runs a command.
+/// Runs a command: the subject-free ones here, those about a cluster by the subject
+/// whose spec `kind` the file names.
 pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
-    // The spec's `kind` selects the subject.
-    if cli
-        .command
-        .spec_file()
-        .is_some_and(crate::subjects::etcd::cli::is_etcd_spec)
-    {
-        return crate::subjects::etcd::cli::execute(cli.command, env).await;
-    }
     match cli.command {
-        Command::Validate(a) => {
-            let loaded = load(
-                &a.file,
-                ValidationContext {
-                    new_cluster: !a.existing,
-                },
-            )?;
-            match a.output.output {
-                OutputFormat::Table | OutputFormat::Wide => println!(
-                    "{}: valid ({} PD, {} TiKV)",
-                    display_file(&a.file),
-                    loaded.spec.spec.pd.replicas,
-                    loaded.spec.spec.tikv.replicas
-                ),
-                OutputFormat::Name => {
-                    print!(
-                        "{}",
-                        output::names("tikvcluster", [loaded.spec.name().to_string()])
-                    )
-                }
-                // The spec is camelCase already: printed as is, defaults filled in.
-                OutputFormat::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&loaded.spec).unwrap_or_default()
-                ),
-                OutputFormat::Yaml => {
-                    print!(
-                        "{}",
-                        yaml_serde::to_string(&loaded.spec).unwrap_or_default()
-                    )
-                }
-            }
-            Ok(())
-        }
-        Command::Diff(a) => {
-            let (loaded, rt) = load_for_cluster(&env, &a.file).await?;
-            let s = subject(rt, &env, &loaded, &a.pd);
-            let (obs, plan) = s
-                .observe_and_plan()
-                .await
-                .map_err(|e| CliError::Failed(e.to_string()))?;
-            match a.output.output {
-                OutputFormat::Table | OutputFormat::Wide => {
-                    print!("{}", status::render_plan(&plan, obs.pd_error.as_deref()))
-                }
-                OutputFormat::Name => print!(
-                    "{}",
-                    output::names("step", plan.steps.iter().map(|s| s.to_string()))
-                ),
-                fmt => print!("{}", output::structured(&plan, fmt)?),
-            }
-            Ok(())
-        }
-        Command::Apply(a) => {
-            let (loaded, rt) = load_for_cluster(&env, &a.spec.file).await?;
-            let s = subject(rt, &env, &loaded, &a.spec.pd);
-            preflight_images(&*s.runtime(), &loaded).await?;
-            apply_until_converged(s, a.timeout).await
-        }
-        Command::Run(a) => {
-            // Exposure is decided before anything connects to Docker.
-            api_access::check_listen(a.listen, a.allow_remote_api)?;
-            if a.spec.file.as_os_str() == "-" {
-                return Err(CliError::Input(
-                    "run watches its spec file for edits; -f - (standard input) is for one-shot commands".into(),
-                ));
-            }
-            let api_token = api_access::ApiToken::from_env_or_file(a.api_token_file.as_deref())?;
-            if api_token.is_none() {
-                tracing::info!(
-                    "no API token configured ({} or --api-token-file): mutating API routes are refused",
-                    api_access::TOKEN_ENV
-                );
-            }
-            let backend = a.diagnosis.settings().map_err(CliError::Input)?;
-            let (loaded, rt) = load_for_cluster(&env, &a.spec.file).await?;
-            let state = state::for_cluster(a.state_dir.as_deref(), loaded.spec.name())?;
-            let s = subject(rt, &env, &loaded, &a.spec.pd);
-            preflight_images(&*s.runtime(), &loaded).await?;
-            state.create(&state::ClusterRecord {
-                name: loaded.spec.name().to_string(),
-                network: loaded.spec.network_name(),
-                spec_file: std::fs::canonicalize(&a.spec.file)
-                    .unwrap_or_else(|_| a.spec.file.clone())
-                    .display()
-                    .to_string(),
-            })?;
-            tracing::info!(state_dir = %state.path.display(), "state directory");
-            let controller = Controller::new(s, Metrics::new());
-            match &env.serve {
-                Some(serve) => {
-                    serve(RunContext {
-                        controller,
-                        listen: a.listen,
-                        api_token,
-                        state_dir: state.path,
-                        spec_file: a.spec.file.clone(),
-                        backend,
-                    })
-                    .await
-                }
-                None => {
-                    controller.run(shutdown_signal()).await;
-                    Ok(())
-                }
-            }
-        }
-        Command::Status(a) => status::run(&env, a).await,
         Command::Tickets(a) => tickets::tickets(a).await,
         Command::Incidents(a) => incidents::run(a).await,
         Command::Events(a) => tickets::events(a).await,
         Command::Diagnose(a) => tickets::diagnose(a, &env).await,
         Command::Eval(a) => eval::eval(a).await,
         Command::Demo(a) => eval::demo(a).await,
-        Command::Chaos(a) => chaos(&env, a).await,
-        Command::Down(a) => {
-            let loaded = load(&a.file, ValidationContext { new_cluster: false })?;
-            if a.volumes && !a.yes {
-                confirm_volume_removal(loaded.spec.name())?;
-            }
-            down(
-                &*(env.runtime)().await?,
-                loaded.spec.name(),
-                &loaded.spec.network_name(),
-                a.volumes,
-            )
-            .await
+        Command::Chaos(a) if a.state.file.is_none() => chaos(&env, a, None).await,
+        // The spec's `kind` selects the subject; commands without a spec go to the
+        // first registered one (the default kind).
+        cmd @ (Command::Validate(_)
+        | Command::Diff(_)
+        | Command::Apply(_)
+        | Command::Run(_)
+        | Command::Status(_)
+        | Command::Down(_)
+        | Command::Chaos(_)) => {
+            let subject = env.subject_for(cmd.spec_file())?;
+            subject.execute(cmd, env.clone()).await
         }
         Command::Completion(a) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -562,7 +418,7 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
 }
 
 /// `<stdin>` for `-`, else the path.
-fn display_file(file: &std::path::Path) -> String {
+pub(crate) fn display_file(file: &std::path::Path) -> String {
     if file.as_os_str() == "-" {
         "<stdin>".into()
     } else {
@@ -604,8 +460,13 @@ fn write_man_pages(out: &std::path::Path) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `operator chaos`: the cluster from -f, or from what `run` recorded in the state.
-async fn chaos(env: &Env, a: ChaosCmd) -> Result<(), CliError> {
+/// `operator chaos`: the cluster named by the subject from -f (`from_spec`: name and
+/// network), or from what `run` recorded in the state.
+pub async fn chaos(
+    env: &Env,
+    a: ChaosCmd,
+    from_spec: Option<(String, String)>,
+) -> Result<(), CliError> {
     let state = a.state.resolve()?;
     let list = matches!(a.args.command, crate::chaos::cli::ChaosCommand::List { .. });
     if list && !state.exists() {
@@ -620,11 +481,8 @@ async fn chaos(env: &Env, a: ChaosCmd) -> Result<(), CliError> {
         }
         return Ok(());
     }
-    let (name, network) = match &a.state.file {
-        Some(f) => {
-            let loaded = load(f, ValidationContext { new_cluster: false })?;
-            (loaded.spec.name().to_string(), loaded.spec.network_name())
-        }
+    let (name, network) = match from_spec {
+        Some(n) => n,
         None => match state.record() {
             Some(r) => (r.name, r.network),
             None => {
@@ -663,43 +521,6 @@ async fn chaos(env: &Env, a: ChaosCmd) -> Result<(), CliError> {
     crate::chaos::cli::run(a.args, &chaos, &mut out)
         .await
         .map_err(|e| CliError::Failed(e.to_string()))
-}
-
-/// Checks every image the spec needs exists locally before anything is created.
-async fn preflight_images(rt: &dyn ContainerRuntime, loaded: &LoadedSpec) -> Result<(), CliError> {
-    let s = &loaded.spec.spec;
-    let mut images = vec![
-        ("spec.pd.image", s.pd.image.as_str()),
-        ("spec.tikv.image", s.tikv.image.as_str()),
-    ];
-    if s.monitoring.prometheus.enabled {
-        images.push((
-            "spec.monitoring.prometheus.image",
-            s.monitoring.prometheus.image.as_str(),
-        ));
-    }
-    if s.monitoring.grafana.enabled {
-        images.push((
-            "spec.monitoring.grafana.image",
-            s.monitoring.grafana.image.as_str(),
-        ));
-    }
-    let mut missing = vec![];
-    for (path, image) in images {
-        if !rt.image_exists(image).await?
-            && std::env::var("OPERATOR_ALLOW_PULL").as_deref() != Ok("1")
-        {
-            missing.push(format!("{path}: image {image:?} is not available locally"));
-        }
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(CliError::Input(format!(
-        "{}: nothing was changed:\n  {}\nbuild the local images with `make images` (tikv-sim:local, operator-prometheus:local), pull the images, or set OPERATOR_ALLOW_PULL=1 to let Docker pull them",
-        loaded.file.display(),
-        missing.join("\n  ")
-    )))
 }
 
 /// Converges once: passes until converged, refused, or `timeout` (any subject).

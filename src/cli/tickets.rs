@@ -403,66 +403,46 @@ pub async fn diagnose(a: DiagnoseArgs, env: &super::Env) -> Result<(), CliError>
         .ok_or_else(|| not_found(a.id))?;
     let settings = a.diagnosis.settings().map_err(CliError::Input)?;
     let investigation = settings.investigation.clone();
+    // The ticket's subject picks the vocabulary, the reasoning and the runbooks.
+    let subject = crate::subjects::diagnosis(&t.subject);
     let backend = select_backend(&BackendSettings {
-        reasoner: Some(crate::subjects::tikv::hypotheses::reasoner()),
+        reasoner: Some((subject.reasoner)()),
         ..settings
     })
     .map_err(render_err)?;
-    // The ticket's subject picks the reasoning (etcd tickets get etcd's).
-    let etcd = t.subject == crate::subjects::etcd::invariants::SUBJECT;
-    let (backend, fallback): (Arc<dyn crate::diagnose::backend::DiagnosisBackend>, _) = if etcd {
-        (
-            crate::subjects::etcd::diagnose::select_backend(),
-            Arc::new(crate::subjects::etcd::diagnose::rules_backend()),
-        )
-    } else {
-        (
-            backend,
-            Arc::new(crate::subjects::tikv::hypotheses::rules_backend(
-                Default::default(),
-            )),
-        )
-    };
+    let fallback = Arc::new(crate::diagnose::backend::rules::RulesBackend::new(
+        Default::default(),
+        (subject.reasoner)(),
+    ));
     let queue = Arc::new(MemoryQueue::new(vec![]));
-    let rec = DiagnosisReconciler::new(
+    let mut rec = DiagnosisReconciler::new(
         backend,
         queue,
         Arc::new(NoExtraContext),
         ReconcilerConfig::default(),
     )
-    .with_catalog(if etcd {
-        &crate::subjects::etcd::catalog::CATALOG
-    } else {
-        &crate::subjects::tikv::catalog::CATALOG
-    })
+    .with_catalog(subject.catalog)
     .with_fallback(fallback)
     .with_decision_log(DecisionLog::new(state.path.join("decisions.jsonl")));
-    // TiKV's runbooks speak pd-ctl and the PD API: etcd tickets get none.
-    let rec = if etcd {
-        rec
-    } else {
-        rec.with_runbooks(Arc::new(
-            crate::subjects::tikv::runbook::TikvRunbooks::default(),
-        ))
-    };
-    // A model backend investigates with TiKV's read-only tools (containers through the
-    // runtime, PD and Prometheus found through it) and the ticket memory; without a
-    // runtime or a cluster record it still has the memory.
-    let rec = match investigation.filter(|_| !etcd) {
+    if let Some(runbooks) = subject.runbooks {
+        rec = rec.with_runbooks(runbooks());
+    }
+    // A model backend investigates with the subject's read-only tools (containers through
+    // the runtime's read-only view) and the ticket memory; without a runtime or a cluster
+    // record it still has the memory.
+    let rec = match investigation {
         Some(budget) => {
             let mut boxes: Vec<Arc<dyn crate::diagnose::investigate::Toolbox>> = vec![Arc::new(
                 crate::diagnose::investigate::HistoryTools::new(Arc::new(
                     crate::diagnose::store_queue::StoreQueue::new(Arc::new(store.clone())),
                 )),
             )];
-            if let (Some(record), Ok(rt)) = (state.record(), (env.runtime)().await) {
-                boxes.insert(
-                    0,
-                    Arc::new(
-                        crate::subjects::tikv::tools::TikvTools::new(&record.name, &record.network)
-                            .with_containers(crate::runtime::readonly::ContainerReader::new(rt)),
-                    ),
-                );
+            if let (Some(tools), Some(record)) = (subject.tools, state.record()) {
+                let reader = (env.runtime)()
+                    .await
+                    .ok()
+                    .map(crate::runtime::readonly::ContainerReader::new);
+                boxes.insert(0, tools(&record.name, &record.network, reader));
             }
             rec.with_investigation(
                 Arc::new(crate::diagnose::investigate::Toolboxes(boxes)),

@@ -15,6 +15,22 @@ use crate::subject::Subject;
 
 /// Whether `file` holds a document of `kind: EtcdCluster` (unreadable or unparsable
 /// files are not: the core loader reports their errors).
+/// etcd's commands about a cluster, for the CLI's dispatch by spec `kind`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EtcdCommands;
+
+#[async_trait::async_trait]
+impl crate::cli::SubjectCommands for EtcdCommands {
+    fn spec_kind(&self) -> &'static str {
+        spec::KIND
+    }
+
+    async fn execute(&self, command: Command, env: Env) -> Result<(), CliError> {
+        execute(command, env).await
+    }
+}
+
+/// Whether `file` is an etcd spec (its `kind` is `EtcdCluster`).
 pub fn is_etcd_spec(file: &std::path::Path) -> bool {
     std::fs::read_to_string(file)
         .ok()

@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod catalog;
+pub mod cli;
 pub mod hypotheses;
 pub mod incidents;
 pub mod invariants;
@@ -15,6 +16,7 @@ pub mod prom;
 pub mod promtext;
 pub mod runbook;
 pub mod snapshot;
+pub mod status;
 pub mod subject;
 pub mod tools;
 pub mod topology;

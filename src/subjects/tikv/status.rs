@@ -6,13 +6,14 @@ use std::fmt::Write as _;
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Table};
 use serde::Serialize;
 
-use super::{output, CliError, Env, OutputFormat, StatusArgs};
+use super::cli::TikvCommands;
+use super::model::{PdView, StoreState};
+use super::plan::Step;
+use super::topology::{Names, PD_CLIENT_PORT};
+use crate::cli::{output, CliError, Env, OutputFormat, StatusArgs};
 use crate::reconcile::Plan;
 use crate::runtime::{labels, ContainerStatus, Owned};
 use crate::spec::{self, ValidationContext};
-use crate::subjects::tikv::model::{PdView, StoreState};
-use crate::subjects::tikv::plan::Step;
-use crate::subjects::tikv::topology::{Names, PD_CLIENT_PORT};
 
 /// One row of the status table.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -198,7 +199,7 @@ pub fn build(cluster: Option<&str>, owned: &Owned, pd: Option<&PdView>) -> Vec<R
     rows
 }
 
-fn fill_store(row: &mut Row, s: &crate::subjects::tikv::model::Store) {
+fn fill_store(row: &mut Row, s: &super::model::Store) {
     row.state = match s.state {
         StoreState::Offline => "Pending Offline".into(),
         other => other.name().into(),
@@ -322,17 +323,17 @@ pub fn render_plan(plan: &Plan<Step>, pd_error: Option<&str>) -> String {
 }
 
 /// `operator status`.
-pub async fn run(env: &Env, a: StatusArgs) -> Result<(), CliError> {
+pub async fn run(tikv: &TikvCommands, env: &Env, a: StatusArgs) -> Result<(), CliError> {
     let doc = match &a.file {
         Some(file) => {
             let loaded = spec::load_file(file, ValidationContext { new_cluster: false })?;
-            let state = super::state::for_cluster(a.state_dir.as_deref(), loaded.spec.name())?;
+            let state = crate::cli::state::for_cluster(a.state_dir.as_deref(), loaded.spec.name())?;
             let rt = (env.runtime)().await?;
-            let mut s = crate::subjects::tikv::subject::TikvSubject::new(
+            let mut s = super::subject::TikvSubject::new(
                 loaded.spec.clone(),
                 None,
                 rt,
-                env.pd_factory.clone(),
+                tikv.pd_factory.clone(),
             );
             if !a.pd.is_empty() {
                 s = s.with_pd_endpoints(a.pd.clone());
@@ -351,7 +352,7 @@ pub async fn run(env: &Env, a: StatusArgs) -> Result<(), CliError> {
             }
         }
         None if !a.pd.is_empty() => {
-            let client = (env.pd_factory)(a.pd.clone());
+            let client = (tikv.pd_factory)(a.pd.clone());
             // Nothing but PD to show: when it does not answer, say why in one line
             // rather than printing an empty table.
             let pd = match client.observe().await {
@@ -359,7 +360,7 @@ pub async fn run(env: &Env, a: StatusArgs) -> Result<(), CliError> {
                 Err(e) => {
                     let mut lines = Vec::new();
                     for url in &a.pd {
-                        lines.push(super::reach::explain("PD", url, &pd_cause(&e)).await);
+                        lines.push(crate::cli::reach::explain("PD", url, &pd_cause(&e)).await);
                     }
                     return Err(CliError::Failed(lines.join("\n")));
                 }
