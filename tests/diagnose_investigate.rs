@@ -1008,3 +1008,43 @@ async fn a_real_local_model_investigates_an_unexplained_store_down() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_thinking_models_thinking_block_goes_back_unchanged_before_its_tool_use() {
+    let rt = runtime_with_oom(&[]).await;
+    let s = Standin::start(StandinConfig {
+        output: oom_answer_citing(&["store", "event"]),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    s.push([Reply::ToolUse {
+        text: None,
+        calls: vec![("container_state".into(), json!({"member": "tikv-1"}))],
+    }]);
+    let backend: Arc<dyn DiagnosisBackend> = Arc::new(
+        ClaudeBackend::new(
+            ClaudeConfig {
+                base_url: s.base_url(),
+                // The 5.x models think by default: the stand-in answers with a thinking
+                // block first and rejects a history that drops it.
+                model: "claude-opus-5".into(),
+                retry: RetryPolicy {
+                    max_retries: 0,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ApiKey::new(s.api_key()),
+        )
+        .unwrap(),
+    );
+    let r = reconciler(backend, Arc::new(tikv_tools(&rt)), Budget::default(), None);
+    let d = r.diagnose_brief(&unexplained_store_down()).await.unwrap();
+    assert_eq!(d.investigation.unwrap().calls.len(), 1);
+    let reqs = messages_requests(&s);
+    assert_eq!(reqs.len(), 2);
+    let assistant = &reqs[1]["messages"][1];
+    assert_eq!(assistant["content"][0]["type"], "thinking");
+    assert_eq!(assistant["content"][1]["type"], "tool_use");
+}

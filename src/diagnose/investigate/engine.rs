@@ -114,7 +114,7 @@ fn conversation_tokens(
     }
     for t in turns {
         n += match t {
-            Turn::Assistant { text, calls } => {
+            Turn::Assistant { text, calls, .. } => {
                 text.as_deref().map(estimate_tokens).unwrap_or(0)
                     + calls
                         .iter()
@@ -347,6 +347,7 @@ pub async fn investigate(
         turns.push(Turn::Assistant {
             text: if from_text { None } else { turn.text.clone() },
             calls: calls.clone(),
+            echo: turn.echo.clone(),
         });
         let mut results = Vec::with_capacity(calls.len());
         for c in &calls {
