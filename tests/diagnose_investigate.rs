@@ -1048,3 +1048,43 @@ async fn a_thinking_models_thinking_block_goes_back_unchanged_before_its_tool_us
     assert_eq!(assistant["content"][0]["type"], "thinking");
     assert_eq!(assistant["content"][1]["type"], "tool_use");
 }
+
+#[tokio::test]
+async fn when_the_model_fails_mid_investigation_the_fallback_diagnosis_shows_what_it_had_done() {
+    let rt = runtime_with_oom(&[]).await;
+    let s = claude_standin().await;
+    s.push([
+        Reply::ToolUse {
+            text: None,
+            calls: vec![("container_state".into(), json!({"member": "tikv-1"}))],
+        },
+        Reply::Refusal,
+    ]);
+    let r = reconciler(
+        claude(&s),
+        Arc::new(tikv_tools(&rt)),
+        Budget::default(),
+        None,
+    )
+    .with_fallback(Arc::new(
+        operator::subjects::tikv::hypotheses::rules_backend(Default::default()),
+    ));
+    let d = r.diagnose_brief(&unexplained_store_down()).await.unwrap();
+    assert_eq!(d.backend, "rules");
+    let failure = d
+        .model_failure
+        .clone()
+        .expect("the model's failure is recorded");
+    assert_eq!(failure.kind.name(), "refusal");
+    let inv = d
+        .investigation
+        .clone()
+        .expect("the model's investigation is kept");
+    assert_eq!(inv.calls.len(), 1);
+    assert_eq!(inv.calls[0].summary, "demo-tikv-1 exited (137), OOMKilled");
+    let md = render_markdown(&d);
+    assert!(
+        md.contains("The configured model's investigation, before its answer failed"),
+        "{md}"
+    );
+}

@@ -50,7 +50,7 @@ pub mod tools;
 
 pub use budget::Budget;
 pub use chat::{Call, ModelTurn, ToolChat, ToolResult, Turn};
-pub use engine::{investigate, Outcome};
+pub use engine::{investigate, Failed, Outcome};
 pub use history::HistoryTools;
 pub use record::{CallOutcome, CallRecord, Investigation, Mode};
 pub use tools::{ToolError, ToolOutput, ToolSpec, Toolbox, Toolboxes};
