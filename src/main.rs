@@ -195,11 +195,9 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
             let spec = controller.subject().spec();
             let tools =
                 operator::subjects::tikv::tools::TikvTools::new(spec.name(), &spec.network_name())
-                    .with_containers(
-                        operator::diagnose::investigate::readonly::ContainerReader::new(
-                            operator::subject::Subject::runtime(&**controller.subject()),
-                        ),
-                    );
+                    .with_containers(operator::runtime::readonly::ContainerReader::new(
+                        operator::subject::Subject::runtime(&**controller.subject()),
+                    ));
             diagnoser.with_investigation(
                 Arc::new(operator::diagnose::investigate::Toolboxes(vec![
                     Arc::new(tools),

@@ -11,7 +11,6 @@ use operator::diagnose::backend::{DiagnosisBackend, RetryPolicy};
 use operator::diagnose::context::build_prompt;
 use operator::diagnose::decision_log::DecisionLog;
 use operator::diagnose::ground::{finalize, with_tool_results};
-use operator::diagnose::investigate::readonly::ContainerReader;
 use operator::diagnose::investigate::{
     Budget, CallOutcome, Mode, ToolError, ToolOutput, ToolSpec, Toolbox, Toolboxes,
 };
@@ -22,6 +21,7 @@ use operator::diagnose::render::render_markdown;
 use operator::diagnose::standin::{OpenAiReply, Reply, Standin, StandinConfig};
 use operator::diagnose::{DiagnosisRequest, TicketBrief};
 use operator::runtime::fake::FakeRuntime;
+use operator::runtime::readonly::ContainerReader;
 use operator::runtime::{labels, ContainerRuntime, ContainerSpec, NetworkSpec};
 use operator::subjects::tikv::catalog::CATALOG;
 use operator::subjects::tikv::tools::TikvTools;

@@ -460,9 +460,7 @@ pub async fn diagnose(a: DiagnoseArgs, env: &super::Env) -> Result<(), CliError>
                     0,
                     Arc::new(
                         crate::subjects::tikv::tools::TikvTools::new(&record.name, &record.network)
-                            .with_containers(
-                                crate::diagnose::investigate::readonly::ContainerReader::new(rt),
-                            ),
+                            .with_containers(crate::runtime::readonly::ContainerReader::new(rt)),
                     ),
                 );
             }

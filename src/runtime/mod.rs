@@ -18,6 +18,7 @@
 pub mod docker;
 pub mod fake;
 pub mod labels;
+pub mod readonly;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};

@@ -25,8 +25,9 @@
 //!   ticket store is generic.
 //! - **Read-only by construction.** A toolbox only has `tools()` and `call()`, which
 //!   return text; the subjects' implementations hold read-only handles (GET-only
-//!   clients, [`readonly::ContainerReader`]). A call to a tool that was not offered is
-//!   refused before any toolbox sees it.
+//!   clients, the runtime's `readonly::ContainerReader`; this module never names the
+//!   runtime). A call to a tool that was not offered is refused before any toolbox
+//!   sees it.
 //! - **Tool output is data.** Every result is redacted, cut to the per-call byte budget
 //!   (saying so), and wrapped in an escaped `<untrusted_data>` block, exactly like the
 //!   first context: text inside cannot close the block or become an instruction, and the
@@ -44,7 +45,6 @@ pub mod budget;
 pub mod chat;
 pub mod engine;
 pub mod history;
-pub mod readonly;
 pub mod record;
 pub mod tools;
 

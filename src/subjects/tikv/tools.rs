@@ -18,12 +18,12 @@
 //! the running Prometheus container's, unless fixed ones are given (`--pd`, tests and the
 //! in-process simulator).
 
-use crate::diagnose::investigate::readonly::ContainerReader;
 use crate::diagnose::investigate::tools::args;
 use crate::diagnose::investigate::{ToolError, ToolOutput, ToolSpec, Toolbox};
 use crate::diagnose::model::TicketBrief;
 use crate::http::{DefaultRetryLogic, HttpClient, HttpConfig};
 use crate::runtime::labels;
+use crate::runtime::readonly::ContainerReader;
 use crate::runtime::{ContainerStatus, ObservedContainer};
 use crate::subjects::tikv::prom::{PromClient, QueryResult};
 use crate::subjects::tikv::topology::{PD_CLIENT_PORT, PROMETHEUS_PORT};
