@@ -964,7 +964,10 @@ async fn a_real_local_model_investigates_an_unexplained_store_down() {
             base_url: base,
             model,
             temperature: Some(0.0),
-            max_tokens: 1024,
+            max_tokens: std::env::var("OPERATOR_LLM_MAX_TOKENS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1024),
             // On 2 shared cores a small model reads ~20 prompt tokens/s: the schema stays
             // in `response_format` of the final turn, not in every system message.
             schema_in_prompt: std::env::var("OPERATOR_LLM_SCHEMA_IN_PROMPT").is_ok(),
@@ -984,7 +987,12 @@ async fn a_real_local_model_investigates_an_unexplained_store_down() {
     let r = reconciler(
         backend,
         Arc::new(tikv_tools(&rt)),
-        Budget::with_steps(3),
+        Budget::with_steps(
+            std::env::var("OPERATOR_LLM_STEPS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3),
+        ),
         Some(log.clone()),
     )
     .with_fallback(Arc::new(
@@ -1087,4 +1095,34 @@ async fn when_the_model_fails_mid_investigation_the_fallback_diagnosis_shows_wha
         md.contains("The configured model's investigation, before its answer failed"),
         "{md}"
     );
+}
+
+#[tokio::test]
+async fn when_the_next_turn_would_pass_the_token_budget_the_model_answers_without_tools() {
+    let rt = runtime_with_oom(&[]).await;
+    let s = Standin::start(StandinConfig {
+        output: oom_answer_citing(&["store"]),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    s.push([Reply::ToolUse {
+        text: None,
+        calls: vec![("container_state".into(), json!({"member": "tikv-1"}))],
+    }]);
+    let budget = Budget {
+        max_input_tokens: 1_000,
+        ..Budget::default()
+    };
+    let r = reconciler(claude(&s), Arc::new(tikv_tools(&rt)), budget, None);
+    let d = r.diagnose_brief(&unexplained_store_down()).await.unwrap();
+    let inv = d.investigation.unwrap();
+    assert_eq!(
+        inv.forced_final.as_deref(),
+        Some("the input-token budget (1000) would be exceeded")
+    );
+    assert!(inv.calls.is_empty());
+    let reqs = messages_requests(&s);
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0]["tool_choice"]["type"], "none");
 }
