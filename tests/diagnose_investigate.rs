@@ -965,7 +965,10 @@ async fn a_real_local_model_investigates_an_unexplained_store_down() {
             base_url: base,
             model,
             temperature: Some(0.0),
-            max_tokens: 1024,
+            max_tokens: std::env::var("OPERATOR_LLM_MAX_TOKENS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1024),
             // On 2 shared cores a small model reads ~20 prompt tokens/s: the schema stays
             // in `response_format` of the final turn, not in every system message.
             schema_in_prompt: std::env::var("OPERATOR_LLM_SCHEMA_IN_PROMPT").is_ok(),
@@ -985,7 +988,12 @@ async fn a_real_local_model_investigates_an_unexplained_store_down() {
     let r = reconciler(
         backend,
         Arc::new(tikv_tools(&rt)),
-        Budget::with_steps(3),
+        Budget::with_steps(
+            std::env::var("OPERATOR_LLM_STEPS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3),
+        ),
         Some(log.clone()),
     )
     .with_fallback(Arc::new(
@@ -1008,4 +1016,114 @@ async fn a_real_local_model_investigates_an_unexplained_store_down() {
             assert!(e.model_failure_kind().is_some(), "{e}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_thinking_models_thinking_block_goes_back_unchanged_before_its_tool_use() {
+    let rt = runtime_with_oom(&[]).await;
+    let s = Standin::start(StandinConfig {
+        output: oom_answer_citing(&["store", "event"]),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    s.push([Reply::ToolUse {
+        text: None,
+        calls: vec![("container_state".into(), json!({"member": "tikv-1"}))],
+    }]);
+    let backend: Arc<dyn DiagnosisBackend> = Arc::new(
+        ClaudeBackend::new(
+            ClaudeConfig {
+                base_url: s.base_url(),
+                // The 5.x models think by default: the stand-in answers with a thinking
+                // block first and rejects a history that drops it.
+                model: "claude-opus-5".into(),
+                retry: RetryPolicy {
+                    max_retries: 0,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ApiKey::new(s.api_key()),
+        )
+        .unwrap(),
+    );
+    let r = reconciler(backend, Arc::new(tikv_tools(&rt)), Budget::default(), None);
+    let d = r.diagnose_brief(&unexplained_store_down()).await.unwrap();
+    assert_eq!(d.investigation.unwrap().calls.len(), 1);
+    let reqs = messages_requests(&s);
+    assert_eq!(reqs.len(), 2);
+    let assistant = &reqs[1]["messages"][1];
+    assert_eq!(assistant["content"][0]["type"], "thinking");
+    assert_eq!(assistant["content"][1]["type"], "tool_use");
+}
+
+#[tokio::test]
+async fn when_the_model_fails_mid_investigation_the_fallback_diagnosis_shows_what_it_had_done() {
+    let rt = runtime_with_oom(&[]).await;
+    let s = claude_standin().await;
+    s.push([
+        Reply::ToolUse {
+            text: None,
+            calls: vec![("container_state".into(), json!({"member": "tikv-1"}))],
+        },
+        Reply::Refusal,
+    ]);
+    let r = reconciler(
+        claude(&s),
+        Arc::new(tikv_tools(&rt)),
+        Budget::default(),
+        None,
+    )
+    .with_fallback(Arc::new(
+        operator::subjects::tikv::hypotheses::rules_backend(Default::default()),
+    ));
+    let d = r.diagnose_brief(&unexplained_store_down()).await.unwrap();
+    assert_eq!(d.backend, "rules");
+    let failure = d
+        .model_failure
+        .clone()
+        .expect("the model's failure is recorded");
+    assert_eq!(failure.kind.name(), "refusal");
+    let inv = d
+        .investigation
+        .clone()
+        .expect("the model's investigation is kept");
+    assert_eq!(inv.calls.len(), 1);
+    assert_eq!(inv.calls[0].summary, "demo-tikv-1 exited (137), OOMKilled");
+    let md = render_markdown(&d);
+    assert!(
+        md.contains("The configured model's investigation, before its answer failed"),
+        "{md}"
+    );
+}
+
+#[tokio::test]
+async fn when_the_next_turn_would_pass_the_token_budget_the_model_answers_without_tools() {
+    let rt = runtime_with_oom(&[]).await;
+    let s = Standin::start(StandinConfig {
+        output: oom_answer_citing(&["store"]),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    s.push([Reply::ToolUse {
+        text: None,
+        calls: vec![("container_state".into(), json!({"member": "tikv-1"}))],
+    }]);
+    let budget = Budget {
+        max_input_tokens: 1_000,
+        ..Budget::default()
+    };
+    let r = reconciler(claude(&s), Arc::new(tikv_tools(&rt)), budget, None);
+    let d = r.diagnose_brief(&unexplained_store_down()).await.unwrap();
+    let inv = d.investigation.unwrap();
+    assert_eq!(
+        inv.forced_final.as_deref(),
+        Some("the input-token budget (1000) would be exceeded")
+    );
+    assert!(inv.calls.is_empty());
+    let reqs = messages_requests(&s);
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0]["tool_choice"]["type"], "none");
 }

@@ -389,8 +389,12 @@ impl DiagnosisReconciler {
                         &prompt,
                     )
                     .await;
-                    self.report_model(out.as_ref().err());
-                    let out = out?;
+                    self.report_model(out.as_ref().err().map(|f| &f.error));
+                    // What the model did before a failure is kept for the fallback's diagnosis.
+                    let out = out.map_err(|f| {
+                        investigation = Some(f.record);
+                        f.error
+                    })?;
                     investigation = Some(out.record);
                     // The tool results are context the model saw: citations may quote them.
                     let grounding = super::ground::with_tool_results(&prompt, &out.seen);

@@ -459,7 +459,13 @@ async fn messages(
             "output_config.format: structured outputs are not supported for this model.",
         );
     }
-    if let Err(msg) = check_tool_history(&req) {
+    if let Err(msg) = check_tool_history(&req).and_then(|()| {
+        if thinks_by_default(&model) {
+            check_thinking_echoed(&req)
+        } else {
+            Ok(())
+        }
+    }) {
         return anthropic_error(400, "invalid_request_error", &msg);
     }
     let mut reply = st.script.lock().pop_front().unwrap_or(Reply::Success {
@@ -627,6 +633,9 @@ async fn messages(
         }
         Reply::ToolUse { text, calls } => {
             let mut content = vec![];
+            if thinks_by_default(&model) {
+                content.push(thinking_block());
+            }
             if let Some(t) = text {
                 content.push(json!({"type": "text", "text": t}));
             }
@@ -734,6 +743,33 @@ fn check_tool_history(req: &Value) -> Result<(), String> {
             if let Some(u) = uses.iter().find(|u| !next.contains(u)) {
                 return Err(format!("messages.{}: `tool_use` ids were found without `tool_result` blocks immediately after: {u}. Each `tool_use` block must have a corresponding `tool_result` block in the next message.", i + 1));
             }
+        }
+    }
+    Ok(())
+}
+
+/// With thinking on (the 5.x models here), an assistant message that calls tools must
+/// start with its thinking block, sent back unchanged.
+fn check_thinking_echoed(req: &Value) -> Result<(), String> {
+    for (i, m) in req
+        .get("messages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let blocks = m
+            .get("content")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let calls = blocks.iter().any(|b| b["type"] == "tool_use");
+        if m["role"] == "assistant"
+            && calls
+            && blocks.first().map(|b| &b["type"]) != Some(&json!("thinking"))
+        {
+            return Err(format!("messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{}`. When `thinking` is enabled, a final `assistant` message must start with a thinking block.", blocks.first().and_then(|b| b["type"].as_str()).unwrap_or("none")));
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
-//! Read-only views of the handles a toolbox needs, so that "tools are read-only" holds by
-//! construction: a toolbox given a [`ContainerReader`] cannot stop, kill or remove a
-//! container, because the type has no such method and its runtime is private.
+//! A read-only view of the container runtime for the investigation's tools
+//! (`diagnose::investigate`), so that "tools are read-only" holds by construction: a
+//! toolbox given a [`ContainerReader`] cannot stop, kill or remove a container, because
+//! the type has no such method and its runtime is private.
 
 use super::{ContainerRuntime, LogLine, Owned, RuntimeError};
 use std::sync::Arc;

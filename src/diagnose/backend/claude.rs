@@ -488,8 +488,9 @@ fn tool_messages(prompt: &PreparedPrompt, turns: &[Turn]) -> Vec<Value> {
         vec![json!({"role": "user", "content": [{"type": "text", "text": prompt.user}]})];
     for t in turns {
         let (role, blocks): (&str, Vec<Value>) = match t {
-            Turn::Assistant { text, calls } => {
-                let mut b = Vec::new();
+            Turn::Assistant { text, calls, echo } => {
+                // Thinking blocks go back first and unchanged, as the API requires.
+                let mut b = echo.clone();
                 if let Some(text) = text.as_deref().filter(|s| !s.trim().is_empty()) {
                     b.push(json!({"type": "text", "text": text}));
                 }
@@ -558,7 +559,7 @@ impl ClaudeBackend {
 }
 
 /// Reads one tool-use turn: the stop reason first (as [`read_message`]), then the first
-/// `text` block and every `tool_use` block.
+/// `text` block, every `tool_use` block, and the `thinking` blocks to echo back.
 pub fn read_tool_turn(resp: &Value, max_tokens: u32) -> Result<ModelTurn, BackendError> {
     match resp.get("stop_reason").and_then(Value::as_str) {
         Some("refusal") => {
@@ -613,9 +614,20 @@ pub fn read_tool_turn(resp: &Value, max_tokens: u32) -> Result<ModelTurn, Backen
             input: b.get("input").cloned().unwrap_or(Value::Null),
         });
     }
+    let echo = blocks
+        .iter()
+        .filter(|b| {
+            matches!(
+                b.get("type").and_then(Value::as_str),
+                Some("thinking" | "redacted_thinking")
+            )
+        })
+        .cloned()
+        .collect();
     let u = resp.get("usage").cloned().unwrap_or(Value::Null);
     let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
     Ok(ModelTurn {
+        echo,
         text,
         calls,
         usage: Usage {

@@ -540,7 +540,7 @@ impl OpenAiBackend {
         ];
         for t in turns {
             match t {
-                Turn::Assistant { text, calls } => messages.push(ChatMessage::Assistant {
+                Turn::Assistant { text, calls, .. } => messages.push(ChatMessage::Assistant {
                     content: text.clone(),
                     tool_calls: calls
                         .iter()
@@ -600,6 +600,7 @@ impl crate::diagnose::investigate::ToolChat for OpenAiBackend {
             usage: turn.usage,
             model: turn.model,
             request_id: turn.request_id,
+            echo: vec![],
         })
     }
 }

@@ -43,6 +43,9 @@ pub enum Turn {
         text: Option<String>,
         /// The calls.
         calls: Vec<Call>,
+        /// Blocks the provider requires back unchanged (Claude's `thinking` and
+        /// `redacted_thinking` blocks before a `tool_use`); empty for other wire formats.
+        echo: Vec<Value>,
     },
     /// The results of the previous turn's calls, in order.
     Results(Vec<ToolResult>),
@@ -63,6 +66,8 @@ pub struct ModelTurn {
     pub model: String,
     /// Provider request or message id.
     pub request_id: Option<String>,
+    /// Blocks to send back unchanged with this turn (see [`Turn::Assistant::echo`]).
+    pub echo: Vec<Value>,
 }
 
 /// A backend that can hold a tool-use conversation.

@@ -41,6 +41,16 @@ pub struct Outcome {
     pub seen: Vec<(String, String)>,
 }
 
+/// An investigation that ended without an answer: the error, and the record of what the
+/// model did until then (shown on the fallback's diagnosis).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failed {
+    /// Why it ended.
+    pub error: BackendError,
+    /// The calls made before it did.
+    pub record: Investigation,
+}
+
 /// The rules of the investigation, appended to the system prompt.
 pub fn investigation_rules(budget: &Budget) -> String {
     format!(
@@ -114,7 +124,7 @@ fn conversation_tokens(
     }
     for t in turns {
         n += match t {
-            Turn::Assistant { text, calls } => {
+            Turn::Assistant { text, calls, .. } => {
                 text.as_deref().map(estimate_tokens).unwrap_or(0)
                     + calls
                         .iter()
@@ -260,7 +270,7 @@ pub async fn investigate(
     toolbox: &dyn Toolbox,
     budget: &Budget,
     prompt: &PreparedPrompt,
-) -> Result<Outcome, BackendError> {
+) -> Result<Outcome, Failed> {
     let budget = budget.clone().clamped();
     let started = Instant::now();
     let tools = toolbox.tools();
@@ -314,7 +324,12 @@ pub async fn investigate(
                 )
                 .await;
             }
-            Err(e) => return Err(e),
+            Err(error) => {
+                return Err(Failed {
+                    error,
+                    record: st.record,
+                })
+            }
         };
         st.record.estimated_input_tokens += est;
         st.record.steps = step;
@@ -332,11 +347,14 @@ pub async fn investigate(
             (vec![], false)
         };
         if calls.is_empty() {
-            let text = turn.text.ok_or_else(|| {
-                BackendError::MalformedResponse(
-                    "the model's turn has neither text nor a tool call".into(),
-                )
-            })?;
+            let Some(text) = turn.text else {
+                return Err(Failed {
+                    error: BackendError::MalformedResponse(
+                        "the model's turn has neither text nor a tool call".into(),
+                    ),
+                    record: st.record,
+                });
+            };
             if step == 1 {
                 st.record.mode = Mode::SingleShot;
                 st.record.single_shot_reason =
@@ -347,6 +365,7 @@ pub async fn investigate(
         turns.push(Turn::Assistant {
             text: if from_text { None } else { turn.text.clone() },
             calls: calls.clone(),
+            echo: turn.echo.clone(),
         });
         let mut results = Vec::with_capacity(calls.len());
         for c in &calls {
@@ -367,9 +386,17 @@ pub async fn investigate(
         "The investigation is over: {reason}. Answer now with your final diagnosis as one JSON object that follows the output schema, from the context and the tool results above. Do not call a tool."
     )));
     st.record.estimated_input_tokens += conversation_tokens(&system, prompt, &turns, &tools);
-    let turn = chat.turn(&system, prompt, &turns, &tools, false).await?;
-    st.record.steps += 1;
     st.record.forced_final = Some(reason);
+    let turn = match chat.turn(&system, prompt, &turns, &tools, false).await {
+        Ok(t) => t,
+        Err(error) => {
+            return Err(Failed {
+                error,
+                record: st.record,
+            })
+        }
+    };
+    st.record.steps += 1;
     add_usage(&mut usage, &turn.usage);
     if !turn.model.is_empty() {
         model = turn.model.clone();
@@ -377,15 +404,15 @@ pub async fn investigate(
     request_id = turn.request_id.clone().or(request_id);
     let text = match (turn.text, turn.calls.is_empty()) {
         (Some(t), _) => t,
-        (None, false) => {
-            return Err(BackendError::MalformedResponse(
-                "the model called a tool after the final answer was requested".into(),
-            ))
-        }
-        (None, true) => {
-            return Err(BackendError::MalformedResponse(
-                "the final turn has no text".into(),
-            ))
+        (None, no_calls) => {
+            return Err(Failed {
+                error: BackendError::MalformedResponse(if no_calls {
+                    "the final turn has no text".into()
+                } else {
+                    "the model called a tool after the final answer was requested".into()
+                }),
+                record: st.record,
+            })
         }
     };
     Ok(finish(st, text, usage, model, request_id, started))
@@ -421,10 +448,13 @@ async fn single_shot_answer(
     prompt: &PreparedPrompt,
     mut record: Investigation,
     reason: String,
-) -> Result<Outcome, BackendError> {
-    let raw = backend.diagnose(prompt).await?;
+) -> Result<Outcome, Failed> {
     record.mode = Mode::SingleShot;
     record.single_shot_reason = Some(reason);
+    let raw = match backend.diagnose(prompt).await {
+        Ok(r) => r,
+        Err(error) => return Err(Failed { error, record }),
+    };
     record.steps = 1;
     record.estimated_input_tokens = prompt.estimated_tokens;
     record.usage = raw.usage.clone();

@@ -25,8 +25,9 @@
 //!   ticket store is generic.
 //! - **Read-only by construction.** A toolbox only has `tools()` and `call()`, which
 //!   return text; the subjects' implementations hold read-only handles (GET-only
-//!   clients, `runtime::readonly::ContainerReader`, which lives beside the runtime so that nothing under `diagnose/` can reach Docker). A call to a tool that was not offered is
-//!   refused before any toolbox sees it.
+//!   clients, the runtime's `readonly::ContainerReader`; this module never names the
+//!   runtime). A call to a tool that was not offered is refused before any toolbox
+//!   sees it.
 //! - **Tool output is data.** Every result is redacted, cut to the per-call byte budget
 //!   (saying so), and wrapped in an escaped `<untrusted_data>` block, exactly like the
 //!   first context: text inside cannot close the block or become an instruction, and the
@@ -49,7 +50,7 @@ pub mod tools;
 
 pub use budget::Budget;
 pub use chat::{Call, ModelTurn, ToolChat, ToolResult, Turn};
-pub use engine::{investigate, Outcome};
+pub use engine::{investigate, Failed, Outcome};
 pub use history::HistoryTools;
 pub use record::{CallOutcome, CallRecord, Investigation, Mode};
 pub use tools::{ToolError, ToolOutput, ToolSpec, Toolbox, Toolboxes};
