@@ -40,6 +40,7 @@ async fn the_rules_backend_names_the_root_cause_of_every_smoke_scenario_with_no_
         },
         backend: BackendUnderTest::rules(),
         model: "rules-v1".into(),
+        jobs: 1,
     };
     let report = evaluate(&scenarios, &cfg, &|_, _, _| {}).await;
     let md = report.markdown();

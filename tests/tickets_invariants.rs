@@ -450,6 +450,28 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
+            name: "a small cluster's leaders gathered on one store, 18/2/2",
+            invariant: "leader-imbalance",
+            target: "cluster",
+            fires: Some(Severity::Warning),
+            build: |s| {
+                store_mut(s, 1).leader_count = 18;
+                store_mut(s, 4).leader_count = 2;
+                store_mut(s, 7).leader_count = 2;
+            },
+        },
+        Row {
+            name: "a small cluster's leaders 10/7/5 are within their noise",
+            invariant: "leader-imbalance",
+            target: "cluster",
+            fires: None,
+            build: |s| {
+                store_mut(s, 1).leader_count = 10;
+                store_mut(s, 4).leader_count = 7;
+                store_mut(s, 7).leader_count = 5;
+            },
+        },
+        Row {
             name: "the fixture's small leader counts are below the noise floor",
             invariant: "leader-imbalance",
             target: "cluster",

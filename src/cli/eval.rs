@@ -103,6 +103,9 @@ pub struct EvalArgs {
     /// Exit 1 when the targets are not met.
     #[arg(long)]
     pub check: bool,
+    /// Runs at once, each with its own in-process cluster (1 = one after another).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
     /// The diagnosis backend under test (same suite, same scoring). A model backend that
     /// fails falls back to the rules engine, as `operator run` does, and the fallback
     /// scores as a miss.
@@ -234,12 +237,14 @@ pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
         runner: a.opts.runner()?,
         backend,
         model,
+        jobs: a.jobs.max(1),
     };
     eprintln!(
-        "evaluating {} scenario(s) × {} run(s) + {} plain control(s), {} backend ({}), time factor {}",
+        "evaluating {} scenario(s) × {} run(s) + {} plain control(s), {} at a time, {} backend ({}), time factor {}",
         scenarios.len(),
         cfg.runs,
         cfg.controls,
+        cfg.jobs,
         cfg.backend.name,
         cfg.model,
         cfg.runner.time_factor

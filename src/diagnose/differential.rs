@@ -15,7 +15,11 @@
 //! - a runner-up within [`DECISIVE_MARGIN`] is *undecided*: the confidence drops and the
 //!   check that would tell the two apart becomes "what would change the conclusion";
 //! - a second hypothesis on *another* target with at least [`INDEPENDENT`] net support is
-//!   a second root cause (`other_causes`), not a footnote;
+//!   a second root cause (`other_causes`), not a footnote; so is one on the *same* target
+//!   when it rests on other evidence: none of its supporting findings is the root
+//!   cause's, and neither hypothesis is contradicted by what supports the other (a slow
+//!   disk and a full disk on one store are two causes; an OOM kill and a process exit
+//!   that cite the same exit are rivals);
 //! - everything else is *rejected*, listed with the evidence that contradicts it.
 //!
 //! Confidence is a monotone function of the winner's net support and of its margin, so
@@ -139,7 +143,8 @@ pub fn confidence(support: f64, margin: f64) -> f64 {
 /// Deterministic (ranked by net support, the ticket's own target `fallback_target`
 /// preferred by [`TICKET_PREFERENCE`], ties broken by category and target). The root cause has the highest
 /// rank of all candidates; every other cause named has at least [`INDEPENDENT`]
-/// net support and a target different from the root cause's and from each other's.
+/// net support, and either a target no other named cause has, or the root cause's
+/// target and evidence independent of every cause named there.
 pub fn decide(mut candidates: Vec<Candidate>, fallback_target: &str) -> Decision {
     candidates.retain(Candidate::has_findings);
     // The entity the ticket is about is preferred by [`TICKET_PREFERENCE`]: a cause on
@@ -176,11 +181,20 @@ pub fn decide(mut candidates: Vec<Candidate>, fallback_target: &str) -> Decision
         };
     };
     let mut others: Vec<Cause> = vec![];
+    let mut named: Vec<&Candidate> = vec![&best];
     for c in candidates.iter().filter(|c| c.cause != best.cause) {
-        let taken = c.cause.target == best.cause.target
-            || others.iter().any(|o| o.target == c.cause.target);
-        if c.net() >= INDEPENDENT && !taken {
+        if c.net() < INDEPENDENT {
+            continue;
+        }
+        // One cause per other target; on a target already named, only a cause that
+        // rests on evidence of its own.
+        let free = named
+            .iter()
+            .filter(|n| n.cause.target == c.cause.target)
+            .all(|n| n.cause.target == best.cause.target && independent(n, c));
+        if free {
             others.push(c.cause.clone());
+            named.push(c);
         }
     }
     // The rival that competes with the root cause: the best other hypothesis that is not
@@ -215,6 +229,20 @@ pub fn decide(mut candidates: Vec<Candidate>, fallback_target: &str) -> Decision
         discriminating_check: close.map(|r| r.check.clone()),
         confidence: confidence(best.net(), margin),
     }
+}
+
+/// Whether two hypotheses rest on separate evidence: no supporting finding in common,
+/// and no supporting finding of one among (or quoted by) the other's contradictions.
+fn independent(a: &Candidate, b: &Candidate) -> bool {
+    let quoted = |f: &Finding, against: &[Finding]| {
+        against
+            .iter()
+            .any(|x| x.claim.contains(&f.claim) || f.claim.contains(&x.claim))
+    };
+    !a.supporting
+        .iter()
+        .any(|f| quoted(f, &b.supporting) || quoted(f, &b.contradicting))
+        && !b.supporting.iter().any(|f| quoted(f, &a.contradicting))
 }
 
 fn hypothesis(c: &Candidate, verdict: Verdict) -> Hypothesis {
@@ -300,16 +328,35 @@ mod tests {
         );
         assert_eq!(d.cause, Cause::new("process-exit", "store/1"));
         assert_eq!(d.other_causes, vec![Cause::new("hot-region", "store/4")]);
-        // A second cause on the same target is a rival, not an independent cause.
-        let d = decide(
-            vec![
-                cand("process-exit", "store/1", &[3.0], &[]),
-                cand("oom-kill", "store/1", &[3.0], &[]),
-            ],
-            "store/1",
-        );
+        // A second cause on the same target citing the same evidence is a rival, not
+        // an independent cause.
+        let mut exit = cand("process-exit", "store/1", &[], &[]);
+        exit.support(3.0, "the container exited");
+        let mut oom = cand("oom-kill", "store/1", &[], &[]);
+        oom.support(3.0, "the container exited");
+        let d = decide(vec![exit, oom], "store/1");
         assert!(d.other_causes.is_empty());
         assert!(d.runner_up.is_some());
+    }
+
+    #[test]
+    fn two_causes_on_one_target_resting_on_separate_evidence_are_both_named() {
+        let mut slow = cand("disk-slow", "store/1", &[], &[]);
+        slow.support(2.5, "append p99 is 80 ms, 20× its peers'");
+        slow.support(1.0, "slow score 90");
+        let mut full = cand("disk-full", "store/1", &[], &[]);
+        full.support(2.6, "store 1 is 92% used");
+        let mut net = cand("network-degradation", "store/1", &[], &[]);
+        net.support(3.0, "propose wait 40 ms");
+        net.contradict(
+            0.0,
+            "append p99 is 80 ms, 20× its peers': the disk's own write path is slow",
+        );
+        let d = decide(vec![slow, full, net], "store/1");
+        assert_eq!(d.cause, Cause::new("disk-slow", "store/1"));
+        // The full disk rests on its own evidence; the network is contradicted by the
+        // slow disk's own finding, so it is not a second cause.
+        assert_eq!(d.other_causes, vec![Cause::new("disk-full", "store/1")]);
     }
 
     #[test]

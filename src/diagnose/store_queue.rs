@@ -268,6 +268,14 @@ impl ContextSource for SnapshotContext {
         push("prometheus_error", 60, snap.get("prometheus_error"));
         push("recent_docker_events", 80, snap.get("events"));
         push("log_lines", 65, snap.get("logs"));
+        // What the operator itself is doing (a planned restart, an upgrade): work it
+        // knows of is not a fault.
+        push(
+            "operator_planned_work",
+            85,
+            snap.get("upgrading_store_ids")
+                .filter(|v| v.as_array().is_some_and(|a| !a.is_empty())),
+        );
         out
     }
 }

@@ -82,34 +82,50 @@ pub struct EvalConfig {
     pub backend: BackendUnderTest,
     /// Its model id, for the report (`rules-v1` for the rules engine).
     pub model: String,
+    /// Runs at once, each with its own in-process cluster and ticket store (1 =
+    /// sequential). Runs share nothing but the machine's CPU; see BENCHMARKS.md for how
+    /// the results were checked against sequential runs.
+    pub jobs: usize,
 }
 
-/// Runs every scenario `runs` times and `controls` plain control runs, sequentially,
-/// and scores them. `progress` receives each run's name and stages.
+/// Runs every scenario `runs` times and `controls` plain control runs, `jobs` at a time
+/// (each its own cluster), and scores them; the report lists them in the same order
+/// whatever `jobs` is. `progress` receives each run's name and stages.
 pub async fn evaluate(
     scenarios: &[Scenario],
     cfg: &EvalConfig,
     progress: &(dyn Fn(&str, usize, Stage<'_>) + Send + Sync),
 ) -> Report {
+    use futures::StreamExt;
     let started = std::time::Instant::now();
-    let mut runs: Vec<RunOutcome> = Vec::new();
-    for s in scenarios {
-        for run in 0..cfg.runs {
-            let p = |st: Stage<'_>| progress(&s.name, run, st);
-            runs.push(runner::run_scenario(s, run, &cfg.runner, &cfg.backend, &p).await);
-        }
-    }
     let mut shapes: Vec<ClusterShape> = scenarios.iter().map(|s| s.cluster).collect();
     shapes.sort_by_key(|s| (s.pd, s.tikv));
     shapes.dedup();
     if shapes.is_empty() {
         shapes.push(ClusterShape::default());
     }
-    for run in 0..cfg.controls {
-        let shape = shapes[run % shapes.len()];
-        let p = |st: Stage<'_>| progress("control", run, st);
-        runs.push(runner::run_control(shape, run, &cfg.runner, &cfg.backend, &p).await);
+    let mut plan: Vec<(Scenario, usize)> = Vec::new();
+    for s in scenarios {
+        for run in 0..cfg.runs {
+            plan.push((s.clone(), run));
+        }
     }
+    for run in 0..cfg.controls {
+        plan.push((Scenario::control(shapes[run % shapes.len()]), run));
+    }
+    let mut done: Vec<(usize, RunOutcome)> = futures::stream::iter(plan.iter().enumerate())
+        .map(|(i, (s, run))| async move {
+            let p = |st: Stage<'_>| progress(&s.name, *run, st);
+            (
+                i,
+                runner::run_scenario(s, *run, &cfg.runner, &cfg.backend, &p).await,
+            )
+        })
+        .buffer_unordered(cfg.jobs.max(1))
+        .collect()
+        .await;
+    done.sort_by_key(|(i, _)| *i);
+    let runs: Vec<RunOutcome> = done.into_iter().map(|(_, r)| r).collect();
     Report::new(
         &cfg.backend.name,
         &cfg.model,

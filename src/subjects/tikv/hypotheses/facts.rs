@@ -202,6 +202,8 @@ pub(crate) struct Facts {
     pub(crate) pd: PdFacts,
     /// The tickets around this one.
     pub(crate) related: Vec<Related>,
+    /// Stores the operator is restarting or upgrading as planned.
+    pub(crate) planned: Vec<u64>,
     /// The store the ticket is about, if any.
     pub(crate) target_store: Option<u64>,
     /// The ticket is about PD or one of its members.
@@ -619,6 +621,10 @@ pub(crate) fn gather(ev: &Ev<'_>, sections: &[ContextSection]) -> Facts {
             })
             .collect();
     }
+    f.planned = parse_json(sections, "operator_planned_work")
+        .and_then(|v| v.as_array().cloned())
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
     f.pd.unreachable = sections.iter().any(|s| s.name == "pd_error")
         || super::super::hypotheses::blind_ticket(ev.brief);
     f.target_store = ev

@@ -239,6 +239,54 @@ fn load_share(f: &Facts, st: &StoreFacts) -> Option<(f64, f64)> {
     (total > 0.0).then(|| (mine / total, 1.0 / serving.len() as f64))
 }
 
+/// The store's share of the leaders of the stores serving requests.
+fn leader_share(f: &Facts, st: &StoreFacts) -> Option<f64> {
+    let serving: Vec<f64> = f
+        .stores
+        .iter()
+        .filter(|s| !s.pd_lost_it() && s.signals.contains_key(&Signal::Load))
+        .filter_map(|s| s.leaders)
+        .collect();
+    let total: f64 = serving.iter().sum();
+    (serving.len() >= 2 && total > 0.0).then_some(st.leaders? / total)
+}
+
+/// A store's CPU per request over its peers' median, with words (None without CPU and
+/// request rates on it and on at least one peer).
+fn cpu_per_request(f: &Facts, st: &StoreFacts) -> Option<(f64, String)> {
+    let per = |s: &StoreFacts| {
+        let (c, l) = (
+            *s.signals.get(&Signal::Cpu)?,
+            *s.signals.get(&Signal::Load)?,
+        );
+        (l > 0.0).then(|| c / l)
+    };
+    let mine = per(st)?;
+    let mut peers: Vec<f64> = f
+        .stores
+        .iter()
+        .filter(|s| s.id != st.id && !s.pd_lost_it())
+        .filter_map(per)
+        .collect();
+    if peers.is_empty() {
+        return None;
+    }
+    peers.sort_by(f64::total_cmp);
+    let med = peers[peers.len() / 2];
+    if med <= 0.0 {
+        return None;
+    }
+    let r = mine / med;
+    Some((
+        r,
+        format!(
+            "{}'s CPU per request is {:.1}× its peers' median: more than its load explains",
+            st.name(),
+            r
+        ),
+    ))
+}
+
 /// All candidates.
 fn hypotheses(f: &Facts, cfg: &RulesConfig) -> Vec<Candidate> {
     let mut out = vec![];
@@ -608,7 +656,25 @@ fn slowness_hypotheses(f: &Facts, st: &StoreFacts, focus: bool) -> Vec<Candidate
     if let Some(h) = hot {
         let w = share_words(h);
         hotc.support(1.0 + lift(h.0 / h.1), w.clone());
-        cpuc.contradict(1.0, format!("{w}: the load, not the CPU, is the anomaly"));
+        // Requests go to leaders: a store holding most leaders serves most requests with
+        // no hot region at all. Its load is a hot region's only when it exceeds what its
+        // leaders bring.
+        if let Some(ls) = leader_share(f, st).filter(|ls| h.0 <= ls * IN_LINE) {
+            hotc.contradict(
+                2.0,
+                format!(
+                    "{name} holds {:.0}% of the leaders and serves {:.0}% of the requests: its load follows its leaders",
+                    ls * 100.0,
+                    h.0 * 100.0
+                ),
+            );
+        }
+        // A hot store burns CPU in proportion to its requests; CPU per request above its
+        // peers' is more than the load explains: a CPU problem of its own.
+        match cpu_per_request(f, st).filter(|(r, _)| *r >= ELEVATED) {
+            Some((r, words)) => cpuc.support(0.5 + lift(r), words),
+            None => cpuc.contradict(1.0, format!("{w}: the load, not the CPU, is the anomaly")),
+        }
         net.contradict(0.5, w.clone());
         disk.contradict(0.5, w);
     } else if let Some(e) = even {
@@ -664,6 +730,12 @@ fn placement_hypotheses(f: &Facts, st: &StoreFacts) -> Vec<Candidate> {
             1.0,
             format!("{name} is still listed in evict-leader-scheduler"),
         );
+        if f.planned.contains(&st.id) {
+            c.contradict(
+                2.5,
+                format!("the operator is restarting {name} as planned: the scheduler is its own step, not left over"),
+            );
+        }
         if st.state == "Up" {
             c.support(0.75, format!("{name} is Up"));
         } else if !st.state.is_empty() {

@@ -467,3 +467,108 @@ fn a_small_ratio_of_tiny_latencies_is_not_a_slow_disk() {
         d.hypotheses
     );
 }
+
+#[test]
+fn a_slow_disk_and_a_full_disk_on_one_store_are_two_causes() {
+    let mut w = World::new();
+    w.metric(4, "append_p99_seconds", 0.080)
+        .metric(4, "grpc_p99_seconds", 0.060);
+    w.stores[1] = store(4, "tikv-1", "Up", 6.0, 30);
+    let d = w.diagnose("disk_pressure", "tikv-1");
+    let mut named = vec![d.cause.clone()];
+    named.extend(d.other_causes.clone());
+    named.sort();
+    assert_eq!(
+        named,
+        vec![
+            Cause::new("disk-full", "store/4"),
+            Cause::new("disk-slow", "store/4")
+        ],
+        "{:#?}",
+        d.hypotheses
+    );
+}
+
+#[test]
+fn a_hot_region_with_cpu_beyond_its_load_is_two_causes_and_without_it_one() {
+    let mut w = World::new();
+    w.metric(4, "qps", 6000.0)
+        .metric(4, "thread_cpu_seconds", 4.8)
+        .metric(4, "grpc_p99_seconds", 0.030);
+    w.hot = vec![(12, 4)];
+    // 6× the requests and 6× the CPU: the load explains the CPU.
+    let d = w.diagnose("hot_store", "tikv-1");
+    assert_cause(&d, "hot-region", "store/4");
+    assert!(d.other_causes.is_empty(), "{:?}", d.other_causes);
+    // 6× the requests and 20× the CPU, with the read pool queueing: the CPU is saturated
+    // beyond what the load explains.
+    w.metric(4, "thread_cpu_seconds", 16.0)
+        .metric(4, "scheduler_wait_p99_seconds", 0.040);
+    let d = w.diagnose("hot_store", "tikv-1");
+    let mut named = vec![d.cause.clone()];
+    named.extend(d.other_causes.clone());
+    named.sort();
+    assert_eq!(
+        named,
+        vec![
+            Cause::new("cpu-saturation", "store/4"),
+            Cause::new("hot-region", "store/4")
+        ],
+        "{:#?}",
+        d.hypotheses
+    );
+}
+
+#[test]
+fn an_evict_leader_scheduler_of_a_planned_restart_is_not_left_over() {
+    let mut w = World::new();
+    w.evict = vec![5];
+    let d = w.diagnose("evict_leader_leftover", "tikv-2");
+    assert_cause(&d, "leftover-scheduler", "store/5");
+    let mut sections = w.sections();
+    sections.push(ContextSection {
+        name: "operator_planned_work".into(),
+        relevance: 85,
+        content: "[5]".into(),
+    });
+    let brief = TicketBrief {
+        id: 1,
+        subject: "tikv".into(),
+        invariant: "evict_leader_leftover".into(),
+        target: "tikv-2".into(),
+        severity: "warning".into(),
+        summary: "evict-leader on tikv-2".into(),
+        first_seen: AT.into(),
+        last_seen: AT.into(),
+        occurrences: 1,
+        evidence: json!({"observed_at": AT, "metrics": [], "logs": [], "events": []}),
+        timeline: vec![],
+    };
+    let d = diagnose_with(&TikvReasoner, &brief, &sections, &RulesConfig::default());
+    assert_ne!(
+        d.cause.category, "leftover-scheduler",
+        "{:#?}",
+        d.hypotheses
+    );
+}
+
+#[test]
+fn a_store_holding_most_leaders_serves_most_requests_without_a_hot_region() {
+    let mut w = World::new();
+    w.schedulers = vec!["balance-region-scheduler"];
+    w.stores[0] = store(1, "tikv-0", "Up", 80.0, 4);
+    w.stores[1] = store(4, "tikv-1", "Up", 80.0, 80);
+    w.stores[2] = store(5, "tikv-2", "Up", 80.0, 6);
+    w.metric(4, "qps", 9000.0);
+    let d = w.diagnose("leader_imbalance", "cluster");
+    assert_cause(&d, "leader-imbalance", "cluster");
+    assert!(d.other_causes.is_empty(), "{:#?}", d.hypotheses);
+    // The same load on a store with its fair share of leaders is a hot region.
+    let mut hot = World::new();
+    hot.metric(4, "qps", 9000.0);
+    assert_cause(
+        &hot.diagnose("hot_store", "tikv-1"),
+        "hot-region",
+        "store/4",
+    );
+}
