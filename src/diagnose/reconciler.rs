@@ -30,7 +30,9 @@
 
 use super::backend::{BackendError, DiagnosisBackend};
 use super::catalog::CauseCatalog;
-use super::context::{build_prompt, select_similar, similar_section, PastTicket};
+use super::context::{
+    build_prompt_with, select_similar, similar_section, PastTicket, PromptOptions,
+};
 use super::decision_log::{now_rfc3339, DecisionEntry, DecisionLog};
 use super::failure::{ModelFailure, ModelFailureKind};
 use super::ground::{finalize, GroundError};
@@ -336,10 +338,17 @@ impl DiagnosisReconciler {
             ticket: brief.clone(),
             sections,
         };
-        let mut prompt = build_prompt(&req, self.cfg.token_budget);
-        if let Some(c) = self.catalog {
-            prompt.schema = super::model::diagnosis_output_schema_for(c);
-        }
+        // The budget that fits the backend's model (a small local model reads slowly).
+        let prompt = build_prompt_with(
+            &req,
+            &PromptOptions {
+                budget: self
+                    .backend
+                    .context_tokens()
+                    .unwrap_or(self.cfg.token_budget),
+                catalog: self.catalog,
+            },
+        );
         // One span per model call: what was diagnosed and by whom (never the prompt).
         let span =
             tracing::info_span!("diagnose", ticket = brief.id, backend = self.backend.name());

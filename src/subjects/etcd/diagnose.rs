@@ -47,6 +47,14 @@ impl DiagnosisBackend for EtcdPrompt {
         self.0.name()
     }
 
+    fn model(&self) -> &str {
+        self.0.model()
+    }
+
+    fn context_tokens(&self) -> Option<usize> {
+        self.0.context_tokens()
+    }
+
     async fn diagnose(&self, prompt: &PreparedPrompt) -> Result<RawDiagnosis, BackendError> {
         let mut p = prompt.clone();
         p.system = SYSTEM_PROMPT.to_string();
