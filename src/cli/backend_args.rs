@@ -59,6 +59,12 @@ pub struct BackendArgs {
     /// next turn would exceed it, the model is asked for its final answer.
     #[arg(long, default_value_t = crate::diagnose::investigate::budget::DEFAULT_INPUT_TOKENS)]
     pub investigation_tokens: usize,
+    /// Prompt budget of an OpenAI-compatible server, in estimated tokens, system message
+    /// included (default 2048: a small model on a CPU reads ~100 tokens/s; raise it for a
+    /// big model on a GPU). The least relevant context is cut first, and the cuts are
+    /// recorded on the diagnosis.
+    #[arg(long, env = "OPERATOR_CONTEXT_TOKENS")]
+    pub context_tokens: Option<usize>,
 }
 
 impl BackendArgs {
@@ -90,6 +96,9 @@ impl BackendArgs {
                     s.openai.model = m.clone();
                 }
                 s.openai.temperature = self.temperature;
+                if let Some(n) = self.context_tokens {
+                    s.openai.context_tokens = n;
+                }
                 if let Some(t) = timeout {
                     s.openai.timeout = t;
                 }
@@ -128,6 +137,12 @@ mod tests {
         assert_eq!(s.choice, BackendChoice::OpenAi);
         assert_eq!(s.openai.base_url, "http://127.0.0.1:8080");
         assert_eq!(s.openai.model, "qwen2.5-coder-0.5b-instruct");
+        assert_eq!(
+            s.openai.context_tokens,
+            crate::diagnose::context::LOCAL_TOKEN_BUDGET
+        );
+        a.context_tokens = Some(6000);
+        assert_eq!(a.settings().unwrap().openai.context_tokens, 6000);
     }
 
     #[test]

@@ -118,6 +118,13 @@ pub struct EvalArgs {
     /// gateway).
     #[arg(long)]
     pub base_url: Option<String>,
+    /// Prompt budget of an OpenAI-compatible server, in estimated tokens, system message
+    /// included (default 2048, for a small local model; see `operator run --help`).
+    #[arg(long)]
+    pub context_tokens: Option<usize>,
+    /// Per-attempt timeout of a model call, in seconds.
+    #[arg(long)]
+    pub model_timeout_secs: Option<u64>,
     /// Print two JSON reports side by side (and draw both in one picture) instead of
     /// running anything.
     #[arg(long, num_args = 2, value_names = ["A_JSON", "B_JSON"])]
@@ -153,6 +160,13 @@ fn backend_under_test(a: &EvalArgs) -> Result<(BackendUnderTest, String), CliErr
     if let Some(u) = &a.base_url {
         settings.claude.base_url = u.trim_end_matches('/').to_string();
         settings.openai.base_url = u.trim_end_matches('/').to_string();
+    }
+    if let Some(n) = a.context_tokens {
+        settings.openai.context_tokens = n;
+    }
+    if let Some(t) = a.model_timeout_secs {
+        settings.openai.timeout = std::time::Duration::from_secs(t);
+        settings.claude.timeout = std::time::Duration::from_secs(t);
     }
     let model = match a.backend {
         EvalBackend::Rules => "rules-v1".to_string(),

@@ -30,7 +30,9 @@
 
 use super::backend::{BackendError, DiagnosisBackend};
 use super::catalog::CauseCatalog;
-use super::context::{build_prompt, select_similar, similar_section, PastTicket};
+use super::context::{
+    build_prompt_with, select_similar, similar_section, PastTicket, PromptOptions,
+};
 use super::decision_log::{now_rfc3339, DecisionEntry, DecisionLog};
 use super::failure::{ModelFailure, ModelFailureKind};
 use super::ground::{finalize, GroundError};
@@ -364,14 +366,18 @@ impl DiagnosisReconciler {
             ticket: brief.clone(),
             sections,
         };
-        let prompt = match self.catalog {
-            Some(c) => build_prompt(
-                &req,
-                super::model::budget_for_vocabulary(c, self.cfg.token_budget),
-            )
-            .with_vocabulary(c),
-            None => build_prompt(&req, self.cfg.token_budget),
-        };
+        // The budget that fits the backend's model (a small local model reads slowly),
+        // in the subject's vocabulary (its system prompt, causes, actions and citations).
+        let prompt = build_prompt_with(
+            &req,
+            &PromptOptions {
+                budget: self
+                    .backend
+                    .context_tokens()
+                    .unwrap_or(self.cfg.token_budget),
+                catalog: self.catalog,
+            },
+        );
         // One span per model call: what was diagnosed and by whom (never the prompt).
         let span =
             tracing::info_span!("diagnose", ticket = brief.id, backend = self.backend.name());

@@ -157,6 +157,12 @@ pub trait DiagnosisBackend: Send + Sync {
     fn model(&self) -> &str {
         ""
     }
+    /// The prompt budget that fits this backend's model, in estimated tokens (system
+    /// message included); `None`: the reconciler's default
+    /// ([`crate::diagnose::context::DEFAULT_TOKEN_BUDGET`]).
+    fn context_tokens(&self) -> Option<usize> {
+        None
+    }
     /// Produces a raw (unvalidated) diagnosis for the prompt.
     async fn diagnose(&self, req: &PreparedPrompt) -> Result<RawDiagnosis, BackendError>;
     /// The backend's tool-use conversation, when it can hold one (the model backends):

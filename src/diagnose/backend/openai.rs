@@ -13,11 +13,13 @@
 //!
 //! `response_format` constrains the *syntax* (llama.cpp and Ollama compile the schema into
 //! a grammar) but the model never reads the schema's descriptions: the server does not
-//! put them in the prompt. A small model then fills the fields without knowing what the
-//! cause categories mean. So the schema also travels in the system message
-//! ([`OpenAiConfig::schema_in_prompt`], on by default), as OpenAI's own servers do
-//! internally. The chat format is the server's business: llama.cpp applies the GGUF's
-//! own template (`--jinja`), Ollama its Modelfile's, vLLM the tokenizer's.
+//! put them in the prompt. The prompt builder therefore lists the catalog's causes and
+//! the answer's fields in the system message itself (`diagnose::context`), once and
+//! briefly; copying the whole schema there as well ([`OpenAiConfig::schema_in_prompt`],
+//! off by default) costs thousands of prompt tokens, which a small model on a CPU reads
+//! at ~100 tokens/s. The prompt's size is [`OpenAiConfig::context_tokens`]
+//! (`--context-tokens`). The chat format is the server's business: llama.cpp applies the
+//! GGUF's own template (`--jinja`), Ollama its Modelfile's, vLLM the tokenizer's.
 //!
 //! # Tools
 //!
@@ -56,6 +58,12 @@ pub struct OpenAiConfig {
     pub temperature: Option<f64>,
     /// Whether the system message also carries the output schema (see the module docs).
     pub schema_in_prompt: bool,
+    /// The prompt budget, in estimated tokens (see the module docs).
+    pub context_tokens: usize,
+    /// `maxItems` put on every array of the answer's schema
+    /// ([`crate::diagnose::context::bound_arrays`]); `None` for a server that rejects
+    /// array bounds in a strict schema.
+    pub max_items: Option<usize>,
     /// Per-attempt timeout, covering the whole exchange (a trickled body included).
     pub timeout: Duration,
     /// Largest answer body read (default [`super::MAX_RESPONSE_BYTES`]).
@@ -86,7 +94,9 @@ impl Default for OpenAiConfig {
             api_key: None,
             max_tokens: 4096,
             temperature: None,
-            schema_in_prompt: true,
+            schema_in_prompt: false,
+            context_tokens: crate::diagnose::context::LOCAL_TOKEN_BUDGET,
+            max_items: Some(crate::diagnose::context::LOCAL_MAX_ITEMS),
             timeout: Duration::from_secs(600),
             max_body_bytes: super::MAX_RESPONSE_BYTES,
             retry: RetryPolicy::default(),
@@ -249,7 +259,15 @@ impl OpenAiBackend {
                 ChatMessage::User(prompt.user.clone()),
             ],
             tools: vec![],
-            response_format: Some(json_schema_format("diagnosis", &prompt.schema)),
+            response_format: Some(json_schema_format("diagnosis", &self.answer_schema(prompt))),
+        }
+    }
+
+    /// The schema the server enforces: the prompt's, with arrays bounded when configured.
+    pub fn answer_schema(&self, prompt: &PreparedPrompt) -> Value {
+        match self.cfg.max_items {
+            Some(n) => crate::diagnose::context::bound_arrays(&prompt.schema, n),
+            None => prompt.schema.clone(),
         }
     }
 
@@ -494,6 +512,10 @@ impl DiagnosisBackend for OpenAiBackend {
 
     fn tool_chat(&self) -> Option<&dyn crate::diagnose::investigate::ToolChat> {
         Some(self)
+    }
+
+    fn context_tokens(&self) -> Option<usize> {
+        Some(self.cfg.context_tokens)
     }
 
     async fn diagnose(&self, prompt: &PreparedPrompt) -> Result<RawDiagnosis, BackendError> {

@@ -46,6 +46,14 @@ impl DiagnosisBackend for EtcdPrompt {
         self.0.name()
     }
 
+    fn model(&self) -> &str {
+        self.0.model()
+    }
+
+    fn context_tokens(&self) -> Option<usize> {
+        self.0.context_tokens()
+    }
+
     async fn diagnose(&self, prompt: &PreparedPrompt) -> Result<RawDiagnosis, BackendError> {
         let p = prompt.clone().with_vocabulary(&CATALOG);
         self.0.diagnose(&p).await
