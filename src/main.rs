@@ -171,7 +171,10 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         backend,
         Arc::new(StoreQueue::new(store.clone())),
         Arc::new(Sources(vec![
-            Arc::new(SnapshotContext::new(latest)),
+            Arc::new(SnapshotContext::new(
+                latest,
+                operator::subjects::tikv::snapshot::CONTEXT_SECTIONS,
+            )),
             Arc::new(PromMetricsWindow::new(
                 operator::subject::Subject::runtime(&**controller.subject()),
                 controller.subject().spec().name(),

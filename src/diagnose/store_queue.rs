@@ -144,17 +144,52 @@ impl TicketQueue for StoreQueue {
     }
 }
 
+/// One context section taken from the latest snapshot: the snapshot's top-level field,
+/// the section's name in the prompt, and its relevance (cut lowest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotSection {
+    /// Top-level field of the snapshot's JSON.
+    pub field: &'static str,
+    /// Section name (a subject's state section is also its citation kind).
+    pub name: &'static str,
+    /// 0..=255.
+    pub relevance: u8,
+}
+
+const fn section(field: &'static str, name: &'static str, relevance: u8) -> SnapshotSection {
+    SnapshotSection {
+        field,
+        name,
+        relevance,
+    }
+}
+
+/// The sections every subject's snapshot may carry: container states, probes, metrics,
+/// the metrics source's error, recent runtime events and log lines.
+pub const GENERIC_SECTIONS: &[SnapshotSection] = &[
+    section("containers", "containers", 85),
+    section("probes", "status_probes", 75),
+    section("metrics", "metrics", 70),
+    section("prometheus_error", "prometheus_error", 60),
+    section("events", "recent_docker_events", 80),
+    section("logs", "log_lines", 65),
+];
+
 /// [`ContextSource`] from the monitor's latest snapshot: the cluster state a human would
-/// look at next to the ticket (PD's stores and members, region health, container
-/// states, probes, metrics, recent events and log lines).
+/// look at next to the ticket: the subject's own state sections (TiKV: PD's stores and
+/// members, region health), then [`GENERIC_SECTIONS`].
 pub struct SnapshotContext {
     latest: LatestSnapshot,
+    subject_sections: &'static [SnapshotSection],
 }
 
 impl SnapshotContext {
-    /// Context from the shared latest snapshot.
-    pub fn new(latest: LatestSnapshot) -> Self {
-        Self { latest }
+    /// Context from the shared latest snapshot, with the subject's sections first.
+    pub fn new(latest: LatestSnapshot, subject_sections: &'static [SnapshotSection]) -> Self {
+        Self {
+            latest,
+            subject_sections,
+        }
     }
 }
 
@@ -174,14 +209,9 @@ impl ContextSource for SnapshotContext {
                 });
             }
         };
-        push("pd_state", 80, snap.get("pd"));
-        push("pd_error", 90, snap.get("pd_error"));
-        push("containers", 85, snap.get("containers"));
-        push("status_probes", 75, snap.get("probes"));
-        push("metrics", 70, snap.get("metrics"));
-        push("prometheus_error", 60, snap.get("prometheus_error"));
-        push("recent_docker_events", 80, snap.get("events"));
-        push("log_lines", 65, snap.get("logs"));
+        for s in self.subject_sections.iter().chain(GENERIC_SECTIONS) {
+            push(s.name, s.relevance, snap.get(s.field));
+        }
         out
     }
 }

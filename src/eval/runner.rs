@@ -705,7 +705,10 @@ async fn drive(
     let mut reconciler = DiagnosisReconciler::new(
         backend.backend.clone(),
         Arc::new(StoreQueue::new(store.clone())),
-        Arc::new(SnapshotContext::new(latest.clone())),
+        Arc::new(SnapshotContext::new(
+            latest.clone(),
+            crate::subjects::tikv::snapshot::CONTEXT_SECTIONS,
+        )),
         ReconcilerConfig {
             holder: "operator-eval".into(),
             poll_interval: cfg.wall(ReconcilerConfig::default().poll_interval),

@@ -394,3 +394,18 @@ pub fn update_offline_progress(
         })
         .collect()
 }
+
+/// TiKV's own sections of the diagnosis context, before the generic ones: PD's view
+/// (`pd_state`, also the citation kind of a PD state path) and PD's error.
+pub const CONTEXT_SECTIONS: &[crate::diagnose::store_queue::SnapshotSection] = &[
+    crate::diagnose::store_queue::SnapshotSection {
+        field: "pd",
+        name: "pd_state",
+        relevance: 80,
+    },
+    crate::diagnose::store_queue::SnapshotSection {
+        field: "pd_error",
+        name: "pd_error",
+        relevance: 90,
+    },
+];
