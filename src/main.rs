@@ -173,7 +173,10 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         backend,
         queue.clone(),
         Arc::new(Sources(vec![
-            Arc::new(SnapshotContext::new(latest)),
+            Arc::new(SnapshotContext::new(
+                latest,
+                operator::subjects::tikv::snapshot::CONTEXT_SECTIONS,
+            )),
             Arc::new(operator::diagnose::store_queue::RelatedTickets::new(
                 store.clone(),
                 operator::diagnose::store_queue::RELATED_WINDOW,

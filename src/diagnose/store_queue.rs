@@ -230,17 +230,56 @@ impl TicketQueue for StoreQueue {
     }
 }
 
+/// One context section taken from the latest snapshot: the snapshot's top-level field,
+/// the section's name in the prompt, and its relevance (cut lowest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotSection {
+    /// Top-level field of the snapshot's JSON.
+    pub field: &'static str,
+    /// Section name (a subject's state section is also its citation kind).
+    pub name: &'static str,
+    /// 0..=255.
+    pub relevance: u8,
+    /// Left out when the field is an empty list (a list whose emptiness says nothing,
+    /// such as the operator's planned work when there is none).
+    pub omit_empty: bool,
+}
+
+const fn section(field: &'static str, name: &'static str, relevance: u8) -> SnapshotSection {
+    SnapshotSection {
+        field,
+        name,
+        relevance,
+        omit_empty: false,
+    }
+}
+
+/// The sections every subject's snapshot may carry: container states, probes, metrics,
+/// the metrics source's error, recent runtime events and log lines.
+pub const GENERIC_SECTIONS: &[SnapshotSection] = &[
+    section("containers", "containers", 85),
+    section("probes", "status_probes", 75),
+    section("metrics", "metrics", 70),
+    section("prometheus_error", "prometheus_error", 60),
+    section("events", "recent_docker_events", 80),
+    section("logs", "log_lines", 65),
+];
+
 /// [`ContextSource`] from the monitor's latest snapshot: the cluster state a human would
-/// look at next to the ticket (PD's stores and members, region health, container
-/// states, probes, metrics, recent events and log lines).
+/// look at next to the ticket: the subject's own state sections (TiKV: PD's stores and
+/// members, region health), then [`GENERIC_SECTIONS`].
 pub struct SnapshotContext {
     latest: LatestSnapshot,
+    subject_sections: &'static [SnapshotSection],
 }
 
 impl SnapshotContext {
-    /// Context from the shared latest snapshot.
-    pub fn new(latest: LatestSnapshot) -> Self {
-        Self { latest }
+    /// Context from the shared latest snapshot, with the subject's sections first.
+    pub fn new(latest: LatestSnapshot, subject_sections: &'static [SnapshotSection]) -> Self {
+        Self {
+            latest,
+            subject_sections,
+        }
     }
 }
 
@@ -260,22 +299,12 @@ impl ContextSource for SnapshotContext {
                 });
             }
         };
-        push("pd_state", 80, snap.get("pd"));
-        push("pd_error", 90, snap.get("pd_error"));
-        push("containers", 85, snap.get("containers"));
-        push("status_probes", 75, snap.get("probes"));
-        push("metrics", 70, snap.get("metrics"));
-        push("prometheus_error", 60, snap.get("prometheus_error"));
-        push("recent_docker_events", 80, snap.get("events"));
-        push("log_lines", 65, snap.get("logs"));
-        // What the operator itself is doing (a planned restart, an upgrade): work it
-        // knows of is not a fault.
-        push(
-            "operator_planned_work",
-            85,
-            snap.get("upgrading_store_ids")
-                .filter(|v| v.as_array().is_some_and(|a| !a.is_empty())),
-        );
+        for s in self.subject_sections.iter().chain(GENERIC_SECTIONS) {
+            let v = snap
+                .get(s.field)
+                .filter(|v| !(s.omit_empty && v.as_array().is_some_and(|a| a.is_empty())));
+            push(s.name, s.relevance, v);
+        }
         out
     }
 }

@@ -714,7 +714,10 @@ async fn drive(
                 .with_window(cfg.wall(crate::diagnose::store_queue::RELATED_WINDOW)),
         ),
         Arc::new(Sources(vec![
-            Arc::new(SnapshotContext::new(latest.clone())),
+            Arc::new(SnapshotContext::new(
+                latest.clone(),
+                crate::subjects::tikv::snapshot::CONTEXT_SECTIONS,
+            )),
             Arc::new(RelatedTickets::new(
                 store.clone(),
                 cfg.wall(crate::diagnose::store_queue::RELATED_WINDOW),

@@ -213,7 +213,7 @@ async fn run(env: Env, a: RunArgs) -> Result<(), CliError> {
     let diagnoser = DiagnosisReconciler::new(
         super::diagnose::select_backend(),
         Arc::new(StoreQueue::new(store.clone())),
-        Arc::new(Sources(vec![Arc::new(SnapshotContext::new(latest))])),
+        Arc::new(Sources(vec![Arc::new(SnapshotContext::new(latest, &[]))])),
         ReconcilerConfig::default(),
     )
     .with_catalog(&super::catalog::CATALOG)

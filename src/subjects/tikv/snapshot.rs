@@ -394,3 +394,28 @@ pub fn update_offline_progress(
         })
         .collect()
 }
+
+/// TiKV's own sections of the diagnosis context, before the generic ones: PD's view
+/// (`pd_state`, also the citation kind of a PD state path) and PD's error.
+pub const CONTEXT_SECTIONS: &[crate::diagnose::store_queue::SnapshotSection] = &[
+    crate::diagnose::store_queue::SnapshotSection {
+        field: "pd",
+        name: "pd_state",
+        relevance: 80,
+        omit_empty: false,
+    },
+    crate::diagnose::store_queue::SnapshotSection {
+        field: "pd_error",
+        name: "pd_error",
+        relevance: 90,
+        omit_empty: false,
+    },
+    // What the operator itself is doing (a planned restart, an upgrade): work it knows
+    // of is not a fault.
+    crate::diagnose::store_queue::SnapshotSection {
+        field: "upgrading_store_ids",
+        name: "operator_planned_work",
+        relevance: 85,
+        omit_empty: true,
+    },
+];
