@@ -472,3 +472,71 @@ fn status_shows_where_the_cluster_state_lives() {
     assert_eq!(doc["stateExists"], false);
     assert!(!want.exists(), "status is read-only");
 }
+
+#[test]
+fn status_api_shows_what_a_running_operator_reports_and_names_an_address_that_does_not_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = closed_port();
+    let mut c = operator(dir.path(), dir.path());
+    c.args(["status", "--api", &format!("http://{closed}")]);
+    let (code, stdout, stderr) = run(c);
+    assert_eq!((code, stdout.as_str()), (Some(1), ""));
+    assert_eq!(
+        stderr,
+        format!("error: the operator's API at http://{closed}: connection refused at {closed} (nothing listens there; is the operator's API running?)\n")
+    );
+
+    // The document the operator's server writes for /api/v1/status.
+    let status = operator::reconcile::PassStatus {
+        finished_at: Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000)),
+        ok: true,
+        waits: vec!["PD to elect a leader".into()],
+        ..Default::default()
+    };
+    let body = serde_json::to_string(&status).unwrap();
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut s in server.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let asked = String::from_utf8_lossy(&buf[..n]).starts_with("GET /api/v1/status ");
+            let (head, b) = if asked {
+                ("200 OK", body.as_str())
+            } else {
+                ("404 Not Found", "not found")
+            };
+            let _ = s.write_all(
+                format!("HTTP/1.1 {head}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{b}", b.len()).as_bytes(),
+            );
+        }
+    });
+    let mut c = operator(dir.path(), dir.path());
+    c.args(["status", "--api", &format!("http://{addr}")]);
+    let (code, stdout, stderr) = run(c);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stdout,
+        format!("Operator at http://{addr}: converging\nLast pass: 2027-01-15T08:00:00Z (ok)\nLast success: never\nWaiting for:\n  - PD to elect a leader\n")
+    );
+    let mut c = operator(dir.path(), dir.path());
+    c.args(["status", "--api", &format!("http://{addr}"), "-o", "json"]);
+    let (code, stdout, _) = run(c);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["waits"][0], "PD to elect a leader");
+    assert!(v.get("lastSuccess").is_some(), "camelCase keys: {stdout}");
+
+    // --api is the controller's view; -f and --pd are the cluster's: one at a time.
+    let mut c = operator(dir.path(), dir.path());
+    c.args([
+        "status",
+        "--api",
+        &format!("http://{addr}"),
+        "--pd",
+        "http://127.0.0.1:2379",
+    ]);
+    let (code, _, stderr) = run(c);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}

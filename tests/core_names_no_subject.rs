@@ -13,6 +13,7 @@ const CORE: &[&str] = &[
     "src/cli/mod.rs",
     "src/cli/api_access.rs",
     "src/cli/backend_args.rs",
+    "src/cli/controller_status.rs",
     "src/cli/incidents.rs",
     "src/cli/output.rs",
     "src/cli/reach.rs",

@@ -69,7 +69,11 @@ pub(crate) fn render(api: &str, v: &Value) -> String {
             .unwrap_or_default()
     };
     let text = |key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
-    let time = |key: &str| v.get(key).and_then(time_text).unwrap_or_else(|| "never".into());
+    let time = |key: &str| {
+        v.get(key)
+            .and_then(time_text)
+            .unwrap_or_else(|| "never".into())
+    };
     let state = if v.get("converged").and_then(Value::as_bool) == Some(true) {
         "converged"
     } else {
@@ -131,11 +135,26 @@ mod tests {
             "spec_error": null
         });
         let text = render("http://127.0.0.1:9464", &v);
-        assert!(text.starts_with("Operator at http://127.0.0.1:9464: converging\n"), "{text}");
-        assert!(text.contains("Last pass: 2027-01-15T08:00:00Z (ok)"), "{text}");
-        assert!(text.contains("Waiting for:\n  - PD to elect a leader"), "{text}");
-        assert!(text.contains("Refused:\n  - scale-in to 2 stores: max-replicas is 3"), "{text}");
-        assert!(!text.contains("Faults:") && !text.contains("Spec on disk"), "{text}");
+        assert!(
+            text.starts_with("Operator at http://127.0.0.1:9464: converging\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Last pass: 2027-01-15T08:00:00Z (ok)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Waiting for:\n  - PD to elect a leader"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Refused:\n  - scale-in to 2 stores: max-replicas is 3"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Faults:") && !text.contains("Spec on disk"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -146,8 +165,14 @@ mod tests {
             "last_success": null, "spec_error": "cluster.yaml:3:7: expected a number"
         });
         let text = render("http://op:9464", &v);
-        assert!(text.contains("Last pass: never (failed: PD unreachable)"), "{text}");
+        assert!(
+            text.contains("Last pass: never (failed: PD unreachable)"),
+            "{text}"
+        );
         assert!(text.contains("Last success: never"), "{text}");
-        assert!(text.contains("cluster.yaml:3:7: expected a number"), "{text}");
+        assert!(
+            text.contains("cluster.yaml:3:7: expected a number"),
+            "{text}"
+        );
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod api_access;
 pub mod backend_args;
+mod controller_status;
 pub mod eval;
 pub mod incidents;
 pub mod output;
@@ -205,6 +206,10 @@ pub struct StatusArgs {
     /// The state directory to show [default: $XDG_STATE_HOME/operator/<cluster>].
     #[arg(long, env = "OPERATOR_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// A running operator's API (http:// or https://): show what the controller reports
+    /// about its last pass (converged, waiting for, refused, faults, spec errors).
+    #[arg(long, value_parser = state::parse_http_url, conflicts_with_all = ["file", "pd"])]
+    pub api: Option<String>,
     /// Output format.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -387,6 +392,21 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
         Command::Eval(a) => eval::eval(a).await,
         Command::Demo(a) => eval::demo(a).await,
         Command::Chaos(a) if a.state.file.is_none() => chaos(&env, a, None).await,
+        Command::Status(StatusArgs {
+            api: Some(api),
+            output,
+            ..
+        }) => {
+            let doc = controller_status::fetch(&api).await?;
+            match output.output {
+                OutputFormat::Table | OutputFormat::Wide => {
+                    print!("{}", controller_status::render(&api, &doc))
+                }
+                OutputFormat::Name => println!("operator/{api}"),
+                fmt => print!("{}", output::structured(&doc, fmt)?),
+            }
+            Ok(())
+        }
         // The spec's `kind` selects the subject; commands without a spec go to the
         // first registered one (the default kind).
         cmd @ (Command::Validate(_)
