@@ -231,17 +231,23 @@ pub fn decide(mut candidates: Vec<Candidate>, fallback_target: &str) -> Decision
     }
 }
 
-/// Whether two hypotheses rest on separate evidence: no supporting finding in common,
-/// and no supporting finding of one among (or quoted by) the other's contradictions.
+/// A finding at least this heavy for either hypothesis is defining, not a shared symptom.
+const DEFINING: f64 = 1.5;
+
+/// Whether two hypotheses rest on separate evidence: no defining supporting finding in
+/// common (a shared symptom, such as the store being unreachable, does not make two
+/// causes rivals), and no supporting finding of one among (or quoted by) the other's
+/// contradictions.
 fn independent(a: &Candidate, b: &Candidate) -> bool {
-    let quoted = |f: &Finding, against: &[Finding]| {
-        against
+    let same = |f: &Finding, x: &Finding| x.claim.contains(&f.claim) || f.claim.contains(&x.claim);
+    let shared_defining = a.supporting.iter().any(|f| {
+        b.supporting
             .iter()
-            .any(|x| x.claim.contains(&f.claim) || f.claim.contains(&x.claim))
-    };
-    !a.supporting
-        .iter()
-        .any(|f| quoted(f, &b.supporting) || quoted(f, &b.contradicting))
+            .any(|x| same(f, x) && f.weight.max(x.weight) >= DEFINING)
+    });
+    let quoted = |f: &Finding, against: &[Finding]| against.iter().any(|x| same(f, x));
+    !shared_defining
+        && !a.supporting.iter().any(|f| quoted(f, &b.contradicting))
         && !b.supporting.iter().any(|f| quoted(f, &a.contradicting))
 }
 

@@ -453,6 +453,9 @@ fn down_hypotheses(f: &Facts, st: &StoreFacts) -> Vec<Candidate> {
         part.contradict(1.5, w);
     }
     let oomed = st.oom_killed || st.oom_events > 0;
+    // A process that logged failing PD heartbeats was alive and cut off; if it died since,
+    // its death does not undo that: a cascade on one store.
+    let cut_off_before = st.own_heartbeat_failures > 0 && (st.exited() || st.deaths > 0);
     if st.exited() {
         let code = st
             .exit_code
@@ -461,7 +464,9 @@ fn down_hypotheses(f: &Facts, st: &StoreFacts) -> Vec<Candidate> {
         let w = format!("{name}'s container has exited{code}");
         exit.support(2.0, w.clone());
         oom.support(1.0, w.clone());
-        part.contradict(2.5, format!("{w}; a partition leaves the process running"));
+        if !cut_off_before {
+            part.contradict(2.5, format!("{w}; a partition leaves the process running"));
+        }
     } else if st.deaths > 0 {
         let code = st
             .exit_code
@@ -470,7 +475,7 @@ fn down_hypotheses(f: &Facts, st: &StoreFacts) -> Vec<Candidate> {
         let w = format!("the container of {name} died{code}");
         exit.support(1.5, w.clone());
         oom.support(0.5, w.clone());
-        if st.running() != Some(true) {
+        if st.running() != Some(true) && !cut_off_before {
             part.contradict(2.0, format!("{w}; a partition leaves the process running"));
         }
     }
@@ -503,7 +508,15 @@ fn down_hypotheses(f: &Facts, st: &StoreFacts) -> Vec<Candidate> {
             oom.contradict(2.0, w);
         }
     }
-    if st.own_heartbeat_failures > 0 {
+    if cut_off_before {
+        part.support(
+            2.0,
+            format!(
+                "{name}'s process logged {} failed PD heartbeat(s) before it died: it was cut off while alive",
+                st.own_heartbeat_failures
+            ),
+        );
+    } else if st.own_heartbeat_failures > 0 {
         let w = format!(
             "{name}'s own process logs {} failed PD heartbeat(s): it is alive",
             st.own_heartbeat_failures

@@ -572,3 +572,31 @@ fn a_store_holding_most_leaders_serves_most_requests_without_a_hot_region() {
         "store/4",
     );
 }
+
+#[test]
+fn a_store_cut_off_and_then_killed_is_two_causes_and_a_plain_kill_is_one() {
+    let mut w = World::new();
+    w.container("tikv-1", "exited", Some(137), false)
+        .store_state(4, "Disconnected");
+    assert_cause(
+        &w.diagnose("store_down", "tikv-1"),
+        "process-exit",
+        "store/4",
+    );
+    assert!(w.diagnose("store_down", "tikv-1").other_causes.is_empty());
+    // Its own process had logged failing heartbeats before it died.
+    w.logs = vec![json!({"container": "demo-tikv-1", "message": "[ERROR] store heartbeat failed"})];
+    let d = w.diagnose("store_down", "tikv-1");
+    let mut named = vec![d.cause.clone()];
+    named.extend(d.other_causes.clone());
+    named.sort();
+    assert_eq!(
+        named,
+        vec![
+            Cause::new("network-partition", "store/4"),
+            Cause::new("process-exit", "store/4")
+        ],
+        "{:#?}",
+        d.hypotheses
+    );
+}
