@@ -287,6 +287,16 @@ fn json_output_is_camel_case_and_tickets_show_renders_the_diagnosis_once() {
     assert!(keys.iter().any(|k| *k == "firstSeen"), "{keys:?}");
     assert!(keys.iter().all(|k| !k.contains('_')), "{keys:?}");
 
+    // `-o wide` is the table with every column.
+    let (_, table, _) = cmd(&["tickets", "list"]);
+    let (code, wide, stderr) = cmd(&["tickets", "list", "-o", "wide"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let header = |t: &str| t.lines().next().unwrap_or_default().to_string();
+    assert!(!header(&table).contains("FIRST SEEN"), "{table}");
+    for col in ["SUBJECT", "FIRST SEEN", "RESOLVED", "DIAGNOSED"] {
+        assert!(header(&wide).contains(col), "{col}: {wide}");
+    }
+
     // Diagnose with the offline rules engine, then show: one Markdown rendering.
     let (code, stdout, stderr) = cmd(&["diagnose", "1"]);
     assert_eq!(code, Some(0), "{stderr}");
