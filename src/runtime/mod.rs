@@ -165,6 +165,21 @@ pub enum ContainerStatus {
     Dead,
 }
 
+impl ContainerStatus {
+    /// Docker's lower-case name for the state (`running`, `exited`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Restarting => "restarting",
+            Self::Exited => "exited",
+            Self::Removing => "removing",
+            Self::Dead => "dead",
+        }
+    }
+}
+
 /// One owned container as observed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservedContainer {

@@ -175,18 +175,6 @@ impl EtcdSubject {
     }
 }
 
-fn state_name(s: ContainerStatus) -> &'static str {
-    match s {
-        ContainerStatus::Created => "created",
-        ContainerStatus::Running => "running",
-        ContainerStatus::Paused => "paused",
-        ContainerStatus::Restarting => "restarting",
-        ContainerStatus::Exited => "exited",
-        ContainerStatus::Removing => "removing",
-        ContainerStatus::Dead => "dead",
-    }
-}
-
 /// A runtime event in words (`die exit_code=137`), as evidence.
 pub fn event_evidence(e: &RuntimeEvent) -> EventEvidence {
     let mut what = e.raw_action.clone();
@@ -388,7 +376,7 @@ impl Subject for EtcdSubject {
         let mut logs = Vec::new();
         for o in ordinals {
             let c = containers.get(&o);
-            let state = c.map_or("absent", |c| state_name(c.status)).to_string();
+            let state = c.map_or("absent", |c| c.status.as_str()).to_string();
             let container = names.container(o);
             let answered = observed.probes.get(&o).is_some_and(|p| p.status.is_some());
             if c.is_some() && !(state == "running" && answered) {

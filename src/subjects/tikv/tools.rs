@@ -458,22 +458,10 @@ fn promql(a: &Value) -> Result<&str, ToolError> {
     Ok(q)
 }
 
-fn status_name(s: ContainerStatus) -> &'static str {
-    match s {
-        ContainerStatus::Created => "created",
-        ContainerStatus::Running => "running",
-        ContainerStatus::Paused => "paused",
-        ContainerStatus::Restarting => "restarting",
-        ContainerStatus::Exited => "exited",
-        ContainerStatus::Removing => "removing",
-        ContainerStatus::Dead => "dead",
-    }
-}
-
 fn state_json(c: &ObservedContainer, full: bool) -> Value {
     let mut v = json!({
         "name": c.name,
-        "status": status_name(c.status),
+        "status": c.status.as_str(),
         "exit_code": c.exit_code,
         "oom_killed": c.oom_killed,
         "started_at": c.started_at.map(rfc3339),
@@ -489,7 +477,7 @@ fn state_json(c: &ObservedContainer, full: bool) -> Value {
 }
 
 fn state_line(c: &ObservedContainer) -> String {
-    let mut s = format!("{} {}", c.name, status_name(c.status));
+    let mut s = format!("{} {}", c.name, c.status.as_str());
     if c.status == ContainerStatus::Exited {
         if let Some(code) = c.exit_code {
             s.push_str(&format!(" ({code})"));
