@@ -39,6 +39,38 @@ fn spec_for(run: &TestRun, members: u32) -> EtcdClusterSpec {
     s
 }
 
+/// The last output lines of every member container that is not running: what a
+/// convergence timeout needs to be understood (the containers are gone afterwards).
+async fn stopped_members_logs(subject: &EtcdSubject) -> String {
+    let rt = subject.runtime();
+    let cluster = subject.spec().name().to_string();
+    let Ok(owned) = rt
+        .list_owned(&cluster, &subject.spec().network_name())
+        .await
+    else {
+        return "(could not list the containers)".into();
+    };
+    let mut out = String::new();
+    for c in owned
+        .containers
+        .iter()
+        .filter(|c| c.status != operator::runtime::ContainerStatus::Running)
+    {
+        out.push_str(&format!(
+            "--- {} ({:?}, exit {:?}):\n",
+            c.name, c.status, c.exit_code
+        ));
+        for l in rt
+            .logs(&cluster, &c.name, None, 30)
+            .await
+            .unwrap_or_default()
+        {
+            out.push_str(&format!("{}\n", l.text));
+        }
+    }
+    out
+}
+
 /// Passes until converged; returns the steps applied. Panics on timeout.
 async fn converge(c: &Controller<EtcdSubject>, timeout: Duration) -> Vec<String> {
     let started = Instant::now();
@@ -51,10 +83,12 @@ async fn converge(c: &Controller<EtcdSubject>, timeout: Duration) -> Vec<String>
         if r.is_ok() && st.converged {
             return applied.into_inner().unwrap();
         }
-        assert!(
-            started.elapsed() < timeout,
-            "not converged after {timeout:?}: {r:?} {st:?}"
-        );
+        if started.elapsed() >= timeout {
+            panic!(
+                "not converged after {timeout:?}: {r:?} {st:?}\n{}",
+                stopped_members_logs(c.subject()).await
+            );
+        }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }

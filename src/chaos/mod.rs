@@ -28,10 +28,12 @@
 mod blkio;
 pub mod cli;
 pub mod commands;
+mod error;
 mod faults;
 mod helpers;
 pub mod model;
 pub mod process;
+mod resolve;
 mod revert;
 pub mod sim;
 pub mod store;
@@ -65,103 +67,9 @@ const HOST_CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// Where that helper sees it.
 const HOST_CGROUP_MOUNT: &str = "/host-cgroup";
 
-/// Faults that work without netem, for the [`ChaosError::NetemUnavailable`] message.
-const WORKING_NETWORK_FAULTS: &str = "loss (iptables statistic), bandwidth (tc tbf), \
-     partition (iptables), disconnect, pause (cgroup freezer), disk-throttle (cgroup v1 blkio), \
-     and slow-disk on simulated TiKV";
-
-/// Errors of the chaos toolkit.
-#[derive(Debug, thiserror::Error)]
-pub enum ChaosError {
-    /// The container runtime failed.
-    #[error(transparent)]
-    Runtime(#[from] RuntimeError),
-    /// The experiment store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The fault's parameters are invalid.
-    #[error("invalid fault: {0}")]
-    InvalidFault(String),
-    /// No owned container matches the target.
-    #[error("no container of cluster {cluster:?} matches target {target}")]
-    TargetNotFound {
-        /// The target.
-        target: String,
-        /// The cluster.
-        cluster: String,
-    },
-    /// A container of that name exists but is not owned by the cluster: never touched.
-    #[error("{name:?} exists but is not owned by cluster {cluster:?}; chaos only touches the cluster's own containers")]
-    TargetNotOwned {
-        /// The name.
-        name: String,
-        /// The cluster.
-        cluster: String,
-    },
-    /// The target must be running for this fault.
-    #[error("{container:?} is {status:?}; the {fault} fault needs it running")]
-    TargetNotRunning {
-        /// Container.
-        container: String,
-        /// Its state.
-        status: ContainerStatus,
-        /// Fault name.
-        fault: &'static str,
-    },
-    /// The target has no address on the cluster network.
-    #[error("{container:?} has no address on network {network:?}")]
-    NoAddress {
-        /// Container.
-        container: String,
-        /// Network.
-        network: String,
-    },
-    /// The kernel has no netem qdisc, so latency cannot be injected.
-    #[error(
-        "the netem qdisc is unavailable on this kernel (tc said: {detail}), so latency \
-             cannot be injected here; faults that work: {WORKING_NETWORK_FAULTS}"
-    )]
-    NetemUnavailable {
-        /// tc's answer.
-        detail: String,
-    },
-    /// The fault cannot be applied to this kind of target.
-    #[error("{fault} is not supported on {target}: {reason}")]
-    Unsupported {
-        /// Fault name.
-        fault: &'static str,
-        /// Target.
-        target: String,
-        /// Why, and what to do instead.
-        reason: String,
-    },
-    /// The helper image is missing.
-    #[error("chaos helper image {0:?} is not available locally; build it with `make images`")]
-    HelperImageMissing(String),
-    /// A command in a helper or target failed.
-    #[error("`{command}` in {container:?} exited with {exit_code}: {output}")]
-    CommandFailed {
-        /// Container it ran in.
-        container: String,
-        /// The command.
-        command: String,
-        /// Exit code.
-        exit_code: i64,
-        /// Output.
-        output: String,
-    },
-    /// A simulator admin call failed.
-    #[error("simulator call {url} failed: {detail}")]
-    Http {
-        /// URL.
-        url: String,
-        /// Error.
-        detail: String,
-    },
-    /// No experiment has that id in this cluster.
-    #[error("no chaos experiment {0:?} in this cluster")]
-    UnknownExperiment(String),
-}
+pub use error::ChaosError;
+pub use resolve::resolve;
+use resolve::{is_helper, short_name};
 
 /// What a bulk revert did.
 #[derive(Debug, Default)]
@@ -192,69 +100,6 @@ impl std::fmt::Debug for Chaos {
             .field("store", &self.store)
             .finish_non_exhaustive()
     }
-}
-
-fn short_name<'a>(cluster: &str, container: &'a str) -> &'a str {
-    container
-        .strip_prefix(cluster)
-        .and_then(|s| s.strip_prefix('-'))
-        .unwrap_or(container)
-}
-
-fn is_helper(c: &ObservedContainer) -> bool {
-    c.label(labels::COMPONENT) == Some(HELPER_COMPONENT)
-}
-
-/// Finds the owned container a single-container target names.
-///
-/// # Guarantees
-///
-/// Only containers in `owned.containers` (which carry the cluster's ownership labels)
-/// can be returned; helpers are never targets. A matching name among
-/// `owned.foreign_names` yields [`ChaosError::TargetNotOwned`].
-///
-/// # Errors
-///
-/// [`ChaosError::TargetNotFound`], [`ChaosError::TargetNotOwned`], or
-/// [`ChaosError::InvalidFault`] for [`Target::Cluster`].
-pub fn resolve<'a>(
-    owned: &'a Owned,
-    cluster: &str,
-    target: &Target,
-) -> Result<&'a ObservedContainer, ChaosError> {
-    let (found, names) = match target {
-        Target::Member(m) => (
-            owned.containers.iter().find(|c| {
-                !is_helper(c) && (c.label(labels::MEMBER) == Some(m.as_str()) || c.name == *m)
-            }),
-            vec![m.clone(), format!("{cluster}-{m}")],
-        ),
-        Target::Container(name) => (
-            owned
-                .containers
-                .iter()
-                .find(|c| !is_helper(c) && c.name == *name),
-            vec![name.clone()],
-        ),
-        Target::Cluster => {
-            return Err(ChaosError::InvalidFault(
-                "this fault needs one member or container as its target".into(),
-            ))
-        }
-    };
-    if let Some(c) = found {
-        return Ok(c);
-    }
-    if let Some(name) = names.iter().find(|n| owned.foreign_names.contains(n)) {
-        return Err(ChaosError::TargetNotOwned {
-            name: name.clone(),
-            cluster: cluster.to_string(),
-        });
-    }
-    Err(ChaosError::TargetNotFound {
-        target: target.to_string(),
-        cluster: cluster.to_string(),
-    })
 }
 
 fn command_text(cmd: &[String]) -> String {

@@ -108,6 +108,25 @@ pub(super) fn member_json(m: &MemberInfo) -> MemberJson {
     }
 }
 
+/// What one API request carries, for the route groups below.
+struct Request<'a> {
+    node: &'a Arc<PdNode>,
+    method: &'a Method,
+    parts: &'a [&'a str],
+    q: &'a HashMap<String, Vec<String>>,
+    body: &'a [u8],
+    now: u64,
+}
+
+impl Request<'_> {
+    /// The first value of a query parameter.
+    fn query(&self, k: &str) -> Option<&str> {
+        self.q.get(k).and_then(|v| v.first()).map(String::as_str)
+    }
+}
+
+/// The router: each group of routes (by the path's first segment) is one function,
+/// tried in turn; the first that knows the route answers, otherwise 404.
 pub(super) fn api(
     node: &Arc<PdNode>,
     method: &Method,
@@ -115,9 +134,39 @@ pub(super) fn api(
     q: &HashMap<String, Vec<String>>,
     body: &[u8],
 ) -> Resp {
-    let now = now_ms();
-    let qget = |k: &str| q.get(k).and_then(|v| v.first()).map(String::as_str);
-    let resp = match (method, parts) {
+    let r = Request {
+        node,
+        method,
+        parts,
+        q,
+        body,
+        now: now_ms(),
+    };
+    let groups: [fn(&Request<'_>) -> Option<Resp>; 7] = [
+        meta_routes,
+        members_routes,
+        config_routes,
+        stores_routes,
+        regions_routes,
+        operators_routes,
+        schedulers_routes,
+    ];
+    let resp = groups
+        .iter()
+        .find_map(|group| group(&r))
+        .unwrap_or_else(|| Resp {
+            status: 404,
+            content_type: CT_TEXT,
+            body: "404 page not found\n".into(),
+        });
+    node.flush_model_logs();
+    resp
+}
+
+/// `ping`, `version`, `status`.
+fn meta_routes(r: &Request<'_>) -> Option<Resp> {
+    let node = r.node;
+    Some(match (r.method, r.parts) {
         (&Method::GET, ["ping"]) => Resp {
             status: 200,
             content_type: CT_TEXT,
@@ -137,6 +186,14 @@ pub(super) fn api(
                     .unwrap_or(0),
             },
         ),
+        _ => return None,
+    })
+}
+
+/// `members`, `leader`, `cluster`: membership and the cluster id.
+fn members_routes(r: &Request<'_>) -> Option<Resp> {
+    let node = r.node;
+    Some(match (r.method, r.parts) {
         (&Method::GET, ["members"]) => {
             let r = node.raft.lock();
             let members: Vec<MemberJson> = r.members.values().map(member_json).collect();
@@ -208,6 +265,16 @@ pub(super) fn api(
                 },
             )
         }
+        _ => return None,
+    })
+}
+
+/// `config`: the schedule and replication config, read and written.
+fn config_routes(r: &Request<'_>) -> Option<Resp> {
+    let node = r.node;
+    let body = r.body;
+    let parts = r.parts;
+    Some(match (r.method, r.parts) {
         (&Method::GET, ["config"]) => Resp {
             status: 200,
             content_type: CT_JSON,
@@ -221,7 +288,7 @@ pub(super) fn api(
             let Ok(serde_json::Value::Object(obj)) =
                 serde_json::from_slice::<serde_json::Value>(body)
             else {
-                return json_str(400, "invalid JSON body");
+                return Some(json_str(400, "invalid JSON body"));
             };
             let prefix = match parts.get(1) {
                 Some(&"schedule") => "schedule.",
@@ -246,6 +313,19 @@ pub(super) fn api(
                 Err(e) => json_str(400, &e),
             }
         }
+        _ => return None,
+    })
+}
+
+/// `stores`, `store/{id}`: listing, checks, progress, state, labels, weights and limits, removal.
+fn stores_routes(r: &Request<'_>) -> Option<Resp> {
+    let node = r.node;
+    let body = r.body;
+    let now = r.now;
+    let qget = |k: &str| r.query(k);
+    let parts = r.parts;
+    let q = r.q;
+    Some(match (r.method, r.parts) {
         (&Method::GET, ["stores"]) => {
             let m = node.model.lock();
             let states: Vec<u8> = q
@@ -277,7 +357,7 @@ pub(super) fn api(
                 .collect();
             for w in &wanted {
                 if !["up", "offline", "tombstone", "down", "disconnected"].contains(&w.as_str()) {
-                    return json_str(400, &format!("unknown StoreState: {w}"));
+                    return Some(json_str(400, &format!("unknown StoreState: {w}")));
                 }
             }
             let stores: Vec<model::StoreInfo> = m
@@ -314,10 +394,10 @@ pub(super) fn api(
                     .map(|s| s.id)
             });
             let Some(id) = target else {
-                return json_str(404, "no progress found for the action");
+                return Some(json_str(404, "no progress found for the action"));
             };
             let Some(s) = m.stores.get(&id) else {
-                return model_err(ModelError::StoreNotFound(id));
+                return Some(model_err(ModelError::StoreNotFound(id)));
             };
             let (action, progress, speed, left) = if s.state == 1 || s.state == 2 {
                 let (base, since) = m.removing_baseline.get(&id).copied().unwrap_or((0.0, now));
@@ -374,7 +454,7 @@ pub(super) fn api(
         }
         (&Method::GET, ["store", id]) => {
             let Ok(id) = id.parse::<u64>() else {
-                return json_str(400, "invalid store id");
+                return Some(json_str(400, "invalid store id"));
             };
             let m = node.model.lock();
             match m.stores.get(&id) {
@@ -384,7 +464,7 @@ pub(super) fn api(
         }
         (&Method::DELETE, ["store", id]) => {
             let Ok(id) = id.parse::<u64>() else {
-                return json_str(400, "invalid store id");
+                return Some(json_str(400, "invalid store id"));
             };
             let force = q.contains_key("force");
             match node.model.lock().remove_store(id, force, now) {
@@ -394,13 +474,13 @@ pub(super) fn api(
         }
         (&Method::POST, ["store", id, "state"]) => {
             let Ok(id) = id.parse::<u64>() else {
-                return json_str(400, "invalid store id");
+                return Some(json_str(400, "invalid store id"));
             };
             let state = qget("state").unwrap_or("").to_ascii_lowercase();
             let res = match state.as_str() {
                 "up" => node.model.lock().up_store(id),
                 "offline" => node.model.lock().remove_store(id, false, now),
-                other => return json_str(400, &format!("invalid state {other}")),
+                other => return Some(json_str(400, &format!("invalid state {other}"))),
             };
             match res {
                 Ok(()) => json_str(200, "The store's state is updated."),
@@ -409,11 +489,11 @@ pub(super) fn api(
         }
         (&Method::POST, ["store", id, "label" | "weight" | "limit"]) => {
             let Ok(id) = id.parse::<u64>() else {
-                return json_str(400, "invalid store id");
+                return Some(json_str(400, "invalid store id"));
             };
             let mut m = node.model.lock();
             if !m.stores.contains_key(&id) {
-                return model_err(ModelError::StoreNotFound(id));
+                return Some(model_err(ModelError::StoreNotFound(id)));
             }
             if parts[2] == "label" {
                 if let Ok(serde_json::Value::Object(o)) =
@@ -455,16 +535,27 @@ pub(super) fn api(
                 json_str(200, "The store's label is updated.")
             }
         }
+        _ => return None,
+    })
+}
+
+/// `regions`, `region`, `hotspot`: lookups by id, key, store and check, and hot regions.
+fn regions_routes(r: &Request<'_>) -> Option<Resp> {
+    let node = r.node;
+    let now = r.now;
+    let qget = |k: &str| r.query(k);
+    let q = r.q;
+    Some(match (r.method, r.parts) {
         (&Method::GET, ["regions"]) => {
             let m = node.model.lock();
             data(m.regions_json(m.regions.values(), now))
         }
         (&Method::GET, ["region", "id", id]) => {
             let Ok(id) = id.parse::<u64>() else {
-                return json_str(
+                return Some(json_str(
                     400,
                     &format!("strconv.ParseUint: parsing {id:?}: invalid syntax"),
-                );
+                ));
             };
             let m = node.model.lock();
             match m.regions.get(&id) {
@@ -480,7 +571,7 @@ pub(super) fn api(
             let pos = if qget("format") == Some("hex") {
                 match hex::decode(key) {
                     Ok(b) => model::position_of(&b),
-                    Err(_) => return json_str(400, "invalid hex key"),
+                    Err(_) => return Some(json_str(400, "invalid hex key")),
                 }
             } else {
                 model::position_of(url_decode(key).as_bytes())
@@ -508,13 +599,13 @@ pub(super) fn api(
                 }
             };
             let Some(start) = conv(qget("key").unwrap_or("")) else {
-                return json_str(400, "invalid hex key");
+                return Some(json_str(400, "invalid hex key"));
             };
             let end = match qget("end_key") {
                 None | Some("") => KEY_MAX,
                 Some(e) => match conv(e) {
                     Some(p) => p,
-                    None => return json_str(400, "invalid hex key"),
+                    None => return Some(json_str(400, "invalid hex key")),
                 },
             };
             let limit: i64 = qget("limit").and_then(|l| l.parse().ok()).unwrap_or(16);
@@ -529,7 +620,7 @@ pub(super) fn api(
         }
         (&Method::GET, ["regions", "store", id]) => {
             let Ok(id) = id.parse::<u64>() else {
-                return json_str(400, "invalid store id");
+                return Some(json_str(400, "invalid store id"));
             };
             let ty = qget("type").unwrap_or("all");
             let m = node.model.lock();
@@ -550,9 +641,9 @@ pub(super) fn api(
         (&Method::GET, ["regions", "check", ty]) => {
             let Some(i) = CHECKS.iter().position(|c| c == ty) else {
                 if *ty == "hist-size" || *ty == "hist-keys" {
-                    return pretty(200, &Vec::<serde_json::Value>::new());
+                    return Some(pretty(200, &Vec::<serde_json::Value>::new()));
                 }
-                return json_str(404, &format!("unknown check type {ty}"));
+                return Some(json_str(404, &format!("unknown check type {ty}")));
             };
             let m = node.model.lock();
             let regs = m.check_ids(i).iter().filter_map(|id| m.regions.get(id));
@@ -573,6 +664,18 @@ pub(super) fn api(
             let m = node.model.lock();
             pretty(200, &crate::sim::metrics::hot_stores(&m, now))
         }
+        _ => return None,
+    })
+}
+
+/// `operators`: listing, creating and cancelling.
+fn operators_routes(r: &Request<'_>) -> Option<Resp> {
+    let node = r.node;
+    let body = r.body;
+    let now = r.now;
+    let qget = |k: &str| r.query(k);
+    let q = r.q;
+    Some(match (r.method, r.parts) {
         (&Method::GET, ["operators"]) => {
             let m = node.model.lock();
             let kind_filter = qget("kind");
@@ -609,7 +712,7 @@ pub(super) fn api(
         }
         (&Method::GET, ["operators", id]) => {
             let Ok(id) = id.parse::<u64>() else {
-                return json_str(400, "invalid region id");
+                return Some(json_str(400, "invalid region id"));
             };
             let m = node.model.lock();
             if let Some(op) = m.operators.get(&id) {
@@ -640,7 +743,7 @@ pub(super) fn api(
         }
         (&Method::POST, ["operators"]) => {
             let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-                return json_str(400, "invalid JSON body");
+                return Some(json_str(400, "invalid JSON body"));
             };
             let res = node.model.lock().admin_operator(&v, now);
             node.flush_model_logs();
@@ -655,7 +758,7 @@ pub(super) fn api(
         }
         (&Method::DELETE, ["operators", id]) => {
             let Ok(id) = id.parse::<u64>() else {
-                return json_str(400, "invalid region id");
+                return Some(json_str(400, "invalid region id"));
             };
             if node
                 .model
@@ -667,6 +770,17 @@ pub(super) fn api(
                 json_str(500, "[PD:operator:ErrOperatorNotFound]operator not found")
             }
         }
+        _ => return None,
+    })
+}
+
+/// `schedulers`, `scheduler-config`: listing, adding, pausing and removing.
+fn schedulers_routes(r: &Request<'_>) -> Option<Resp> {
+    let node = r.node;
+    let body = r.body;
+    let now = r.now;
+    let qget = |k: &str| r.query(k);
+    Some(match (r.method, r.parts) {
         (&Method::GET, ["schedulers"]) => {
             let m = node.model.lock();
             match qget("status") {
@@ -680,7 +794,7 @@ pub(super) fn api(
         }
         (&Method::POST, ["schedulers"]) => {
             let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-                return json_str(400, "invalid JSON body");
+                return Some(json_str(400, "invalid JSON body"));
             };
             let name = v
                 .get("name")
@@ -693,7 +807,7 @@ pub(super) fn api(
                     x.as_u64()
                         .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
                 }) else {
-                    return json_str(400, "missing store id");
+                    return Some(json_str(400, "missing store id"));
                 };
                 m.add_store_scheduler(&name, store).map(|created| {
                     if created {
@@ -719,7 +833,7 @@ pub(super) fn api(
             let delay = v.get("delay").and_then(|x| x.as_i64()).unwrap_or(0);
             let mut m = node.model.lock();
             if !m.schedulers.names.iter().any(|n| n == name) {
-                return model_err(ModelError::SchedulerNotFound);
+                return Some(model_err(ModelError::SchedulerNotFound));
             }
             if delay <= 0 {
                 m.schedulers.paused_until.remove(*name);
@@ -739,7 +853,7 @@ pub(super) fn api(
                 .iter()
                 .any(|n| n == "evict-leader-scheduler")
             {
-                return model_err(ModelError::SchedulerNotFound);
+                return Some(model_err(ModelError::SchedulerNotFound));
             }
             let mut ranges = serde_json::Map::new();
             for s in &m.schedulers.evict_leader {
@@ -769,14 +883,8 @@ pub(super) fn api(
                 Err(e) => model_err(e),
             }
         }
-        _ => Resp {
-            status: 404,
-            content_type: CT_TEXT,
-            body: "404 page not found\n".into(),
-        },
-    };
-    node.flush_model_logs();
-    resp
+        _ => return None,
+    })
 }
 
 pub(super) fn remove_member(

@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use super::model::Observed;
 use super::spec::EtcdClusterSpec;
-use super::topology::{Bootstrap, Names, Topology};
+use super::topology::{initial_cluster_of, Bootstrap, Names, Topology};
 use crate::reconcile::{Fault, Plan as CorePlan};
 use crate::runtime::{labels, ContainerSpec, ContainerStatus, NetworkSpec, VolumeSpec};
 use crate::spec::FailureMode;
@@ -293,6 +293,23 @@ pub fn plan(spec: &EtcdClusterSpec, obs: &Observed, now: SystemTime) -> Plan {
                 spec: topo.volume(*o),
                 ordinal: *o,
             });
+        }
+        // A member of the bootstrap `--initial-cluster` whose container was created
+        // after its peers began answering is still part of the *new* cluster: it starts
+        // with `new` and the same initial cluster. Started with `existing`, etcd 3.4
+        // exits ("incompatible with current running cluster") while its peers' cluster
+        // version is undecided, which a loaded machine makes likely.
+        let bootstrap_initial = containers
+            .values()
+            .find_map(|c| initial_cluster_of(c))
+            .filter(|i| i.contains(o));
+        if let (true, Some(initial)) = (unstarted, bootstrap_initial) {
+            p.steps.push(Step::CreateMember {
+                spec: topo.container(*o, &initial, Bootstrap::New),
+                ordinal: *o,
+                bootstrap: Bootstrap::New,
+            });
+            return p;
         }
         let mut initial: Vec<u32> = started.clone();
         if !initial.contains(o) {

@@ -157,6 +157,36 @@ fn a_converged_cluster_needs_nothing() {
 }
 
 #[test]
+fn a_bootstrap_member_created_after_its_peers_answer_still_starts_as_new() {
+    // etcd-0 and etcd-1 run and list etcd-2 (never started: no name); its container
+    // does not exist yet.
+    let mut w = World::new(spec(3), &[0, 1, 2], 0);
+    let names = Names::new("e1");
+    w.obs
+        .owned
+        .containers
+        .retain(|c| c.name != names.container(2));
+    w.obs.probes.remove(&2);
+    let m2 = &mut w.obs.cluster.as_mut().unwrap().members[2];
+    m2.name = String::new();
+    m2.client_urls.clear();
+    let p = w.plan();
+    let create = p.steps.iter().find_map(|s| match s {
+        Step::CreateMember {
+            ordinal: 2,
+            bootstrap,
+            spec,
+        } => Some((bootstrap, spec)),
+        _ => None,
+    });
+    let (bootstrap, c) = create.expect("a create step for etcd-2");
+    assert_eq!(*bootstrap, Bootstrap::New, "{p:?}");
+    assert!(c.cmd.iter().any(|a| a
+        == "--initial-cluster=etcd-0=http://e1-etcd-0:2380,etcd-1=http://e1-etcd-1:2380,etcd-2=http://e1-etcd-2:2380"));
+    assert!(c.cmd.iter().any(|a| a == "--initial-cluster-state=new"));
+}
+
+#[test]
 fn scaling_out_adds_the_member_through_the_api_before_its_container_starts() {
     let mut w = World::new(spec(5), &[0, 1, 2], 0);
     let p = w.plan();

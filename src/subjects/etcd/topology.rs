@@ -16,6 +16,22 @@ pub const COMPONENT: &str = "etcd";
 pub const CLIENT_PORT: u16 = 2379;
 /// Peer port.
 pub const PEER_PORT: u16 = 2380;
+/// Label on members created with `--initial-cluster-state new`: the ordinals of their
+/// `--initial-cluster` (`0,1,2`), so a bootstrap member that is created late is still
+/// started as part of the new cluster.
+pub const INITIAL_CLUSTER_LABEL: &str = "io.tikv-operator.etcd-initial-cluster";
+
+/// The `--initial-cluster` ordinals a bootstrap (`new`) member was created with.
+pub fn initial_cluster_of(c: &crate::runtime::ObservedContainer) -> Option<Vec<u32>> {
+    if c.label(labels::PD_BOOTSTRAP) != Some("new") {
+        return None;
+    }
+    c.label(INITIAL_CLUSTER_LABEL)?
+        .split(',')
+        .map(|o| o.parse().ok())
+        .collect()
+}
+
 /// Where the data volume is mounted; the data dir is a subdirectory (etcd wants 0700).
 pub const DATA_MOUNT: &str = "/var/lib/etcd";
 /// The data directory inside the volume.
@@ -181,6 +197,10 @@ impl<'a> Topology<'a> {
         l.insert(labels::ORDINAL.into(), ordinal.to_string());
         l.insert(labels::SPEC_HASH.into(), self.spec_hash());
         l.insert(labels::PD_BOOTSTRAP.into(), state.into());
+        if bootstrap == Bootstrap::New {
+            let ordinals: Vec<String> = initial.iter().map(ToString::to_string).collect();
+            l.insert(INITIAL_CLUSTER_LABEL.into(), ordinals.join(","));
+        }
         l.insert(labels::IMAGE.into(), self.spec.image());
         ContainerSpec {
             name: n.container(ordinal),
