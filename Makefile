@@ -7,7 +7,7 @@ PROFILE ?= debug
 
 .PHONY: all build deps images test bench demo eval clippy fmt clean up down fuzz crash-long soak man \
 	llm llm-stop eval-llm test-llm \
-	images-tikv-sim images-operator images-prometheus images-chaos-helper images-etcd demo-etcd
+	images-tikv-sim images-operator images-prometheus images-chaos-helper images-etcd demo-etcd eval-etcd
 
 all: build
 
@@ -55,6 +55,19 @@ eval: build
 	RUST_LOG=$${RUST_LOG:-warn} $(CARGO) run --quiet --bin operator -- eval --runs $(EVAL_RUNS) --jobs $(EVAL_JOBS) \
 	  --backend $(EVAL_BACKEND) $(if $(EVAL_MODEL),--model $(EVAL_MODEL)) \
 	  $(if $(EVAL_BASE_URL),--base-url $(EVAL_BASE_URL)) --out target/eval --check
+
+# The etcd scenarios (examples/scenarios-etcd, `subject: etcd`) on real etcd containers
+# through Docker, by the same runner and scoring as `make eval`: each run converges its
+# own cluster (eval-etcd-<pid>-<n>), settles, injects through the etcd chaos knobs, and
+# removes every container, network and volume it created. Wall time (no time factor):
+# about a minute per run. EVAL_ETCD_RUNS runs per scenario (default 1) plus as many
+# plain controls; reports in target/eval-etcd/. No --check: the etcd slow-disk scenario
+# cannot run until the chaos toolkit can throttle a real member's disk.
+EVAL_ETCD_RUNS ?= 1
+EVAL_ETCD_JOBS ?= 1
+eval-etcd: build images-etcd
+	RUST_LOG=$${RUST_LOG:-warn} $(CARGO) run --quiet --bin operator -- eval --scenarios examples/scenarios-etcd \
+	  --runs $(EVAL_ETCD_RUNS) --jobs $(EVAL_ETCD_JOBS) --out target/eval-etcd
 
 # The local model server (issue #15): llama.cpp's HTTP server (OpenAI-compatible) from the
 # prebuilt PyPI wheel xllamacpp, in the venv .llm/venv, started by scripts/llm/serve.py;

@@ -297,7 +297,7 @@ pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
         cfg.jobs,
         cfg.backend.name,
         cfg.model,
-        cfg.runner.time_factor
+        suite.runner_config(&cfg.runner).time_factor
     );
     let report = suite
         .evaluate(&cfg, &|name, run, stage| {

@@ -158,6 +158,9 @@ pub trait Suite: Send + Sync {
     fn description(&self, name: &str) -> Option<String>;
     /// Keeps only the scenarios named.
     fn retain(&mut self, names: &[String]);
+    /// The run settings the subject uses given the command line's (a real cluster runs
+    /// in wall time).
+    fn runner_config(&self, base: &RunnerConfig) -> RunnerConfig;
     /// Runs and scores them all ([`evaluate`]).
     async fn evaluate(&self, cfg: &EvalConfig, progress: Progress<'_>) -> Report;
     /// Runs the scenario `name` once (`operator demo`); also returns the run settings the
@@ -244,6 +247,10 @@ impl<H: EvalHarness> Suite for TypedSuite<H> {
 
     fn retain(&mut self, names: &[String]) {
         self.scenarios.retain(|s| names.contains(&s.name));
+    }
+
+    fn runner_config(&self, base: &RunnerConfig) -> RunnerConfig {
+        H::runner_config(base)
     }
 
     async fn evaluate(&self, cfg: &EvalConfig, progress: Progress<'_>) -> Report {

@@ -67,6 +67,9 @@ pub struct Thresholds {
     /// How long too few members may answer before "quorum lost" is a ticket (the
     /// alert rule waits 3 min; a leader election takes about one election timeout).
     pub quorum_lost_grace: HumanDuration,
+    /// How long a member the operator itself stopped (a rolling restart, a scale-in)
+    /// may be down before that is a ticket: planned work does not page.
+    pub planned_stop_grace: HumanDuration,
     /// Invariants switched off by name.
     pub disabled: Vec<String>,
 }
@@ -85,6 +88,7 @@ impl Default for Thresholds {
             member_down_grace: HumanDuration(Duration::from_secs(10)),
             no_leader_grace: HumanDuration(Duration::from_secs(5)),
             quorum_lost_grace: HumanDuration(Duration::from_secs(5)),
+            planned_stop_grace: HumanDuration(Duration::from_secs(60)),
             disabled: Vec::new(),
         }
     }
@@ -286,15 +290,29 @@ fn member_down(c: &mut Ctx<'_>) {
                 c.t.member_down_grace.get(),
             )
         } else {
+            // A member the operator stopped itself moments ago is its own planned work:
+            // it is down only if it stays down past the planned-stop grace.
+            let planned = c.s.observed.memory.planned_stops.get(&o).is_some_and(|at| {
+                c.s.at.duration_since(*at).unwrap_or_default() < c.t.planned_stop_grace.get()
+            });
             (
                 format!(
-                    "{target} is down: container {} is {}{}",
+                    "{target} is down: container {} is {}{}{}",
                     m.container,
                     m.state,
                     m.exit_code
-                        .map_or(String::new(), |e| format!(" (exit code {e})"))
+                        .map_or(String::new(), |e| format!(" (exit code {e})")),
+                    if planned {
+                        ", after the operator stopped it for a planned step"
+                    } else {
+                        ""
+                    }
                 ),
-                Duration::ZERO,
+                if planned {
+                    c.t.planned_stop_grace.get()
+                } else {
+                    Duration::ZERO
+                },
             )
         };
         c.violated(

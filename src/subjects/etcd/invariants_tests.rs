@@ -129,6 +129,37 @@ fn a_killed_member_is_down_at_once_and_the_cluster_keeps_quorum() {
 }
 
 #[test]
+fn a_member_the_operator_stopped_for_a_planned_step_is_down_only_after_the_planned_grace() {
+    let mut s = snapshot(3, 100);
+    kill(&mut s, 1);
+    let t = Thresholds::default();
+    s.observed
+        .memory
+        .planned_stops
+        .insert(1, s.at - std::time::Duration::from_secs(5));
+    let e = evaluate(&s, &t);
+    let v = e
+        .violations
+        .iter()
+        .find(|v| v.invariant == "member-down")
+        .unwrap();
+    assert_eq!(v.grace, t.planned_stop_grace.get());
+    assert!(v.summary.contains("planned step"), "{}", v.summary);
+    // A stop older than the grace is no longer the operator's work in progress.
+    s.observed
+        .memory
+        .planned_stops
+        .insert(1, s.at - t.planned_stop_grace.get() * 2);
+    let e = evaluate(&s, &t);
+    let v = e
+        .violations
+        .iter()
+        .find(|v| v.invariant == "member-down")
+        .unwrap();
+    assert_eq!(v.grace, std::time::Duration::ZERO);
+}
+
+#[test]
 fn a_killed_majority_loses_quorum() {
     let mut s = snapshot(3, 100);
     kill(&mut s, 0);

@@ -31,11 +31,16 @@ pub struct MemberProbe {
 }
 
 /// What the controller remembers between passes (restarts made under the restart
-/// policy). Lost on restart, which only resets the restart budget.
+/// policy, members it stopped itself). Lost on restart, which only resets the restart
+/// budget and the planned-stop grace.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Memory {
     /// Restarts made per ordinal.
     pub restarts: BTreeMap<u32, Vec<SystemTime>>,
+    /// When the operator last stopped a member for a planned step (a rolling restart's
+    /// recreate, a scale-in's removal), per ordinal: the monitor does not page on the
+    /// operator's own work (`Thresholds::planned_stop_grace`).
+    pub planned_stops: BTreeMap<u32, SystemTime>,
 }
 
 /// One observation.

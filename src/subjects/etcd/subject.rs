@@ -148,6 +148,14 @@ impl EtcdSubject {
         Ok(())
     }
 
+    /// Remembers that the operator itself stops member `ordinal` now.
+    fn planned_stop(&self, ordinal: u32) {
+        self.memory
+            .lock()
+            .planned_stops
+            .insert(ordinal, SystemTime::now());
+    }
+
     async fn member_logs(&self, cluster: &str, container: &str) -> Vec<LogEvidence> {
         let Ok(lines) = self.runtime.logs(cluster, container, None, 40).await else {
             return Vec::new();
@@ -313,12 +321,16 @@ impl Subject for EtcdSubject {
                     .or_default()
                     .push(SystemTime::now());
             }
-            Step::RecreateMember { spec: c, .. } => {
+            Step::RecreateMember {
+                spec: c, ordinal, ..
+            } => {
+                self.planned_stop(*ordinal);
                 rt.stop(&cluster, &c.name, Duration::from_secs(10)).await?;
                 rt.remove(&cluster, &c.name).await?;
                 rt.create_and_start(c).await?;
             }
             Step::RemoveContainer { ordinal } => {
+                self.planned_stop(*ordinal);
                 let name = names.container(*ordinal);
                 rt.stop(&cluster, &name, Duration::from_secs(10)).await?;
                 rt.remove(&cluster, &name).await?;

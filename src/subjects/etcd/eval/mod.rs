@@ -465,9 +465,17 @@ impl EvalHarness for EtcdHarness {
                     .iter()
                     .map(|v| format!("{} on {}: {}", v.invariant, v.target, v.summary))
                     .collect();
+                let logs: Vec<String> = snap
+                    .logs
+                    .iter()
+                    .rev()
+                    .take(2)
+                    .map(|l| format!("{}: {}", l.source, l.line))
+                    .collect();
                 return Err(EvalError::Settle(format!(
-                    "{answering} of {members} members answer, leader: {leader}, violations: [{}]",
-                    v.join("; ")
+                    "{answering} of {members} members answer, leader: {leader}, violations: [{}], last log lines of members that do not answer: [{}]",
+                    v.join("; "),
+                    logs.join(" | ")
                 )));
             }
             tokio::time::sleep(cfg.interval()).await;
