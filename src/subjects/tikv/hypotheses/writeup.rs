@@ -1206,13 +1206,40 @@ fn rule_contention(ev: &Ev<'_>, decision: &Decision) -> Option<Out> {
 }
 
 /// Nothing in the catalog is supported: say what was seen and ask for the check that
-/// would decide.
+/// would decide. When the differential did decide a cause but the ticket's own evidence
+/// holds too little to write its action up (the deciding facts came from the snapshot),
+/// say that, with the findings that decided it, rather than claim nothing is supported.
 fn rule_unknown(ev: &Ev<'_>, decision: &Decision) -> Out {
     let brief = ev.brief;
     let check = decision
         .discriminating_check
         .clone()
         .unwrap_or_else(|| format!("{} on {}", brief.invariant, brief.target));
+    let findings: Vec<&str> = decision
+        .hypotheses
+        .iter()
+        .find(|h| h.cause == decision.cause)
+        .map(|h| h.supporting.iter().take(3).map(String::as_str).collect())
+        .unwrap_or_default();
+    if !findings.is_empty() {
+        return Out {
+            observation: brief.summary.clone(),
+            root_cause: format!(
+                "{} on {}: {}",
+                decision.cause.category,
+                decision.cause.target,
+                findings.join("; ")
+            ),
+            evidence: vec![],
+            options: vec![],
+            action: TikvAction::InvestigateFurther { what: check },
+            rationale: format!(
+                "the findings above decide {} on {}, but this ticket's own evidence does not name what to act on; confirm it first",
+                decision.cause.category, decision.cause.target
+            ),
+            would_change: "a fact that contradicts the findings above".into(),
+        };
+    }
     Out {
         observation: brief.summary.clone(),
         root_cause: format!(
