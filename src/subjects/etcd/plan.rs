@@ -271,12 +271,12 @@ pub fn plan(spec: &EtcdClusterSpec, obs: &Observed, now: SystemTime) -> Plan {
     }
 
     // Members in the list without a container: an added member waiting for its
-    // container, or a started member whose container was removed. It joins with the
-    // whole member list as its initial cluster (what `member add` prints), started or
-    // not: etcd refuses to join ("incompatible with current running cluster") when the
-    // list it is given differs from the cluster's, as it did when a member of the
-    // bootstrap was created after the first two had elected a leader but before the
-    // second had published its name.
+    // container, or a started member whose container was removed.
+    let started: Vec<u32> = member_ordinals
+        .iter()
+        .copied()
+        .filter(|o| obs.member(&names, *o).is_some_and(|m| !m.name.is_empty()))
+        .collect();
     for o in &member_ordinals {
         if containers.contains_key(o) {
             continue;
@@ -311,7 +311,7 @@ pub fn plan(spec: &EtcdClusterSpec, obs: &Observed, now: SystemTime) -> Plan {
             });
             return p;
         }
-        let mut initial: Vec<u32> = member_ordinals.clone();
+        let mut initial: Vec<u32> = started.clone();
         if !initial.contains(o) {
             initial.push(*o);
         }
