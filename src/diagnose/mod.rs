@@ -37,6 +37,7 @@ pub mod redact;
 pub mod render;
 pub mod runbook;
 pub mod scenarios;
+#[cfg(any(test, feature = "test-support"))]
 pub mod standin;
 pub mod store_queue;
 

@@ -42,6 +42,7 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures::stream::{BoxStream, StreamExt};
 
+#[cfg(any(test, feature = "test-support"))]
 pub(crate) use convert::action_from_docker;
 pub use convert::ALIASES_LABEL;
 

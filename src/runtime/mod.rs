@@ -16,6 +16,7 @@
 //! starting something already running succeed.
 
 pub mod docker;
+#[cfg(any(test, feature = "test-support"))]
 pub mod fake;
 pub mod labels;
 pub mod readonly;
