@@ -86,27 +86,23 @@ test-llm: llm
 	CI=true $(CARGO) test --test llm_local -- --nocapture
 
 # The eval with the local model beside the rules engine (BENCHMARKS.md, "Local model"):
-# the same scenarios, runs and scoring for both backends, then the side-by-side table
-# (target/eval-llm/compare.md) and the model calls' cost and speed (speed.md). The
-# documented subset: the three commonest fault kinds (a killed store, a partitioned store,
-# a full disk), one run each, no controls (controls open no ticket and cost the model
-# nothing). A local diagnosis takes ~1 min on 2 idle cores and ~4 min on 2 busy ones, so
-# this is ~5-15 minutes. EVAL_LLM_ONLY="node-death slow-disk ..." picks others;
-# EVAL_LLM_ONLY= (empty) runs the whole suite.
+# the same scenarios, runs and scoring for both backends (scripts/llm/eval.sh), then the
+# side-by-side table (target/eval-llm/compare.md), and the model calls' cost, speed and
+# every answer with its verdict, next to the load average sampled through the run
+# (speed.md, load.log). The documented subset fits an hour on 2 shared cores: eight fault
+# kinds, one run each (a killed store, a partitioned store, a full disk, a saturated CPU,
+# a hot region, a leader imbalance, a leftover scheduler, a store stuck Offline: ~10 model
+# calls), a noisy control (a load spike) and a plain control.
+# EVAL_LLM_ONLY="..." picks others; EVAL_LLM_ONLY= (empty) runs the whole suite.
 EVAL_LLM_RUNS ?= 1
-EVAL_LLM_ONLY ?= node-death network-partition disk-fill-92
-EVAL_LLM_ARGS = --runs $(EVAL_LLM_RUNS) --controls 0 $(foreach s,$(EVAL_LLM_ONLY),--only $(s))
+EVAL_LLM_CONTROLS ?= 1
+EVAL_LLM_TIMEOUT ?= 300
+EVAL_LLM_ONLY ?= node-death network-partition disk-fill-92 cpu-saturation-95 hot-region-8k \
+	leader-imbalance-4 leftover-scheduler-1-3 store-stuck-offline-0-3pd control-load-spike
 OPERATOR_BIN = target/$(PROFILE)/operator
 eval-llm: build llm
-	mkdir -p target/eval-llm && uptime | tee target/eval-llm/load.txt
-	RUST_LOG=$${RUST_LOG:-warn} $(OPERATOR_BIN) eval $(EVAL_LLM_ARGS) --out target/eval-llm/rules
-	RUST_LOG=$${RUST_LOG:-warn} $(OPERATOR_BIN) eval $(EVAL_LLM_ARGS) --out target/eval-llm/openai \
-	  --backend openai --base-url "$$(cat target/llm/address)" --model "$$(cat target/llm/model)"
-	$(OPERATOR_BIN) eval --out target/eval-llm \
-	  --compare target/eval-llm/rules/eval.json target/eval-llm/openai/eval.json | tee target/eval-llm/compare.md
-	scripts/llm/summarize.py target/eval-llm/rules/eval.json target/eval-llm/openai/eval.json \
-	  | tee target/eval-llm/speed.md
-	uptime | tee -a target/eval-llm/load.txt
+	EVAL_LLM_ONLY="$(EVAL_LLM_ONLY)" EVAL_LLM_RUNS=$(EVAL_LLM_RUNS) EVAL_LLM_CONTROLS=$(EVAL_LLM_CONTROLS) \
+	  EVAL_LLM_TIMEOUT=$(EVAL_LLM_TIMEOUT) OPERATOR_BIN=$(OPERATOR_BIN) scripts/llm/eval.sh
 
 # Benchmarks (release builds); figures are recorded in BENCHMARKS.md.
 bench: images

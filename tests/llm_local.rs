@@ -10,13 +10,12 @@
 //! One model call for the whole file: the answer is checked as it came, then a copy with
 //! one fabricated citation goes through the reconciler. The prompt is the one the
 //! reconciler builds for this backend: the OpenAI-compatible backend's budget
-//! (`--context-tokens`, 2,048 by default) and TiKV's catalog. Part of `make test`: CI runs
-//! `make llm` first. Outside CI, without a server, the test says SKIP loudly; under
-//! `CI=true` a missing server fails it. The diagnosis must finish within
-//! `LLM_BUDGET_SECS`, default 300 s: a guard against a hung or looping server, not the
-//! speed target. The target (under 60 s per diagnosis) is what `make eval-llm`
-//! measures and BENCHMARKS.md reports: this diagnosis takes ~60 s on 2 idle cores and
-//! ~4 min on the same cores shared with four compilers.
+//! (`--context-tokens`, 3,072 by default), so the compact answer (`diagnose::compact`),
+//! and TiKV's catalog. Part of `make test`: CI runs `make llm` first. Outside CI, without
+//! a server, the test says SKIP loudly; under `CI=true` a missing server fails it. The
+//! diagnosis must finish within `LLM_BUDGET_SECS`, default 300 s: a guard against a hung
+//! or looping server, not the speed target. The target (under 60 s per
+//! diagnosis) is what `make eval-llm` measures and BENCHMARKS.md reports.
 
 use async_trait::async_trait;
 use operator::diagnose::backend::openai::{OpenAiBackend, OpenAiConfig};
@@ -28,7 +27,7 @@ use operator::diagnose::ground::finalize;
 use operator::diagnose::reconciler::{
     DiagnosisReconciler, MemoryQueue, NoExtraContext, ReconcilerConfig,
 };
-use operator::diagnose::{scenarios, DiagnosisRequest};
+use operator::diagnose::{compact, scenarios, DiagnosisRequest};
 use operator::reconcile::Metrics;
 use operator::subjects::tikv::catalog::CATALOG;
 use parking_lot::Mutex;
@@ -77,7 +76,8 @@ async fn local_server() -> Option<(String, String)> {
 }
 
 /// The real backend, with its raw answers recorded and one fabricated citation added
-/// to what it hands on.
+/// to what it hands on (a compact answer is expanded to the full one first, as the
+/// operator would, so that the citation can be added).
 struct Fabricating {
     real: OpenAiBackend,
     seen: Mutex<Vec<Result<RawDiagnosis, BackendError>>>,
@@ -96,11 +96,20 @@ impl DiagnosisBackend for Fabricating {
     fn context_tokens(&self) -> Option<usize> {
         self.real.context_tokens()
     }
+    fn compact_answer(&self) -> bool {
+        self.real.compact_answer()
+    }
     async fn diagnose(&self, p: &PreparedPrompt) -> Result<RawDiagnosis, BackendError> {
         let raw = self.real.diagnose(p).await;
         self.seen.lock().push(raw.clone());
         let mut raw = raw?;
-        if let Ok(mut v) = serde_json::from_str::<Value>(&raw.json_text) {
+        let answer = serde_json::from_str::<Value>(&raw.json_text);
+        let full = match (&p.compact, answer) {
+            (Some(c), Ok(v)) => compact::expand(&v, c).ok(),
+            (None, Ok(v)) => Some(v),
+            (_, Err(_)) => None,
+        };
+        if let Some(mut v) = full {
             if let Some(ev) = v.get_mut("evidence").and_then(Value::as_array_mut) {
                 ev.push(json!({"claim": "raft panicked", "source": {"kind": "log", "line": FABRICATED}}));
                 raw.json_text = v.to_string();
@@ -137,8 +146,12 @@ async fn a_real_local_model_answers_under_the_catalog_schema_and_a_fabricated_ci
     .unwrap();
     let brief = scenarios::node_death();
 
-    // The request carries the catalog-restricted schema, strictly, and only there: the
-    // system message lists the causes once instead of copying the schema.
+    // The request carries the catalog-restricted compact schema, strictly, and only
+    // there: the system message lists the causes once instead of copying the schema.
+    assert!(
+        real.compact_answer(),
+        "the default local budget asks for the compact answer"
+    );
     let prompt = build_prompt_with(
         &DiagnosisRequest {
             ticket: brief.clone(),
@@ -147,27 +160,36 @@ async fn a_real_local_model_answers_under_the_catalog_schema_and_a_fabricated_ci
         &PromptOptions {
             budget: real.context_tokens().expect("a local server's budget"),
             catalog: Some(&CATALOG),
+            compact: real.compact_answer(),
         },
     );
     assert!(prompt.estimated_tokens <= prompt.budget);
+    let offered = prompt.compact.clone().expect("a compact prompt");
     let body = real.request_body(&prompt);
     let system = body["messages"][0]["content"].as_str().unwrap();
     assert!(!system.contains("\"properties\""), "{system}");
     assert_eq!(body["response_format"]["type"], "json_schema");
     assert_eq!(body["response_format"]["json_schema"]["strict"], true);
+    let schema = &body["response_format"]["json_schema"]["schema"];
+    assert_eq!(schema, &offered.schema);
+    assert_eq!(body["max_tokens"], offered.max_tokens);
     assert_eq!(
-        body["response_format"]["json_schema"]["schema"],
-        real.answer_schema(&prompt)
-    );
-    assert_eq!(
-        body["response_format"]["json_schema"]["schema"]["properties"]["evidence"]["maxItems"],
-        3
-    );
-    assert_eq!(
-        body["response_format"]["json_schema"]["schema"]["properties"]["cause"]["properties"]
-            ["category"]["enum"],
+        schema["properties"]["cause"]["properties"]["category"]["enum"],
         json!(CATALOG.categories())
     );
+    // The targets are the entities the context names, the ticket's own first; the
+    // citable facts are the evidence's marked lines.
+    assert_eq!(
+        schema["properties"]["cause"]["properties"]["target"]["enum"][0],
+        json!(brief.target)
+    );
+    let ids: Vec<&str> = offered.facts.iter().map(|f| f.id.as_str()).collect();
+    assert!(!ids.is_empty());
+    assert_eq!(
+        schema["properties"]["evidence"]["items"]["enum"],
+        json!(ids)
+    );
+    assert_eq!(schema["properties"]["evidence"]["maxItems"], 3);
 
     // One real diagnosis, through the reconciler, with a fabricated citation added.
     let backend = Arc::new(Fabricating {
@@ -200,13 +222,24 @@ async fn a_real_local_model_answers_under_the_catalog_schema_and_a_fabricated_ci
             Ok(own) => {
                 let category = own.cause.category.as_str();
                 assert!(CATALOG.categories().contains(&category), "{category}");
+                assert!(
+                    offered.targets.contains(&own.cause.target),
+                    "{}",
+                    own.cause.target
+                );
+                // Cited by id: every citation is one of the facts sent, so grounded.
+                assert!(own.grounding.ungrounded.is_empty(), "{:?}", own.grounding);
+                assert!(own.context_cut.iter().any(|c| c == compact::COMPACT_NOTE));
                 format!(
-                    "parsed: cause {}/{}, action {}, {} grounded, {} ungrounded",
+                    "parsed: cause {} on {}, action {}, confidence {}, {} grounded, {} ungrounded; analysis {:?}; answer {}",
                     own.cause.category,
                     own.cause.target,
-                    own.recommended_action.kind.name(),
+                    own.recommended_action.kind.describe(),
+                    own.confidence,
                     own.grounding.grounded,
-                    own.grounding.ungrounded.len()
+                    own.grounding.ungrounded.len(),
+                    own.observation_summary,
+                    raw.json_text.split_whitespace().collect::<Vec<_>>().join(" ")
                 )
             }
             Err(e) => format!("failed as {}: {e}", ModelFailureKind::of_ground(&e).name()),

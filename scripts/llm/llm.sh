@@ -29,9 +29,14 @@ MODEL_FILE="$LLM_DIR/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 MODEL_SHA256=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
 MODEL_ALIAS=${LLM_MODEL_ALIAS:-qwen2.5-coder-0.5b-instruct}
 # The server's context window: room for the prompt (the operator's --context-tokens
-# budget, 2,048 by default for a local server) plus the answer and an investigation's
+# budget, 3,072 by default for a local server) plus the answer and an investigation's
 # tool turns.
 CTX=${LLM_CTX:-8192}
+# What one request may cost the server after its client has gone (serve.py): a cancel
+# takes effect between two prompt batches of LLM_BATCH tokens (and within a token while
+# generating); a request that sends no max_tokens generates at most LLM_N_PREDICT tokens.
+BATCH=${LLM_BATCH:-256}
+N_PREDICT=${LLM_N_PREDICT:-1024}
 # Two threads, with OpenMP's passive wait policy: llama.cpp's CPU build synchronises its
 # threads at OpenMP barriers, which by default spin; on a 2-core machine shared with other
 # work a spinning thread steals the core its partner needs, and generation collapses
@@ -109,7 +114,8 @@ start() {
   local addr="http://127.0.0.1:$port"
   OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} \
     nohup "$VENV/bin/python" scripts/llm/serve.py --model "$MODEL_FILE" --alias "$MODEL_ALIAS" \
-    --port "$port" --ctx "$CTX" --threads "$THREADS" >"$RUN_DIR/server.log" 2>&1 &
+    --port "$port" --ctx "$CTX" --threads "$THREADS" --batch "$BATCH" --n-predict "$N_PREDICT" \
+    >"$RUN_DIR/server.log" 2>&1 &
   echo $! >"$RUN_DIR/server.pid"
   echo "$addr" >"$RUN_DIR/address.tmp"
   mv "$RUN_DIR/address.tmp" "$RUN_DIR/address"

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::diagnose::backend::openai::AnswerMode;
 use crate::diagnose::backend::{BackendChoice, BackendSettings};
 
 /// The backend, as typed.
@@ -60,11 +61,29 @@ pub struct BackendArgs {
     #[arg(long, default_value_t = crate::diagnose::investigate::budget::DEFAULT_INPUT_TOKENS)]
     pub investigation_tokens: usize,
     /// Prompt budget of an OpenAI-compatible server, in estimated tokens, system message
-    /// included (default 2048: a small model on a CPU reads ~100 tokens/s; raise it for a
+    /// included (default 3072: a small model on a CPU reads ~100 tokens/s; raise it for a
     /// big model on a GPU). The least relevant context is cut first, and the cuts are
     /// recorded on the diagnosis.
     #[arg(long, env = "OPERATOR_CONTEXT_TOKENS")]
     pub context_tokens: Option<usize>,
+    /// The answer an OpenAI-compatible model is asked for: compact (cause, confidence,
+    /// cited fact ids, one bounded sentence and the action: ~100 generated tokens), full
+    /// (hypotheses, options, free text: 500+ tokens), or auto (compact when
+    /// --context-tokens is at most 4096).
+    #[arg(long, value_enum, default_value_t = AnswerFlag::Auto, env = "OPERATOR_ANSWER")]
+    pub answer: AnswerFlag,
+}
+
+/// `--answer`, as typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum AnswerFlag {
+    /// Compact for a small prompt budget, full otherwise.
+    #[default]
+    Auto,
+    /// Always the compact answer.
+    Compact,
+    /// Always the full answer.
+    Full,
 }
 
 impl BackendArgs {
@@ -99,6 +118,11 @@ impl BackendArgs {
                 if let Some(n) = self.context_tokens {
                     s.openai.context_tokens = n;
                 }
+                s.openai.answer = match self.answer {
+                    AnswerFlag::Auto => AnswerMode::Auto,
+                    AnswerFlag::Compact => AnswerMode::Compact,
+                    AnswerFlag::Full => AnswerMode::Full,
+                };
                 if let Some(t) = timeout {
                     s.openai.timeout = t;
                 }
@@ -143,6 +167,23 @@ mod tests {
         );
         a.context_tokens = Some(6000);
         assert_eq!(a.settings().unwrap().openai.context_tokens, 6000);
+    }
+
+    #[test]
+    fn the_compact_answer_follows_the_budget_unless_the_flag_says_otherwise() {
+        let mut a = BackendArgs {
+            backend: BackendFlag::Openai,
+            base_url: Some("http://127.0.0.1:8080".into()),
+            ..Default::default()
+        };
+        assert!(a.settings().unwrap().openai.compact());
+        a.context_tokens = Some(16_000);
+        assert!(!a.settings().unwrap().openai.compact());
+        a.answer = AnswerFlag::Compact;
+        assert!(a.settings().unwrap().openai.compact());
+        a.context_tokens = None;
+        a.answer = AnswerFlag::Full;
+        assert!(!a.settings().unwrap().openai.compact());
     }
 
     #[test]

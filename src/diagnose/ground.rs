@@ -50,7 +50,8 @@ fn type_matches(ty: &str, v: &Value) -> bool {
 
 /// Validates `v` against the JSON-schema subset used by structured outputs (`type`,
 /// `properties`, `required`, `additionalProperties: false`, `items`, `minItems`, `anyOf`,
-/// `const`, `enum`).
+/// `const`, `enum`), and the bounds a grammar-constrained server enforces (`maxItems`,
+/// `maxLength`, in characters).
 pub fn validate_against_schema(schema: &Value, v: &Value, path: &str) -> Result<(), GroundError> {
     let err = |m: String| GroundError::SchemaViolation {
         path: if path.is_empty() {
@@ -123,10 +124,20 @@ pub fn validate_against_schema(schema: &Value, v: &Value, path: &str) -> Result<
             }
         }
     }
+    if let (Some(s), Some(max)) = (v.as_str(), schema.get("maxLength").and_then(Value::as_u64)) {
+        if s.chars().count() as u64 > max {
+            return Err(err(format!("longer than {max} characters")));
+        }
+    }
     if let Some(arr) = v.as_array() {
         if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
             if (arr.len() as u64) < min {
                 return Err(err(format!("needs at least {min} items")));
+            }
+        }
+        if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
+            if arr.len() as u64 > max {
+                return Err(err(format!("has more than {max} items")));
             }
         }
         if let Some(items) = schema.get("items") {
@@ -347,21 +358,47 @@ pub fn with_tool_results(prompt: &PreparedPrompt, seen: &[(String, String)]) -> 
     p
 }
 
-/// Parses, validates and grounds a raw answer into a stored [`Diagnosis`].
+/// Parses an answer to `prompt` strictly into a [`DiagnosisOutput`], and says whether it
+/// was a compact one. A prompt that asked for the compact answer
+/// ([`crate::diagnose::compact`]) reads an answer without `observation_summary` as
+/// compact: checked against the compact schema, expanded, then checked against the full
+/// schema like any other. A full answer (a model that ignored the request, the rules
+/// engine answering as the fallback) is read as full.
+pub fn parse_answer(
+    prompt: &PreparedPrompt,
+    text: &str,
+) -> Result<(DiagnosisOutput, bool), GroundError> {
+    if let Some(compact) = &prompt.compact {
+        let v: Value = serde_json::from_str(text.trim())
+            .map_err(|e| GroundError::MalformedJson(e.to_string()))?;
+        if v.get("observation_summary").is_none() {
+            let full = super::compact::expand(&v, compact)?;
+            return Ok((parse_output(&full.to_string(), &prompt.schema)?, true));
+        }
+    }
+    Ok((parse_output(text, &prompt.schema)?, false))
+}
+
+/// Parses, validates and grounds a raw answer into a stored [`Diagnosis`]. A diagnosis
+/// from a compact answer says so in its `context_cut`.
 pub fn finalize(
     prompt: &PreparedPrompt,
     raw: &RawDiagnosis,
     backend: &str,
 ) -> Result<Diagnosis, GroundError> {
-    let out = parse_output(&raw.json_text, &prompt.schema)?;
+    let (out, compact) = parse_answer(prompt, &raw.json_text)?;
     let grounding = ground(prompt, &out);
+    let mut cut = prompt.context_cut.clone();
+    if compact {
+        cut.push(super::compact::COMPACT_NOTE.to_string());
+    }
     Ok(Diagnosis::assemble(
         out,
         grounding,
         backend,
         &raw.model,
         raw.usage.clone(),
-        prompt.context_cut.clone(),
+        cut,
     ))
 }
 

@@ -25,6 +25,7 @@
 
 pub mod backend;
 pub mod catalog;
+pub mod compact;
 pub mod context;
 pub mod decision_log;
 pub mod differential;

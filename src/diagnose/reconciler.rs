@@ -376,6 +376,7 @@ impl DiagnosisReconciler {
                     .context_tokens()
                     .unwrap_or(self.cfg.token_budget),
                 catalog: self.catalog,
+                compact: self.backend.compact_answer(),
             },
         );
         // One span per model call: what was diagnosed and by whom (never the prompt).

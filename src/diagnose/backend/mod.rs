@@ -163,6 +163,12 @@ pub trait DiagnosisBackend: Send + Sync {
     fn context_tokens(&self) -> Option<usize> {
         None
     }
+    /// Whether this backend's model is asked for the compact answer
+    /// ([`crate::diagnose::compact`]): a small model with a small prompt budget. The
+    /// prompt is then built for it, and its answer expanded to the full one.
+    fn compact_answer(&self) -> bool {
+        false
+    }
     /// Produces a raw (unvalidated) diagnosis for the prompt.
     async fn diagnose(&self, req: &PreparedPrompt) -> Result<RawDiagnosis, BackendError>;
     /// The backend's tool-use conversation, when it can hold one (the model backends):

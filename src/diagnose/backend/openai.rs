@@ -21,6 +21,17 @@
 //! (`--context-tokens`). The chat format is the server's business: llama.cpp applies the
 //! GGUF's own template (`--jinja`), Ollama its Modelfile's, vLLM the tokenizer's.
 //!
+//! A small model also *writes* slowly (~12 tokens/s on 2 idle cores), and the full
+//! answer's free text ran to 500-900 tokens. With a small budget
+//! ([`AnswerMode::Auto`]: at most [`crate::diagnose::compact::COMPACT_BUDGET_MAX`]) the
+//! backend asks for the compact answer instead ([`crate::diagnose::compact`]): cause,
+//! confidence, cited fact ids, a bounded analysis and the action, every field closed or
+//! bounded in the schema, and `max_tokens` sized from those bounds, so that the answer
+//! cannot run long. The server stops generating at `max_tokens` whatever happens to the
+//! client; a client that gives up earlier (a timeout) also stops the generation, since
+//! llama.cpp cancels a task whose connection closed, but not the reading of a prompt
+//! already under way (BENCHMARKS.md, "Local model").
+//!
 //! # Tools
 //!
 //! [`OpenAiBackend::chat`] is the general exchange: messages with tool calls and tool
@@ -64,6 +75,8 @@ pub struct OpenAiConfig {
     /// ([`crate::diagnose::context::bound_arrays`]); `None` for a server that rejects
     /// array bounds in a strict schema.
     pub max_items: Option<usize>,
+    /// Which answer the model is asked for (see the module docs).
+    pub answer: AnswerMode,
     /// Per-attempt timeout, covering the whole exchange (a trickled body included).
     pub timeout: Duration,
     /// Largest answer body read (default [`super::MAX_RESPONSE_BYTES`]).
@@ -82,6 +95,7 @@ impl std::fmt::Debug for OpenAiConfig {
             .field("api_key", &self.api_key.as_ref().map(|_| REDACTED))
             .field("max_tokens", &self.max_tokens)
             .field("temperature", &self.temperature)
+            .field("answer", &self.answer)
             .finish_non_exhaustive()
     }
 }
@@ -97,10 +111,35 @@ impl Default for OpenAiConfig {
             schema_in_prompt: false,
             context_tokens: crate::diagnose::context::LOCAL_TOKEN_BUDGET,
             max_items: Some(crate::diagnose::context::LOCAL_MAX_ITEMS),
+            answer: AnswerMode::Auto,
             timeout: Duration::from_secs(600),
             max_body_bytes: super::MAX_RESPONSE_BYTES,
             retry: RetryPolicy::default(),
             prices: PriceTable::empty(),
+        }
+    }
+}
+
+/// Which answer a model is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AnswerMode {
+    /// The compact answer when the prompt budget is at most
+    /// [`crate::diagnose::compact::COMPACT_BUDGET_MAX`], the full one otherwise.
+    #[default]
+    Auto,
+    /// Always the compact answer.
+    Compact,
+    /// Always the full answer.
+    Full,
+}
+
+impl OpenAiConfig {
+    /// Whether the model is asked for the compact answer.
+    pub fn compact(&self) -> bool {
+        match self.answer {
+            AnswerMode::Auto => self.context_tokens <= crate::diagnose::compact::COMPACT_BUDGET_MAX,
+            AnswerMode::Compact => true,
+            AnswerMode::Full => false,
         }
     }
 }
@@ -187,6 +226,8 @@ pub struct ChatRequest {
     pub tools: Vec<ToolSpec>,
     /// `response_format`, if any.
     pub response_format: Option<Value>,
+    /// `max_tokens` of this request (`None`: the configured one).
+    pub max_tokens: Option<u32>,
 }
 
 /// The model's turn.
@@ -245,11 +286,12 @@ impl OpenAiBackend {
         &self.cfg
     }
 
-    /// The diagnosis request: system and user turns, the prompt's schema as a strict
-    /// `response_format`. No `tool_choice` (Ollama ignores it).
+    /// The diagnosis request: system and user turns, the prompt's answer schema as a
+    /// strict `response_format`, and the compact answer's `max_tokens` when the prompt
+    /// asks for it. No `tool_choice` (Ollama ignores it).
     pub fn diagnosis_request(&self, prompt: &PreparedPrompt) -> ChatRequest {
         let system = if self.cfg.schema_in_prompt {
-            system_with_schema(&prompt.system, &prompt.schema)
+            system_with_schema(&prompt.system, prompt.answer_schema())
         } else {
             prompt.system.clone()
         };
@@ -260,15 +302,29 @@ impl OpenAiBackend {
             ],
             tools: vec![],
             response_format: Some(json_schema_format("diagnosis", &self.answer_schema(prompt))),
+            max_tokens: self.answer_max_tokens(prompt),
         }
     }
 
-    /// The schema the server enforces: the prompt's, with arrays bounded when configured.
+    /// The schema the server enforces: the compact answer's when the prompt asks for it
+    /// (bounded already), else the prompt's, with arrays bounded when configured.
     pub fn answer_schema(&self, prompt: &PreparedPrompt) -> Value {
+        if let Some(c) = &prompt.compact {
+            return c.schema.clone();
+        }
         match self.cfg.max_items {
             Some(n) => crate::diagnose::context::bound_arrays(&prompt.schema, n),
             None => prompt.schema.clone(),
         }
+    }
+
+    /// `max_tokens` of the answer to `prompt`: the compact answer's bound (never above
+    /// the configured one), or `None` for the configured one.
+    pub fn answer_max_tokens(&self, prompt: &PreparedPrompt) -> Option<u32> {
+        prompt
+            .compact
+            .as_ref()
+            .map(|c| c.max_tokens.min(self.cfg.max_tokens))
     }
 
     /// The wire body of a chat request.
@@ -276,7 +332,7 @@ impl OpenAiBackend {
         let mut b = json!({
             "model": self.cfg.model,
             "messages": req.messages.iter().map(ChatMessage::to_json).collect::<Vec<_>>(),
-            "max_tokens": self.cfg.max_tokens,
+            "max_tokens": req.max_tokens.unwrap_or(self.cfg.max_tokens),
             "stream": false
         });
         if let Some(t) = self.cfg.temperature {
@@ -342,7 +398,7 @@ impl OpenAiBackend {
         };
         let resp: Value = serde_json::from_slice(&body)
             .map_err(|e| BackendError::MalformedResponse(format!("response is not JSON: {e}")))?;
-        let mut turn = read_turn(&resp, self.cfg.max_tokens)?;
+        let mut turn = read_turn(&resp, req.max_tokens.unwrap_or(self.cfg.max_tokens))?;
         if turn.model.is_empty() {
             turn.model = self.cfg.model.clone();
         }
@@ -518,6 +574,10 @@ impl DiagnosisBackend for OpenAiBackend {
         Some(self.cfg.context_tokens)
     }
 
+    fn compact_answer(&self) -> bool {
+        self.cfg.compact()
+    }
+
     async fn diagnose(&self, prompt: &PreparedPrompt) -> Result<RawDiagnosis, BackendError> {
         let turn = self.chat(&self.diagnosis_request(prompt)).await?;
         let json_text = turn
@@ -541,7 +601,8 @@ impl OpenAiBackend {
     /// assistant turn with its `tool_calls` (arguments as a JSON string) and one
     /// `role: tool` message per result. While tools are offered there is no
     /// `response_format` (llama.cpp cannot combine a grammar with tool calls); the final
-    /// turn offers no tools and constrains the answer to the schema.
+    /// turn offers no tools and constrains the answer to the prompt's answer schema
+    /// (compact or full, arrays bounded as in a single shot), with its `max_tokens`.
     pub fn tool_turn_request(
         &self,
         system: &str,
@@ -552,7 +613,7 @@ impl OpenAiBackend {
     ) -> ChatRequest {
         use crate::diagnose::investigate::Turn;
         let system = if self.cfg.schema_in_prompt {
-            system_with_schema(system, &prompt.schema)
+            system_with_schema(system, prompt.answer_schema())
         } else {
             system.to_string()
         };
@@ -584,7 +645,12 @@ impl OpenAiBackend {
             messages,
             tools: if offer_tools { tools.to_vec() } else { vec![] },
             response_format: (!offer_tools)
-                .then(|| json_schema_format("diagnosis", &prompt.schema)),
+                .then(|| json_schema_format("diagnosis", &self.answer_schema(prompt))),
+            max_tokens: if offer_tools {
+                None
+            } else {
+                self.answer_max_tokens(prompt)
+            },
         }
     }
 }
@@ -679,6 +745,7 @@ mod tests {
                 parameters: json!({"type": "object"}),
             }],
             response_format: None,
+            max_tokens: None,
         };
         let body = b.body(&req);
         assert_eq!(body["tools"][0]["type"], "function");
@@ -725,6 +792,7 @@ mod tests {
             messages: vec![ChatMessage::System(system_with_schema("sys", &schema))],
             tools: vec![],
             response_format: Some(json_schema_format("diagnosis", &schema)),
+            max_tokens: None,
         });
         assert_eq!(body["response_format"]["json_schema"]["schema"], schema);
         assert_eq!(body["response_format"]["json_schema"]["strict"], true);
