@@ -5,6 +5,7 @@
 //! `kind`. Adding a third subject is a new folder here plus its wiring (see
 //! ARCHITECTURE.md, "Adding a subject").
 
+pub mod container_tools;
 pub mod etcd;
 pub mod tikv;
 
@@ -57,6 +58,10 @@ fn tikv_tools(cluster: &str, network: &str, reader: Option<ContainerReader>) -> 
     })
 }
 
+fn etcd_tools(cluster: &str, network: &str, reader: Option<ContainerReader>) -> Arc<dyn Toolbox> {
+    Arc::new(etcd::tools::EtcdTools::new(cluster, network, reader))
+}
+
 fn tikv_runbooks() -> Arc<dyn RunbookSource> {
     Arc::new(tikv::runbook::TikvRunbooks::default())
 }
@@ -89,7 +94,7 @@ pub const DIAGNOSIS: &[SubjectDiagnosis] = &[
         reasoner: etcd_reasoner,
         runbooks: None,
         links: no_links,
-        tools: None,
+        tools: Some(etcd_tools),
     },
 ];
 
@@ -131,5 +136,25 @@ mod tests {
             assert_eq!((d.reasoner)().catalog().subject, d.subject);
         }
         assert_eq!(diagnosis("no-such-subject").subject, DIAGNOSIS[0].subject);
+    }
+
+    #[tokio::test]
+    async fn every_registered_subject_lends_read_only_tools_even_without_a_runtime() {
+        for d in DIAGNOSIS {
+            let tools = d
+                .tools
+                .expect("a subject without tools is investigated blind");
+            let names: Vec<String> = tools("c", "c-net", None)
+                .tools()
+                .into_iter()
+                .map(|t| t.name)
+                .collect();
+            assert!(!names.is_empty(), "{}", d.subject);
+            assert!(
+                !names.iter().any(|n| n.starts_with("container_")),
+                "{}: container tools need a runtime: {names:?}",
+                d.subject
+            );
+        }
     }
 }
