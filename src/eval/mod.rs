@@ -22,6 +22,7 @@
 //! - [`report`]: per-scenario and total figures as Markdown, JSON and SVG; `--compare`.
 
 pub mod harness;
+pub mod memory;
 pub mod report;
 pub mod runner;
 pub mod scenario;

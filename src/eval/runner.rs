@@ -62,6 +62,9 @@ pub struct RunnerConfig {
     /// Simulated time watched after every true cause was asserted (later tickets, and
     /// what the operator blames for them, still count).
     pub observe_after: Duration,
+    /// Past tickets with confirmed causes the diagnosis loop remembers (`eval --memory`'s
+    /// second pass; see [`super::memory`]).
+    pub memory: Option<Arc<super::memory::Memory>>,
 }
 
 impl Default for RunnerConfig {
@@ -73,6 +76,7 @@ impl Default for RunnerConfig {
             control_window: Duration::from_secs(6),
             settle_timeout: Duration::from_secs(45),
             observe_after: Duration::from_secs(60),
+            memory: None,
         }
     }
 }
@@ -709,9 +713,12 @@ async fn drive(
     // scaled like every other duration).
     let mut reconciler = DiagnosisReconciler::new(
         backend.backend.clone(),
-        Arc::new(
-            StoreQueue::new(store.clone())
-                .with_window(cfg.wall(crate::diagnose::store_queue::RELATED_WINDOW)),
+        super::memory::Remembering::wrap(
+            Arc::new(
+                StoreQueue::new(store.clone())
+                    .with_window(cfg.wall(crate::diagnose::store_queue::RELATED_WINDOW)),
+            ),
+            cfg.memory.clone(),
         ),
         Arc::new(Sources(vec![
             Arc::new(SnapshotContext::new(
