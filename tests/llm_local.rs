@@ -1,4 +1,4 @@
-//! One real diagnosis through the real local model server (`make llm`: llama.cpp's
+//! Real diagnoses through the real local model server (`make llm`: llama.cpp's
 //! `llama-server` with Qwen2.5-Coder-0.5B-Instruct, on loopback).
 //!
 //! What only a real model can show: the request carries the catalog-restricted schema
@@ -7,8 +7,10 @@
 //! context is rejected by grounding, counted, and replaced by the rules engine's with the
 //! model's failure recorded on the diagnosis and in the decision log.
 //!
-//! One model call for the whole file: the answer is checked as it came, then a copy with
-//! one fabricated citation goes through the reconciler. The prompt is the one the
+//! Two model calls for the whole file. The first: the answer is checked as it came, then
+//! a copy with one fabricated citation goes through the reconciler. The second: an
+//! investigation (at most two tool turns) of a store whose OOM kill only the container
+//! tools show, asserting what the loop guarantees whatever the model does. The prompt is the one the
 //! reconciler builds for this backend: the OpenAI-compatible backend's budget
 //! (`--context-tokens`, 2,048 by default) and TiKV's catalog. Part of `make test`: CI runs
 //! `make llm` first. Outside CI, without a server, the test says SKIP loudly; under
