@@ -11,7 +11,15 @@
 //!   Target: ticketed as soon as PD says so; the figure is the time from the first PD
 //!   answer showing `Disconnected` (polled every 50 ms) to the ticket.
 //!
-//! `DETECT_CASES=kill,partition,pd` picks cases (default: all three).
+//! - **slow disk**: every disk operation of one store takes 20 ms longer (`operator chaos
+//!   slow-disk --delay 20ms`, the simulator's knob: the store's fsync and apply latency
+//!   rise, nothing else). Only metrics show it, so this case runs the cluster with its
+//!   Prometheus (scraped every 5 s) and the figure is the time to any ticket on that store
+//!   (the store-outlier invariant compares it with its peers' median and its own baseline,
+//!   over Prometheus' rate window, with hysteresis). Issue #13: a subtle slowness a real
+//!   operator would still call a problem must be ticketed.
+//!
+//! `DETECT_CASES=kill,partition,pd,slowdisk` picks cases (default: all four).
 //!
 //! "Ticketed" means the ticket is visible on the operator's API (`GET /api/v1/tickets`,
 //! polled every 20 ms), so each figure includes the API round trip. Between trials the
@@ -27,9 +35,9 @@ const CLUSTER: &str = "detectbench";
 /// The simulator's clock speed: PD marks a silent store Disconnected after 20 s / this.
 const TIME_FACTOR: u32 = 4;
 
-fn spec_text() -> String {
+fn spec_text(prometheus: bool) -> String {
     format!(
-        "apiVersion: tikv-operator.dev/v1alpha1\nkind: TikvCluster\nmetadata:\n  name: {CLUSTER}\nspec:\n  pd:\n    replicas: 1\n    image: tikv-sim:local\n    env:\n      TIKV_SIM_TIME_FACTOR: \"{TIME_FACTOR}\"\n  tikv:\n    replicas: 4\n    image: tikv-sim:local\n    env:\n      TIKV_SIM_TIME_FACTOR: \"{TIME_FACTOR}\"\n  monitoring:\n    prometheus:\n      enabled: false\n      image: operator-prometheus:local\n    grafana:\n      enabled: false\n      image: grafana/grafana:12.1.0\n  reconcile:\n    interval: 5s\n"
+        "apiVersion: tikv-operator.dev/v1alpha1\nkind: TikvCluster\nmetadata:\n  name: {CLUSTER}\nspec:\n  pd:\n    replicas: 1\n    image: tikv-sim:local\n    env:\n      TIKV_SIM_TIME_FACTOR: \"{TIME_FACTOR}\"\n  tikv:\n    replicas: 4\n    image: tikv-sim:local\n    env:\n      TIKV_SIM_TIME_FACTOR: \"{TIME_FACTOR}\"\n  monitoring:\n    prometheus:\n      enabled: {prometheus}\n      image: operator-prometheus:local\n    grafana:\n      enabled: false\n      image: grafana/grafana:12.1.0\n  reconcile:\n    interval: 5s\n"
     )
 }
 
@@ -83,8 +91,16 @@ impl Bench {
 
     /// The active store-down ticket of `member`, if any.
     async fn active_ticket(&self, member: &str) -> Option<Value> {
+        self.active_ticket_of(member, Some("store-down")).await
+    }
+
+    /// The active ticket of `member` (of `invariant`, or of any invariant), if any.
+    async fn active_ticket_of(&self, member: &str, invariant: Option<&str>) -> Option<Value> {
+        let filter = invariant
+            .map(|i| format!("invariant={i}&"))
+            .unwrap_or_default();
         let url = format!(
-            "{}/api/v1/tickets?invariant=store-down&status=open,diagnosing,diagnosed,acknowledged",
+            "{}/api/v1/tickets?{filter}status=open,diagnosing,diagnosed,acknowledged",
             self.api
         );
         let list = self.json(&url).await?;
@@ -121,15 +137,42 @@ impl Bench {
 
     /// Polls until an active store-down ticket of `member` shows; returns when it did.
     async fn until_ticketed(&self, member: &str, since: Instant) -> Instant {
+        self.until_ticketed_of(member, Some("store-down"), since, Duration::from_secs(90))
+            .await
+    }
+
+    /// Polls until an active ticket of `member` (of `invariant`, or any) shows, for at
+    /// most `limit`; returns when it did.
+    async fn until_ticketed_of(
+        &self,
+        member: &str,
+        invariant: Option<&str>,
+        since: Instant,
+        limit: Duration,
+    ) -> Instant {
         loop {
-            if self.active_ticket(member).await.is_some() {
+            if self.active_ticket_of(member, invariant).await.is_some() {
                 return Instant::now();
             }
             assert!(
-                since.elapsed() < Duration::from_secs(90),
-                "{member}: no ticket after 90 s"
+                since.elapsed() < limit,
+                "{member}: no ticket after {limit:?}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until `member` is Up and has no active ticket of any invariant (a slowness
+    /// ticket resolves itself once the store's latency is back with its peers').
+    async fn settle_quiet(&self, member: &str) {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let up = self.pd_state(member).await.as_deref() == Some("Up");
+            if up && self.active_ticket_of(member, None).await.is_none() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{member} did not settle quietly");
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
@@ -170,13 +213,14 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
-    let cases = std::env::var("DETECT_CASES").unwrap_or_else(|_| "kill,partition,pd".into());
+    let cases =
+        std::env::var("DETECT_CASES").unwrap_or_else(|_| "kill,partition,pd,slowdisk".into());
     let run = |case: &str| cases.split(',').any(|c| c.trim() == case);
     down();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cluster.yaml");
     let state = dir.path().join("state");
-    std::fs::write(&file, spec_text()).unwrap();
+    std::fs::write(&file, spec_text(run("slowdisk"))).unwrap();
     let bin = env!("CARGO_BIN_EXE_operator");
     let st = Command::new(bin)
         .args(["apply", "-f"])
@@ -293,6 +337,29 @@ async fn main() {
         "store PD reports Disconnected: ticket after PD says so",
         disconnected,
     );
+
+    // +20 ms on every disk operation of one store: only its metrics change.
+    let mut slowed = Vec::new();
+    for t in (0..trials).filter(|_| run("slowdisk")) {
+        let m = members[t % members.len()];
+        bench.settle_quiet(m).await;
+        let start = Instant::now();
+        bench.chaos(&[
+            "slow-disk",
+            m,
+            "--delay",
+            "20ms",
+            "--duration",
+            "300s",
+            "--detach",
+        ]);
+        let seen = bench
+            .until_ticketed_of(m, None, start, Duration::from_secs(240))
+            .await;
+        slowed.push((seen - start).as_secs_f64());
+        bench.chaos(&["revert", "--all"]);
+    }
+    summary("store's disk 20 ms slower (metrics only)", slowed);
 
     let _ = child.kill();
     let _ = child.wait();

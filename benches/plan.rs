@@ -95,6 +95,7 @@ fn observed(spec: &operator::spec::ClusterSpec, pd: u32, tikv: u32) -> Observed 
             region_health: Some(RegionHealth::default()),
             max_store_down_time_secs: 1800,
             low_space_ratio: 0.8,
+            hot_regions: vec![],
         }),
         pd_error: None,
         memory,

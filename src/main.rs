@@ -11,9 +11,7 @@ use futures::FutureExt;
 use operator::cli::{self, Cli, CliError, Env};
 use operator::diagnose::backend::{select_backend, BackendSettings};
 use operator::diagnose::decision_log::DecisionLog;
-use operator::diagnose::reconciler::Sources;
-use operator::diagnose::reconciler::{DiagnosisReconciler, ReconcilerConfig};
-use operator::diagnose::store_queue::{SnapshotContext, StoreQueue};
+use operator::diagnose::reconciler::ReconcilerConfig;
 use operator::reconcile::Controller;
 use operator::runtime::docker::DockerRuntime;
 use operator::runtime::{ContainerRuntime, RuntimeError};
@@ -168,37 +166,26 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         ..backend
     })
     .map_err(|e| CliError::Failed(e.to_string()))?;
-    let queue = Arc::new(StoreQueue::new(store.clone()));
-    let diagnoser = DiagnosisReconciler::new(
-        backend,
-        queue.clone(),
-        Arc::new(Sources(vec![
-            Arc::new(SnapshotContext::new(
-                latest,
-                operator::subjects::tikv::snapshot::CONTEXT_SECTIONS,
-            )),
-            Arc::new(operator::diagnose::store_queue::RelatedTickets::new(
-                store.clone(),
-                operator::diagnose::store_queue::RELATED_WINDOW,
-            )),
-            Arc::new(PromMetricsWindow::new(
+    // The same wiring `operator eval` uses: the subject's registry entry builds it.
+    let (diagnoser, queue) =
+        operator::subjects::diagnosis("tikv").reconciler(operator::subjects::ReconcilerParts {
+            backend,
+            store: store.clone(),
+            latest,
+            cluster: controller.subject().spec().name().to_string(),
+            related_window: operator::diagnose::store_queue::RELATED_WINDOW,
+            extra_context: vec![Arc::new(PromMetricsWindow::new(
                 operator::subject::Subject::runtime(&**controller.subject()),
                 controller.subject().spec().name(),
                 &controller.subject().spec().network_name(),
-            )),
-        ])),
-        ReconcilerConfig::default(),
-    )
-    .with_catalog(&operator::subjects::tikv::catalog::CATALOG)
-    .with_fallback(Arc::new(
-        operator::subjects::tikv::hypotheses::rules_backend(Default::default()),
-    ))
-    .with_runbooks(Arc::new(operator::subjects::tikv::runbook::TikvRunbooks {
-        cluster: Some(controller.subject().spec().name().to_string()),
-    }))
-    .with_metrics(controller.metrics().clone())
-    .with_dependencies(controller.metrics().dependencies())
-    .with_decision_log(DecisionLog::new(state_dir.join("decisions.jsonl")));
+            ))],
+            config: ReconcilerConfig::default(),
+            memory: None,
+        });
+    let diagnoser = diagnoser
+        .with_metrics(controller.metrics().clone())
+        .with_dependencies(controller.metrics().dependencies())
+        .with_decision_log(DecisionLog::new(state_dir.join("decisions.jsonl")));
     // A model backend investigates with TiKV's read-only tools and the ticket memory.
     let diagnoser = match investigation {
         Some(budget) => {

@@ -14,6 +14,7 @@ const CORE: &[&str] = &[
     "src/cli/api_access.rs",
     "src/cli/backend_args.rs",
     "src/cli/controller_status.rs",
+    "src/cli/eval.rs",
     "src/cli/incidents.rs",
     "src/cli/output.rs",
     "src/cli/reach.rs",
@@ -21,6 +22,7 @@ const CORE: &[&str] = &[
     "src/cli/tickets.rs",
     "src/cli/version.rs",
     "src/diagnose",
+    "src/eval",
     "src/tickets",
     "src/reconcile",
     "src/server",
@@ -31,17 +33,14 @@ const CORE: &[&str] = &[
     "src/subject.rs",
 ];
 
-/// Where subjects are plugged in, and so may name them: the binaries, the simulator,
-/// the simulator's chaos knobs, and what is not yet behind the registry: `operator
-/// eval` (its CLI and harness run the in-process TiKV simulator; issue #16 moves them
-/// behind the subject). The registry itself is `src/subjects/mod.rs`. The rest of
-/// `src/cli` is core: it reaches subjects only through the registry.
+/// Where subjects are plugged in, and so may name them: the binaries, the simulator and
+/// the simulator's chaos knobs. The registry itself is `src/subjects/mod.rs` (it lists
+/// each subject's commands, diagnosis and evaluation harness). `src/cli` and `src/eval`
+/// are core: they reach subjects only through the registry.
 const WIRING: &[&str] = &[
     "src/main.rs",
     "src/lib.rs",
     "src/bin",
-    "src/cli/eval.rs",
-    "src/eval",
     "src/chaos/sim.rs",
     "src/sim",
 ];

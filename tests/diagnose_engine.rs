@@ -122,7 +122,7 @@ async fn disk_pressure_across_the_cluster_recommends_scaling_out_tikv() {
 }
 
 #[tokio::test]
-async fn disk_pressure_on_one_store_only_asks_to_investigate_that_store() {
+async fn disk_pressure_on_one_store_only_moves_regions_off_it_onto_its_peers() {
     let mut b = scenarios::disk_pressure();
     let gib = 1024.0f64.powi(3);
     // Stores 1 and 4 have plenty of room.
@@ -133,8 +133,22 @@ async fn disk_pressure_on_one_store_only_asks_to_investigate_that_store() {
         }
     }
     let d = rules_diagnosis(b, RulesConfig::default()).await;
+    assert_eq!(
+        d.recommended_action.kind.typed::<TikvAction>(),
+        Some(TikvAction::SetStoreWeight {
+            store_id: 5,
+            leader: 1.0,
+            region: 0.5
+        }),
+        "{:?}",
+        d.recommended_action
+    );
     assert!(
-        matches!(d.recommended_action.kind.typed(), Some(TikvAction::InvestigateFurther { what }) if what.contains("tikv-2"))
+        d.recommended_action
+            .rationale
+            .contains("other stores have room"),
+        "{}",
+        d.recommended_action.rationale
     );
     assert_fully_grounded(&d);
 }

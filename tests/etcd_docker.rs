@@ -59,22 +59,36 @@ async fn converge(c: &Controller<EtcdSubject>, timeout: Duration) -> Vec<String>
     }
 }
 
+/// Docker and every image `images` names, or a loud SKIP (a failure under `CI=true`).
+async fn docker_with(
+    test: &str,
+    images: &[&str],
+) -> Option<operator::runtime::docker::DockerRuntime> {
+    let runtime = docker_or_skip(test).await?;
+    for image in images {
+        if !runtime.image_exists(image).await.unwrap_or(false) {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{test}: image {image} is missing under CI=true (make images images-etcd)"
+            );
+            eprintln!("\n==========\nSKIP {test}: image {image} is missing (make images images-etcd). This test did NOT run.\n==========");
+            return None;
+        }
+    }
+    Some(runtime)
+}
+
+fn etcd_image() -> String {
+    format!("operator-etcd:{}", spec::DEFAULT_VERSION)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_etcd_cluster_converges_scales_has_a_killed_member_ticketed_and_refuses_to_lose_quorum()
 {
     let test = "etcd_docker";
-    let Some(runtime) = docker_or_skip(test).await else {
+    let Some(runtime) = docker_with(test, &[&etcd_image()]).await else {
         return;
     };
-    let image = format!("operator-etcd:{}", spec::DEFAULT_VERSION);
-    if !runtime.image_exists(&image).await.unwrap_or(false) {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{test}: image {image} is missing under CI=true (make images-etcd)"
-        );
-        eprintln!("\n==========\nSKIP {test}: image {image} is missing (make images-etcd). This test did NOT run.\n==========");
-        return;
-    }
     let run = TestRun::new(runtime).await;
     let rt: Arc<dyn ContainerRuntime> = Arc::new(
         operator::runtime::docker::DockerRuntime::connect()
@@ -247,5 +261,159 @@ async fn an_etcd_cluster_converges_scales_has_a_killed_member_ticketed_and_refus
         ticketed.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
+    run.cleanup().await;
+}
+
+/// The blkio cgroup directory of the container with full id `id` on this host
+/// (`docker/<id>` with the cgroupfs driver, `…/docker-<id>.scope` with systemd's).
+fn blkio_cgroup_of(id: &str) -> Option<std::path::PathBuf> {
+    let scope = format!("docker-{id}.scope");
+    let mut dirs = vec![(std::path::PathBuf::from("/sys/fs/cgroup/blkio"), 0)];
+    while let Some((dir, depth)) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let path = entry.path();
+            if !path.is_dir() {
+                continue;
+            }
+            let name = entry.file_name();
+            if name == id || name.to_str() == Some(scope.as_str()) {
+                return Some(path);
+            }
+            if depth < 3 {
+                dirs.push((path, depth + 1));
+            }
+        }
+    }
+    None
+}
+
+/// Writes `n` keys one after another and returns the p99 WAL fsync of those writes
+/// (from the member's own histogram, before and after) and how long they took.
+async fn fsync_p99_of_writes(
+    subject: &EtcdSubject,
+    base: &str,
+    n: usize,
+    tag: &str,
+) -> (f64, Duration) {
+    use operator::subjects::etcd::snapshot::{delta_p99, MetricsSample};
+    let before = MetricsSample::parse(&subject.client().metrics(base).await.unwrap());
+    let t = Instant::now();
+    for i in 0..n {
+        subject
+            .client()
+            .put(base, format!("/slow-disk/{tag}/{i}").as_bytes(), b"v")
+            .await
+            .unwrap();
+    }
+    let took = t.elapsed();
+    let after = MetricsSample::parse(&subject.client().metrics(base).await.unwrap());
+    let p99 = delta_p99(&after.wal_fsync, &before.wal_fsync).expect("the writes were fsynced");
+    (p99, took)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_disk_throttles_one_members_writes_raises_its_wal_fsync_p99_and_is_reverted() {
+    use operator::chaos::{Chaos, ChaosError, ExperimentState, Fault, Target, HELPER_IMAGE};
+    use operator::subjects::etcd::topology::Names;
+    let test = "etcd_slow_disk";
+    let Some(runtime) = docker_with(test, &[&etcd_image(), HELPER_IMAGE]).await else {
+        return;
+    };
+    let run = TestRun::new(runtime).await;
+    let rt: Arc<dyn ContainerRuntime> = Arc::new(
+        operator::runtime::docker::DockerRuntime::connect()
+            .await
+            .unwrap(),
+    );
+    let subject = Arc::new(EtcdSubject::new(spec_for(&run, 1), None, rt.clone()).unwrap());
+    let controller = Controller::new(subject.clone(), Metrics::new());
+    converge(&controller, Duration::from_secs(90)).await;
+    let obs = subject.observe().await.unwrap();
+    let base =
+        EtcdSubject::any_endpoint(&obs, &Names::new(&run.cluster)).expect("a running member");
+    let container = format!("{}-etcd-0", run.cluster);
+    let id = rt
+        .list_owned(&run.cluster, &subject.spec().network_name())
+        .await
+        .unwrap()
+        .containers
+        .into_iter()
+        .find(|c| c.name == container)
+        .expect("the member's container")
+        .id;
+
+    let state = tempfile::tempdir().unwrap();
+    let chaos = Chaos::new(
+        rt.clone(),
+        &run.cluster,
+        &subject.spec().network_name(),
+        state.path(),
+    )
+    .unwrap()
+    .with_helper_labels(std::collections::BTreeMap::from([(
+        TEST_RUN_LABEL.to_string(),
+        run.id.clone(),
+    )]));
+    let throttle = Fault::DiskThrottle {
+        write_iops: Some(20),
+        write_bps: None,
+    };
+    let injected = chaos
+        .inject(
+            &Target::Member("etcd-0".into()),
+            throttle,
+            Duration::from_secs(120),
+        )
+        .await;
+    let Some(cgroup) = blkio_cgroup_of(&id) else {
+        // No cgroup v1 blkio tree on this host: the fault must be refused, and say why.
+        let err = injected.expect_err("no blkio cgroup, yet the throttle was accepted");
+        assert!(
+            matches!(err, ChaosError::Unsupported { ref reason, .. } if reason.contains("cgroup")),
+            "{err}"
+        );
+        eprintln!("{test}: this host has no cgroup v1 blkio tree; the refusal was checked, the throttle was NOT exercised");
+        run.cleanup().await;
+        return;
+    };
+    let e = injected.unwrap();
+    let limit =
+        || std::fs::read_to_string(cgroup.join("blkio.throttle.write_iops_device")).unwrap();
+    assert!(
+        limit().lines().any(|l| l.ends_with(" 20")),
+        "the member's cgroup holds the limit: {:?} {:?}",
+        limit(),
+        e.notes
+    );
+
+    // etcd's own histogram sees it: WAL fsync p99 of 20 writes, throttled vs not.
+    let (slow, slow_took) = fsync_p99_of_writes(&subject, &base, 20, "slow").await;
+    let done = chaos.revert(&e.id).await.unwrap();
+    assert_eq!(done.state, ExperimentState::Reverted);
+    assert!(
+        limit().lines().all(|l| l.ends_with(" 0")),
+        "the revert removed the limit: {:?}",
+        limit()
+    );
+    let (fast, fast_took) = fsync_p99_of_writes(&subject, &base, 20, "fast").await;
+    eprintln!(
+        "{test}: WAL fsync p99 {:.1} ms throttled at 20 write IOPS ({:.1} s for 20 puts), {:.1} ms after the revert ({:.2} s)",
+        slow * 1e3,
+        slow_took.as_secs_f64(),
+        fast * 1e3,
+        fast_took.as_secs_f64()
+    );
+    // One fsync needs at least one write at 20 IOPS: 50 ms.
+    assert!(slow >= 0.05, "throttled fsync p99 {slow}");
+    assert!(slow >= 4.0 * fast, "throttled {slow} vs reverted {fast}");
+    let helpers = rt
+        .list_owned(&run.cluster, &subject.spec().network_name())
+        .await
+        .unwrap()
+        .containers
+        .into_iter()
+        .filter(|c| c.name.contains("-chaos-"))
+        .count();
+    assert_eq!(helpers, 0, "no chaos helper is left behind");
     run.cleanup().await;
 }

@@ -5,8 +5,10 @@
 use std::path::Path;
 
 use operator::eval::runner::{BackendUnderTest, RunnerConfig};
-use operator::eval::scenario::load_dir;
-use operator::eval::{evaluate, EvalConfig};
+use operator::eval::scenario::parse_all;
+use operator::eval::{evaluate, read_dir, EvalConfig};
+use operator::subjects::tikv::eval::harness::SimHarness;
+use operator::subjects::tikv::eval::scenario::TikvScenarios;
 
 const SMOKE: [&str; 6] = [
     "node-death",
@@ -20,7 +22,7 @@ const SMOKE: [&str; 6] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rules_backend_names_the_root_cause_of_every_smoke_scenario_with_no_false_positive() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios");
-    let mut scenarios = load_dir(&dir).unwrap();
+    let mut scenarios = parse_all::<TikvScenarios>(&read_dir(&dir).unwrap()).unwrap();
     let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
     for wanted in SMOKE {
         assert!(
@@ -38,11 +40,11 @@ async fn the_rules_backend_names_the_root_cause_of_every_smoke_scenario_with_no_
             control_window: std::time::Duration::from_secs(4),
             ..RunnerConfig::default()
         },
-        backend: BackendUnderTest::rules(),
+        backend: BackendUnderTest::rules("tikv"),
         model: "rules-v1".into(),
         jobs: 1,
     };
-    let report = evaluate(&scenarios, &cfg, &|_, _, _| {}).await;
+    let report = evaluate::<SimHarness>(&scenarios, &cfg, &|_, _, _| {}).await;
     let md = report.markdown();
     println!("{md}");
     for r in &report.runs {

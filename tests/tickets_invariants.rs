@@ -114,6 +114,7 @@ fn fixture_pd() -> PdView {
         }),
         max_store_down_time_secs: 1800,
         low_space_ratio: 0.8,
+        hot_regions: vec![],
     }
 }
 

@@ -134,13 +134,21 @@ pub enum ChaosCommand {
         #[command(flatten)]
         options: InjectOptions,
     },
-    /// Slow a simulated TiKV's disk.
+    /// Slow a member's disk: a per-operation delay on a simulated TiKV (--delay), or a
+    /// blkio write throttle on its data volume's disk for a real process (--write-iops,
+    /// --write-bps; cgroup v1 hosts).
     SlowDisk {
         /// Member or container.
         target: String,
-        /// Added latency per disk operation.
-        #[arg(long)]
-        delay: humantime::Duration,
+        /// Added latency per disk operation (simulated TiKV).
+        #[arg(long, required_unless_present_any = ["write_iops", "write_bps"], conflicts_with_all = ["write_iops", "write_bps"])]
+        delay: Option<humantime::Duration>,
+        /// Cap on write operations per second (blkio throttle).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        write_iops: Option<u64>,
+        /// Cap on written bytes per second (blkio throttle).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        write_bps: Option<u64>,
         #[command(flatten)]
         options: InjectOptions,
     },
@@ -292,11 +300,19 @@ pub fn inject_request(command: &ChaosCommand) -> Option<(Target, Fault, Option<I
         ChaosCommand::SlowDisk {
             target,
             delay,
+            write_iops,
+            write_bps,
             options,
         } => (
             t(target),
-            Fault::SlowDisk {
-                delay_ms: ms(*delay),
+            match delay {
+                Some(delay) => Fault::SlowDisk {
+                    delay_ms: ms(*delay),
+                },
+                None => Fault::DiskThrottle {
+                    write_iops: *write_iops,
+                    write_bps: *write_bps,
+                },
             },
             Some(options.clone()),
         ),
@@ -505,6 +521,34 @@ mod tests {
             }
         );
         assert!(options.unwrap().detach);
+
+        let cli = Cli::parse_from(["op", "slow-disk", "etcd-1", "--write-iops", "20"]);
+        let (_, fault, _) = inject_request(&cli.chaos.command).unwrap();
+        assert_eq!(
+            fault,
+            Fault::DiskThrottle {
+                write_iops: Some(20),
+                write_bps: None
+            }
+        );
+        let cli = Cli::parse_from(["op", "slow-disk", "tikv-1", "--delay", "20ms"]);
+        let (_, fault, _) = inject_request(&cli.chaos.command).unwrap();
+        assert_eq!(fault, Fault::SlowDisk { delay_ms: 20 });
+        for bad in [
+            &["op", "slow-disk", "etcd-1"][..],
+            &[
+                "op",
+                "slow-disk",
+                "etcd-1",
+                "--delay",
+                "5ms",
+                "--write-iops",
+                "9",
+            ],
+            &["op", "slow-disk", "etcd-1", "--write-bps", "0"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
 
         let cli = Cli::parse_from(["op", "revert", "--all"]);
         assert!(inject_request(&cli.chaos.command).is_none());

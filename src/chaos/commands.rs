@@ -175,6 +175,90 @@ pub fn bytes_to_fill(used: u64, available: u64, ratio: f64) -> u64 {
     wanted.saturating_sub(used).min(available)
 }
 
+/// The block device of a filesystem from `stat -c %d` (glibc's 64-bit `dev_t`
+/// encoding), as `major:minor`.
+pub fn device_of_stat(output: &str) -> Option<String> {
+    let dev: u64 = output.trim().lines().last()?.trim().parse().ok()?;
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    Some(format!("{major}:{minor}"))
+}
+
+/// True when `s` is a `major:minor` device number (what sysfs' `dev` files hold).
+pub fn is_device(s: &str) -> bool {
+    s.split_once(':').is_some_and(|(a, b)| {
+        !a.is_empty()
+            && !b.is_empty()
+            && a.bytes().all(|c| c.is_ascii_digit())
+            && b.bytes().all(|c| c.is_ascii_digit())
+    })
+}
+
+/// The cgroup v1 blkio files of a throttle, with the `major:minor value` line each
+/// takes (a value of 0 removes the device's limit).
+pub fn blkio_lines(
+    device: &str,
+    write_iops: Option<u64>,
+    write_bps: Option<u64>,
+) -> Vec<(String, String)> {
+    [
+        ("blkio.throttle.write_iops_device", write_iops),
+        ("blkio.throttle.write_bps_device", write_bps),
+    ]
+    .into_iter()
+    .filter_map(|(file, v)| v.map(|v| (file.to_string(), format!("{device} {v}"))))
+    .collect()
+}
+
+/// The limit a blkio throttle file holds for `device` (`254:0 20` lines); 0 when none.
+pub fn throttle_of(file: &str, device: &str) -> u64 {
+    file.lines()
+        .filter_map(|l| l.split_once(' '))
+        .find(|(d, _)| *d == device)
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// `find` for the cgroup directory of the container with full id `id` under `root`:
+/// `docker/<id>` with the cgroupfs driver (or `<parent>/<id>`), `docker-<id>.scope`
+/// with systemd's.
+pub fn find_cgroup(root: &str, id: &str) -> Vec<String> {
+    [
+        "find",
+        root,
+        "-maxdepth",
+        "4",
+        "-type",
+        "d",
+        "(",
+        "-name",
+        id,
+        "-o",
+        "-name",
+        &format!("docker-{id}.scope"),
+        ")",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect()
+}
+
+/// Writes one line into one file. The line and the path are `sh`'s positional
+/// parameters, never parsed as shell text.
+pub fn write_line(path: &str, line: &str) -> Vec<String> {
+    [
+        "sh",
+        "-c",
+        "printf '%s\\n' \"$1\" > \"$2\"",
+        "sh",
+        line,
+        path,
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,5 +336,48 @@ mod tests {
         assert_eq!(bytes_to_fill(90, 10, 0.5), 0);
         assert_eq!(bytes_to_fill(0, 10, 0.99), 10);
         assert_eq!(parse_df("garbage"), None);
+    }
+
+    #[test]
+    fn the_device_of_a_filesystem_decodes_stats_device_number() {
+        // What `stat -c %d` printed for a volume on /dev/vda (254:0) on this machine.
+        assert_eq!(device_of_stat("65024\n").as_deref(), Some("254:0"));
+        // 8:17 (sdb1) and a minor above 255 (259:65536, glibc's split encoding).
+        assert_eq!(device_of_stat("2065").as_deref(), Some("8:17"));
+        let big: u64 = (259 << 8) | ((65536 & !0xff) << 12);
+        assert_eq!(
+            device_of_stat(&big.to_string()).as_deref(),
+            Some("259:65536")
+        );
+        assert_eq!(device_of_stat("fe00"), None);
+        assert!(is_device("254:0") && !is_device("254:") && !is_device("a:1"));
+    }
+
+    #[test]
+    fn blkio_throttle_lines_name_the_device_and_read_back_per_device() {
+        assert_eq!(
+            blkio_lines("254:0", Some(20), None),
+            vec![(
+                "blkio.throttle.write_iops_device".to_string(),
+                "254:0 20".to_string()
+            )]
+        );
+        assert_eq!(blkio_lines("8:0", Some(5), Some(1_048_576)).len(), 2);
+        assert_eq!(throttle_of("8:0 7\n254:0 20\n", "254:0"), 20);
+        assert_eq!(throttle_of("", "254:0"), 0);
+        assert_eq!(throttle_of("8:0 7\n", "254:0"), 0);
+    }
+
+    #[test]
+    fn cgroup_commands_keep_values_out_of_shell_text() {
+        let cmd = write_line(
+            "/host-cgroup/blkio/docker/ab/blkio.throttle.write_iops_device",
+            "254:0 20",
+        );
+        assert_eq!(cmd[2], "printf '%s\\n' \"$1\" > \"$2\"");
+        assert_eq!(cmd[4], "254:0 20");
+        let find = find_cgroup("/host-cgroup/blkio", "ab12");
+        assert!(find.contains(&"docker-ab12.scope".to_string()));
+        assert_eq!(find[find.len() - 1], ")");
     }
 }

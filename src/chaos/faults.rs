@@ -1,6 +1,6 @@
 //! Injecting each kind of fault: process and network faults through the runtime and
 //! netns helpers (partition groups, qdisc loss/bandwidth/latency), disk fill and CPU burn
-//! through helpers, and the simulator's knobs. Each returns the revert steps it needs,
+//! through helpers, the disk throttle ([`super::blkio`]), and the simulator's knobs. Each returns the revert steps it needs,
 //! recorded before the fault is applied (see the module docs of [`super`]).
 
 use super::*;
@@ -133,14 +133,21 @@ impl Chaos {
                     return Err(ChaosError::Unsupported {
                         fault: fault.name(),
                         target: name,
-                        reason: "slow disk is injected through the TiKV simulator's fault knobs; \
-                                 for a real TiKV it would need blkio throttling of the container \
-                                 (docker update --device-read-bps/--device-write-bps), which the \
-                                 operator's runtime port does not expose"
+                        reason: "a per-operation delay is a knob of the TiKV simulator; a real \
+                                 process's disk is slowed by a blkio throttle instead \
+                                 (`slow-disk --write-iops N` / `--write-bps N`)"
                             .into(),
                     });
                 }
                 self.sim_knob(exp, &target, "slow_disk_ms", serde_json::json!(delay_ms))
+                    .await?;
+            }
+            Fault::DiskThrottle {
+                write_iops,
+                write_bps,
+            } => {
+                self.require_running(&target, &fault)?;
+                self.throttle_disk(owned, exp, &target, write_iops, write_bps)
                     .await?;
             }
             Fault::CpuSaturation { ratio } => {
@@ -260,17 +267,7 @@ impl Chaos {
         target: &ObservedContainer,
         ratio: f64,
     ) -> Result<(), ChaosError> {
-        let member = target
-            .label(labels::MEMBER)
-            .unwrap_or_else(|| short_name(&self.cluster, &target.name));
-        let volume = format!("{}-{member}-data", self.cluster);
-        if !owned.volumes.iter().any(|v| v.name == volume) {
-            return Err(ChaosError::Unsupported {
-                fault: "disk-fill",
-                target: target.name.clone(),
-                reason: format!("it has no data volume {volume:?} owned by the cluster"),
-            });
-        }
+        let volume = self.data_volume(owned, target, "disk-fill")?;
         let file = format!(".chaos-fill-{}", exp.id);
         let path = format!("{VOLUME_MOUNT}/{file}");
         let helper = self.volume_helper(&exp.id, &volume, "i").await?;

@@ -69,6 +69,42 @@ impl Chaos {
         .await
     }
 
+    /// A helper with the host's cgroup tree at [`HOST_CGROUP_MOUNT`] (read-write) and,
+    /// when given, a member's data volume at the volume mount. Unprivileged: writing
+    /// cgroup files needs only root's file permissions on the bind mount.
+    pub(super) async fn cgroup_helper(
+        &self,
+        id: &str,
+        container: &str,
+        volume: Option<&str>,
+        phase: &str,
+    ) -> Result<String, ChaosError> {
+        let name = format!(
+            "{}-chaos-{id}-{}-cg{phase}",
+            self.cluster,
+            short_name(&self.cluster, container)
+        );
+        self.start_helper(ContainerSpec {
+            name,
+            image: self.helper_image.clone(),
+            labels: self.helper_labels(id),
+            network_mode: Some("none".into()),
+            mounts: volume
+                .map(|v| Mount {
+                    volume: v.to_string(),
+                    target: VOLUME_MOUNT.into(),
+                })
+                .into_iter()
+                .collect(),
+            host_mounts: vec![HostMount {
+                source: HOST_CGROUP_ROOT.into(),
+                target: HOST_CGROUP_MOUNT.into(),
+            }],
+            ..Default::default()
+        })
+        .await
+    }
+
     pub(super) async fn remove_helper(&self, name: &str) {
         if let Err(e) = self.runtime.remove(&self.cluster, name).await {
             tracing::warn!(helper = name, error = %e, "could not remove a chaos helper; `operator down` or the next revert removes it");

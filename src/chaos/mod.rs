@@ -20,10 +20,12 @@
 //!   `down` removes them with everything else, and a revert sweeps any left behind.
 //! - **Honest about the kernel.** Latency needs the `netem` qdisc; where the kernel
 //!   lacks it the injection fails with [`ChaosError::NetemUnavailable`] naming the faults
-//!   that do work. Simulated TiKV/PD targets get disk, CPU and hot-spot faults through the
+//!   that do work. A disk throttle needs cgroup v1's blkio controller and a data volume
+//!   on a block device ([`blkio`]); without them it is refused with what was found. Simulated TiKV/PD targets get disk, CPU and hot-spot faults through the
 //!   simulator's admin endpoints ([`sim`]); real targets get them where Docker allows, or
 //!   [`ChaosError::Unsupported`] with the reason.
 
+mod blkio;
 pub mod cli;
 pub mod commands;
 mod faults;
@@ -43,8 +45,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::runtime::labels;
 use crate::runtime::{
-    ContainerRuntime, ContainerSpec, ContainerStatus, ExecOutput, Mount, ObservedContainer, Owned,
-    RuntimeError,
+    ContainerRuntime, ContainerSpec, ContainerStatus, ExecOutput, HostMount, Mount,
+    ObservedContainer, Owned, RuntimeError,
 };
 
 pub use model::{Experiment, ExperimentState, Fault, Holder, RevertStep, Target};
@@ -58,10 +60,15 @@ pub const HELPER_COMPONENT: &str = "chaos-helper";
 pub const EXPERIMENT_LABEL: &str = "io.tikv-operator.experiment";
 /// Where helpers mount a member's data volume.
 const VOLUME_MOUNT: &str = "/chaos-volume";
+/// The host's cgroup root, which the disk-throttle helper bind-mounts.
+const HOST_CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// Where that helper sees it.
+const HOST_CGROUP_MOUNT: &str = "/host-cgroup";
 
 /// Faults that work without netem, for the [`ChaosError::NetemUnavailable`] message.
 const WORKING_NETWORK_FAULTS: &str = "loss (iptables statistic), bandwidth (tc tbf), \
-     partition (iptables), disconnect, pause (cgroup freezer), and slow-disk on simulated TiKV";
+     partition (iptables), disconnect, pause (cgroup freezer), disk-throttle (cgroup v1 blkio), \
+     and slow-disk on simulated TiKV";
 
 /// Errors of the chaos toolkit.
 #[derive(Debug, thiserror::Error)]

@@ -115,6 +115,18 @@ pub enum Fault {
         /// Added latency per disk operation.
         delay_ms: u64,
     },
+    /// Cap the container's writes to its data volume's block device (blkio throttle in
+    /// the container's cgroup v1, written by a helper with the host's cgroup tree):
+    /// every `fsync` then waits for the capped device, as on a slow or saturated disk.
+    /// At least one limit is set.
+    DiskThrottle {
+        /// Write operations per second.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        write_iops: Option<u64>,
+        /// Write bytes per second.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        write_bps: Option<u64>,
+    },
     /// Saturate the container's CPU to `ratio`.
     CpuSaturation {
         /// In `(0, 1]`.
@@ -147,6 +159,7 @@ impl Fault {
             Self::Bandwidth { .. } => "bandwidth",
             Self::DiskFill { .. } => "disk-fill",
             Self::SlowDisk { .. } => "slow-disk",
+            Self::DiskThrottle { .. } => "disk-throttle",
             Self::CpuSaturation { .. } => "cpu-saturation",
             Self::HotRange { .. } => "hot-range",
         }
@@ -195,6 +208,19 @@ impl Fault {
                 }
             }
             Self::HotRange { qps: 0, .. } => return Err("hot range with 0 qps".into()),
+            Self::DiskThrottle {
+                write_iops,
+                write_bps,
+            } => {
+                if write_iops.is_none() && write_bps.is_none() {
+                    return Err("a disk throttle needs write IOPS, write bytes/s, or both".into());
+                }
+                if *write_iops == Some(0) || *write_bps == Some(0) {
+                    return Err(
+                        "a disk throttle of 0 would stop every write; give a rate above 0".into(),
+                    );
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -261,6 +287,22 @@ pub enum RevertStep {
         volume: String,
         /// Path relative to the volume root.
         file: String,
+    },
+    /// Write values back into cgroup files of a container (through a helper that
+    /// mounts the host's cgroup tree). Nothing to undo when no owned container has that
+    /// id any more, or its cgroup is gone: a stopped or removed container's cgroup, and
+    /// the throttle in it, went with it.
+    CgroupWrite {
+        /// Container name (for messages).
+        container: String,
+        /// Its full Docker id: the cgroup is only written while an owned container
+        /// still has it.
+        container_id: String,
+        /// The cgroup directory, relative to the host's cgroup root (`blkio/docker/<id>`).
+        cgroup: String,
+        /// `(file, line)` pairs written in order (`blkio.throttle.write_iops_device`,
+        /// `254:0 0`).
+        writes: Vec<(String, String)>,
     },
     /// Run a command in the target itself.
     ExecInTarget {
@@ -382,6 +424,21 @@ mod tests {
             b: vec![Target::Member("tikv-0".into())],
         };
         assert!(overlap.validate().is_err());
+        let none = Fault::DiskThrottle {
+            write_iops: None,
+            write_bps: None,
+        };
+        assert!(none.validate().unwrap_err().contains("IOPS"));
+        let zero = Fault::DiskThrottle {
+            write_iops: Some(0),
+            write_bps: None,
+        };
+        assert!(zero.validate().is_err());
+        let iops = Fault::DiskThrottle {
+            write_iops: Some(20),
+            write_bps: None,
+        };
+        assert!(iops.validate().is_ok());
     }
 
     #[test]

@@ -92,6 +92,15 @@ impl Chaos {
                 }
                 self.exec_ok(container, command).await.map(|_| ())
             }
+            RevertStep::CgroupWrite {
+                container,
+                container_id,
+                cgroup,
+                writes,
+            } => {
+                self.revert_cgroup(id, container, container_id, cgroup, writes)
+                    .await
+            }
             RevertStep::HttpPut { url, body } => self.sim.revert_put(url, body).await,
             RevertStep::HttpDelete { url } => self.sim.revert_delete(url).await,
         }

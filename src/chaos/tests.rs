@@ -555,3 +555,224 @@ async fn the_reverter_loop_reverts_on_expiry_and_stops_on_shutdown() {
         .expect("the loop stops on shutdown")
         .unwrap();
 }
+
+/// A helper's view of a cgroup v1 host, for the disk throttle: files by path, what
+/// `stat` says about the volume, and whether blkio exists at all.
+#[derive(Clone)]
+struct CgroupHost {
+    files: Arc<parking_lot::Mutex<BTreeMap<String, String>>>,
+}
+
+impl CgroupHost {
+    fn v1(container_id: &str) -> Self {
+        let dir = format!("/host-cgroup/blkio/docker/{container_id}");
+        let files = BTreeMap::from([
+            (
+                "/host-cgroup/blkio/blkio.throttle.write_iops_device".to_string(),
+                String::new(),
+            ),
+            (
+                format!("{dir}/blkio.throttle.write_iops_device"),
+                String::new(),
+            ),
+            (
+                format!("{dir}/blkio.throttle.write_bps_device"),
+                "8:0 1000\n".into(),
+            ),
+            ("/sys/dev/block/254:0/dev".into(), "254:0\n".into()),
+        ]);
+        Self {
+            files: Arc::new(parking_lot::Mutex::new(files)),
+        }
+    }
+
+    fn answer(&self, cmd: &[String]) -> ExecOutput {
+        let ok = |output: String| ExecOutput {
+            exit_code: 0,
+            output,
+        };
+        let missing = ExecOutput {
+            exit_code: 1,
+            output: "No such file or directory".into(),
+        };
+        let mut files = self.files.lock();
+        match cmd.first().map(String::as_str) {
+            Some("cat") => files.get(&cmd[1]).cloned().map_or(missing, ok),
+            Some("stat") => ok("65024\n".into()),
+            Some("find") => {
+                let id = &cmd[8];
+                ok(files
+                    .keys()
+                    .filter_map(|k| k.strip_suffix("/blkio.throttle.write_iops_device"))
+                    .filter(|d| d.ends_with(&format!("/{id}")))
+                    .map(|d| format!("{d}\n"))
+                    .collect())
+            }
+            Some("test") => {
+                let dir = format!("{}/", cmd[2]);
+                if files.keys().any(|k| k.starts_with(&dir)) {
+                    ok(String::new())
+                } else {
+                    missing
+                }
+            }
+            Some("sh") => {
+                files.insert(cmd[5].clone(), format!("{}\n", cmd[4]));
+                ok(String::new())
+            }
+            _ => ok(String::new()),
+        }
+    }
+
+    fn file(&self, path: &str) -> String {
+        self.files.lock().get(path).cloned().unwrap_or_default()
+    }
+}
+
+async fn with_data_volume(fake: &FakeRuntime, member: &str) {
+    fake.create_volume(&VolumeSpec {
+        name: format!("{CLUSTER}-{member}-data"),
+        labels: labels::ownership(CLUSTER),
+    })
+    .await
+    .unwrap();
+}
+
+fn throttle(iops: u64) -> Fault {
+    Fault::DiskThrottle {
+        write_iops: Some(iops),
+        write_bps: None,
+    }
+}
+
+#[tokio::test]
+async fn a_disk_throttle_is_written_into_the_members_blkio_cgroup_and_reverted_to_what_was_there() {
+    let fake = cluster(&["etcd-1"]).await;
+    with_data_volume(&fake, "etcd-1").await;
+    let id = fake.snapshot().containers["demo-etcd-1"].id.clone();
+    let host = CgroupHost::v1(&id);
+    let h = host.clone();
+    fake.set_exec_handler(move |_, cmd| h.answer(cmd));
+    let dir = tempfile::tempdir().unwrap();
+    let chaos = engine(&fake, dir.path());
+    let e = chaos
+        .inject(&member("etcd-1"), throttle(20), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let iops = format!("/host-cgroup/blkio/docker/{id}/blkio.throttle.write_iops_device");
+    assert_eq!(host.file(&iops), "254:0 20\n");
+    assert!(e.is_active());
+    assert_eq!(
+        e.revert_info,
+        vec![RevertStep::CgroupWrite {
+            container: "demo-etcd-1".into(),
+            container_id: id.clone(),
+            cgroup: format!("blkio/docker/{id}"),
+            writes: vec![("blkio.throttle.write_iops_device".into(), "254:0 0".into())],
+        }]
+    );
+    assert!(
+        e.notes.iter().any(|n| n.contains("254:0 20")),
+        "{:?}",
+        e.notes
+    );
+    // The helper is owned, gone afterwards, and had no network.
+    let helpers: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.op == FakeOp::Exec && c.target.contains("-chaos-"))
+        .collect();
+    assert!(!helpers.is_empty());
+    assert!(fake
+        .snapshot()
+        .containers
+        .keys()
+        .all(|n| !n.contains("chaos")));
+
+    // Recovery after an operator restart reverts it: the limit is back to 0.
+    let chaos = engine(&fake, dir.path());
+    let report = chaos.recover(e.planned_end).await;
+    assert_eq!(report.reverted.len(), 1, "{:?}", report.failed);
+    assert_eq!(host.file(&iops), "254:0 0\n");
+    // Another device's limit in the same cgroup was never touched.
+    let bps = format!("/host-cgroup/blkio/docker/{id}/blkio.throttle.write_bps_device");
+    assert_eq!(host.file(&bps), "8:0 1000\n");
+}
+
+#[tokio::test]
+async fn a_disk_throttle_on_a_stopped_member_finds_nothing_to_revert_and_writes_nothing() {
+    let fake = cluster(&["etcd-1"]).await;
+    with_data_volume(&fake, "etcd-1").await;
+    let id = fake.snapshot().containers["demo-etcd-1"].id.clone();
+    let host = CgroupHost::v1(&id);
+    let h = host.clone();
+    fake.set_exec_handler(move |_, cmd| h.answer(cmd));
+    let dir = tempfile::tempdir().unwrap();
+    let chaos = engine(&fake, dir.path());
+    let e = chaos
+        .inject(&member("etcd-1"), throttle(20), Duration::from_secs(60))
+        .await
+        .unwrap();
+    fake.stop(CLUSTER, "demo-etcd-1", Duration::ZERO)
+        .await
+        .unwrap();
+    fake.clear_calls();
+    let done = chaos.revert(&e.id).await.unwrap();
+    assert_eq!(done.state, ExperimentState::Reverted);
+    assert!(
+        fake.calls().iter().all(|c| c.op != FakeOp::Exec),
+        "no helper ran: {:?}",
+        fake.calls()
+    );
+}
+
+#[tokio::test]
+async fn a_disk_throttle_is_refused_with_the_reason_on_cgroup_v2_or_without_a_block_device() {
+    let fake = cluster(&["etcd-1"]).await;
+    with_data_volume(&fake, "etcd-1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let chaos = engine(&fake, dir.path());
+    // A cgroup v2 host: no blkio tree, a cgroup.controllers file at the root.
+    fake.set_exec_handler(|_, cmd| ExecOutput {
+        exit_code: i64::from(
+            cmd.first().map(String::as_str) == Some("cat")
+                && !cmd[1].ends_with("cgroup.controllers"),
+        ),
+        output: String::new(),
+    });
+    let err = chaos
+        .inject(&member("etcd-1"), throttle(20), Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ChaosError::Unsupported { fault: "disk-throttle", ref reason, .. } if reason.contains("cgroup v2")),
+        "{err}"
+    );
+    // A volume on a filesystem with no block device behind it (tmpfs: 0:52).
+    let id = fake.snapshot().containers["demo-etcd-1"].id.clone();
+    let host = CgroupHost::v1(&id);
+    host.files.lock().remove("/sys/dev/block/254:0/dev");
+    let h = host.clone();
+    fake.set_exec_handler(move |_, cmd| h.answer(cmd));
+    let err = chaos
+        .inject(&member("etcd-1"), throttle(20), Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a block device"), "{err}");
+    // Neither attempt left a limit, a record to revert, or a helper.
+    assert!(chaos.list().unwrap().iter().all(|e| !e.is_active()));
+    assert!(fake
+        .snapshot()
+        .containers
+        .keys()
+        .all(|n| !n.contains("chaos")));
+    // And a member without an owned data volume is refused before any helper starts.
+    let fake = cluster(&["etcd-2"]).await;
+    let chaos = engine(&fake, dir.path());
+    let err = chaos
+        .inject(&member("etcd-2"), throttle(20), Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no data volume"), "{err}");
+    assert!(fake.calls().iter().all(|c| c.op != FakeOp::CreateAndStart));
+}

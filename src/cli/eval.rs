@@ -1,7 +1,10 @@
 //! `operator eval` and `operator demo --scenario NAME`: thin wrappers over
-//! [`crate::eval`]. Both run the scenario files of `examples/scenarios/` (shipped inside
-//! the binary, or `--scenarios DIR`) on the in-process simulator (no Docker); `demo` runs one scenario once with readable
-//! progress, `eval` runs them all N times plus controls and writes the reports.
+//! [`crate::eval`]. Both run scenario files (`examples/scenarios/`, shipped inside the
+//! binary, or `--scenarios DIR`) on the harness of the subject the files name
+//! (`subject:`; the first registered subject when they name none), found in the
+//! registry (`crate::subjects::EVAL`); this module names no subject. `demo` runs one
+//! scenario once with readable progress, `eval` runs them all N times plus controls and
+//! writes the reports.
 
 use std::path::PathBuf;
 
@@ -11,8 +14,8 @@ use super::CliError;
 use crate::diagnose::backend::{select_backend, BackendChoice, BackendSettings};
 use crate::eval::report::{compare_markdown, svg};
 use crate::eval::runner::{BackendUnderTest, RunnerConfig, Stage};
-use crate::eval::scenario::{load_dir, parse, Scenario};
-use crate::eval::{evaluate, EvalConfig, Report};
+use crate::eval::scenario::peek_subject;
+use crate::eval::{EvalConfig, Report, Suite};
 
 /// Options shared by `eval` and `demo`.
 #[derive(Debug, Args)]
@@ -21,7 +24,8 @@ pub struct ScenarioOpts {
     /// binary, built from examples/scenarios].
     #[arg(long)]
     pub scenarios: Option<PathBuf>,
-    /// Simulated seconds per wall-clock second.
+    /// Simulated seconds per wall-clock second (a simulated subject; a real cluster runs
+    /// in wall time).
     #[arg(long, default_value_t = 30.0)]
     pub time_factor: f64,
     /// Base seed of the simulator.
@@ -44,10 +48,30 @@ impl ScenarioOpts {
         })
     }
 
-    fn load(&self) -> Result<Vec<Scenario>, CliError> {
+    fn load(&self) -> Result<Box<dyn Suite>, CliError> {
         match &self.scenarios {
-            Some(dir) => load_dir(dir).map_err(|e| CliError::Input(e.to_string())),
-            None => shipped_scenarios(),
+            Some(dir) => {
+                let files =
+                    crate::eval::read_dir(dir).map_err(|e| CliError::Input(e.to_string()))?;
+                suite(&files).map_err(CliError::Input)
+            }
+            None => {
+                let files: Vec<(String, String)> = SHIPPED
+                    .iter()
+                    .map(|(file, text)| {
+                        (
+                            format!("examples/scenarios/{file} (shipped)"),
+                            text.to_string(),
+                        )
+                    })
+                    .collect();
+                if files.is_empty() {
+                    return Err(CliError::Failed(
+                        "this binary was built without scenarios (examples/scenarios was empty); pass --scenarios DIR".into(),
+                    ));
+                }
+                suite(&files).map_err(CliError::Failed)
+            }
         }
     }
 }
@@ -56,30 +80,42 @@ impl ScenarioOpts {
 /// that `operator demo` and `operator eval` work from any directory.
 const SHIPPED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/scenarios.rs"));
 
-/// The shipped scenarios, parsed (sorted by file name, names unique).
-fn shipped_scenarios() -> Result<Vec<Scenario>, CliError> {
-    let mut out: Vec<Scenario> = Vec::new();
-    for (file, text) in SHIPPED {
-        let s = parse(
-            text,
-            &format!("examples/scenarios/{file} (shipped)"),
-            &crate::subjects::tikv::catalog::CATALOG,
-        )
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-        if out.iter().any(|o| o.name == s.name) {
-            return Err(CliError::Failed(format!(
-                "examples/scenarios/{file}: duplicate scenario name {:?}",
-                s.name
-            )));
+/// The files' subject's suite: every file names the same subject (`subject:`, default
+/// the first registered), whose harness loads them.
+fn suite(files: &[(String, String)]) -> Result<Box<dyn Suite>, String> {
+    let default = crate::subjects::EVAL
+        .first()
+        .map(|e| e.subject)
+        .ok_or("no subject has an evaluation harness")?;
+    let mut subject: Option<(String, &str)> = None;
+    for (origin, text) in files {
+        let named = peek_subject(text).unwrap_or_else(|| default.to_string());
+        match &subject {
+            None => subject = Some((named, origin)),
+            Some((first, first_origin)) if *first != named => {
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("subject:"))
+                    .map_or(1, |i| i + 1);
+                return Err(format!(
+                    "scenario: {origin}:{line}:1: subject {named:?}, but {first_origin} is a {first:?} scenario (one subject per directory)"
+                ));
+            }
+            Some(_) => {}
         }
-        out.push(s);
     }
-    if out.is_empty() {
-        return Err(CliError::Failed(
-            "this binary was built without scenarios (examples/scenarios was empty); pass --scenarios DIR".into(),
-        ));
-    }
-    Ok(out)
+    let (name, origin) = subject.ok_or("no scenario files (*.yaml)")?;
+    let entry = crate::subjects::eval(&name).ok_or_else(|| {
+        format!(
+            "scenario: {origin}:1:1: subject {name:?} has no evaluation harness (known: {})",
+            crate::subjects::EVAL
+                .iter()
+                .map(|e| e.subject)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    (entry.load)(files).map_err(|e| e.to_string())
 }
 
 /// `operator eval`.
@@ -146,9 +182,9 @@ pub enum EvalBackend {
     Openai,
 }
 
-fn backend_under_test(a: &EvalArgs) -> Result<(BackendUnderTest, String), CliError> {
+fn backend_under_test(a: &EvalArgs, subject: &str) -> Result<(BackendUnderTest, String), CliError> {
     let mut settings = BackendSettings {
-        reasoner: Some(crate::subjects::tikv::hypotheses::reasoner()),
+        reasoner: Some((crate::subjects::diagnosis(subject).reasoner)()),
         ..BackendSettings::from_env()
     };
     let (choice, name) = match a.backend {
@@ -206,9 +242,7 @@ pub struct DemoArgs {
 
 fn describe(stage: &Stage<'_>) -> String {
     match stage {
-        Stage::Starting { pd, tikv } => {
-            format!("starting an in-process cluster ({pd} PD, {tikv} TiKV)…")
-        }
+        Stage::Starting { shape } => format!("starting a cluster ({shape})…"),
         Stage::Healthy { after } => format!("healthy after {:.1} s", after.as_secs_f64()),
         Stage::Applied(what) => what.to_string(),
         Stage::TicketOpened(t) => format!(
@@ -236,19 +270,20 @@ pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
         eprintln!("picture: {}", p.display());
         return Ok(());
     }
-    let mut scenarios = a.opts.load()?;
+    let mut suite = a.opts.load()?;
     if !a.only.is_empty() {
+        let names = suite.names();
         for n in &a.only {
-            if !scenarios.iter().any(|s| &s.name == n) {
+            if !names.contains(n) {
                 return Err(CliError::Input(format!("no scenario named {n:?}")));
             }
         }
-        scenarios.retain(|s| a.only.contains(&s.name));
+        suite.retain(&a.only);
     }
     if a.runs == 0 {
         return Err(CliError::Input("--runs must be at least 1".into()));
     }
-    let (backend, model) = backend_under_test(&a)?;
+    let (backend, model) = backend_under_test(&a, suite.subject())?;
     let cfg = EvalConfig {
         runs: a.runs,
         controls: a.controls.unwrap_or(a.runs),
@@ -258,8 +293,9 @@ pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
         jobs: a.jobs.max(1),
     };
     eprintln!(
-        "evaluating {} scenario(s) × {} run(s) + {} plain control(s), {} at a time, {} backend ({}), time factor {}",
-        scenarios.len(),
+        "evaluating {} {} scenario(s) × {} run(s) + {} plain control(s), {} at a time, {} backend ({}), time factor {}",
+        suite.names().len(),
+        suite.subject(),
         cfg.runs,
         cfg.controls,
         cfg.jobs,
@@ -267,13 +303,14 @@ pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
         cfg.model,
         cfg.runner.time_factor
     );
-    let report = evaluate(&scenarios, &cfg, &|name, run, stage| {
-        if matches!(stage, Stage::Healthy { .. } | Stage::Starting { .. }) {
-            return;
-        }
-        eprintln!("[{name} #{run}] {}", describe(&stage));
-    })
-    .await;
+    let report = suite
+        .evaluate(&cfg, &|name, run, stage| {
+            if matches!(stage, Stage::Healthy { .. } | Stage::Starting { .. }) {
+                return;
+            }
+            eprintln!("[{name} #{run}] {}", describe(&stage));
+        })
+        .await;
     std::fs::create_dir_all(&a.out)
         .map_err(|e| CliError::Failed(format!("{}: {e}", a.out.display())))?;
     let md = report.markdown();
@@ -290,7 +327,7 @@ pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
     }
     println!("{md}");
     if a.memory {
-        memory_pass(&scenarios, &cfg, &report, &a.out).await?;
+        memory_pass(&*suite, &cfg, &report, &a.out).await?;
     }
     eprintln!(
         "reports: {}, {} and {}",
@@ -308,23 +345,33 @@ pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
 
 /// Runs `operator demo --scenario NAME`.
 pub async fn demo(a: DemoArgs) -> Result<(), CliError> {
-    let scenarios = a.opts.load()?;
-    let Some(s) = scenarios.iter().find(|s| s.name == a.scenario) else {
-        let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+    let suite = a.opts.load()?;
+    let Some(description) = suite.description(&a.scenario) else {
         return Err(CliError::Input(format!(
             "no scenario named {:?} (known: {})",
             a.scenario,
-            names.join(", ")
+            suite.names().join(", ")
         )));
     };
     let runner = a.opts.runner()?;
-    println!("▶ scenario {}: {}", s.name, s.description);
+    println!("▶ scenario {}: {description}", a.scenario);
     let started = std::time::Instant::now();
-    let out =
-        crate::eval::runner::run_scenario(s, 0, &runner, &BackendUnderTest::rules(), &|stage| {
-            println!("  • {}", describe(&stage));
-        })
-        .await;
+    let Some((out, runner)) = suite
+        .run_one(
+            &a.scenario,
+            &runner,
+            &BackendUnderTest::rules(suite.subject()),
+            &|stage| {
+                println!("  • {}", describe(&stage));
+            },
+        )
+        .await
+    else {
+        return Err(CliError::Input(format!(
+            "no scenario named {:?}",
+            a.scenario
+        )));
+    };
     if let Some(e) = &out.error {
         return Err(CliError::Failed(format!(
             "the demo could not complete: {e}"
@@ -365,7 +412,7 @@ pub async fn demo(a: DemoArgs) -> Result<(), CliError> {
         println!("{}", crate::diagnose::render::render_markdown(d));
     }
     println!(
-        "cleaned up (in-process cluster stopped) after {:.1} s",
+        "cleaned up (cluster stopped and removed) after {:.1} s",
         started.elapsed().as_secs_f64()
     );
     Ok(())
@@ -373,14 +420,14 @@ pub async fn demo(a: DemoArgs) -> Result<(), CliError> {
 
 /// `--memory`: the second pass and the difference (see [`crate::eval::memory`]).
 async fn memory_pass(
-    scenarios: &[Scenario],
+    suite: &dyn Suite,
     cfg: &EvalConfig,
     first: &Report,
     out: &std::path::Path,
 ) -> Result<(), CliError> {
     use crate::eval::memory::{difference_markdown, second_pass};
     eprintln!("second pass, remembering the first pass's tickets with their true causes");
-    let (second, memory) = second_pass(scenarios, cfg, first, &|name, run, stage| {
+    let (second, memory) = second_pass(suite, cfg, first, &|name, run, stage| {
         if !matches!(stage, Stage::Healthy { .. } | Stage::Starting { .. }) {
             eprintln!("[memory {name} #{run}] {}", describe(&stage));
         }
@@ -404,7 +451,34 @@ mod tests {
     #[test]
     fn the_shipped_scenarios_are_every_file_of_examples_scenarios() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios");
-        let on_disk = load_dir(&dir).unwrap();
-        assert_eq!(shipped_scenarios().unwrap(), on_disk);
+        let on_disk = crate::eval::read_dir(&dir).unwrap();
+        assert_eq!(SHIPPED.len(), on_disk.len());
+        for ((file, text), (path, disk)) in SHIPPED.iter().zip(&on_disk) {
+            assert!(path.ends_with(file), "{path} vs {file}");
+            assert_eq!(text, disk, "{file}");
+        }
+        let opts = ScenarioOpts {
+            scenarios: None,
+            time_factor: 30.0,
+            seed: 1,
+        };
+        assert_eq!(opts.load().unwrap().names().len(), on_disk.len());
+    }
+
+    #[test]
+    fn a_directory_mixing_subjects_is_refused_with_the_file_that_differs() {
+        let files = vec![
+            ("a.yaml".to_string(), "name: a\n".to_string()),
+            ("b.yaml".to_string(), "name: b\nsubject: etcd\n".to_string()),
+        ];
+        let e = suite(&files).err().unwrap();
+        assert!(e.contains("b.yaml:2:1"), "{e}");
+        let e = suite(&[("c.yaml".into(), "name: c\nsubject: mongo\n".into())])
+            .err()
+            .unwrap();
+        assert!(
+            e.contains("c.yaml:1:1") && e.contains("no evaluation harness"),
+            "{e}"
+        );
     }
 }

@@ -425,7 +425,7 @@ pub async fn diagnose(a: DiagnoseArgs, env: &super::Env) -> Result<(), CliError>
     .with_fallback(fallback)
     .with_decision_log(DecisionLog::new(state.path.join("decisions.jsonl")));
     if let Some(runbooks) = subject.runbooks {
-        rec = rec.with_runbooks(runbooks());
+        rec = rec.with_runbooks(runbooks(None));
     }
     // A model backend investigates with the subject's read-only tools (containers through
     // the runtime's read-only view) and the ticket memory; without a runtime or a cluster

@@ -40,6 +40,8 @@ pub struct CauseSpec {
 pub enum ParamType {
     /// A JSON integer (an id, a count, minutes).
     Integer,
+    /// A JSON number (a weight, a ratio).
+    Number,
     /// A free string (a member name, a key).
     String,
     /// One of a fixed set of strings.
@@ -209,6 +211,7 @@ impl CauseCatalog {
             && spec.params.iter().all(|p| {
                 action.params.get(p.name).is_some_and(|v| match p.ty {
                     ParamType::Integer => v.as_u64().is_some() || v.as_i64().is_some(),
+                    ParamType::Number => v.as_f64().is_some_and(f64::is_finite),
                     ParamType::String => v.is_string(),
                     ParamType::OneOf(opts) => v.as_str().is_some_and(|s| opts.contains(&s)),
                 })
@@ -258,6 +261,7 @@ impl CauseCatalog {
                 p.name.to_string(),
                 match p.ty {
                     ParamType::Integer => json!({"type": "integer"}),
+                    ParamType::Number => json!({"type": "number"}),
                     ParamType::String => json!({"type": "string"}),
                     ParamType::OneOf(opts) => json!({"type": "string", "enum": opts}),
                 },

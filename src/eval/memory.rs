@@ -14,10 +14,13 @@
 //!
 //! # How it reaches the second pass
 //!
-//! Through the diagnosis loop's own memory path: [`crate::diagnose::reconciler::TicketQueue::similar`],
-//! whose past tickets the reconciler ranks (`select_similar`, top 3) and puts in the
-//! prompt as the "HISTORY, NOT EVIDENCE" section, exactly as `operator run` does with the
-//! resolved tickets of its store. They are not written into the second pass's ticket
+//! Through the diagnosis loop's own memory path: the runner hands [`Memory::past`] to the
+//! subject's reconciler (`ReconcilerParts::memory`), which wraps its ticket queue in
+//! [`crate::diagnose::remembering::Remembering`], so the remembered tickets join
+//! [`crate::diagnose::reconciler::TicketQueue::similar`], whose past tickets the
+//! reconciler ranks (`select_similar`, top 3) and puts in the prompt as the "HISTORY, NOT
+//! EVIDENCE" section, exactly as `operator run` does with the resolved tickets of its
+//! store. They are not written into the second pass's ticket
 //! store as tickets: the store's lifecycle would reopen a remembered ticket when the same
 //! invariant breaks again on the same target within its reopen window (ten minutes),
 //! merging the second pass's ticket into the first's and changing what is scored.
@@ -32,12 +35,8 @@ use super::runner::RunOutcome;
 use super::score::Entity;
 use crate::diagnose::catalog::Cause;
 use crate::diagnose::context::PastTicket;
-use crate::diagnose::model::{Diagnosis, TicketBrief};
-use crate::diagnose::reconciler::TicketQueue;
-use async_trait::async_trait;
-use std::collections::HashSet;
+use crate::diagnose::model::Diagnosis;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The first pass's tickets, confirmed by the ground truth.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -92,67 +91,18 @@ impl Memory {
     }
 }
 
-/// A ticket queue that also remembers `memory`: its past tickets join the queue's own
-/// in [`TicketQueue::similar`]; every other call is the queue's.
-pub struct Remembering {
-    queue: Arc<dyn TicketQueue>,
-    memory: Arc<Memory>,
-}
-
-impl Remembering {
-    /// `queue`, remembering `memory` when there is one.
-    pub fn wrap(queue: Arc<dyn TicketQueue>, memory: Option<Arc<Memory>>) -> Arc<dyn TicketQueue> {
-        match memory {
-            Some(memory) => Arc::new(Self { queue, memory }),
-            None => queue,
-        }
-    }
-}
-
-#[async_trait]
-impl TicketQueue for Remembering {
-    async fn next_open(&self, skip: &HashSet<u64>) -> Option<TicketBrief> {
-        self.queue.next_open(skip).await
-    }
-    async fn lease(&self, id: u64, holder: &str, ttl: Duration) -> bool {
-        self.queue.lease(id, holder, ttl).await
-    }
-    async fn complete(&self, id: u64, holder: &str, diagnosis: Diagnosis) -> bool {
-        self.queue.complete(id, holder, diagnosis).await
-    }
-    async fn release(&self, id: u64, holder: &str, reason: &str) {
-        self.queue.release(id, holder, reason).await
-    }
-    async fn similar(&self, brief: &TicketBrief) -> Vec<PastTicket> {
-        let mut own = self.queue.similar(brief).await;
-        // Remembered ids are shown after the store's own, so the two never collide.
-        let offset = own.iter().map(|p| p.id).max().unwrap_or(0) + 1_000_000;
-        own.extend(self.memory.past.iter().cloned().map(|mut p| {
-            p.id += offset;
-            p
-        }));
-        own
-    }
-    async fn next_revisit(&self, skip: &HashSet<u64>) -> Option<(TicketBrief, String)> {
-        self.queue.next_revisit(skip).await
-    }
-    async fn revisit(&self, id: u64, holder: &str, ttl: Duration, reason: &str) -> bool {
-        self.queue.revisit(id, holder, ttl, reason).await
-    }
-}
-
 /// The second pass: the same suite and configuration, remembering what `first` left
 /// behind. Returns its report and the memory it had.
 pub async fn second_pass(
-    scenarios: &[super::scenario::Scenario],
+    suite: &dyn super::Suite,
     cfg: &super::EvalConfig,
     first: &super::report::Report,
-    progress: &(dyn Fn(&str, usize, super::runner::Stage<'_>) + Send + Sync),
+    progress: super::Progress<'_>,
 ) -> (super::report::Report, Arc<Memory>) {
     let memory = Arc::new(Memory::of(&first.runs));
     let mut cfg = cfg.clone();
     cfg.runner.memory = Some(memory.clone());
-    (super::evaluate(scenarios, &cfg, progress).await, memory)
+    (suite.evaluate(&cfg, progress).await, memory)
 }
 
 /// The two passes side by side, for people: score, detection, precision and recall of
@@ -194,19 +144,36 @@ pub fn difference_markdown(
 mod tests {
     use super::*;
     use crate::eval::runner::SeenTicket;
-    use crate::eval::scenario::{EntityRef, ExpectedCause};
-    use crate::eval::score::Entities;
+    use crate::eval::scenario::ExpectedCause;
+    use crate::eval::score::{Entities, EntityResolver};
 
-    fn run(truth: &[(&str, EntityRef)], control: bool, tickets: &[(&str, &str)]) -> RunOutcome {
+    /// Stores 1, 4 and 5 are the nodes `node-0`, `node-1` and `node-2`.
+    struct Stores;
+
+    impl EntityResolver for Stores {
+        fn resolve(&self, name: &str) -> Option<String> {
+            let ordinal = match name {
+                "store/1" | "node-0" => 0,
+                "store/4" | "node-1" => 1,
+                "store/5" | "node-2" => 2,
+                "cluster" => return Some(name.into()),
+                _ => return None,
+            };
+            Some(format!("node-{ordinal}"))
+        }
+        fn describe(&self) -> serde_json::Value {
+            serde_json::json!({"store_ids": [1, 4, 5]})
+        }
+    }
+
+    fn run(truth: &[(&str, &str)], control: bool, tickets: &[(&str, &str)]) -> RunOutcome {
         let mut r = RunOutcome {
             scenario: "s".into(),
             kind: "k".into(),
             run: 0,
             control,
             truth: vec![],
-            entities: Entities {
-                store_ids: vec![Some(1), Some(4), Some(5)],
-            },
+            entities: Entities::new(Arc::new(Stores)),
             detected_causes: 0,
             detected: false,
             time_to_detect_secs: None,
@@ -222,7 +189,7 @@ mod tests {
             .iter()
             .map(|(c, e)| ExpectedCause {
                 category: c.to_string(),
-                target: *e,
+                target: e.to_string(),
             })
             .collect();
         r.tickets = tickets
@@ -244,15 +211,12 @@ mod tests {
     #[test]
     fn each_ticket_is_confirmed_with_the_true_cause_on_its_entity_or_the_only_one() {
         let one = run(
-            &[("oom-kill", EntityRef::Store(1))],
+            &[("oom-kill", "node-1")],
             false,
             &[("store_down", "store/4"), ("leader_drop", "cluster")],
         );
         let two = run(
-            &[
-                ("disk-slow", EntityRef::Store(0)),
-                ("oom-kill", EntityRef::Store(2)),
-            ],
+            &[("disk-slow", "node-0"), ("oom-kill", "node-2")],
             false,
             &[("store_slow", "store/1"), ("region_down_peer", "cluster")],
         );
@@ -266,49 +230,12 @@ mod tests {
         assert_eq!(
             causes,
             [
-                "oom-kill on tikv-1",
-                "oom-kill on tikv-1",
-                "disk-slow on tikv-0"
+                "oom-kill on node-1",
+                "oom-kill on node-1",
+                "disk-slow on node-0"
             ]
         );
         assert_eq!(m.unconfirmed, 1, "a cluster ticket with two causes");
         assert_eq!(m.past.iter().map(|p| p.id).collect::<Vec<_>>(), [1, 2, 3]);
-    }
-
-    #[tokio::test]
-    async fn the_remembered_tickets_join_the_queues_own_past_and_nothing_else_changes() {
-        use crate::diagnose::reconciler::MemoryQueue;
-        let m = Memory::of(&[run(
-            &[("oom-kill", EntityRef::Store(1))],
-            false,
-            &[("store_down", "store/4")],
-        )]);
-        let inner = Arc::new(MemoryQueue::new(vec![]));
-        let own = m.past[0].clone();
-        inner.add_past(vec![own.clone()]);
-        let brief = || TicketBrief {
-            id: 99,
-            subject: "tikv".into(),
-            invariant: "store_down".into(),
-            target: "store/4".into(),
-            severity: "critical".into(),
-            summary: String::new(),
-            first_seen: String::new(),
-            last_seen: String::new(),
-            occurrences: 1,
-            evidence: serde_json::json!({}),
-            timeline: vec![],
-        };
-        let plain = Remembering::wrap(inner.clone(), None);
-        assert_eq!(plain.similar(&brief()).await.len(), 1);
-        let q = Remembering::wrap(inner, Some(Arc::new(m)));
-        let past = q.similar(&brief()).await;
-        assert_eq!(past.len(), 2);
-        assert_eq!(past[1].id, 1 + 1_000_001, "after the store's own ids");
-        assert_eq!(
-            past[1].confirmed_cause.as_ref().map(ToString::to_string),
-            Some("oom-kill on tikv-1".into())
-        );
-        assert!(q.next_open(&HashSet::new()).await.is_none());
     }
 }

@@ -1,5 +1,5 @@
-//! One scenario run, end to end, on the in-process simulator, with the operator's own
-//! machinery:
+//! One scenario run, end to end, on any subject's [`EvalHarness`], with the operator's
+//! own machinery:
 //!
 //! ```text
 //! start cluster ─► settle (no violation for two snapshots) ─► fresh ticket store
@@ -15,10 +15,13 @@
 //!   ─► score (ground truth is read only here)
 //! ```
 //!
-//! The evidence is what a deployment collects ([`super::harness`]). Nothing picks "the"
-//! ticket to diagnose: every ticket counts, and every asserted cause is scored.
-//! Graces and "for how long" thresholds are the defaults divided by the time factor, so
-//! they mean the same simulated time as on a real cluster.
+//! The evidence is what a deployment collects (the subject's harness). Nothing picks
+//! "the" ticket to diagnose: every ticket counts, and every asserted cause is scored.
+//! The diagnosis reconciler is built by the subject's registry entry
+//! ([`crate::subjects::SubjectDiagnosis::reconciler`]), the function `operator run`
+//! calls. A simulated subject runs faster than wall time (its time factor): every
+//! duration of the run is divided by it, so it means the same simulated time as on a
+//! real cluster.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -27,24 +30,16 @@ use std::time::{Duration, Instant, SystemTime};
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use super::harness::{HarnessConfig, SimHarness};
-use super::scenario::{ClusterShape, EntityRef, ExpectedCause, Fault, Noise, Scenario};
-use super::score::{self, Entities, Entity, ResolvedCause, RunScore};
+use super::scenario::{ExpectedCause, Scenario, ScenarioSchema};
+use super::score::{self, Entities, ResolvedCause, RunScore};
+use super::subject::EvalHarness;
 use super::EvalError;
 use crate::diagnose::backend::DiagnosisBackend;
 use crate::diagnose::model::{Diagnosis, Usage};
-use crate::diagnose::reconciler::{DiagnosisReconciler, ReconcilerConfig, Sources};
-use crate::diagnose::store_queue::{RelatedTickets, SnapshotContext, StoreQueue};
-use crate::reconcile::deps::Criticality;
+use crate::diagnose::reconciler::ReconcilerConfig;
 use crate::reconcile::Metrics;
-use crate::runtime::RuntimeEvent;
-use crate::subject::SubjectError;
-use crate::subjects::tikv::catalog::CATALOG;
-use crate::subjects::tikv::invariants::{self, Thresholds};
-use crate::subjects::tikv::plan::Step;
-use crate::subjects::tikv::snapshot::TikvSnapshot;
-use crate::tickets::monitor::{self, Monitored, MONITOR_INTERVAL};
-use crate::tickets::{TicketFilter, TicketStore, Violation};
+use crate::tickets::monitor::{self, MONITOR_INTERVAL};
+use crate::tickets::{TicketFilter, TicketStore};
 
 /// How runs are driven.
 #[derive(Debug, Clone)]
@@ -111,75 +106,16 @@ impl std::fmt::Debug for BackendUnderTest {
 }
 
 impl BackendUnderTest {
-    /// The offline rules engine (differential diagnosis over TiKV's hypotheses), as
+    /// The offline rules engine with the reasoning of `subject` (as tickets name it), as
     /// `operator run` builds it.
-    pub fn rules() -> Self {
+    pub fn rules(subject: &str) -> Self {
         Self {
             name: "rules".into(),
-            backend: Arc::new(crate::subjects::tikv::hypotheses::rules_backend(
+            backend: Arc::new(crate::diagnose::backend::rules::RulesBackend::new(
                 Default::default(),
+                (crate::subjects::diagnosis(subject).reasoner)(),
             )),
         }
-    }
-}
-
-/// The invariant thresholds with every duration divided by `factor`.
-pub fn scaled_thresholds(factor: f64) -> Thresholds {
-    let f = factor.max(1.0);
-    let s = |d: Duration| Duration::from_secs_f64(d.as_secs_f64() / f);
-    let t = Thresholds::default();
-    Thresholds {
-        // Two failed status probes a grace apart: probes time out in wall-clock time, so
-        // this grace is not scaled (scaled, it would be shorter than one probe).
-        store_down_grace: t.store_down_grace,
-        upgrade_restart_grace: s(t.upgrade_restart_grace),
-        pd_member_grace: s(t.pd_member_grace),
-        pd_leader_grace: s(t.pd_leader_grace),
-        pd_unreachable_grace: s(t.pd_unreachable_grace),
-        prometheus_unreachable_grace: s(t.prometheus_unreachable_grace),
-        region_health_grace: s(t.region_health_grace),
-        imbalance_grace: s(t.imbalance_grace),
-        hot_store_for: s(t.hot_store_for),
-        disk_pressure_grace: s(t.disk_pressure_grace),
-        latency_grace: s(t.latency_grace),
-        slow_store_grace: s(t.slow_store_grace),
-        evict_leader_leftover_grace: s(t.evict_leader_leftover_grace),
-        offline_stuck_after: s(t.offline_stuck_after),
-        ..t
-    }
-}
-
-/// The in-process cluster as the monitor's round sees it: the same [`Monitored`]
-/// contract `operator run`'s subject fulfils (snapshot, invariants, dependencies).
-pub struct SimMonitored<'a> {
-    harness: &'a SimHarness,
-    thresholds: Thresholds,
-}
-
-#[async_trait::async_trait]
-impl Monitored for SimMonitored<'_> {
-    type Snapshot = TikvSnapshot;
-    fn kind(&self) -> &'static str {
-        "tikv"
-    }
-    async fn snapshot(&self, events: &[RuntimeEvent]) -> Result<TikvSnapshot, SubjectError> {
-        Ok(self.harness.snapshot_with(events).await)
-    }
-    fn evaluate(&self, snapshot: &TikvSnapshot) -> (Vec<Violation>, Vec<String>) {
-        let e = invariants::evaluate(snapshot, &self.thresholds);
-        (e.violations, e.holding)
-    }
-    fn dependencies(
-        &self,
-        snapshot: &TikvSnapshot,
-    ) -> Vec<(&'static str, Criticality, Option<String>)> {
-        let mut out = Vec::new();
-        match (&snapshot.pd, &snapshot.pd_error) {
-            (Some(_), _) => out.push(("pd", Criticality::Critical, None)),
-            (None, Some(e)) => out.push(("pd", Criticality::Critical, Some(e.clone()))),
-            (None, None) => {}
-        }
-        out
     }
 }
 
@@ -246,10 +182,8 @@ pub struct RunOutcome {
 pub enum Stage<'a> {
     /// Cluster starting.
     Starting {
-        /// PD members.
-        pd: usize,
-        /// Stores.
-        tikv: usize,
+        /// The cluster's shape in words (`1 PD, 3 TiKV`).
+        shape: String,
     },
     /// Healthy and settled.
     Healthy {
@@ -269,9 +203,9 @@ pub enum Stage<'a> {
     },
 }
 
-/// Runs one scenario once.
-pub async fn run_scenario(
-    s: &Scenario,
+/// Runs one scenario once on `H`'s cluster.
+pub async fn run_scenario<H: EvalHarness>(
+    s: &Scenario<H::Schema>,
     run: usize,
     cfg: &RunnerConfig,
     backend: &BackendUnderTest,
@@ -296,20 +230,10 @@ pub async fn run_scenario(
         error: None,
     };
     progress(Stage::Starting {
-        pd: s.cluster.pd,
-        tikv: s.cluster.tikv,
+        shape: <H::Schema as ScenarioSchema>::describe_shape(&s.cluster),
     });
     let started = Instant::now();
-    let mut h = match SimHarness::start(HarnessConfig {
-        name: "eval".into(),
-        pd: s.cluster.pd,
-        tikv: s.cluster.tikv,
-        time_factor: cfg.time_factor,
-        seed: cfg.seed.wrapping_add(run as u64),
-        initial_regions: 24,
-    })
-    .await
-    {
+    let mut h = match H::start(s, run, cfg).await {
         Ok(h) => h,
         Err(e) => {
             out.error = Some(e.to_string());
@@ -323,358 +247,6 @@ pub async fn run_scenario(
     out
 }
 
-/// Runs one plain control (no fault, no noise) on `shape`.
-pub async fn run_control(
-    shape: ClusterShape,
-    run: usize,
-    cfg: &RunnerConfig,
-    backend: &BackendUnderTest,
-    progress: &(dyn Fn(Stage<'_>) + Send + Sync),
-) -> RunOutcome {
-    run_scenario(&Scenario::control(shape), run, cfg, backend, progress).await
-}
-
-async fn settle(
-    h: &SimHarness,
-    thresholds: &Thresholds,
-    cfg: &RunnerConfig,
-) -> Result<(), EvalError> {
-    let deadline = Instant::now() + cfg.settle_timeout;
-    let mut clean = 0;
-    loop {
-        let snap = h.snapshot().await;
-        let eval = invariants::evaluate(&snap, thresholds);
-        let stores = h.config().tikv;
-        let metrics_ready = snap
-            .metrics
-            .as_ref()
-            .is_some_and(|m| m.stores.iter().filter(|s| s.qps.is_some()).count() == stores);
-        let up = snap.pd.as_ref().is_some_and(|pd| {
-            pd.stores
-                .iter()
-                .filter(|s| s.state == crate::subjects::tikv::model::StoreState::Up)
-                .count()
-                == stores
-        });
-        if eval.violations.is_empty() && metrics_ready && up {
-            clean += 1;
-            if clean >= 2 {
-                return Ok(());
-            }
-        } else {
-            clean = 0;
-        }
-        if Instant::now() > deadline {
-            let v: Vec<String> = eval
-                .violations
-                .iter()
-                .map(|v| format!("{} on {}: {}", v.invariant, v.target, v.summary))
-                .collect();
-            return Err(EvalError::Settle(format!(
-                "metrics ready: {metrics_ready}, all stores Up: {up}, violations: [{}]",
-                v.join("; ")
-            )));
-        }
-        tokio::time::sleep(cfg.interval()).await;
-    }
-}
-
-/// One thing to do at a moment of the fault phase.
-#[derive(Debug, Clone)]
-enum Action {
-    Inject(Fault),
-    Revert(Fault),
-    OomKill(usize),
-    OomRestart(usize, f64),
-    NoiseStart(Noise),
-    NoiseEnd(Noise),
-    PlannedEvict(usize),
-    PlannedStop(usize),
-    PlannedStart(usize),
-    PlannedRelease(usize),
-    ScaleOut,
-}
-
-impl Action {
-    fn describe(&self) -> String {
-        match self {
-            Self::Inject(f) => format!("fault {} injected", f.kind()),
-            Self::Revert(f) => format!("fault {} reverted", f.kind()),
-            Self::OomKill(i) => format!("tikv-{i} OOM-killed"),
-            Self::OomRestart(i, _) => format!("tikv-{i} restarted (failure policy)"),
-            Self::NoiseStart(n) => format!("noise {} started", n.kind()),
-            Self::NoiseEnd(n) => format!("noise {} ended", n.kind()),
-            Self::PlannedEvict(i) => format!("planned: leaders evicted from tikv-{i}"),
-            Self::PlannedStop(i) => format!("planned: tikv-{i} stopped"),
-            Self::PlannedStart(i) => format!("planned: tikv-{i} started"),
-            Self::PlannedRelease(i) => format!("planned: leaders released to tikv-{i}"),
-            Self::ScaleOut => "planned: a store added".into(),
-        }
-    }
-}
-
-/// The schedule of the fault phase, in simulated time, sorted.
-fn schedule(s: &Scenario, horizon_sim: Duration) -> Vec<(Duration, Action)> {
-    let mut out: Vec<(Duration, Action)> = Vec::new();
-    for f in &s.faults {
-        let at = f.at.0;
-        match &f.fault {
-            Fault::OomLoop { store, period_secs } => {
-                // Memory climbs from each (re)start; the kill comes a period later; the
-                // `restart` failure policy starts it again after a short backoff.
-                let period = Duration::from_secs_f64(period_secs.max(10.0));
-                out.push((at, Action::Inject(f.fault.clone())));
-                let mut t = at + period;
-                let end = f.duration.map(|d| at + d.0).unwrap_or(horizon_sim);
-                while t < end {
-                    out.push((t, Action::OomKill(*store)));
-                    out.push((
-                        t + Duration::from_secs(5),
-                        Action::OomRestart(*store, *period_secs),
-                    ));
-                    t += period + Duration::from_secs(5);
-                }
-            }
-            other => {
-                out.push((at, Action::Inject(other.clone())));
-                if let Some(d) = f.duration {
-                    out.push((at + d.0, Action::Revert(other.clone())));
-                }
-            }
-        }
-    }
-    for n in &s.noise {
-        let at = n.at.0;
-        match &n.noise {
-            Noise::RollingRestart => {
-                // What the operator's rolling restart does per store: evict its leaders,
-                // restart it, wait until it is Up, give the leaders back.
-                for i in 0..s.cluster.tikv {
-                    let base = at + Duration::from_secs(90 * i as u64);
-                    out.push((base, Action::PlannedEvict(i)));
-                    out.push((base + Duration::from_secs(20), Action::PlannedStop(i)));
-                    out.push((base + Duration::from_secs(25), Action::PlannedStart(i)));
-                    out.push((base + Duration::from_secs(75), Action::PlannedRelease(i)));
-                }
-            }
-            Noise::ScaleOut => out.push((at, Action::ScaleOut)),
-            other => {
-                out.push((at, Action::NoiseStart(other.clone())));
-                if let Some(d) = n.duration {
-                    out.push((at + d.0, Action::NoiseEnd(other.clone())));
-                }
-            }
-        }
-    }
-    out.sort_by_key(|(t, _)| *t);
-    out
-}
-
-/// A region whose leader is on store `store_id`: `(start_key, end_key)`.
-async fn region_led_by(h: &SimHarness, store_id: u64) -> Result<serde_json::Value, EvalError> {
-    let regions = h.pd_get("/pd/api/v1/regions").await?;
-    regions["regions"]
-        .as_array()
-        .and_then(|a| {
-            a.iter()
-                .find(|r| r["leader"]["store_id"].as_u64() == Some(store_id))
-        })
-        .cloned()
-        .ok_or_else(|| EvalError::Inject(format!("store {store_id} leads no region")))
-}
-
-fn store_id(h: &SimHarness, i: usize) -> Result<u64, EvalError> {
-    h.store_id(i)
-        .ok_or_else(|| EvalError::Inject(format!("tikv-{i} has no store id")))
-}
-
-/// Applies one action. Returns the store a v1 hot region (named by its index) turned
-/// out to be led by: its root cause is located there.
-async fn apply(h: &mut SimHarness, a: &Action) -> Result<Option<usize>, EvalError> {
-    use serde_json::json;
-    let mut resolved = None;
-    match a {
-        Action::Inject(f) => match f {
-            Fault::KillStore { store } => h.kill_tikv(*store),
-            Fault::PartitionStore { store } => h.partition_tikv(*store),
-            Fault::DiskFill { store, ratio } => {
-                h.set_faults(*store, json!({ "disk_fill_ratio": ratio }))
-                    .await?
-            }
-            Fault::SlowDisk { store, ms } => {
-                h.set_faults(*store, json!({ "slow_disk_ms": ms })).await?
-            }
-            Fault::HotRegion { region, store, qps } => {
-                let r = match (region, store) {
-                    (Some(ix), _) => {
-                        let regions = h.pd_get("/pd/api/v1/regions").await?;
-                        let r = regions["regions"]
-                            .as_array()
-                            .and_then(|a| a.get(*ix))
-                            .cloned()
-                            .ok_or_else(|| {
-                                EvalError::Inject(format!("PD lists no region #{ix}"))
-                            })?;
-                        let leader = r["leader"]["store_id"].as_u64();
-                        resolved = (0..h.config().tikv).find(|i| h.store_id(*i) == leader);
-                        r
-                    }
-                    (None, Some(i)) => region_led_by(h, store_id(h, *i)?).await?,
-                    (None, None) => {
-                        return Err(EvalError::Inject("hot-region without target".into()))
-                    }
-                };
-                h.set_workload(json!({"hot_range": {
-                    "start_key": r["start_key"], "end_key": r["end_key"], "qps": qps, "kind": "both"
-                }}))
-                .await?;
-            }
-            Fault::KillPdLeader => {
-                let leader = h
-                    .cluster()
-                    .pd_leader()
-                    .ok_or_else(|| EvalError::Inject("PD has no leader to kill".into()))?;
-                h.kill_pd(leader);
-            }
-            Fault::KillPdQuorum => {
-                let n = h.cluster().pd_count();
-                let leader = h.cluster().pd_leader().unwrap_or(0);
-                let mut victims = vec![leader];
-                victims.extend((0..n).filter(|i| *i != leader).take(n / 2));
-                for v in victims {
-                    h.kill_pd(v);
-                }
-            }
-            Fault::NetworkDegradation { store, ms } => {
-                h.set_faults(*store, json!({ "net_delay_ms": ms })).await?;
-                for p in (0..h.config().tikv).filter(|p| p != store) {
-                    h.set_faults(p, json!({ "peer_net_delay_ms": ms })).await?;
-                }
-            }
-            Fault::CpuSaturation { store, ratio } => {
-                h.set_faults(*store, json!({ "cpu_saturation": ratio }))
-                    .await?
-            }
-            Fault::OomLoop { store, period_secs } => {
-                h.set_faults(
-                    *store,
-                    json!({ "memory_growth_mib_s": oom_growth(*period_secs) }),
-                )
-                .await?
-            }
-            Fault::SlowApply { store, ms } => {
-                h.set_faults(*store, json!({ "slow_apply_ms": ms })).await?
-            }
-            Fault::LeaderImbalance { store } => {
-                let id = store_id(h, *store)?;
-                h.pd_delete("/pd/api/v1/schedulers/balance-leader-scheduler")
-                    .await?;
-                h.pd_post(
-                    "/pd/api/v1/schedulers",
-                    json!({"name": "grant-leader-scheduler", "store_id": id}),
-                )
-                .await?;
-            }
-            Fault::StoreStuckOffline { store } => {
-                // Only max-replicas stores exist, so PD refuses a plain delete; a forced
-                // scale-in (the store declared gone) is accepted, and its replicas have
-                // nowhere to go: it stays Offline.
-                let id = store_id(h, *store)?;
-                h.pd_delete(&format!("/pd/api/v1/store/{id}?force=true"))
-                    .await?;
-            }
-            Fault::LeftoverScheduler { store } => {
-                let id = store_id(h, *store)?;
-                h.pd_post(
-                    "/pd/api/v1/schedulers",
-                    json!({"name": "evict-leader-scheduler", "store_id": id}),
-                )
-                .await?;
-            }
-        },
-        Action::Revert(f) => match f {
-            Fault::PartitionStore { store } => h.heal_tikv(*store),
-            Fault::HotRegion { .. } => h.clear_workload().await?,
-            Fault::NetworkDegradation { store, .. } => {
-                h.set_faults(*store, json!({ "net_delay_ms": 0.0 })).await?;
-                for p in (0..h.config().tikv).filter(|p| p != store) {
-                    h.set_faults(p, json!({ "peer_net_delay_ms": 0.0 })).await?;
-                }
-            }
-            Fault::DiskFill { store, .. }
-            | Fault::SlowDisk { store, .. }
-            | Fault::CpuSaturation { store, .. }
-            | Fault::SlowApply { store, .. } => h.clear_faults(*store).await?,
-            Fault::LeaderImbalance { store } => {
-                // The grant is withdrawn; without balance-leader the skew stays.
-                let id = store_id(h, *store)?;
-                h.pd_delete(&format!(
-                    "/pd/api/v1/schedulers/grant-leader-scheduler-{id}"
-                ))
-                .await?;
-            }
-            _ => {}
-        },
-        Action::OomKill(i) => h.oom_kill_tikv(*i),
-        Action::OomRestart(i, period) => {
-            h.restart_tikv(*i).await?;
-            h.record_step(&Step::RestartContainer {
-                member: format!("tikv-{i}"),
-                attempt: 1,
-            });
-            h.set_faults(*i, json!({ "memory_growth_mib_s": oom_growth(*period) }))
-                .await?;
-        }
-        Action::NoiseStart(n) => match n {
-            Noise::LoadSpike { qps } => {
-                h.set_workload(json!({"read_qps": qps * 0.7, "write_qps": qps * 0.3}))
-                    .await?
-            }
-            Noise::WarmRange { store, qps } => {
-                let r = region_led_by(h, store_id(h, *store)?).await?;
-                h.set_workload(json!({"hot_range": {
-                    "start_key": r["start_key"], "end_key": r["end_key"], "qps": qps, "kind": "read"
-                }}))
-                .await?;
-            }
-            _ => {}
-        },
-        Action::NoiseEnd(_) => h.clear_workload().await?,
-        Action::PlannedEvict(i) => {
-            let id = store_id(h, *i)?;
-            h.pd_post(
-                "/pd/api/v1/schedulers",
-                json!({"name": "evict-leader-scheduler", "store_id": id}),
-            )
-            .await?;
-            h.record_step(&Step::AddEvictLeader {
-                store_id: id,
-                member: format!("tikv-{i}"),
-            });
-        }
-        Action::PlannedStop(i) => h.stop_tikv(*i),
-        Action::PlannedStart(i) => h.restart_tikv(*i).await?,
-        Action::PlannedRelease(i) => {
-            let id = store_id(h, *i)?;
-            h.pd_delete(&format!(
-                "/pd/api/v1/schedulers/evict-leader-scheduler-{id}"
-            ))
-            .await?;
-            h.record_step(&Step::RemoveEvictLeader {
-                store_id: id,
-                reason: "planned rolling restart: store restarted and Up".into(),
-            });
-        }
-        Action::ScaleOut => h.scale_out().await?,
-    }
-    Ok(resolved)
-}
-
-/// Memory growth (MiB per simulated second) that reaches a 4 GiB limit in `period`.
-fn oom_growth(period_secs: f64) -> f64 {
-    4096.0 / period_secs.max(10.0)
-}
-
 fn brief_cause(d: &Diagnosis) -> String {
     let mut s = d.cause.to_string();
     for c in &d.other_causes {
@@ -684,23 +256,20 @@ fn brief_cause(d: &Diagnosis) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn drive(
-    h: &mut SimHarness,
-    s: &Scenario,
+async fn drive<H: EvalHarness>(
+    h: &mut H,
+    s: &Scenario<H::Schema>,
     out: &mut RunOutcome,
     cfg: &RunnerConfig,
     backend: &BackendUnderTest,
     progress: &(dyn Fn(Stage<'_>) + Send + Sync),
     started: Instant,
 ) -> Result<(), EvalError> {
-    let thresholds = scaled_thresholds(cfg.time_factor);
-    settle(h, &thresholds, cfg).await?;
+    h.settle(cfg).await?;
     progress(Stage::Healthy {
         after: started.elapsed(),
     });
-    out.entities = Entities {
-        store_ids: (0..s.cluster.tikv).map(|i| h.store_id(i)).collect(),
-    };
+    out.entities = h.entities().await;
     let entities = out.entities.clone();
     let dir = ScratchDir::new()?;
     let store = Arc::new(
@@ -709,44 +278,24 @@ async fn drive(
     let latest: monitor::LatestSnapshot = Arc::new(Mutex::new(None));
     let metrics = Metrics::new();
 
-    // The operator's diagnosis loop, as `operator run` wires it (its poll interval
-    // scaled like every other duration).
-    let mut reconciler = DiagnosisReconciler::new(
-        backend.backend.clone(),
-        super::memory::Remembering::wrap(
-            Arc::new(
-                StoreQueue::new(store.clone())
-                    .with_window(cfg.wall(crate::diagnose::store_queue::RELATED_WINDOW)),
-            ),
-            cfg.memory.clone(),
-        ),
-        Arc::new(Sources(vec![
-            Arc::new(SnapshotContext::new(
-                latest.clone(),
-                crate::subjects::tikv::snapshot::CONTEXT_SECTIONS,
-            )),
-            Arc::new(RelatedTickets::new(
-                store.clone(),
-                cfg.wall(crate::diagnose::store_queue::RELATED_WINDOW),
-            )),
-        ])),
-        ReconcilerConfig {
+    // The operator's diagnosis loop, built by the subject's registry entry as `operator
+    // run` builds it (its windows and poll interval scaled like every other duration).
+    let subject = crate::subjects::diagnosis(<H::Schema as ScenarioSchema>::SUBJECT);
+    let (reconciler, _queue) = subject.reconciler(crate::subjects::ReconcilerParts {
+        backend: backend.backend.clone(),
+        store: store.clone(),
+        latest: latest.clone(),
+        cluster: h.cluster(),
+        related_window: cfg.wall(crate::diagnose::store_queue::RELATED_WINDOW),
+        extra_context: vec![],
+        memory: cfg.memory.as_ref().map(|m| Arc::from(m.past.as_slice())),
+        config: ReconcilerConfig {
             holder: "operator-eval".into(),
             poll_interval: cfg.wall(ReconcilerConfig::default().poll_interval),
             failure_backoff: cfg.wall(ReconcilerConfig::default().failure_backoff),
             ..ReconcilerConfig::default()
         },
-    );
-    // As `operator run` wires it: the schema restricted to the catalog.
-    reconciler = reconciler.with_catalog(&CATALOG);
-    if backend.name != "rules" {
-        reconciler = reconciler.with_fallback(Arc::new(
-            crate::subjects::tikv::hypotheses::rules_backend(Default::default()),
-        ));
-    }
-    reconciler = reconciler.with_runbooks(Arc::new(crate::subjects::tikv::runbook::TikvRunbooks {
-        cluster: Some("eval".to_string()),
-    }));
+    });
     let cancel = tokio_util::sync::CancellationToken::new();
     let loop_task = {
         let r = reconciler.clone();
@@ -762,36 +311,12 @@ async fn drive(
         .map(|n| n.at.0 + n.duration.map(|d| d.0).unwrap_or_default())
         .max()
         .unwrap_or_default();
-    let rolling = s
-        .noise
-        .iter()
-        .any(|n| matches!(n.noise, Noise::RollingRestart));
-    let rolling_sim = if rolling {
-        Duration::from_secs(90 * s.cluster.tikv as u64)
-    } else {
-        Duration::ZERO
-    };
-    // A fault is given at least the longest invariant grace (a store is stuck Offline
-    // only after `offline_stuck_after`) plus a margin to be seen.
-    let longest_grace = [
-        thresholds.offline_stuck_after,
-        thresholds.imbalance_grace,
-        thresholds.region_health_grace,
-        thresholds.hot_store_for,
-        thresholds.latency_grace,
-    ]
-    .into_iter()
-    .max()
-    .unwrap_or_default();
-    let detect_window = cfg
-        .detect_timeout
-        .max(longest_grace + Duration::from_secs(8));
     let deadline = match last_fault_sim {
-        Some(at) => cfg.wall(at.max(last_noise_sim)) + detect_window,
-        None => cfg.wall(last_noise_sim.max(rolling_sim)) + cfg.control_window,
+        Some(at) => cfg.wall(at.max(last_noise_sim)) + h.detect_window(cfg),
+        None => cfg.wall(last_noise_sim.max(h.noise_span(s))) + cfg.control_window,
     };
     let horizon_sim = Duration::from_secs_f64(deadline.as_secs_f64() * cfg.time_factor);
-    let mut plan = schedule(s, horizon_sim).into_iter().peekable();
+    let mut plan = h.schedule(s, horizon_sim).into_iter().peekable();
     let mut truth: Vec<ResolvedCause> = out.truth.iter().map(ResolvedCause::truth).collect();
     let mut injected_at: BTreeMap<usize, f64> = BTreeMap::new();
     let mut first_ticket: BTreeMap<usize, f64> = BTreeMap::new();
@@ -799,39 +324,36 @@ async fn drive(
     let mut diagnosed: BTreeMap<u64, (usize, serde_json::Value)> = BTreeMap::new();
     let mut all_asserted_at: Option<Instant> = None;
     let mut next_round = Instant::now();
-    let fault_index = |f: &Fault| s.faults.iter().position(|x| &x.fault == f);
+    let open_ended = H::open_ended(s);
     loop {
         let now = Instant::now();
         // Due actions.
-        while let Some((at, _)) = plan.peek() {
-            if t0 + cfg.wall(*at) > now {
+        while let Some(sch) = plan.peek() {
+            if t0 + cfg.wall(sch.at) > now {
                 break;
             }
-            let Some((_, a)) = plan.next() else { break };
-            if let Some(k) = apply(h, &a).await? {
-                // A v1 hot region's cause is on whichever store leads it.
-                for c in out.truth.iter_mut() {
-                    if c.category == "hot-region" && c.target == EntityRef::Cluster {
-                        c.target = EntityRef::Store(k);
+            let Some(sch) = plan.next() else { break };
+            let resolved = h.apply(&sch.action).await?;
+            if !resolved.is_empty() {
+                // A symbolic target of the truth is the entity it named at injection.
+                for r in &resolved {
+                    for c in out.truth.iter_mut() {
+                        if c.category == r.category && c.target == r.from {
+                            c.target = r.to.clone();
+                        }
                     }
                 }
                 truth = out.truth.iter().map(ResolvedCause::truth).collect();
             }
-            if let Action::Inject(f) = &a {
-                if let Some(i) = fault_index(f) {
-                    injected_at.insert(i, t0.elapsed().as_secs_f64());
-                }
+            if let Some(i) = sch.injects {
+                injected_at.insert(i, t0.elapsed().as_secs_f64());
             }
-            progress(Stage::Applied(&a.describe()));
+            progress(Stage::Applied(&H::describe(&sch.action)));
         }
         // The monitor's round, when due (cadence, grace, or a runtime event).
         if Instant::now() >= next_round {
             let events = h.inbox().take();
-            let m = SimMonitored {
-                harness: h,
-                thresholds: thresholds.clone(),
-            };
-            let round = monitor::round_outcome(&m, &store, &metrics, &latest, &events).await;
+            let round = monitor::round_outcome(&*h, &store, &metrics, &latest, &events).await;
             let due = round.as_ref().and_then(|r| r.next_due);
             if let Some(r) = round {
                 for t in r.opened.iter().chain(r.reopened.iter()) {
@@ -848,14 +370,9 @@ async fn drive(
                     // Detection: a ticket on a true cause's entity after its injection.
                     let ent = entities.resolve(&t.target);
                     for (ci, c) in out.truth.iter().enumerate() {
-                        let on_it = match c.target {
-                            EntityRef::Cluster => true,
-                            EntityRef::Pd => {
-                                ent == Entity::Known(EntityRef::Pd) || t.invariant.starts_with("pd")
-                            }
-                            e => ent == Entity::Known(e),
-                        };
-                        if on_it && !injected_at.is_empty() {
+                        if h.ticket_detects(&c.target, &ent, &t.invariant)
+                            && !injected_at.is_empty()
+                        {
                             first_ticket.entry(ci).or_insert(seen.after_secs);
                         }
                     }
@@ -885,16 +402,12 @@ async fn drive(
         }
         let done = t0.elapsed() >= deadline
             || all_asserted_at.is_some_and(|t| t.elapsed() >= cfg.wall(cfg.observe_after));
-        let oom_only = plan.peek().is_none()
-            || s.faults
-                .iter()
-                .all(|f| matches!(f.fault, Fault::OomLoop { .. }));
-        if done && oom_only {
+        if done && (plan.peek().is_none() || open_ended) {
             break;
         }
         let next_action = plan
             .peek()
-            .map(|(at, _)| t0 + cfg.wall(*at))
+            .map(|sch| t0 + cfg.wall(sch.at))
             .unwrap_or(next_round);
         let wake = next_round.min(next_action).max(Instant::now());
         tokio::select! {
@@ -913,7 +426,7 @@ async fn drive(
         &out.diagnoses,
         &out.truth,
         &entities,
-        &CATALOG,
+        subject.catalog,
         &backend.name,
     );
     let asserted: BTreeSet<&ResolvedCause> = out.score.asserted.iter().collect();
@@ -924,8 +437,8 @@ async fn drive(
             .iter()
             .enumerate()
             .filter(|(_, f)| {
-                let (cat, tgt) = f.fault.implied_cause();
-                cat == c.category && Entity::Known(tgt) == c.target
+                let (cat, tgt) = <H::Schema as ScenarioSchema>::implied_cause(&f.what);
+                cat == c.category && score::Entity::Known(tgt) == c.target
             })
             .filter_map(|(i, _)| injected_at.get(&i).copied())
             .next()

@@ -1,156 +1,113 @@
-//! Scenarios as data: one YAML file per scenario under `examples/scenarios/`, naming the
-//! faults to inject, benign noise, and the root causes a correct diagnosis names. Adding a
-//! scenario is adding a file; the fault kinds are the simulator's knobs.
+//! Scenarios as data: one YAML file per scenario, naming the faults to inject, benign
+//! noise, and the root causes a correct diagnosis names. Adding a scenario is adding a
+//! file.
 //!
-//! # Format v2
+//! # Who reads what
+//!
+//! The core reads what every subject's scenario has; the subject reads the rest through
+//! its [`ScenarioSchema`]:
 //!
 //! ```yaml
-//! name: slow-disk-and-hot-region
-//! description: two independent causes on two stores
-//! cluster: {pd: 1, tikv: 4}                  # optional (default 1 PD, 3 stores)
-//! faults:                                    # one or more; times are simulated
-//!   - {kind: slow-disk, store: 1, ms: 20}
+//! name: slow-disk-and-hot-region          # core
+//! description: two independent causes     # core
+//! subject: tikv                           # core: picks the subject (default: the first registered)
+//! control: false                          # core: `true` asserts the file is a control
+//! cluster: {pd: 1, tikv: 4}               # the subject's cluster shape
+//! faults:                                 # core: a list; each entry's `at` and `duration`
+//!   - {kind: slow-disk, store: 1, ms: 20} #   the rest of the entry is the subject's fault
 //!   - {kind: hot-region, store: 2, qps: 4000, at: 60s, duration: 10m}
-//! noise:                                     # benign events: never blamed, never paged
+//! noise:                                  # core: a list, timed like faults; the subject's kinds
 //!   - {kind: load-spike, qps: 1500, at: 0s, duration: 2m}
 //! expect:
-//!   root_causes:                             # categories of the subject's cause catalog
-//!     - {category: disk-slow, target: tikv-1}
-//!     - {category: hot-region, target: store-2}
+//!   root_causes:                          # core: categories of the subject's catalog;
+//!     - {category: disk-slow, target: tikv-1}   # targets checked by the subject
 //! ```
 //!
-//! `expect.root_causes` may be left out: each fault kind implies its category and target
-//! ([`FaultSpec::implied_cause`]). A scenario with no fault and some noise is a *noisy
-//! control*: any ticket it opens is a false positive. Targets are entities with aliases
-//! (`tikv-1`, `store-1`, `store/1` as an ordinal, `<cluster>-tikv-1`; `pd`, `pd-0`;
-//! `cluster`), checked against the cluster shape.
-//!
-//! # Format v1 (still read)
-//!
-//! `fault:` (one fault) with `expect: {invariants, cause, actions}`: the fault's implied
-//! cause is the truth; the v1 phrases are ignored (scoring reads structured fields only).
-//!
-//! Acceptable actions are not part of a scenario: they come from the catalog
-//! ([`crate::diagnose::catalog::CauseCatalog::action_appropriate`]).
+//! `fault:` (one fault, format v1) is still read. `expect.root_causes` may be left out:
+//! each fault implies its category and target ([`ScenarioSchema::implied_cause`]). A
+//! scenario with no fault is a *control*: any ticket it opens is a false positive.
+//! Acceptable actions are not part of a scenario: they come from the catalog.
 //!
 //! # Errors
 //!
-//! Unknown keys, fault or noise kinds, categories outside the catalog and targets outside
-//! the cluster are rejected with `file:line:column`.
+//! Unknown keys, fault or noise kinds (serde, with the file's line and column),
+//! categories outside the subject's catalog and targets the subject rejects (located by
+//! their text in the file) fail the whole file with `file:line:column`.
 
-use std::path::Path;
+use std::fmt::Debug;
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::EvalError;
 use crate::diagnose::catalog::CauseCatalog;
-use crate::subjects::tikv::catalog::CATALOG;
 
-/// One scenario file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScenarioFile {
-    /// Short name.
-    pub name: String,
-    /// One sentence for humans.
-    #[serde(default)]
-    pub description: String,
-    /// Cluster shape.
-    #[serde(default)]
-    pub cluster: ClusterShape,
-    /// v1: one fault.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fault: Option<Fault>,
-    /// v2: faults.
-    #[serde(default)]
-    pub faults: Vec<FaultSpec>,
-    /// v2: benign events.
-    #[serde(default)]
-    pub noise: Vec<NoiseSpec>,
-    /// What a correct outcome is.
-    #[serde(default)]
-    pub expect: Expect,
+/// What a subject supplies to read its scenario files: its cluster shape, fault and
+/// noise kinds, its catalog, and how it checks targets.
+pub trait ScenarioSchema: Send + Sync + 'static {
+    /// The subject name, as `subject:` in a file and tickets carry it.
+    const SUBJECT: &'static str;
+    /// The `cluster:` section.
+    type Shape: Serialize + DeserializeOwned + Default + Clone + Debug + Ord + Send + Sync;
+    /// One fault (the entry of `faults:` without `at`/`duration`), tagged by `kind`.
+    type Fault: Serialize + DeserializeOwned + Clone + Debug + PartialEq + Send + Sync;
+    /// One benign event, tagged by `kind`.
+    type Noise: Serialize + DeserializeOwned + Clone + Debug + PartialEq + Send + Sync;
+
+    /// The subject's cause catalog (categories of `expect.root_causes`).
+    fn catalog() -> &'static CauseCatalog;
+    /// A fault's kebab-case kind.
+    fn fault_kind(f: &Self::Fault) -> &'static str;
+    /// A noise event's kebab-case kind.
+    fn noise_kind(n: &Self::Noise) -> &'static str;
+    /// The shape in words (`1 PD, 3 TiKV`).
+    fn describe_shape(shape: &Self::Shape) -> String;
+    /// Checks the shape, the faults and the noise against each other (targets in range,
+    /// parameters sound).
+    ///
+    /// # Errors
+    ///
+    /// The first problem, with the text that locates it in the file.
+    fn validate(
+        shape: &Self::Shape,
+        faults: &[Timed<Self::Fault>],
+        noise: &[Timed<Self::Noise>],
+    ) -> Result<(), Problem>;
+    /// The root cause a fault is: its catalog category and its target (canonical).
+    fn implied_cause(f: &Self::Fault) -> (&'static str, String);
+    /// The canonical name of the entity a scenario target names, on this shape.
+    ///
+    /// # Errors
+    ///
+    /// Why the name names no entity of the cluster.
+    fn target(shape: &Self::Shape, name: &str) -> Result<String, String>;
 }
 
-/// A loaded, validated scenario.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Scenario {
-    /// Short name (`node-death`), used by `operator demo --scenario`.
-    pub name: String,
-    /// One sentence for humans.
-    pub description: String,
-    /// Cluster shape.
-    pub cluster: ClusterShape,
-    /// Faults, in injection order.
-    pub faults: Vec<FaultSpec>,
-    /// Benign events.
-    pub noise: Vec<NoiseSpec>,
-    /// The true root causes (empty for a control).
-    pub root_causes: Vec<ExpectedCause>,
+/// A problem a subject found in a scenario, located by text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The text to point at (`store: 5`).
+    pub needle: String,
+    /// Search from the line holding this text (the fault's kind), when given.
+    pub after: Option<String>,
+    /// What is wrong.
+    pub message: String,
 }
 
-impl Scenario {
-    /// A control: no fault (noise only, or nothing at all).
-    pub fn is_control(&self) -> bool {
-        self.faults.is_empty()
-    }
-
-    /// The kinds of its faults (`slow-disk+hot-region`), or `control`.
-    pub fn kind(&self) -> String {
-        if self.faults.is_empty() {
-            return if self.noise.is_empty() {
-                "control".into()
-            } else {
-                "noisy-control".into()
-            };
-        }
-        self.faults
-            .iter()
-            .map(|f| f.fault.kind())
-            .collect::<Vec<_>>()
-            .join("+")
-    }
-
-    /// A plain control on `shape`.
-    pub fn control(shape: ClusterShape) -> Self {
+impl Problem {
+    /// A problem at `needle`, searched from the line holding `after`.
+    pub fn at(needle: impl Into<String>, after: Option<&str>, message: impl Into<String>) -> Self {
         Self {
-            name: "control".into(),
-            description: "no fault".into(),
-            cluster: shape,
-            faults: vec![],
-            noise: vec![],
-            root_causes: vec![],
+            needle: needle.into(),
+            after: after.map(str::to_string),
+            message: message.into(),
         }
     }
 }
 
-/// PD members and TiKV stores of a scenario's cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClusterShape {
-    /// PD members.
-    #[serde(default = "one")]
-    pub pd: usize,
-    /// TiKV stores.
-    #[serde(default = "three")]
-    pub tikv: usize,
-}
-
-fn one() -> usize {
-    1
-}
-fn three() -> usize {
-    3
-}
-
-impl Default for ClusterShape {
-    fn default() -> Self {
-        Self { pd: 1, tikv: 3 }
-    }
-}
-
-/// A simulated duration in a scenario (`30s`, `2m`).
+/// A duration in a scenario (`30s`, `2m`): simulated time for a simulated subject, wall
+/// time for a real one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct SimDuration(pub Duration);
@@ -170,293 +127,116 @@ impl From<SimDuration> for String {
     }
 }
 
-/// A fault with its timing.
+/// A fault or a noise event with its timing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FaultSpec {
-    /// What to inject.
+pub struct Timed<T> {
+    /// What happens (the subject's kind and parameters).
     #[serde(flatten)]
-    pub fault: Fault,
-    /// Offset from the start of the fault phase (simulated).
+    pub what: T,
+    /// Offset from the start of the fault phase.
     #[serde(default)]
     pub at: SimDuration,
-    /// How long it lasts (simulated); unset: until the run ends.
+    /// How long it lasts; unset: until the run ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<SimDuration>,
 }
 
-impl FaultSpec {
-    /// The root cause this fault is, as the catalog names it.
-    pub fn implied_cause(&self) -> ExpectedCause {
-        let (category, target) = self.fault.implied_cause();
-        ExpectedCause {
-            category: category.to_string(),
-            target,
-        }
-    }
-}
-
-/// A fault, injected through the simulator's knobs. Store numbers are ordinals
-/// (`tikv-N`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Fault {
-    /// SIGKILL one TiKV store (process-exit).
-    KillStore {
-        /// Store ordinal.
-        store: usize,
-    },
-    /// Cut one store off from PD and its peers; its process keeps running.
-    PartitionStore {
-        /// Store ordinal.
-        store: usize,
-    },
-    /// Fill one store's disk to `ratio`.
-    DiskFill {
-        /// Store ordinal.
-        store: usize,
-        /// Used fraction (0..1).
-        ratio: f64,
-    },
-    /// Add latency to every disk write of one store.
-    SlowDisk {
-        /// Store ordinal.
-        store: usize,
-        /// Extra milliseconds per write.
-        ms: f64,
-    },
-    /// Point a hot key-range workload at one region. v1 names the region's index in PD's
-    /// list (the target is whichever store leads it); v2 names the store whose leader
-    /// region is made hot.
-    HotRegion {
-        /// Index of the region in PD's region list (v1).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        region: Option<usize>,
-        /// Store ordinal whose led region is made hot (v2).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        store: Option<usize>,
-        /// Requests per second on the range.
-        qps: f64,
-    },
-    /// SIGKILL the PD leader.
-    KillPdLeader,
-    /// SIGKILL a majority of PD members (the leader among them).
-    KillPdQuorum,
-    /// Latency between one store and its peers: its raft messages and proposals wait,
-    /// its peers' commit and gRPC latency rise; no disk is slower.
-    NetworkDegradation {
-        /// Store ordinal.
-        store: usize,
-        /// Extra one-way milliseconds on its raft traffic.
-        ms: f64,
-    },
-    /// One store's CPU saturated (0..1): thread CPU and scheduler / read-pool wait rise.
-    CpuSaturation {
-        /// Store ordinal.
-        store: usize,
-        /// Saturation (0..1).
-        ratio: f64,
-    },
-    /// The store's memory climbs until the OOM killer ends it (exit 137, OOMKilled); the
-    /// `restart` failure policy restarts it, and it climbs again.
-    OomLoop {
-        /// Store ordinal.
-        store: usize,
-        /// Simulated seconds from a (re)start to the kill.
-        #[serde(default = "default_oom_period")]
-        period_secs: f64,
-    },
-    /// Apply is slow on one store while its disk is healthy (the apply pool is
-    /// CPU-bound): apply latency and apply-thread CPU rise, append/fsync do not.
-    SlowApply {
-        /// Store ordinal.
-        store: usize,
-        /// Extra milliseconds per apply.
-        ms: f64,
-    },
-    /// The balance-leader scheduler is removed and leaders are gathered on one store.
-    LeaderImbalance {
-        /// Store ordinal the leaders gather on.
-        store: usize,
-    },
-    /// One store is scaled in while only max-replicas stores remain: it stays Offline.
-    StoreStuckOffline {
-        /// Store ordinal.
-        store: usize,
-    },
-    /// An evict-leader scheduler is added on a healthy store and left there.
-    LeftoverScheduler {
-        /// Store ordinal.
-        store: usize,
-    },
-}
-
-fn default_oom_period() -> f64 {
-    90.0
-}
-
-/// Where a cause is located, as the scenario names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EntityRef {
-    /// A store, by ordinal (`tikv-N`).
-    Store(usize),
-    /// PD (any member).
-    Pd,
-    /// The whole cluster.
-    Cluster,
-}
-
-impl std::fmt::Display for EntityRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Store(i) => write!(f, "tikv-{i}"),
-            Self::Pd => f.write_str("pd"),
-            Self::Cluster => f.write_str("cluster"),
-        }
-    }
-}
-
-impl EntityRef {
-    /// Parses a scenario target: `tikv-N`, `store-N` / `store/N` / `N` (ordinals),
-    /// `<anything>-tikv-N` (container), `pd`, `pd-N`, `<anything>-pd-N`, `cluster`.
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim();
-        match s {
-            "pd" | "pd-leader" => return Some(Self::Pd),
-            "cluster" => return Some(Self::Cluster),
-            _ => {}
-        }
-        if let Ok(n) = s.parse::<usize>() {
-            return Some(Self::Store(n));
-        }
-        for p in ["store-", "store/", "store "] {
-            if let Some(n) = s.strip_prefix(p).and_then(|n| n.parse().ok()) {
-                return Some(Self::Store(n));
-            }
-        }
-        if let Some((_, n)) = s.rsplit_once("tikv-") {
-            return n.parse().ok().map(Self::Store);
-        }
-        if let Some((_, n)) = s.rsplit_once("pd-") {
-            return n.parse::<usize>().ok().map(|_| Self::Pd);
-        }
-        None
-    }
-}
-
-impl Fault {
-    /// Kebab-case kind.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::KillStore { .. } => "kill-store",
-            Self::PartitionStore { .. } => "partition-store",
-            Self::DiskFill { .. } => "disk-fill",
-            Self::SlowDisk { .. } => "slow-disk",
-            Self::HotRegion { .. } => "hot-region",
-            Self::KillPdLeader => "kill-pd-leader",
-            Self::KillPdQuorum => "kill-pd-quorum",
-            Self::NetworkDegradation { .. } => "network-degradation",
-            Self::CpuSaturation { .. } => "cpu-saturation",
-            Self::OomLoop { .. } => "oom-loop",
-            Self::SlowApply { .. } => "slow-apply",
-            Self::LeaderImbalance { .. } => "leader-imbalance",
-            Self::StoreStuckOffline { .. } => "store-stuck-offline",
-            Self::LeftoverScheduler { .. } => "leftover-scheduler",
-        }
-    }
-
-    /// The store it is aimed at, when it is aimed at one.
-    pub fn store(&self) -> Option<usize> {
-        match self {
-            Self::KillStore { store }
-            | Self::PartitionStore { store }
-            | Self::DiskFill { store, .. }
-            | Self::SlowDisk { store, .. }
-            | Self::NetworkDegradation { store, .. }
-            | Self::CpuSaturation { store, .. }
-            | Self::OomLoop { store, .. }
-            | Self::SlowApply { store, .. }
-            | Self::LeaderImbalance { store }
-            | Self::StoreStuckOffline { store }
-            | Self::LeftoverScheduler { store } => Some(*store),
-            Self::HotRegion { store, .. } => *store,
-            Self::KillPdLeader | Self::KillPdQuorum => None,
-        }
-    }
-
-    /// The catalog category this fault is and where it is located. A v1 hot region
-    /// (by region index) is located on whichever store leads it, known at injection:
-    /// [`EntityRef::Cluster`] here, resolved by the runner.
-    pub fn implied_cause(&self) -> (&'static str, EntityRef) {
-        let store = |s: &usize| EntityRef::Store(*s);
-        match self {
-            Self::KillStore { store: s } => ("process-exit", store(s)),
-            Self::PartitionStore { store: s } => ("network-partition", store(s)),
-            Self::DiskFill { store: s, .. } => ("disk-full", store(s)),
-            Self::SlowDisk { store: s, .. } => ("disk-slow", store(s)),
-            Self::HotRegion { store: s, .. } => (
-                "hot-region",
-                s.map(EntityRef::Store).unwrap_or(EntityRef::Cluster),
-            ),
-            Self::KillPdLeader => ("pd-leader-loss", EntityRef::Pd),
-            Self::KillPdQuorum => ("pd-quorum-loss", EntityRef::Pd),
-            Self::NetworkDegradation { store: s, .. } => ("network-degradation", store(s)),
-            Self::CpuSaturation { store: s, .. } => ("cpu-saturation", store(s)),
-            Self::OomLoop { store: s, .. } => ("oom-kill", store(s)),
-            // A CPU-bound apply pool is CPU saturation of that store, not its disk.
-            Self::SlowApply { store: s, .. } => ("cpu-saturation", store(s)),
-            Self::LeaderImbalance { .. } => ("leader-imbalance", EntityRef::Cluster),
-            Self::StoreStuckOffline { store: s } => ("store-stuck-offline", store(s)),
-            Self::LeftoverScheduler { store: s } => ("leftover-scheduler", store(s)),
-        }
-    }
-}
-
-/// A benign event with its timing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NoiseSpec {
-    /// What happens.
-    #[serde(flatten)]
-    pub noise: Noise,
-    /// Offset from the start of the fault phase (simulated).
+/// One scenario file, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, bound(deserialize = ""))]
+struct ScenarioFile<S: ScenarioSchema> {
+    name: String,
     #[serde(default)]
-    pub at: SimDuration,
-    /// How long it lasts (simulated), for load.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration: Option<SimDuration>,
+    description: String,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    control: bool,
+    #[serde(default)]
+    cluster: S::Shape,
+    #[serde(default)]
+    fault: Option<S::Fault>,
+    #[serde(default)]
+    faults: Vec<Timed<S::Fault>>,
+    #[serde(default)]
+    noise: Vec<Timed<S::Noise>>,
+    #[serde(default)]
+    expect: Expect,
 }
 
-/// Benign events: the operator must neither blame nor page on them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Noise {
-    /// More load spread over the whole key space (no store stands out).
-    LoadSpike {
-        /// Extra requests per second over the cluster.
-        qps: f64,
-    },
-    /// A warm key range below the hot thresholds.
-    WarmRange {
-        /// Store ordinal whose led region gets the load.
-        store: usize,
-        /// Requests per second.
-        qps: f64,
-    },
-    /// A planned rolling restart through the operator: per store, evict its leaders,
-    /// restart it, wait until Up, give the leaders back.
-    RollingRestart,
-    /// A planned scale-out: a store added through the operator.
-    ScaleOut,
+/// A loaded, validated scenario.
+#[derive(Debug, Serialize)]
+#[serde(bound(serialize = ""))]
+pub struct Scenario<S: ScenarioSchema> {
+    /// Short name (`node-death`), used by `operator demo --scenario`.
+    pub name: String,
+    /// One sentence for humans.
+    pub description: String,
+    /// Cluster shape.
+    pub cluster: S::Shape,
+    /// Faults, in injection order.
+    pub faults: Vec<Timed<S::Fault>>,
+    /// Benign events.
+    pub noise: Vec<Timed<S::Noise>>,
+    /// The true root causes (empty for a control).
+    pub root_causes: Vec<ExpectedCause>,
 }
 
-impl Noise {
-    /// Kebab-case kind.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::LoadSpike { .. } => "load-spike",
-            Self::WarmRange { .. } => "warm-range",
-            Self::RollingRestart => "rolling-restart",
-            Self::ScaleOut => "scale-out",
+impl<S: ScenarioSchema> Clone for Scenario<S> {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            cluster: self.cluster.clone(),
+            faults: self.faults.clone(),
+            noise: self.noise.clone(),
+            root_causes: self.root_causes.clone(),
+        }
+    }
+}
+
+impl<S: ScenarioSchema> PartialEq for Scenario<S> {
+    fn eq(&self, o: &Self) -> bool {
+        self.name == o.name
+            && self.description == o.description
+            && self.cluster == o.cluster
+            && self.faults == o.faults
+            && self.noise == o.noise
+            && self.root_causes == o.root_causes
+    }
+}
+
+impl<S: ScenarioSchema> Scenario<S> {
+    /// A control: no fault (noise only, or nothing at all).
+    pub fn is_control(&self) -> bool {
+        self.faults.is_empty()
+    }
+
+    /// The kinds of its faults (`slow-disk+hot-region`), or `control` / `noisy-control`.
+    pub fn kind(&self) -> String {
+        if self.faults.is_empty() {
+            return if self.noise.is_empty() {
+                "control".into()
+            } else {
+                "noisy-control".into()
+            };
+        }
+        self.faults
+            .iter()
+            .map(|f| S::fault_kind(&f.what))
+            .collect::<Vec<_>>()
+            .join("+")
+    }
+
+    /// A plain control on `shape`.
+    pub fn control(shape: S::Shape) -> Self {
+        Self {
+            name: "control".into(),
+            description: "no fault".into(),
+            cluster: shape,
+            faults: vec![],
+            noise: vec![],
+            root_causes: vec![],
         }
     }
 }
@@ -471,13 +251,14 @@ pub struct ExpectedCauseFile {
     pub target: String,
 }
 
-/// A true root cause, validated.
+/// A true root cause, validated: a catalog category on an entity's canonical name
+/// (`tikv-1`, `pd`, `etcd-2`, `cluster`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExpectedCause {
     /// Catalog category.
     pub category: String,
-    /// Entity.
-    pub target: EntityRef,
+    /// The entity's canonical name.
+    pub target: String,
 }
 
 /// What a correct outcome is.
@@ -498,45 +279,40 @@ pub struct Expect {
     pub actions: Vec<String>,
 }
 
-/// Reads every `*.yaml` file of `dir`, sorted by file name.
+/// The subject a scenario file names (`subject:`), without validating the rest.
+pub fn peek_subject(text: &str) -> Option<String> {
+    let v: yaml_serde::Value = yaml_serde::from_str(text).ok()?;
+    v.get("subject")?.as_str().map(str::to_string)
+}
+
+/// Parses every file (`(origin, text)`, in order) as a scenario of `S`.
 ///
 /// # Guarantees
 /// Fails on the first file that does not parse or validate (naming it, with line and
-/// column), on an empty directory, and on duplicate scenario names.
-pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, EvalError> {
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| EvalError::Scenario(format!("{}: {e}", dir.display())))?;
-    let mut paths: Vec<_> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-        .collect();
-    paths.sort();
-    let mut out: Vec<Scenario> = Vec::new();
-    for p in paths {
-        let s = load_file(&p)?;
+/// column), on no files, and on duplicate scenario names.
+///
+/// # Errors
+///
+/// [`EvalError::Scenario`].
+pub fn parse_all<S: ScenarioSchema>(
+    files: &[(String, String)],
+) -> Result<Vec<Scenario<S>>, EvalError> {
+    let mut out: Vec<Scenario<S>> = Vec::new();
+    for (origin, text) in files {
+        let s = parse::<S>(text, origin)?;
         if out.iter().any(|o| o.name == s.name) {
+            let (l, c) = locate(text, None, &s.name);
             return Err(EvalError::Scenario(format!(
-                "{}:1:1: duplicate scenario name {:?}",
-                p.display(),
+                "{origin}:{l}:{c}: duplicate scenario name {:?}",
                 s.name
             )));
         }
         out.push(s);
     }
     if out.is_empty() {
-        return Err(EvalError::Scenario(format!(
-            "{}: no scenario files (*.yaml)",
-            dir.display()
-        )));
+        return Err(EvalError::Scenario("no scenario files (*.yaml)".into()));
     }
     Ok(out)
-}
-
-/// Reads one scenario file.
-pub fn load_file(path: &Path) -> Result<Scenario, EvalError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| EvalError::Scenario(format!("{}: {e}", path.display())))?;
-    parse(&text, &path.display().to_string(), &CATALOG)
 }
 
 /// `line:column` (1-based) of the first occurrence of `needle` in `text` at or after the
@@ -558,8 +334,12 @@ fn locate(text: &str, after: Option<&str>, needle: &str) -> (usize, usize) {
 }
 
 /// Parses and validates a scenario's text (`origin` names it in errors).
-pub fn parse(text: &str, origin: &str, catalog: &CauseCatalog) -> Result<Scenario, EvalError> {
-    let f: ScenarioFile = yaml_serde::from_str(text).map_err(|e| {
+///
+/// # Errors
+///
+/// [`EvalError::Scenario`] with `origin:line:column`.
+pub fn parse<S: ScenarioSchema>(text: &str, origin: &str) -> Result<Scenario<S>, EvalError> {
+    let f: ScenarioFile<S> = yaml_serde::from_str(text).map_err(|e| {
         let loc = e
             .location()
             .map(|l| format!("{}:{}", l.line(), l.column()))
@@ -570,6 +350,18 @@ pub fn parse(text: &str, origin: &str, catalog: &CauseCatalog) -> Result<Scenari
         let (l, c) = locate(text, after, needle);
         EvalError::Scenario(format!("{origin}:{l}:{c}: {msg}"))
     };
+    if let Some(sub) = &f.subject {
+        if sub != S::SUBJECT {
+            return Err(err(
+                "subject:",
+                None,
+                format!(
+                    "subject {sub:?} is read here as a {} scenario (one subject per directory)",
+                    S::SUBJECT
+                ),
+            ));
+        }
+    }
     if f.fault.is_some() && !f.faults.is_empty() {
         return Err(err(
             "fault:",
@@ -577,66 +369,42 @@ pub fn parse(text: &str, origin: &str, catalog: &CauseCatalog) -> Result<Scenari
             "give either `fault:` (one) or `faults:` (a list), not both".into(),
         ));
     }
-    let mut faults = f.faults.clone();
-    if let Some(one) = &f.fault {
-        faults.push(FaultSpec {
-            fault: one.clone(),
+    let mut faults = f.faults;
+    if let Some(one) = f.fault {
+        faults.push(Timed {
+            what: one,
             at: SimDuration::default(),
             duration: None,
         });
     }
-    let shape = f.cluster;
-    if shape.tikv == 0 || shape.pd == 0 {
+    if f.control && !faults.is_empty() {
         return Err(err(
-            "cluster:",
+            "control:",
             None,
-            "a cluster needs at least one PD member and one store".into(),
+            "a control has no fault (planned work and load go under `noise:`)".into(),
         ));
     }
-    for fs in &faults {
-        if let Some(s) = fs.fault.store() {
-            if s >= shape.tikv {
-                return Err(err(
-                    &format!("store: {s}"),
-                    Some(fs.fault.kind()),
-                    format!(
-                        "{}: store {s} is out of range (the cluster has stores 0..{})",
-                        fs.fault.kind(),
-                        shape.tikv
-                    ),
-                ));
-            }
-        }
-        if let Fault::HotRegion { region, store, .. } = &fs.fault {
-            if region.is_some() == store.is_some() {
-                return Err(err(
-                    "hot-region",
-                    None,
-                    "hot-region: give exactly one of `region:` (v1) or `store:`".into(),
-                ));
-            }
-        }
-        if matches!(fs.fault, Fault::KillPdQuorum) && shape.pd < 3 {
-            return Err(err(
-                "kill-pd-quorum",
-                None,
-                "kill-pd-quorum needs at least 3 PD members".into(),
-            ));
-        }
+    if f.control && !f.expect.root_causes.is_empty() {
+        return Err(err(
+            "root_causes",
+            None,
+            "a control has no root cause".into(),
+        ));
     }
-    for n in &f.noise {
-        if let Noise::WarmRange { store, .. } = &n.noise {
-            if *store >= shape.tikv {
-                return Err(err(
-                    &format!("store: {store}"),
-                    Some("warm-range"),
-                    format!("warm-range: store {store} is out of range"),
-                ));
-            }
-        }
-    }
+    S::validate(&f.cluster, &faults, &f.noise)
+        .map_err(|p| err(&p.needle, p.after.as_deref(), p.message))?;
+    let catalog = S::catalog();
     let root_causes = if f.expect.root_causes.is_empty() {
-        faults.iter().map(FaultSpec::implied_cause).collect()
+        faults
+            .iter()
+            .map(|t| {
+                let (category, target) = S::implied_cause(&t.what);
+                ExpectedCause {
+                    category: category.to_string(),
+                    target,
+                }
+            })
+            .collect()
     } else {
         let mut out = Vec::new();
         for c in &f.expect.root_causes {
@@ -657,28 +425,8 @@ pub fn parse(text: &str, origin: &str, catalog: &CauseCatalog) -> Result<Scenari
                     ),
                 ));
             }
-            let target = EntityRef::parse(&c.target).ok_or_else(|| {
-                err(
-                    &c.target,
-                    Some("root_causes"),
-                    format!(
-                        "target {:?} names no entity (tikv-N, store-N, pd, pd-N, cluster)",
-                        c.target
-                    ),
-                )
-            })?;
-            if let EntityRef::Store(i) = target {
-                if i >= shape.tikv {
-                    return Err(err(
-                        &c.target,
-                        Some("root_causes"),
-                        format!(
-                            "target {:?} is out of range (the cluster has stores 0..{})",
-                            c.target, shape.tikv
-                        ),
-                    ));
-                }
-            }
+            let target = S::target(&f.cluster, &c.target)
+                .map_err(|why| err(&c.target, Some("root_causes"), why))?;
             out.push(ExpectedCause {
                 category: c.category.clone(),
                 target,
@@ -689,83 +437,9 @@ pub fn parse(text: &str, origin: &str, catalog: &CauseCatalog) -> Result<Scenari
     Ok(Scenario {
         name: f.name,
         description: f.description,
-        cluster: shape,
+        cluster: f.cluster,
         faults,
         noise: f.noise,
         root_causes,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn p(text: &str) -> Result<Scenario, EvalError> {
-        parse(text, "s.yaml", &CATALOG)
-    }
-
-    #[test]
-    fn a_v1_file_still_loads_with_its_fault_implying_the_root_cause() {
-        let s = p("name: a\nfault: {kind: kill-store, store: 1}\nexpect:\n  invariants: [store-down]\n  cause: [exited]\n  actions: [restart-container]\n").unwrap();
-        assert_eq!(s.faults.len(), 1);
-        assert_eq!(
-            s.root_causes,
-            vec![ExpectedCause {
-                category: "process-exit".into(),
-                target: EntityRef::Store(1)
-            }]
-        );
-    }
-
-    #[test]
-    fn a_v2_file_reads_timed_faults_noise_and_root_causes() {
-        let s = p("name: b\ncluster: {tikv: 4}\nfaults:\n  - {kind: slow-disk, store: 1, ms: 20}\n  - {kind: hot-region, store: 2, qps: 4000, at: 1m, duration: 5m}\nnoise:\n  - {kind: load-spike, qps: 1000, at: 10s, duration: 1m}\nexpect:\n  root_causes:\n    - {category: disk-slow, target: eval-tikv-1}\n    - {category: hot-region, target: store-2}\n").unwrap();
-        assert_eq!(s.faults[1].at.0, Duration::from_secs(60));
-        assert_eq!(s.faults[1].duration.unwrap().0, Duration::from_secs(300));
-        assert_eq!(s.noise[0].noise.kind(), "load-spike");
-        assert_eq!(s.root_causes[0].target, EntityRef::Store(1));
-        assert_eq!(s.root_causes[1].target, EntityRef::Store(2));
-    }
-
-    #[test]
-    fn an_unknown_category_is_rejected_with_its_line_and_column() {
-        let e = p("name: c\nfaults:\n  - {kind: slow-disk, store: 1, ms: 20}\nexpect:\n  root_causes:\n    - {category: gremlins, target: tikv-1}\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("s.yaml:6:18"), "{e}");
-        assert!(e.contains("gremlins"), "{e}");
-    }
-
-    #[test]
-    fn an_out_of_range_target_is_rejected_with_its_line_and_column() {
-        let e = p("name: c\nfaults:\n  - {kind: slow-disk, store: 1, ms: 20}\nexpect:\n  root_causes:\n    - {category: disk-slow, target: tikv-7}\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("s.yaml:6:37"), "{e}");
-        let e = p("name: c\nfaults:\n  - {kind: slow-disk, store: 5, ms: 20}\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("s.yaml:3:"), "{e}");
-    }
-
-    #[test]
-    fn an_unknown_fault_kind_is_rejected_with_its_line_and_column() {
-        let e = p("name: c\nfaults:\n  - {kind: meteor, store: 1}\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("scenario: s.yaml:3:"), "{e}");
-        assert!(e.contains("meteor"), "{e}");
-    }
-
-    #[test]
-    fn targets_are_entities_with_aliases() {
-        for s in ["tikv-2", "store-2", "store/2", "2", "demo-tikv-2"] {
-            assert_eq!(EntityRef::parse(s), Some(EntityRef::Store(2)), "{s}");
-        }
-        for s in ["pd", "pd-1", "demo-pd-0"] {
-            assert_eq!(EntityRef::parse(s), Some(EntityRef::Pd), "{s}");
-        }
-        assert_eq!(EntityRef::parse("cluster"), Some(EntityRef::Cluster));
-        assert_eq!(EntityRef::parse("gremlin"), None);
-    }
 }

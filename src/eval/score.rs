@@ -15,51 +15,78 @@
 //!   for the backend under test: it counts as a miss.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::scenario::{EntityRef, ExpectedCause};
+use super::scenario::ExpectedCause;
 use crate::diagnose::catalog::{Cause, CauseCatalog};
 use crate::diagnose::model::Diagnosis;
 
-/// Resolves entity names as the operator writes them (`store/4`, `store-4`, `store 4`,
-/// `tikv-1`, `eval-tikv-1`, `pd`, `pd-0`, `cluster`) to the scenario's entities, using
-/// the store ids PD granted.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Entities {
-    /// Store id of each ordinal (`store_ids[i]` is `tikv-i`'s id).
-    pub store_ids: Vec<Option<u64>>,
+/// How a subject's harness turns the names the operator writes (`store/4`, `tikv-1`,
+/// `eval-tikv-1`, an etcd member id) into the canonical names scenarios use (`tikv-1`,
+/// `pd`, `etcd-2`, `cluster`); it knows what the cluster granted at run time (store
+/// ids, member ids).
+pub trait EntityResolver: Send + Sync {
+    /// The canonical name `name` designates, if it designates an entity of the cluster.
+    fn resolve(&self, name: &str) -> Option<String>;
+    /// What the resolver knows, for the JSON report (`{"store_ids": [1, 4, 5]}`).
+    fn describe(&self) -> serde_json::Value;
+}
+
+/// Resolves only `cluster` (before a harness knows its entities).
+struct ClusterOnly;
+
+impl EntityResolver for ClusterOnly {
+    fn resolve(&self, name: &str) -> Option<String> {
+        (name == "cluster").then(|| name.to_string())
+    }
+    fn describe(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+}
+
+/// A run's entities: the subject's resolver.
+#[derive(Clone)]
+pub struct Entities(Arc<dyn EntityResolver>);
+
+impl Default for Entities {
+    fn default() -> Self {
+        Self(Arc::new(ClusterOnly))
+    }
+}
+
+impl std::fmt::Debug for Entities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Entities({})", self.0.describe())
+    }
+}
+
+impl Serialize for Entities {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.describe().serialize(s)
+    }
 }
 
 /// A resolved entity, or the raw name when it resolves to nothing known.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Entity {
-    /// Known.
-    Known(EntityRef),
+    /// Known, by its canonical name.
+    Known(String),
     /// Not an entity of the cluster.
     Unknown(String),
 }
 
 impl Entities {
+    /// Entities resolved by `r`.
+    pub fn new(r: Arc<dyn EntityResolver>) -> Self {
+        Self(r)
+    }
+
     /// The entity `name` names.
     pub fn resolve(&self, name: &str) -> Entity {
         let n = name.trim();
-        // Store ids first: `store/4`, `store-4`, `store 4`, a bare `4` are PD ids.
-        let id = ["store/", "store-", "store "]
-            .iter()
-            .find_map(|p| n.strip_prefix(p))
-            .or(Some(n).filter(|s| s.chars().all(|c| c.is_ascii_digit())))
-            .and_then(|s| s.parse::<u64>().ok());
-        if let Some(id) = id {
-            return match self.store_ids.iter().position(|s| *s == Some(id)) {
-                Some(i) => Entity::Known(EntityRef::Store(i)),
-                None => Entity::Unknown(n.to_string()),
-            };
-        }
-        match EntityRef::parse(n) {
-            Some(EntityRef::Store(i)) if i >= self.store_ids.len() => {
-                Entity::Unknown(n.to_string())
-            }
+        match self.0.resolve(n) {
             Some(e) => Entity::Known(e),
             None => Entity::Unknown(n.to_string()),
         }
@@ -88,7 +115,7 @@ impl ResolvedCause {
     pub fn truth(c: &ExpectedCause) -> Self {
         Self {
             category: c.category.clone(),
-            target: Entity::Known(c.target),
+            target: Entity::Known(c.target.clone()),
         }
     }
 }
@@ -207,7 +234,30 @@ mod tests {
     use crate::diagnose::model::{
         Action, ActionKind, Citation, CitationRef, GroundingReport, OptionConsidered, Usage,
     };
-    use crate::subjects::tikv::catalog::CATALOG;
+
+    /// The first registered subject's catalog (the scoring is the same for any).
+    static CATALOG: std::sync::LazyLock<&'static CauseCatalog> =
+        std::sync::LazyLock::new(|| crate::subjects::DIAGNOSIS[0].catalog);
+
+    /// Aliases as a harness would resolve them (store ids 1, 4, 5 for tikv-0..2).
+    struct Table;
+
+    impl EntityResolver for Table {
+        fn resolve(&self, name: &str) -> Option<String> {
+            let canonical = match name {
+                "store/1" | "1" | "tikv-0" => "tikv-0",
+                "store/4" | "store-4" | "4" | "tikv-1" | "eval-tikv-1" => "tikv-1",
+                "store/5" | "5" | "tikv-2" => "tikv-2",
+                "pd" | "pd-2" => "pd",
+                "cluster" => "cluster",
+                _ => return None,
+            };
+            Some(canonical.to_string())
+        }
+        fn describe(&self) -> serde_json::Value {
+            serde_json::json!({"store_ids": [1, 4, 5]})
+        }
+    }
 
     fn diagnosis(cause: Cause, other: Vec<Cause>, action: ActionKind, conf: f64) -> Diagnosis {
         Diagnosis {
@@ -245,15 +295,13 @@ mod tests {
     }
 
     fn entities() -> Entities {
-        Entities {
-            store_ids: vec![Some(1), Some(4), Some(5)],
-        }
+        Entities::new(Arc::new(Table))
     }
 
-    fn truth(cat: &str, e: EntityRef) -> ExpectedCause {
+    fn truth(cat: &str, e: &str) -> ExpectedCause {
         ExpectedCause {
             category: cat.into(),
-            target: e,
+            target: e.into(),
         }
     }
 
@@ -267,9 +315,9 @@ mod tests {
             let d = diagnosis(Cause::new("process-exit", target), vec![], restart(), 0.9);
             let s = score_run(
                 &[d],
-                &[truth("process-exit", EntityRef::Store(1))],
+                &[truth("process-exit", "tikv-1")],
                 &entities(),
-                &CATALOG,
+                *CATALOG,
                 "rules",
             );
             assert_eq!(s.itbench, 1.0, "{target}");
@@ -283,12 +331,9 @@ mod tests {
         let d = diagnosis(Cause::new("disk-slow", "store/4"), vec![], restart(), 0.8);
         let s = score_run(
             &[d],
-            &[
-                truth("disk-slow", EntityRef::Store(1)),
-                truth("hot-region", EntityRef::Store(2)),
-            ],
+            &[truth("disk-slow", "tikv-1"), truth("hot-region", "tikv-2")],
             &entities(),
-            &CATALOG,
+            *CATALOG,
             "rules",
         );
         assert_eq!(s.itbench, 0.0);
@@ -308,9 +353,9 @@ mod tests {
         );
         let s = score_run(
             &[a, b],
-            &[truth("disk-slow", EntityRef::Store(1))],
+            &[truth("disk-slow", "tikv-1")],
             &entities(),
-            &CATALOG,
+            *CATALOG,
             "rules",
         );
         assert!((s.itbench - 1.0 / 3.0).abs() < 1e-9);
@@ -329,9 +374,9 @@ mod tests {
         fb.backend = "rules".into();
         let s = score_run(
             &[u, fb],
-            &[truth("process-exit", EntityRef::Store(1))],
+            &[truth("process-exit", "tikv-1")],
             &entities(),
-            &CATALOG,
+            *CATALOG,
             "openai",
         );
         assert_eq!(s.itbench, 0.0);
@@ -340,7 +385,7 @@ mod tests {
 
     #[test]
     fn a_control_with_nothing_asserted_is_perfect_and_with_a_cause_is_not() {
-        let s = score_run(&[], &[], &entities(), &CATALOG, "rules");
+        let s = score_run(&[], &[], &entities(), *CATALOG, "rules");
         assert_eq!((s.itbench, s.recall, s.precision), (1.0, 1.0, 1.0));
         let d = diagnosis(
             Cause::new("process-exit", "store/4"),
@@ -348,7 +393,7 @@ mod tests {
             restart(),
             0.9,
         );
-        let s = score_run(&[d], &[], &entities(), &CATALOG, "rules");
+        let s = score_run(&[d], &[], &entities(), *CATALOG, "rules");
         assert_eq!(s.itbench, 0.0);
     }
 
@@ -358,8 +403,8 @@ mod tests {
             entities().resolve("store/40"),
             Entity::Unknown("store/40".into())
         );
-        assert_eq!(entities().resolve("4"), Entity::Known(EntityRef::Store(1)));
-        assert_eq!(entities().resolve("pd-2"), Entity::Known(EntityRef::Pd));
+        assert_eq!(entities().resolve("4"), Entity::Known("tikv-1".into()));
+        assert_eq!(entities().resolve("pd-2"), Entity::Known("pd".into()));
     }
 
     #[test]

@@ -75,6 +75,19 @@ pub struct Mount {
     pub target: String,
 }
 
+/// A host directory bind-mounted into a container, read-write.
+///
+/// Only chaos helpers use it: throttling a member's disk writes the host's blkio cgroup
+/// files, which no named volume reaches. The runtime checks nothing about the path; the
+/// caller names a fixed, well-known host directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostMount {
+    /// Absolute path on the Docker host (must exist; never created).
+    pub source: String,
+    /// Path inside the container.
+    pub target: String,
+}
+
 /// A file written into a container after create and before start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileUpload {
@@ -116,6 +129,8 @@ pub struct ContainerSpec {
     pub aliases: Vec<String>,
     /// Named volumes.
     pub mounts: Vec<Mount>,
+    /// Host directories bind-mounted read-write (chaos helpers only).
+    pub host_mounts: Vec<HostMount>,
     /// Files to upload before start.
     pub files: Vec<FileUpload>,
     /// Published ports.

@@ -255,6 +255,20 @@ pub fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
                 .collect(),
         );
     }
+    if !spec.host_mounts.is_empty() {
+        // A bind whose source is missing fails the create (the `Binds` form would
+        // create the directory on the host instead).
+        host_config
+            .mounts
+            .get_or_insert_with(Vec::new)
+            .extend(spec.host_mounts.iter().map(|m| DockerMount {
+                typ: Some(MountType::BIND),
+                source: Some(m.source.clone()),
+                target: Some(m.target.clone()),
+                read_only: Some(false),
+                ..Default::default()
+            }));
+    }
     if !spec.cap_add.is_empty() {
         host_config.cap_add = Some(spec.cap_add.clone());
     }
@@ -599,6 +613,31 @@ mod tests {
             aliases_from_labels(&body.labels.unwrap()),
             vec!["pd".to_string()]
         );
+    }
+
+    #[test]
+    fn host_directories_are_bind_mounts_beside_the_volumes() {
+        let spec = ContainerSpec {
+            name: "demo-chaos".into(),
+            image: "operator-chaos-helper:local".into(),
+            labels: labels::ownership("demo"),
+            mounts: vec![Mount {
+                volume: "demo-etcd-0-data".into(),
+                target: "/chaos-volume".into(),
+            }],
+            host_mounts: vec![crate::runtime::HostMount {
+                source: "/sys/fs/cgroup".into(),
+                target: "/host-cgroup".into(),
+            }],
+            ..Default::default()
+        };
+        let mounts = create_body(&spec).host_config.unwrap().mounts.unwrap();
+        assert_eq!(mounts.len(), 2);
+        assert_eq!(mounts[0].typ, Some(MountType::VOLUME));
+        assert_eq!(mounts[1].typ, Some(MountType::BIND));
+        assert_eq!(mounts[1].source.as_deref(), Some("/sys/fs/cgroup"));
+        assert_eq!(mounts[1].target.as_deref(), Some("/host-cgroup"));
+        assert_eq!(mounts[1].read_only, Some(false));
     }
 
     #[test]

@@ -14,9 +14,11 @@
 //!   waits out `--duration`; `chaos revert --all` undoes it too): the core's experiment
 //!   store has no etcd revert step.
 //!
-//! Slowing a member's disk needs a blkio throttle of the data device in the member's
-//! cgroup; the runtime port creates no privileged helper with the host's cgroup tree
-//! mounted, so `slow-disk` on etcd is refused with that reason (the core's error).
+//! - **`slow-disk MEMBER --write-iops N`** (or `--write-bps N`) is the core's disk
+//!   throttle unchanged (a cgroup v1 blkio limit on the disk under the member's data
+//!   volume, see `chaos::blkio`): etcd's WAL fsync waits for the capped device, which is
+//!   what the wal-fsync-slow invariant and the disk-slow cause look for. `--delay` is
+//!   the simulator's knob and is refused on a real member.
 
 use std::path::Path;
 use std::time::Duration;

@@ -165,8 +165,7 @@ fn print_status(
 /// HTTP surface, until SIGINT/SIGTERM.
 async fn run(env: Env, a: RunArgs) -> Result<(), CliError> {
     use crate::diagnose::decision_log::DecisionLog;
-    use crate::diagnose::reconciler::{DiagnosisReconciler, ReconcilerConfig, Sources};
-    use crate::diagnose::store_queue::{SnapshotContext, StoreQueue};
+    use crate::diagnose::reconciler::ReconcilerConfig;
     use crate::tickets::monitor::LatestSnapshot;
     use crate::tickets::TicketStore;
 
@@ -210,16 +209,22 @@ async fn run(env: Env, a: RunArgs) -> Result<(), CliError> {
         stopped(stop_rx.clone()),
     ));
     let cancel = tokio_util::sync::CancellationToken::new();
-    let diagnoser = DiagnosisReconciler::new(
-        super::diagnose::select_backend(),
-        Arc::new(StoreQueue::new(store.clone())),
-        Arc::new(Sources(vec![Arc::new(SnapshotContext::new(latest, &[]))])),
-        ReconcilerConfig::default(),
-    )
-    .with_catalog(&super::catalog::CATALOG)
-    .with_fallback(Arc::new(super::diagnose::rules_backend()))
-    .with_dependencies(controller.metrics().dependencies())
-    .with_decision_log(DecisionLog::new(state_dir.join("decisions.jsonl")));
+    // The same wiring `operator eval` uses: the subject's registry entry builds it.
+    let (diagnoser, _queue) = crate::subjects::diagnosis(super::invariants::SUBJECT).reconciler(
+        crate::subjects::ReconcilerParts {
+            backend: super::diagnose::select_backend(),
+            store: store.clone(),
+            latest,
+            cluster: l.spec.name().to_string(),
+            related_window: crate::diagnose::store_queue::RELATED_WINDOW,
+            extra_context: vec![],
+            config: ReconcilerConfig::default(),
+            memory: None,
+        },
+    );
+    let diagnoser = diagnoser
+        .with_dependencies(controller.metrics().dependencies())
+        .with_decision_log(DecisionLog::new(state_dir.join("decisions.jsonl")));
     let chaos = crate::chaos::Chaos::new(
         s.runtime(),
         l.spec.name(),

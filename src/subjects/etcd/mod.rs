@@ -25,6 +25,7 @@ pub mod chaos;
 pub mod cli;
 pub mod client;
 pub mod diagnose;
+pub mod eval;
 pub mod invariants;
 pub mod model;
 pub mod plan;

@@ -195,6 +195,7 @@ impl<'a> Topology<'a> {
                 volume: n.volume(ordinal),
                 target: DATA_MOUNT.into(),
             }],
+            host_mounts: vec![],
             files: vec![],
             ports: vec![],
             cap_add: vec![],

@@ -69,6 +69,17 @@ pub enum TikvAction {
         /// Scheduler name.
         name: String,
     },
+    /// Set a store's leader and region weights (PD's `POST /store/{id}/weight`): PD
+    /// places leaders and regions in proportion to them, so a lower region weight moves
+    /// regions off a store that fills faster than its peers.
+    SetStoreWeight {
+        /// Store id.
+        store_id: u64,
+        /// Leader weight (PD's default is 1).
+        leader: f64,
+        /// Region weight (PD's default is 1).
+        region: f64,
+    },
     /// Set a PD config key.
     SetConfig {
         /// Key (`schedule.max-store-down-time`).
@@ -159,6 +170,22 @@ pub const ACTIONS: &[ActionSpec] = &[
         kind: "remove-scheduler",
         description: "Remove a PD scheduler.",
         params: &[string("name")],
+    },
+    ActionSpec {
+        kind: "set-store-weight",
+        description:
+            "Set a store's leader and region weights (lower region weight: fewer regions).",
+        params: &[
+            int("store_id"),
+            ParamSpec {
+                name: "leader",
+                ty: ParamType::Number,
+            },
+            ParamSpec {
+                name: "region",
+                ty: ParamType::Number,
+            },
+        ],
     },
     ActionSpec {
         kind: "set-config",
@@ -280,6 +307,11 @@ mod tests {
             TikvAction::CancelStoreDelete { store_id: 1 },
             TikvAction::AddScheduler { name: "s".into() },
             TikvAction::RemoveScheduler { name: "s".into() },
+            TikvAction::SetStoreWeight {
+                store_id: 1,
+                leader: 1.0,
+                region: 0.5,
+            },
             TikvAction::SetConfig {
                 key: "k".into(),
                 value: "v".into(),

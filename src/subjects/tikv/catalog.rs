@@ -41,7 +41,7 @@ const CAUSES: &[CauseSpec] = &[
         category: "disk-full",
         description: "the store's disk is (nearly) full: available space below PD's low-space ratio",
         target_kind: "store",
-        actions: &["scale-out", "set-config"],
+        actions: &["scale-out", "set-store-weight", "set-config"],
         confirmable: true,
     },
     CauseSpec {

@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod catalog;
 pub mod cli;
+pub mod eval;
 pub mod hypotheses;
 pub mod incidents;
 pub mod invariants;

@@ -163,6 +163,29 @@ pub struct PdView {
     pub max_store_down_time_secs: u64,
     /// `schedule.low-space-ratio`.
     pub low_space_ratio: f64,
+    /// PD's hottest region leaders (`/hotspot/regions/{read,write}`), hottest first, at
+    /// most [`HOT_REGIONS_KEPT`]. Best-effort: empty when PD did not answer. What an
+    /// operator looks at to name the region behind a hot store.
+    #[serde(default)]
+    pub hot_regions: Vec<HotRegion>,
+}
+
+/// How many hot region leaders a [`PdView`] keeps (PD lists its top-N per store).
+pub const HOT_REGIONS_KEPT: usize = 8;
+
+/// One region leader PD lists as hot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HotRegion {
+    /// Region id.
+    pub region_id: u64,
+    /// The store holding its leader.
+    pub store_id: u64,
+    /// `read` or `write` flow.
+    pub kind: String,
+    /// Queries per second through it.
+    pub qps: f64,
+    /// Bytes per second through it.
+    pub flow_bytes: f64,
 }
 
 impl PdView {

@@ -80,6 +80,7 @@ impl World {
             region_health: Some(RegionHealth::default()),
             max_store_down_time_secs: 1800,
             low_space_ratio: 0.8,
+            hot_regions: vec![],
         });
         self.memory.observe(pd.as_ref(), self.now);
         Observed {

@@ -139,6 +139,11 @@ impl RunbookSource for TikvRunbooks {
                 format!("{} no longer lists {name}", get(&pd, "schedulers")),
                 "PD stops balancing along that dimension until it is added back",
             ),
+            TikvAction::SetStoreWeight { store_id, leader, region } => rb(
+                vec![post(&pd, &format!("store/{store_id}/weight"), &format!(r#"{{"leader":{leader},"region":{region}}}"#))],
+                format!("{} shows status.region_weight {region} and, over the next minutes, status.region_count and used_size falling", get(&pd, &format!("store/{store_id}"))),
+                "PD moves regions off the store onto its peers: extra disk and network traffic, and the peers' usage rises; set it back to 1 once the cause is fixed",
+            ),
             TikvAction::SetConfig { key, value } => rb(
                 vec![post(&pd, "config", &format!(r#"{{"{key}":"{value}"}}"#))],
                 format!("{} shows {key} = {value}", get(&pd, "config")),

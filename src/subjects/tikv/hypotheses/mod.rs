@@ -563,6 +563,8 @@ fn slowness_hypotheses(f: &Facts, st: &StoreFacts, focus: bool) -> Vec<Candidate
             .iter()
             .filter(|(_, s)| *s == st.id)
             .map(|(r, _)| *r)
+            .collect::<std::collections::BTreeSet<u64>>()
+            .into_iter()
             .collect();
     let any_signal = append.is_some()
         || cpu.is_some()
@@ -695,7 +697,17 @@ fn slowness_hypotheses(f: &Facts, st: &StoreFacts, focus: bool) -> Vec<Candidate
     }
     if !hot_listed.is_empty() {
         let list: Vec<String> = hot_listed.iter().map(|r| format!("region {r}")).collect();
-        hotc.support(1.0, format!("PD lists {} hot on {name}", list.join(", ")));
+        let listed = format!("PD lists {} hot on {name}", list.join(", "));
+        hotc.support(1.0, listed.clone());
+        // A hot leader that has just moved here brings its CPU with it before the
+        // store's request share catches up: busy threads with a listed hot region are
+        // that region's load unless each request costs more here than on the peers.
+        if hot.is_none() && cpu.is_some() {
+            match cpu_per_request(f, st).filter(|(r, _)| *r >= ELEVATED) {
+                Some((r, words)) => cpuc.support(0.5 + lift(r), words),
+                None => cpuc.contradict(1.0, format!("{listed}: its CPU follows that load")),
+            }
+        }
     }
     vec![disk, net, cpuc, hotc]
 }

@@ -226,6 +226,43 @@ fn a_hot_region_concentrates_requests_and_cpu_on_one_store_and_is_not_cpu_satura
 }
 
 #[test]
+fn busy_threads_on_a_store_where_pd_lists_a_hot_region_are_that_load_not_cpu_saturation() {
+    // The hot leader has just moved to store 5: its CPU rose with its requests (the same
+    // CPU per request as its peers) and PD lists the region hot there.
+    let mut w = World::new();
+    w.metric(5, "qps", 1800.0)
+        .metric(5, "thread_cpu_seconds", 1.8)
+        .metric(5, "grpc_p99_seconds", 0.020);
+    w.hot = vec![(12, 5)];
+    let d = w.diagnose("store_outlier", "tikv-2");
+    assert_ne!(d.cause.category, "cpu-saturation", "{:#?}", d.hypotheses);
+    let cpu = d
+        .hypotheses
+        .iter()
+        .find(|h| h.cause.category == "cpu-saturation")
+        .unwrap();
+    assert!(
+        cpu.contradicting
+            .iter()
+            .any(|c| c.contains("its CPU follows that load")),
+        "{cpu:?}"
+    );
+    assert!(d
+        .other_causes
+        .iter()
+        .all(|c| c.category != "cpu-saturation"));
+    // The ticket carries no request rates: PD's hot list names the region to act on.
+    assert_cause(&d, "hot-region", "store/5");
+    assert!(d.root_cause.contains("region 12"), "{}", d.root_cause);
+    assert_eq!(
+        d.recommended_action
+            .kind
+            .typed::<crate::subjects::tikv::actions::TikvAction>(),
+        Some(crate::subjects::tikv::actions::TikvAction::SplitRegion { region_id: 12 })
+    );
+}
+
+#[test]
 fn a_stopped_container_is_a_process_exit_not_an_oom_kill_or_a_partition() {
     let mut w = World::new();
     w.container("tikv-2", "exited", Some(1), false)

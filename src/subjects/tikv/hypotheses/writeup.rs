@@ -9,6 +9,7 @@ use crate::diagnose::differential::Decision;
 use crate::diagnose::model::{normalize_invariant, Citation, CitationRef, OptionConsidered};
 use crate::subjects::tikv::actions::TikvAction;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub(crate) struct Out {
@@ -355,9 +356,9 @@ fn rule_disk_pressure(ev: &Ev<'_>, cfg: &RulesConfig) -> Option<Out> {
         )
     } else {
         (
-            TikvAction::InvestigateFurther { what: format!("what fills the disk of {member} (compaction backlog, snapshots, region size skew)") },
-            format!("only store {target} is filling up while others have room: the cause is local to it, not cluster capacity"),
-            vec![opt("scale out", "the other stores still have headroom"), opt("region imbalance alone", "PD would already be moving regions off a low-space store")],
+            TikvAction::SetStoreWeight { store_id: target, leader: 1.0, region: 0.5 },
+            format!("only store {target} is filling up while the other stores have room: halving its region weight makes PD move regions onto them before it runs out; then find what fills it (compaction backlog, snapshots, region size skew)"),
+            vec![opt("scale out", "the other stores still have headroom"), opt("wait for PD's balancer alone", "the store is already near the low-space ratio and still filling"), opt("investigate first", "the store may run out before the cause is found; moving regions off is safe and reversible")],
         )
     };
     Some(Out {
@@ -392,7 +393,7 @@ fn is_load_metric(m: &Metric) -> bool {
 fn rule_hot(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
     let load = ev.metrics_named(is_load_metric);
     if load.is_empty() {
-        return None;
+        return hot_from_pd(ev);
     }
     let name = load
         .iter()
@@ -544,6 +545,99 @@ fn rule_hot(ev: &Ev<'_>, _cfg: &RulesConfig) -> Option<Out> {
         action,
         rationale,
         would_change: "the load spreading out on its own (a short burst)".into(),
+    })
+}
+
+/// The hot-region write-up when the ticket carries no request-rate series (a busy-CPU
+/// outlier opened before the store's request share was measured): PD's own hot list
+/// names the regions whose leaders the store holds, which is what an operator reads
+/// next (`GET /pd/api/v1/hotspot/regions/{read,write}`).
+fn hot_from_pd(ev: &Ev<'_>) -> Option<Out> {
+    let store = ev.target_store()?;
+    let listed = ev.pd.get("hot_regions").and_then(Value::as_array)?;
+    // Region id → (its busiest flow's queries/s, the first index PD lists it at).
+    let mut regions: BTreeMap<u64, (f64, usize)> = BTreeMap::new();
+    for (i, r) in listed.iter().enumerate() {
+        if r.get("store_id").and_then(Value::as_u64) != Some(store) {
+            continue;
+        }
+        let Some(id) = r.get("region_id").and_then(Value::as_u64) else {
+            continue;
+        };
+        let qps = r.get("qps").and_then(Value::as_f64).unwrap_or(0.0);
+        let e = regions.entry(id).or_insert((qps, i));
+        e.0 = e.0.max(qps);
+    }
+    let mut regions: Vec<(u64, f64, usize)> =
+        regions.into_iter().map(|(id, (q, i))| (id, q, i)).collect();
+    regions.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let (rid, rq, ri) = *regions.first()?;
+    let listed_total: f64 = regions.iter().map(|r| r.1).sum();
+    let share = if listed_total > 0.0 {
+        rq / listed_total
+    } else {
+        1.0
+    };
+    let mut evidence = vec![cite(
+        format!("PD lists region {rid} hot on store {store}, its leader ({rq:.0} queries/s)"),
+        CitationRef::State {
+            kind: "pd_state".into(),
+            path: format!("hot_regions.{ri}"),
+        },
+    )];
+    for (id, q, i) in regions.iter().skip(1).take(2) {
+        evidence.push(cite(
+            format!("PD lists region {id} hot on store {store} ({q:.0} queries/s)"),
+            CitationRef::State {
+                kind: "pd_state".into(),
+                path: format!("hot_regions.{i}"),
+            },
+        ));
+    }
+    let others: Vec<String> = regions
+        .iter()
+        .skip(1)
+        .map(|r| format!("region {}", r.0))
+        .collect();
+    let mut options = vec![opt(
+        "a CPU problem of the store's own",
+        format!("store {store} holds the leader of a region PD lists hot: its threads are busy serving it"),
+    )];
+    let (action, root, rationale) = if share >= 0.6 {
+        options.push(opt(
+            "transfer the leader",
+            format!("region {rid} carries {:.0}% of the hot flow PD lists on store {store}: moving it moves the hotspot", share * 100.0),
+        ));
+        (
+            TikvAction::SplitRegion { region_id: rid },
+            format!("region {rid} is a hotspot on store {store}"),
+            "one region carries most of the hot flow; splitting it lets PD spread the halves"
+                .to_string(),
+        )
+    } else {
+        options.push(opt(
+            "transfer one leader",
+            format!("the hot flow is spread over region {rid} and {}: moving one leader moves only part of it", others.join(", ")),
+        ));
+        (
+            TikvAction::SplitRegion { region_id: rid },
+            format!("hot regions concentrate on store {store}; region {rid} is the hottest"),
+            format!("splitting the hottest region, {rid}, lets PD's hot-region scheduler spread its halves over the stores"),
+        )
+    };
+    Some(Out {
+        observation: format!(
+            "PD lists {} hot region(s) led by store {store}",
+            regions.len()
+        ),
+        root_cause: root,
+        evidence,
+        options,
+        action,
+        rationale,
+        would_change: format!(
+            "region {rid} dropping off PD's hot list while store {store} stays busy (then the CPU is the store's own)"
+        ),
     })
 }
 

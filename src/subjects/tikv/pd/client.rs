@@ -743,15 +743,23 @@ impl PdClient {
     /// - Stores include Tombstones.
     pub async fn observe(&self) -> Result<PdView, PdError> {
         let members = self.members().await?;
-        let (leader, health, stores, replication, schedule, schedulers, evict, regions) = tokio::join!(
-            self.leader(),
-            self.health(),
-            self.stores(true),
-            self.config_replicate(),
-            self.config_schedule(),
-            self.schedulers(),
-            self.evict_leader_stores(),
-            self.region_health(),
+        let (
+            (leader, health, stores, replication, schedule, schedulers, evict, regions),
+            (hot_read, hot_write),
+        ) = tokio::join!(
+            async {
+                tokio::join!(
+                    self.leader(),
+                    self.health(),
+                    self.stores(true),
+                    self.config_replicate(),
+                    self.config_schedule(),
+                    self.schedulers(),
+                    self.evict_leader_stores(),
+                    self.region_health(),
+                )
+            },
+            async { tokio::join!(self.hotspot_read(), self.hotspot_write()) },
         );
         let (bootstrapped, stores) = match stores {
             Ok(s) => (true, s.stores),
@@ -775,6 +783,18 @@ impl PdClient {
                 None
             }
         };
+        // Hot regions are best-effort, like health: a diagnosis names the region behind a
+        // hot store when PD lists it.
+        let hot = |r: Result<HotRegions, PdError>, kind: &str| match r {
+            Ok(h) if bootstrapped => Some(h),
+            Ok(_) | Err(PdError::NotBootstrapped) => None,
+            Err(e) => {
+                tracing::debug!(error = %e, kind, "PD hotspot regions failed");
+                None
+            }
+        };
+        let hot_read = hot(hot_read, "read");
+        let hot_write = hot(hot_write, "write");
         let leader = match leader {
             Ok(l) => Some(l),
             Err(e) => {
@@ -798,6 +818,8 @@ impl PdClient {
             schedulers,
             evict_leader_stores,
             region_health,
+            hot_read,
+            hot_write,
         }))
     }
 }

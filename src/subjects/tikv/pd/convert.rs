@@ -7,10 +7,12 @@
 use std::collections::HashMap;
 
 use super::types::{
-    node_state, store_state, MemberHealth, MembersInfo, PdMember, RegionCheck, ReplicationConfig,
-    ScheduleConfig, StoreInfo,
+    node_state, store_state, HotRegions, MemberHealth, MembersInfo, PdMember, RegionCheck,
+    ReplicationConfig, ScheduleConfig, StoreInfo,
 };
-use crate::subjects::tikv::model::{Member, NodeState, PdView, RegionHealth, Store, StoreState};
+use crate::subjects::tikv::model::{
+    HotRegion, Member, NodeState, PdView, RegionHealth, Store, StoreState, HOT_REGIONS_KEPT,
+};
 
 /// The displayed state of a store: PD's `state_name` when it is one of the five known
 /// names, otherwise derived from the stored `state` integer (0 Up, 1 Offline,
@@ -116,6 +118,38 @@ pub struct ViewParts {
     pub evict_leader_stores: Vec<u64>,
     /// Region-check counts and the total, when fetched.
     pub region_health: Option<RegionHealth>,
+    /// `/hotspot/regions/read`, when fetched.
+    pub hot_read: Option<HotRegions>,
+    /// `/hotspot/regions/write`, when fetched.
+    pub hot_write: Option<HotRegions>,
+}
+
+/// PD's hot region leaders, read and write, hottest first (by queries, then bytes),
+/// at most [`HOT_REGIONS_KEPT`]. A region hot both ways is listed once per way.
+pub fn hot_regions(read: Option<&HotRegions>, write: Option<&HotRegions>) -> Vec<HotRegion> {
+    let mut out: Vec<HotRegion> = [("read", read), ("write", write)]
+        .into_iter()
+        .filter_map(|(kind, h)| h.map(|h| (kind, h)))
+        .flat_map(|(kind, h)| {
+            h.as_leader.values().flat_map(move |per_store| {
+                per_store.statistics.iter().map(move |p| HotRegion {
+                    region_id: p.region_id,
+                    store_id: p.store_id,
+                    kind: kind.to_string(),
+                    qps: p.flow_query,
+                    flow_bytes: p.flow_bytes,
+                })
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.qps
+            .total_cmp(&a.qps)
+            .then(b.flow_bytes.total_cmp(&a.flow_bytes))
+            .then(a.region_id.cmp(&b.region_id))
+    });
+    out.truncate(HOT_REGIONS_KEPT);
+    out
 }
 
 /// Builds the domain's [`PdView`] from fetched parts.
@@ -158,12 +192,54 @@ pub fn assemble_view(parts: ViewParts) -> PdView {
         region_health: parts.region_health,
         max_store_down_time_secs: parts.schedule.max_store_down_time.0.as_secs(),
         low_space_ratio: parts.schedule.low_space_ratio,
+        hot_regions: hot_regions(parts.hot_read.as_ref(), parts.hot_write.as_ref()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn peers(stats: &[(u64, u64, f64, f64)]) -> HotRegions {
+        let mut h = HotRegions::default();
+        for (region, store, qps, bytes) in stats {
+            h.as_leader
+                .entry(store.to_string())
+                .or_default()
+                .statistics
+                .push(super::super::types::HotPeerStat {
+                    region_id: *region,
+                    store_id: *store,
+                    is_leader: true,
+                    flow_query: *qps,
+                    flow_bytes: *bytes,
+                    ..Default::default()
+                });
+        }
+        h
+    }
+
+    #[test]
+    fn hot_regions_list_leaders_of_both_flows_hottest_first_and_keep_the_top_few() {
+        let read = peers(&[
+            (12, 4, 4500.0, 1.0e6),
+            (30, 4, 300.0, 2.0e5),
+            (7, 1, 300.0, 9.0e5),
+        ]);
+        let write = peers(&[(12, 4, 200.0, 3.0e6)]);
+        let hot = hot_regions(Some(&read), Some(&write));
+        let order: Vec<(u64, &str)> = hot.iter().map(|h| (h.region_id, h.kind.as_str())).collect();
+        assert_eq!(
+            order,
+            vec![(12, "read"), (7, "read"), (30, "read"), (12, "write")]
+        );
+        assert_eq!(hot[0].store_id, 4);
+        let many: Vec<(u64, u64, f64, f64)> = (0..20).map(|i| (i, 1, i as f64, 0.0)).collect();
+        let kept = hot_regions(Some(&peers(&many)), None);
+        assert_eq!(kept.len(), HOT_REGIONS_KEPT);
+        assert_eq!(kept[0].region_id, 19);
+        assert!(hot_regions(None, None).is_empty());
+    }
     use crate::subjects::tikv::pd::types::{MetaStore, StoreStatus};
 
     fn store(state: i32, node: i32, name: &str) -> StoreInfo {

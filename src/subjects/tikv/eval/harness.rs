@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
 
-use super::EvalError;
+use crate::eval::EvalError;
 use crate::runtime::{
     labels, ContainerStatus, EventAction, ObservedContainer, Owned, RuntimeEvent,
 };
