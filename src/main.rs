@@ -180,6 +180,7 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
                 &controller.subject().spec().network_name(),
             ))],
             config: ReconcilerConfig::default(),
+            memory: None,
         });
     let diagnoser = diagnoser
         .with_metrics(controller.metrics().clone())

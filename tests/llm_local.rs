@@ -1,4 +1,4 @@
-//! One real diagnosis through the real local model server (`make llm`: llama.cpp's
+//! Real diagnoses through the real local model server (`make llm`: llama.cpp's
 //! `llama-server` with Qwen2.5-Coder-0.5B-Instruct, on loopback).
 //!
 //! What only a real model can show: the request carries the catalog-restricted schema
@@ -7,8 +7,10 @@
 //! context is rejected by grounding, counted, and replaced by the rules engine's with the
 //! model's failure recorded on the diagnosis and in the decision log.
 //!
-//! One model call for the whole file: the answer is checked as it came, then a copy with
-//! one fabricated citation goes through the reconciler. The prompt is the one the
+//! Two model calls for the whole file. The first: the answer is checked as it came, then
+//! a copy with one fabricated citation goes through the reconciler. The second: an
+//! investigation (at most two tool turns) of a store whose OOM kill only the container
+//! tools show, asserting what the loop guarantees whatever the model does. The prompt is the one the
 //! reconciler builds for this backend: the OpenAI-compatible backend's budget
 //! (`--context-tokens`, 3,072 by default), so the compact answer (`diagnose::compact`),
 //! and TiKV's catalog. Part of `make test`: CI runs `make llm` first. Outside CI, without
@@ -295,5 +297,167 @@ async fn a_real_local_model_answers_under_the_catalog_schema_and_a_fabricated_ci
     assert!(
         wall < budget,
         "a diagnosis took {wall:?} (budget {budget:?})"
+    );
+}
+
+/// A TiKV store whose container was OOM-killed, on the in-memory runtime: the ticket's
+/// own evidence does not say so, the container tools do.
+async fn oom_killed_store() -> Arc<operator::runtime::fake::FakeRuntime> {
+    use operator::runtime::{labels, ContainerRuntime, ContainerSpec, NetworkSpec};
+    let rt = Arc::new(operator::runtime::fake::FakeRuntime::new());
+    rt.set_clock(std::time::SystemTime::now());
+    rt.create_network(&NetworkSpec {
+        name: "demo-net".into(),
+        labels: labels::ownership("demo"),
+    })
+    .await
+    .unwrap();
+    for m in ["tikv-0", "tikv-1"] {
+        let mut l = labels::ownership("demo");
+        l.insert(labels::COMPONENT.into(), "tikv".into());
+        rt.create_and_start(&ContainerSpec {
+            name: format!("demo-{m}"),
+            image: "tikv:v8.5".into(),
+            labels: l,
+            network: "demo-net".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    rt.push_log(
+        "demo-tikv-1",
+        "stderr",
+        "[FATAL] [lib.rs:465] [\"memory allocation of 4294967296 bytes failed\"]",
+    );
+    rt.oom_kill("demo-tikv-1");
+    rt
+}
+
+/// The investigation loop with the real model: whatever the model does (call tools, write
+/// a call as text, answer at once, answer badly), every step is recorded within the step
+/// budget, and the answer is parsed or its failure classified, with the record kept on
+/// the diagnosis that stands and in the decision log. What the model concludes is not
+/// asserted. Two tool turns at most, so that it stays near a minute and a half on idle
+/// cores; `LLM_BUDGET_SECS` guards a hung server.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_local_model_investigates_within_its_budget_and_every_step_is_recorded() {
+    use operator::diagnose::investigate::{Budget, Mode, Toolboxes};
+    use operator::runtime::readonly::ContainerReader;
+    let Some((base_url, model)) = local_server().await else {
+        return;
+    };
+    let budget = Duration::from_secs(
+        std::env::var("LLM_BUDGET_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300),
+    );
+    let backend = Arc::new(
+        OpenAiBackend::new(OpenAiConfig {
+            base_url,
+            model: model.clone(),
+            temperature: Some(0.0),
+            max_tokens: 512,
+            timeout: budget + Duration::from_secs(30),
+            retry: RetryPolicy {
+                max_retries: 0,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    let rt = oom_killed_store().await;
+    let tools = operator::subjects::tikv::tools::TikvTools::new("demo", "demo-net")
+        .with_containers(ContainerReader::new(rt));
+    let steps = 2;
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("decisions.jsonl");
+    let rec = DiagnosisReconciler::new(
+        backend,
+        Arc::new(MemoryQueue::new(vec![])),
+        Arc::new(NoExtraContext),
+        ReconcilerConfig::default(),
+    )
+    .with_catalog(&CATALOG)
+    .with_fallback(Arc::new(
+        operator::subjects::tikv::hypotheses::rules_backend(Default::default()),
+    ))
+    .with_investigation(
+        Arc::new(Toolboxes(vec![Arc::new(tools)])),
+        Budget::with_steps(steps),
+    )
+    .with_decision_log(DecisionLog::new(&log_path));
+    let mut brief = scenarios::node_death();
+    // The first context says the store stopped heartbeating, not why.
+    brief.evidence = json!({
+        "metrics": [], "logs": [], "events": [],
+        "state": {"stores": [{"id": 4, "address": "demo-tikv-1:20160", "state_name": "Disconnected"}]}
+    });
+    let started = Instant::now();
+    let d = rec.diagnose_brief(&brief).await.unwrap();
+    let wall = started.elapsed();
+
+    let inv = d
+        .investigation
+        .clone()
+        .expect("the investigation is recorded on the diagnosis that stands");
+    eprintln!(
+        "llm_local investigation: {model}: {:?} in {} step(s) of {}, {} call(s) {:?}, single shot: {:?}, forced: {:?}, repeated: {}; answered by {} (failure: {:?}); {} tokens in, {} out; wall {:.1} s",
+        inv.mode,
+        inv.steps,
+        inv.max_steps,
+        inv.calls.len(),
+        inv.calls
+            .iter()
+            .map(|c| format!("{}:{}({}) {:?} {}", c.step, c.tool, c.arguments, c.outcome, c.summary))
+            .collect::<Vec<_>>(),
+        inv.single_shot_reason,
+        inv.forced_final,
+        inv.repeated_calls,
+        d.backend,
+        d.model_failure.as_ref().map(|f| (f.kind.name(), f.detail.clone())),
+        inv.usage.input_tokens,
+        inv.usage.output_tokens,
+        wall.as_secs_f64()
+    );
+    // The step budget holds and every call is on a step that was taken.
+    assert_eq!(inv.max_steps, steps);
+    assert!(inv.steps >= 1 && inv.steps <= steps, "{inv:?}");
+    assert!(
+        inv.calls.iter().all(|c| c.step >= 1 && c.step <= inv.steps),
+        "{inv:?}"
+    );
+    assert!(inv.calls.windows(2).all(|w| w[0].step <= w[1].step));
+    assert!(inv.tools_offered.iter().any(|t| t == "container_state"));
+    // The mode says what happened: calls made, or why there were none.
+    match inv.mode {
+        Mode::Investigated => assert!(!inv.calls.is_empty(), "{inv:?}"),
+        Mode::SingleShot => {
+            assert!(inv.calls.is_empty(), "{inv:?}");
+            assert!(inv.single_shot_reason.is_some(), "{inv:?}");
+        }
+    }
+    // The answer is the model's, parsed, or the fallback's with the model's failure named.
+    match d.backend.as_str() {
+        "openai" => assert!(d.model_failure.is_none()),
+        "rules" => {
+            let f = d.model_failure.as_ref().expect("the failure is classified");
+            assert_eq!(f.backend, "openai");
+            assert!(!f.kind.name().is_empty());
+        }
+        other => panic!("answered by {other}"),
+    }
+    let line = std::fs::read_to_string(&log_path).unwrap();
+    let entry: Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(entry["backend"], d.backend.as_str());
+    assert!(
+        entry.to_string().contains("\"investigation\""),
+        "the decision log carries the investigation: {entry}"
+    );
+    assert!(
+        wall < budget,
+        "an investigation took {wall:?} (budget {budget:?})"
     );
 }

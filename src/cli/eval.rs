@@ -165,6 +165,10 @@ pub struct EvalArgs {
     /// running anything.
     #[arg(long, num_args = 2, value_names = ["A_JSON", "B_JSON"])]
     pub compare: Vec<PathBuf>,
+    /// Run the suite a second time remembering the first run's tickets, each resolved
+    /// with its true cause, and report the difference (`memory.md`, `eval-memory.json`).
+    #[arg(long)]
+    pub memory: bool,
 }
 
 /// The backends `operator eval` can score.
@@ -322,6 +326,9 @@ pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
         std::fs::write(&p, text).map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?;
     }
     println!("{md}");
+    if a.memory {
+        memory_pass(&*suite, &cfg, &report, &a.out).await?;
+    }
     eprintln!(
         "reports: {}, {} and {}",
         a.out.join("eval.md").display(),
@@ -408,6 +415,32 @@ pub async fn demo(a: DemoArgs) -> Result<(), CliError> {
         "cleaned up (cluster stopped and removed) after {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// `--memory`: the second pass and the difference (see [`crate::eval::memory`]).
+async fn memory_pass(
+    suite: &dyn Suite,
+    cfg: &EvalConfig,
+    first: &Report,
+    out: &std::path::Path,
+) -> Result<(), CliError> {
+    use crate::eval::memory::{difference_markdown, second_pass};
+    eprintln!("second pass, remembering the first pass's tickets with their true causes");
+    let (second, memory) = second_pass(suite, cfg, first, &|name, run, stage| {
+        if !matches!(stage, Stage::Healthy { .. } | Stage::Starting { .. }) {
+            eprintln!("[memory {name} #{run}] {}", describe(&stage));
+        }
+    })
+    .await;
+    let md = difference_markdown(first, &second, &memory);
+    let json = serde_json::to_string_pretty(&second)
+        .map_err(|e| CliError::Failed(format!("report: {e}")))?;
+    for (file, text) in [("memory.md", &md), ("eval-memory.json", &json)] {
+        let p = out.join(file);
+        std::fs::write(&p, text).map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?;
+    }
+    println!("{md}");
     Ok(())
 }
 

@@ -35,6 +35,7 @@ pub mod investigate;
 pub mod model;
 pub mod reconciler;
 pub mod redact;
+pub mod remembering;
 pub mod render;
 pub mod runbook;
 pub mod scenarios;

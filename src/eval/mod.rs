@@ -22,7 +22,9 @@
 //!   round and diagnosis loop, score).
 //! - [`score`]: ITBench-AA, recall/precision/F1, actions (catalog), Brier, percentiles.
 //! - [`report`]: per-scenario and total figures as Markdown, JSON and SVG; `--compare`.
+//! - [`memory`]: `--memory`, the suite run a second time remembering the first's tickets.
 
+pub mod memory;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -57,6 +57,9 @@ pub struct RunnerConfig {
     /// Simulated time watched after every true cause was asserted (later tickets, and
     /// what the operator blames for them, still count).
     pub observe_after: Duration,
+    /// Past tickets with confirmed causes the diagnosis loop remembers (`eval --memory`'s
+    /// second pass; see [`super::memory`]).
+    pub memory: Option<Arc<super::memory::Memory>>,
 }
 
 impl Default for RunnerConfig {
@@ -68,6 +71,7 @@ impl Default for RunnerConfig {
             control_window: Duration::from_secs(6),
             settle_timeout: Duration::from_secs(45),
             observe_after: Duration::from_secs(60),
+            memory: None,
         }
     }
 }
@@ -284,6 +288,7 @@ async fn drive<H: EvalHarness>(
         cluster: h.cluster(),
         related_window: cfg.wall(crate::diagnose::store_queue::RELATED_WINDOW),
         extra_context: vec![],
+        memory: cfg.memory.as_ref().map(|m| Arc::from(m.past.as_slice())),
         config: ReconcilerConfig {
             holder: "operator-eval".into(),
             poll_interval: cfg.wall(ReconcilerConfig::default().poll_interval),

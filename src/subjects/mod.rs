@@ -5,6 +5,7 @@
 //! `kind`. Adding a third subject is a new folder here plus its wiring (see
 //! ARCHITECTURE.md, "Adding a subject").
 
+pub mod container_tools;
 pub mod etcd;
 pub mod tikv;
 
@@ -16,8 +17,10 @@ use crate::cli::SubjectCommands;
 use crate::diagnose::backend::rules::{Reasoner, RulesBackend};
 use crate::diagnose::backend::DiagnosisBackend;
 use crate::diagnose::catalog::CauseCatalog;
+use crate::diagnose::context::PastTicket;
 use crate::diagnose::investigate::Toolbox;
 use crate::diagnose::reconciler::{ContextSource, DiagnosisReconciler, ReconcilerConfig, Sources};
+use crate::diagnose::remembering::Remembering;
 use crate::diagnose::runbook::RunbookSource;
 use crate::diagnose::store_queue::{RelatedTickets, SnapshotContext, SnapshotSection, StoreQueue};
 use crate::eval::{EvalError, Suite};
@@ -74,6 +77,10 @@ fn tikv_tools(cluster: &str, network: &str, reader: Option<ContainerReader>) -> 
     })
 }
 
+fn etcd_tools(cluster: &str, network: &str, reader: Option<ContainerReader>) -> Arc<dyn Toolbox> {
+    Arc::new(etcd::tools::EtcdTools::new(cluster, network, reader))
+}
+
 fn tikv_runbooks(cluster: Option<&str>) -> Arc<dyn RunbookSource> {
     Arc::new(tikv::runbook::TikvRunbooks {
         cluster: cluster.map(str::to_string),
@@ -110,7 +117,7 @@ pub const DIAGNOSIS: &[SubjectDiagnosis] = &[
         runbooks: None,
         context_sections: &[],
         links: no_links,
-        tools: None,
+        tools: Some(etcd_tools),
     },
 ];
 
@@ -133,15 +140,19 @@ pub struct ReconcilerParts {
     pub extra_context: Vec<Arc<dyn ContextSource>>,
     /// Loop settings.
     pub config: ReconcilerConfig,
+    /// Past tickets with confirmed causes the loop remembers besides the store's own
+    /// (`operator eval --memory`'s second pass), or none.
+    pub memory: Option<Arc<[PastTicket]>>,
 }
 
 impl SubjectDiagnosis {
     /// The diagnosis reconciler for one cluster of this subject, as `operator run` and
     /// `operator eval` both build it: the queue over the ticket store, context from the
     /// latest snapshot (with the subject's own sections), the related tickets and any
-    /// extra source; the schema restricted to the subject's catalog; the rules engine
-    /// with the subject's reasoning as the fallback when a model fails; the subject's
-    /// runbooks. Callers add what only they have (decision log, metrics, dependencies,
+    /// extra source; the queue remembering `memory`'s past tickets besides the store's
+    /// own ([`Remembering`]); the schema restricted to the subject's catalog; the rules
+    /// engine with the subject's reasoning as the fallback when a model fails; the
+    /// subject's runbooks. Callers add what only they have (decision log, metrics, dependencies,
     /// investigation tools). Also returns the queue (the investigation's memory reads it).
     pub fn reconciler(&self, p: ReconcilerParts) -> (DiagnosisReconciler, Arc<StoreQueue>) {
         let queue = Arc::new(StoreQueue::new(p.store.clone()).with_window(p.related_window));
@@ -152,7 +163,7 @@ impl SubjectDiagnosis {
         sources.extend(p.extra_context);
         let mut r = DiagnosisReconciler::new(
             p.backend,
-            queue.clone(),
+            Remembering::wrap(queue.clone(), p.memory),
             Arc::new(Sources(sources)),
             p.config,
         )
@@ -234,5 +245,25 @@ mod tests {
             assert_eq!((d.reasoner)().catalog().subject, d.subject);
         }
         assert_eq!(diagnosis("no-such-subject").subject, DIAGNOSIS[0].subject);
+    }
+
+    #[tokio::test]
+    async fn every_registered_subject_lends_read_only_tools_even_without_a_runtime() {
+        for d in DIAGNOSIS {
+            let tools = d
+                .tools
+                .expect("a subject without tools is investigated blind");
+            let names: Vec<String> = tools("c", "c-net", None)
+                .tools()
+                .into_iter()
+                .map(|t| t.name)
+                .collect();
+            assert!(!names.is_empty(), "{}", d.subject);
+            assert!(
+                !names.iter().any(|n| n.starts_with("container_")),
+                "{}: container tools need a runtime: {names:?}",
+                d.subject
+            );
+        }
     }
 }

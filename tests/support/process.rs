@@ -27,3 +27,37 @@ impl Drop for StopOnDrop<'_> {
         stop(self.0, Duration::from_secs(15));
     }
 }
+
+/// The path of an executable on `PATH` (`etcd`, `prometheus`: installed by `make deps`),
+/// or a loud SKIP.
+///
+/// # Panics
+///
+/// When it is missing and `CI=true`: CI must never skip a real-binary test.
+pub fn binary_or_skip(test: &str, name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let why = format!("`{name}` is not on PATH; `make deps` installs it");
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{test}: {why} (CI=true: this test must run)");
+        }
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIP {test}: {why}. This test did NOT run. ***\n"
+        );
+    }
+    found
+}
+
+/// A TCP port on loopback that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}

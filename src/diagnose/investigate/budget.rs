@@ -7,8 +7,9 @@
 //! bound latency and cost together: 12 by default, 30 at most, which the issue fixes. A
 //! tool result is cut to a byte budget (PD's `/regions` or a log can be megabytes; the
 //! model's context window is not), and the cut is said in the result so the model knows
-//! to narrow its query. The token budget is the sum over turns of the estimated input,
-//! the figure a bill is made of.
+//! to narrow its query. The token budget is the sum over turns of the input tokens,
+//! the figure a bill is made of: counted as each server reported it (its prompt tokens),
+//! the estimate only for a turn that reported none and for the turn about to be sent.
 
 use serde::{Deserialize, Serialize};
 

@@ -138,6 +138,12 @@ fn conversation_tokens(
     n
 }
 
+/// The prompt tokens a turn's server reported (fresh, cache reads and cache writes), 0
+/// when it reported none.
+fn reported_input(u: &Usage) -> usize {
+    (u.input_tokens + u.cache_read + u.cache_creation) as usize
+}
+
 fn add_usage(total: &mut Usage, u: &Usage) {
     total.input_tokens += u.input_tokens;
     total.output_tokens += u.output_tokens;
@@ -291,6 +297,7 @@ pub async fn investigate(
             forced_final: None,
             repeated_calls: 0,
             estimated_input_tokens: 0,
+            reported_input_tokens: 0,
             usage: Usage::default(),
         },
         seen: vec![],
@@ -300,9 +307,11 @@ pub async fn investigate(
     let mut model = String::new();
     let mut request_id = None;
     let mut forced = None;
+    // Input tokens spent: each turn's as the server reported it, else as estimated.
+    let mut spent = 0usize;
     for step in 1..=budget.max_steps {
         let est = conversation_tokens(&system, prompt, &turns, &tools);
-        if st.record.estimated_input_tokens + est > budget.max_input_tokens {
+        if spent + est > budget.max_input_tokens {
             forced = Some(format!(
                 "the input-token budget ({}) would be exceeded",
                 budget.max_input_tokens
@@ -332,6 +341,9 @@ pub async fn investigate(
             }
         };
         st.record.estimated_input_tokens += est;
+        let reported = reported_input(&turn.usage);
+        st.record.reported_input_tokens += reported;
+        spent += if reported > 0 { reported } else { est };
         st.record.steps = step;
         add_usage(&mut usage, &turn.usage);
         model = turn.model.clone();
@@ -397,6 +409,7 @@ pub async fn investigate(
         }
     };
     st.record.steps += 1;
+    st.record.reported_input_tokens += reported_input(&turn.usage);
     add_usage(&mut usage, &turn.usage);
     if !turn.model.is_empty() {
         model = turn.model.clone();
@@ -536,5 +549,110 @@ mod tests {
             call_in_text(r#"{"name": "container_state", "arguments": [1]}"#, &o),
             None
         );
+    }
+
+    /// A model that calls `container_state` once, then answers; its server reports
+    /// `reported` prompt tokens for the first turn.
+    struct Scripted {
+        reported: u64,
+        turns: parking_lot::Mutex<u32>,
+    }
+
+    #[async_trait::async_trait]
+    impl ToolChat for Scripted {
+        async fn turn(
+            &self,
+            _system: &str,
+            _prompt: &PreparedPrompt,
+            _turns: &[Turn],
+            _tools: &[ToolSpec],
+            offer_tools: bool,
+        ) -> Result<super::super::chat::ModelTurn, BackendError> {
+            let mut n = self.turns.lock();
+            *n += 1;
+            let mut t = super::super::chat::ModelTurn::default();
+            if *n == 1 && offer_tools {
+                t.calls = vec![Call {
+                    id: "c1".into(),
+                    name: "container_state".into(),
+                    input: json!({}),
+                }];
+                t.usage.input_tokens = self.reported.saturating_sub(500);
+                t.usage.cache_read = self.reported.min(500);
+            } else {
+                t.text = Some("{}".into());
+            }
+            Ok(t)
+        }
+    }
+
+    struct State1;
+
+    #[async_trait::async_trait]
+    impl Toolbox for State1 {
+        fn tools(&self) -> Vec<ToolSpec> {
+            offered()
+        }
+        async fn call(
+            &self,
+            _: &crate::diagnose::model::TicketBrief,
+            _: &str,
+            _: &Value,
+        ) -> Result<super::super::tools::ToolOutput, ToolError> {
+            Ok(super::super::tools::ToolOutput::text("tikv-1 running"))
+        }
+    }
+
+    struct NoSingleShot;
+
+    #[async_trait::async_trait]
+    impl DiagnosisBackend for NoSingleShot {
+        fn name(&self) -> &str {
+            "none"
+        }
+        async fn diagnose(&self, _: &PreparedPrompt) -> Result<RawDiagnosis, BackendError> {
+            Err(BackendError::MalformedResponse("not used".into()))
+        }
+    }
+
+    async fn run(reported: u64, max_input_tokens: usize) -> Investigation {
+        let prompt = crate::diagnose::context::build_prompt(
+            &crate::diagnose::DiagnosisRequest {
+                ticket: crate::diagnose::scenarios::node_death(),
+                sections: vec![],
+            },
+            3_000,
+        );
+        let chat = Scripted {
+            reported,
+            turns: parking_lot::Mutex::new(0),
+        };
+        let budget = Budget {
+            max_input_tokens,
+            ..Budget::default()
+        };
+        investigate(&chat, &NoSingleShot, &State1, &budget, &prompt)
+            .await
+            .map(|o| o.record)
+            .unwrap_or_else(|f| panic!("{:?}", f.error))
+    }
+
+    #[tokio::test]
+    async fn the_token_budget_counts_what_the_server_reported_not_the_estimate() {
+        // The estimate of two turns fits in 20,000 tokens; the server's count of the
+        // first does not leave room for the second: the model answers without tools.
+        let r = run(19_500, 20_000).await;
+        assert_eq!(r.calls.len(), 1);
+        assert_eq!(r.reported_input_tokens, 19_500);
+        assert!(r.estimated_input_tokens < 10_000, "{r:?}");
+        assert_eq!(
+            r.forced_final.as_deref(),
+            Some("the input-token budget (20000) would be exceeded")
+        );
+        // A server that reports nothing: the estimate is what counts, and it fits.
+        let r = run(0, 20_000).await;
+        assert_eq!(r.forced_final, None, "{r:?}");
+        assert_eq!(r.reported_input_tokens, 0);
+        assert_eq!(r.steps, 2);
     }
 }

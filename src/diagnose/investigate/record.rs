@@ -104,6 +104,12 @@ pub struct Investigation {
     /// Estimated input tokens sent over all turns.
     #[serde(default)]
     pub estimated_input_tokens: usize,
+    /// Input tokens the server reported over the turns that reported them (its prompt
+    /// tokens, cached ones included). The token budget counts these where reported and
+    /// the estimate only where not: a server's tokenizer, not the estimate, is what fills
+    /// its context and what a bill counts.
+    #[serde(default)]
+    pub reported_input_tokens: usize,
     /// Tokens over all turns as the server reported them.
     #[serde(default)]
     pub usage: Usage,

@@ -219,6 +219,7 @@ async fn run(env: Env, a: RunArgs) -> Result<(), CliError> {
             related_window: crate::diagnose::store_queue::RELATED_WINDOW,
             extra_context: vec![],
             config: ReconcilerConfig::default(),
+            memory: None,
         },
     );
     let diagnoser = diagnoser

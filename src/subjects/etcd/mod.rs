@@ -17,6 +17,7 @@
 //! | `diagnose.rs` | rules diagnoses over the catalog, and the system prompt | yes |
 //! | `status.rs` | the `operator status` table | yes |
 //! | `chaos.rs` | etcd's fault knobs (kill the leader, a majority, slow disk, fill the quota) | no |
+//! | `tools.rs` | read-only investigation tools for model backends (members, status, alarms, health, metrics, containers) | no |
 //! | `cli.rs` | the commands for an `EtcdCluster` spec | no |
 
 pub mod catalog;
@@ -32,5 +33,6 @@ pub mod snapshot;
 pub mod spec;
 pub mod status;
 pub mod subject;
+pub mod tools;
 pub mod topology;
 pub mod wire;

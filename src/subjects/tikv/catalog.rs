@@ -25,7 +25,7 @@ const CAUSES: &[CauseSpec] = &[
     },
     CauseSpec {
         category: "network-partition",
-        description: "the store runs but is cut off from PD and its peers",
+        description: "the store runs but is cut off from PD and its peers (several stores cut off from PD together: one cut on PD's side or between, target `pd`)",
         target_kind: "store",
         actions: &["wait-and-watch", "investigate-further"],
         confirmable: true,

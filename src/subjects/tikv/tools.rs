@@ -25,6 +25,7 @@ use crate::http::{DefaultRetryLogic, HttpClient, HttpConfig};
 use crate::runtime::labels;
 use crate::runtime::readonly::ContainerReader;
 use crate::runtime::{ContainerStatus, ObservedContainer};
+use crate::subjects::container_tools::ContainerTools;
 use crate::subjects::tikv::prom::{PromClient, QueryResult};
 use crate::subjects::tikv::topology::{PD_CLIENT_PORT, PROMETHEUS_PORT};
 use async_trait::async_trait;
@@ -71,11 +72,9 @@ pub const REGION_CHECKS: &[&str] = &[
 
 /// The most points a range query may return per series.
 pub const MAX_RANGE_POINTS: u64 = 100;
-/// The most log lines a call returns.
-pub const MAX_LOG_LINES: u64 = 200;
-/// How far back a log read or a range query may reach, in minutes (one day).
-pub const MAX_LOOKBACK_MINUTES: u64 = 24 * 60;
-/// The longest PromQL or log regex accepted.
+/// How far back a range query may reach, in minutes (one day, as a log read).
+pub const MAX_LOOKBACK_MINUTES: u64 = crate::subjects::container_tools::MAX_LOOKBACK_MINUTES;
+/// The longest PromQL accepted.
 pub const MAX_EXPR_CHARS: usize = 500;
 
 /// Checks a PD path against [`PD_ALLOW_LIST`] and returns it normalized (no leading
@@ -122,7 +121,7 @@ pub fn allowed_pd_path(path: &str) -> Result<String, ToolError> {
 pub struct TikvTools {
     cluster: String,
     network: String,
-    containers: Option<ContainerReader>,
+    containers: Option<ContainerTools>,
     pd: Option<Vec<String>>,
     prometheus: Option<String>,
     http: HttpClient,
@@ -158,7 +157,7 @@ impl TikvTools {
     /// Reads containers (logs, state, inspect) and, unless fixed, finds PD and
     /// Prometheus through them.
     pub fn with_containers(mut self, reader: ContainerReader) -> Self {
-        self.containers = Some(reader);
+        self.containers = Some(ContainerTools::new(&self.cluster, &self.network, reader));
         self
     }
 
@@ -175,15 +174,11 @@ impl TikvTools {
     }
 
     async fn owned(&self) -> Result<Vec<ObservedContainer>, ToolError> {
-        let reader = self
-            .containers
+        self.containers
             .as_ref()
-            .ok_or_else(|| ToolError::Failed("no container runtime is available".into()))?;
-        reader
-            .list_owned(&self.cluster, &self.network)
+            .ok_or_else(|| ToolError::Failed("no container runtime is available".into()))?
+            .owned()
             .await
-            .map(|o| o.containers)
-            .map_err(|e| ToolError::Failed(format!("container runtime: {e}")))
     }
 
     async fn pd_endpoints(&self) -> Result<Vec<String>, ToolError> {
@@ -328,119 +323,6 @@ impl TikvTools {
         let summary = format!("{} value(s) of {label}", values.len());
         Ok(ToolOutput::with_summary(values.join("\n"), summary))
     }
-
-    async fn container(&self, member: &str) -> Result<ObservedContainer, ToolError> {
-        let owned = self.owned().await?;
-        let want = member.trim();
-        let full = format!("{}-{want}", self.cluster);
-        owned
-            .iter()
-            .find(|c| c.name == want || c.name == full)
-            .cloned()
-            .ok_or_else(|| {
-                let names: Vec<String> = owned
-                    .iter()
-                    .map(|c| {
-                        c.name
-                            .strip_prefix(&format!("{}-", self.cluster))
-                            .unwrap_or(&c.name)
-                            .to_string()
-                    })
-                    .collect();
-                ToolError::NotAllowed(format!(
-                    "{want:?} is not a container of this cluster; its members: {}",
-                    names.join(", ")
-                ))
-            })
-    }
-
-    async fn logs(&self, a: &Value) -> Result<ToolOutput, ToolError> {
-        let member = args::string(a, "member")?;
-        let lines = args::opt_u64(a, "lines")?.unwrap_or(100);
-        if lines == 0 || lines > MAX_LOG_LINES {
-            return Err(ToolError::NotAllowed(format!(
-                "lines must be 1..={MAX_LOG_LINES}"
-            )));
-        }
-        let minutes = args::opt_u64(a, "since_minutes")?.unwrap_or(30);
-        if minutes == 0 || minutes > MAX_LOOKBACK_MINUTES {
-            return Err(ToolError::NotAllowed(format!(
-                "since_minutes must be 1..={MAX_LOOKBACK_MINUTES}"
-            )));
-        }
-        let filter = match args::opt_string(a, "grep")? {
-            Some(g) if g.len() > MAX_EXPR_CHARS => {
-                return Err(ToolError::NotAllowed(format!(
-                    "grep is longer than {MAX_EXPR_CHARS} characters"
-                )))
-            }
-            Some(g) if !g.is_empty() => Some(
-                regex::RegexBuilder::new(g)
-                    .size_limit(1 << 20)
-                    .build()
-                    .map_err(|e| ToolError::InvalidArguments(format!("grep: {e}")))?,
-            ),
-            _ => None,
-        };
-        let c = self.container(member).await?;
-        let since = SystemTime::now() - Duration::from_secs(minutes * 60);
-        let reader = self
-            .containers
-            .as_ref()
-            .ok_or_else(|| ToolError::Failed("no container runtime is available".into()))?;
-        let all = reader
-            .logs(&self.cluster, &c.name, Some(since), 5_000)
-            .await
-            .map_err(|e| ToolError::Failed(format!("container runtime: {e}")))?;
-        let matched: Vec<&str> = all
-            .iter()
-            .map(|l| l.text.as_str())
-            .filter(|t| filter.as_ref().is_none_or(|re| re.is_match(t)))
-            .collect();
-        let shown = &matched[matched.len().saturating_sub(lines as usize)..];
-        let mut text = shown.join("\n");
-        if matched.len() > shown.len() {
-            text = format!(
-                "[{} earlier matching line(s) not shown]\n{text}",
-                matched.len() - shown.len()
-            );
-        }
-        if matched.is_empty() {
-            text = "(no matching log lines)".into();
-        }
-        let summary = format!(
-            "{} of {} line(s) in the last {minutes} min{}",
-            matched.len(),
-            all.len(),
-            if filter.is_some() { " matched" } else { "" }
-        );
-        Ok(ToolOutput::with_summary(text, summary))
-    }
-
-    async fn state(&self, a: &Value) -> Result<ToolOutput, ToolError> {
-        let chosen = match args::opt_string(a, "member")? {
-            Some(m) => vec![self.container(m).await?],
-            None => self.owned().await?,
-        };
-        let rows: Vec<Value> = chosen.iter().map(|c| state_json(c, false)).collect();
-        let summary = chosen.iter().map(state_line).collect::<Vec<_>>().join("; ");
-        Ok(ToolOutput::with_summary(
-            Value::Array(rows).to_string(),
-            summary,
-        ))
-    }
-
-    async fn inspect(&self, a: &Value) -> Result<ToolOutput, ToolError> {
-        let c = self.container(args::string(a, "member")?).await?;
-        Ok(ToolOutput::with_summary(
-            state_json(&c, true).to_string(),
-            state_line(&c),
-        ))
-    }
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 fn parse_time(t: &str) -> Result<SystemTime, ToolError> {
@@ -456,37 +338,6 @@ fn promql(a: &Value) -> Result<&str, ToolError> {
         )));
     }
     Ok(q)
-}
-
-fn state_json(c: &ObservedContainer, full: bool) -> Value {
-    let mut v = json!({
-        "name": c.name,
-        "status": c.status.as_str(),
-        "exit_code": c.exit_code,
-        "oom_killed": c.oom_killed,
-        "started_at": c.started_at.map(rfc3339),
-        "finished_at": c.finished_at.map(rfc3339),
-        "networks": c.networks,
-    });
-    if full {
-        v["image"] = json!(c.image);
-        v["ip"] = json!(c.ip);
-        v["labels"] = json!(c.labels);
-    }
-    v
-}
-
-fn state_line(c: &ObservedContainer) -> String {
-    let mut s = format!("{} {}", c.name, c.status.as_str());
-    if c.status == ContainerStatus::Exited {
-        if let Some(code) = c.exit_code {
-            s.push_str(&format!(" ({code})"));
-        }
-    }
-    if c.oom_killed {
-        s.push_str(", OOMKilled");
-    }
-    s
 }
 
 fn pd_summary(path: &str, body: &str) -> String {
@@ -628,27 +479,7 @@ impl Toolbox for TikvTools {
             });
         }
         if self.containers.is_some() {
-            t.push(ToolSpec {
-                name: "container_logs".into(),
-                description: format!("Recent output of a member's container (e.g. tikv-1, pd-0), optionally filtered by a regex; at most {MAX_LOG_LINES} lines, the latest."),
-                parameters: obj(
-                    json!({"member": {"type": "string"},
-                           "since_minutes": {"type": "integer", "description": "Default 30."},
-                           "grep": {"type": "string", "description": "Regex; only matching lines."},
-                           "lines": {"type": "integer", "description": "Default 100, at most 200."}}),
-                    &["member"],
-                ),
-            });
-            t.push(ToolSpec {
-                name: "container_state".into(),
-                description: "State of the cluster's containers (or one member's): running or exited, exit code, OOMKilled, start and finish times.".into(),
-                parameters: obj(json!({"member": {"type": "string"}}), &[]),
-            });
-            t.push(ToolSpec {
-                name: "container_inspect".into(),
-                description: "Everything known about one member's container: state, image, address, networks, labels.".into(),
-                parameters: obj(json!({"member": {"type": "string"}}), &["member"]),
-            });
+            t.extend(ContainerTools::specs("tikv-1, pd-0"));
         }
         t
     }
@@ -664,10 +495,13 @@ impl Toolbox for TikvTools {
             "prometheus_query" => self.prom_query(a).await,
             "prometheus_query_range" => self.prom_range(ticket, a).await,
             "prometheus_label_values" => self.prom_labels(a).await,
-            "container_logs" => self.logs(a).await,
-            "container_state" => self.state(a).await,
-            "container_inspect" => self.inspect(a).await,
-            other => Err(ToolError::Unknown(other.to_string())),
+            other => match &self.containers {
+                Some(c) => c
+                    .call(other, a)
+                    .await
+                    .unwrap_or_else(|| Err(ToolError::Unknown(other.to_string()))),
+                None => Err(ToolError::Unknown(other.to_string())),
+            },
         }
     }
 }
