@@ -244,12 +244,23 @@ impl EtcdHarness {
                     .map_err(inject_err)?;
             }
             EtcdFault::SlowDisk { member, write_iops } => {
-                // etcd's chaos knobs refuse it (`subjects/etcd/chaos.rs`): the runtime
-                // port offers no blkio throttle of a real member's data device. The run
-                // fails with that reason; it is never counted as a miss or a pass.
-                return Err(EvalError::Inject(format!(
-                    "slow-disk refused: throttling {member}'s data device to {write_iops} write IOPS needs a blkio helper the runtime port does not offer (see subjects/etcd/chaos.rs)"
-                )));
+                // The core's blkio throttle of the member's data device (`chaos/blkio.rs`):
+                // refused with its reason where the host cannot do it (cgroup v2, no block
+                // device), and then the run fails with that reason, never scored.
+                let victim = self.member_now(member).await?;
+                let e = self
+                    .chaos
+                    .inject(
+                        &Target::Member(victim),
+                        Fault::DiskThrottle {
+                            write_iops: Some(*write_iops),
+                            write_bps: None,
+                        },
+                        UNTIL_THE_END,
+                    )
+                    .await
+                    .map_err(|e| EvalError::Inject(format!("{}: {e}", f.kind())))?;
+                ids.push(e.id);
             }
             EtcdFault::Kill { member } | EtcdFault::Disconnect { member } => {
                 let victim = self.member_now(member).await?;
