@@ -490,8 +490,10 @@ async fn observe_tolerates_a_pd_whose_cluster_is_not_bootstrapped() {
     assert_eq!(view.members.len(), 3);
     assert_eq!(view.max_replicas, 3);
     // Not-bootstrapped 500s are not retried: members, leader, health, stores, 2 configs,
-    // schedulers, evict-leader, 6 checks and the count are one request each.
-    assert_eq!(server.hits.load(Ordering::SeqCst) - before, 15);
+    // schedulers, evict-leader, 6 checks, the count and the two hotspot lists are one
+    // request each.
+    assert_eq!(server.hits.load(Ordering::SeqCst) - before, 17);
+    assert!(view.hot_regions.is_empty());
     assert!(matches!(
         client.stores(false).await,
         Err(PdError::NotBootstrapped)
