@@ -96,6 +96,22 @@ impl ContainerTools {
         ]
     }
 
+    /// A subject toolbox's fallback for the tool names it does not know: the container
+    /// tools when there is a runtime, else `ToolError::Unknown`.
+    pub async fn call_or_unknown(
+        tools: Option<&Self>,
+        name: &str,
+        a: &Value,
+    ) -> Result<ToolOutput, ToolError> {
+        match tools {
+            Some(c) => c
+                .call(name, a)
+                .await
+                .unwrap_or_else(|| Err(ToolError::Unknown(name.to_string()))),
+            None => Err(ToolError::Unknown(name.to_string())),
+        }
+    }
+
     /// Runs one of [`TOOL_NAMES`]; `None` for another name.
     pub async fn call(&self, name: &str, a: &Value) -> Option<Result<ToolOutput, ToolError>> {
         Some(match name {

@@ -533,13 +533,7 @@ impl Toolbox for EtcdTools {
             "etcd_alarms" => self.alarms().await,
             "etcd_health" => self.health(a).await,
             "etcd_metrics" => self.metrics(a).await,
-            other => match &self.containers {
-                Some(c) => c
-                    .call(other, a)
-                    .await
-                    .unwrap_or_else(|| Err(ToolError::Unknown(other.to_string()))),
-                None => Err(ToolError::Unknown(other.to_string())),
-            },
+            other => ContainerTools::call_or_unknown(self.containers.as_ref(), other, a).await,
         }
     }
 }

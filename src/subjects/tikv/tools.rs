@@ -495,13 +495,7 @@ impl Toolbox for TikvTools {
             "prometheus_query" => self.prom_query(a).await,
             "prometheus_query_range" => self.prom_range(ticket, a).await,
             "prometheus_label_values" => self.prom_labels(a).await,
-            other => match &self.containers {
-                Some(c) => c
-                    .call(other, a)
-                    .await
-                    .unwrap_or_else(|| Err(ToolError::Unknown(other.to_string()))),
-                None => Err(ToolError::Unknown(other.to_string())),
-            },
+            other => ContainerTools::call_or_unknown(self.containers.as_ref(), other, a).await,
         }
     }
 }
