@@ -55,15 +55,34 @@ impl Chaos {
             self.cluster,
             short_name(&self.cluster, volume)
         );
+        self.offline_helper(
+            name,
+            id,
+            vec![Mount {
+                volume: volume.to_string(),
+                target: VOLUME_MOUNT.into(),
+            }],
+            vec![],
+        )
+        .await
+    }
+
+    /// A helper on no network (`network_mode: none`) with the mounts given: what the
+    /// volume and cgroup helpers share.
+    async fn offline_helper(
+        &self,
+        name: String,
+        id: &str,
+        mounts: Vec<Mount>,
+        host_mounts: Vec<HostMount>,
+    ) -> Result<String, ChaosError> {
         self.start_helper(ContainerSpec {
             name,
             image: self.helper_image.clone(),
             labels: self.helper_labels(id),
             network_mode: Some("none".into()),
-            mounts: vec![Mount {
-                volume: volume.to_string(),
-                target: VOLUME_MOUNT.into(),
-            }],
+            mounts,
+            host_mounts,
             ..Default::default()
         })
         .await
@@ -84,24 +103,21 @@ impl Chaos {
             self.cluster,
             short_name(&self.cluster, container)
         );
-        self.start_helper(ContainerSpec {
+        self.offline_helper(
             name,
-            image: self.helper_image.clone(),
-            labels: self.helper_labels(id),
-            network_mode: Some("none".into()),
-            mounts: volume
+            id,
+            volume
                 .map(|v| Mount {
                     volume: v.to_string(),
                     target: VOLUME_MOUNT.into(),
                 })
                 .into_iter()
                 .collect(),
-            host_mounts: vec![HostMount {
+            vec![HostMount {
                 source: HOST_CGROUP_ROOT.into(),
                 target: HOST_CGROUP_MOUNT.into(),
             }],
-            ..Default::default()
-        })
+        )
         .await
     }
 
