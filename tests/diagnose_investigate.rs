@@ -401,6 +401,50 @@ async fn an_openai_compatible_server_investigates_through_tool_calls_and_tool_me
 }
 
 #[tokio::test]
+async fn a_model_that_thinks_aloud_instead_of_calling_a_tool_is_asked_for_its_answer_in_the_schema()
+{
+    let rt = runtime_with_oom(&[]).await;
+    let s = claude_standin().await;
+    let prose = "The store tikv-1 is down; its container probably exited. I would restart it.";
+    s.push_openai([
+        OpenAiReply::Content(prose.into()),
+        OpenAiReply::Content(oom_answer_citing(&["store"]).to_string()),
+    ]);
+    let r = reconciler(
+        openai(&s),
+        Arc::new(tikv_tools(&rt)),
+        Budget::default(),
+        None,
+    );
+    let d = r.diagnose_brief(&unexplained_store_down()).await.unwrap();
+    // The answer given in the schema is the model's, not a fallback.
+    assert_eq!(d.backend, "openai");
+    assert!(d.model_failure.is_none(), "{:?}", d.model_failure);
+    assert_eq!(d.cause.category, "oom-kill");
+    let inv = d.investigation.unwrap();
+    assert_eq!(
+        (inv.mode, inv.calls.len(), inv.steps),
+        (Mode::SingleShot, 0, 2)
+    );
+    assert!(inv
+        .forced_final
+        .as_deref()
+        .is_some_and(|r| r.contains("prose")));
+
+    let reqs = chat_requests(&s);
+    assert_eq!(reqs.len(), 2);
+    // The first turn offers tools without a grammar; the second keeps the prose in the
+    // conversation and constrains the answer to the schema.
+    assert!(reqs[0].get("response_format").is_none());
+    assert!(reqs[1]["response_format"]["json_schema"]["schema"].is_object());
+    let msgs = reqs[1]["messages"].as_array().unwrap();
+    assert!(msgs
+        .iter()
+        .any(|m| m["role"] == "assistant" && m["content"] == prose));
+    assert_eq!(msgs.last().unwrap()["role"], "user");
+}
+
+#[tokio::test]
 async fn an_identical_repeated_call_is_refused_told_to_the_model_and_counted() {
     let rt = runtime_with_oom(&[]).await;
     let tools = counting(tikv_tools(&rt));

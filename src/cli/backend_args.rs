@@ -27,12 +27,22 @@ pub enum BackendFlag {
     Rules,
 }
 
-/// Backend selection flags.
+/// Backend selection flags: which backend, and how its model is called.
 #[derive(Debug, Clone, Args, Default)]
 pub struct BackendArgs {
     /// Which backend diagnoses.
     #[arg(long, value_enum, default_value_t = BackendFlag::Auto, env = "OPERATOR_BACKEND")]
     pub backend: BackendFlag,
+    /// How the model is called.
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// How a model backend is called: the model, its server, its prompt and answer, and the
+/// investigation it may run. `run`, `diagnose` and `eval` take the same set, so that the
+/// eval measures a model the way `operator run` calls it.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ModelArgs {
     /// Model id (Claude: e.g. claude-sonnet-4-5; OpenAI-compatible: the server's model
     /// name, e.g. the alias in target/llm/model after `make llm`).
     #[arg(long, env = "OPERATOR_MODEL")]
@@ -41,7 +51,8 @@ pub struct BackendArgs {
     /// address in target/llm/address; Claude: a gateway).
     #[arg(long, env = "OPERATOR_BASE_URL")]
     pub base_url: Option<String>,
-    /// Sampling temperature for an OpenAI-compatible server (unset: the server's default).
+    /// Sampling temperature for an OpenAI-compatible server (default 0: the most likely
+    /// answer, the same for the same prompt; a diagnosis is not creative writing).
     #[arg(long)]
     pub temperature: Option<f64>,
     /// Per-attempt timeout of a model call, in seconds.
@@ -96,6 +107,18 @@ impl BackendArgs {
             BackendFlag::Openai => BackendChoice::OpenAi,
             BackendFlag::Rules => BackendChoice::Rules,
         };
+        self.model.apply(&mut s)?;
+        Ok(s)
+    }
+}
+
+impl ModelArgs {
+    /// Applies these flags to `s` for the backend `s.choice` names.
+    ///
+    /// # Errors
+    ///
+    /// An OpenAI-compatible backend without `--base-url`.
+    pub fn apply(&self, s: &mut BackendSettings) -> Result<(), String> {
         let timeout = self.model_timeout_secs.map(Duration::from_secs);
         s.investigation = (self.investigate_steps > 0).then(|| {
             crate::diagnose::investigate::Budget {
@@ -108,13 +131,18 @@ impl BackendArgs {
         });
         match s.choice {
             BackendChoice::OpenAi => {
-                s.openai.base_url = self.base_url.clone().ok_or(
-                    "--backend openai needs --base-url (e.g. $(cat target/llm/address) after `make llm`)",
-                )?;
+                s.openai.base_url = self
+                    .base_url
+                    .as_deref()
+                    .ok_or(
+                        "--backend openai needs --base-url (e.g. $(cat target/llm/address) after `make llm`)",
+                    )?
+                    .trim_end_matches('/')
+                    .to_string();
                 if let Some(m) = &self.model {
                     s.openai.model = m.clone();
                 }
-                s.openai.temperature = self.temperature;
+                s.openai.temperature = Some(self.temperature.unwrap_or(0.0));
                 if let Some(n) = self.context_tokens {
                     s.openai.context_tokens = n;
                 }
@@ -132,7 +160,7 @@ impl BackendArgs {
                     s.claude.model = m.clone();
                 }
                 if let Some(u) = &self.base_url {
-                    s.claude.base_url = u.clone();
+                    s.claude.base_url = u.trim_end_matches('/').to_string();
                 }
                 if let Some(t) = timeout {
                     s.claude.timeout = t;
@@ -140,7 +168,7 @@ impl BackendArgs {
             }
             BackendChoice::Rules => {}
         }
-        Ok(s)
+        Ok(())
     }
 }
 
@@ -152,20 +180,27 @@ mod tests {
     fn the_openai_backend_needs_a_base_url_and_takes_the_model() {
         let mut a = BackendArgs {
             backend: BackendFlag::Openai,
-            model: Some("qwen2.5-coder-0.5b-instruct".into()),
-            ..Default::default()
+            model: ModelArgs {
+                model: Some("qwen2.5-coder-0.5b-instruct".into()),
+                ..Default::default()
+            },
         };
         assert!(a.settings().unwrap_err().contains("--base-url"));
-        a.base_url = Some("http://127.0.0.1:8080".into());
+        a.model.base_url = Some("http://127.0.0.1:8080/".into());
         let s = a.settings().unwrap();
         assert_eq!(s.choice, BackendChoice::OpenAi);
         assert_eq!(s.openai.base_url, "http://127.0.0.1:8080");
         assert_eq!(s.openai.model, "qwen2.5-coder-0.5b-instruct");
         assert_eq!(
+            s.openai.temperature,
+            Some(0.0),
+            "greedy unless told otherwise"
+        );
+        assert_eq!(
             s.openai.context_tokens,
             crate::diagnose::context::LOCAL_TOKEN_BUDGET
         );
-        a.context_tokens = Some(6000);
+        a.model.context_tokens = Some(6000);
         assert_eq!(a.settings().unwrap().openai.context_tokens, 6000);
     }
 
@@ -173,16 +208,18 @@ mod tests {
     fn the_compact_answer_follows_the_budget_unless_the_flag_says_otherwise() {
         let mut a = BackendArgs {
             backend: BackendFlag::Openai,
-            base_url: Some("http://127.0.0.1:8080".into()),
-            ..Default::default()
+            model: ModelArgs {
+                base_url: Some("http://127.0.0.1:8080".into()),
+                ..Default::default()
+            },
         };
         assert!(a.settings().unwrap().openai.compact());
-        a.context_tokens = Some(16_000);
+        a.model.context_tokens = Some(16_000);
         assert!(!a.settings().unwrap().openai.compact());
-        a.answer = AnswerFlag::Compact;
+        a.model.answer = AnswerFlag::Compact;
         assert!(a.settings().unwrap().openai.compact());
-        a.context_tokens = None;
-        a.answer = AnswerFlag::Full;
+        a.model.context_tokens = None;
+        a.model.answer = AnswerFlag::Full;
         assert!(!a.settings().unwrap().openai.compact());
     }
 

@@ -147,20 +147,11 @@ pub struct EvalArgs {
     /// scores as a miss.
     #[arg(long, value_enum, default_value_t = EvalBackend::Rules)]
     pub backend: EvalBackend,
-    /// Model id (Claude or the OpenAI-compatible server's model).
-    #[arg(long)]
-    pub model: Option<String>,
-    /// Base URL of the model API without `/v1` (a local llama.cpp or Ollama server, a
-    /// gateway).
-    #[arg(long)]
-    pub base_url: Option<String>,
-    /// Prompt budget of an OpenAI-compatible server, in estimated tokens, system message
-    /// included (default 2048, for a small local model; see `operator run --help`).
-    #[arg(long)]
-    pub context_tokens: Option<usize>,
-    /// Per-attempt timeout of a model call, in seconds.
-    #[arg(long)]
-    pub model_timeout_secs: Option<u64>,
+    /// How the model is called: the same flags as `operator run` (model, server, prompt
+    /// budget, answer, temperature, timeout, investigation), so that the eval measures
+    /// what `run` does.
+    #[command(flatten)]
+    pub model: super::backend_args::ModelArgs,
     /// Print two JSON reports side by side (and draw both in one picture) instead of
     /// running anything.
     #[arg(long, num_args = 2, value_names = ["A_JSON", "B_JSON"])]
@@ -193,21 +184,7 @@ fn backend_under_test(a: &EvalArgs, subject: &str) -> Result<(BackendUnderTest, 
         EvalBackend::Openai => (BackendChoice::OpenAi, "openai"),
     };
     settings.choice = choice;
-    if let Some(m) = &a.model {
-        settings.claude.model = m.clone();
-        settings.openai.model = m.clone();
-    }
-    if let Some(u) = &a.base_url {
-        settings.claude.base_url = u.trim_end_matches('/').to_string();
-        settings.openai.base_url = u.trim_end_matches('/').to_string();
-    }
-    if let Some(n) = a.context_tokens {
-        settings.openai.context_tokens = n;
-    }
-    if let Some(t) = a.model_timeout_secs {
-        settings.openai.timeout = std::time::Duration::from_secs(t);
-        settings.claude.timeout = std::time::Duration::from_secs(t);
-    }
+    a.model.apply(&mut settings).map_err(CliError::Input)?;
     let model = match a.backend {
         EvalBackend::Rules => "rules-v1".to_string(),
         EvalBackend::Claude => settings.claude.model.clone(),
@@ -218,6 +195,12 @@ fn backend_under_test(a: &EvalArgs, subject: &str) -> Result<(BackendUnderTest, 
         BackendUnderTest {
             name: name.to_string(),
             backend,
+            // A model investigates with the subject's read-only tools, as in `operator
+            // run`; the rules engine reads no tools.
+            investigation: match a.backend {
+                EvalBackend::Rules => None,
+                _ => settings.investigation,
+            },
         },
         model,
     ))

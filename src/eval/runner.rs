@@ -95,6 +95,10 @@ pub struct BackendUnderTest {
     pub name: String,
     /// The backend.
     pub backend: Arc<dyn DiagnosisBackend>,
+    /// The investigation a model backend may run before it answers (the run's read-only
+    /// tools: the harness's [`EvalHarness::toolbox`] and the ticket memory), as `operator
+    /// run` wires it; `None`: one request per diagnosis.
+    pub investigation: Option<crate::diagnose::investigate::Budget>,
 }
 
 impl std::fmt::Debug for BackendUnderTest {
@@ -115,6 +119,7 @@ impl BackendUnderTest {
                 Default::default(),
                 (crate::subjects::diagnosis(subject).reasoner)(),
             )),
+            investigation: None,
         }
     }
 }
@@ -281,7 +286,7 @@ async fn drive<H: EvalHarness>(
     // The operator's diagnosis loop, built by the subject's registry entry as `operator
     // run` builds it (its windows and poll interval scaled like every other duration).
     let subject = crate::subjects::diagnosis(<H::Schema as ScenarioSchema>::SUBJECT);
-    let (reconciler, _queue) = subject.reconciler(crate::subjects::ReconcilerParts {
+    let (reconciler, queue) = subject.reconciler(crate::subjects::ReconcilerParts {
         backend: backend.backend.clone(),
         store: store.clone(),
         latest: latest.clone(),
@@ -296,6 +301,18 @@ async fn drive<H: EvalHarness>(
             ..ReconcilerConfig::default()
         },
     });
+    // A model investigates with what `operator run` gives it: the subject's read-only
+    // tools on this run's cluster, and the ticket memory.
+    let reconciler = match backend.investigation.clone() {
+        Some(budget) => {
+            use crate::diagnose::investigate::{HistoryTools, Toolbox, Toolboxes};
+            let mut boxes: Vec<Arc<dyn Toolbox>> = Vec::new();
+            boxes.extend(h.toolbox().await);
+            boxes.push(Arc::new(HistoryTools::new(queue)));
+            reconciler.with_investigation(Arc::new(Toolboxes(boxes)), budget)
+        }
+        None => reconciler,
+    };
     let cancel = tokio_util::sync::CancellationToken::new();
     let loop_task = {
         let r = reconciler.clone();

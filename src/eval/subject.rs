@@ -130,6 +130,13 @@ pub trait EvalHarness: Monitored + Sized + 'static {
         truth == "cluster" || *ticket == Entity::Known(truth.to_string())
     }
 
+    /// The subject's read-only investigation tools on this run's cluster, as a model
+    /// backend gets them in `operator run` (`None`: the run offers none; the ticket
+    /// memory is offered whatever this returns).
+    async fn toolbox(&self) -> Option<std::sync::Arc<dyn crate::diagnose::investigate::Toolbox>> {
+        None
+    }
+
     /// Stops the cluster and removes everything the run created.
     async fn shutdown(self);
 }

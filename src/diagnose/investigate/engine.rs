@@ -15,6 +15,16 @@
 //! nothing, while refusing it would turn every investigation of those models into a
 //! schema violation and tell us nothing about what they would have looked at. The call
 //! then goes through the same allow-list, repeat check and budgets as any other.
+//!
+//! # An answer written in prose
+//!
+//! While tools are offered, an OpenAI-compatible server applies no grammar (llama.cpp
+//! cannot combine one with tool calls), and a small model that calls no tool often
+//! writes its reasoning in prose instead of the JSON object. Such a text is not an
+//! answer that failed: it is the model thinking aloud. It stays in the conversation and
+//! the loop asks for the answer in the schema (the final turn, with the grammar), with
+//! the reason in [`Investigation::forced_final`]. A text that is a JSON object is the
+//! answer, validated like any other: a wrong object is the model's failure.
 
 use super::budget::{truncate_output, Budget};
 use super::chat::{Call, ToolChat, ToolResult, Turn};
@@ -372,7 +382,22 @@ pub async fn investigate(
                 st.record.single_shot_reason =
                     Some("the model answered without calling a tool".into());
             }
-            return Ok(finish(st, text, usage, model, request_id, started));
+            // An answer is a JSON object (validated later, as any answer). Prose is the
+            // model thinking aloud while tools were offered, when no grammar holds it to
+            // the schema: it stays in the conversation, and the answer is asked for in
+            // the schema (the final turn below), instead of failing as a schema violation.
+            let is_object = serde_json::from_str::<Value>(&unwrap_model_json(&text))
+                .is_ok_and(|v| v.is_object());
+            if is_object {
+                return Ok(finish(st, text, usage, model, request_id, started));
+            }
+            turns.push(Turn::Assistant {
+                text: Some(text),
+                calls: vec![],
+                echo: turn.echo.clone(),
+            });
+            forced = Some("the answer came as prose, not as the JSON object".into());
+            break;
         }
         turns.push(Turn::Assistant {
             text: if from_text { None } else { turn.text.clone() },

@@ -209,22 +209,51 @@ async fn run(env: Env, a: RunArgs) -> Result<(), CliError> {
         stopped(stop_rx.clone()),
     ));
     let cancel = tokio_util::sync::CancellationToken::new();
+    // The backend the flags name (`--backend`, `--model`, `--base-url`, …, as for TiKV),
+    // with etcd's rules as its reasoning; the reconciler gives a model etcd's system
+    // prompt, catalog and answer format.
+    let registry = crate::subjects::diagnosis(super::invariants::SUBJECT);
+    let settings = a.diagnosis.settings().map_err(CliError::Input)?;
+    let investigation = settings.investigation.clone();
+    let backend =
+        crate::diagnose::backend::select_backend(&crate::diagnose::backend::BackendSettings {
+            reasoner: Some((registry.reasoner)()),
+            ..settings
+        })
+        .map_err(|e| CliError::Input(e.to_string()))?;
     // The same wiring `operator eval` uses: the subject's registry entry builds it.
-    let (diagnoser, _queue) = crate::subjects::diagnosis(super::invariants::SUBJECT).reconciler(
-        crate::subjects::ReconcilerParts {
-            backend: super::diagnose::select_backend(),
-            store: store.clone(),
-            latest,
-            cluster: l.spec.name().to_string(),
-            related_window: crate::diagnose::store_queue::RELATED_WINDOW,
-            extra_context: vec![],
-            config: ReconcilerConfig::default(),
-            memory: None,
-        },
-    );
+    let (diagnoser, queue) = registry.reconciler(crate::subjects::ReconcilerParts {
+        backend,
+        store: store.clone(),
+        latest,
+        cluster: l.spec.name().to_string(),
+        related_window: crate::diagnose::store_queue::RELATED_WINDOW,
+        extra_context: vec![],
+        config: ReconcilerConfig::default(),
+        memory: None,
+    });
     let diagnoser = diagnoser
         .with_dependencies(controller.metrics().dependencies())
         .with_decision_log(DecisionLog::new(state_dir.join("decisions.jsonl")));
+    // A model backend investigates with etcd's read-only tools and the ticket memory.
+    let diagnoser = match investigation {
+        Some(budget) => {
+            use crate::diagnose::investigate::{HistoryTools, Toolboxes};
+            let tools = super::tools::EtcdTools::new(
+                l.spec.name(),
+                &l.spec.network_name(),
+                Some(crate::runtime::readonly::ContainerReader::new(s.runtime())),
+            );
+            diagnoser.with_investigation(
+                Arc::new(Toolboxes(vec![
+                    Arc::new(tools),
+                    Arc::new(HistoryTools::new(queue)),
+                ])),
+                budget,
+            )
+        }
+        None => diagnoser,
+    };
     let chaos = crate::chaos::Chaos::new(
         s.runtime(),
         l.spec.name(),

@@ -11,14 +11,11 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use serde_json::Value;
 
 use super::catalog::{EtcdAction, CATALOG};
 use crate::diagnose::backend::rules::{Reasoner, RulesBackend, RulesConfig, WriteUp};
-use crate::diagnose::backend::{BackendError, DiagnosisBackend, RawDiagnosis};
 use crate::diagnose::catalog::{Cause, CauseCatalog, Hypothesis, Verdict};
-use crate::diagnose::context::PreparedPrompt;
 use crate::diagnose::differential::{Candidate, Decision};
 use crate::diagnose::model::{
     Citation, CitationRef, ContextSection, DiagnosisOutput, OptionConsidered, TicketBrief,
@@ -34,30 +31,6 @@ pub struct EtcdReasoner;
 /// The rules backend for etcd tickets (the core engine with etcd's reasoning).
 pub fn rules_backend() -> RulesBackend {
     RulesBackend::new(RulesConfig::default(), Arc::new(EtcdReasoner))
-}
-
-/// Gives a model backend etcd's system prompt and the schema restricted to etcd's
-/// catalog, whatever the core's context builder prepared.
-pub struct EtcdPrompt(pub Arc<dyn DiagnosisBackend>);
-
-#[async_trait]
-impl DiagnosisBackend for EtcdPrompt {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-
-    fn model(&self) -> &str {
-        self.0.model()
-    }
-
-    fn context_tokens(&self) -> Option<usize> {
-        self.0.context_tokens()
-    }
-
-    async fn diagnose(&self, prompt: &PreparedPrompt) -> Result<RawDiagnosis, BackendError> {
-        let p = prompt.clone().with_vocabulary(&CATALOG);
-        self.0.diagnose(&p).await
-    }
 }
 
 struct Ev<'a> {
@@ -798,23 +771,6 @@ fn db_quota(ev: &Ev<'_>) -> Option<Draft> {
         rationale: "compact the keyspace, defragment each member and disarm NOSPACE (etcdctl compact, defrag, alarm disarm); raising spec.quotaBackendBytes (a rolling restart) buys room if the data is legitimate".into(),
         would_change: "the DB size far below the quota with the alarm still active (a stale alarm)".into(),
     })
-}
-
-/// The backend for etcd tickets: Claude with etcd's prompt and catalog when a key is
-/// configured, else the etcd rules (never TiKV's rules, which know nothing of etcd).
-pub fn select_backend() -> Arc<dyn DiagnosisBackend> {
-    use crate::diagnose::backend::{select_backend as core_select, BackendChoice, BackendSettings};
-    let settings = BackendSettings {
-        choice: BackendChoice::Claude,
-        ..BackendSettings::from_env()
-    };
-    match core_select(&settings) {
-        Ok(model) => Arc::new(EtcdPrompt(model)),
-        Err(why) => {
-            tracing::info!(%why, "etcd tickets are diagnosed by the etcd rules");
-            Arc::new(rules_backend())
-        }
-    }
 }
 
 #[cfg(test)]

@@ -497,6 +497,19 @@ impl EvalHarness for EtcdHarness {
         self.subject.spec().name().to_string()
     }
 
+    /// etcd's read-only tools on the run's real members, with the containers read
+    /// through the runtime: what `operator run` offers a model.
+    async fn toolbox(&self) -> Option<Arc<dyn crate::diagnose::investigate::Toolbox>> {
+        let spec = self.subject.spec();
+        Some(Arc::new(crate::subjects::etcd::tools::EtcdTools::new(
+            spec.name(),
+            &spec.network_name(),
+            Some(crate::runtime::readonly::ContainerReader::new(
+                crate::subject::Subject::runtime(&*self.subject),
+            )),
+        )))
+    }
+
     async fn entities(&self) -> Entities {
         let spec = self.subject.spec();
         let names = Names::new(spec.name());

@@ -567,6 +567,17 @@ impl EvalHarness for SimHarness {
         }
     }
 
+    /// PD's read-only API on the simulated cluster (the same HTTP API, at its
+    /// loopback addresses). The simulator runs no Prometheus and no containers, so the
+    /// Prometheus and container tools `operator run` also offers are not offered here:
+    /// their observations are in the prompt's evidence, as collected each round.
+    async fn toolbox(&self) -> Option<std::sync::Arc<dyn crate::diagnose::investigate::Toolbox>> {
+        Some(std::sync::Arc::new(
+            crate::subjects::tikv::tools::TikvTools::new(&self.config().name, "")
+                .with_pd(self.cluster().pd_urls()),
+        ))
+    }
+
     async fn shutdown(self) {
         SimHarness::shutdown(self).await
     }
