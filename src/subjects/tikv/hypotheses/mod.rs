@@ -163,7 +163,30 @@ fn fmt_value(s: Signal, v: f64) -> String {
         | Signal::Grpc => ms(v),
         Signal::LoadShare => format!("{:.0}%", v * 100.0),
         Signal::Memory => format!("{:.1} GiB", v / 1024f64.powi(3)),
-        _ => format!("{v:.0}"),
+        Signal::Cpu => format!("{} cores", plain(v)),
+        Signal::Load => format!("{} req/s", plain(v)),
+        Signal::SlowScore => plain(v),
+    }
+}
+
+/// A number with the digits a reader needs: `0.15`, `2.4`, `31`. Rounding every value
+/// to a whole number wrote a 0.15-core median as `0` beside a `62×` ratio.
+fn plain(v: f64) -> String {
+    let a = v.abs();
+    if a >= 100.0 || a == 0.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    } else {
+        format!("{v:.2}")
     }
 }
 

@@ -637,3 +637,13 @@ fn a_store_cut_off_and_then_killed_is_two_causes_and_a_plain_kill_is_one() {
         d.hypotheses
     );
 }
+
+#[test]
+fn small_cpu_and_request_values_keep_their_digits_in_a_comparison() {
+    assert_eq!(super::fmt_value(Signal::Cpu, 0.15), "0.15 cores");
+    assert_eq!(super::fmt_value(Signal::Cpu, 9.6), "9.6 cores");
+    assert_eq!(super::fmt_value(Signal::Load, 31.18), "31.2 req/s");
+    assert_eq!(super::fmt_value(Signal::Load, 250.4), "250 req/s");
+    assert_eq!(super::fmt_value(Signal::SlowScore, 1.0), "1");
+    assert_eq!(super::fmt_value(Signal::SlowScore, 0.0), "0");
+}
