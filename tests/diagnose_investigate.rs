@@ -445,6 +445,43 @@ async fn a_model_that_thinks_aloud_instead_of_calling_a_tool_is_asked_for_its_an
 }
 
 #[tokio::test]
+async fn a_small_models_tool_turn_is_bounded_and_its_cut_thinking_is_followed_by_the_answer() {
+    let rt = runtime_with_oom(&[]).await;
+    let s = claude_standin().await;
+    s.push_openai([
+        // Cut at max_tokens while writing.
+        OpenAiReply::Length,
+        OpenAiReply::Content(oom_answer_citing(&["store"]).to_string()),
+    ]);
+    let r = reconciler(
+        openai(&s),
+        Arc::new(tikv_tools(&rt)),
+        Budget::default(),
+        None,
+    );
+    let d = r.diagnose_brief(&unexplained_store_down()).await.unwrap();
+    assert_eq!(d.backend, "openai");
+    assert!(d.model_failure.is_none(), "{:?}", d.model_failure);
+    let inv = d.investigation.unwrap();
+    assert!(inv.forced_final.is_some());
+
+    let reqs = chat_requests(&s);
+    assert_eq!(reqs.len(), 2);
+    // The default OpenAI-compatible budget asks for the compact answer: its tool turn
+    // is bounded, and its final turn has the answer's own bound.
+    assert_eq!(
+        reqs[0]["max_tokens"].as_u64(),
+        Some(u64::from(
+            operator::diagnose::backend::openai::THINKING_MAX_TOKENS
+        ))
+    );
+    assert_eq!(
+        reqs[1]["max_tokens"].as_u64(),
+        Some(u64::from(operator::diagnose::compact::COMPACT_MAX_TOKENS))
+    );
+}
+
+#[tokio::test]
 async fn an_identical_repeated_call_is_refused_told_to_the_model_and_counted() {
     let rt = runtime_with_oom(&[]).await;
     let tools = counting(tikv_tools(&rt));

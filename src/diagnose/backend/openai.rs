@@ -228,6 +228,9 @@ pub struct ChatRequest {
     pub response_format: Option<Value>,
     /// `max_tokens` of this request (`None`: the configured one).
     pub max_tokens: Option<u32>,
+    /// A turn cut at `max_tokens` is returned with the text written so far (a bounded
+    /// turn of thinking aloud, without tool calls), not as [`BackendError::MaxTokens`].
+    pub cut_is_text: bool,
 }
 
 /// The model's turn.
@@ -303,6 +306,7 @@ impl OpenAiBackend {
             tools: vec![],
             response_format: Some(json_schema_format("diagnosis", &self.answer_schema(prompt))),
             max_tokens: self.answer_max_tokens(prompt),
+            cut_is_text: false,
         }
     }
 
@@ -396,8 +400,11 @@ impl OpenAiBackend {
                 return Err(super::claude::map_failure(f));
             }
         };
-        let resp: Value = serde_json::from_slice(&body)
+        let mut resp: Value = serde_json::from_slice(&body)
             .map_err(|e| BackendError::MalformedResponse(format!("response is not JSON: {e}")))?;
+        if req.cut_is_text {
+            cut_as_text(&mut resp);
+        }
         let mut turn = read_turn(&resp, req.max_tokens.unwrap_or(self.cfg.max_tokens))?;
         if turn.model.is_empty() {
             turn.model = self.cfg.model.clone();
@@ -408,6 +415,24 @@ impl OpenAiBackend {
             turn.usage.output_tokens_per_s = turn.usage.output_tokens as f64 / wall.as_secs_f64();
         }
         Ok(turn)
+    }
+}
+
+/// The most tokens a small model (a compact prompt) may write in a turn that offers
+/// tools: a tool call takes 30-60; prose beyond this is thinking aloud, which is cut
+/// here (~20 s on 2 idle cores) and followed by the answer in the schema.
+pub const THINKING_MAX_TOKENS: u32 = 256;
+
+/// A completion cut at `max_tokens` read as a finished turn of text: its finish reason
+/// becomes `stop` and its tool calls (cut mid-way, so unusable) are dropped.
+fn cut_as_text(resp: &mut Value) {
+    if let Some(choice) = resp.pointer_mut("/choices/0") {
+        if choice.get("finish_reason").and_then(Value::as_str) == Some("length") {
+            choice["finish_reason"] = Value::from("stop");
+            if let Some(m) = choice.get_mut("message").and_then(Value::as_object_mut) {
+                m.remove("tool_calls");
+            }
+        }
     }
 }
 
@@ -646,11 +671,14 @@ impl OpenAiBackend {
             tools: if offer_tools { tools.to_vec() } else { vec![] },
             response_format: (!offer_tools)
                 .then(|| json_schema_format("diagnosis", &self.answer_schema(prompt))),
-            max_tokens: if offer_tools {
-                None
-            } else {
-                self.answer_max_tokens(prompt)
+            // A small model's tool turns are bounded too: it may think aloud for
+            // THINKING_MAX_TOKENS, then it is asked for the answer in the schema.
+            max_tokens: match (offer_tools, prompt.compact.is_some()) {
+                (true, true) => Some(THINKING_MAX_TOKENS),
+                (true, false) => None,
+                (false, _) => self.answer_max_tokens(prompt),
             },
+            cut_is_text: offer_tools && prompt.compact.is_some(),
         }
     }
 }
@@ -746,6 +774,7 @@ mod tests {
             }],
             response_format: None,
             max_tokens: None,
+            cut_is_text: false,
         };
         let body = b.body(&req);
         assert_eq!(body["tools"][0]["type"], "function");
@@ -793,6 +822,7 @@ mod tests {
             tools: vec![],
             response_format: Some(json_schema_format("diagnosis", &schema)),
             max_tokens: None,
+            cut_is_text: false,
         });
         assert_eq!(body["response_format"]["json_schema"]["schema"], schema);
         assert_eq!(body["response_format"]["json_schema"]["strict"], true);
