@@ -17,6 +17,7 @@ pub mod state;
 pub mod tickets;
 pub mod version;
 
+pub use controller_status::StatusApiError;
 pub use output::{OutputArgs, OutputFormat};
 
 use std::net::SocketAddr;
@@ -26,10 +27,17 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::chaos::cli::ChaosCliError;
+use crate::chaos::ChaosError;
+use crate::diagnose::backend::BackendError;
+use crate::diagnose::reconciler::DiagnoseTicketError;
 use crate::reconcile::{Controller, Metrics};
 use crate::runtime::{ContainerRuntime, RuntimeError};
 use crate::spec::{self, LoadedSpec, SpecError, ValidationContext};
-use crate::subject::Subject;
+use crate::subject::{Subject, SubjectError};
+use crate::tickets::api::AccessError;
+use crate::tickets::render::RenderError;
+use crate::tickets::StoreError as TicketStoreError;
 
 /// `operator`: runs a TiKV cluster on Docker from a declarative cluster.yaml.
 #[derive(Debug, Parser)]
@@ -315,7 +323,7 @@ impl Env {
             .find(|s| kind.as_deref() == Some(s.spec_kind()))
             .or_else(|| self.subjects.first())
             .cloned()
-            .ok_or_else(|| CliError::Failed("no subject is registered".into()))
+            .ok_or(CliError::NoSubject)
     }
 }
 
@@ -331,6 +339,118 @@ pub enum CliError {
     /// The container runtime failed: exit 1.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    /// The subject could not observe or act on its cluster: exit 1.
+    #[error(transparent)]
+    Subject(#[from] SubjectError),
+    /// A subject's own command failed (its client, its fault knobs): the subject's
+    /// typed error, boxed so that the core names no subject. Exit 1.
+    #[error(transparent)]
+    SubjectCommand(Box<dyn std::error::Error + Send + Sync>),
+    /// The chaos toolkit failed: exit 1.
+    #[error(transparent)]
+    Chaos(#[from] ChaosError),
+    /// A chaos command failed (injection, revert, output): exit 1.
+    #[error(transparent)]
+    ChaosCommand(#[from] ChaosCliError),
+    /// Reading or changing tickets (the database or the running controller's API)
+    /// failed: exit 1.
+    #[error(transparent)]
+    Tickets(#[from] AccessError),
+    /// The ticket database failed: exit 1.
+    #[error(transparent)]
+    TicketStore(#[from] TicketStoreError),
+    /// The ticket database could not be opened: exit 1.
+    #[error("{context}: {source}")]
+    OpenTicketStore {
+        /// What was being done (`cannot open the ticket store in DIR`).
+        context: String,
+        /// Why.
+        #[source]
+        source: TicketStoreError,
+    },
+    /// `diagnose` could not open the ticket database, most likely because `operator run`
+    /// holds it: exit 1.
+    #[error("{source}; while `operator run` owns the ticket store it diagnoses open tickets itself — see `operator tickets show {id}`")]
+    DiagnoseStoreBusy {
+        /// The ticket asked for.
+        id: u64,
+        /// Why the store did not open.
+        #[source]
+        source: TicketStoreError,
+    },
+    /// Tickets or incidents could not be rendered: exit 1.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The diagnosis backend could not be built: exit 1.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// Diagnosing a ticket failed: exit 1.
+    #[error(transparent)]
+    Diagnose(#[from] DiagnoseTicketError),
+    /// The `status --api` request failed: exit 1.
+    #[error(transparent)]
+    StatusApi(#[from] StatusApiError),
+    /// A file, directory, socket or terminal operation failed: exit 1.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done (`cannot listen on ADDR`).
+        context: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The spec file could not be watched: exit 1.
+    #[error("{context}: {source}")]
+    Watch {
+        /// What was being done (`cannot watch FILE`).
+        context: String,
+        /// Why.
+        #[source]
+        source: notify::Error,
+    },
+    /// The output could not be encoded as JSON: exit 1.
+    #[error("cannot encode the output: {0}")]
+    EncodeJson(#[source] serde_json::Error),
+    /// The output could not be encoded as YAML: exit 1.
+    #[error("cannot encode the output as YAML: {0}")]
+    EncodeYaml(#[source] yaml_serde::Error),
+    /// A read-only command found no state directory: exit 1.
+    #[error("no operator state at {}: `operator run -f cluster.yaml` creates it (or pass --state-dir DIR)", .path.display())]
+    NoState {
+        /// The directory looked for.
+        path: PathBuf,
+    },
+    /// A service did not answer; one line each on which, where and the likely cause:
+    /// exit 1.
+    #[error("{}", .0.join("\n"))]
+    Unreachable(Vec<String>),
+    /// The binary registered no subject: exit 1.
+    #[error("no subject is registered")]
+    NoSubject,
+    /// A subject was given a command it does not run: exit 1.
+    #[error("{command} is not a command about a {subject} cluster")]
+    NotASubjectCommand {
+        /// The command, as debug-printed.
+        command: String,
+        /// The subject (`TiKV`).
+        subject: &'static str,
+    },
+    /// Every remaining step of the plan is refused (printed before): exit 1.
+    #[error("the spec asks for an operation that is refused (see above)")]
+    Refused,
+    /// `apply` gave up: exit 1.
+    #[error(
+        "not converged after {}; last state: waiting for {waits:?}, refused {refusals:?}",
+        humantime::format_duration(*.timeout)
+    )]
+    NotConverged {
+        /// The `--timeout`.
+        timeout: Duration,
+        /// What the last pass waited for.
+        waits: Vec<String>,
+        /// What the last pass refused.
+        refusals: Vec<String>,
+    },
     /// Anything else: exit 1.
     #[error("{0}")]
     Failed(String),
@@ -462,7 +582,10 @@ pub(crate) fn confirm_volume_removal(cluster: &str) -> Result<(), CliError> {
     stdin
         .lock()
         .read_line(&mut answer)
-        .map_err(|e| CliError::Failed(format!("cannot read the confirmation: {e}")))?;
+        .map_err(|source| CliError::Io {
+            context: "cannot read the confirmation".into(),
+            source,
+        })?;
     if answer.trim() == cluster {
         Ok(())
     } else {
@@ -472,7 +595,10 @@ pub(crate) fn confirm_volume_removal(cluster: &str) -> Result<(), CliError> {
 
 /// `operator man`: one page for `operator` and one per subcommand (`operator-status.1`).
 fn write_man_pages(out: &std::path::Path) -> Result<(), CliError> {
-    let fail = |e: std::io::Error| CliError::Failed(format!("{}: {e}", out.display()));
+    let fail = |source| CliError::Io {
+        context: out.display().to_string(),
+        source,
+    };
     std::fs::create_dir_all(out).map_err(fail)?;
     let cmd = <Cli as clap::CommandFactory>::command().version(version::BUILD.version);
     clap_mangen::generate_to(cmd, out).map_err(fail)?;
@@ -514,14 +640,12 @@ pub async fn chaos(
         },
     };
     let rt = (env.runtime)().await?;
-    let chaos = crate::chaos::Chaos::new(rt, &name, &network, &state.path)
-        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let chaos = crate::chaos::Chaos::new(rt, &name, &network, &state.path)?;
     if let crate::chaos::cli::ChaosCommand::List { all } = a.args.command {
         if !a.output.output.is_human() {
             let _ = chaos.recover(std::time::SystemTime::now()).await;
             let list: Vec<_> = chaos
-                .list()
-                .map_err(|e| CliError::Failed(e.to_string()))?
+                .list()?
                 .into_iter()
                 .filter(|e| all || e.is_active())
                 .collect();
@@ -538,9 +662,7 @@ pub async fn chaos(
         }
     }
     let mut out = std::io::stdout();
-    crate::chaos::cli::run(a.args, &chaos, &mut out)
-        .await
-        .map_err(|e| CliError::Failed(e.to_string()))
+    Ok(crate::chaos::cli::run(a.args, &chaos, &mut out).await?)
 }
 
 /// Converges once: passes until converged, refused, or `timeout` (any subject).
@@ -572,9 +694,7 @@ pub(crate) async fn apply_until_converged<S: Subject>(
                     for r in &st.refusals {
                         eprintln!("refused: {r}");
                     }
-                    return Err(CliError::Failed(
-                        "the spec asks for an operation that is refused (see above)".into(),
-                    ));
+                    return Err(CliError::Refused);
                 }
                 let w = st.waits.join("; ");
                 let f = st
@@ -610,12 +730,11 @@ pub(crate) async fn apply_until_converged<S: Subject>(
             }
         }
         if started.elapsed() > timeout {
-            return Err(CliError::Failed(format!(
-                "not converged after {}; last state: waiting for {:?}, refused {:?}",
-                humantime::format_duration(timeout),
-                st.waits,
-                st.refusals
-            )));
+            return Err(CliError::NotConverged {
+                timeout,
+                waits: st.waits,
+                refusals: st.refusals,
+            });
         }
     }
 }

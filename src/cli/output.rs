@@ -105,15 +105,12 @@ pub fn camel_case_keys(v: Value) -> Value {
 
 /// `v` as JSON or YAML with camelCase keys.
 pub fn structured<T: Serialize + ?Sized>(v: &T, fmt: OutputFormat) -> Result<String, CliError> {
-    let value = serde_json::to_value(v)
-        .map_err(|e| CliError::Failed(format!("cannot encode the output: {e}")))?;
+    let value = serde_json::to_value(v).map_err(CliError::EncodeJson)?;
     let value = camel_case_keys(value);
     match fmt {
-        OutputFormat::Yaml => yaml_serde::to_string(&value)
-            .map_err(|e| CliError::Failed(format!("cannot encode the output as YAML: {e}"))),
+        OutputFormat::Yaml => yaml_serde::to_string(&value).map_err(CliError::EncodeYaml),
         _ => {
-            let mut s = serde_json::to_string_pretty(&value)
-                .map_err(|e| CliError::Failed(format!("cannot encode the output: {e}")))?;
+            let mut s = serde_json::to_string_pretty(&value).map_err(CliError::EncodeJson)?;
             s.push('\n');
             Ok(s)
         }

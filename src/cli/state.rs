@@ -70,26 +70,21 @@ impl StateDir {
     }
     /// Creates the directory (commands that write) and records the cluster.
     pub fn create(&self, record: &ClusterRecord) -> Result<(), CliError> {
-        std::fs::create_dir_all(&self.path).map_err(|e| {
-            CliError::Failed(format!(
-                "cannot create the state directory {}: {e}",
-                self.path.display()
-            ))
+        std::fs::create_dir_all(&self.path).map_err(|source| CliError::Io {
+            context: format!("cannot create the state directory {}", self.path.display()),
+            source,
         })?;
         let text = serde_json::to_string_pretty(record).unwrap_or_default();
-        std::fs::write(self.path.join(RECORD), text).map_err(|e| {
-            CliError::Failed(format!(
-                "cannot write {}: {e}",
-                self.path.join(RECORD).display()
-            ))
+        std::fs::write(self.path.join(RECORD), text).map_err(|source| CliError::Io {
+            context: format!("cannot write {}", self.path.join(RECORD).display()),
+            source,
         })
     }
     /// The error a read-only command gives when there is no state yet.
     pub fn missing(&self) -> CliError {
-        CliError::Failed(format!(
-            "no operator state at {}: `operator run -f cluster.yaml` creates it (or pass --state-dir DIR)",
-            self.path.display()
-        ))
+        CliError::NoState {
+            path: self.path.clone(),
+        }
     }
 }
 

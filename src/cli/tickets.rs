@@ -161,9 +161,7 @@ pub(crate) async fn access(
             Err(_) => Err(state.missing()),
         };
     }
-    TicketAccess::connect(client, &state.tickets())
-        .await
-        .map_err(|e| CliError::Failed(e.to_string()))
+    Ok(TicketAccess::connect(client, &state.tickets()).await?)
 }
 
 /// A ticket that does not exist is bad input (exit 2) however it was asked for.
@@ -171,7 +169,7 @@ fn access_err(e: AccessError) -> CliError {
     match e {
         AccessError::Client(ClientError::NotFound(id)) => not_found(id),
         AccessError::Store(crate::tickets::StoreError::NotFound(id)) => not_found(id),
-        other => CliError::Failed(other.to_string()),
+        other => CliError::Tickets(other),
     }
 }
 
@@ -205,10 +203,6 @@ fn parse_severity(s: &str) -> Result<Severity, CliError> {
             )))
         }
     })
-}
-
-fn render_err(e: impl std::fmt::Display) -> CliError {
-    CliError::Failed(e.to_string())
 }
 
 /// `operator tickets ...`.
@@ -249,10 +243,7 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
                     let summaries: Vec<_> = list.iter().map(|t| t.as_ref()).collect();
                     print!("{}", output::structured(&summaries, fmt)?)
                 }
-                _ => print!(
-                    "{}",
-                    render_list(&list, fmt.tickets(), now).map_err(render_err)?
-                ),
+                _ => print!("{}", render_list(&list, fmt.tickets(), now)?),
             }
         }
         TicketsCommand::Show { id } => {
@@ -268,10 +259,7 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
                     print!("{}", output::structured(&t, fmt)?)
                 }
                 _ => {
-                    print!(
-                        "{}",
-                        render_ticket(&t, fmt.tickets(), now).map_err(render_err)?
-                    );
+                    print!("{}", render_ticket(&t, fmt.tickets(), now)?);
                     print!("{}", diagnosis_section(t.diagnosis.as_ref()));
                     let all = super::incidents::all_tickets(&access(&a.store, None).await?).await?;
                     let incidents = super::incidents::incidents(&all);
@@ -328,8 +316,7 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
             let acc = access(&a.store, Some(&token)).await?;
             let t = acc
                 .get(id)
-                .await
-                .map_err(render_err)?
+                .await?
                 .ok_or_else(|| CliError::Input(format!("ticket {id} does not exist")))?;
             let target = target
                 .or_else(|| {
@@ -339,10 +326,7 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
                 })
                 .unwrap_or(t.target.clone());
             let cause = super::incidents::confirmed_cause(&category, &target)?;
-            let t = acc
-                .confirm_cause(id, &cause, &who, note.as_deref())
-                .await
-                .map_err(render_err)?;
+            let t = acc.confirm_cause(id, &cause, &who, note.as_deref()).await?;
             println!("ticket {} resolved; confirmed cause {cause}", t.id);
         }
     }
@@ -378,7 +362,7 @@ pub async fn events(a: EventsArgs) -> Result<(), CliError> {
             output::names("ticket", ev.iter().map(|e| e.ticket_id.to_string()))
         ),
         OutputFormat::Json | OutputFormat::Yaml => print!("{}", output::structured(&ev, fmt)?),
-        _ => print!("{}", render_events(&ev, fmt.tickets()).map_err(render_err)?),
+        _ => print!("{}", render_events(&ev, fmt.tickets())?),
     }
     Ok(())
 }
@@ -391,16 +375,9 @@ pub async fn diagnose(a: DiagnoseArgs, env: &super::Env) -> Result<(), CliError>
     if !state.tickets().is_dir() {
         return Err(state.missing());
     }
-    let store = TicketStore::open(state.tickets()).map_err(|e| {
-        CliError::Failed(format!(
-            "{e}; while `operator run` owns the ticket store it diagnoses open tickets itself — see `operator tickets show {}`",
-            a.id
-        ))
-    })?;
-    let t = store
-        .get(a.id)
-        .map_err(render_err)?
-        .ok_or_else(|| not_found(a.id))?;
+    let store = TicketStore::open(state.tickets())
+        .map_err(|source| CliError::DiagnoseStoreBusy { id: a.id, source })?;
+    let t = store.get(a.id)?.ok_or_else(|| not_found(a.id))?;
     let settings = a.diagnosis.settings().map_err(CliError::Input)?;
     let investigation = settings.investigation.clone();
     // The ticket's subject picks the vocabulary, the reasoning and the runbooks.
@@ -408,8 +385,7 @@ pub async fn diagnose(a: DiagnoseArgs, env: &super::Env) -> Result<(), CliError>
     let backend = select_backend(&BackendSettings {
         reasoner: Some((subject.reasoner)()),
         ..settings
-    })
-    .map_err(render_err)?;
+    })?;
     let fallback = Arc::new(crate::diagnose::backend::rules::RulesBackend::new(
         Default::default(),
         (subject.reasoner)(),
@@ -451,11 +427,8 @@ pub async fn diagnose(a: DiagnoseArgs, env: &super::Env) -> Result<(), CliError>
         }
         None => rec,
     };
-    let d = rec
-        .diagnose_brief(&brief_of(&t))
-        .await
-        .map_err(render_err)?;
-    let value = serde_json::to_value(&d).map_err(render_err)?;
+    let d = rec.diagnose_brief(&brief_of(&t)).await?;
+    let value = serde_json::to_value(&d).map_err(CliError::EncodeJson)?;
     let holder = "operator-diagnose-cli";
     let _ = store.try_lease(a.id, holder, Duration::from_secs(60));
     let _ = store.complete_diagnosis(a.id, holder, value);

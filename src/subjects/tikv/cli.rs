@@ -173,10 +173,7 @@ impl SubjectCommands for TikvCommands {
             Command::Diff(a) => {
                 let (loaded, rt) = load_for_cluster(&env, &a.file).await?;
                 let s = subject(rt, self, &loaded, &a.pd);
-                let (obs, plan) = s
-                    .observe_and_plan()
-                    .await
-                    .map_err(|e| CliError::Failed(e.to_string()))?;
+                let (obs, plan) = s.observe_and_plan().await?;
                 match a.output.output {
                     OutputFormat::Table | OutputFormat::Wide => {
                         print!(
@@ -271,9 +268,10 @@ impl SubjectCommands for TikvCommands {
                 )
                 .await
             }
-            other => Err(CliError::Failed(format!(
-                "{other:?} is not a command about a TiKV cluster"
-            ))),
+            other => Err(CliError::NotASubjectCommand {
+                command: format!("{other:?}"),
+                subject: "TiKV",
+            }),
         }
     }
 }

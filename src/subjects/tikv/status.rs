@@ -338,9 +338,7 @@ pub async fn run(tikv: &TikvCommands, env: &Env, a: StatusArgs) -> Result<(), Cl
             if !a.pd.is_empty() {
                 s = s.with_pd_endpoints(a.pd.clone());
             }
-            let obs = crate::subject::Subject::observe(&s)
-                .await
-                .map_err(|e| CliError::Failed(e.to_string()))?;
+            let obs = crate::subject::Subject::observe(&s).await?;
             StatusDoc {
                 cluster: Some(loaded.spec.name().to_string()),
                 pd_endpoint: obs.pd.as_ref().map(|v| v.endpoint.clone()),
@@ -362,7 +360,7 @@ pub async fn run(tikv: &TikvCommands, env: &Env, a: StatusArgs) -> Result<(), Cl
                     for url in &a.pd {
                         lines.push(crate::cli::reach::explain("PD", url, &pd_cause(&e)).await);
                     }
-                    return Err(CliError::Failed(lines.join("\n")));
+                    return Err(CliError::Unreachable(lines));
                 }
             };
             StatusDoc {
