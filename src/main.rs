@@ -215,7 +215,8 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         spec.name(),
         &spec.network_name(),
         &state_dir,
-    )?;
+    )?
+    .with_simulator(operator::subjects::tikv::chaos::SIMULATOR);
     let chaos_cancel = cancel.clone();
     let reverter = tokio::spawn(async move {
         chaos

@@ -21,9 +21,10 @@
 //! - **Honest about the kernel.** Latency needs the `netem` qdisc; where the kernel
 //!   lacks it the injection fails with [`ChaosError::NetemUnavailable`] naming the faults
 //!   that do work. A disk throttle needs cgroup v1's blkio controller and a data volume
-//!   on a block device ([`blkio`]); without them it is refused with what was found. Simulated TiKV/PD targets get disk, CPU and hot-spot faults through the
-//!   simulator's admin endpoints ([`sim`]); real targets get them where Docker allows, or
-//!   [`ChaosError::Unsupported`] with the reason.
+//!   on a block device ([`blkio`]); without them it is refused with what was found. A subject's simulated members (TiKV's
+//!   `tikv-sim`) get disk, CPU and hot-spot faults through the simulator's admin
+//!   endpoints, which the subject locates ([`SimKnobs`], [`sim`]); real targets get them
+//!   where Docker allows, or [`ChaosError::Unsupported`] with the reason.
 
 mod blkio;
 pub mod cli;
@@ -52,6 +53,7 @@ use crate::runtime::{
 };
 
 pub use model::{Experiment, ExperimentState, Fault, Holder, RevertStep, Target};
+pub use sim::SimKnobs;
 pub use store::{ExperimentStore, StoreError};
 
 /// The helper image (busybox + `tc` + `iptables`), built locally by `make images`.
@@ -90,6 +92,7 @@ pub struct Chaos {
     helper_image: String,
     extra_labels: BTreeMap<String, String>,
     sim: sim::SimClient,
+    simulator: Option<SimKnobs>,
 }
 
 impl std::fmt::Debug for Chaos {
@@ -131,7 +134,16 @@ impl Chaos {
             helper_image: HELPER_IMAGE.to_string(),
             extra_labels: BTreeMap::new(),
             sim: sim::SimClient::new(),
+            simulator: None,
         })
+    }
+
+    /// Where the subject's simulated members take fault knobs (slow disk, disk fill,
+    /// CPU, hot range). Without it every target is a real process.
+    #[must_use]
+    pub fn with_simulator(mut self, knobs: SimKnobs) -> Self {
+        self.simulator = Some(knobs);
+        self
     }
 
     /// Uses another helper image.

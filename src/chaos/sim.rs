@@ -1,26 +1,52 @@
-//! The simulator's admin endpoints, reached at a container's IP on the cluster network.
+//! Fault knobs of a subject's simulator, reached at a container's IP on the cluster
+//! network.
 //!
-//! The PD/TiKV simulator exposes fault knobs a real process has no equivalent for:
-//! TiKV's status port takes `PUT /sim/v1/faults` (`slow_disk_ms`, `disk_fill_ratio`,
-//! `cpu_saturation`; merged into the current knobs) and PD's client port takes
-//! `PUT /sim/v1/workload` (`hot_range`) and `DELETE /sim/v1/workload`. Reverts restore
-//! the *previous* value of the one knob an experiment set, so two experiments on one
-//! node (slow disk and CPU) do not undo each other.
+//! A simulator can expose knobs a real process has no equivalent for: a data member's
+//! `PUT /sim/v1/faults` (`slow_disk_ms`, `disk_fill_ratio`, `cpu_saturation`; merged into
+//! the current knobs) and a placement member's `PUT /sim/v1/workload` (`hot_range`) and
+//! `DELETE /sim/v1/workload`. Where they are (which image is the simulator, which ports,
+//! which component takes the workload) is the subject's knowledge: it hands a
+//! [`SimKnobs`] to [`super::Chaos::with_simulator`] (TiKV's is
+//! `subjects/tikv/chaos.rs`); an engine without one treats every target as real.
+//! Reverts restore the *previous* value of the one knob an experiment set, so two
+//! experiments on one node (slow disk and CPU) do not undo each other.
 
 use std::time::Duration;
 
-use crate::subjects::tikv::topology::{PD_CLIENT_PORT, TIKV_STATUS_PORT};
+use crate::runtime::{labels, ObservedContainer};
 
 use super::ChaosError;
 
-/// TiKV status-port fault knobs of the container at `ip`.
-pub fn faults_url(ip: &str) -> String {
-    format!("http://{ip}:{TIKV_STATUS_PORT}/sim/v1/faults")
+/// Where a subject's simulated members take their fault knobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimKnobs {
+    /// What the simulator's image name contains (`tikv-sim`).
+    pub image: &'static str,
+    /// The port of a data member's `/sim/v1/faults`.
+    pub faults_port: u16,
+    /// The component label of the members that take `/sim/v1/workload` (`pd`).
+    pub workload_component: &'static str,
+    /// The port of their `/sim/v1/workload`.
+    pub workload_port: u16,
 }
 
-/// PD client-port workload knob of the container at `ip`.
-pub fn workload_url(ip: &str) -> String {
-    format!("http://{ip}:{PD_CLIENT_PORT}/sim/v1/workload")
+impl SimKnobs {
+    /// The fault knobs of the container at `ip`.
+    pub fn faults_url(&self, ip: &str) -> String {
+        format!("http://{ip}:{}/sim/v1/faults", self.faults_port)
+    }
+
+    /// The workload knob of the container at `ip`.
+    pub fn workload_url(&self, ip: &str) -> String {
+        format!("http://{ip}:{}/sim/v1/workload", self.workload_port)
+    }
+
+    /// True when the container runs the simulator's image (by name or image label).
+    pub fn runs_simulator(&self, c: &ObservedContainer) -> bool {
+        c.image.contains(self.image)
+            || c.label(labels::IMAGE)
+                .is_some_and(|i| i.contains(self.image))
+    }
 }
 
 /// A small HTTP client for the knobs (short timeouts: the targets are on a local

@@ -287,6 +287,11 @@ pub trait SubjectCommands: Send + Sync {
     fn spec_kind(&self) -> &'static str;
     /// Runs one command about a cluster of this subject.
     async fn execute(&self, command: Command, env: Env) -> Result<(), CliError>;
+    /// Where the subject's simulated members take fault knobs (`chaos slow-disk
+    /// --delay`, `hot-range`), when it has a simulator.
+    fn simulator(&self) -> Option<crate::chaos::SimKnobs> {
+        None
+    }
 }
 
 /// Injected ports.
@@ -511,7 +516,10 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
         Command::Diagnose(a) => tickets::diagnose(a, &env).await,
         Command::Eval(a) => eval::eval(a).await,
         Command::Demo(a) => eval::demo(a).await,
-        Command::Chaos(a) if a.state.file.is_none() => chaos(&env, a, None).await,
+        Command::Chaos(a) if a.state.file.is_none() => {
+            let simulator = env.subjects.first().and_then(|s| s.simulator());
+            chaos(&env, a, None, simulator).await
+        }
         Command::Status(StatusArgs {
             api: Some(api),
             output,
@@ -607,11 +615,13 @@ fn write_man_pages(out: &std::path::Path) -> Result<(), CliError> {
 }
 
 /// `operator chaos`: the cluster named by the subject from -f (`from_spec`: name and
-/// network), or from what `run` recorded in the state.
+/// network), or from what `run` recorded in the state; `simulator` is where the
+/// subject's simulated members take fault knobs.
 pub async fn chaos(
     env: &Env,
     a: ChaosCmd,
     from_spec: Option<(String, String)>,
+    simulator: Option<crate::chaos::SimKnobs>,
 ) -> Result<(), CliError> {
     let state = a.state.resolve()?;
     let list = matches!(a.args.command, crate::chaos::cli::ChaosCommand::List { .. });
@@ -640,7 +650,10 @@ pub async fn chaos(
         },
     };
     let rt = (env.runtime)().await?;
-    let chaos = crate::chaos::Chaos::new(rt, &name, &network, &state.path)?;
+    let mut chaos = crate::chaos::Chaos::new(rt, &name, &network, &state.path)?;
+    if let Some(knobs) = simulator {
+        chaos = chaos.with_simulator(knobs);
+    }
     if let crate::chaos::cli::ChaosCommand::List { all } = a.args.command {
         if !a.output.output.is_human() {
             let _ = chaos.recover(std::time::SystemTime::now()).await;

@@ -134,6 +134,10 @@ impl SubjectCommands for TikvCommands {
         spec::KIND
     }
 
+    fn simulator(&self) -> Option<crate::chaos::SimKnobs> {
+        Some(super::chaos::SIMULATOR)
+    }
+
     async fn execute(&self, command: Command, env: Env) -> Result<(), CliError> {
         match command {
             Command::Validate(a) => {
@@ -253,7 +257,7 @@ impl SubjectCommands for TikvCommands {
                     }
                     None => None,
                 };
-                chaos(&env, a, from_spec).await
+                chaos(&env, a, from_spec, self.simulator()).await
             }
             Command::Down(a) => {
                 let loaded = load(&a.file, ValidationContext { new_cluster: false })?;

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant, SystemTime};
 use parking_lot::Mutex;
 
 use crate::eval::EvalError;
+use crate::promtext::{self, histogram_quantile, Exposition, Histogram};
 use crate::runtime::{
     labels, ContainerStatus, EventAction, ObservedContainer, Owned, RuntimeEvent,
 };
@@ -35,7 +36,6 @@ use crate::subjects::tikv::monitor::{
 };
 use crate::subjects::tikv::pd_adapter::PdAdapter;
 use crate::subjects::tikv::plan::{Memory, Observed};
-use crate::subjects::tikv::promtext::{self, histogram_quantile, Exposition, Histogram};
 use crate::subjects::tikv::snapshot::{
     LogFact, MetricsSample, StatusProbe, StoreMetrics, TikvSnapshot,
 };

@@ -1,9 +1,10 @@
 //! A parser for the Prometheus text exposition format (version 0.0.4), and histogram
 //! quantiles computed like PromQL's `histogram_quantile`.
 //!
-//! Used to read a TiKV status port's or PD's `/metrics` directly when Prometheus is
-//! down or has not scraped yet, so invariants (slow score, store size, leader count) can
-//! still be checked. One bad line does not discard a scrape: the parser keeps going and
+//! Used to read a member's `/metrics` directly (a TiKV status port, PD, an etcd member)
+//! when Prometheus is down or has not scraped yet, so invariants (slow score, store
+//! size, leader count, WAL fsync latency) can still be checked, and by the evaluation
+//! harnesses. It names no subject. One bad line does not discard a scrape: the parser keeps going and
 //! reports per-line errors beside the families it could read.
 
 use std::collections::HashMap;
