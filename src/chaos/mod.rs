@@ -53,15 +53,15 @@ use crate::runtime::{
 };
 
 pub use model::{Experiment, ExperimentState, Fault, Holder, RevertStep, Target};
-pub use sim::SimKnobs;
-pub use store::{ExperimentStore, StoreError};
+pub(crate) use sim::SimKnobs;
+pub(crate) use store::{ExperimentStore, StoreError};
 
 /// The helper image (busybox + `tc` + `iptables`), built locally by `make images`.
 pub const HELPER_IMAGE: &str = "operator-chaos-helper:local";
 /// Component label value of helper containers.
-pub const HELPER_COMPONENT: &str = "chaos-helper";
+pub(crate) const HELPER_COMPONENT: &str = "chaos-helper";
 /// Label naming the experiment a helper works for.
-pub const EXPERIMENT_LABEL: &str = "io.tikv-operator.experiment";
+pub(crate) const EXPERIMENT_LABEL: &str = "io.tikv-operator.experiment";
 /// Where helpers mount a member's data volume.
 const VOLUME_MOUNT: &str = "/chaos-volume";
 /// The host's cgroup root, which the disk-throttle helper bind-mounts.
@@ -70,12 +70,12 @@ const HOST_CGROUP_ROOT: &str = "/sys/fs/cgroup";
 const HOST_CGROUP_MOUNT: &str = "/host-cgroup";
 
 pub use error::ChaosError;
-pub use resolve::resolve;
+pub(crate) use resolve::resolve;
 use resolve::{is_helper, short_name};
 
 /// What a bulk revert did.
 #[derive(Debug, Default)]
-pub struct RevertReport {
+pub(crate) struct RevertReport {
     /// Experiments now reverted.
     pub reverted: Vec<Experiment>,
     /// Experiments whose revert failed (still active; retried later).
@@ -146,13 +146,6 @@ impl Chaos {
         self
     }
 
-    /// Uses another helper image.
-    #[must_use]
-    pub fn with_helper_image(mut self, image: &str) -> Self {
-        self.helper_image = image.to_string();
-        self
-    }
-
     /// Adds labels to every helper container (tests add their test-run label).
     #[must_use]
     pub fn with_helper_labels(mut self, extra: BTreeMap<String, String>) -> Self {
@@ -160,17 +153,12 @@ impl Chaos {
         self
     }
 
-    /// The cluster this engine acts on.
-    pub fn cluster(&self) -> &str {
-        &self.cluster
-    }
-
     /// Experiments of this cluster, oldest first.
     ///
     /// # Errors
     ///
     /// Store failures.
-    pub fn list(&self) -> Result<Vec<Experiment>, ChaosError> {
+    pub(crate) fn list(&self) -> Result<Vec<Experiment>, ChaosError> {
         let mut all: Vec<Experiment> = self
             .store
             .load()?
@@ -186,7 +174,7 @@ impl Chaos {
     /// # Errors
     ///
     /// [`ChaosError::UnknownExperiment`] or store failures.
-    pub fn get(&self, id: &str) -> Result<Experiment, ChaosError> {
+    pub(crate) fn get(&self, id: &str) -> Result<Experiment, ChaosError> {
         self.store
             .get(id)?
             .filter(|e| e.cluster == self.cluster)
@@ -224,7 +212,7 @@ impl Chaos {
     /// # Errors
     ///
     /// As [`Chaos::inject`].
-    pub async fn inject_held(
+    pub(crate) async fn inject_held(
         &self,
         target: &Target,
         fault: Fault,

@@ -32,17 +32,17 @@ pub struct SimKnobs {
 
 impl SimKnobs {
     /// The fault knobs of the container at `ip`.
-    pub fn faults_url(&self, ip: &str) -> String {
+    pub(crate) fn faults_url(&self, ip: &str) -> String {
         format!("http://{ip}:{}/sim/v1/faults", self.faults_port)
     }
 
     /// The workload knob of the container at `ip`.
-    pub fn workload_url(&self, ip: &str) -> String {
+    pub(crate) fn workload_url(&self, ip: &str) -> String {
         format!("http://{ip}:{}/sim/v1/workload", self.workload_port)
     }
 
     /// True when the container runs the simulator's image (by name or image label).
-    pub fn runs_simulator(&self, c: &ObservedContainer) -> bool {
+    pub(crate) fn runs_simulator(&self, c: &ObservedContainer) -> bool {
         c.image.contains(self.image)
             || c.label(labels::IMAGE)
                 .is_some_and(|i| i.contains(self.image))
@@ -52,7 +52,7 @@ impl SimKnobs {
 /// A small HTTP client for the knobs (short timeouts: the targets are on a local
 /// bridge network).
 #[derive(Debug, Clone)]
-pub struct SimClient {
+pub(crate) struct SimClient {
     http: reqwest::Client,
     probe: reqwest::Client,
 }
@@ -72,7 +72,7 @@ fn http_error(url: &str, e: impl std::fmt::Display) -> ChaosError {
 
 impl SimClient {
     /// A client with a 5 s request timeout (1 s for probes).
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let build = |timeout: Duration| {
             reqwest::Client::builder()
                 .timeout(timeout)
@@ -88,7 +88,7 @@ impl SimClient {
     }
 
     /// True when `url` answers `GET` with a JSON object: a simulator is there.
-    pub async fn probe(&self, url: &str) -> bool {
+    pub(crate) async fn probe(&self, url: &str) -> bool {
         match self.probe.get(url).send().await {
             Ok(r) if r.status().is_success() => r
                 .json::<serde_json::Value>()
@@ -103,7 +103,7 @@ impl SimClient {
     /// # Errors
     ///
     /// [`ChaosError::Http`] on transport errors, non-2xx answers or non-JSON bodies.
-    pub async fn get(&self, url: &str) -> Result<serde_json::Value, ChaosError> {
+    pub(crate) async fn get(&self, url: &str) -> Result<serde_json::Value, ChaosError> {
         let r = self
             .http
             .get(url)
@@ -121,7 +121,7 @@ impl SimClient {
     /// # Errors
     ///
     /// [`ChaosError::Http`] on transport errors or non-2xx answers.
-    pub async fn put(&self, url: &str, body: &serde_json::Value) -> Result<(), ChaosError> {
+    pub(crate) async fn put(&self, url: &str, body: &serde_json::Value) -> Result<(), ChaosError> {
         let r = self
             .http
             .put(url)
@@ -143,7 +143,11 @@ impl SimClient {
     /// # Errors
     ///
     /// As [`SimClient::put`], except refused connections.
-    pub async fn revert_put(&self, url: &str, body: &serde_json::Value) -> Result<(), ChaosError> {
+    pub(crate) async fn revert_put(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), ChaosError> {
         match self.http.put(url).json(body).send().await {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(http_error(url, format!("status {}", r.status()))),
@@ -158,7 +162,7 @@ impl SimClient {
     /// # Errors
     ///
     /// [`ChaosError::Http`] on other failures.
-    pub async fn revert_delete(&self, url: &str) -> Result<(), ChaosError> {
+    pub(crate) async fn revert_delete(&self, url: &str) -> Result<(), ChaosError> {
         match self.http.delete(url).send().await {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(http_error(url, format!("status {}", r.status()))),

@@ -95,7 +95,7 @@ pub(crate) fn confirmed_cause(category: &str, target: &str) -> Result<Cause, Cli
 }
 
 /// `operator incidents ...`.
-pub async fn run(a: IncidentsArgs) -> Result<(), CliError> {
+pub(crate) async fn run(a: IncidentsArgs) -> Result<(), CliError> {
     let fmt: OutputFormat = a.store.output.output.tickets();
     // The token (OPERATOR_API_TOKEN) is read for `resolve`, which changes tickets.
     let token = super::tickets::TokenArgs {

@@ -17,8 +17,8 @@ pub mod state;
 pub mod tickets;
 pub mod version;
 
-pub use controller_status::StatusApiError;
-pub use output::{OutputArgs, OutputFormat};
+pub(crate) use controller_status::StatusApiError;
+pub(crate) use output::{OutputArgs, OutputFormat};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -271,7 +271,7 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Connects to the container runtime.
-pub type RuntimeFactory = Arc<
+pub(crate) type RuntimeFactory = Arc<
     dyn Fn() -> futures::future::BoxFuture<'static, Result<Arc<dyn ContainerRuntime>, RuntimeError>>
         + Send
         + Sync,
@@ -305,7 +305,7 @@ pub struct Env {
 }
 
 /// The `kind:` at the top level of a YAML spec, if the file has one.
-pub fn spec_kind(file: &std::path::Path) -> Option<String> {
+pub(crate) fn spec_kind(file: &std::path::Path) -> Option<String> {
     let text = std::fs::read_to_string(file).ok()?;
     text.lines().find_map(|l| {
         let v = l.strip_prefix("kind:")?;
@@ -318,7 +318,7 @@ impl Env {
     /// The subject of the spec in `file` (by its `kind`), the default one when there is
     /// no file or the kind is none of the registered ones (its own loader then reports
     /// the spec's errors).
-    pub fn subject_for(
+    pub(crate) fn subject_for(
         &self,
         file: Option<&std::path::Path>,
     ) -> Result<Arc<dyn SubjectCommands>, CliError> {
@@ -492,7 +492,7 @@ pub(crate) fn load(file: &std::path::Path, ctx: ValidationContext) -> Result<Loa
 
 impl Command {
     /// The spec file a command reads, when it takes one.
-    pub fn spec_file(&self) -> Option<&std::path::Path> {
+    pub(crate) fn spec_file(&self) -> Option<&std::path::Path> {
         match self {
             Command::Validate(a) => Some(&a.file),
             Command::Diff(a) => Some(&a.file),
@@ -617,7 +617,7 @@ fn write_man_pages(out: &std::path::Path) -> Result<(), CliError> {
 /// `operator chaos`: the cluster named by the subject from -f (`from_spec`: name and
 /// network), or from what `run` recorded in the state; `simulator` is where the
 /// subject's simulated members take fault knobs.
-pub async fn chaos(
+pub(crate) async fn chaos(
     env: &Env,
     a: ChaosCmd,
     from_spec: Option<(String, String)>,
@@ -754,7 +754,7 @@ pub(crate) async fn apply_until_converged<S: Subject>(
 
 /// Removes everything `cluster` owns: containers, then the network, then (only when
 /// asked) volumes. Objects without the cluster's labels are never touched.
-pub async fn down(
+pub(crate) async fn down(
     rt: &dyn ContainerRuntime,
     cluster: &str,
     network: &str,

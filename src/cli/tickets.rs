@@ -206,7 +206,7 @@ fn parse_severity(s: &str) -> Result<Severity, CliError> {
 }
 
 /// `operator tickets ...`.
-pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
+pub(crate) async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
     let fmt = a.store.output.output;
     let now = SystemTime::now();
     match a.command {
@@ -335,7 +335,7 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
 
 /// The one human rendering of a stored diagnosis (the diagnose module's renderer); a
 /// diagnosis this build cannot read is pointed at, not dumped.
-pub fn diagnosis_section(d: Option<&serde_json::Value>) -> String {
+pub(crate) fn diagnosis_section(d: Option<&serde_json::Value>) -> String {
     let Some(v) = d else {
         return String::new();
     };
@@ -348,7 +348,7 @@ pub fn diagnosis_section(d: Option<&serde_json::Value>) -> String {
 }
 
 /// `operator events`.
-pub async fn events(a: EventsArgs) -> Result<(), CliError> {
+pub(crate) async fn events(a: EventsArgs) -> Result<(), CliError> {
     let fmt = a.store.output.output;
     let since = a.since.map(|d| SystemTime::now() - d);
     let ev = access(&a.store, None)
@@ -370,7 +370,7 @@ pub async fn events(a: EventsArgs) -> Result<(), CliError> {
 /// `operator diagnose N`: diagnoses one ticket now, with the configured backend (Claude
 /// when a key is set, the offline rules engine otherwise), stores the diagnosis,
 /// appends it to the decision log, and prints it.
-pub async fn diagnose(a: DiagnoseArgs, env: &super::Env) -> Result<(), CliError> {
+pub(crate) async fn diagnose(a: DiagnoseArgs, env: &super::Env) -> Result<(), CliError> {
     let state = a.store.state.resolve()?;
     if !state.tickets().is_dir() {
         return Err(state.missing());

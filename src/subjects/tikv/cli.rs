@@ -18,7 +18,7 @@ use crate::spec::{self, LoadedSpec, SpecError, ValidationContext};
 use crate::subject::Subject;
 
 /// Serves the controller's HTTP surface and loops for `run`.
-pub type ServeFn = Arc<
+pub(crate) type ServeFn = Arc<
     dyn Fn(RunContext) -> futures::future::BoxFuture<'static, Result<(), CliError>> + Send + Sync,
 >;
 
