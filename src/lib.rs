@@ -11,6 +11,7 @@
 //!   mutating call checks ownership labels first.
 //! - [`http`]: the tower client stack (timeout, retry with backoff, concurrency limit,
 //!   tracing) shared by the PD, Prometheus and model clients.
+//! - [`promtext`]: the Prometheus text exposition parser, for any subject's `/metrics`.
 //! - [`subject`]: the `Subject` trait (observe, plan, apply, invariants, diagnosis context)
 //!   and the TiKV subject behind it.
 //! - [`reconcile`]: the generic controller: triggers, queue, backoff, one pass at a time.
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod diagnose;
 pub mod eval;
 pub mod http;
+pub mod promtext;
 pub mod reconcile;
 pub mod runtime;
 pub mod server;

@@ -114,22 +114,26 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         backend,
     } = ctx;
     let _watch = operator::reconcile::triggers::watch_spec_file(&spec_file, controller.waker())
-        .map_err(|e| CliError::Failed(format!("cannot watch {}: {e}", spec_file.display())))?;
-    std::fs::create_dir_all(&state_dir).map_err(|e| {
-        CliError::Failed(format!(
-            "cannot create state dir {}: {e}",
-            state_dir.display()
-        ))
+        .map_err(|source| CliError::Watch {
+            context: format!("cannot watch {}", spec_file.display()),
+            source,
+        })?;
+    std::fs::create_dir_all(&state_dir).map_err(|source| CliError::Io {
+        context: format!("cannot create state dir {}", state_dir.display()),
+        source,
     })?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| CliError::Failed(format!("cannot listen on {listen}: {e}")))?;
+        .map_err(|source| CliError::Io {
+            context: format!("cannot listen on {listen}"),
+            source,
+        })?;
     tracing::info!(%listen, "serving /metrics, /healthz, /readyz, /api/v1");
-    let store = TicketStore::open(state_dir.join("tickets")).map_err(|e| {
-        CliError::Failed(format!(
-            "cannot open the ticket store in {}: {e}",
-            state_dir.display()
-        ))
+    let store = TicketStore::open(state_dir.join("tickets")).map_err(|source| {
+        CliError::OpenTicketStore {
+            context: format!("cannot open the ticket store in {}", state_dir.display()),
+            source,
+        }
     })?;
     let store = Arc::new(store);
     let token = api_token.map(|t| t.expose().to_owned());
@@ -164,8 +168,7 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
     let backend = select_backend(&BackendSettings {
         reasoner: Some(operator::subjects::tikv::hypotheses::reasoner()),
         ..backend
-    })
-    .map_err(|e| CliError::Failed(e.to_string()))?;
+    })?;
     // The same wiring `operator eval` uses: the subject's registry entry builds it.
     let (diagnoser, queue) =
         operator::subjects::diagnosis("tikv").reconciler(operator::subjects::ReconcilerParts {
@@ -212,8 +215,8 @@ async fn serve(ctx: RunContext) -> Result<(), CliError> {
         spec.name(),
         &spec.network_name(),
         &state_dir,
-    )
-    .map_err(|e| CliError::Failed(e.to_string()))?;
+    )?
+    .with_simulator(operator::subjects::tikv::chaos::SIMULATOR);
     let chaos_cancel = cancel.clone();
     let reverter = tokio::spawn(async move {
         chaos

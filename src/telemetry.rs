@@ -48,7 +48,7 @@ impl Drop for TelemetryGuard {
 }
 
 /// True when the environment asks for OTLP export.
-pub fn otlp_requested() -> bool {
+pub(crate) fn otlp_requested() -> bool {
     [
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",

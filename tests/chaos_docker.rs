@@ -557,7 +557,9 @@ async fn simulator_knobs_are_set_and_each_revert_restores_only_its_own_knob() {
         };
         assert_eq!(get(&faults).await["slow_disk_ms"], 0.0);
 
-        let chaos = run.chaos();
+        let chaos = run
+            .chaos()
+            .with_simulator(operator::subjects::tikv::chaos::SIMULATOR);
         let slow = chaos
             .inject(&member("tikv-0"), Fault::SlowDisk { delay_ms: 200 }, LONG)
             .await

@@ -12,10 +12,11 @@ use std::path::PathBuf;
 
 use proptest::prelude::*;
 
+use operator::promtext;
 use operator::spec::{parse_str, ValidationContext};
 use operator::subjects::tikv::logs::{classify, parse_line, parse_log, LogEntry};
 use operator::subjects::tikv::pd::types::*;
-use operator::subjects::tikv::{prom, promtext};
+use operator::subjects::tikv::prom;
 
 fn spec(text: &str) {
     for new_cluster in [true, false] {

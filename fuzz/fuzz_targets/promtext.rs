@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use operator::subjects::tikv::{prom, promtext};
+use operator::promtext;
+use operator::subjects::tikv::prom;
 
 fuzz_target!(|data: &[u8]| {
     let _ = prom::parse_query_response(data);

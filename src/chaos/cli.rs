@@ -211,7 +211,9 @@ fn members(names: &[String]) -> Vec<Target> {
 }
 
 /// The target, fault and options an inject command asks for; `None` for list/revert.
-pub fn inject_request(command: &ChaosCommand) -> Option<(Target, Fault, Option<InjectOptions>)> {
+pub(crate) fn inject_request(
+    command: &ChaosCommand,
+) -> Option<(Target, Fault, Option<InjectOptions>)> {
     let t = |s: &String| members(std::slice::from_ref(s)).remove(0);
     Some(match command {
         ChaosCommand::Kill {
@@ -349,7 +351,7 @@ fn time(t: SystemTime) -> String {
 }
 
 /// One line describing an experiment.
-pub fn describe(e: &Experiment) -> String {
+pub(crate) fn describe(e: &Experiment) -> String {
     let mut line = format!(
         "{id}  {state:<8}  {fault:<14}  {target}  [{containers}]  {start} → {end}",
         id = e.id,
@@ -398,7 +400,7 @@ pub enum ChaosCliError {
 /// # Errors
 ///
 /// Injection or revert failures, and output errors.
-pub async fn run(
+pub(crate) async fn run(
     args: ChaosArgs,
     chaos: &Chaos,
     out: &mut (dyn Write + Send),

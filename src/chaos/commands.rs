@@ -47,7 +47,7 @@ fn with_op(op: &str, spec: &[String]) -> Vec<String> {
 }
 
 /// `(apply, undo)` command pairs that drop all traffic to and from `peers`.
-pub fn partition_rules(id: &str, peers: &[String]) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+pub(crate) fn partition_rules(id: &str, peers: &[String]) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
     let mut apply = Vec::new();
     let mut undo = Vec::new();
     for peer in peers {
@@ -61,7 +61,7 @@ pub fn partition_rules(id: &str, peers: &[String]) -> (Vec<Vec<String>>, Vec<Vec
 }
 
 /// `(apply, undo)` command pairs dropping a random share of non-loopback packets.
-pub fn loss_rules(id: &str, probability: f64) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+pub(crate) fn loss_rules(id: &str, probability: f64) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
     let mut apply = Vec::new();
     let mut undo = Vec::new();
     let p = format!("{probability}");
@@ -88,7 +88,7 @@ pub fn loss_rules(id: &str, probability: f64) -> (Vec<Vec<String>>, Vec<Vec<Stri
 }
 
 /// `tc qdisc add dev <dev> root netem delay …`.
-pub fn netem_add(dev: &str, delay_ms: u64, jitter_ms: u64) -> Vec<String> {
+pub(crate) fn netem_add(dev: &str, delay_ms: u64, jitter_ms: u64) -> Vec<String> {
     let mut cmd: Vec<String> = ["tc", "qdisc", "add", "dev", dev, "root", "netem", "delay"]
         .iter()
         .map(ToString::to_string)
@@ -101,7 +101,7 @@ pub fn netem_add(dev: &str, delay_ms: u64, jitter_ms: u64) -> Vec<String> {
 }
 
 /// `tc qdisc add dev <dev> root tbf rate … burst … latency …`.
-pub fn tbf_add(dev: &str, rate: &str, burst: &str, latency: &str) -> Vec<String> {
+pub(crate) fn tbf_add(dev: &str, rate: &str, burst: &str, latency: &str) -> Vec<String> {
     [
         "tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", rate, "burst", burst, "latency",
         latency,
@@ -112,7 +112,7 @@ pub fn tbf_add(dev: &str, rate: &str, burst: &str, latency: &str) -> Vec<String>
 }
 
 /// `tc qdisc del dev <dev> root`: back to the default qdisc.
-pub fn qdisc_del(dev: &str) -> Vec<String> {
+pub(crate) fn qdisc_del(dev: &str) -> Vec<String> {
     ["tc", "qdisc", "del", "dev", dev, "root"]
         .iter()
         .map(ToString::to_string)
@@ -120,7 +120,7 @@ pub fn qdisc_del(dev: &str) -> Vec<String> {
 }
 
 /// True when tc's output says the kernel lacks the netem qdisc.
-pub fn netem_unavailable(output: &str) -> bool {
+pub(crate) fn netem_unavailable(output: &str) -> bool {
     let o = output.to_ascii_lowercase();
     o.contains("specified qdisc kind is unknown")
         || o.contains("specified qdisc not found")
@@ -128,7 +128,7 @@ pub fn netem_unavailable(output: &str) -> bool {
 }
 
 /// True when an undo command's failure means "nothing to undo" (rule or qdisc gone).
-pub fn nothing_to_undo(output: &str) -> bool {
+pub(crate) fn nothing_to_undo(output: &str) -> bool {
     let o = output.to_ascii_lowercase();
     o.contains("does a matching rule exist")
         || o.contains("bad rule")
@@ -139,7 +139,7 @@ pub fn nothing_to_undo(output: &str) -> bool {
 
 /// The interface holding `ip` in `ip -o -4 addr show` output
 /// (`2: eth0    inet 172.18.0.2/16 brd …`); `None` when no line has it.
-pub fn interface_of(ip_output: &str, ip: &str) -> Option<String> {
+pub(crate) fn interface_of(ip_output: &str, ip: &str) -> Option<String> {
     ip_output.lines().find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let inet = fields.iter().position(|f| *f == "inet")?;
@@ -156,7 +156,7 @@ pub fn interface_of(ip_output: &str, ip: &str) -> Option<String> {
 }
 
 /// Filesystem usage from `df -P -k <path>`: `(total, used, available)` in bytes.
-pub fn parse_df(output: &str) -> Option<(u64, u64, u64)> {
+pub(crate) fn parse_df(output: &str) -> Option<(u64, u64, u64)> {
     let line = output
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -169,7 +169,7 @@ pub fn parse_df(output: &str) -> Option<(u64, u64, u64)> {
 
 /// Bytes to add so that `used / (used + available)` reaches `ratio` — the fill `df`
 /// shows as Use% and the share of space the application can no longer get.
-pub fn bytes_to_fill(used: u64, available: u64, ratio: f64) -> u64 {
+pub(crate) fn bytes_to_fill(used: u64, available: u64, ratio: f64) -> u64 {
     let usable = (used + available) as f64;
     let wanted = (usable * ratio).ceil() as u64;
     wanted.saturating_sub(used).min(available)
@@ -177,7 +177,7 @@ pub fn bytes_to_fill(used: u64, available: u64, ratio: f64) -> u64 {
 
 /// The block device of a filesystem from `stat -c %d` (glibc's 64-bit `dev_t`
 /// encoding), as `major:minor`.
-pub fn device_of_stat(output: &str) -> Option<String> {
+pub(crate) fn device_of_stat(output: &str) -> Option<String> {
     let dev: u64 = output.trim().lines().last()?.trim().parse().ok()?;
     let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
     let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
@@ -185,7 +185,7 @@ pub fn device_of_stat(output: &str) -> Option<String> {
 }
 
 /// True when `s` is a `major:minor` device number (what sysfs' `dev` files hold).
-pub fn is_device(s: &str) -> bool {
+pub(crate) fn is_device(s: &str) -> bool {
     s.split_once(':').is_some_and(|(a, b)| {
         !a.is_empty()
             && !b.is_empty()
@@ -196,7 +196,7 @@ pub fn is_device(s: &str) -> bool {
 
 /// The cgroup v1 blkio files of a throttle, with the `major:minor value` line each
 /// takes (a value of 0 removes the device's limit).
-pub fn blkio_lines(
+pub(crate) fn blkio_lines(
     device: &str,
     write_iops: Option<u64>,
     write_bps: Option<u64>,
@@ -211,7 +211,7 @@ pub fn blkio_lines(
 }
 
 /// The limit a blkio throttle file holds for `device` (`254:0 20` lines); 0 when none.
-pub fn throttle_of(file: &str, device: &str) -> u64 {
+pub(crate) fn throttle_of(file: &str, device: &str) -> u64 {
     file.lines()
         .filter_map(|l| l.split_once(' '))
         .find(|(d, _)| *d == device)
@@ -222,7 +222,7 @@ pub fn throttle_of(file: &str, device: &str) -> u64 {
 /// `find` for the cgroup directory of the container with full id `id` under `root`:
 /// `docker/<id>` with the cgroupfs driver (or `<parent>/<id>`), `docker-<id>.scope`
 /// with systemd's.
-pub fn find_cgroup(root: &str, id: &str) -> Vec<String> {
+pub(crate) fn find_cgroup(root: &str, id: &str) -> Vec<String> {
     [
         "find",
         root,
@@ -245,7 +245,7 @@ pub fn find_cgroup(root: &str, id: &str) -> Vec<String> {
 
 /// Writes one line into one file. The line and the path are `sh`'s positional
 /// parameters, never parsed as shell text.
-pub fn write_line(path: &str, line: &str) -> Vec<String> {
+pub(crate) fn write_line(path: &str, line: &str) -> Vec<String> {
     [
         "sh",
         "-c",

@@ -21,9 +21,10 @@
 //! - **Honest about the kernel.** Latency needs the `netem` qdisc; where the kernel
 //!   lacks it the injection fails with [`ChaosError::NetemUnavailable`] naming the faults
 //!   that do work. A disk throttle needs cgroup v1's blkio controller and a data volume
-//!   on a block device ([`blkio`]); without them it is refused with what was found. Simulated TiKV/PD targets get disk, CPU and hot-spot faults through the
-//!   simulator's admin endpoints ([`sim`]); real targets get them where Docker allows, or
-//!   [`ChaosError::Unsupported`] with the reason.
+//!   on a block device ([`blkio`]); without them it is refused with what was found. A subject's simulated members (TiKV's
+//!   `tikv-sim`) get disk, CPU and hot-spot faults through the simulator's admin
+//!   endpoints, which the subject locates ([`SimKnobs`], [`sim`]); real targets get them
+//!   where Docker allows, or [`ChaosError::Unsupported`] with the reason.
 
 mod blkio;
 pub mod cli;
@@ -52,14 +53,15 @@ use crate::runtime::{
 };
 
 pub use model::{Experiment, ExperimentState, Fault, Holder, RevertStep, Target};
-pub use store::{ExperimentStore, StoreError};
+pub(crate) use sim::SimKnobs;
+pub(crate) use store::{ExperimentStore, StoreError};
 
 /// The helper image (busybox + `tc` + `iptables`), built locally by `make images`.
 pub const HELPER_IMAGE: &str = "operator-chaos-helper:local";
 /// Component label value of helper containers.
-pub const HELPER_COMPONENT: &str = "chaos-helper";
+pub(crate) const HELPER_COMPONENT: &str = "chaos-helper";
 /// Label naming the experiment a helper works for.
-pub const EXPERIMENT_LABEL: &str = "io.tikv-operator.experiment";
+pub(crate) const EXPERIMENT_LABEL: &str = "io.tikv-operator.experiment";
 /// Where helpers mount a member's data volume.
 const VOLUME_MOUNT: &str = "/chaos-volume";
 /// The host's cgroup root, which the disk-throttle helper bind-mounts.
@@ -68,12 +70,12 @@ const HOST_CGROUP_ROOT: &str = "/sys/fs/cgroup";
 const HOST_CGROUP_MOUNT: &str = "/host-cgroup";
 
 pub use error::ChaosError;
-pub use resolve::resolve;
+pub(crate) use resolve::resolve;
 use resolve::{is_helper, short_name};
 
 /// What a bulk revert did.
 #[derive(Debug, Default)]
-pub struct RevertReport {
+pub(crate) struct RevertReport {
     /// Experiments now reverted.
     pub reverted: Vec<Experiment>,
     /// Experiments whose revert failed (still active; retried later).
@@ -90,6 +92,7 @@ pub struct Chaos {
     helper_image: String,
     extra_labels: BTreeMap<String, String>,
     sim: sim::SimClient,
+    simulator: Option<SimKnobs>,
 }
 
 impl std::fmt::Debug for Chaos {
@@ -131,13 +134,15 @@ impl Chaos {
             helper_image: HELPER_IMAGE.to_string(),
             extra_labels: BTreeMap::new(),
             sim: sim::SimClient::new(),
+            simulator: None,
         })
     }
 
-    /// Uses another helper image.
+    /// Where the subject's simulated members take fault knobs (slow disk, disk fill,
+    /// CPU, hot range). Without it every target is a real process.
     #[must_use]
-    pub fn with_helper_image(mut self, image: &str) -> Self {
-        self.helper_image = image.to_string();
+    pub fn with_simulator(mut self, knobs: SimKnobs) -> Self {
+        self.simulator = Some(knobs);
         self
     }
 
@@ -148,17 +153,12 @@ impl Chaos {
         self
     }
 
-    /// The cluster this engine acts on.
-    pub fn cluster(&self) -> &str {
-        &self.cluster
-    }
-
     /// Experiments of this cluster, oldest first.
     ///
     /// # Errors
     ///
     /// Store failures.
-    pub fn list(&self) -> Result<Vec<Experiment>, ChaosError> {
+    pub(crate) fn list(&self) -> Result<Vec<Experiment>, ChaosError> {
         let mut all: Vec<Experiment> = self
             .store
             .load()?
@@ -174,7 +174,7 @@ impl Chaos {
     /// # Errors
     ///
     /// [`ChaosError::UnknownExperiment`] or store failures.
-    pub fn get(&self, id: &str) -> Result<Experiment, ChaosError> {
+    pub(crate) fn get(&self, id: &str) -> Result<Experiment, ChaosError> {
         self.store
             .get(id)?
             .filter(|e| e.cluster == self.cluster)
@@ -212,7 +212,7 @@ impl Chaos {
     /// # Errors
     ///
     /// As [`Chaos::inject`].
-    pub async fn inject_held(
+    pub(crate) async fn inject_held(
         &self,
         target: &Target,
         fault: Fault,

@@ -7,7 +7,7 @@
 //! the experiment's comment, file paths, previous knob values), so a revert never
 //! depends on re-deriving what the inject did from a spec that may have changed since.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -146,7 +146,7 @@ pub enum Fault {
 
 impl Fault {
     /// Short kebab-case name (`pause`, `disk-fill`).
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Self::Kill { .. } => "kill",
             Self::Stop { .. } => "stop",
@@ -170,7 +170,7 @@ impl Fault {
     /// # Errors
     ///
     /// A message naming the bad parameter.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         let unit = regex::Regex::new(r"^[0-9]+(\.[0-9]+)?[a-zA-Z]*$").expect("static regex");
         match self {
             Self::Partition { a, b } => {
@@ -362,26 +362,19 @@ pub struct Experiment {
 
 impl Experiment {
     /// True while the fault may be in effect.
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         self.state == ExperimentState::Active
     }
 
     /// True when active and its planned end is at or before `now`.
-    pub fn is_expired(&self, now: SystemTime) -> bool {
+    pub(crate) fn is_expired(&self, now: SystemTime) -> bool {
         self.is_active() && self.planned_end <= now
-    }
-
-    /// Planned duration.
-    pub fn duration(&self) -> Duration {
-        self.planned_end
-            .duration_since(self.started_at)
-            .unwrap_or_default()
     }
 }
 
 /// A new experiment id: seconds since the epoch and 16 random bits, in hex, so ids
 /// sort by start time and fit in a container name.
-pub fn new_id(now: SystemTime) -> String {
+pub(crate) fn new_id(now: SystemTime) -> String {
     let secs = now
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -392,6 +385,7 @@ pub fn new_id(now: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn targets_parse_members_containers_and_the_cluster() {
@@ -468,7 +462,6 @@ mod tests {
         let json = serde_json::to_string(&e).unwrap();
         assert_eq!(serde_json::from_str::<Experiment>(&json).unwrap(), e);
         assert!(e.id.starts_with(&format!("{:x}", 1_800_000_000u64)));
-        assert_eq!(e.duration(), Duration::from_secs(30));
         assert!(!e.is_expired(now));
         assert!(e.is_expired(now + Duration::from_secs(30)));
     }

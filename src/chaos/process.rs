@@ -13,14 +13,14 @@ fn start_ticks(pid: u32) -> Option<u64> {
 
 /// Field 22 of a `/proc/<pid>/stat` line. The command name (field 2) is in
 /// parentheses and may hold spaces, so fields are counted after the last `)`.
-pub fn parse_start_ticks(stat: &str) -> Option<u64> {
+pub(crate) fn parse_start_ticks(stat: &str) -> Option<u64> {
     let rest = stat.rsplit_once(')')?.1;
     // After ")" come fields 3.. ; field 22 is the 20th of them.
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// This process as a holder; `None` where `/proc` is unavailable.
-pub fn current_holder() -> Option<Holder> {
+pub(crate) fn current_holder() -> Option<Holder> {
     let pid = std::process::id();
     Some(Holder {
         pid,
@@ -30,7 +30,7 @@ pub fn current_holder() -> Option<Holder> {
 
 /// True while the holder process runs. Where `/proc` is unavailable the holder is
 /// assumed alive, so the experiment waits for its planned end instead.
-pub fn holder_alive(holder: &Holder) -> bool {
+pub(crate) fn holder_alive(holder: &Holder) -> bool {
     if !std::path::Path::new("/proc/self/stat").exists() {
         return true;
     }

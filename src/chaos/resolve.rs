@@ -26,7 +26,7 @@ pub(super) fn is_helper(c: &ObservedContainer) -> bool {
 ///
 /// [`ChaosError::TargetNotFound`], [`ChaosError::TargetNotOwned`], or
 /// [`ChaosError::InvalidFault`] for [`Target::Cluster`].
-pub fn resolve<'a>(
+pub(crate) fn resolve<'a>(
     owned: &'a Owned,
     cluster: &str,
     target: &Target,

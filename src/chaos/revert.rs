@@ -168,18 +168,19 @@ impl Chaos {
     }
 
     /// Reverts every active experiment of this cluster.
-    pub async fn revert_all(&self) -> RevertReport {
+    pub(crate) async fn revert_all(&self) -> RevertReport {
         self.revert_where(|_| true).await
     }
 
+    #[cfg(test)]
     /// Reverts active experiments whose planned end is at or before `now`.
-    pub async fn revert_expired(&self, now: SystemTime) -> RevertReport {
+    pub(crate) async fn revert_expired(&self, now: SystemTime) -> RevertReport {
         self.revert_where(|e| e.is_expired(now)).await
     }
 
     /// Start-up recovery: reverts experiments past their end and those whose holding
     /// process died (a CLI killed while waiting out the duration).
-    pub async fn recover(&self, now: SystemTime) -> RevertReport {
+    pub(crate) async fn recover(&self, now: SystemTime) -> RevertReport {
         self.revert_where(|e| {
             e.is_expired(now) || e.holder.as_ref().is_some_and(|h| !process::holder_alive(h))
         })

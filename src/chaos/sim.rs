@@ -1,32 +1,58 @@
-//! The simulator's admin endpoints, reached at a container's IP on the cluster network.
+//! Fault knobs of a subject's simulator, reached at a container's IP on the cluster
+//! network.
 //!
-//! The PD/TiKV simulator exposes fault knobs a real process has no equivalent for:
-//! TiKV's status port takes `PUT /sim/v1/faults` (`slow_disk_ms`, `disk_fill_ratio`,
-//! `cpu_saturation`; merged into the current knobs) and PD's client port takes
-//! `PUT /sim/v1/workload` (`hot_range`) and `DELETE /sim/v1/workload`. Reverts restore
-//! the *previous* value of the one knob an experiment set, so two experiments on one
-//! node (slow disk and CPU) do not undo each other.
+//! A simulator can expose knobs a real process has no equivalent for: a data member's
+//! `PUT /sim/v1/faults` (`slow_disk_ms`, `disk_fill_ratio`, `cpu_saturation`; merged into
+//! the current knobs) and a placement member's `PUT /sim/v1/workload` (`hot_range`) and
+//! `DELETE /sim/v1/workload`. Where they are (which image is the simulator, which ports,
+//! which component takes the workload) is the subject's knowledge: it hands a
+//! [`SimKnobs`] to [`super::Chaos::with_simulator`] (TiKV's is
+//! `subjects/tikv/chaos.rs`); an engine without one treats every target as real.
+//! Reverts restore the *previous* value of the one knob an experiment set, so two
+//! experiments on one node (slow disk and CPU) do not undo each other.
 
 use std::time::Duration;
 
-use crate::subjects::tikv::topology::{PD_CLIENT_PORT, TIKV_STATUS_PORT};
+use crate::runtime::{labels, ObservedContainer};
 
 use super::ChaosError;
 
-/// TiKV status-port fault knobs of the container at `ip`.
-pub fn faults_url(ip: &str) -> String {
-    format!("http://{ip}:{TIKV_STATUS_PORT}/sim/v1/faults")
+/// Where a subject's simulated members take their fault knobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimKnobs {
+    /// What the simulator's image name contains (`tikv-sim`).
+    pub image: &'static str,
+    /// The port of a data member's `/sim/v1/faults`.
+    pub faults_port: u16,
+    /// The component label of the members that take `/sim/v1/workload` (`pd`).
+    pub workload_component: &'static str,
+    /// The port of their `/sim/v1/workload`.
+    pub workload_port: u16,
 }
 
-/// PD client-port workload knob of the container at `ip`.
-pub fn workload_url(ip: &str) -> String {
-    format!("http://{ip}:{PD_CLIENT_PORT}/sim/v1/workload")
+impl SimKnobs {
+    /// The fault knobs of the container at `ip`.
+    pub(crate) fn faults_url(&self, ip: &str) -> String {
+        format!("http://{ip}:{}/sim/v1/faults", self.faults_port)
+    }
+
+    /// The workload knob of the container at `ip`.
+    pub(crate) fn workload_url(&self, ip: &str) -> String {
+        format!("http://{ip}:{}/sim/v1/workload", self.workload_port)
+    }
+
+    /// True when the container runs the simulator's image (by name or image label).
+    pub(crate) fn runs_simulator(&self, c: &ObservedContainer) -> bool {
+        c.image.contains(self.image)
+            || c.label(labels::IMAGE)
+                .is_some_and(|i| i.contains(self.image))
+    }
 }
 
 /// A small HTTP client for the knobs (short timeouts: the targets are on a local
 /// bridge network).
 #[derive(Debug, Clone)]
-pub struct SimClient {
+pub(crate) struct SimClient {
     http: reqwest::Client,
     probe: reqwest::Client,
 }
@@ -46,7 +72,7 @@ fn http_error(url: &str, e: impl std::fmt::Display) -> ChaosError {
 
 impl SimClient {
     /// A client with a 5 s request timeout (1 s for probes).
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let build = |timeout: Duration| {
             reqwest::Client::builder()
                 .timeout(timeout)
@@ -62,7 +88,7 @@ impl SimClient {
     }
 
     /// True when `url` answers `GET` with a JSON object: a simulator is there.
-    pub async fn probe(&self, url: &str) -> bool {
+    pub(crate) async fn probe(&self, url: &str) -> bool {
         match self.probe.get(url).send().await {
             Ok(r) if r.status().is_success() => r
                 .json::<serde_json::Value>()
@@ -77,7 +103,7 @@ impl SimClient {
     /// # Errors
     ///
     /// [`ChaosError::Http`] on transport errors, non-2xx answers or non-JSON bodies.
-    pub async fn get(&self, url: &str) -> Result<serde_json::Value, ChaosError> {
+    pub(crate) async fn get(&self, url: &str) -> Result<serde_json::Value, ChaosError> {
         let r = self
             .http
             .get(url)
@@ -95,7 +121,7 @@ impl SimClient {
     /// # Errors
     ///
     /// [`ChaosError::Http`] on transport errors or non-2xx answers.
-    pub async fn put(&self, url: &str, body: &serde_json::Value) -> Result<(), ChaosError> {
+    pub(crate) async fn put(&self, url: &str, body: &serde_json::Value) -> Result<(), ChaosError> {
         let r = self
             .http
             .put(url)
@@ -117,7 +143,11 @@ impl SimClient {
     /// # Errors
     ///
     /// As [`SimClient::put`], except refused connections.
-    pub async fn revert_put(&self, url: &str, body: &serde_json::Value) -> Result<(), ChaosError> {
+    pub(crate) async fn revert_put(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), ChaosError> {
         match self.http.put(url).json(body).send().await {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(http_error(url, format!("status {}", r.status()))),
@@ -132,7 +162,7 @@ impl SimClient {
     /// # Errors
     ///
     /// [`ChaosError::Http`] on other failures.
-    pub async fn revert_delete(&self, url: &str) -> Result<(), ChaosError> {
+    pub(crate) async fn revert_delete(&self, url: &str) -> Result<(), ChaosError> {
         match self.http.delete(url).send().await {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(http_error(url, format!("status {}", r.status()))),

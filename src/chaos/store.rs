@@ -43,7 +43,7 @@ const LOCK: &str = "lock";
 
 /// The durable experiment store (cheap to clone; holds only paths).
 #[derive(Debug, Clone)]
-pub struct ExperimentStore {
+pub(crate) struct ExperimentStore {
     dir: PathBuf,
 }
 
@@ -60,14 +60,15 @@ impl ExperimentStore {
     /// # Errors
     ///
     /// When the directory cannot be created.
-    pub fn open(state_dir: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn open(state_dir: &Path) -> Result<Self, StoreError> {
         let dir = state_dir.join("chaos");
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         Ok(Self { dir })
     }
 
+    #[cfg(test)]
     /// The store's directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
@@ -111,7 +112,7 @@ impl ExperimentStore {
     /// # Errors
     ///
     /// File-system failures.
-    pub fn load(&self) -> Result<BTreeMap<String, Experiment>, StoreError> {
+    pub(crate) fn load(&self) -> Result<BTreeMap<String, Experiment>, StoreError> {
         let lock = self.lock_file()?;
         fs2::FileExt::lock_shared(&lock).map_err(io(&self.dir))?;
         let result = self.read_log().map(|(all, _)| all);
@@ -124,7 +125,7 @@ impl ExperimentStore {
     /// # Errors
     ///
     /// File-system failures.
-    pub fn get(&self, id: &str) -> Result<Option<Experiment>, StoreError> {
+    pub(crate) fn get(&self, id: &str) -> Result<Option<Experiment>, StoreError> {
         Ok(self.load()?.remove(id))
     }
 
@@ -133,7 +134,7 @@ impl ExperimentStore {
     /// # Errors
     ///
     /// Encoding or file-system failures; nothing is recorded then.
-    pub fn put(&self, experiment: &Experiment) -> Result<(), StoreError> {
+    pub(crate) fn put(&self, experiment: &Experiment) -> Result<(), StoreError> {
         let mut line = serde_json::to_vec(experiment)?;
         line.push(b'\n');
         let lock = self.lock_file()?;

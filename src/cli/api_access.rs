@@ -23,9 +23,7 @@ use std::path::Path;
 use super::CliError;
 
 /// The environment variable holding the API token.
-pub const TOKEN_ENV: &str = "OPERATOR_API_TOKEN";
-/// The environment variable naming a file whose first line is the API token.
-pub const TOKEN_FILE_ENV: &str = "OPERATOR_API_TOKEN_FILE";
+pub(crate) const TOKEN_ENV: &str = "OPERATOR_API_TOKEN";
 
 /// The API token. Never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -50,7 +48,7 @@ impl ApiToken {
     /// [`CliError::Input`] (exit 2) when the file is named but cannot be read or its first
     /// line is blank: a configured but unusable token must not silently turn into "no
     /// token".
-    pub fn resolve(
+    pub(crate) fn resolve(
         env_value: Option<String>,
         file: Option<&Path>,
     ) -> Result<Option<Self>, CliError> {
@@ -79,7 +77,7 @@ impl ApiToken {
     }
 
     /// [`ApiToken::resolve`] with [`TOKEN_ENV`] read from the environment.
-    pub fn from_env_or_file(file: Option<&Path>) -> Result<Option<Self>, CliError> {
+    pub(crate) fn from_env_or_file(file: Option<&Path>) -> Result<Option<Self>, CliError> {
         Self::resolve(std::env::var(TOKEN_ENV).ok(), file)
     }
 }
@@ -88,7 +86,7 @@ impl ApiToken {
 ///
 /// # Errors
 /// [`CliError::Input`] (exit 2), naming the flag that allows it.
-pub fn check_listen(listen: SocketAddr, allow_remote: bool) -> Result<(), CliError> {
+pub(crate) fn check_listen(listen: SocketAddr, allow_remote: bool) -> Result<(), CliError> {
     if listen.ip().is_loopback() || allow_remote {
         return Ok(());
     }

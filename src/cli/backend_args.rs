@@ -99,7 +99,7 @@ pub enum AnswerFlag {
 
 impl BackendArgs {
     /// The settings these flags select, on top of the environment's.
-    pub fn settings(&self) -> Result<BackendSettings, String> {
+    pub(crate) fn settings(&self) -> Result<BackendSettings, String> {
         let mut s = BackendSettings::from_env();
         s.choice = match self.backend {
             BackendFlag::Auto => BackendChoice::Auto,

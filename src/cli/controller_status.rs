@@ -12,43 +12,74 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::CliError;
-
 /// How long one status request may take.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Why `status --api` has no answer to show.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusApiError {
+    /// No HTTP client could be built.
+    #[error("cannot build an HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+    /// The API did not answer (the explanation says where and the likely cause).
+    #[error("{explanation}")]
+    Unreachable {
+        /// One line: which API, where, why.
+        explanation: String,
+        /// The request's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The API answered with an error status.
+    #[error("the operator's API at {api} answered {status} to GET /api/v1/status")]
+    Status {
+        /// The `--api` URL.
+        api: String,
+        /// What it answered.
+        status: reqwest::StatusCode,
+    },
+    /// What answered is not an operator.
+    #[error("{api} answered GET /api/v1/status with something that is not an operator's status (is --api the operator's address?)")]
+    NotAnOperator {
+        /// The `--api` URL.
+        api: String,
+    },
+}
+
 /// `GET {api}/api/v1/status`, or one line on why it did not answer.
-pub(crate) async fn fetch(api: &str) -> Result<Value, CliError> {
+pub(crate) async fn fetch(api: &str) -> Result<Value, StatusApiError> {
     let url = format!("{}/api/v1/status", api.trim_end_matches('/'));
     let client = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .build()
-        .map_err(|e| CliError::Failed(format!("cannot build an HTTP client: {e}")))?;
+        .map_err(StatusApiError::Client)?;
     let resp = match client.get(&url).send().await {
         Ok(r) => r,
-        Err(e) => {
-            let detail = if e.is_timeout() {
+        Err(source) => {
+            let detail = if source.is_timeout() {
                 format!("no answer within {} s", TIMEOUT.as_secs())
             } else {
                 "it did not answer".to_string()
             };
-            return Err(CliError::Failed(
-                super::reach::explain("the operator's API", api, &detail).await,
-            ));
+            return Err(StatusApiError::Unreachable {
+                explanation: super::reach::explain("the operator's API", api, &detail).await,
+                source,
+            });
         }
     };
     let status = resp.status();
     let body = resp.text().await.unwrap_or_default();
     if !status.is_success() {
-        return Err(CliError::Failed(format!(
-            "the operator's API at {api} answered {status} to GET /api/v1/status"
-        )));
+        return Err(StatusApiError::Status {
+            api: api.to_string(),
+            status,
+        });
     }
     match serde_json::from_str::<Value>(&body) {
         Ok(v) if v.get("converged").is_some() && v.get("ok").is_some() => Ok(v),
-        _ => Err(CliError::Failed(format!(
-            "{api} answered GET /api/v1/status with something that is not an operator's status (is --api the operator's address?)"
-        ))),
+        _ => Err(StatusApiError::NotAnOperator {
+            api: api.to_string(),
+        }),
     }
 }
 

@@ -52,16 +52,12 @@ pub enum IncidentsCommand {
     },
 }
 
-fn err(e: impl std::fmt::Display) -> CliError {
-    CliError::Failed(e.to_string())
-}
-
 /// Every ticket, with its diagnosis.
 pub(crate) async fn all_tickets(access: &TicketAccess) -> Result<Vec<Ticket>, CliError> {
-    let list = access.list(&TicketFilter::default()).await.map_err(err)?;
+    let list = access.list(&TicketFilter::default()).await?;
     let mut out = Vec::with_capacity(list.len());
     for s in list {
-        if let Some(t) = access.get(s.id).await.map_err(err)? {
+        if let Some(t) = access.get(s.id).await? {
             out.push(t);
         }
     }
@@ -99,7 +95,7 @@ pub(crate) fn confirmed_cause(category: &str, target: &str) -> Result<Cause, Cli
 }
 
 /// `operator incidents ...`.
-pub async fn run(a: IncidentsArgs) -> Result<(), CliError> {
+pub(crate) async fn run(a: IncidentsArgs) -> Result<(), CliError> {
     let fmt: OutputFormat = a.store.output.output.tickets();
     // The token (OPERATOR_API_TOKEN) is read for `resolve`, which changes tickets.
     let token = super::tickets::TokenArgs {
@@ -118,7 +114,7 @@ pub async fn run(a: IncidentsArgs) -> Result<(), CliError> {
     };
     match a.command {
         IncidentsCommand::List => {
-            print!("{}", render_incidents(&incidents, fmt, now).map_err(err)?);
+            print!("{}", render_incidents(&incidents, fmt, now)?);
         }
         IncidentsCommand::Show { id } => {
             let inc = find(id)?;
@@ -127,10 +123,7 @@ pub async fn run(a: IncidentsArgs) -> Result<(), CliError> {
                 .filter(|t| inc.tickets.contains(&t.id))
                 .cloned()
                 .collect();
-            print!(
-                "{}",
-                render_incident(&inc, &members, fmt, now).map_err(err)?
-            );
+            print!("{}", render_incident(&inc, &members, fmt, now)?);
             if fmt.is_human() {
                 // The diagnosis that names the incident's cause covers its tickets.
                 let d = members.iter().find_map(|t| {
@@ -163,8 +156,7 @@ pub async fn run(a: IncidentsArgs) -> Result<(), CliError> {
             for t in &inc.tickets {
                 access
                     .confirm_cause(*t, &cause, &who, note.as_deref())
-                    .await
-                    .map_err(err)?;
+                    .await?;
             }
             println!(
                 "incident {id} resolved: {cause} confirmed on ticket(s) {}",

@@ -17,7 +17,8 @@ pub mod state;
 pub mod tickets;
 pub mod version;
 
-pub use output::{OutputArgs, OutputFormat};
+pub(crate) use controller_status::StatusApiError;
+pub(crate) use output::{OutputArgs, OutputFormat};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,10 +27,17 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::chaos::cli::ChaosCliError;
+use crate::chaos::ChaosError;
+use crate::diagnose::backend::BackendError;
+use crate::diagnose::reconciler::DiagnoseTicketError;
 use crate::reconcile::{Controller, Metrics};
 use crate::runtime::{ContainerRuntime, RuntimeError};
 use crate::spec::{self, LoadedSpec, SpecError, ValidationContext};
-use crate::subject::Subject;
+use crate::subject::{Subject, SubjectError};
+use crate::tickets::api::AccessError;
+use crate::tickets::render::RenderError;
+use crate::tickets::StoreError as TicketStoreError;
 
 /// `operator`: runs a TiKV cluster on Docker from a declarative cluster.yaml.
 #[derive(Debug, Parser)]
@@ -263,7 +271,7 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Connects to the container runtime.
-pub type RuntimeFactory = Arc<
+pub(crate) type RuntimeFactory = Arc<
     dyn Fn() -> futures::future::BoxFuture<'static, Result<Arc<dyn ContainerRuntime>, RuntimeError>>
         + Send
         + Sync,
@@ -279,6 +287,11 @@ pub trait SubjectCommands: Send + Sync {
     fn spec_kind(&self) -> &'static str;
     /// Runs one command about a cluster of this subject.
     async fn execute(&self, command: Command, env: Env) -> Result<(), CliError>;
+    /// Where the subject's simulated members take fault knobs (`chaos slow-disk
+    /// --delay`, `hot-range`), when it has a simulator.
+    fn simulator(&self) -> Option<crate::chaos::SimKnobs> {
+        None
+    }
 }
 
 /// Injected ports.
@@ -292,7 +305,7 @@ pub struct Env {
 }
 
 /// The `kind:` at the top level of a YAML spec, if the file has one.
-pub fn spec_kind(file: &std::path::Path) -> Option<String> {
+pub(crate) fn spec_kind(file: &std::path::Path) -> Option<String> {
     let text = std::fs::read_to_string(file).ok()?;
     text.lines().find_map(|l| {
         let v = l.strip_prefix("kind:")?;
@@ -305,7 +318,7 @@ impl Env {
     /// The subject of the spec in `file` (by its `kind`), the default one when there is
     /// no file or the kind is none of the registered ones (its own loader then reports
     /// the spec's errors).
-    pub fn subject_for(
+    pub(crate) fn subject_for(
         &self,
         file: Option<&std::path::Path>,
     ) -> Result<Arc<dyn SubjectCommands>, CliError> {
@@ -315,7 +328,7 @@ impl Env {
             .find(|s| kind.as_deref() == Some(s.spec_kind()))
             .or_else(|| self.subjects.first())
             .cloned()
-            .ok_or_else(|| CliError::Failed("no subject is registered".into()))
+            .ok_or(CliError::NoSubject)
     }
 }
 
@@ -331,6 +344,118 @@ pub enum CliError {
     /// The container runtime failed: exit 1.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    /// The subject could not observe or act on its cluster: exit 1.
+    #[error(transparent)]
+    Subject(#[from] SubjectError),
+    /// A subject's own command failed (its client, its fault knobs): the subject's
+    /// typed error, boxed so that the core names no subject. Exit 1.
+    #[error(transparent)]
+    SubjectCommand(Box<dyn std::error::Error + Send + Sync>),
+    /// The chaos toolkit failed: exit 1.
+    #[error(transparent)]
+    Chaos(#[from] ChaosError),
+    /// A chaos command failed (injection, revert, output): exit 1.
+    #[error(transparent)]
+    ChaosCommand(#[from] ChaosCliError),
+    /// Reading or changing tickets (the database or the running controller's API)
+    /// failed: exit 1.
+    #[error(transparent)]
+    Tickets(#[from] AccessError),
+    /// The ticket database failed: exit 1.
+    #[error(transparent)]
+    TicketStore(#[from] TicketStoreError),
+    /// The ticket database could not be opened: exit 1.
+    #[error("{context}: {source}")]
+    OpenTicketStore {
+        /// What was being done (`cannot open the ticket store in DIR`).
+        context: String,
+        /// Why.
+        #[source]
+        source: TicketStoreError,
+    },
+    /// `diagnose` could not open the ticket database, most likely because `operator run`
+    /// holds it: exit 1.
+    #[error("{source}; while `operator run` owns the ticket store it diagnoses open tickets itself — see `operator tickets show {id}`")]
+    DiagnoseStoreBusy {
+        /// The ticket asked for.
+        id: u64,
+        /// Why the store did not open.
+        #[source]
+        source: TicketStoreError,
+    },
+    /// Tickets or incidents could not be rendered: exit 1.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The diagnosis backend could not be built: exit 1.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// Diagnosing a ticket failed: exit 1.
+    #[error(transparent)]
+    Diagnose(#[from] DiagnoseTicketError),
+    /// The `status --api` request failed: exit 1.
+    #[error(transparent)]
+    StatusApi(#[from] StatusApiError),
+    /// A file, directory, socket or terminal operation failed: exit 1.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done (`cannot listen on ADDR`).
+        context: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The spec file could not be watched: exit 1.
+    #[error("{context}: {source}")]
+    Watch {
+        /// What was being done (`cannot watch FILE`).
+        context: String,
+        /// Why.
+        #[source]
+        source: notify::Error,
+    },
+    /// The output could not be encoded as JSON: exit 1.
+    #[error("cannot encode the output: {0}")]
+    EncodeJson(#[source] serde_json::Error),
+    /// The output could not be encoded as YAML: exit 1.
+    #[error("cannot encode the output as YAML: {0}")]
+    EncodeYaml(#[source] yaml_serde::Error),
+    /// A read-only command found no state directory: exit 1.
+    #[error("no operator state at {}: `operator run -f cluster.yaml` creates it (or pass --state-dir DIR)", .path.display())]
+    NoState {
+        /// The directory looked for.
+        path: PathBuf,
+    },
+    /// A service did not answer; one line each on which, where and the likely cause:
+    /// exit 1.
+    #[error("{}", .0.join("\n"))]
+    Unreachable(Vec<String>),
+    /// The binary registered no subject: exit 1.
+    #[error("no subject is registered")]
+    NoSubject,
+    /// A subject was given a command it does not run: exit 1.
+    #[error("{command} is not a command about a {subject} cluster")]
+    NotASubjectCommand {
+        /// The command, as debug-printed.
+        command: String,
+        /// The subject (`TiKV`).
+        subject: &'static str,
+    },
+    /// Every remaining step of the plan is refused (printed before): exit 1.
+    #[error("the spec asks for an operation that is refused (see above)")]
+    Refused,
+    /// `apply` gave up: exit 1.
+    #[error(
+        "not converged after {}; last state: waiting for {waits:?}, refused {refusals:?}",
+        humantime::format_duration(*.timeout)
+    )]
+    NotConverged {
+        /// The `--timeout`.
+        timeout: Duration,
+        /// What the last pass waited for.
+        waits: Vec<String>,
+        /// What the last pass refused.
+        refusals: Vec<String>,
+    },
     /// Anything else: exit 1.
     #[error("{0}")]
     Failed(String),
@@ -367,7 +492,7 @@ pub(crate) fn load(file: &std::path::Path, ctx: ValidationContext) -> Result<Loa
 
 impl Command {
     /// The spec file a command reads, when it takes one.
-    pub fn spec_file(&self) -> Option<&std::path::Path> {
+    pub(crate) fn spec_file(&self) -> Option<&std::path::Path> {
         match self {
             Command::Validate(a) => Some(&a.file),
             Command::Diff(a) => Some(&a.file),
@@ -391,7 +516,10 @@ pub async fn execute(cli: Cli, env: Env) -> Result<(), CliError> {
         Command::Diagnose(a) => tickets::diagnose(a, &env).await,
         Command::Eval(a) => eval::eval(a).await,
         Command::Demo(a) => eval::demo(a).await,
-        Command::Chaos(a) if a.state.file.is_none() => chaos(&env, a, None).await,
+        Command::Chaos(a) if a.state.file.is_none() => {
+            let simulator = env.subjects.first().and_then(|s| s.simulator());
+            chaos(&env, a, None, simulator).await
+        }
         Command::Status(StatusArgs {
             api: Some(api),
             output,
@@ -462,7 +590,10 @@ pub(crate) fn confirm_volume_removal(cluster: &str) -> Result<(), CliError> {
     stdin
         .lock()
         .read_line(&mut answer)
-        .map_err(|e| CliError::Failed(format!("cannot read the confirmation: {e}")))?;
+        .map_err(|source| CliError::Io {
+            context: "cannot read the confirmation".into(),
+            source,
+        })?;
     if answer.trim() == cluster {
         Ok(())
     } else {
@@ -472,7 +603,10 @@ pub(crate) fn confirm_volume_removal(cluster: &str) -> Result<(), CliError> {
 
 /// `operator man`: one page for `operator` and one per subcommand (`operator-status.1`).
 fn write_man_pages(out: &std::path::Path) -> Result<(), CliError> {
-    let fail = |e: std::io::Error| CliError::Failed(format!("{}: {e}", out.display()));
+    let fail = |source| CliError::Io {
+        context: out.display().to_string(),
+        source,
+    };
     std::fs::create_dir_all(out).map_err(fail)?;
     let cmd = <Cli as clap::CommandFactory>::command().version(version::BUILD.version);
     clap_mangen::generate_to(cmd, out).map_err(fail)?;
@@ -481,11 +615,13 @@ fn write_man_pages(out: &std::path::Path) -> Result<(), CliError> {
 }
 
 /// `operator chaos`: the cluster named by the subject from -f (`from_spec`: name and
-/// network), or from what `run` recorded in the state.
-pub async fn chaos(
+/// network), or from what `run` recorded in the state; `simulator` is where the
+/// subject's simulated members take fault knobs.
+pub(crate) async fn chaos(
     env: &Env,
     a: ChaosCmd,
     from_spec: Option<(String, String)>,
+    simulator: Option<crate::chaos::SimKnobs>,
 ) -> Result<(), CliError> {
     let state = a.state.resolve()?;
     let list = matches!(a.args.command, crate::chaos::cli::ChaosCommand::List { .. });
@@ -514,14 +650,15 @@ pub async fn chaos(
         },
     };
     let rt = (env.runtime)().await?;
-    let chaos = crate::chaos::Chaos::new(rt, &name, &network, &state.path)
-        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let mut chaos = crate::chaos::Chaos::new(rt, &name, &network, &state.path)?;
+    if let Some(knobs) = simulator {
+        chaos = chaos.with_simulator(knobs);
+    }
     if let crate::chaos::cli::ChaosCommand::List { all } = a.args.command {
         if !a.output.output.is_human() {
             let _ = chaos.recover(std::time::SystemTime::now()).await;
             let list: Vec<_> = chaos
-                .list()
-                .map_err(|e| CliError::Failed(e.to_string()))?
+                .list()?
                 .into_iter()
                 .filter(|e| all || e.is_active())
                 .collect();
@@ -538,9 +675,7 @@ pub async fn chaos(
         }
     }
     let mut out = std::io::stdout();
-    crate::chaos::cli::run(a.args, &chaos, &mut out)
-        .await
-        .map_err(|e| CliError::Failed(e.to_string()))
+    Ok(crate::chaos::cli::run(a.args, &chaos, &mut out).await?)
 }
 
 /// Converges once: passes until converged, refused, or `timeout` (any subject).
@@ -572,9 +707,7 @@ pub(crate) async fn apply_until_converged<S: Subject>(
                     for r in &st.refusals {
                         eprintln!("refused: {r}");
                     }
-                    return Err(CliError::Failed(
-                        "the spec asks for an operation that is refused (see above)".into(),
-                    ));
+                    return Err(CliError::Refused);
                 }
                 let w = st.waits.join("; ");
                 let f = st
@@ -610,19 +743,18 @@ pub(crate) async fn apply_until_converged<S: Subject>(
             }
         }
         if started.elapsed() > timeout {
-            return Err(CliError::Failed(format!(
-                "not converged after {}; last state: waiting for {:?}, refused {:?}",
-                humantime::format_duration(timeout),
-                st.waits,
-                st.refusals
-            )));
+            return Err(CliError::NotConverged {
+                timeout,
+                waits: st.waits,
+                refusals: st.refusals,
+            });
         }
     }
 }
 
 /// Removes everything `cluster` owns: containers, then the network, then (only when
 /// asked) volumes. Objects without the cluster's labels are never touched.
-pub async fn down(
+pub(crate) async fn down(
     rt: &dyn ContainerRuntime,
     cluster: &str,
     network: &str,

@@ -40,12 +40,12 @@ pub struct OutputArgs {
 
 impl OutputFormat {
     /// True for the human formats.
-    pub fn is_human(self) -> bool {
+    pub(crate) fn is_human(self) -> bool {
         matches!(self, Self::Table | Self::Wide)
     }
 
     /// The tickets module's format for this one (`name` is handled by the caller).
-    pub fn tickets(self) -> crate::tickets::render::OutputFormat {
+    pub(crate) fn tickets(self) -> crate::tickets::render::OutputFormat {
         use crate::tickets::render::OutputFormat as T;
         match self {
             Self::Json => T::Json,
@@ -87,7 +87,7 @@ fn camel(key: &str) -> String {
 }
 
 /// Rewrites the keys of `v` in camelCase, leaving the insides of data maps alone.
-pub fn camel_case_keys(v: Value) -> Value {
+pub(crate) fn camel_case_keys(v: Value) -> Value {
     match v {
         Value::Object(map) => Value::Object(
             map.into_iter()
@@ -104,16 +104,16 @@ pub fn camel_case_keys(v: Value) -> Value {
 }
 
 /// `v` as JSON or YAML with camelCase keys.
-pub fn structured<T: Serialize + ?Sized>(v: &T, fmt: OutputFormat) -> Result<String, CliError> {
-    let value = serde_json::to_value(v)
-        .map_err(|e| CliError::Failed(format!("cannot encode the output: {e}")))?;
+pub(crate) fn structured<T: Serialize + ?Sized>(
+    v: &T,
+    fmt: OutputFormat,
+) -> Result<String, CliError> {
+    let value = serde_json::to_value(v).map_err(CliError::EncodeJson)?;
     let value = camel_case_keys(value);
     match fmt {
-        OutputFormat::Yaml => yaml_serde::to_string(&value)
-            .map_err(|e| CliError::Failed(format!("cannot encode the output as YAML: {e}"))),
+        OutputFormat::Yaml => yaml_serde::to_string(&value).map_err(CliError::EncodeYaml),
         _ => {
-            let mut s = serde_json::to_string_pretty(&value)
-                .map_err(|e| CliError::Failed(format!("cannot encode the output: {e}")))?;
+            let mut s = serde_json::to_string_pretty(&value).map_err(CliError::EncodeJson)?;
             s.push('\n');
             Ok(s)
         }
@@ -121,7 +121,7 @@ pub fn structured<T: Serialize + ?Sized>(v: &T, fmt: OutputFormat) -> Result<Str
 }
 
 /// `kind/name` lines.
-pub fn names<I: IntoIterator<Item = String>>(kind: &str, items: I) -> String {
+pub(crate) fn names<I: IntoIterator<Item = String>>(kind: &str, items: I) -> String {
     items.into_iter().map(|n| format!("{kind}/{n}\n")).collect()
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `http://h:p/x` → `h:p` (port 80/443 by scheme when absent); `tcp://h:p` → `h:p`.
-pub fn host_port(url: &str) -> Option<String> {
+pub(crate) fn host_port(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
     let authority = rest.split('/').next()?.rsplit('@').next()?;
     if authority.is_empty() {
@@ -36,7 +36,7 @@ pub fn host_port(url: &str) -> Option<String> {
 
 /// What a TCP connection to `addr` (`host:port`) finds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reach {
+pub(crate) enum Reach {
     /// Something accepted the connection.
     Listening,
     /// The connection was refused: nothing listens there.
@@ -48,7 +48,7 @@ pub enum Reach {
 }
 
 /// Tries one TCP connection to `addr`.
-pub async fn probe(addr: &str) -> Reach {
+pub(crate) async fn probe(addr: &str) -> Reach {
     match tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
         Err(_) => Reach::Timeout,
         Ok(Ok(_)) => Reach::Listening,

@@ -24,7 +24,7 @@ use super::CliError;
 use crate::spec::{self, ValidationContext};
 
 /// The default address of the running controller's API.
-pub const DEFAULT_API: &str = "http://127.0.0.1:9464";
+pub(crate) const DEFAULT_API: &str = "http://127.0.0.1:9464";
 
 /// The flags that say where a cluster's state and running controller are.
 #[derive(Debug, Args, Clone, Default)]
@@ -47,7 +47,7 @@ pub struct StateArgs {
 
 /// A resolved state directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StateDir {
+pub(crate) struct StateDir {
     /// The directory.
     pub path: PathBuf,
     /// The cluster, when known.
@@ -56,40 +56,35 @@ pub struct StateDir {
 
 impl StateDir {
     /// The ticket database.
-    pub fn tickets(&self) -> PathBuf {
+    pub(crate) fn tickets(&self) -> PathBuf {
         self.path.join("tickets")
     }
     /// True when the directory exists (something wrote state there).
-    pub fn exists(&self) -> bool {
+    pub(crate) fn exists(&self) -> bool {
         self.path.is_dir()
     }
     /// What `cluster.json` says, when the directory has one.
-    pub fn record(&self) -> Option<ClusterRecord> {
+    pub(crate) fn record(&self) -> Option<ClusterRecord> {
         let text = std::fs::read_to_string(self.path.join(RECORD)).ok()?;
         serde_json::from_str(&text).ok()
     }
     /// Creates the directory (commands that write) and records the cluster.
-    pub fn create(&self, record: &ClusterRecord) -> Result<(), CliError> {
-        std::fs::create_dir_all(&self.path).map_err(|e| {
-            CliError::Failed(format!(
-                "cannot create the state directory {}: {e}",
-                self.path.display()
-            ))
+    pub(crate) fn create(&self, record: &ClusterRecord) -> Result<(), CliError> {
+        std::fs::create_dir_all(&self.path).map_err(|source| CliError::Io {
+            context: format!("cannot create the state directory {}", self.path.display()),
+            source,
         })?;
         let text = serde_json::to_string_pretty(record).unwrap_or_default();
-        std::fs::write(self.path.join(RECORD), text).map_err(|e| {
-            CliError::Failed(format!(
-                "cannot write {}: {e}",
-                self.path.join(RECORD).display()
-            ))
+        std::fs::write(self.path.join(RECORD), text).map_err(|source| CliError::Io {
+            context: format!("cannot write {}", self.path.join(RECORD).display()),
+            source,
         })
     }
     /// The error a read-only command gives when there is no state yet.
-    pub fn missing(&self) -> CliError {
-        CliError::Failed(format!(
-            "no operator state at {}: `operator run -f cluster.yaml` creates it (or pass --state-dir DIR)",
-            self.path.display()
-        ))
+    pub(crate) fn missing(&self) -> CliError {
+        CliError::NoState {
+            path: self.path.clone(),
+        }
     }
 }
 
@@ -98,7 +93,7 @@ const RECORD: &str = "cluster.json";
 /// What `run` records about its cluster in the state directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ClusterRecord {
+pub(crate) struct ClusterRecord {
     /// Cluster name.
     pub name: String,
     /// Docker network.
@@ -108,7 +103,7 @@ pub struct ClusterRecord {
 }
 
 /// `$XDG_STATE_HOME/operator`, else `$HOME/.local/state/operator`.
-pub fn state_root() -> Result<PathBuf, CliError> {
+pub(crate) fn state_root() -> Result<PathBuf, CliError> {
     root_from(
         std::env::var_os("XDG_STATE_HOME").map(PathBuf::from),
         std::env::var_os("HOME").map(PathBuf::from),
@@ -129,7 +124,7 @@ fn root_from(xdg: Option<PathBuf>, home: Option<PathBuf>) -> Result<PathBuf, Cli
 }
 
 /// The state directory of `cluster` (explicit `--state-dir` wins).
-pub fn for_cluster(explicit: Option<&Path>, cluster: &str) -> Result<StateDir, CliError> {
+pub(crate) fn for_cluster(explicit: Option<&Path>, cluster: &str) -> Result<StateDir, CliError> {
     Ok(StateDir {
         path: match explicit {
             Some(p) => p.to_path_buf(),
@@ -142,7 +137,7 @@ pub fn for_cluster(explicit: Option<&Path>, cluster: &str) -> Result<StateDir, C
 impl StateArgs {
     /// Resolves the state directory: `--state-dir`, else the cluster of `-f` or
     /// `--cluster`, else the only cluster with state here.
-    pub fn resolve(&self) -> Result<StateDir, CliError> {
+    pub(crate) fn resolve(&self) -> Result<StateDir, CliError> {
         let cluster = match (&self.file, &self.cluster) {
             (Some(f), _) => Some(
                 spec::load_file(f, ValidationContext { new_cluster: false })?
@@ -195,7 +190,7 @@ impl StateArgs {
 }
 
 /// Accepts `http://` and `https://` URLs (a bare `host:port` means `http://host:port`).
-pub fn parse_http_url(s: &str) -> Result<String, String> {
+pub(crate) fn parse_http_url(s: &str) -> Result<String, String> {
     let s = s.trim();
     let with_scheme = if s.contains("://") {
         s.to_string()

@@ -161,9 +161,7 @@ pub(crate) async fn access(
             Err(_) => Err(state.missing()),
         };
     }
-    TicketAccess::connect(client, &state.tickets())
-        .await
-        .map_err(|e| CliError::Failed(e.to_string()))
+    Ok(TicketAccess::connect(client, &state.tickets()).await?)
 }
 
 /// A ticket that does not exist is bad input (exit 2) however it was asked for.
@@ -171,7 +169,7 @@ fn access_err(e: AccessError) -> CliError {
     match e {
         AccessError::Client(ClientError::NotFound(id)) => not_found(id),
         AccessError::Store(crate::tickets::StoreError::NotFound(id)) => not_found(id),
-        other => CliError::Failed(other.to_string()),
+        other => CliError::Tickets(other),
     }
 }
 
@@ -207,12 +205,8 @@ fn parse_severity(s: &str) -> Result<Severity, CliError> {
     })
 }
 
-fn render_err(e: impl std::fmt::Display) -> CliError {
-    CliError::Failed(e.to_string())
-}
-
 /// `operator tickets ...`.
-pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
+pub(crate) async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
     let fmt = a.store.output.output;
     let now = SystemTime::now();
     match a.command {
@@ -249,10 +243,7 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
                     let summaries: Vec<_> = list.iter().map(|t| t.as_ref()).collect();
                     print!("{}", output::structured(&summaries, fmt)?)
                 }
-                _ => print!(
-                    "{}",
-                    render_list(&list, fmt.tickets(), now).map_err(render_err)?
-                ),
+                _ => print!("{}", render_list(&list, fmt.tickets(), now)?),
             }
         }
         TicketsCommand::Show { id } => {
@@ -268,10 +259,7 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
                     print!("{}", output::structured(&t, fmt)?)
                 }
                 _ => {
-                    print!(
-                        "{}",
-                        render_ticket(&t, fmt.tickets(), now).map_err(render_err)?
-                    );
+                    print!("{}", render_ticket(&t, fmt.tickets(), now)?);
                     print!("{}", diagnosis_section(t.diagnosis.as_ref()));
                     let all = super::incidents::all_tickets(&access(&a.store, None).await?).await?;
                     let incidents = super::incidents::incidents(&all);
@@ -328,8 +316,7 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
             let acc = access(&a.store, Some(&token)).await?;
             let t = acc
                 .get(id)
-                .await
-                .map_err(render_err)?
+                .await?
                 .ok_or_else(|| CliError::Input(format!("ticket {id} does not exist")))?;
             let target = target
                 .or_else(|| {
@@ -339,10 +326,7 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
                 })
                 .unwrap_or(t.target.clone());
             let cause = super::incidents::confirmed_cause(&category, &target)?;
-            let t = acc
-                .confirm_cause(id, &cause, &who, note.as_deref())
-                .await
-                .map_err(render_err)?;
+            let t = acc.confirm_cause(id, &cause, &who, note.as_deref()).await?;
             println!("ticket {} resolved; confirmed cause {cause}", t.id);
         }
     }
@@ -351,7 +335,7 @@ pub async fn tickets(a: TicketsArgs) -> Result<(), CliError> {
 
 /// The one human rendering of a stored diagnosis (the diagnose module's renderer); a
 /// diagnosis this build cannot read is pointed at, not dumped.
-pub fn diagnosis_section(d: Option<&serde_json::Value>) -> String {
+pub(crate) fn diagnosis_section(d: Option<&serde_json::Value>) -> String {
     let Some(v) = d else {
         return String::new();
     };
@@ -364,7 +348,7 @@ pub fn diagnosis_section(d: Option<&serde_json::Value>) -> String {
 }
 
 /// `operator events`.
-pub async fn events(a: EventsArgs) -> Result<(), CliError> {
+pub(crate) async fn events(a: EventsArgs) -> Result<(), CliError> {
     let fmt = a.store.output.output;
     let since = a.since.map(|d| SystemTime::now() - d);
     let ev = access(&a.store, None)
@@ -378,7 +362,7 @@ pub async fn events(a: EventsArgs) -> Result<(), CliError> {
             output::names("ticket", ev.iter().map(|e| e.ticket_id.to_string()))
         ),
         OutputFormat::Json | OutputFormat::Yaml => print!("{}", output::structured(&ev, fmt)?),
-        _ => print!("{}", render_events(&ev, fmt.tickets()).map_err(render_err)?),
+        _ => print!("{}", render_events(&ev, fmt.tickets())?),
     }
     Ok(())
 }
@@ -386,21 +370,14 @@ pub async fn events(a: EventsArgs) -> Result<(), CliError> {
 /// `operator diagnose N`: diagnoses one ticket now, with the configured backend (Claude
 /// when a key is set, the offline rules engine otherwise), stores the diagnosis,
 /// appends it to the decision log, and prints it.
-pub async fn diagnose(a: DiagnoseArgs, env: &super::Env) -> Result<(), CliError> {
+pub(crate) async fn diagnose(a: DiagnoseArgs, env: &super::Env) -> Result<(), CliError> {
     let state = a.store.state.resolve()?;
     if !state.tickets().is_dir() {
         return Err(state.missing());
     }
-    let store = TicketStore::open(state.tickets()).map_err(|e| {
-        CliError::Failed(format!(
-            "{e}; while `operator run` owns the ticket store it diagnoses open tickets itself — see `operator tickets show {}`",
-            a.id
-        ))
-    })?;
-    let t = store
-        .get(a.id)
-        .map_err(render_err)?
-        .ok_or_else(|| not_found(a.id))?;
+    let store = TicketStore::open(state.tickets())
+        .map_err(|source| CliError::DiagnoseStoreBusy { id: a.id, source })?;
+    let t = store.get(a.id)?.ok_or_else(|| not_found(a.id))?;
     let settings = a.diagnosis.settings().map_err(CliError::Input)?;
     let investigation = settings.investigation.clone();
     // The ticket's subject picks the vocabulary, the reasoning and the runbooks.
@@ -408,8 +385,7 @@ pub async fn diagnose(a: DiagnoseArgs, env: &super::Env) -> Result<(), CliError>
     let backend = select_backend(&BackendSettings {
         reasoner: Some((subject.reasoner)()),
         ..settings
-    })
-    .map_err(render_err)?;
+    })?;
     let fallback = Arc::new(crate::diagnose::backend::rules::RulesBackend::new(
         Default::default(),
         (subject.reasoner)(),
@@ -451,11 +427,8 @@ pub async fn diagnose(a: DiagnoseArgs, env: &super::Env) -> Result<(), CliError>
         }
         None => rec,
     };
-    let d = rec
-        .diagnose_brief(&brief_of(&t))
-        .await
-        .map_err(render_err)?;
-    let value = serde_json::to_value(&d).map_err(render_err)?;
+    let d = rec.diagnose_brief(&brief_of(&t)).await?;
+    let value = serde_json::to_value(&d).map_err(CliError::EncodeJson)?;
     let holder = "operator-diagnose-cli";
     let _ = store.try_lease(a.id, holder, Duration::from_secs(60));
     let _ = store.complete_diagnosis(a.id, holder, value);

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 /// Build information.
 #[derive(Debug, Clone, Serialize)]
-pub struct BuildInfo {
+pub(crate) struct BuildInfo {
     /// Package version.
     pub version: &'static str,
     /// Git commit of HEAD when built (`unknown` outside git).
@@ -19,7 +19,7 @@ pub struct BuildInfo {
 }
 
 /// This binary's build information.
-pub const BUILD: BuildInfo = BuildInfo {
+pub(crate) const BUILD: BuildInfo = BuildInfo {
     version: env!("CARGO_PKG_VERSION"),
     git_commit: env!("OPERATOR_GIT_COMMIT"),
     target: env!("OPERATOR_TARGET"),
@@ -29,7 +29,7 @@ pub const BUILD: BuildInfo = BuildInfo {
 
 impl BuildInfo {
     /// One line for people (what `operator --version` prints too).
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         format!("operator {}", env!("OPERATOR_VERSION_LINE"))
     }
 }

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 /// The category every catalog accepts for "no cause in the catalog explains the
 /// evidence". Asserting it asserts no root cause.
-pub const UNKNOWN_CATEGORY: &str = "unknown";
+pub(crate) const UNKNOWN_CATEGORY: &str = "unknown";
 
 /// One root-cause category of a subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub struct ActionSpec {
 }
 
 /// Take no action now and look again later: in every subject's vocabulary.
-pub const WAIT_AND_WATCH: ActionSpec = ActionSpec {
+pub(crate) const WAIT_AND_WATCH: ActionSpec = ActionSpec {
     kind: "wait-and-watch",
     description: "Take no action now and look again after some minutes.",
     params: &[ParamSpec {
@@ -82,7 +82,7 @@ pub const WAIT_AND_WATCH: ActionSpec = ActionSpec {
 
 /// The evidence is not enough to act: in every subject's vocabulary (see
 /// [`CauseCatalog::action_appropriate`]).
-pub const INVESTIGATE_FURTHER: ActionSpec = ActionSpec {
+pub(crate) const INVESTIGATE_FURTHER: ActionSpec = ActionSpec {
     kind: "investigate-further",
     description: "The evidence is not enough to act; say what to look at.",
     params: &[ParamSpec {
@@ -93,7 +93,7 @@ pub const INVESTIGATE_FURTHER: ActionSpec = ActionSpec {
 
 /// Restart a member's container: every subject runs on the core's container runtime,
 /// so a subject lists this one when a restart is a remedy it accepts.
-pub const RESTART_CONTAINER: ActionSpec = ActionSpec {
+pub(crate) const RESTART_CONTAINER: ActionSpec = ActionSpec {
     kind: "restart-container",
     description: "Restart the container of a member (by member name).",
     params: &[ParamSpec {
@@ -103,7 +103,7 @@ pub const RESTART_CONTAINER: ActionSpec = ActionSpec {
 };
 
 /// The actions every catalog has, whatever the subject lists.
-pub const GENERIC_ACTIONS: &[ActionSpec] = &[WAIT_AND_WATCH, INVESTIGATE_FURTHER];
+pub(crate) const GENERIC_ACTIONS: &[ActionSpec] = &[WAIT_AND_WATCH, INVESTIGATE_FURTHER];
 
 /// How a subject's citation kind points into the context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,12 +160,12 @@ pub struct CauseCatalog {
 
 impl CauseCatalog {
     /// The cause named `category`, if the catalog has it.
-    pub fn get(&self, category: &str) -> Option<&'static CauseSpec> {
+    pub(crate) fn get(&self, category: &str) -> Option<&'static CauseSpec> {
         self.causes.iter().find(|c| c.category == category)
     }
 
     /// Whether `category` is in the catalog or is [`UNKNOWN_CATEGORY`].
-    pub fn accepts(&self, category: &str) -> bool {
+    pub(crate) fn accepts(&self, category: &str) -> bool {
         category == UNKNOWN_CATEGORY || self.get(category).is_some()
     }
 
@@ -180,7 +180,7 @@ impl CauseCatalog {
 
     /// Every action of the vocabulary: the subject's, then the generic ones it does not
     /// list itself.
-    pub fn actions(&self) -> Vec<&'static ActionSpec> {
+    pub(crate) fn actions(&self) -> Vec<&'static ActionSpec> {
         self.actions
             .iter()
             .chain(
@@ -191,19 +191,16 @@ impl CauseCatalog {
             .collect()
     }
 
+    #[cfg(test)]
     /// The action named `kind`, if the vocabulary has it.
-    pub fn action(&self, kind: &str) -> Option<&'static ActionSpec> {
+    pub(crate) fn action(&self, kind: &str) -> Option<&'static ActionSpec> {
         self.actions().into_iter().find(|a| a.kind == kind)
     }
 
-    /// The citation kind named `kind`, if the subject has it.
-    pub fn citation(&self, kind: &str) -> Option<&'static CitationSpec> {
-        self.citations.iter().find(|c| c.kind == kind)
-    }
-
+    #[cfg(test)]
     /// Whether `action` is in the vocabulary with exactly its parameters, each of its
     /// type: what a stored diagnosis must hold.
-    pub fn action_valid(&self, action: &crate::diagnose::model::ActionKind) -> bool {
+    pub(crate) fn action_valid(&self, action: &crate::diagnose::model::ActionKind) -> bool {
         let Some(spec) = self.action(&action.kind) else {
             return false;
         };
@@ -218,10 +215,11 @@ impl CauseCatalog {
             })
     }
 
+    #[cfg(test)]
     /// What is inconsistent in the catalog itself: a cause on a target kind the catalog
     /// does not list, an action a cause names that the vocabulary lacks, a name twice.
     /// Each subject's tests assert this is empty.
-    pub fn problems(&self) -> Vec<String> {
+    pub(crate) fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         for c in self.causes {
             if !self.targets.iter().any(|t| t.kind == c.target_kind) {
@@ -254,7 +252,7 @@ impl CauseCatalog {
     }
 
     /// The JSON schema of one action of the vocabulary (`kind` const, typed `params`).
-    pub fn action_schema(spec: &ActionSpec) -> Value {
+    pub(crate) fn action_schema(spec: &ActionSpec) -> Value {
         let mut props = serde_json::Map::new();
         for p in spec.params {
             props.insert(
@@ -287,7 +285,7 @@ impl CauseCatalog {
     }
 
     /// The JSON schema of one of the subject's citation kinds.
-    pub fn citation_schema(spec: &CitationSpec) -> Value {
+    pub(crate) fn citation_schema(spec: &CitationSpec) -> Value {
         let (field, ty) = match spec.shape {
             CitationShape::Id => ("id", "integer"),
             CitationShape::Path => ("path", "string"),
@@ -307,7 +305,7 @@ impl CauseCatalog {
     /// Whether `action` is an appropriate response to `category`: one of its actions,
     /// or `investigate-further` where the category cannot be confirmed from evidence
     /// (and for [`UNKNOWN_CATEGORY`]).
-    pub fn action_appropriate(&self, category: &str, action: &str) -> bool {
+    pub(crate) fn action_appropriate(&self, category: &str, action: &str) -> bool {
         match self.get(category) {
             Some(c) => {
                 c.actions.contains(&action) || (!c.confirmable && action == "investigate-further")
@@ -317,7 +315,7 @@ impl CauseCatalog {
     }
 
     /// The JSON schema of a [`Cause`] whose category is restricted to this catalog.
-    pub fn cause_schema(&self) -> Value {
+    pub(crate) fn cause_schema(&self) -> Value {
         let described: Vec<String> = self
             .causes
             .iter()
@@ -368,12 +366,12 @@ impl Cause {
     }
 
     /// The "nothing in the catalog explains it" cause.
-    pub fn unknown(target: impl Into<String>) -> Self {
+    pub(crate) fn unknown(target: impl Into<String>) -> Self {
         Self::new(UNKNOWN_CATEGORY, target)
     }
 
     /// Whether this asserts a real cause (not [`UNKNOWN_CATEGORY`]).
-    pub fn is_known(&self) -> bool {
+    pub(crate) fn is_known(&self) -> bool {
         self.category != UNKNOWN_CATEGORY
     }
 }
@@ -413,7 +411,7 @@ pub struct Hypothesis {
 }
 
 /// The JSON schema of the hypotheses list, categories restricted to `catalog`.
-pub fn hypotheses_schema(catalog: &CauseCatalog) -> Value {
+pub(crate) fn hypotheses_schema(catalog: &CauseCatalog) -> Value {
     json!({
         "type": "array",
         "description": "Every cause considered, with the evidence for and against it.",

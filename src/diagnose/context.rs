@@ -55,11 +55,11 @@ pub const DEFAULT_TOKEN_BUDGET: usize = 12_000;
 /// same for every ticket of a subject, so llama.cpp's prompt cache reads it once per
 /// server; what is left (~1,700 tokens) holds a ticket's evidence and its first context
 /// sections, about 15 s of reading on 2 idle cores.
-pub const LOCAL_TOKEN_BUDGET: usize = 3_072;
+pub(crate) const LOCAL_TOKEN_BUDGET: usize = 3_072;
 
 /// The most items an array of the answer may have when the server can enforce it
 /// (`maxItems` in a grammar-constrained `response_format`; see [`bound_arrays`]).
-pub const LOCAL_MAX_ITEMS: usize = 3;
+pub(crate) const LOCAL_MAX_ITEMS: usize = 3;
 
 /// `schema` with `maxItems: max_items` on every array. A small model decoding greedily
 /// under a grammar can fall into a loop, repeating one array item until `max_tokens`
@@ -67,7 +67,7 @@ pub const LOCAL_MAX_ITEMS: usize = 3;
 /// a bound in the grammar ends the array instead, and matches the answer format's "at
 /// most 3". Only for servers that compile the schema to a grammar (llama.cpp, Ollama,
 /// vLLM): Anthropic's structured outputs reject array bounds.
-pub fn bound_arrays(schema: &Value, max_items: usize) -> Value {
+pub(crate) fn bound_arrays(schema: &Value, max_items: usize) -> Value {
     match schema {
         Value::Object(m) => {
             let mut out: serde_json::Map<String, Value> = m
@@ -88,15 +88,15 @@ pub fn bound_arrays(schema: &Value, max_items: usize) -> Value {
 /// observation (the ticket's evidence, 250; the snapshot's sections, 60-90; metrics, logs,
 /// PD state, events, 140-200), above the topology (40). General knowledge is what a
 /// model can best do without; what was observed, it cannot.
-pub const KNOWLEDGE_RELEVANCE: u8 = 50;
+pub(crate) const KNOWLEDGE_RELEVANCE: u8 = 50;
 
 /// Relevance given to the ticket's own evidence snapshot (never cut before anything else).
-pub const EVIDENCE_RELEVANCE: u8 = 250;
+pub(crate) const EVIDENCE_RELEVANCE: u8 = 250;
 
 /// The static system prompt. Stable byte-for-byte for a given catalog and budget: it is
 /// the cached prefix. Its rules come first, then `# What you know` (the background
 /// knowledge, [`KNOWLEDGE_RELEVANCE`]), then `# Output` (replaced by [`ANSWER_FORMAT`]).
-pub const SYSTEM_PROMPT: &str = include_str!("system_prompt.md");
+pub(crate) const SYSTEM_PROMPT: &str = include_str!("system_prompt.md");
 
 const KNOWLEDGE_HEADING: &str = "\n# What you know";
 const OUTPUT_HEADING: &str = "\n# Output";
@@ -105,7 +105,7 @@ const OUTPUT_HEADING: &str = "\n# Output";
 /// long they should be. The structure itself is enforced by the backend (a JSON schema in
 /// `response_format`, or Claude's tool schema); this says what goes in it, briefly,
 /// because every generated token costs a local model ~0.1 s.
-pub const ANSWER_FORMAT: &str = "# Output
+pub(crate) const ANSWER_FORMAT: &str = "# Output
 Return exactly one JSON object with: observation_summary (what the evidence shows, with its numbers), root_cause (in words), cause ({category, target}: a category listed above and the entity as the context names it), other_causes (further causes on other targets, usually []), hypotheses (each cause you weighed: cause, verdict root-cause|undecided|rejected, supporting and contradicting facts), evidence (facts that support the cause, each with its source: a metric series and value, an entity id, a verbatim log line, an event as printed, or a state path), options_considered ({option, why_not}), recommended_action ({kind, params, rationale} from the fixed action kinds), confidence (0.0-1.0), would_change_conclusion.
 Be brief: one short sentence per text field, at most 3 hypotheses, 3 evidence items and 2 options considered.
 ";
@@ -141,7 +141,7 @@ fn system_knowledge(prompt: &str) -> &str {
 }
 
 /// The catalog's causes, one line each: what `cause.category` may be and what it means.
-pub fn catalog_section(catalog: &CauseCatalog) -> String {
+pub(crate) fn catalog_section(catalog: &CauseCatalog) -> String {
     let mut out = String::from("# Root-cause categories (cause.category)\n");
     for c in catalog.causes {
         out.push_str(&format!(
@@ -172,21 +172,21 @@ pub struct PromptOptions<'a> {
 }
 
 /// Escapes text for an `<untrusted_data>` block.
-pub fn escape_untrusted(text: &str) -> String {
+pub(crate) fn escape_untrusted(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
 
 /// Undoes [`escape_untrusted`] (used by grounding when the model quotes escaped text).
-pub fn unescape_untrusted(text: &str) -> String {
+pub(crate) fn unescape_untrusted(text: &str) -> String {
     text.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }
 
 /// Wraps (already redacted) content in a delimited, escaped untrusted-data block.
-pub fn untrusted_block(source: &str, content: &str) -> String {
+pub(crate) fn untrusted_block(source: &str, content: &str) -> String {
     let src: String = source
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
@@ -228,7 +228,7 @@ pub struct PreparedPrompt {
 
 impl PreparedPrompt {
     /// The schema of the answer this prompt asks for: the compact one, or the full one.
-    pub fn answer_schema(&self) -> &Value {
+    pub(crate) fn answer_schema(&self) -> &Value {
         match &self.compact {
             Some(c) => &c.schema,
             None => &self.schema,
@@ -272,7 +272,7 @@ fn render_timeline(t: &TicketBrief) -> String {
 }
 
 /// Renders an evidence value compactly: one line per metric, log and event, then the state.
-pub fn render_evidence(evidence: &Value) -> String {
+pub(crate) fn render_evidence(evidence: &Value) -> String {
     let mut out = String::new();
     if let Some(at) = evidence.get("observed_at").and_then(Value::as_str) {
         out.push_str(&format!("observed_at: {at}\n"));
@@ -315,7 +315,7 @@ pub fn render_evidence(evidence: &Value) -> String {
 /// Renders PD state compactly, one line per top-level key and one per element of a
 /// top-level array (`stores[1]: {...}`): about half the tokens of pretty JSON, and the
 /// budget's line sampling then drops whole elements rather than cutting JSON mid-way.
-pub fn render_state(state: &Value) -> String {
+pub(crate) fn render_state(state: &Value) -> String {
     let mut out = String::new();
     match state {
         Value::Object(m) => {
@@ -374,7 +374,7 @@ fn shrink_lines(content: &str, target_tokens: usize) -> (String, usize) {
 
 /// Downsamples a series of `(time, value)` points to at most `max_points`, keeping the
 /// first and last points and the extreme values (a peak must survive downsampling).
-pub fn downsample_series(points: &[(String, f64)], max_points: usize) -> Vec<(String, f64)> {
+pub(crate) fn downsample_series(points: &[(String, f64)], max_points: usize) -> Vec<(String, f64)> {
     if points.len() <= max_points || max_points < 3 {
         return points.to_vec();
     }
@@ -694,7 +694,7 @@ fn tokens_of(s: &str) -> HashSet<String> {
 }
 
 /// Jaccard similarity of the word sets of two texts (0..=1).
-pub fn jaccard(a: &str, b: &str) -> f64 {
+pub(crate) fn jaccard(a: &str, b: &str) -> f64 {
     let (x, y) = (tokens_of(a), tokens_of(b));
     if x.is_empty() && y.is_empty() {
         return 0.0;
@@ -716,7 +716,7 @@ fn component(target: &str) -> String {
 
 /// Similarity of a past ticket to the current one: same invariant (2.0) + same target
 /// (1.0) or same component (0.5) + confirmed cause (0.5) + Jaccard of summaries (0..1).
-pub fn similarity(brief: &TicketBrief, past: &PastTicket) -> f64 {
+pub(crate) fn similarity(brief: &TicketBrief, past: &PastTicket) -> f64 {
     let mut s = 0.0;
     if super::model::normalize_invariant(&brief.invariant)
         == super::model::normalize_invariant(&past.invariant)
@@ -736,7 +736,11 @@ pub fn similarity(brief: &TicketBrief, past: &PastTicket) -> f64 {
 }
 
 /// The `k` most similar past tickets (excluding the ticket itself), most similar first.
-pub fn select_similar(brief: &TicketBrief, candidates: &[PastTicket], k: usize) -> Vec<PastTicket> {
+pub(crate) fn select_similar(
+    brief: &TicketBrief,
+    candidates: &[PastTicket],
+    k: usize,
+) -> Vec<PastTicket> {
     let mut scored: Vec<(f64, &PastTicket)> = candidates
         .iter()
         .filter(|p| p.id != brief.id)
@@ -750,7 +754,7 @@ pub fn select_similar(brief: &TicketBrief, candidates: &[PastTicket], k: usize) 
 /// Renders similar past tickets as a context section (relevance 60), marked as history:
 /// what was concluded (and, where a person confirmed it, what it really was) about
 /// earlier tickets, not evidence about this one.
-pub fn similar_section(similar: &[PastTicket]) -> Option<ContextSection> {
+pub(crate) fn similar_section(similar: &[PastTicket]) -> Option<ContextSection> {
     if similar.is_empty() {
         return None;
     }
@@ -1213,15 +1217,7 @@ pub mod sections {
     use crate::diagnose::model::ContextSection;
 
     /// Relevance of a metrics window around first-seen.
-    pub const METRICS_RELEVANCE: u8 = 200;
-    /// Relevance of PD state (stores, members, region health, schedulers, operators).
-    pub const PD_STATE_RELEVANCE: u8 = 180;
-    /// Relevance of log excerpts.
-    pub const LOGS_RELEVANCE: u8 = 150;
-    /// Relevance of recent Docker events.
-    pub const EVENTS_RELEVANCE: u8 = 140;
-    /// Relevance of the topology.
-    pub const TOPOLOGY_RELEVANCE: u8 = 40;
+    pub(crate) const METRICS_RELEVANCE: u8 = 200;
 
     /// A metrics window: one line per series (per store), each downsampled to at most
     /// `max_points` points (first, last, peak and trough kept).
@@ -1246,50 +1242,6 @@ pub mod sections {
             name: "metrics_window".into(),
             relevance: METRICS_RELEVANCE,
             content,
-        }
-    }
-
-    /// PD state as pretty JSON.
-    pub fn pd_state(state: &serde_json::Value) -> ContextSection {
-        ContextSection {
-            name: "pd_state".into(),
-            relevance: PD_STATE_RELEVANCE,
-            content: serde_json::to_string_pretty(state).unwrap_or_default(),
-        }
-    }
-
-    /// Log excerpts: `(source, line)`, most recent last.
-    pub fn logs(lines: &[(String, String)]) -> ContextSection {
-        ContextSection {
-            name: "logs".into(),
-            relevance: LOGS_RELEVANCE,
-            content: lines
-                .iter()
-                .map(|(s, l)| format!("[{s}] {l}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        }
-    }
-
-    /// Docker events: `(at, what)`.
-    pub fn docker_events(events: &[(String, String)]) -> ContextSection {
-        ContextSection {
-            name: "docker_events".into(),
-            relevance: EVENTS_RELEVANCE,
-            content: events
-                .iter()
-                .map(|(a, w)| format!("{a} {w}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        }
-    }
-
-    /// Topology (members, addresses, labels) as text.
-    pub fn topology(text: &str) -> ContextSection {
-        ContextSection {
-            name: "topology".into(),
-            relevance: TOPOLOGY_RELEVANCE,
-            content: text.to_string(),
         }
     }
 }

@@ -101,7 +101,7 @@ impl DecisionEntry {
 
 impl DecisionEntry {
     /// A copy with every free-text field redacted.
-    pub fn redacted(&self) -> Self {
+    pub(crate) fn redacted(&self) -> Self {
         let r = |v: &Vec<String>| v.iter().map(|s| redact(s)).collect::<Vec<_>>();
         Self {
             at: self.at.clone(),
@@ -217,7 +217,7 @@ impl DecisionLog {
 }
 
 /// Now, RFC 3339.
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

@@ -29,13 +29,13 @@
 use crate::diagnose::catalog::{Cause, Hypothesis, Verdict};
 
 /// Net support a hypothesis needs to be named as the root cause.
-pub const SUPPORTED: f64 = 1.0;
+pub(crate) const SUPPORTED: f64 = 1.0;
 /// A runner-up closer than this to the winner leaves the decision open.
-pub const DECISIVE_MARGIN: f64 = 1.0;
+pub(crate) const DECISIVE_MARGIN: f64 = 1.0;
 /// How much a hypothesis on the ticket's own target is preferred when ranking.
-pub const TICKET_PREFERENCE: f64 = 0.5;
+pub(crate) const TICKET_PREFERENCE: f64 = 0.5;
 /// Net support a hypothesis on another target needs to be a second, independent cause.
-pub const INDEPENDENT: f64 = 2.5;
+pub(crate) const INDEPENDENT: f64 = 2.5;
 
 /// One observation bearing on a hypothesis, with its weight (how strongly it
 /// discriminates: about 0.5 for a hint, 1 for a typical sign, 2–3 for a defining fact).
@@ -49,7 +49,7 @@ pub struct Finding {
 
 impl Finding {
     /// A finding.
-    pub fn new(weight: f64, claim: impl Into<String>) -> Self {
+    pub(crate) fn new(weight: f64, claim: impl Into<String>) -> Self {
         Self {
             weight,
             claim: claim.into(),
@@ -72,7 +72,7 @@ pub struct Candidate {
 
 impl Candidate {
     /// A hypothesis with no findings yet.
-    pub fn new(cause: Cause, check: impl Into<String>) -> Self {
+    pub(crate) fn new(cause: Cause, check: impl Into<String>) -> Self {
         Self {
             cause,
             supporting: vec![],
@@ -82,17 +82,17 @@ impl Candidate {
     }
 
     /// Adds a supporting finding.
-    pub fn support(&mut self, weight: f64, claim: impl Into<String>) {
+    pub(crate) fn support(&mut self, weight: f64, claim: impl Into<String>) {
         self.supporting.push(Finding::new(weight, claim));
     }
 
     /// Adds a contradicting finding.
-    pub fn contradict(&mut self, weight: f64, claim: impl Into<String>) {
+    pub(crate) fn contradict(&mut self, weight: f64, claim: impl Into<String>) {
         self.contradicting.push(Finding::new(weight, claim));
     }
 
     /// Supporting minus contradicting weight.
-    pub fn net(&self) -> f64 {
+    pub(crate) fn net(&self) -> f64 {
         let s: f64 = self.supporting.iter().map(|f| f.weight).sum();
         let c: f64 = self.contradicting.iter().map(|f| f.weight).sum();
         s - c
@@ -128,7 +128,7 @@ pub struct Decision {
 ///
 /// # Guarantees
 /// In `[0.05, 0.92]`; increasing in both arguments; 0.2 for no support.
-pub fn confidence(support: f64, margin: f64) -> f64 {
+pub(crate) fn confidence(support: f64, margin: f64) -> f64 {
     if support < SUPPORTED {
         return 0.2;
     }
@@ -145,7 +145,7 @@ pub fn confidence(support: f64, margin: f64) -> f64 {
 /// rank of all candidates; every other cause named has at least [`INDEPENDENT`]
 /// net support, and either a target no other named cause has, or the root cause's
 /// target and evidence independent of every cause named there.
-pub fn decide(mut candidates: Vec<Candidate>, fallback_target: &str) -> Decision {
+pub(crate) fn decide(mut candidates: Vec<Candidate>, fallback_target: &str) -> Decision {
     candidates.retain(Candidate::has_findings);
     // The entity the ticket is about is preferred by [`TICKET_PREFERENCE`]: a cause on
     // another entity becomes the root cause only when clearly better supported (it is

@@ -52,7 +52,11 @@ fn type_matches(ty: &str, v: &Value) -> bool {
 /// `properties`, `required`, `additionalProperties: false`, `items`, `minItems`, `anyOf`,
 /// `const`, `enum`), and the bounds a grammar-constrained server enforces (`maxItems`,
 /// `maxLength`, in characters).
-pub fn validate_against_schema(schema: &Value, v: &Value, path: &str) -> Result<(), GroundError> {
+pub(crate) fn validate_against_schema(
+    schema: &Value,
+    v: &Value,
+    path: &str,
+) -> Result<(), GroundError> {
     let err = |m: String| GroundError::SchemaViolation {
         path: if path.is_empty() {
             "/".into()
@@ -154,7 +158,7 @@ pub fn validate_against_schema(schema: &Value, v: &Value, path: &str) -> Result<
 /// # Guarantees
 /// Returns `Ok` only if the text is JSON, follows `schema` exactly (no extra properties),
 /// deserializes, and has a finite confidence in 0..=1.
-pub fn parse_output(text: &str, schema: &Value) -> Result<DiagnosisOutput, GroundError> {
+pub(crate) fn parse_output(text: &str, schema: &Value) -> Result<DiagnosisOutput, GroundError> {
     let v: Value =
         serde_json::from_str(text.trim()).map_err(|e| GroundError::MalformedJson(e.to_string()))?;
     validate_against_schema(schema, &v, "")?;
@@ -285,7 +289,7 @@ fn sent_state(prompt: &PreparedPrompt, section: &str, path: &str) -> bool {
 }
 
 /// Checks one citation against what was sent.
-pub fn citation_grounded(prompt: &PreparedPrompt, source: &CitationRef) -> bool {
+pub(crate) fn citation_grounded(prompt: &PreparedPrompt, source: &CitationRef) -> bool {
     let ctx = &prompt.sent_context;
     let state = prompt
         .ticket
@@ -364,7 +368,7 @@ pub fn with_tool_results(prompt: &PreparedPrompt, seen: &[(String, String)]) -> 
 /// compact: checked against the compact schema, expanded, then checked against the full
 /// schema like any other. A full answer (a model that ignored the request, the rules
 /// engine answering as the fallback) is read as full.
-pub fn parse_answer(
+pub(crate) fn parse_answer(
     prompt: &PreparedPrompt,
     text: &str,
 ) -> Result<(DiagnosisOutput, bool), GroundError> {

@@ -30,7 +30,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
-pub use super::catalog::{Cause, CauseCatalog, Hypothesis, Verdict};
+pub(crate) use super::catalog::{Cause, CauseCatalog, Hypothesis};
 
 /// Where a cited fact came from: the core's own kinds (a metric sample, a log line, an
 /// event) or one of the subject's ([`super::catalog::CitationSpec`]): an entity by id or a
@@ -75,7 +75,7 @@ pub enum CitationRef {
 }
 
 /// The kinds of citation the core itself knows.
-pub const CORE_CITATIONS: &[&str] = &["metric", "log", "event"];
+pub(crate) const CORE_CITATIONS: &[&str] = &["metric", "log", "event"];
 
 impl CitationRef {
     /// An entity citation (`store` 4).
@@ -91,16 +91,6 @@ impl CitationRef {
         Self::State {
             kind: kind.into(),
             path: path.into(),
-        }
-    }
-
-    /// The `kind` it carries on the wire.
-    pub fn kind(&self) -> &str {
-        match self {
-            Self::Metric { .. } => "metric",
-            Self::Log { .. } => "log",
-            Self::Event { .. } => "event",
-            Self::Entity { kind, .. } | Self::State { kind, .. } => kind,
         }
     }
 }
@@ -206,16 +196,6 @@ pub struct OptionConsidered {
     pub why_not: String,
 }
 
-/// The token budget to give [`super::context::build_prompt`] for a prompt that will be
-/// put in `catalog`'s vocabulary: `budget` less what its system prompt adds to the core's,
-/// so that the prompt sent still fits `budget`.
-pub fn budget_for_vocabulary(catalog: &CauseCatalog, budget: usize) -> usize {
-    use super::context::{estimate_tokens, SYSTEM_PROMPT};
-    budget.saturating_sub(
-        estimate_tokens(catalog.system_prompt).saturating_sub(estimate_tokens(SYSTEM_PROMPT)),
-    )
-}
-
 impl super::context::PreparedPrompt {
     /// The prompt in `catalog`'s vocabulary: the schema restricted to its causes, actions
     /// and citations, and its system prompt (the token estimate follows the prompt; build
@@ -245,7 +225,7 @@ pub struct ActionKind {
 
 impl ActionKind {
     /// An action from a kind and a JSON object of parameters (anything else gives none).
-    pub fn new(kind: &str, params: Value) -> Self {
+    pub(crate) fn new(kind: &str, params: Value) -> Self {
         Self {
             kind: kind.to_string(),
             params: match params {
@@ -255,20 +235,21 @@ impl ActionKind {
         }
     }
 
+    #[cfg(test)]
     /// Take no action now; look again in `minutes` (in every vocabulary).
-    pub fn wait_and_watch(minutes: u32) -> Self {
+    pub(crate) fn wait_and_watch(minutes: u32) -> Self {
         Self::new("wait-and-watch", json!({ "minutes": minutes }))
     }
 
     /// Gather more evidence about `what` (in every vocabulary).
-    pub fn investigate_further(what: impl Into<String>) -> Self {
+    pub(crate) fn investigate_further(what: impl Into<String>) -> Self {
         Self::new("investigate-further", json!({ "what": what.into() }))
     }
 
     /// The action of a subject's typed enum (one that serializes as `{"kind",
     /// "params"}`). A value that does not serialize to that shape gives
     /// `investigate-further` naming the failure, never a silently different action.
-    pub fn from_typed<T: Serialize>(typed: &T) -> Self {
+    pub(crate) fn from_typed<T: Serialize>(typed: &T) -> Self {
         match serde_json::to_value(typed) {
             Ok(Value::Object(mut m)) => match m.remove("kind") {
                 Some(Value::String(kind)) => {
@@ -446,7 +427,7 @@ fn unknown_cause() -> Cause {
 
 impl Diagnosis {
     /// Every root cause asserted: the primary one first, `unknown` left out.
-    pub fn asserted_causes(&self) -> Vec<&Cause> {
+    pub(crate) fn asserted_causes(&self) -> Vec<&Cause> {
         std::iter::once(&self.cause)
             .chain(self.other_causes.iter())
             .filter(|c| c.is_known())
@@ -454,7 +435,7 @@ impl Diagnosis {
     }
 
     /// Combines a validated model output with the operator-filled fields.
-    pub fn assemble(
+    pub(crate) fn assemble(
         output: DiagnosisOutput,
         grounding: GroundingReport,
         backend: &str,
@@ -516,7 +497,7 @@ pub struct TicketBrief {
 /// `member/<name>` or a bare member name (`tikv-1`, `etcd-0`) → a member; anything else
 /// (`pd`, `cluster`) → other. A subject with more spellings parses them itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// An entity by kind and numeric id (`store/4`).
     Entity {
         /// Its kind (`store`).
@@ -532,7 +513,7 @@ pub enum Target {
 
 impl Target {
     /// Parses a target string.
-    pub fn parse(target: &str) -> Self {
+    pub(crate) fn parse(target: &str) -> Self {
         let t = target.trim();
         if let Some(m) = t.strip_prefix("member/") {
             return Self::Member(m.to_string());
@@ -560,7 +541,7 @@ impl Target {
 }
 
 /// The invariant name in snake_case (`store-down` → `store_down`).
-pub fn normalize_invariant(name: &str) -> String {
+pub(crate) fn normalize_invariant(name: &str) -> String {
     name.trim().replace('-', "_").to_ascii_lowercase()
 }
 
@@ -608,7 +589,7 @@ fn citation_variant(kind: &str, description: &str, props: Value, required: &[&st
 /// prompt nobody gave a vocabulary cannot widen what may be recommended. A subject's
 /// tickets get [`diagnosis_output_schema_for`] its catalog
 /// ([`crate::diagnose::context::PreparedPrompt::with_vocabulary`]).
-pub fn diagnosis_output_schema() -> Value {
+pub(crate) fn diagnosis_output_schema() -> Value {
     diagnosis_schema(None)
 }
 
@@ -620,7 +601,7 @@ pub fn diagnosis_output_schema() -> Value {
 /// Every object has `additionalProperties: false`; no numeric bounds or length bounds
 /// are used (unsupported by structured outputs); the document is stable byte-for-byte
 /// across calls (it is part of the cached prompt prefix on the tool path).
-pub fn diagnosis_output_schema_for(catalog: &CauseCatalog) -> Value {
+pub(crate) fn diagnosis_output_schema_for(catalog: &CauseCatalog) -> Value {
     diagnosis_schema(Some(catalog))
 }
 
@@ -737,6 +718,7 @@ fn diagnosis_schema(catalog: Option<&CauseCatalog>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::catalog::Verdict;
 
     fn all_objects_closed(v: &Value) -> bool {
         match v {

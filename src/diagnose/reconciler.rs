@@ -83,7 +83,7 @@ pub trait ContextSource: Send + Sync {
 
 /// Several context sources, their sections concatenated (the prompt builder ranks and
 /// cuts them together).
-pub struct Sources(pub Vec<Arc<dyn ContextSource>>);
+pub(crate) struct Sources(pub Vec<Arc<dyn ContextSource>>);
 
 #[async_trait]
 impl ContextSource for Sources {
@@ -251,7 +251,10 @@ impl DiagnosisReconciler {
     }
 
     /// Attaches the subject's runbook (command, check, risk) to each recommendation.
-    pub fn with_runbooks(mut self, runbooks: Arc<dyn super::runbook::RunbookSource>) -> Self {
+    pub(crate) fn with_runbooks(
+        mut self,
+        runbooks: Arc<dyn super::runbook::RunbookSource>,
+    ) -> Self {
         self.runbooks = Some(runbooks);
         self
     }
@@ -279,14 +282,6 @@ impl DiagnosisReconciler {
     /// Counts model failures in `metrics` (`operator_diagnosis_model_failures_total`).
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = Some(metrics);
-        self
-    }
-
-    /// Whether an answer citing evidence absent from the context is rejected (a failure)
-    /// rather than stored with its ungrounded claims listed. Default: rejected for every
-    /// backend but the rules engine, whose citations are copied from the evidence.
-    pub fn with_strict_grounding(mut self, strict: bool) -> Self {
-        self.strict_grounding = Some(strict);
         self
     }
 
@@ -728,7 +723,7 @@ impl DiagnosisReconciler {
 }
 
 /// Redacts every string of a diagnosis (claims, quotes, rationale, …).
-pub fn redact_diagnosis(d: Diagnosis) -> Diagnosis {
+pub(crate) fn redact_diagnosis(d: Diagnosis) -> Diagnosis {
     let v = serde_json::to_value(&d).unwrap_or_default();
     // Strings only: every value keeps its type, so this deserializes back.
     let r = super::redact::redact_strings(&v);

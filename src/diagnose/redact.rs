@@ -13,7 +13,7 @@ use regex::Regex;
 use std::sync::OnceLock;
 
 /// The replacement text.
-pub const REDACTED: &str = "[REDACTED]";
+pub(crate) const REDACTED: &str = "[REDACTED]";
 
 /// Exact secret strings registered at startup, shared by the whole process.
 fn registry() -> &'static RwLock<Vec<String>> {
@@ -110,7 +110,7 @@ pub fn redact(text: &str) -> String {
 
 /// Redacts every string inside a JSON value (keys are kept; values whose key looks
 /// secret are replaced whole).
-pub fn redact_json(v: &serde_json::Value) -> serde_json::Value {
+pub(crate) fn redact_json(v: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match v {
         Value::String(s) => Value::String(redact(s)),
@@ -135,7 +135,7 @@ pub fn redact_json(v: &serde_json::Value) -> serde_json::Value {
 
 /// Redacts every string inside a JSON value by pattern and registry only (keys and the
 /// value types are kept, so the value still deserializes into its type).
-pub fn redact_strings(v: &serde_json::Value) -> serde_json::Value {
+pub(crate) fn redact_strings(v: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match v {
         Value::String(s) => Value::String(redact(s)),
@@ -150,7 +150,7 @@ pub fn redact_strings(v: &serde_json::Value) -> serde_json::Value {
 }
 
 /// True for names like `ANTHROPIC_API_KEY`, `db_password`, `token`, `client_secret`.
-pub fn key_looks_secret(name: &str) -> bool {
+pub(crate) fn key_looks_secret(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     n.ends_with("_key")
         || n.ends_with("_token")

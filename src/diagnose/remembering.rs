@@ -27,14 +27,14 @@ const ID_OFFSET: u64 = 1_000_000;
 
 /// A ticket queue that also remembers `past`: those tickets join the queue's own in
 /// [`TicketQueue::similar`]; every other call is the queue's.
-pub struct Remembering {
+pub(crate) struct Remembering {
     queue: Arc<dyn TicketQueue>,
     past: Arc<[PastTicket]>,
 }
 
 impl Remembering {
     /// `queue`, remembering `past` when there is something to remember.
-    pub fn wrap(
+    pub(crate) fn wrap(
         queue: Arc<dyn TicketQueue>,
         past: Option<Arc<[PastTicket]>>,
     ) -> Arc<dyn TicketQueue> {

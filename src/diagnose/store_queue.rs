@@ -75,7 +75,7 @@ pub struct StoreQueue {
 }
 
 /// At most this many revisits of one ticket's diagnosis.
-pub const MAX_REVISITS: usize = 3;
+pub(crate) const MAX_REVISITS: usize = 3;
 
 impl StoreQueue {
     /// A queue over `store`; evidence is taken to be still arriving for
@@ -89,7 +89,7 @@ impl StoreQueue {
 
     /// Evidence is taken to be still arriving for `window` after a ticket opens (the
     /// evaluation scales it like every other duration).
-    pub fn with_window(mut self, window: Duration) -> Self {
+    pub(crate) fn with_window(mut self, window: Duration) -> Self {
         self.window = window;
         self
     }
@@ -256,7 +256,7 @@ const fn section(field: &'static str, name: &'static str, relevance: u8) -> Snap
 
 /// The sections every subject's snapshot may carry: container states, probes, metrics,
 /// the metrics source's error, recent runtime events and log lines.
-pub const GENERIC_SECTIONS: &[SnapshotSection] = &[
+pub(crate) const GENERIC_SECTIONS: &[SnapshotSection] = &[
     section("containers", "containers", 85),
     section("probes", "status_probes", 75),
     section("metrics", "metrics", 70),
@@ -268,14 +268,17 @@ pub const GENERIC_SECTIONS: &[SnapshotSection] = &[
 /// [`ContextSource`] from the monitor's latest snapshot: the cluster state a human would
 /// look at next to the ticket: the subject's own state sections (TiKV: PD's stores and
 /// members, region health), then [`GENERIC_SECTIONS`].
-pub struct SnapshotContext {
+pub(crate) struct SnapshotContext {
     latest: LatestSnapshot,
     subject_sections: &'static [SnapshotSection],
 }
 
 impl SnapshotContext {
     /// Context from the shared latest snapshot, with the subject's sections first.
-    pub fn new(latest: LatestSnapshot, subject_sections: &'static [SnapshotSection]) -> Self {
+    pub(crate) fn new(
+        latest: LatestSnapshot,
+        subject_sections: &'static [SnapshotSection],
+    ) -> Self {
         Self {
             latest,
             subject_sections,
@@ -324,7 +327,7 @@ pub const RELATED_WINDOW: Duration = crate::tickets::incidents::DEFAULT_WINDOW;
 /// them (its runtime events are one round's), so the ticket store supplies them. The
 /// section is plain facts (invariant, target, status, summary, and whether it started
 /// within the window); the subject's reasoner decides what they mean.
-pub struct RelatedTickets {
+pub(crate) struct RelatedTickets {
     store: Arc<TicketStore>,
     window: Duration,
 }
@@ -332,7 +335,7 @@ pub struct RelatedTickets {
 impl RelatedTickets {
     /// Related tickets from `store`, "together" meaning first seen within `window` (the
     /// evaluation scales it like every other duration).
-    pub fn new(store: Arc<TicketStore>, window: Duration) -> Self {
+    pub(crate) fn new(store: Arc<TicketStore>, window: Duration) -> Self {
         Self { store, window }
     }
 }

@@ -53,12 +53,12 @@ impl HttpResponse {
     }
 
     /// At most [`BODY_EXCERPT_BYTES`] of the body as text, for error messages.
-    pub fn body_excerpt(&self) -> String {
+    pub(crate) fn body_excerpt(&self) -> String {
         excerpt(&self.body)
     }
 
     /// Decodes the body as JSON.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
         serde_json::from_slice(&self.body).map_err(|source| HttpError::Decode {
             url: self.url.clone(),
             body: self.body_excerpt(),
@@ -81,7 +81,7 @@ impl HttpResponse {
 
     /// The `Retry-After` header in its delay-seconds form. (The HTTP-date form is not
     /// used by any server this operator talks to and is ignored.)
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         let value = self.headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
         value.trim().parse::<u64>().ok().map(Duration::from_secs)
     }
@@ -113,7 +113,7 @@ pub struct ReadBodyLayer {
 
 impl ReadBodyLayer {
     /// Reads bodies of at most `max_body_bytes`.
-    pub fn new(max_body_bytes: usize) -> Self {
+    pub(crate) fn new(max_body_bytes: usize) -> Self {
         Self { max_body_bytes }
     }
 }

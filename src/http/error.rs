@@ -122,7 +122,7 @@ impl HttpError {
     }
 
     /// Converts a boxed stack error into a typed one.
-    pub fn from_boxed(url: &str, per_attempt: Duration, error: BoxError) -> Self {
+    pub(crate) fn from_boxed(url: &str, per_attempt: Duration, error: BoxError) -> Self {
         let url = url.to_owned();
         match ErrorKind::of(&error) {
             ErrorKind::Timeout => Self::Timeout {

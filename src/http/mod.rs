@@ -43,7 +43,7 @@ pub use retry::{
     is_idempotent, BackoffConfig, DefaultRetryLogic, JitterRng, RetryAction, RetryLogic,
     RetryPolicy,
 };
-pub use trace::{otel_name, TraceLayer, TraceService};
+pub(crate) use trace::TraceLayer;
 
 /// One mebibyte.
 pub const MIB: usize = 1024 * 1024;
@@ -102,7 +102,7 @@ impl Default for HttpConfig {
 
 impl HttpConfig {
     /// The backoff part of the configuration.
-    pub fn backoff(&self) -> BackoffConfig {
+    pub(crate) fn backoff(&self) -> BackoffConfig {
         BackoffConfig {
             min: self.backoff_min,
             max: self.backoff_max,
@@ -114,7 +114,7 @@ impl HttpConfig {
 }
 
 /// The boxed, cloneable service behind an [`HttpClient`].
-pub type HttpService = BoxCloneSyncService<reqwest::Request, HttpResponse, BoxError>;
+pub(crate) type HttpService = BoxCloneSyncService<reqwest::Request, HttpResponse, BoxError>;
 
 /// A cheap-to-clone HTTP client running every request through the stack described in
 /// the [module docs](self).
@@ -198,11 +198,6 @@ impl HttpClient {
         })
     }
 
-    /// The configuration this client was built with.
-    pub fn config(&self) -> &HttpConfig {
-        &self.config
-    }
-
     /// A request builder (headers, query, JSON body); send it with [`HttpClient::send`].
     pub fn request(&self, method: Method, url: reqwest::Url) -> reqwest::RequestBuilder {
         self.builder.request(method, url)
@@ -250,7 +245,7 @@ impl HttpClient {
 }
 
 /// Parses a base URL, accepting `host:port` without a scheme (as `http://host:port`).
-pub fn parse_base_url(text: &str) -> Result<reqwest::Url, HttpError> {
+pub(crate) fn parse_base_url(text: &str) -> Result<reqwest::Url, HttpError> {
     let with_scheme = if text.contains("://") {
         text.to_owned()
     } else {

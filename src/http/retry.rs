@@ -100,7 +100,7 @@ pub struct JitterRng(rand::rngs::SmallRng);
 
 impl JitterRng {
     /// A freshly seeded generator.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         use rand::SeedableRng;
         Self(rand::rngs::SmallRng::from_rng(&mut rand::rng()))
     }
@@ -158,7 +158,7 @@ pub struct RetryPolicy<L> {
 impl<L: RetryLogic> RetryPolicy<L> {
     /// Builds a policy. Invalid backoff parameters (min > max, max = 0, jitter outside
     /// 0..=100) are rejected with a message.
-    pub fn new(logic: L, config: BackoffConfig) -> Result<Self, String> {
+    pub(crate) fn new(logic: L, config: BackoffConfig) -> Result<Self, String> {
         let mut maker =
             ExponentialBackoffMaker::new(config.min, config.max, config.jitter, JitterRng::new())
                 .map_err(|e| format!("invalid backoff: {e:?}"))?;

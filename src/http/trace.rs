@@ -18,7 +18,7 @@ use super::error::{redact_url, ErrorKind};
 
 /// Layer producing [`TraceService`].
 #[derive(Debug, Clone, Copy, Default)]
-pub struct TraceLayer;
+pub(crate) struct TraceLayer;
 
 impl<S> Layer<S> for TraceLayer {
     type Service = TraceService<S>;
@@ -29,13 +29,13 @@ impl<S> Layer<S> for TraceLayer {
 
 /// Wraps each call in an `http.client` span.
 #[derive(Debug, Clone)]
-pub struct TraceService<S> {
+pub(crate) struct TraceService<S> {
     inner: S,
 }
 
 /// A low-cardinality span name: `GET /pd/api/v1/store/{id}` (numeric path segments
 /// become `{id}`).
-pub fn otel_name(method: &http::Method, url: &reqwest::Url) -> String {
+pub(crate) fn otel_name(method: &http::Method, url: &reqwest::Url) -> String {
     let mut name = String::with_capacity(url.path().len() + 8);
     name.push_str(method.as_str());
     name.push(' ');

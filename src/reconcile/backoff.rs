@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Capped exponential backoff that resets on success.
 #[derive(Debug, Clone)]
-pub struct ErrorBackoff {
+pub(crate) struct ErrorBackoff {
     base: Duration,
     cap: Duration,
     attempt: u32,
@@ -17,7 +17,7 @@ pub struct ErrorBackoff {
 
 impl ErrorBackoff {
     /// Starts at `base`, doubles per failure, never exceeds `cap`.
-    pub fn new(base: Duration, cap: Duration) -> Self {
+    pub(crate) fn new(base: Duration, cap: Duration) -> Self {
         Self {
             base,
             cap: cap.max(base),
@@ -26,7 +26,7 @@ impl ErrorBackoff {
     }
 
     /// The delay before the next attempt; advances the backoff.
-    pub fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         let exp = self
             .base
             .saturating_mul(2u32.saturating_pow(self.attempt.min(31)));
@@ -38,13 +38,8 @@ impl ErrorBackoff {
     }
 
     /// Back to the first delay (after a success).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.attempt = 0;
-    }
-
-    /// Failures since the last reset.
-    pub fn attempts(&self) -> u32 {
-        self.attempt
     }
 }
 

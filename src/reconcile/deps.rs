@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 /// The container runtime (Docker), as the core names it.
-pub const RUNTIME: &str = "runtime";
+pub(crate) const RUNTIME: &str = "runtime";
 /// The diagnosis model's API.
 pub const MODEL_API: &str = "model-api";
 

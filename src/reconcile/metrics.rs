@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use super::deps::Dependencies;
 
 /// Histogram bucket bounds for reconcile durations (seconds), controller-runtime's.
-pub const DURATION_BUCKETS: [f64; 12] = [
+pub(crate) const DURATION_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
@@ -77,19 +77,19 @@ impl Metrics {
     }
 
     /// Counts a failed step.
-    pub fn step_failed(&self) {
+    pub(crate) fn step_failed(&self) {
         self.step_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Sets a labelled gauge (`name`, rendered `{labels}`).
-    pub fn set_gauge(&self, name: &str, labels: &str, value: f64) {
+    pub(crate) fn set_gauge(&self, name: &str, labels: &str, value: f64) {
         self.gauges
             .lock()
             .insert((name.to_string(), labels.to_string()), value);
     }
 
     /// Adds to a labelled counter.
-    pub fn add_counter(&self, name: &str, labels: &str, by: u64) {
+    pub(crate) fn add_counter(&self, name: &str, labels: &str, by: u64) {
         *self
             .counters
             .lock()

@@ -32,9 +32,9 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use tracing::{info, info_span, warn, Instrument};
 
-pub use backoff::ErrorBackoff;
+pub(crate) use backoff::ErrorBackoff;
 pub use metrics::Metrics;
-pub use plan::{Fault, Plan};
+pub(crate) use plan::{Fault, Plan};
 
 use crate::runtime::RuntimeError;
 use crate::subject::{Subject, SubjectError};
@@ -48,7 +48,7 @@ pub struct Action {
 impl Action {
     /// Run again after `d` unless something wakes the loop earlier.
     #[must_use]
-    pub const fn requeue(d: Duration) -> Self {
+    pub(crate) const fn requeue(d: Duration) -> Self {
         Self { requeue_after: d }
     }
     /// When to run again.
@@ -58,11 +58,11 @@ impl Action {
 }
 
 /// The most steps one pass applies before yielding to the scheduler.
-pub const MAX_STEPS_PER_PASS: usize = 64;
+pub(crate) const MAX_STEPS_PER_PASS: usize = 64;
 
 /// While the plan waits for something (PD electing, a store draining), the loop looks
 /// again this often even if the resync interval is longer.
-pub const WAITING_RECHECK: Duration = Duration::from_secs(1);
+pub(crate) const WAITING_RECHECK: Duration = Duration::from_secs(1);
 
 /// A summary of the last pass, served by `/api/v1/status` and used by `/readyz`.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -93,7 +93,7 @@ pub struct PassStatus {
 
 /// Something that wants to see every observation (the invariant checker that opens
 /// tickets hooks in here). Called once per observation, after planning.
-pub trait PassObserver<S: Subject>: Send + Sync {
+pub(crate) trait PassObserver<S: Subject>: Send + Sync {
     /// Sees one observation and the plan made from it.
     fn observed(&self, observed: &S::Observed, plan: &Plan<S::Step>);
 }
@@ -148,12 +148,6 @@ impl<S: Subject> Controller<S> {
         }
     }
 
-    /// Adds an observer of every observation.
-    pub fn with_observer(mut self, o: Arc<dyn PassObserver<S>>) -> Self {
-        self.observers.push(o);
-        self
-    }
-
     /// The subject.
     pub fn subject(&self) -> &Arc<S> {
         &self.subject
@@ -172,17 +166,6 @@ impl<S: Subject> Controller<S> {
     /// A handle that wakes the loop (used by triggers and tests).
     pub fn waker(&self) -> Arc<Notify> {
         self.wake.clone()
-    }
-
-    /// Observes and plans without acting (`operator diff`).
-    pub async fn plan_only(&self) -> Result<(S::Observed, Plan<S::Step>), ReconcileError> {
-        let observed = self
-            .subject
-            .observe()
-            .await
-            .map_err(ReconcileError::Observe)?;
-        let plan = self.subject.plan(&observed, SystemTime::now());
-        Ok((observed, plan))
     }
 
     /// One pass: observe, plan, apply the first step, repeat until nothing is left to

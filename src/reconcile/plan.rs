@@ -38,7 +38,7 @@ impl<S> Default for Plan<S> {
 
 impl<S> Plan<S> {
     /// True when there is nothing to do and nothing to wait for.
-    pub fn is_converged(&self) -> bool {
+    pub(crate) fn is_converged(&self) -> bool {
         self.steps.is_empty() && self.waits.is_empty() && self.refusals.is_empty()
     }
 }

@@ -44,7 +44,6 @@ use futures::stream::{BoxStream, StreamExt};
 
 #[cfg(any(test, feature = "test-support"))]
 pub(crate) use convert::action_from_docker;
-pub use convert::ALIASES_LABEL;
 
 use super::labels;
 use super::{
@@ -54,7 +53,7 @@ use super::{
 
 /// Environment variable that allows pulling a missing image (off by default: the
 /// operator's own machines have no registry).
-pub const ALLOW_PULL_ENV: &str = "OPERATOR_ALLOW_PULL";
+pub(crate) const ALLOW_PULL_ENV: &str = "OPERATOR_ALLOW_PULL";
 
 /// The largest archive `download` reads: it fetches small generated files (scrape
 /// targets), never data.

@@ -81,7 +81,7 @@ pub enum FakeOp {
 
 impl FakeOp {
     /// True for operations that change state (and so appear in [`FakeRuntime::calls`]).
-    pub fn is_mutating(self) -> bool {
+    pub(crate) fn is_mutating(self) -> bool {
         !matches!(self, FakeOp::ListOwned | FakeOp::Logs | FakeOp::ImageExists)
     }
 }
@@ -104,7 +104,7 @@ pub struct FakeCall {
 
 /// One container as the fake holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FakeContainer {
+pub(crate) struct FakeContainer {
     /// Docker-style id (`fake-000001`).
     pub id: String,
     /// The spec it was created from (foreign containers get a minimal one).
@@ -131,7 +131,7 @@ pub struct FakeContainer {
 
 /// A copy of the fake's whole state.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FakeSnapshot {
+pub(crate) struct FakeSnapshot {
     /// Containers by name.
     pub containers: BTreeMap<String, FakeContainer>,
     /// Networks by name, with their labels.
@@ -141,8 +141,9 @@ pub struct FakeSnapshot {
 }
 
 impl FakeSnapshot {
+    #[cfg(test)]
     /// The container called `name`.
-    pub fn container(&self, name: &str) -> Option<&FakeContainer> {
+    pub(crate) fn container(&self, name: &str) -> Option<&FakeContainer> {
         self.containers.get(name)
     }
 }
@@ -217,6 +218,7 @@ fn signal_terminates(number: i64) -> bool {
     matches!(number, 2 | 3 | 9 | 15)
 }
 
+#[cfg(test)]
 fn injected(op: FakeOp) -> RuntimeError {
     RuntimeError::Api(format!("injected failure of {op:?}"))
 }
@@ -472,23 +474,27 @@ impl FakeRuntime {
         self.state.lock().calls.clone()
     }
 
+    #[cfg(test)]
     /// Forgets the call log.
-    pub fn clear_calls(&self) {
+    pub(crate) fn clear_calls(&self) {
         self.state.lock().calls.clear();
     }
 
+    #[cfg(test)]
     /// A copy of all containers, networks and volumes.
-    pub fn snapshot(&self) -> FakeSnapshot {
+    pub(crate) fn snapshot(&self) -> FakeSnapshot {
         self.state.lock().world.clone()
     }
 
+    #[cfg(test)]
     /// Makes the next call of `op` fail with an API error (calls queue up).
-    pub fn fail_next(&self, op: FakeOp) {
+    pub(crate) fn fail_next(&self, op: FakeOp) {
         self.fail_next_with(op, injected(op));
     }
 
+    #[cfg(test)]
     /// Makes the next call of `op` fail with `error`.
-    pub fn fail_next_with(&self, op: FakeOp, error: RuntimeError) {
+    pub(crate) fn fail_next_with(&self, op: FakeOp, error: RuntimeError) {
         self.state
             .lock()
             .failures
@@ -506,9 +512,10 @@ impl FakeRuntime {
         }
     }
 
+    #[cfg(test)]
     /// Marks an image as absent (`create_and_start` then fails with
     /// [`RuntimeError::ImageMissing`]) or present again.
-    pub fn set_image_present(&self, image: &str, present: bool) {
+    pub(crate) fn set_image_present(&self, image: &str, present: bool) {
         let mut state = self.state.lock();
         if present {
             state.missing_images.remove(image);
@@ -522,19 +529,16 @@ impl FakeRuntime {
         self.state.lock().clock = now;
     }
 
-    /// Advances the logical clock.
-    pub fn advance_clock(&self, by: Duration) {
-        self.state.lock().clock += by;
-    }
-
+    #[cfg(test)]
     /// The logical clock's current time.
-    pub fn now(&self) -> SystemTime {
+    pub(crate) fn now(&self) -> SystemTime {
         self.state.lock().clock
     }
 
+    #[cfg(test)]
     /// Answers [`ContainerRuntime::exec`] with `handler(container, cmd)`. Without a
     /// handler every command succeeds with no output.
-    pub fn set_exec_handler(
+    pub(crate) fn set_exec_handler(
         &self,
         handler: impl Fn(&str, &[String]) -> ExecOutput + Send + Sync + 'static,
     ) {
@@ -556,9 +560,10 @@ impl FakeRuntime {
         }
     }
 
+    #[cfg(test)]
     /// Adds a running container that carries `labels` (typically none of ours),
     /// as another tool or user would have created it.
-    pub fn add_foreign_container(&self, name: &str, labels_map: BTreeMap<String, String>) {
+    pub(crate) fn add_foreign_container(&self, name: &str, labels_map: BTreeMap<String, String>) {
         let mut state = self.state.lock();
         state.next_id += 1;
         let id = format!("fake-{:06}", state.next_id);
@@ -588,17 +593,9 @@ impl FakeRuntime {
         );
     }
 
-    /// Adds a network carrying `labels` (typically not ours).
-    pub fn add_foreign_network(&self, name: &str, labels_map: BTreeMap<String, String>) {
-        self.state
-            .lock()
-            .world
-            .networks
-            .insert(name.to_string(), labels_map);
-    }
-
+    #[cfg(test)]
     /// Adds a volume carrying `labels` (typically not ours).
-    pub fn add_foreign_volume(&self, name: &str, labels_map: BTreeMap<String, String>) {
+    pub(crate) fn add_foreign_volume(&self, name: &str, labels_map: BTreeMap<String, String>) {
         self.state
             .lock()
             .world
@@ -606,6 +603,7 @@ impl FakeRuntime {
             .insert(name.to_string(), labels_map);
     }
 
+    #[cfg(test)]
     /// Forces a container's state, emitting the events Docker would: `die` (with the
     /// exit code) when a live container becomes exited or dead, `start` when a stopped
     /// one becomes running, `pause`/`unpause` across paused.
@@ -613,7 +611,7 @@ impl FakeRuntime {
     /// # Panics
     ///
     /// When no container has that name (a broken test, not a runtime condition).
-    pub fn set_status(&self, name: &str, status: ContainerStatus, exit_code: Option<i64>) {
+    pub(crate) fn set_status(&self, name: &str, status: ContainerStatus, exit_code: Option<i64>) {
         let mut events = Vec::new();
         {
             let mut state = self.state.lock();
@@ -678,12 +676,6 @@ impl FakeRuntime {
             }
         }
         self.publish(events);
-    }
-
-    /// Broadcasts an arbitrary event (it reaches subscribers of the cluster named by
-    /// its labels).
-    pub fn inject_event(&self, event: RuntimeEvent) {
-        self.publish(vec![event]);
     }
 }
 

@@ -6,8 +6,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-/// Prefix of every label the operator sets.
-pub const PREFIX: &str = "io.tikv-operator.";
 /// `managed-by` label key.
 pub const MANAGED_BY: &str = "io.tikv-operator.managed-by";
 /// The value of [`MANAGED_BY`].
@@ -21,16 +19,16 @@ pub const MEMBER: &str = "io.tikv-operator.member";
 /// Ordinal of a PD or TiKV member.
 pub const ORDINAL: &str = "io.tikv-operator.ordinal";
 /// Hash of the container template (image, config, env): a change means drift.
-pub const SPEC_HASH: &str = "io.tikv-operator.spec-hash";
+pub(crate) const SPEC_HASH: &str = "io.tikv-operator.spec-hash";
 /// How a PD member was started: `initial` (part of --initial-cluster) or `join`.
-pub const PD_BOOTSTRAP: &str = "io.tikv-operator.pd-bootstrap";
+pub(crate) const PD_BOOTSTRAP: &str = "io.tikv-operator.pd-bootstrap";
 /// Hash of the scrape targets Prometheus was created with.
-pub const SCRAPE_HASH: &str = "io.tikv-operator.scrape-hash";
+pub(crate) const SCRAPE_HASH: &str = "io.tikv-operator.scrape-hash";
 /// The image the container was created from, as written in the spec.
-pub const IMAGE: &str = "io.tikv-operator.image";
+pub(crate) const IMAGE: &str = "io.tikv-operator.image";
 
 /// Labels the operator sets and a spec may not: ownership, identity and drift tracking.
-pub const RESERVED: &[&str] = &[
+pub(crate) const RESERVED: &[&str] = &[
     MANAGED_BY,
     CLUSTER,
     COMPONENT,
@@ -53,7 +51,7 @@ pub fn ownership(cluster: &str) -> BTreeMap<String, String> {
 }
 
 /// True when `labels` mark an object as owned by `cluster`.
-pub fn is_owned_by<S: std::hash::BuildHasher>(
+pub(crate) fn is_owned_by<S: std::hash::BuildHasher>(
     labels: &HashMap<String, String, S>,
     cluster: &str,
 ) -> bool {
@@ -62,13 +60,13 @@ pub fn is_owned_by<S: std::hash::BuildHasher>(
 }
 
 /// Same as [`is_owned_by`] for ordered maps.
-pub fn is_owned_by_btree(labels: &BTreeMap<String, String>, cluster: &str) -> bool {
+pub(crate) fn is_owned_by_btree(labels: &BTreeMap<String, String>, cluster: &str) -> bool {
     labels.get(MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_VALUE)
         && labels.get(CLUSTER).map(String::as_str) == Some(cluster)
 }
 
 /// The Docker label filter (`label=k=v`) selecting objects owned by `cluster`.
-pub fn filter(cluster: &str) -> Vec<String> {
+pub(crate) fn filter(cluster: &str) -> Vec<String> {
     vec![
         format!("{MANAGED_BY}={MANAGED_BY_VALUE}"),
         format!("{CLUSTER}={cluster}"),

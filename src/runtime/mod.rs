@@ -183,7 +183,7 @@ pub enum ContainerStatus {
 
 impl ContainerStatus {
     /// Docker's lower-case name for the state (`running`, `exited`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Created => "created",
             Self::Running => "running",

@@ -21,12 +21,16 @@ impl ContainerReader {
 
     /// Containers, networks and volumes owned by `cluster` (see
     /// [`ContainerRuntime::list_owned`]).
-    pub async fn list_owned(&self, cluster: &str, network: &str) -> Result<Owned, RuntimeError> {
+    pub(crate) async fn list_owned(
+        &self,
+        cluster: &str,
+        network: &str,
+    ) -> Result<Owned, RuntimeError> {
         self.runtime.list_owned(cluster, network).await
     }
 
     /// The last `tail` lines of an owned container's output, optionally since a time.
-    pub async fn logs(
+    pub(crate) async fn logs(
         &self,
         cluster: &str,
         name: &str,

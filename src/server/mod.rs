@@ -42,7 +42,7 @@ impl<S: Subject> Clone for AppState<S> {
 /// recently (three resync intervals, at least 30 s), and no critical dependency (the
 /// runtime, PD) is unreachable. Unreachable auxiliary dependencies (Prometheus, the
 /// model API) leave it ready but say `degraded` and why.
-pub fn readiness<S: Subject>(controller: &Controller<S>) -> Result<String, String> {
+pub(crate) fn readiness<S: Subject>(controller: &Controller<S>) -> Result<String, String> {
     use crate::reconcile::deps::Criticality;
     let deps = controller.metrics().dependencies();
     let blind = deps.blind_reasons(Criticality::Critical);

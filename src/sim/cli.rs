@@ -17,11 +17,11 @@ use super::wire::{self, LogSink, TomlValue};
 /// A command-line problem (exit code 2).
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("{0}")]
-pub struct CliError(pub String);
+pub(crate) struct CliError(pub String);
 
 /// What to run.
 #[derive(Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// pd-server.
     Pd(PdConfig),
     /// tikv-server.
@@ -98,7 +98,7 @@ fn split_list(v: &str) -> Vec<String> {
 }
 
 /// Parses a pd-server command line (without argv[0]).
-pub fn parse_pd(argv: &[String]) -> Result<Command, CliError> {
+pub(crate) fn parse_pd(argv: &[String]) -> Result<Command, CliError> {
     let mut cfg = PdConfig::new("pd");
     cfg.time_factor = env_f64("TIKV_SIM_TIME_FACTOR").unwrap_or(1.0);
     cfg.seed = env_u64("TIKV_SIM_SEED").unwrap_or(0);
@@ -171,7 +171,7 @@ pub fn parse_pd(argv: &[String]) -> Result<Command, CliError> {
 }
 
 /// Parses a tikv-server command line (without argv[0]).
-pub fn parse_tikv(argv: &[String]) -> Result<Command, CliError> {
+pub(crate) fn parse_tikv(argv: &[String]) -> Result<Command, CliError> {
     let mut cfg = TikvConfig::new(&[]);
     cfg.time_factor = env_f64("TIKV_SIM_TIME_FACTOR").unwrap_or(1.0);
     cfg.seed = env_u64("TIKV_SIM_SEED").unwrap_or(0);
@@ -241,7 +241,7 @@ pub fn parse_tikv(argv: &[String]) -> Result<Command, CliError> {
 }
 
 /// Chooses the program from argv[0] or a subcommand and parses the rest.
-pub fn parse(argv: &[String]) -> Result<Command, CliError> {
+pub(crate) fn parse(argv: &[String]) -> Result<Command, CliError> {
     let prog = argv
         .first()
         .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())

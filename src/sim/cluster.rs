@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::pd::{start_pd, PdConfig, PdHandle, PdNode};
+use super::pd::{start_pd, PdConfig, PdHandle};
 use super::tikv::{start_tikv, TikvConfig, TikvHandle, TikvNode};
 use super::wire::{LogSink, TomlValue};
 use super::SimError;
@@ -249,7 +249,7 @@ impl InProcessCluster {
     }
 
     /// TiKV advertised addresses (`127.0.0.1:port`).
-    pub fn tikv_addrs(&self) -> Vec<String> {
+    pub(crate) fn tikv_addrs(&self) -> Vec<String> {
         self.tikvs
             .iter()
             .map(|t| format!("127.0.0.1:{}", t.port))
@@ -259,11 +259,6 @@ impl InProcessCluster {
     /// A running TiKV node.
     pub fn tikv(&self, i: usize) -> Option<&Arc<TikvNode>> {
         self.tikvs.get(i)?.handle.as_ref().map(|h| &h.node)
-    }
-
-    /// A running PD node.
-    pub fn pd(&self, i: usize) -> Option<&Arc<PdNode>> {
-        self.pds.get(i)?.handle.as_ref().map(|h| &h.node)
     }
 
     /// Index of the current PD leader among running members.
@@ -283,7 +278,7 @@ impl InProcessCluster {
 
     /// TiKV log lines of store `i` (kept across kills and restarts, like a container's
     /// log outliving its process).
-    pub fn tikv_logs(&self, i: usize) -> Vec<String> {
+    pub(crate) fn tikv_logs(&self, i: usize) -> Vec<String> {
         match &self.tikvs[i].cfg.log {
             LogSink::Memory(m) => m.lock().iter().cloned().collect(),
             _ => vec![],
@@ -291,27 +286,22 @@ impl InProcessCluster {
     }
 
     /// Number of TiKV slots (running or killed).
-    pub fn tikv_count(&self) -> usize {
+    pub(crate) fn tikv_count(&self) -> usize {
         self.tikvs.len()
     }
 
     /// Number of PD slots (running or killed).
-    pub fn pd_count(&self) -> usize {
+    pub(crate) fn pd_count(&self) -> usize {
         self.pds.len()
     }
 
-    /// PD member names, by slot.
-    pub fn pd_names(&self) -> Vec<String> {
-        self.pds.iter().map(|p| p.cfg.name.clone()).collect()
-    }
-
     /// Whether TiKV `i` runs (not killed).
-    pub fn tikv_running(&self, i: usize) -> bool {
+    pub(crate) fn tikv_running(&self, i: usize) -> bool {
         self.tikvs.get(i).is_some_and(|t| t.handle.is_some())
     }
 
     /// Whether PD member `i` runs (not killed).
-    pub fn pd_running(&self, i: usize) -> bool {
+    pub(crate) fn pd_running(&self, i: usize) -> bool {
         self.pds.get(i).is_some_and(|p| p.handle.is_some())
     }
 

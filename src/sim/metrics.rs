@@ -17,13 +17,13 @@ use super::pd::PdNode;
 use super::wire::{self, prom_go_float, GoFloat};
 
 /// Writes `# HELP` and `# TYPE`.
-pub fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
 /// Writes one sample with labels (already in output order).
-pub fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
+pub(crate) fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
     out.push_str(name);
     if !labels.is_empty() {
         out.push('{');
@@ -50,7 +50,7 @@ fn now_ms() -> u64 {
 }
 
 /// PD's `/metrics` text.
-pub fn pd_metrics(node: &Arc<PdNode>) -> String {
+pub(crate) fn pd_metrics(node: &Arc<PdNode>) -> String {
     let mut out = String::new();
     let leader = node.is_leader();
     let (members, health) = node.member_health();
@@ -269,7 +269,7 @@ fn write_cluster_metrics(out: &mut String, m: &ClusterModel, now: u64) {
 
 /// Per-store load: as leader and as any peer.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct StoreLoad {
+pub(crate) struct StoreLoad {
     /// Load of the regions the store leads.
     pub leader: Rates,
     /// Load of every region with a peer on the store (replicated writes).
@@ -286,7 +286,7 @@ fn add(a: &mut Rates, b: &Rates) {
 }
 
 /// Loads of all live stores.
-pub fn store_loads(m: &ClusterModel, now: u64) -> BTreeMap<u64, StoreLoad> {
+pub(crate) fn store_loads(m: &ClusterModel, now: u64) -> BTreeMap<u64, StoreLoad> {
     let mut out: BTreeMap<u64, StoreLoad> = BTreeMap::new();
     let unhealthy_ms = m.real_ms(UNHEALTHY_SECS);
     for s in m.stores.values() {
@@ -346,7 +346,7 @@ pub struct HotPeersStat {
 
 /// `StoreHotPeersInfos`.
 #[derive(Debug, Clone, Serialize, Default)]
-pub struct HotPeersInfos {
+pub(crate) struct HotPeersInfos {
     /// By store id, all hot peers.
     pub as_peer: BTreeMap<String, HotPeersStat>,
     /// By store id, hot leaders.
@@ -366,7 +366,7 @@ fn is_hot(m: &ClusterModel, r: &Region, rates: &Rates, write: bool) -> bool {
 }
 
 /// `/hotspot/regions/{read,write}`.
-pub fn hot_peers(m: &ClusterModel, write: bool, only: &[u64], now: u64) -> HotPeersInfos {
+pub(crate) fn hot_peers(m: &ClusterModel, write: bool, only: &[u64], now: u64) -> HotPeersInfos {
     let mut out = HotPeersInfos::default();
     let loads = store_loads(m, now);
     let stamp = wire::rfc3339(SystemTime::now());
@@ -450,7 +450,7 @@ pub fn hot_peers(m: &ClusterModel, write: bool, only: &[u64], now: u64) -> HotPe
 }
 
 /// `/hotspot/stores`.
-pub fn hot_stores(m: &ClusterModel, now: u64) -> HotStores {
+pub(crate) fn hot_stores(m: &ClusterModel, now: u64) -> HotStores {
     let mut out = HotStores::default();
     let r = |v: f64| GoFloat((v * 10.0).round() / 10.0);
     for (sid, l) in store_loads(m, now) {
@@ -473,7 +473,7 @@ pub fn hot_stores(m: &ClusterModel, now: u64) -> HotStores {
 #[derive(Debug, Clone, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 #[allow(missing_docs)]
-pub struct HotStores {
+pub(crate) struct HotStores {
     pub bytes_write_rate: BTreeMap<String, GoFloat>,
     pub bytes_read_rate: BTreeMap<String, GoFloat>,
     pub keys_write_rate: BTreeMap<String, GoFloat>,

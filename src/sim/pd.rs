@@ -55,9 +55,9 @@ mod api;
 use api::*;
 
 /// PD version reported everywhere.
-pub const PD_VERSION: &str = "v8.5.7";
+pub(crate) const PD_VERSION: &str = "v8.5.7";
 /// PD git hash reported.
-pub const PD_GIT_HASH: &str = "6dce4a68e3e93b523657bd05cba89a86d64de117";
+pub(crate) const PD_GIT_HASH: &str = "6dce4a68e3e93b523657bd05cba89a86d64de117";
 const STATE_FILE: &str = "sim-pd-state.json";
 
 /// How one PD process is configured (from the pd-server command line).
@@ -131,7 +131,7 @@ impl PdConfig {
 
 /// A PD member as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberInfo {
+pub(crate) struct MemberInfo {
     /// Name.
     pub name: String,
     /// Member id.
@@ -274,14 +274,14 @@ pub struct PdHandle {
 
 impl PdHandle {
     /// Stops at once, like a killed process (sockets close, state stays on disk).
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         self.cancel.cancel();
         for t in self.tasks.drain(..) {
             t.abort();
         }
     }
     /// Waits for the tasks to finish after the token was cancelled.
-    pub async fn join(mut self) {
+    pub(crate) async fn join(mut self) {
         for t in self.tasks.drain(..) {
             let _ = t.await;
         }
@@ -522,7 +522,7 @@ fn log_welcome(l: &Logger) {
 }
 
 /// Applies `--config` overrides (`schedule.*`, `replication.*`) to a model.
-pub fn apply_overrides(model: &mut ClusterModel, overrides: &BTreeMap<String, TomlValue>) {
+pub(crate) fn apply_overrides(model: &mut ClusterModel, overrides: &BTreeMap<String, TomlValue>) {
     let mut obj = serde_json::Map::new();
     for (k, v) in overrides {
         let json = match v {
@@ -678,23 +678,9 @@ struct AppendResp {
 }
 
 impl PdNode {
-    /// Member name.
-    pub fn name(&self) -> &str {
-        &self.cfg.name
-    }
     /// Whether this member is currently the leader.
-    pub fn is_leader(&self) -> bool {
+    pub(crate) fn is_leader(&self) -> bool {
         self.raft.lock().role == Role::Leader
-    }
-    /// Current leader's name, if known.
-    pub fn leader_name(&self) -> Option<String> {
-        let r = self.raft.lock();
-        r.leader
-            .and_then(|l| r.members.get(&l).map(|m| m.name.clone()))
-    }
-    /// Log lines (in-memory sink only).
-    pub fn log_lines(&self) -> Vec<String> {
-        self.logger.lines()
     }
     /// Runs `f` on the model (tests, benches).
     pub fn with_model<T>(&self, f: impl FnOnce(&mut ClusterModel) -> T) -> T {
@@ -1524,7 +1510,7 @@ fn parse_key_arg(s: &str) -> u64 {
 
 impl PdNode {
     /// Member names and whether each answered the leader recently (self always counts).
-    pub fn member_health(&self) -> (Vec<String>, Vec<bool>) {
+    pub(crate) fn member_health(&self) -> (Vec<String>, Vec<bool>) {
         let r = self.raft.lock();
         let me = self.me.lock().member_id;
         let mut names = Vec::new();

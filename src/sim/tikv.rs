@@ -34,7 +34,6 @@
 //! `max_thread_cpu`, `memory_bytes` besides the older fields).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -59,14 +58,14 @@ use super::wire::{self, LogFlavor, LogSink, Logger, TomlValue};
 use super::SimError;
 
 /// TiKV version (without `v`).
-pub const TIKV_VERSION: &str = "8.5.7";
+pub(crate) const TIKV_VERSION: &str = "8.5.7";
 /// TiKV git hash.
-pub const TIKV_GIT_HASH: &str = "3f446cfa9eb1d5c653031d261e185911495d0359";
+pub(crate) const TIKV_GIT_HASH: &str = "3f446cfa9eb1d5c653031d261e185911495d0359";
 const STORE_FILE: &str = "sim-tikv-store.json";
 
 /// How one TiKV process is configured (from the tikv-server command line).
 #[derive(Debug, Clone)]
-pub struct TikvConfig {
+pub(crate) struct TikvConfig {
     /// `--addr`.
     pub addr: String,
     /// `--advertise-addr`.
@@ -95,7 +94,7 @@ pub struct TikvConfig {
 
 impl TikvConfig {
     /// Defaults pointing at `pd`.
-    pub fn new(pd: &[String]) -> Self {
+    pub(crate) fn new(pd: &[String]) -> Self {
         Self {
             addr: "127.0.0.1:20160".into(),
             advertise_addr: None,
@@ -121,7 +120,7 @@ impl TikvConfig {
 
 /// Fault knobs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Faults {
+pub(crate) struct Faults {
     /// Extra milliseconds per disk write.
     pub slow_disk_ms: f64,
     /// Fraction of the disk that is full (0 = not set).
@@ -280,23 +279,19 @@ impl TikvNode {
     pub fn store_id(&self) -> u64 {
         self.stats.lock().store_id
     }
-    /// Advertised address.
-    pub fn address(&self) -> &str {
-        &self.advertise_addr
-    }
     /// Log lines (memory sink only).
     pub fn log_lines(&self) -> Vec<String> {
         self.logger.lines()
     }
     /// Freezes the node (no heartbeats, status requests hang) like `docker pause`.
-    pub fn set_paused(&self, paused: bool) {
+    pub(crate) fn set_paused(&self, paused: bool) {
         self.paused.store(paused, Ordering::SeqCst);
         if !paused {
             self.resumed.notify_waiters();
         }
     }
     /// Cuts (or restores) the node's link to PD.
-    pub fn set_partitioned(&self, p: bool) {
+    pub(crate) fn set_partitioned(&self, p: bool) {
         self.partitioned.store(p, Ordering::SeqCst);
     }
     async fn wait_unpaused(&self) {
@@ -312,27 +307,23 @@ impl TikvNode {
 
 /// A running TiKV.
 #[derive(Debug)]
-pub struct TikvHandle {
+pub(crate) struct TikvHandle {
     /// Node state.
     pub node: Arc<TikvNode>,
-    /// Bound gRPC-port address.
-    pub addr: SocketAddr,
-    /// Bound status address.
-    pub status_addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     cancel: CancellationToken,
 }
 
 impl TikvHandle {
     /// Stops at once, like a killed process.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         self.cancel.cancel();
         for t in self.tasks.drain(..) {
             t.abort();
         }
     }
     /// Waits for tasks after cancellation.
-    pub async fn join(mut self) {
+    pub(crate) async fn join(mut self) {
         for t in self.tasks.drain(..) {
             let _ = t.await;
         }
@@ -371,7 +362,7 @@ fn persist_store(dir: &Option<PathBuf>, id: u64, cluster: u64) {
 /// # Guarantees
 /// Returns once both ports are bound; registration with PD proceeds in the background
 /// and is retried until it succeeds or `cancel` fires.
-pub async fn start_tikv(
+pub(crate) async fn start_tikv(
     cfg: TikvConfig,
     listeners: Option<(TcpListener, TcpListener)>,
     cancel: CancellationToken,
@@ -520,8 +511,6 @@ pub async fn start_tikv(
     tasks.push(tokio::spawn(async move { pd_loop(n, c).await }));
     Ok(TikvHandle {
         node,
-        addr,
-        status_addr,
         tasks,
         cancel,
     })

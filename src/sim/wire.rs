@@ -16,7 +16,7 @@ use serde::{Serialize, Serializer};
 
 /// `docker/go-units.BytesSize`: `"%.4g"` of the value in the largest binary unit that
 /// keeps it below 1024, followed by the unit (`"1007GiB"`, `"845.1GiB"`, `"0B"`).
-pub fn byte_size(bytes: u64) -> String {
+pub(crate) fn byte_size(bytes: u64) -> String {
     const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
     let mut v = bytes as f64;
     let mut i = 0;
@@ -56,7 +56,7 @@ fn format_g4(v: f64) -> String {
 }
 
 /// Go's `time.Duration.String()` (`"30m0s"`, `"1h16m9.774919012s"`, `"10ms"`, `"0s"`).
-pub fn go_duration(d: Duration) -> String {
+pub(crate) fn go_duration(d: Duration) -> String {
     let nanos = d.as_nanos();
     if nanos == 0 {
         return "0s".into();
@@ -98,7 +98,7 @@ fn trim_frac(v: f64) -> String {
 }
 
 /// TiKV's `ReadableDuration` spelling (`"1m"`, `"10s"`, `"1h30m"`, `"0s"`).
-pub fn readable_duration(d: Duration) -> String {
+pub(crate) fn readable_duration(d: Duration) -> String {
     let ms = d.as_millis() as u64;
     if ms == 0 {
         return "0s".into();
@@ -123,7 +123,7 @@ pub fn readable_duration(d: Duration) -> String {
 }
 
 /// Parses Go (`"30m0s"`, `"1h"`, `"1.5s"`, `"200ms"`) and TiKV (`"10m"`) duration strings.
-pub fn parse_duration(s: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     if s == "0" {
         return Some(Duration::ZERO);
@@ -167,7 +167,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 /// Parses TiKV `ReadableSize` / PD ByteSize strings (`"96MiB"`, `"1GB"`, `"512"`).
-pub fn parse_size(s: &str) -> Option<u64> {
+pub(crate) fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
     let idx = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -204,7 +204,7 @@ impl Serialize for GoFloat {
 }
 
 /// Prometheus value spelling of client_golang (`strconv.FormatFloat(v,'g',-1,64)`).
-pub fn prom_go_float(v: f64) -> String {
+pub(crate) fn prom_go_float(v: f64) -> String {
     if !v.is_finite() {
         return if v.is_nan() {
             "NaN".into()
@@ -229,15 +229,8 @@ pub fn prom_go_float(v: f64) -> String {
     format!("{v}")
 }
 
-/// Unix time in nanoseconds.
-pub fn unix_nanos(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
-
 /// RFC 3339 with nanoseconds, trailing zeros trimmed, UTC `Z` (Go `RFC3339Nano`).
-pub fn rfc3339_nano(t: SystemTime) -> String {
+pub(crate) fn rfc3339_nano(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let dt = time::OffsetDateTime::from_unix_timestamp(d.as_secs() as i64)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
@@ -260,13 +253,13 @@ pub fn rfc3339_nano(t: SystemTime) -> String {
 }
 
 /// RFC 3339 with whole seconds (Go `time.RFC3339`).
-pub fn rfc3339(t: SystemTime) -> String {
+pub(crate) fn rfc3339(t: SystemTime) -> String {
     let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
     rfc3339_nano(UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 /// Go's `time.Time.String()` for UTC with a monotonic suffix, as operator strings show.
-pub fn go_time_string(t: SystemTime, mono_secs: f64) -> String {
+pub(crate) fn go_time_string(t: SystemTime, mono_secs: f64) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let dt = time::OffsetDateTime::from_unix_timestamp(d.as_secs() as i64)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
@@ -284,7 +277,7 @@ pub fn go_time_string(t: SystemTime, mono_secs: f64) -> String {
 
 /// Memcomparable encoding of a byte string (TiKV `codec::bytes::encode_bytes`): groups of
 /// 8 bytes, each followed by `0xFF - padding`.
-pub fn memcomparable(raw: &[u8]) -> Vec<u8> {
+pub(crate) fn memcomparable(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity((raw.len() / 8 + 1) * 9);
     let mut chunks = raw.chunks(8).peekable();
     if raw.len() % 8 == 0 {
@@ -310,7 +303,7 @@ pub fn memcomparable(raw: &[u8]) -> Vec<u8> {
 }
 
 /// Upper-case hex (`core.HexRegionKeyStr`).
-pub fn hex_upper(b: &[u8]) -> String {
+pub(crate) fn hex_upper(b: &[u8]) -> String {
     hex::encode_upper(b)
 }
 
@@ -337,7 +330,7 @@ impl std::fmt::Debug for LogSink {
 
 /// Which program's flavour of the unified log format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFlavor {
+pub(crate) enum LogFlavor {
     /// TiKV: appends `[thread_id=N]`.
     Tikv,
     /// PD: no thread id.
@@ -346,19 +339,19 @@ pub enum LogFlavor {
 
 /// A unified-log-format writer (`[time] [LEVEL] [file:line] [message] [k=v]...`).
 #[derive(Debug, Clone)]
-pub struct Logger {
+pub(crate) struct Logger {
     sink: LogSink,
     flavor: LogFlavor,
 }
 
 impl Logger {
     /// A logger writing to `sink`.
-    pub fn new(sink: LogSink, flavor: LogFlavor) -> Self {
+    pub(crate) fn new(sink: LogSink, flavor: LogFlavor) -> Self {
         Self { sink, flavor }
     }
 
     /// The in-memory lines, when the sink is memory.
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         match &self.sink {
             LogSink::Memory(m) => m.lock().iter().cloned().collect(),
             _ => Vec::new(),
@@ -366,7 +359,7 @@ impl Logger {
     }
 
     /// Writes one line. `fields` are written in the given order.
-    pub fn log(&self, level: &str, source: &str, msg: &str, fields: &[(&str, String)]) {
+    pub(crate) fn log(&self, level: &str, source: &str, msg: &str, fields: &[(&str, String)]) {
         let line = format_log_line(SystemTime::now(), level, source, msg, fields, self.flavor);
         match &self.sink {
             LogSink::Stderr => {
@@ -386,22 +379,22 @@ impl Logger {
     }
 
     /// INFO line.
-    pub fn info(&self, source: &str, msg: &str, fields: &[(&str, String)]) {
+    pub(crate) fn info(&self, source: &str, msg: &str, fields: &[(&str, String)]) {
         self.log("INFO", source, msg, fields);
     }
     /// WARN line.
-    pub fn warn(&self, source: &str, msg: &str, fields: &[(&str, String)]) {
+    pub(crate) fn warn(&self, source: &str, msg: &str, fields: &[(&str, String)]) {
         self.log("WARN", source, msg, fields);
     }
     /// ERROR line.
-    pub fn error(&self, source: &str, msg: &str, fields: &[(&str, String)]) {
+    pub(crate) fn error(&self, source: &str, msg: &str, fields: &[(&str, String)]) {
         self.log("ERROR", source, msg, fields);
     }
 }
 
 /// Quotes a message or value the way both TiKV's and PD's encoders do: JSON-quoted only
 /// if it contains a byte <= 0x20, `"`, `=`, `[`, `]` or `\`.
-pub fn log_quote(s: &str) -> String {
+pub(crate) fn log_quote(s: &str) -> String {
     let needs = s
         .bytes()
         .any(|b| b <= 0x20 || matches!(b, b'"' | b'=' | b'[' | b']' | b'\\'));
@@ -413,7 +406,7 @@ pub fn log_quote(s: &str) -> String {
 }
 
 /// Formats one unified-log-format line.
-pub fn format_log_line(
+pub(crate) fn format_log_line(
     now: SystemTime,
     level: &str,
     source: &str,
@@ -469,7 +462,7 @@ pub enum TomlValue {
 
 impl TomlValue {
     /// The value as text (strings unquoted, numbers printed).
-    pub fn as_text(&self) -> String {
+    pub(crate) fn as_text(&self) -> String {
         match self {
             TomlValue::Str(s) | TomlValue::Raw(s) => s.clone(),
             TomlValue::Int(i) => i.to_string(),
@@ -477,21 +470,12 @@ impl TomlValue {
             TomlValue::Bool(b) => b.to_string(),
         }
     }
-    /// The value as an integer, if numeric.
-    pub fn as_i64(&self) -> Option<i64> {
-        match self {
-            TomlValue::Int(i) => Some(*i),
-            TomlValue::Float(f) => Some(*f as i64),
-            TomlValue::Str(s) => s.parse().ok(),
-            _ => None,
-        }
-    }
 }
 
 /// Errors reading a TOML override file.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}:{line}: {msg}")]
-pub struct TomlError {
+pub(crate) struct TomlError {
     /// File path.
     pub path: String,
     /// 1-based line.
@@ -507,7 +491,7 @@ pub struct TomlError {
 /// # Guarantees
 /// Every line is either understood or reported with its line number; nothing is
 /// silently skipped except comments and blank lines.
-pub fn parse_toml(path: &str, text: &str) -> Result<BTreeMap<String, TomlValue>, TomlError> {
+pub(crate) fn parse_toml(path: &str, text: &str) -> Result<BTreeMap<String, TomlValue>, TomlError> {
     let mut out = BTreeMap::new();
     let mut section = String::new();
     for (i, raw) in text.lines().enumerate() {

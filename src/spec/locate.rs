@@ -21,7 +21,7 @@ pub struct Position {
 
 /// Positions of every key and value in a YAML document, by dotted path.
 #[derive(Debug, Default)]
-pub struct PositionIndex {
+pub(crate) struct PositionIndex {
     keys: HashMap<String, Position>,
     values: HashMap<String, Position>,
     scalars: Vec<(String, String, Position)>,
@@ -30,7 +30,7 @@ pub struct PositionIndex {
 impl PositionIndex {
     /// Indexes `text`. A document that does not parse yields an empty index; the
     /// deserializer reports that error with its own position.
-    pub fn build(text: &str) -> Self {
+    pub(crate) fn build(text: &str) -> Self {
         let mut builder = Builder::default();
         let mut parser = Parser::new_from_str(text);
         let _ = parser.load(&mut builder, false);
@@ -39,7 +39,7 @@ impl PositionIndex {
 
     /// Where the value at `path` starts, else where its key is, else where the closest
     /// written ancestor is (a defaulted field has no position of its own).
-    pub fn locate(&self, path: &str) -> Option<Position> {
+    pub(crate) fn locate(&self, path: &str) -> Option<Position> {
         let mut p = path.to_string();
         loop {
             if let Some(pos) = self.values.get(&p).or_else(|| self.keys.get(&p)) {
@@ -52,21 +52,8 @@ impl PositionIndex {
         }
     }
 
-    /// Where a scalar value equal to `text` is written under `prefix` (the first one in
-    /// document order). Used to point at the value a deserialization error quotes.
-    pub fn find_scalar(&self, prefix: &str, text: &str) -> Option<Position> {
-        self.scalars
-            .iter()
-            .filter(|(p, s, _)| {
-                s == text
-                    && (prefix.is_empty() || p == prefix || p.starts_with(&format!("{prefix}.")))
-            })
-            .map(|(_, _, pos)| *pos)
-            .next()
-    }
-
     /// Where the key of `path` is written.
-    pub fn key(&self, path: &str) -> Option<Position> {
+    pub(crate) fn key(&self, path: &str) -> Option<Position> {
         self.keys.get(path).copied()
     }
 }

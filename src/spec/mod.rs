@@ -13,7 +13,7 @@ mod validate;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use locate::{Position, PositionIndex};
+pub(crate) use locate::{Position, PositionIndex};
 pub use types::*;
 pub use validate::{
     check_image_ref, check_name, validate, Finding, Severity, ValidationContext, MAX_REPLICAS,
@@ -97,11 +97,11 @@ pub struct LoadedSpec {
 }
 
 /// The largest spec accepted, in bytes (a cluster spec is a few kilobytes).
-pub const MAX_SPEC_BYTES: usize = 1 << 20;
+pub(crate) const MAX_SPEC_BYTES: usize = 1 << 20;
 
 /// Reads the spec text from `path`, or from standard input when `path` is `-` (as
 /// `kubectl apply -f -`). At most [`MAX_SPEC_BYTES`] are read.
-pub fn read_text(path: &Path) -> Result<(String, String), SpecError> {
+pub(crate) fn read_text(path: &Path) -> Result<(String, String), SpecError> {
     use std::io::Read as _;
     let stdin = path.as_os_str() == "-";
     let file = if stdin {

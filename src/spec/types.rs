@@ -11,18 +11,18 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The `apiVersion` this build understands.
-pub const API_VERSION: &str = "tikv-operator.dev/v1alpha1";
+pub(crate) const API_VERSION: &str = "tikv-operator.dev/v1alpha1";
 /// The only `kind` this build understands.
-pub const KIND: &str = "TikvCluster";
+pub(crate) const KIND: &str = "TikvCluster";
 
 /// Default PD image: the real PingCAP image.
-pub const DEFAULT_PD_IMAGE: &str = "pingcap/pd:v8.5.7";
+pub(crate) const DEFAULT_PD_IMAGE: &str = "pingcap/pd:v8.5.7";
 /// Default TiKV image: the real PingCAP image.
-pub const DEFAULT_TIKV_IMAGE: &str = "pingcap/tikv:v8.5.7";
+pub(crate) const DEFAULT_TIKV_IMAGE: &str = "pingcap/tikv:v8.5.7";
 /// Default Prometheus image.
-pub const DEFAULT_PROMETHEUS_IMAGE: &str = "prom/prometheus:v3.5.0";
+pub(crate) const DEFAULT_PROMETHEUS_IMAGE: &str = "prom/prometheus:v3.5.0";
 /// Default Grafana image.
-pub const DEFAULT_GRAFANA_IMAGE: &str = "grafana/grafana:12.1.0";
+pub(crate) const DEFAULT_GRAFANA_IMAGE: &str = "grafana/grafana:12.1.0";
 
 /// The whole document: Kubernetes-style envelope around [`TikvClusterSpec`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -326,7 +326,7 @@ pub struct HumanDuration(pub Duration);
 
 impl HumanDuration {
     /// The duration.
-    pub fn get(self) -> Duration {
+    pub(crate) fn get(self) -> Duration {
         self.0
     }
 }

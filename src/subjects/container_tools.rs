@@ -25,20 +25,17 @@ use serde_json::{json, Value};
 use std::time::{Duration, SystemTime};
 
 /// The most log lines a call returns.
-pub const MAX_LOG_LINES: u64 = 200;
+pub(crate) const MAX_LOG_LINES: u64 = 200;
 /// How far back a log read may reach, in minutes (one day).
-pub const MAX_LOOKBACK_MINUTES: u64 = 24 * 60;
+pub(crate) const MAX_LOOKBACK_MINUTES: u64 = 24 * 60;
 /// The longest log regex accepted.
-pub const MAX_REGEX_CHARS: usize = 500;
+pub(crate) const MAX_REGEX_CHARS: usize = 500;
 /// Log lines read from the runtime before filtering.
 const LOG_SCAN_LINES: usize = 5_000;
 
-/// The names of the tools this module answers.
-pub const TOOL_NAMES: &[&str] = &["container_logs", "container_state", "container_inspect"];
-
 /// The container tools of one cluster.
 #[derive(Clone)]
-pub struct ContainerTools {
+pub(crate) struct ContainerTools {
     cluster: String,
     network: String,
     reader: ContainerReader,
@@ -46,7 +43,7 @@ pub struct ContainerTools {
 
 impl ContainerTools {
     /// Tools over the containers `cluster` owns on `network`.
-    pub fn new(cluster: &str, network: &str, reader: ContainerReader) -> Self {
+    pub(crate) fn new(cluster: &str, network: &str, reader: ContainerReader) -> Self {
         Self {
             cluster: cluster.to_string(),
             network: network.to_string(),
@@ -59,7 +56,7 @@ impl ContainerTools {
     /// # Errors
     ///
     /// [`ToolError::Failed`] when the runtime does not answer.
-    pub async fn owned(&self) -> Result<Vec<ObservedContainer>, ToolError> {
+    pub(crate) async fn owned(&self) -> Result<Vec<ObservedContainer>, ToolError> {
         self.reader
             .list_owned(&self.cluster, &self.network)
             .await
@@ -69,7 +66,7 @@ impl ContainerTools {
 
     /// The specs of the three tools; `example` names a member in the descriptions
     /// (`tikv-1`, `etcd-0`).
-    pub fn specs(example: &str) -> Vec<ToolSpec> {
+    pub(crate) fn specs(example: &str) -> Vec<ToolSpec> {
         let obj = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
         vec![
             ToolSpec {
@@ -98,7 +95,7 @@ impl ContainerTools {
 
     /// A subject toolbox's fallback for the tool names it does not know: the container
     /// tools when there is a runtime, else `ToolError::Unknown`.
-    pub async fn call_or_unknown(
+    pub(crate) async fn call_or_unknown(
         tools: Option<&Self>,
         name: &str,
         a: &Value,
@@ -113,7 +110,11 @@ impl ContainerTools {
     }
 
     /// Runs one of [`TOOL_NAMES`]; `None` for another name.
-    pub async fn call(&self, name: &str, a: &Value) -> Option<Result<ToolOutput, ToolError>> {
+    pub(crate) async fn call(
+        &self,
+        name: &str,
+        a: &Value,
+    ) -> Option<Result<ToolOutput, ToolError>> {
         Some(match name {
             "container_logs" => self.logs(a).await,
             "container_state" => self.state(a).await,
@@ -127,7 +128,7 @@ impl ContainerTools {
     /// # Errors
     ///
     /// [`ToolError::NotAllowed`] (with the cluster's members) for a name it does not own.
-    pub async fn container(&self, member: &str) -> Result<ObservedContainer, ToolError> {
+    pub(crate) async fn container(&self, member: &str) -> Result<ObservedContainer, ToolError> {
         let owned = self.owned().await?;
         let want = member.trim();
         let full = format!("{}-{want}", self.cluster);
@@ -189,7 +190,7 @@ impl ContainerTools {
 
 /// A log read's bounds and filter, checked before the runtime is asked.
 #[derive(Debug)]
-pub struct LogQuery {
+pub(crate) struct LogQuery {
     /// Lines shown, the latest.
     pub lines: u64,
     /// How far back.
@@ -205,7 +206,7 @@ impl LogQuery {
     ///
     /// [`ToolError::NotAllowed`] outside the bounds, [`ToolError::InvalidArguments`] for
     /// a regex that does not compile.
-    pub fn from_args(a: &Value) -> Result<Self, ToolError> {
+    pub(crate) fn from_args(a: &Value) -> Result<Self, ToolError> {
         let lines = args::opt_u64(a, "lines")?.unwrap_or(100);
         if lines == 0 || lines > MAX_LOG_LINES {
             return Err(ToolError::NotAllowed(format!(
@@ -240,7 +241,7 @@ impl LogQuery {
     }
 
     /// The latest matching lines of `all`, saying how many earlier ones are not shown.
-    pub fn render<'a>(&self, all: impl Iterator<Item = &'a str>) -> ToolOutput {
+    pub(crate) fn render<'a>(&self, all: impl Iterator<Item = &'a str>) -> ToolOutput {
         let mut total = 0usize;
         let matched: Vec<&str> = all
             .inspect(|_| total += 1)
@@ -276,7 +277,7 @@ fn rfc3339(t: SystemTime) -> String {
 }
 
 /// A container as the model reads it; `full` adds image, address and labels.
-pub fn state_json(c: &ObservedContainer, full: bool) -> Value {
+pub(crate) fn state_json(c: &ObservedContainer, full: bool) -> Value {
     let mut v = json!({
         "name": c.name,
         "status": c.status.as_str(),
@@ -295,7 +296,7 @@ pub fn state_json(c: &ObservedContainer, full: bool) -> Value {
 }
 
 /// A container in one line (`demo-etcd-1 exited (137), OOMKilled`).
-pub fn state_line(c: &ObservedContainer) -> String {
+pub(crate) fn state_line(c: &ObservedContainer) -> String {
     let mut s = format!("{} {}", c.name, c.status.as_str());
     if c.status == ContainerStatus::Exited {
         if let Some(code) = c.exit_code {

@@ -60,14 +60,14 @@ pub struct SubjectDiagnosis {
 }
 
 /// Builds a subject's runbooks for the cluster named (when known).
-pub type RunbooksFor = fn(Option<&str>) -> Arc<dyn RunbookSource>;
+pub(crate) type RunbooksFor = fn(Option<&str>) -> Arc<dyn RunbookSource>;
 
 /// Loads `(origin, text)` scenario files into a subject's evaluation suite.
-pub type LoadSuite = fn(&[(String, String)]) -> Result<Box<dyn Suite>, EvalError>;
+pub(crate) type LoadSuite = fn(&[(String, String)]) -> Result<Box<dyn Suite>, EvalError>;
 
 /// Builds a subject's toolbox for a cluster and its network, reading containers through
 /// the view given.
-pub type ToolsFor = fn(&str, &str, Option<ContainerReader>) -> Arc<dyn Toolbox>;
+pub(crate) type ToolsFor = fn(&str, &str, Option<ContainerReader>) -> Arc<dyn Toolbox>;
 
 fn tikv_tools(cluster: &str, network: &str, reader: Option<ContainerReader>) -> Arc<dyn Toolbox> {
     let tools = tikv::tools::TikvTools::new(cluster, network);
@@ -100,7 +100,7 @@ fn no_links() -> Arc<dyn CausalLinks> {
 }
 
 /// The registry of subjects for diagnosis, TiKV first (the default).
-pub const DIAGNOSIS: &[SubjectDiagnosis] = &[
+pub(crate) const DIAGNOSIS: &[SubjectDiagnosis] = &[
     SubjectDiagnosis {
         subject: "tikv",
         catalog: &tikv::catalog::CATALOG,
@@ -182,7 +182,7 @@ impl SubjectDiagnosis {
 /// A subject's evaluation: how its scenario files are loaded into a runnable suite (its
 /// [`crate::eval::subject::EvalHarness`] behind [`crate::eval::load_suite`]).
 #[derive(Clone, Copy)]
-pub struct SubjectEval {
+pub(crate) struct SubjectEval {
     /// The subject name (`subject:` in scenario files).
     pub subject: &'static str,
     /// Parses `(origin, text)` files into its suite.
@@ -191,7 +191,7 @@ pub struct SubjectEval {
 
 /// The registry of evaluation harnesses, TiKV first (the default for files that name no
 /// subject).
-pub const EVAL: &[SubjectEval] = &[
+pub(crate) const EVAL: &[SubjectEval] = &[
     SubjectEval {
         subject: "tikv",
         load: crate::eval::load_suite::<tikv::eval::harness::SimHarness>,
@@ -203,7 +203,7 @@ pub const EVAL: &[SubjectEval] = &[
 ];
 
 /// The evaluation harness of the subject named `subject`.
-pub fn eval(subject: &str) -> Option<&'static SubjectEval> {
+pub(crate) fn eval(subject: &str) -> Option<&'static SubjectEval> {
     EVAL.iter().find(|e| e.subject == subject)
 }
 
@@ -218,7 +218,7 @@ pub fn diagnosis(subject: &str) -> &'static SubjectDiagnosis {
 
 /// Causal links over tickets of every registered subject: a pair is linked when the
 /// subject of either knows why.
-pub struct AllLinks(Vec<Arc<dyn CausalLinks>>);
+pub(crate) struct AllLinks(Vec<Arc<dyn CausalLinks>>);
 
 impl Default for AllLinks {
     fn default() -> Self {

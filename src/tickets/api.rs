@@ -38,7 +38,7 @@ use super::store::{StoreError, TicketFilter, TicketStore};
 
 /// What the API needs.
 #[derive(Clone)]
-pub struct ApiState {
+pub(crate) struct ApiState {
     store: TicketStore,
     token: Option<String>,
 }
@@ -128,7 +128,7 @@ pub fn incidents_router(
 
 /// Query of `GET /api/v1/tickets`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     /// Comma-separated statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -157,7 +157,7 @@ pub struct ListQuery {
 
 impl ListQuery {
     /// Parses the query into a filter, relative times against `now`.
-    pub fn to_filter(&self, now: SystemTime) -> Result<TicketFilter, String> {
+    pub(crate) fn to_filter(&self, now: SystemTime) -> Result<TicketFilter, String> {
         let mut f = TicketFilter::default();
         for s in split_list(self.status.as_deref()) {
             f.statuses.push(Status::parse(s).ok_or_else(|| {
@@ -187,7 +187,7 @@ impl ListQuery {
     }
 
     /// The query that selects `filter` (times as RFC 3339).
-    pub fn from_filter(filter: &TicketFilter) -> Self {
+    pub(crate) fn from_filter(filter: &TicketFilter) -> Self {
         let join = |v: Vec<&str>| (!v.is_empty()).then(|| v.join(","));
         Self {
             status: join(filter.statuses.iter().map(|s| s.name()).collect()),
@@ -210,7 +210,7 @@ fn split_list(s: Option<&str>) -> impl Iterator<Item = &str> {
 }
 
 /// Parses an RFC 3339 time, or a duration meaning "that long before `now`" (`15m`).
-pub fn parse_since(s: &str, now: SystemTime) -> Result<SystemTime, String> {
+pub(crate) fn parse_since(s: &str, now: SystemTime) -> Result<SystemTime, String> {
     let s = s.trim();
     if let Some(t) = parse_time(s) {
         return Ok(t);
@@ -225,7 +225,7 @@ pub fn parse_since(s: &str, now: SystemTime) -> Result<SystemTime, String> {
 
 /// Query of `GET /api/v1/events`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct EventsQuery {
+pub(crate) struct EventsQuery {
     /// RFC 3339 or a duration ago.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
@@ -236,7 +236,7 @@ pub struct EventsQuery {
 
 /// Body of ack/resolve.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ActionBody {
+pub(crate) struct ActionBody {
     /// Who (defaults to `api`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
@@ -250,7 +250,7 @@ pub struct ActionBody {
 
 /// Error body of every route.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// What went wrong.
     pub error: String,
 }
@@ -467,7 +467,7 @@ impl TicketsClient {
     }
 
     /// The base URL.
-    pub fn base(&self) -> &str {
+    pub(crate) fn base(&self) -> &str {
         &self.base
     }
 
@@ -503,7 +503,7 @@ impl TicketsClient {
     }
 
     /// Answers when the controller serves the tickets API.
-    pub async fn ping(&self) -> Result<(), ClientError> {
+    pub(crate) async fn ping(&self) -> Result<(), ClientError> {
         let q = ListQuery {
             limit: Some(0),
             ..Default::default()
@@ -750,7 +750,7 @@ impl TicketAccess {
     }
 
     /// Confirms a ticket's root cause and resolves it.
-    pub async fn confirm_cause(
+    pub(crate) async fn confirm_cause(
         &self,
         id: u64,
         cause: &crate::diagnose::catalog::Cause,

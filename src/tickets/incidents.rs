@@ -32,7 +32,7 @@ use super::model::{rfc3339, Status, Ticket};
 use crate::diagnose::catalog::Cause;
 
 /// How close in time two tickets must start to be grouped.
-pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 
 /// What grouping reads of a ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,7 +58,7 @@ pub struct IncidentTicket {
 
 impl IncidentTicket {
     /// The facts of `t`.
-    pub fn of(t: &Ticket) -> Self {
+    pub(crate) fn of(t: &Ticket) -> Self {
         let cause = t
             .diagnosis
             .as_ref()
@@ -85,7 +85,7 @@ pub trait CausalLinks: Send + Sync {
 
 /// No subject knowledge: time, target and diagnosed cause only.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct NoLinks;
+pub(crate) struct NoLinks;
 
 impl CausalLinks for NoLinks {
     fn link(&self, _a: &IncidentTicket, _b: &IncidentTicket) -> Option<String> {
@@ -152,7 +152,7 @@ fn why(a: &IncidentTicket, b: &IncidentTicket, links: &dyn CausalLinks) -> Optio
 /// Every ticket is in exactly one incident; incidents are ordered by id; two tickets
 /// share an incident only through a chain of links, each between tickets first seen
 /// within `window` of each other, each explained in `grouped_because`.
-pub fn group(
+pub(crate) fn group(
     tickets: &[IncidentTicket],
     links: &dyn CausalLinks,
     window: Duration,
@@ -233,7 +233,7 @@ pub fn group(
 }
 
 /// The incident a ticket belongs to.
-pub fn incident_of(incidents: &[Incident], ticket: u64) -> Option<&Incident> {
+pub(crate) fn incident_of(incidents: &[Incident], ticket: u64) -> Option<&Incident> {
     incidents.iter().find(|i| i.tickets.contains(&ticket))
 }
 

@@ -29,14 +29,13 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use super::model::{
-    Lease, Severity, Status, Ticket, TicketEvent, TimelineEntry, TimelineKind, Violation,
-    TIMELINE_LIMIT,
+    Lease, Status, Ticket, TicketEvent, TimelineEntry, TimelineKind, Violation, TIMELINE_LIMIT,
 };
 
 /// Default reopen window.
-pub const DEFAULT_REOPEN_WINDOW: Duration = Duration::from_secs(600);
+pub(crate) const DEFAULT_REOPEN_WINDOW: Duration = Duration::from_secs(600);
 /// Default longest gap between two sightings of a pending violation.
-pub const DEFAULT_PENDING_MAX_GAP: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_PENDING_MAX_GAP: Duration = Duration::from_secs(60);
 
 /// Lifecycle tuning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +116,7 @@ pub struct RoundOutcome {
 
 impl RoundOutcome {
     /// True when nothing a human would care about happened.
-    pub fn is_quiet(&self) -> bool {
+    pub(crate) fn is_quiet(&self) -> bool {
         self.opened.is_empty()
             && self.reopened.is_empty()
             && self.updated.is_empty()
@@ -163,19 +162,9 @@ impl Tracker {
         }
     }
 
-    /// The configuration.
-    pub fn config(&self) -> LifecycleConfig {
-        self.config
-    }
-
-    /// The id the next opened ticket gets.
-    pub fn next_id(&self) -> u64 {
-        self.next_id
-    }
-
     /// Loads a ticket read from storage: active tickets are tracked, resolved ones are
     /// kept as reopen candidates when they are the latest ticket of their key.
-    pub fn load(&mut self, ticket: Ticket) {
+    pub(crate) fn load(&mut self, ticket: Ticket) {
         self.next_id = self.next_id.max(ticket.id + 1);
         let key = ticket.dedupe_key.clone();
         if ticket.status.is_active() {
@@ -200,7 +189,7 @@ impl Tracker {
     }
 
     /// The active ticket with this id, if tracked.
-    pub fn active_by_id(&self, id: u64) -> Option<&Ticket> {
+    pub(crate) fn active_by_id(&self, id: u64) -> Option<&Ticket> {
         let key = self.active_ids.get(&id)?;
         self.active.get(key).map(|a| &a.ticket)
     }
@@ -216,7 +205,7 @@ impl Tracker {
     }
 
     /// Number of pending violations.
-    pub fn pending_count(&self) -> usize {
+    pub(crate) fn pending_count(&self) -> usize {
         self.pending.len()
     }
 
@@ -607,7 +596,7 @@ pub fn resolve(
 /// A human confirms the root cause of ticket `t` (and resolves it, if it is not): the
 /// memory later diagnoses draw on. Always recorded in the timeline, even on a resolved
 /// ticket.
-pub fn confirm_cause(
+pub(crate) fn confirm_cause(
     t: &mut Ticket,
     cause: &crate::diagnose::catalog::Cause,
     by: &str,
@@ -703,7 +692,7 @@ pub fn try_lease(
 /// # Guarantees
 /// Succeeds only from Diagnosed. The status becomes Diagnosing under `holder`'s lease;
 /// the previous diagnosis stays attached until the new one replaces it.
-pub fn try_revisit(
+pub(crate) fn try_revisit(
     t: &mut Ticket,
     holder: &str,
     ttl: Duration,
@@ -734,7 +723,7 @@ pub fn try_revisit(
 }
 
 /// How a revisit's timeline entry starts (revisits are counted by it).
-pub const REVISITED: &str = "diagnosis revisited";
+pub(crate) const REVISITED: &str = "diagnosis revisited";
 
 /// The lease holder attaches its diagnosis.
 ///
@@ -812,14 +801,5 @@ fn check_holder(t: &Ticket, holder: &str, action: &'static str) -> Result<(), Tr
             id: t.id,
             holder: holder.to_string(),
         }),
-    }
-}
-
-/// The worst of two severities.
-pub fn worst(a: Severity, b: Severity) -> Severity {
-    if a.rank() <= b.rank() {
-        a
-    } else {
-        b
     }
 }

@@ -15,7 +15,6 @@ pub mod model;
 pub mod render;
 pub mod store;
 
-pub use lifecycle::{LifecycleConfig, RoundOutcome, Tracker, TransitionError};
 pub use model::{
     dedupe_key, EventEvidence, Evidence, Lease, LogEvidence, MetricEvidence, Severity, Status,
     Ticket, TicketEvent, TicketSummary, TimelineEntry, TimelineKind, Violation,

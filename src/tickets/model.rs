@@ -29,7 +29,7 @@ pub enum Severity {
 
 impl Severity {
     /// Lower is more severe (Critical = 0); used to pick the worst of several reports.
-    pub fn rank(self) -> u8 {
+    pub(crate) fn rank(self) -> u8 {
         match self {
             Self::Critical => 0,
             Self::Warning => 1,
@@ -37,7 +37,7 @@ impl Severity {
         }
     }
     /// Lowercase name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Critical => "critical",
             Self::Warning => "warning",
@@ -45,7 +45,7 @@ impl Severity {
         }
     }
     /// Parses a lowercase or capitalized name.
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Some(match s.to_ascii_lowercase().as_str() {
             "critical" => Self::Critical,
             "warning" => Self::Warning,
@@ -79,7 +79,7 @@ pub enum Status {
 
 impl Status {
     /// Lowercase name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Open => "open",
             Self::Diagnosing => "diagnosing",
@@ -89,7 +89,7 @@ impl Status {
         }
     }
     /// Parses a name (case-insensitive).
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Some(match s.to_ascii_lowercase().as_str() {
             "open" => Self::Open,
             "diagnosing" => Self::Diagnosing,
@@ -100,7 +100,7 @@ impl Status {
         })
     }
     /// Every status but Resolved.
-    pub fn is_active(self) -> bool {
+    pub(crate) fn is_active(self) -> bool {
         self != Self::Resolved
     }
 }
@@ -252,7 +252,7 @@ pub enum TimelineKind {
 
 impl TimelineKind {
     /// Kebab-case name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Opened => "opened",
             Self::SeverityChanged => "severity-changed",
@@ -352,11 +352,11 @@ pub struct Ticket {
 
 /// A ticket keeps at most this many timeline entries: the first (opened) and the latest
 /// ones, so a flapping invariant cannot grow a record without bound.
-pub const TIMELINE_LIMIT: usize = 200;
+pub(crate) const TIMELINE_LIMIT: usize = 200;
 
 impl Ticket {
     /// The compact view used by listings.
-    pub fn summary_view(&self) -> TicketSummary {
+    pub(crate) fn summary_view(&self) -> TicketSummary {
         TicketSummary {
             id: self.id,
             subject: self.subject.clone(),
@@ -435,14 +435,14 @@ pub struct TicketEvent {
 }
 
 /// RFC 3339 formatting of [`SystemTime`] (UTC, nanosecond precision when non-zero).
-pub fn format_time(t: SystemTime) -> String {
+pub(crate) fn format_time(t: SystemTime) -> String {
     let odt = time::OffsetDateTime::from(t);
     odt.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| format!("{:?}", t))
 }
 
 /// Parses an RFC 3339 timestamp.
-pub fn parse_time(s: &str) -> Option<SystemTime> {
+pub(crate) fn parse_time(s: &str) -> Option<SystemTime> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .ok()
         .map(SystemTime::from)
@@ -455,11 +455,11 @@ pub mod rfc3339 {
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Serializes.
-    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::format_time(*t))
     }
     /// Deserializes.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
         let s = String::deserialize(d)?;
         super::parse_time(&s)
             .ok_or_else(|| serde::de::Error::custom(format!("invalid RFC 3339 timestamp {s:?}")))
@@ -473,14 +473,19 @@ pub mod rfc3339_opt {
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Serializes.
-    pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(
+        t: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => s.serialize_some(&super::format_time(*t)),
             None => s.serialize_none(),
         }
     }
     /// Deserializes.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SystemTime>, D::Error> {
         let s = Option::<String>::deserialize(d)?;
         match s {
             None => Ok(None),
@@ -498,11 +503,11 @@ pub mod humantime_serde_compat {
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Serializes.
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*d).to_string())
     }
     /// Deserializes.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
         humantime::parse_duration(s.trim())
             .map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?}: {e}")))

@@ -92,7 +92,7 @@ impl EventInbox {
     /// Queues `ev`; an event that can change what the invariants see (a container dying,
     /// being killed, paused, restarted, or connected to / disconnected from a network)
     /// starts a round at once.
-    pub fn push(&self, ev: RuntimeEvent) {
+    pub(crate) fn push(&self, ev: RuntimeEvent) {
         let interesting = wakes_the_monitor(&ev.raw_action);
         self.buffer.lock().push(ev);
         if interesting {
@@ -101,18 +101,18 @@ impl EventInbox {
     }
 
     /// Takes the queued events.
-    pub fn take(&self) -> Vec<RuntimeEvent> {
+    pub(crate) fn take(&self) -> Vec<RuntimeEvent> {
         std::mem::take(&mut *self.buffer.lock())
     }
 
     /// Completes when an event that starts a round arrives.
-    pub async fn notified(&self) {
+    pub(crate) async fn notified(&self) {
         self.wake.notified().await
     }
 }
 
 /// Whether a runtime event's action starts a monitoring round at once.
-pub fn wakes_the_monitor(raw_action: &str) -> bool {
+pub(crate) fn wakes_the_monitor(raw_action: &str) -> bool {
     matches!(
         raw_action,
         "die" | "oom" | "kill" | "stop" | "pause" | "restart" | "start"
@@ -148,7 +148,7 @@ pub async fn run<S: Subject>(
 /// run` calls it with [`MONITOR_INTERVAL`]; the evaluation with the same cadence divided
 /// by its time factor.
 #[allow(clippy::too_many_arguments)]
-pub async fn run_rounds<M: Monitored>(
+pub(crate) async fn run_rounds<M: Monitored>(
     subject: &M,
     store: &Arc<TicketStore>,
     metrics: &Metrics,
@@ -189,7 +189,7 @@ pub fn next_round_in(due: Option<SystemTime>, now: SystemTime) -> Duration {
 }
 
 /// [`next_round_in`] with another cadence.
-pub fn next_round_in_within(
+pub(crate) fn next_round_in_within(
     due: Option<SystemTime>,
     now: SystemTime,
     interval: Duration,
@@ -220,7 +220,7 @@ pub async fn round<M: Monitored>(
 }
 
 /// [`round`], returning the ticket store's outcome (`None` when the store failed).
-pub async fn round_outcome<M: Monitored>(
+pub(crate) async fn round_outcome<M: Monitored>(
     subject: &M,
     store: &Arc<TicketStore>,
     metrics: &Metrics,
@@ -303,7 +303,7 @@ pub async fn round_outcome<M: Monitored>(
 
 /// How long the runtime must stay unreachable before its ticket opens (a daemon restart
 /// takes a few seconds).
-pub const RUNTIME_UNREACHABLE_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const RUNTIME_UNREACHABLE_GRACE: Duration = Duration::from_secs(10);
 
 /// The blindness tickets the core files itself: one `<dependency>-unreachable` ticket per
 /// unreachable dependency that no subject invariant covers (the runtime, the model

@@ -42,7 +42,7 @@ impl FromStr for OutputFormat {
 
 impl OutputFormat {
     /// True for the formats people read (`table`, `wide`).
-    pub fn is_human(self) -> bool {
+    pub(crate) fn is_human(self) -> bool {
         matches!(self, Self::Table | Self::Wide)
     }
 
@@ -95,7 +95,7 @@ fn table(header: &[&str]) -> Table {
 }
 
 /// `5s`, `3m`, `2h`, `4d` (the largest whole unit).
-pub fn age(now: SystemTime, then: SystemTime) -> String {
+pub(crate) fn age(now: SystemTime, then: SystemTime) -> String {
     let d = now.duration_since(then).unwrap_or_default().as_secs();
     match d {
         0..=119 => format!("{d}s"),
@@ -295,7 +295,7 @@ fn render_evidence(e: &Evidence) -> String {
 /// for people: the state a ticket carries is free-form (a subject's own snapshot), so
 /// its numbers arrive with every digit the computation left (`0.30000000000000004`).
 /// Only the human rendering rounds; `-o json` keeps the stored values.
-pub fn rounded(v: &serde_json::Value) -> serde_json::Value {
+pub(crate) fn rounded(v: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match v {
         Value::Number(n) if n.is_f64() => n
@@ -311,7 +311,7 @@ pub fn rounded(v: &serde_json::Value) -> serde_json::Value {
 }
 
 /// Metric values: integers without decimals, others with up to 4 significant decimals.
-pub fn format_value(v: f64) -> String {
+pub(crate) fn format_value(v: f64) -> String {
     if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{v:.0}")
     } else if v.abs() >= 0.01 || v == 0.0 {
@@ -369,7 +369,7 @@ fn indent(s: &str) -> String {
 }
 
 /// A list of incidents.
-pub fn render_incidents(
+pub(crate) fn render_incidents(
     incidents: &[crate::tickets::incidents::Incident],
     fmt: OutputFormat,
     now: SystemTime,
@@ -425,7 +425,7 @@ pub fn render_incidents(
 }
 
 /// One incident: its cause, why its tickets were grouped, and each ticket in one line.
-pub fn render_incident(
+pub(crate) fn render_incident(
     incident: &crate::tickets::incidents::Incident,
     tickets: &[Ticket],
     fmt: OutputFormat,

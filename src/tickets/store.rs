@@ -120,7 +120,7 @@ pub struct TicketFilter {
 
 impl TicketFilter {
     /// True when `t` passes the filter (limit aside).
-    pub fn matches(&self, t: &TicketSummary) -> bool {
+    pub(crate) fn matches(&self, t: &TicketSummary) -> bool {
         (self.statuses.is_empty() || self.statuses.contains(&t.status))
             && (self.severities.is_empty() || self.severities.contains(&t.severity))
             && self.since.is_none_or(|s| t.last_seen >= s)
@@ -132,10 +132,10 @@ impl TicketFilter {
 }
 
 /// How long `open` retries a database that is locked (see [`TicketStore::open_with`]).
-pub const LOCK_WAIT: Duration = Duration::from_secs(1);
+pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(1);
 
 /// Default longest delay before a refresh-only change is written.
-pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
 struct State {
     tracker: Tracker,
@@ -228,7 +228,10 @@ impl TicketStore {
     /// the summary index is loaded here; on the first observation, active tickets and the
     /// latest resolved ticket of each key (if resolved within the reopen window) are loaded
     /// into the tracker. Pending violations start from scratch.
-    pub fn open_with(path: impl AsRef<Path>, config: LifecycleConfig) -> Result<Self, StoreError> {
+    pub(crate) fn open_with(
+        path: impl AsRef<Path>,
+        config: LifecycleConfig,
+    ) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let sled_err = |source: sled::Error| map_sled(&path, source);
         // sled releases its file lock from background threads a moment after the last
@@ -301,11 +304,6 @@ impl TicketStore {
                 }),
             }),
         })
-    }
-
-    /// The database path.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
     }
 
     /// Applies one observation round (see [`Tracker::observe`]) and persists it.
@@ -480,7 +478,12 @@ impl TicketStore {
     }
 
     /// A human resolves ticket `id` (no-op when already resolved).
-    pub fn resolve(&self, id: u64, by: &str, note: Option<&str>) -> Result<Ticket, StoreError> {
+    pub(crate) fn resolve(
+        &self,
+        id: u64,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<Ticket, StoreError> {
         self.resolve_at(id, by, note, SystemTime::now())
     }
 
@@ -498,7 +501,7 @@ impl TicketStore {
 
     /// A human confirms ticket `id`'s root cause (and resolves it); see
     /// [`lifecycle::confirm_cause`].
-    pub fn confirm_cause(
+    pub(crate) fn confirm_cause(
         &self,
         id: u64,
         cause: &crate::diagnose::catalog::Cause,
@@ -513,7 +516,12 @@ impl TicketStore {
     }
 
     /// A diagnoser leases ticket `id` for `ttl` (see [`lifecycle::try_lease`]).
-    pub fn try_lease(&self, id: u64, holder: &str, ttl: Duration) -> Result<Ticket, StoreError> {
+    pub(crate) fn try_lease(
+        &self,
+        id: u64,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Ticket, StoreError> {
         self.try_lease_at(id, holder, ttl, SystemTime::now())
     }
 
@@ -533,7 +541,7 @@ impl TicketStore {
 
     /// A diagnoser takes diagnosed ticket `id` back to diagnose it again (see
     /// [`lifecycle::try_revisit`]).
-    pub fn try_revisit(
+    pub(crate) fn try_revisit(
         &self,
         id: u64,
         holder: &str,
@@ -551,7 +559,7 @@ impl TicketStore {
     }
 
     /// The lease holder attaches its diagnosis (see [`lifecycle::complete_diagnosis`]).
-    pub fn complete_diagnosis(
+    pub(crate) fn complete_diagnosis(
         &self,
         id: u64,
         holder: &str,
@@ -578,12 +586,17 @@ impl TicketStore {
     }
 
     /// The lease holder gives the ticket back (see [`lifecycle::release_lease`]).
-    pub fn release_lease(&self, id: u64, holder: &str, reason: &str) -> Result<Ticket, StoreError> {
+    pub(crate) fn release_lease(
+        &self,
+        id: u64,
+        holder: &str,
+        reason: &str,
+    ) -> Result<Ticket, StoreError> {
         self.release_lease_at(id, holder, reason, SystemTime::now())
     }
 
     /// [`Self::release_lease`] at a given time.
-    pub fn release_lease_at(
+    pub(crate) fn release_lease_at(
         &self,
         id: u64,
         holder: &str,

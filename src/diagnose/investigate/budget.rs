@@ -14,15 +14,15 @@
 use serde::{Deserialize, Serialize};
 
 /// Default model turns with tools.
-pub const DEFAULT_STEPS: u32 = 12;
+pub(crate) const DEFAULT_STEPS: u32 = 12;
 /// The most turns any configuration gets.
-pub const MAX_STEPS: u32 = 30;
+pub(crate) const MAX_STEPS: u32 = 30;
 /// Default bytes of one tool result shown to the model.
-pub const DEFAULT_OUTPUT_BYTES: usize = 6_000;
+pub(crate) const DEFAULT_OUTPUT_BYTES: usize = 6_000;
 /// Default total input tokens over the whole investigation (estimated before each turn).
-pub const DEFAULT_INPUT_TOKENS: usize = 200_000;
+pub(crate) const DEFAULT_INPUT_TOKENS: usize = 200_000;
 /// Identical calls refused before the loop asks for the final answer.
-pub const DEFAULT_REPEATS_TOLERATED: u32 = 2;
+pub(crate) const DEFAULT_REPEATS_TOLERATED: u32 = 2;
 
 /// The limits of one investigation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,7 +59,7 @@ impl Budget {
 
     /// The same budget with its fields brought into range (steps 1..=30, at least 256
     /// bytes per result, at least 1 000 tokens).
-    pub fn clamped(mut self) -> Self {
+    pub(crate) fn clamped(mut self) -> Self {
         self.max_steps = self.max_steps.clamp(1, MAX_STEPS);
         self.max_output_bytes = self.max_output_bytes.max(256);
         self.max_input_tokens = self.max_input_tokens.max(1_000);
@@ -69,7 +69,7 @@ impl Budget {
 
 /// Cuts `text` to at most `max` bytes (on a character boundary, at a line end when one
 /// is near) and says so at the end. Returns the text and whether it was cut.
-pub fn truncate_output(text: &str, max: usize) -> (String, bool) {
+pub(crate) fn truncate_output(text: &str, max: usize) -> (String, bool) {
     if text.len() <= max {
         return (text.to_string(), false);
     }

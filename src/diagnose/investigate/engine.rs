@@ -41,7 +41,7 @@ use std::time::Instant;
 
 /// What an investigation produced.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// The final answer, unvalidated, with the usage of every turn summed.
     pub raw: RawDiagnosis,
     /// What the loop did.
@@ -54,7 +54,7 @@ pub struct Outcome {
 /// An investigation that ended without an answer: the error, and the record of what the
 /// model did until then (shown on the fallback's diagnosis).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Failed {
+pub(crate) struct Failed {
     /// Why it ended.
     pub error: BackendError,
     /// The calls made before it did.
@@ -62,7 +62,7 @@ pub struct Failed {
 }
 
 /// The rules of the investigation, appended to the system prompt.
-pub fn investigation_rules(budget: &Budget) -> String {
+pub(crate) fn investigation_rules(budget: &Budget) -> String {
     format!(
         "# Investigation\n\
 You may call the read-only tools offered to look further before you answer; you have at most {} turns of tool calls. \
@@ -77,7 +77,7 @@ When you know enough, answer with the final diagnosis as one JSON object that fo
 
 /// Reads a message text as one tool call, per the module docs: exactly one well-formed
 /// call to an offered tool, or nothing.
-pub fn call_in_text(text: &str, offered: &[ToolSpec]) -> Option<(String, Value)> {
+pub(crate) fn call_in_text(text: &str, offered: &[ToolSpec]) -> Option<(String, Value)> {
     let mut t = text.trim();
     if let Some(inner) = t
         .strip_prefix("<tool_call>")
@@ -280,7 +280,7 @@ impl State<'_> {
 ///   (saying so) and sent inside an escaped `<untrusted_data>` block.
 /// - The loop's decisions depend only on the model's calls and the budgets, never on the
 ///   content of a tool result.
-pub async fn investigate(
+pub(crate) async fn investigate(
     chat: &dyn ToolChat,
     single_shot: &dyn DiagnosisBackend,
     toolbox: &dyn Toolbox,

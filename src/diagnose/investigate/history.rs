@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// The tool's name.
-pub const PAST_INCIDENTS: &str = "past_incidents";
+pub(crate) const PAST_INCIDENTS: &str = "past_incidents";
 /// The most past tickets one call returns.
-pub const MAX_PAST: u64 = 10;
+pub(crate) const MAX_PAST: u64 = 10;
 
 /// `past_incidents` over a ticket queue's memory.
 #[derive(Clone)]

@@ -49,8 +49,8 @@ pub mod record;
 pub mod tools;
 
 pub use budget::Budget;
-pub use chat::{Call, ModelTurn, ToolChat, ToolResult, Turn};
-pub use engine::{investigate, Failed, Outcome};
+pub(crate) use chat::{Call, ModelTurn, ToolChat, Turn};
+pub(crate) use engine::investigate;
 pub use history::HistoryTools;
 pub use record::{CallOutcome, CallRecord, Investigation, Mode};
 pub use tools::{ToolError, ToolOutput, ToolSpec, Toolbox, Toolboxes};

@@ -117,7 +117,7 @@ pub struct Investigation {
 
 impl Investigation {
     /// One line: "investigated in 4 steps, 5 calls (1 refused)" or "single shot: …".
-    pub fn headline(&self) -> String {
+    pub(crate) fn headline(&self) -> String {
         match self.mode {
             Mode::SingleShot => format!(
                 "single shot, no investigation: {}",
@@ -151,7 +151,7 @@ impl Investigation {
 
 /// A one-line summary of a tool result the tool did not summarize itself: its size, line
 /// count and first non-empty line (cut to 120 characters).
-pub fn summarize(text: &str) -> String {
+pub(crate) fn summarize(text: &str) -> String {
     let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
     let first: String = text
         .lines()
@@ -166,7 +166,7 @@ pub fn summarize(text: &str) -> String {
 
 /// `summary` made safe for one line: control characters (newlines included) become
 /// spaces, and it is cut to 200 characters.
-pub fn one_line(summary: &str) -> String {
+pub(crate) fn one_line(summary: &str) -> String {
     let s: String = summary
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

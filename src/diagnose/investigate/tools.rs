@@ -42,8 +42,9 @@ pub struct ToolOutput {
 }
 
 impl ToolOutput {
+    #[cfg(test)]
     /// Text with no summary of its own.
-    pub fn text(text: impl Into<String>) -> Self {
+    pub(crate) fn text(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
             summary: None,
@@ -51,7 +52,7 @@ impl ToolOutput {
     }
 
     /// Text with its summary.
-    pub fn with_summary(text: impl Into<String>, summary: impl Into<String>) -> Self {
+    pub(crate) fn with_summary(text: impl Into<String>, summary: impl Into<String>) -> Self {
         Self {
             text: text.into(),
             summary: Some(summary.into()),
@@ -114,14 +115,14 @@ pub mod args {
     use serde_json::Value;
 
     /// A required string argument.
-    pub fn string<'a>(args: &'a Value, key: &str) -> Result<&'a str, ToolError> {
+    pub(crate) fn string<'a>(args: &'a Value, key: &str) -> Result<&'a str, ToolError> {
         args.get(key)
             .and_then(Value::as_str)
             .ok_or_else(|| ToolError::InvalidArguments(format!("`{key}` (a string) is required")))
     }
 
     /// An optional string argument.
-    pub fn opt_string<'a>(args: &'a Value, key: &str) -> Result<Option<&'a str>, ToolError> {
+    pub(crate) fn opt_string<'a>(args: &'a Value, key: &str) -> Result<Option<&'a str>, ToolError> {
         match args.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -133,7 +134,7 @@ pub mod args {
 
     /// An optional non-negative integer argument (a numeric string is accepted: small
     /// models often quote numbers).
-    pub fn opt_u64(args: &Value, key: &str) -> Result<Option<u64>, ToolError> {
+    pub(crate) fn opt_u64(args: &Value, key: &str) -> Result<Option<u64>, ToolError> {
         match args.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v
@@ -144,11 +145,5 @@ pub mod args {
                     ToolError::InvalidArguments(format!("`{key}` must be a non-negative integer"))
                 }),
         }
-    }
-
-    /// A required non-negative integer argument.
-    pub fn u64(args: &Value, key: &str) -> Result<u64, ToolError> {
-        opt_u64(args, key)?
-            .ok_or_else(|| ToolError::InvalidArguments(format!("`{key}` (an integer) is required")))
     }
 }

@@ -19,7 +19,7 @@ use crate::runtime::{
 
 /// Label holding a container's extra DNS aliases (comma-separated), so that
 /// [`crate::runtime::ContainerRuntime::connect`] can restore them after a disconnect.
-pub const ALIASES_LABEL: &str = "io.tikv-operator.network-aliases";
+pub(crate) const ALIASES_LABEL: &str = "io.tikv-operator.network-aliases";
 
 /// Event attributes Docker adds next to the container's labels.
 const NON_LABEL_ATTRIBUTES: [&str; 4] = ["name", "image", "exitCode", "signal"];
@@ -27,7 +27,7 @@ const NON_LABEL_ATTRIBUTES: [&str; 4] = ["name", "image", "exitCode", "signal"];
 /// Maps Docker's state string to the port's status. Podman's `stopping` still has a
 /// live process, so it counts as running; an empty status is a container Docker has
 /// not finished creating.
-pub fn status_from_docker(status: Option<ContainerStateStatusEnum>) -> ContainerStatus {
+pub(crate) fn status_from_docker(status: Option<ContainerStateStatusEnum>) -> ContainerStatus {
     match status {
         Some(ContainerStateStatusEnum::RUNNING | ContainerStateStatusEnum::STOPPING) => {
             ContainerStatus::Running
@@ -45,7 +45,7 @@ pub fn status_from_docker(status: Option<ContainerStateStatusEnum>) -> Container
 
 /// Parses Docker's RFC 3339 timestamps. Docker reports "never" as
 /// `0001-01-01T00:00:00Z`, which becomes `None`, as does anything before the epoch.
-pub fn parse_docker_time(value: Option<&str>) -> Option<SystemTime> {
+pub(crate) fn parse_docker_time(value: Option<&str>) -> Option<SystemTime> {
     let value = value?;
     let parsed =
         time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).ok()?;
@@ -57,7 +57,7 @@ pub fn parse_docker_time(value: Option<&str>) -> Option<SystemTime> {
 
 /// Builds the observed container from `docker inspect`. `network` selects which
 /// network's IPv4 address is reported.
-pub fn observed_from_inspect(
+pub(crate) fn observed_from_inspect(
     inspect: &ContainerInspectResponse,
     network: &str,
 ) -> ObservedContainer {
@@ -104,7 +104,7 @@ pub fn observed_from_inspect(
 
 /// Maps Docker's action string (`die`, `exec_start: sh -c …`, `health_status: healthy`)
 /// to the port's action.
-pub fn action_from_docker(raw: &str) -> EventAction {
+pub(crate) fn action_from_docker(raw: &str) -> EventAction {
     match raw {
         "create" => EventAction::Create,
         "start" => EventAction::Start,
@@ -123,7 +123,7 @@ pub fn action_from_docker(raw: &str) -> EventAction {
 /// Converts a Docker event into a runtime event, or `None` when it is not about a
 /// container owned by `cluster` (the daemon filters by label already; this is the
 /// adapter's own check, so a filter bug can never leak foreign events).
-pub fn event_from_docker(message: &EventMessage, cluster: &str) -> Option<RuntimeEvent> {
+pub(crate) fn event_from_docker(message: &EventMessage, cluster: &str) -> Option<RuntimeEvent> {
     let attributes = message.actor.as_ref()?.attributes.as_ref()?;
     if !labels::is_owned_by(attributes, cluster) {
         return None;
@@ -166,7 +166,7 @@ pub fn event_from_docker(message: &EventMessage, cluster: &str) -> Option<Runtim
 /// Converts a Docker network event (`connect`/`disconnect`) about the container
 /// `inspect` into a runtime event named `network_<action>` on that container, or `None`
 /// when the container is not owned by `cluster`.
-pub fn network_event_from_docker(
+pub(crate) fn network_event_from_docker(
     message: &EventMessage,
     inspect: &ContainerInspectResponse,
     cluster: &str,
@@ -205,7 +205,7 @@ pub fn network_event_from_docker(
 }
 
 /// The extra aliases stored on a container by [`create_body`].
-pub fn aliases_from_labels(labels: &HashMap<String, String>) -> Vec<String> {
+pub(crate) fn aliases_from_labels(labels: &HashMap<String, String>) -> Vec<String> {
     labels
         .get(ALIASES_LABEL)
         .map(|v| {
@@ -218,7 +218,7 @@ pub fn aliases_from_labels(labels: &HashMap<String, String>) -> Vec<String> {
 }
 
 /// The endpoint settings that attach `name` to a network with its DNS aliases.
-pub fn endpoint_with_aliases(name: &str, aliases: &[String]) -> EndpointSettings {
+pub(crate) fn endpoint_with_aliases(name: &str, aliases: &[String]) -> EndpointSettings {
     let mut all = vec![name.to_string()];
     all.extend(aliases.iter().filter(|a| a.as_str() != name).cloned());
     EndpointSettings {
@@ -232,7 +232,7 @@ pub fn endpoint_with_aliases(name: &str, aliases: &[String]) -> EndpointSettings
 /// Ports are published on 127.0.0.1 only. A `network_mode` (chaos helpers sharing a
 /// target's namespace) excludes network attachment, aliases and ports, which Docker
 /// rejects in that mode.
-pub fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
+pub(crate) fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
     let mut labels: HashMap<String, String> = spec
         .labels
         .iter()
@@ -340,7 +340,7 @@ pub fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
 /// A path that is not absolute or that climbs with `..`.
 /// The contents of the first regular file in a tar archive (what Docker's archive API
 /// returns for a single file); `None` when the archive holds no regular file.
-pub fn first_file_of_tar(archive: &[u8]) -> Result<Option<Vec<u8>>, String> {
+pub(crate) fn first_file_of_tar(archive: &[u8]) -> Result<Option<Vec<u8>>, String> {
     use std::io::Read;
     let mut reader = tar::Archive::new(archive);
     for entry in reader.entries().map_err(|e| e.to_string())? {
@@ -354,7 +354,7 @@ pub fn first_file_of_tar(archive: &[u8]) -> Result<Option<Vec<u8>>, String> {
     Ok(None)
 }
 
-pub fn files_tar(files: &[FileUpload]) -> Result<Vec<u8>, String> {
+pub(crate) fn files_tar(files: &[FileUpload]) -> Result<Vec<u8>, String> {
     let mut builder = tar::Builder::new(Vec::new());
     let mtime = SystemTime::now()
         .duration_since(UNIX_EPOCH)

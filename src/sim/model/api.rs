@@ -29,7 +29,7 @@ pub struct MetaStore {
 
 /// Store label.
 #[derive(Debug, Clone, Serialize)]
-pub struct Label {
+pub(crate) struct Label {
     /// Key.
     pub key: String,
     /// Value.
@@ -39,7 +39,7 @@ pub struct Label {
 /// `slow_trend`.
 #[derive(Debug, Clone, Serialize)]
 #[allow(missing_docs)]
-pub struct SlowTrend {
+pub(crate) struct SlowTrend {
     pub cause_value: GoFloat,
     pub cause_rate: GoFloat,
     pub result_value: GoFloat,
@@ -87,7 +87,7 @@ pub struct StoreStatus {
 
 /// `StoreInfo`.
 #[derive(Debug, Clone, Serialize)]
-pub struct StoreInfo {
+pub(crate) struct StoreInfo {
     /// Meta.
     pub store: MetaStore,
     /// Status.
@@ -96,7 +96,7 @@ pub struct StoreInfo {
 
 /// TiKV registration (internal `put-store` endpoint body).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct PutStore {
+pub(crate) struct PutStore {
     /// Persisted store id, 0 for a new store.
     pub store_id: u64,
     /// Advertised address.
@@ -121,7 +121,7 @@ pub struct PutStore {
 
 /// Store heartbeat body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct StoreHeartbeat {
+pub(crate) struct StoreHeartbeat {
     /// Store.
     pub store_id: u64,
     /// Capacity bytes.
@@ -136,7 +136,7 @@ pub struct StoreHeartbeat {
 
 /// One region led by the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LeaderInfo {
+pub(crate) struct LeaderInfo {
     /// Region.
     pub region_id: u64,
     /// Leader peer.
@@ -147,7 +147,7 @@ pub struct LeaderInfo {
 
 /// Store heartbeat reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct HeartbeatReply {
+pub(crate) struct HeartbeatReply {
     /// Store.
     pub store_id: u64,
     /// Cluster id.

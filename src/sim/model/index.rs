@@ -5,7 +5,7 @@
 use super::*;
 
 /// Region check types, in `/regions/check/{type}` spelling.
-pub const CHECKS: [&str; 9] = [
+pub(crate) const CHECKS: [&str; 9] = [
     "miss-peer",
     "extra-peer",
     "down-peer",
@@ -111,7 +111,11 @@ impl ClusterModel {
     /// # Guarantees
     /// After return, the per-store counters, start-key index, per-store region sets and
     /// check sets reflect the region exactly as `f` left it.
-    pub fn update_region<T>(&mut self, id: u64, f: impl FnOnce(&mut Region) -> T) -> Option<T> {
+    pub(crate) fn update_region<T>(
+        &mut self,
+        id: u64,
+        f: impl FnOnce(&mut Region) -> T,
+    ) -> Option<T> {
         let mut r = self.regions.remove(&id)?;
         self.unindex(&r);
         let out = f(&mut r);
@@ -146,7 +150,7 @@ impl ClusterModel {
     // ---------------------------------------------------------------- lookups
 
     /// The region containing a position.
-    pub fn region_at(&self, pos: u64) -> Option<&Region> {
+    pub(crate) fn region_at(&self, pos: u64) -> Option<&Region> {
         let (_, id) = self.idx.by_start.range(..=pos).next_back()?;
         let r = self.regions.get(id)?;
         (pos < r.end || r.end == KEY_MAX).then_some(r)
@@ -154,7 +158,7 @@ impl ClusterModel {
 
     /// Regions from the one containing `start`, in key order, stopping before `end`
     /// (`KEY_MAX` = no bound), at most `limit` (0 = unlimited).
-    pub fn scan_regions(&self, start: u64, end: u64, limit: usize) -> Vec<&Region> {
+    pub(crate) fn scan_regions(&self, start: u64, end: u64, limit: usize) -> Vec<&Region> {
         let first = self
             .idx
             .by_start

@@ -40,30 +40,28 @@ use serde::{Deserialize, Serialize};
 use super::wire::{self, hex_upper, memcomparable, GoFloat};
 
 /// Highest user key position (`user9999999999`).
-pub const KEYSPACE_MAX: u64 = 9_999_999_999;
+pub(crate) const KEYSPACE_MAX: u64 = 9_999_999_999;
 /// Region start meaning -inf.
-pub const KEY_MIN: u64 = 0;
+pub(crate) const KEY_MIN: u64 = 0;
 /// Region end meaning +inf.
-pub const KEY_MAX: u64 = u64::MAX;
+pub(crate) const KEY_MAX: u64 = u64::MAX;
 
 /// Simulated seconds after which a silent store is Disconnected (`storeDisconnectDuration`).
-pub const DISCONNECT_SECS: f64 = 20.0;
+pub(crate) const DISCONNECT_SECS: f64 = 20.0;
 /// Simulated seconds after which a silent store counts as unhealthy in metrics.
-pub const UNHEALTHY_SECS: f64 = 600.0;
+pub(crate) const UNHEALTHY_SECS: f64 = 600.0;
 /// TiKV store heartbeat interval (simulated seconds).
-pub const STORE_HEARTBEAT_SECS: f64 = 10.0;
+pub(crate) const STORE_HEARTBEAT_SECS: f64 = 10.0;
 /// TiKV region heartbeat interval (simulated seconds).
-pub const REGION_HEARTBEAT_SECS: f64 = 60.0;
+pub(crate) const REGION_HEARTBEAT_SECS: f64 = 60.0;
 /// Region split threshold (TiKV `region-max-size`, MiB).
-pub const REGION_MAX_SIZE_MIB: f64 = 144.0;
-/// Region split size (TiKV `region-split-size`, MiB).
-pub const REGION_SPLIT_SIZE_MIB: f64 = 96.0;
+pub(crate) const REGION_MAX_SIZE_MIB: f64 = 144.0;
 /// Region-count threshold under which stores become Serving at once.
-pub const INIT_CLUSTER_REGION_THRESHOLD: usize = 100;
+pub(crate) const INIT_CLUSTER_REGION_THRESHOLD: usize = 100;
 
 /// Errors from model operations; `Display` is the exact PD error body text.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ModelError {
+pub(crate) enum ModelError {
     /// 404.
     #[error("[PD:core:ErrStoreNotFound]store {0} not found")]
     StoreNotFound(u64),
@@ -108,7 +106,7 @@ pub enum ModelError {
 
 impl ModelError {
     /// HTTP status PD answers with.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             ModelError::StoreNotFound(_) | ModelError::SchedulerNotFound => 404,
             ModelError::StoreRemoved(_) => 410,
@@ -134,14 +132,14 @@ mod tests;
 mod tick;
 mod workload;
 
-pub use api::*;
-pub use config::*;
-pub use index::*;
-pub use operators::*;
-pub use region::*;
-pub use render::*;
-pub use schedulers::*;
-pub use workload::*;
+pub(crate) use api::*;
+pub(crate) use config::*;
+pub(crate) use index::*;
+pub(crate) use operators::*;
+pub(crate) use region::*;
+pub(crate) use render::*;
+pub(crate) use schedulers::*;
+pub(crate) use workload::*;
 
 /// Lines the model wants PD to log.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,7 +214,7 @@ fn splitmix64(mut z: u64) -> u64 {
 }
 
 /// The encoded key of a position (`""` for the open ends).
-pub fn encode_key(pos: u64) -> Vec<u8> {
+pub(crate) fn encode_key(pos: u64) -> Vec<u8> {
     if pos == KEY_MIN || pos == KEY_MAX {
         return Vec::new();
     }
@@ -225,7 +223,7 @@ pub fn encode_key(pos: u64) -> Vec<u8> {
 
 /// The largest position whose encoded key is `<= key` (0 when none): maps an arbitrary
 /// encoded key onto the keyspace, so lookups work for any key, not only boundaries.
-pub fn position_of(key: &[u8]) -> u64 {
+pub(crate) fn position_of(key: &[u8]) -> u64 {
     if key.is_empty() {
         return KEY_MIN;
     }
@@ -246,7 +244,7 @@ pub fn position_of(key: &[u8]) -> u64 {
 
 impl ClusterModel {
     /// A fresh, unbootstrapped cluster.
-    pub fn new(cluster_id: u64, time_factor: f64, seed: u64, initial_regions: u64) -> Self {
+    pub(crate) fn new(cluster_id: u64, time_factor: f64, seed: u64, initial_regions: u64) -> Self {
         let mut m = Self {
             cluster_id,
             time_factor: if time_factor > 0.0 { time_factor } else { 1.0 },
@@ -279,7 +277,7 @@ impl ClusterModel {
     /// A bootstrapped cluster of `stores` virtual stores (heartbeats simulated by
     /// [`Self::tick`]) and `regions` three-replica regions, for scale mode. The last
     /// `silent` stores never heartbeat, so their peers become down.
-    pub fn new_scale(
+    pub(crate) fn new_scale(
         cluster_id: u64,
         time_factor: f64,
         seed: u64,
@@ -403,7 +401,7 @@ impl ClusterModel {
     }
 
     /// Rebuilds the indexes (after deserializing).
-    pub fn rebuild_indexes(&mut self) {
+    pub(crate) fn rebuild_indexes(&mut self) {
         self.idx = Indexes::default();
         let ids: Vec<u64> = self.regions.keys().copied().collect();
         for id in ids {
@@ -413,7 +411,7 @@ impl ClusterModel {
     }
 
     /// Takes the log lines produced since the last call.
-    pub fn take_logs(&mut self) -> Vec<LogEvent> {
+    pub(crate) fn take_logs(&mut self) -> Vec<LogEvent> {
         std::mem::take(&mut self.logs)
     }
 
@@ -445,24 +443,24 @@ impl ClusterModel {
     }
 
     /// Wall-clock milliseconds for a simulated duration.
-    pub fn real_ms(&self, sim_secs: f64) -> u64 {
+    pub(crate) fn real_ms(&self, sim_secs: f64) -> u64 {
         (sim_secs * 1000.0 / self.time_factor) as u64
     }
 
     /// Simulated seconds for a wall-clock span.
-    pub fn sim_secs(&self, real_ms: u64) -> f64 {
+    pub(crate) fn sim_secs(&self, real_ms: u64) -> f64 {
         real_ms as f64 * self.time_factor / 1000.0
     }
 
     /// `max-store-down-time` in simulated seconds.
-    pub fn max_store_down_secs(&self) -> f64 {
+    pub(crate) fn max_store_down_secs(&self) -> f64 {
         wire::parse_duration(&self.schedule.max_store_down_time)
             .map(|d| d.as_secs_f64())
             .unwrap_or(1800.0)
     }
 
     /// Whether the first TiKV has bootstrapped the cluster.
-    pub fn is_bootstrapped(&self) -> bool {
+    pub(crate) fn is_bootstrapped(&self) -> bool {
         self.bootstrap_ms != 0
     }
 
@@ -471,7 +469,7 @@ impl ClusterModel {
     }
 
     /// The displayed state of a store.
-    pub fn state_name(&self, s: &Store, now_ms: u64) -> StateName {
+    pub(crate) fn state_name(&self, s: &Store, now_ms: u64) -> StateName {
         match s.state {
             1 => StateName::Offline,
             2 => StateName::Tombstone,
@@ -489,19 +487,19 @@ impl ClusterModel {
     }
 
     /// A store that answers raft messages (heartbeating, not Tombstone).
-    pub fn is_alive(&self, store: u64, now_ms: u64) -> bool {
+    pub(crate) fn is_alive(&self, store: u64, now_ms: u64) -> bool {
         self.stores
             .get(&store)
             .is_some_and(|s| s.state != 2 && self.silent_secs(s, now_ms) <= DISCONNECT_SECS)
     }
 
     /// Counters of a store.
-    pub fn counts(&self, store: u64) -> StoreCounts {
+    pub(crate) fn counts(&self, store: u64) -> StoreCounts {
         self.idx.counts.get(&store).copied().unwrap_or_default()
     }
 
     /// Region ids with a peer on the store.
-    pub fn store_region_ids(&self, store: u64) -> Vec<u64> {
+    pub(crate) fn store_region_ids(&self, store: u64) -> Vec<u64> {
         self.idx
             .store_regions
             .get(&store)

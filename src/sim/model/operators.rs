@@ -85,21 +85,21 @@ impl Step {
 /// Operator kind bits (PD v8.5.7 order, OpAffinity at bit 1).
 pub mod kind {
     /// Leader.
-    pub const LEADER: u32 = 1;
+    pub(crate) const LEADER: u32 = 1;
     /// Region.
-    pub const REGION: u32 = 1 << 2;
+    pub(crate) const REGION: u32 = 1 << 2;
     /// Split.
-    pub const SPLIT: u32 = 1 << 3;
+    pub(crate) const SPLIT: u32 = 1 << 3;
     /// Admin.
-    pub const ADMIN: u32 = 1 << 4;
+    pub(crate) const ADMIN: u32 = 1 << 4;
     /// Hot region.
-    pub const HOT: u32 = 1 << 5;
+    pub(crate) const HOT: u32 = 1 << 5;
     /// Replica.
-    pub const REPLICA: u32 = 1 << 6;
+    pub(crate) const REPLICA: u32 = 1 << 6;
     /// Merge.
-    pub const MERGE: u32 = 1 << 7;
+    pub(crate) const MERGE: u32 = 1 << 7;
     /// Names in PD's order.
-    pub fn names(k: u32) -> String {
+    pub(crate) fn names(k: u32) -> String {
         let mut v = Vec::new();
         for (bit, n) in [
             (LEADER, "leader"),
@@ -123,17 +123,17 @@ pub mod kind {
 /// Operator status (`status` in `?object` output).
 pub mod op_status {
     /// Created.
-    pub const CREATED: u8 = 0;
+    pub(crate) const CREATED: u8 = 0;
     /// Started.
-    pub const STARTED: u8 = 1;
+    pub(crate) const STARTED: u8 = 1;
     /// Success.
-    pub const SUCCESS: u8 = 2;
+    pub(crate) const SUCCESS: u8 = 2;
     /// Canceled.
-    pub const CANCELED: u8 = 3;
+    pub(crate) const CANCELED: u8 = 3;
     /// Replaced.
-    pub const REPLACED: u8 = 4;
+    pub(crate) const REPLACED: u8 = 4;
     /// Timeout.
-    pub const TIMEOUT: u8 = 6;
+    pub(crate) const TIMEOUT: u8 = 6;
 }
 
 /// A running or recently finished operator.
@@ -169,7 +169,7 @@ pub struct Operator {
 
 impl Operator {
     /// `Operator.String()`.
-    pub fn to_pd_string(&self, boot_ms: u64) -> String {
+    pub(crate) fn to_pd_string(&self, boot_ms: u64) -> String {
         let t = |ms: u64| {
             if ms == 0 {
                 "0001-01-01 00:00:00 +0000 UTC".to_string()
@@ -317,7 +317,7 @@ impl ClusterModel {
     }
 
     /// Cancels the operator on a region.
-    pub fn cancel_operator(&mut self, region: u64, status: u8) -> bool {
+    pub(crate) fn cancel_operator(&mut self, region: u64, status: u8) -> bool {
         let Some(mut op) = self.operators.remove(&region) else {
             return false;
         };
@@ -353,7 +353,7 @@ impl ClusterModel {
     }
 
     /// Cancels every running operator.
-    pub fn cancel_all_operators(&mut self) {
+    pub(crate) fn cancel_all_operators(&mut self) {
         let ids: Vec<u64> = self.operators.keys().copied().collect();
         for id in ids {
             self.cancel_operator(id, op_status::CANCELED);
@@ -668,7 +668,7 @@ impl ClusterModel {
     }
 
     /// Creates an admin operator from `POST /operators` input.
-    pub fn admin_operator(
+    pub(crate) fn admin_operator(
         &mut self,
         req: &serde_json::Value,
         now_ms: u64,

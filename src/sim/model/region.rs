@@ -5,15 +5,15 @@ use super::*;
 /// Peer roles (metapb.PeerRole).
 pub mod role {
     /// Voter (0, omitted).
-    pub const VOTER: u8 = 0;
+    pub(crate) const VOTER: u8 = 0;
     /// Learner.
-    pub const LEARNER: u8 = 1;
+    pub(crate) const LEARNER: u8 = 1;
     /// Joint-consensus incoming voter.
-    pub const INCOMING: u8 = 2;
+    pub(crate) const INCOMING: u8 = 2;
     /// Joint-consensus demoting voter.
-    pub const DEMOTING: u8 = 3;
+    pub(crate) const DEMOTING: u8 = 3;
     /// PD's `role_name`.
-    pub fn name(r: u8) -> &'static str {
+    pub(crate) fn name(r: u8) -> &'static str {
         match r {
             LEARNER => "Learner",
             INCOMING => "IncomingVoter",
@@ -78,7 +78,7 @@ impl Region {
         self.peers.iter().find(|p| p.id == id)
     }
     /// The leader's store id (0 when leaderless).
-    pub fn leader_store(&self) -> u64 {
+    pub(crate) fn leader_store(&self) -> u64 {
         self.peer(self.leader).map(|p| p.store_id).unwrap_or(0)
     }
     pub(super) fn peer_on(&self, store: u64) -> Option<&Peer> {
@@ -144,7 +144,7 @@ pub struct Store {
 
 /// The displayed store state name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateName {
+pub(crate) enum StateName {
     /// Heartbeating.
     Up,
     /// Silent > 20 s.
@@ -159,7 +159,7 @@ pub enum StateName {
 
 impl StateName {
     /// PD's spelling.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             StateName::Up => "Up",
             StateName::Disconnected => "Disconnected",

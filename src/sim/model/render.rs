@@ -5,7 +5,7 @@ use super::*;
 
 impl ClusterModel {
     /// `StoreInfo` JSON value (field order and omitempty as PD).
-    pub fn store_info(&self, s: &Store, now_ms: u64) -> StoreInfo {
+    pub(crate) fn store_info(&self, s: &Store, now_ms: u64) -> StoreInfo {
         let c = self.counts(s.id);
         let state = self.state_name(s, now_ms);
         let last_hb_ns = (s.last_hb_ms as i64) * 1_000_000;
@@ -68,7 +68,7 @@ impl ClusterModel {
     }
 
     /// Writes one region as compact easyjson-ordered JSON.
-    pub fn write_region_json(&self, out: &mut String, r: &Region, now_ms: u64) {
+    pub(crate) fn write_region_json(&self, out: &mut String, r: &Region, now_ms: u64) {
         use std::fmt::Write as _;
         let _ = write!(
             out,
@@ -148,7 +148,7 @@ impl ClusterModel {
     }
 
     /// `{"count":N,"regions":[...]}` for a list of region ids.
-    pub fn regions_json<'a>(
+    pub(crate) fn regions_json<'a>(
         &self,
         regions: impl Iterator<Item = &'a Region>,
         now_ms: u64,
@@ -192,7 +192,7 @@ pub(super) fn write_peer(out: &mut String, p: Option<&Peer>) {
 }
 
 /// The zero region PD returns for an unknown id.
-pub const REGION_NOT_FOUND_JSON: &str = "{\"id\":0,\"start_key\":\"\",\"end_key\":\"\",\"leader\":{\"role_name\":\"\"},\"cpu_usage\":0,\"written_bytes\":0,\"read_bytes\":0,\"written_keys\":0,\"read_keys\":0,\"approximate_size\":0,\"approximate_keys\":0}";
+pub(crate) const REGION_NOT_FOUND_JSON: &str = "{\"id\":0,\"start_key\":\"\",\"end_key\":\"\",\"leader\":{\"role_name\":\"\"},\"cpu_usage\":0,\"written_bytes\":0,\"read_bytes\":0,\"written_keys\":0,\"read_keys\":0,\"approximate_size\":0,\"approximate_keys\":0}";
 
 pub(super) fn is_zero_u64(v: &u64) -> bool {
     *v == 0

@@ -36,7 +36,11 @@ impl Default for Schedulers {
 impl ClusterModel {
     /// `POST /schedulers` for evict-leader / grant-leader. Returns true when the
     /// scheduler was newly created.
-    pub fn add_store_scheduler(&mut self, name: &str, store: u64) -> Result<bool, ModelError> {
+    pub(crate) fn add_store_scheduler(
+        &mut self,
+        name: &str,
+        store: u64,
+    ) -> Result<bool, ModelError> {
         if !self.stores.contains_key(&store) {
             return Err(ModelError::StoreNotFound(store));
         }
@@ -56,7 +60,7 @@ impl ClusterModel {
     }
 
     /// `POST /schedulers` for store-less schedulers.
-    pub fn add_scheduler(&mut self, name: &str) -> Result<bool, ModelError> {
+    pub(crate) fn add_scheduler(&mut self, name: &str) -> Result<bool, ModelError> {
         const KNOWN: [&str; 9] = [
             "balance-leader-scheduler",
             "balance-region-scheduler",
@@ -83,7 +87,7 @@ impl ClusterModel {
     }
 
     /// `DELETE /schedulers/{name}` (also `evict-leader-scheduler-<id>`).
-    pub fn remove_scheduler(&mut self, name: &str) -> Result<(), ModelError> {
+    pub(crate) fn remove_scheduler(&mut self, name: &str) -> Result<(), ModelError> {
         for base in ["evict-leader-scheduler", "grant-leader-scheduler"] {
             if let Some(rest) = name.strip_prefix(&format!("{base}-")) {
                 let id: u64 = rest.parse().map_err(|_| ModelError::SchedulerNotFound)?;

@@ -9,7 +9,7 @@ impl ClusterModel {
     /// # Guarantees
     /// A known `store_id` keeps its id (a restarted TiKV re-registers as itself). A new
     /// store gets a fresh id; an address held by a live non-Tombstone store is refused.
-    pub fn put_store(&mut self, req: PutStore, now_ms: u64) -> Result<u64, ModelError> {
+    pub(crate) fn put_store(&mut self, req: PutStore, now_ms: u64) -> Result<u64, ModelError> {
         if req.store_id != 0 {
             if let Some(s) = self.stores.get_mut(&req.store_id) {
                 if s.state == 2 {
@@ -157,7 +157,7 @@ impl ClusterModel {
     }
 
     /// Handles a TiKV store heartbeat; returns what the store should know.
-    pub fn store_heartbeat(
+    pub(crate) fn store_heartbeat(
         &mut self,
         hb: StoreHeartbeat,
         now_ms: u64,
@@ -270,7 +270,11 @@ impl ClusterModel {
 
     /// Handles a TiKV region heartbeat: refreshes flow statistics and sizes of the regions
     /// the store leads, and splits regions that outgrew `region-max-size`.
-    pub fn region_heartbeat(&mut self, store: u64, now_ms: u64) -> Result<usize, ModelError> {
+    pub(crate) fn region_heartbeat(
+        &mut self,
+        store: u64,
+        now_ms: u64,
+    ) -> Result<usize, ModelError> {
         if !self.stores.contains_key(&store) {
             return Err(ModelError::StoreNotFound(store));
         }
@@ -310,7 +314,7 @@ impl ClusterModel {
     }
 
     /// Splits a region in the middle of its key range.
-    pub fn split_region(&mut self, id: u64, now_ms: u64) -> Option<u64> {
+    pub(crate) fn split_region(&mut self, id: u64, now_ms: u64) -> Option<u64> {
         let r = self.regions.get(&id)?.clone();
         let lo = r.start.max(1);
         let hi = r.end.min(KEYSPACE_MAX);
@@ -390,7 +394,12 @@ impl ClusterModel {
     /// # Guarantees
     /// Refuses with [`ModelError::StoresNotEnough`] when fewer than max-replicas Up
     /// stores would remain (unless `force`); idempotent on an Offline store.
-    pub fn remove_store(&mut self, id: u64, force: bool, now_ms: u64) -> Result<(), ModelError> {
+    pub(crate) fn remove_store(
+        &mut self,
+        id: u64,
+        force: bool,
+        now_ms: u64,
+    ) -> Result<(), ModelError> {
         let s = self.stores.get(&id).ok_or(ModelError::StoreNotFound(id))?;
         match s.state {
             2 => return Err(ModelError::StoreRemoved(id)),
@@ -434,7 +443,7 @@ impl ClusterModel {
     }
 
     /// Cancels an offline (`state=Up`).
-    pub fn up_store(&mut self, id: u64) -> Result<(), ModelError> {
+    pub(crate) fn up_store(&mut self, id: u64) -> Result<(), ModelError> {
         let s = self
             .stores
             .get_mut(&id)
@@ -482,7 +491,7 @@ impl ClusterModel {
     }
 
     /// `DELETE /stores/remove-tombstone`.
-    pub fn remove_tombstones(&mut self) -> Result<(), ModelError> {
+    pub(crate) fn remove_tombstones(&mut self) -> Result<(), ModelError> {
         let tomb: Vec<u64> = self
             .stores
             .values()

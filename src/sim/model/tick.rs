@@ -12,7 +12,7 @@ impl ClusterModel {
     /// Work per call is bounded by the number of affected regions (regions on stores that
     /// changed liveness, running operators, and a bounded number of new operators), not
     /// by the total number of regions.
-    pub fn tick(&mut self, now_ms: u64) {
+    pub(crate) fn tick(&mut self, now_ms: u64) {
         if !self.is_bootstrapped() {
             return;
         }
@@ -207,7 +207,7 @@ impl ClusterModel {
     }
 
     /// Seconds (simulated) a down peer has been silent.
-    pub fn down_seconds(&self, store: u64, now_ms: u64) -> u64 {
+    pub(crate) fn down_seconds(&self, store: u64, now_ms: u64) -> u64 {
         self.stores
             .get(&store)
             .map(|s| self.silent_secs(s, now_ms) as u64)

@@ -43,7 +43,7 @@ pub struct HotRange {
 
 /// Per-second load of one region.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Rates {
+pub(crate) struct Rates {
     /// Read requests/s.
     pub read_qps: f64,
     /// Write requests/s.
@@ -60,7 +60,7 @@ pub struct Rates {
 
 /// Derived per-store counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct StoreCounts {
+pub(crate) struct StoreCounts {
     /// Regions with a peer here.
     pub region_count: u64,
     /// Leaders here.
@@ -77,7 +77,7 @@ pub struct StoreCounts {
 
 impl ClusterModel {
     /// The per-second load of a region under the workload.
-    pub fn region_rates(&self, r: &Region, now_ms: u64) -> Rates {
+    pub(crate) fn region_rates(&self, r: &Region, now_ms: u64) -> Rates {
         let w = &self.workload;
         let frac = r.width_fraction();
         let mut read_qps = w.read_qps * frac;

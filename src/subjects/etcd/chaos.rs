@@ -70,15 +70,32 @@ pub fn majority(obs: &Observed, names: &Names) -> Vec<String> {
 
 fn resolve(target: &mut String, obs: &Observed, names: &Names) -> Result<(), CliError> {
     if target == "leader" {
-        *target = leader(obs, names).ok_or_else(|| {
-            CliError::Failed("no member reports a leader: `leader` names nobody".into())
-        })?;
+        *target = leader(obs, names).ok_or(EtcdChaosError::NoLeader)?;
     }
     Ok(())
 }
 
-fn failed(e: impl std::fmt::Display) -> CliError {
-    CliError::Failed(e.to_string())
+/// Errors of etcd's own fault knobs (the core's faults report the core's errors).
+#[derive(Debug, thiserror::Error)]
+pub enum EtcdChaosError {
+    /// `leader` was named but no member reports one.
+    #[error("no member reports a leader: `leader` names nobody")]
+    NoLeader,
+    /// The etcd client failed (filling the quota or recovering from it).
+    #[error(transparent)]
+    Client(#[from] EtcdClientError),
+}
+
+impl From<EtcdChaosError> for CliError {
+    fn from(e: EtcdChaosError) -> Self {
+        CliError::SubjectCommand(Box::new(e))
+    }
+}
+
+impl From<EtcdClientError> for CliError {
+    fn from(e: EtcdClientError) -> Self {
+        EtcdChaosError::Client(e).into()
+    }
 }
 
 /// Runs one `operator chaos` command against an etcd cluster.
@@ -89,9 +106,8 @@ fn failed(e: impl std::fmt::Display) -> CliError {
 pub async fn run(s: &EtcdSubject, mut args: ChaosArgs, state_dir: &Path) -> Result<(), CliError> {
     let spec = s.spec();
     let names = Names::new(spec.name());
-    let obs = s.observe().await.map_err(failed)?;
-    let chaos =
-        Chaos::new(s.runtime(), spec.name(), &spec.network_name(), state_dir).map_err(failed)?;
+    let obs = s.observe().await?;
+    let chaos = Chaos::new(s.runtime(), spec.name(), &spec.network_name(), state_dir)?;
     match &mut args.command {
         ChaosCommand::Kill {
             target, options, ..
@@ -107,8 +123,7 @@ pub async fn run(s: &EtcdSubject, mut args: ChaosArgs, state_dir: &Path) -> Resu
                         },
                         duration,
                     )
-                    .await
-                    .map_err(failed)?;
+                    .await?;
                 println!("{}", crate::chaos::cli::describe(&e));
             }
             println!(
@@ -126,22 +141,22 @@ pub async fn run(s: &EtcdSubject, mut args: ChaosArgs, state_dir: &Path) -> Resu
             ratio,
             options,
         } if target == "quota" => {
-            let bytes = fill_quota(s, &obs, *ratio).await.map_err(failed)?;
+            let bytes = fill_quota(s, &obs, *ratio).await?;
             println!(
                 "filled the keyspace with {bytes} bytes under {:?}",
                 String::from_utf8_lossy(FILL_PREFIX)
             );
             if !options.detach {
                 tokio::time::sleep(Duration::from(options.duration)).await;
-                let obs = s.observe().await.map_err(failed)?;
-                recover_quota(s, &obs).await.map_err(failed)?;
+                let obs = s.observe().await?;
+                recover_quota(s, &obs).await?;
                 println!("reverted: filler deleted, compacted, defragmented, NOSPACE disarmed");
             }
             return Ok(());
         }
         ChaosCommand::Revert { all: true, .. } => {
             // The quota filler is not in the experiment store: undo it here (idempotent).
-            recover_quota(s, &obs).await.map_err(failed)?;
+            recover_quota(s, &obs).await?;
             println!("quota filler: deleted, compacted, defragmented, alarms disarmed");
         }
         ChaosCommand::Kill { target, .. }
@@ -163,9 +178,7 @@ pub async fn run(s: &EtcdSubject, mut args: ChaosArgs, state_dir: &Path) -> Resu
         _ => {}
     }
     let mut out = std::io::stdout();
-    crate::chaos::cli::run(args, &chaos, &mut out)
-        .await
-        .map_err(failed)
+    Ok(crate::chaos::cli::run(args, &chaos, &mut out).await?)
 }
 
 /// Writes filler values until the backend holds `ratio` of the quota or etcd refuses

@@ -45,10 +45,11 @@ fn load(file: &std::path::Path) -> Result<LoadedEtcdSpec, CliError> {
 
 async fn subject(env: &Env, loaded: &LoadedEtcdSpec) -> Result<Arc<EtcdSubject>, CliError> {
     let rt = (env.runtime)().await?;
-    Ok(Arc::new(
-        EtcdSubject::new(loaded.spec.clone(), Some(loaded.file.clone()), rt)
-            .map_err(|e| CliError::Failed(e.to_string()))?,
-    ))
+    Ok(Arc::new(EtcdSubject::new(
+        loaded.spec.clone(),
+        Some(loaded.file.clone()),
+        rt,
+    )?))
 }
 
 /// Checks the members' image exists locally before anything is created.
@@ -86,10 +87,7 @@ pub async fn execute(command: Command, env: Env) -> Result<(), CliError> {
         Command::Diff(a) => {
             let l = load(&a.file)?;
             let s = subject(&env, &l).await?;
-            let (obs, p) = s
-                .observe_and_plan()
-                .await
-                .map_err(|e| CliError::Failed(e.to_string()))?;
+            let (obs, p) = s.observe_and_plan().await?;
             print_status(&l.spec, &obs, &p, a.output.output);
             Ok(())
         }
@@ -99,10 +97,7 @@ pub async fn execute(command: Command, env: Env) -> Result<(), CliError> {
                 .ok_or_else(|| CliError::Input("status of an etcd cluster needs -f FILE".into()))?;
             let l = load(&file)?;
             let s = subject(&env, &l).await?;
-            let obs = s
-                .observe()
-                .await
-                .map_err(|e| CliError::Failed(e.to_string()))?;
+            let obs = s.observe().await?;
             let p = plan(&l.spec, &obs, SystemTime::now());
             print_status(&l.spec, &obs, &p, a.output.output);
             Ok(())
@@ -176,16 +171,29 @@ async fn run(env: Env, a: RunArgs) -> Result<(), CliError> {
     let s = subject(&env, &l).await?;
     preflight(&*s.runtime(), &l).await?;
     let controller = Controller::new(s.clone(), Metrics::new());
-    let fail = |what: &str, e: &dyn std::fmt::Display| CliError::Failed(format!("{what}: {e}"));
     let state_dir = crate::cli::state::for_cluster(a.state_dir.as_deref(), l.spec.name())?.path;
-    std::fs::create_dir_all(&state_dir).map_err(|e| fail("state dir", &e))?;
+    std::fs::create_dir_all(&state_dir).map_err(|source| CliError::Io {
+        context: "state dir".into(),
+        source,
+    })?;
     let _watch = crate::reconcile::triggers::watch_spec_file(&a.spec.file, controller.waker())
-        .map_err(|e| fail("watch spec", &e))?;
+        .map_err(|source| CliError::Watch {
+            context: "watch spec".into(),
+            source,
+        })?;
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
-        .map_err(|e| fail(&format!("listen on {}", a.listen), &e))?;
+        .map_err(|source| CliError::Io {
+            context: format!("listen on {}", a.listen),
+            source,
+        })?;
     let store = Arc::new(
-        TicketStore::open(state_dir.join("tickets")).map_err(|e| fail("ticket store", &e))?,
+        TicketStore::open(state_dir.join("tickets")).map_err(|source| {
+            CliError::OpenTicketStore {
+                context: "ticket store".into(),
+                source,
+            }
+        })?,
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -259,8 +267,7 @@ async fn run(env: Env, a: RunArgs) -> Result<(), CliError> {
         l.spec.name(),
         &l.spec.network_name(),
         &state_dir,
-    )
-    .map_err(|e| fail("chaos", &e))?;
+    )?;
     let chaos_cancel = cancel.clone();
     let reverter = tokio::spawn(async move {
         chaos

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::model::Observed;
-use crate::subjects::tikv::promtext::{self, histogram_quantile};
+use crate::promtext::{self, histogram_quantile};
 use crate::tickets::{EventEvidence, LogEvidence};
 
 /// Cumulative histogram buckets `(le, count)`.

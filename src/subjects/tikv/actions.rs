@@ -120,7 +120,7 @@ const fn string(name: &'static str) -> ParamSpec {
 }
 
 /// TiKV's action kinds with their typed parameters, in the order the schema lists them.
-pub const ACTIONS: &[ActionSpec] = &[
+pub(crate) const ACTIONS: &[ActionSpec] = &[
     ActionSpec {
         kind: "transfer-leader",
         description: "Move a region's leader to another store.",
@@ -197,7 +197,7 @@ pub const ACTIONS: &[ActionSpec] = &[
 ];
 
 /// TiKV's citation kinds beyond the core's `metric`, `log` and `event`.
-pub const CITATIONS: &[CitationSpec] = &[
+pub(crate) const CITATIONS: &[CitationSpec] = &[
     CitationSpec {
         kind: "store",
         description: "A TiKV store id from the context.",
@@ -216,7 +216,7 @@ pub const CITATIONS: &[CitationSpec] = &[
 ];
 
 /// The kinds of entity a TiKV cause sits on.
-pub const TARGETS: &[TargetSpec] = &[
+pub(crate) const TARGETS: &[TargetSpec] = &[
     TargetSpec {
         kind: "store",
         example: "store/4",
@@ -239,7 +239,7 @@ pub const TARGETS: &[TargetSpec] = &[
 /// `store_4` → a store; `member/tikv-1` or a bare member name (`tikv-1`, `pd-0`) → a
 /// member; `pd`, `cluster`, … → other.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TikvTarget {
+pub(crate) enum TikvTarget {
     /// A TiKV store id.
     Store(u64),
     /// A member (container) name.
@@ -250,7 +250,7 @@ pub enum TikvTarget {
 
 impl TikvTarget {
     /// Parses a target string.
-    pub fn parse(target: &str) -> Self {
+    pub(crate) fn parse(target: &str) -> Self {
         let t = target.trim();
         for prefix in ["store/", "store-", "store_", "store "] {
             if let Some(id) = t.strip_prefix(prefix).and_then(|r| r.parse().ok()) {

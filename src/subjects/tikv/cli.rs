@@ -18,7 +18,7 @@ use crate::spec::{self, LoadedSpec, SpecError, ValidationContext};
 use crate::subject::Subject;
 
 /// Serves the controller's HTTP surface and loops for `run`.
-pub type ServeFn = Arc<
+pub(crate) type ServeFn = Arc<
     dyn Fn(RunContext) -> futures::future::BoxFuture<'static, Result<(), CliError>> + Send + Sync,
 >;
 
@@ -134,6 +134,10 @@ impl SubjectCommands for TikvCommands {
         spec::KIND
     }
 
+    fn simulator(&self) -> Option<crate::chaos::SimKnobs> {
+        Some(super::chaos::SIMULATOR)
+    }
+
     async fn execute(&self, command: Command, env: Env) -> Result<(), CliError> {
         match command {
             Command::Validate(a) => {
@@ -173,10 +177,7 @@ impl SubjectCommands for TikvCommands {
             Command::Diff(a) => {
                 let (loaded, rt) = load_for_cluster(&env, &a.file).await?;
                 let s = subject(rt, self, &loaded, &a.pd);
-                let (obs, plan) = s
-                    .observe_and_plan()
-                    .await
-                    .map_err(|e| CliError::Failed(e.to_string()))?;
+                let (obs, plan) = s.observe_and_plan().await?;
                 match a.output.output {
                     OutputFormat::Table | OutputFormat::Wide => {
                         print!(
@@ -256,7 +257,7 @@ impl SubjectCommands for TikvCommands {
                     }
                     None => None,
                 };
-                chaos(&env, a, from_spec).await
+                chaos(&env, a, from_spec, self.simulator()).await
             }
             Command::Down(a) => {
                 let loaded = load(&a.file, ValidationContext { new_cluster: false })?;
@@ -271,9 +272,10 @@ impl SubjectCommands for TikvCommands {
                 )
                 .await
             }
-            other => Err(CliError::Failed(format!(
-                "{other:?} is not a command about a TiKV cluster"
-            ))),
+            other => Err(CliError::NotASubjectCommand {
+                command: format!("{other:?}"),
+                subject: "TiKV",
+            }),
         }
     }
 }

@@ -28,7 +28,7 @@ use crate::tickets::model::{
 };
 
 /// The subject name used in every violation.
-pub const SUBJECT: &str = "tikv";
+pub(crate) const SUBJECT: &str = "tikv";
 
 /// Errors of [`Thresholds::from_spec`].
 #[derive(Debug, thiserror::Error)]
@@ -195,11 +195,9 @@ impl Thresholds {
 }
 
 /// One invariant of the table.
-pub struct Invariant {
+pub(crate) struct Invariant {
     /// Stable name (the ticket's `invariant`).
     pub name: &'static str,
-    /// What it watches, in one sentence.
-    pub description: &'static str,
     check: fn(&Ctx<'_>) -> Vec<Outcome>,
 }
 
@@ -224,110 +222,89 @@ pub struct Evaluation {
 }
 
 /// The invariant table, in check order.
-pub static INVARIANTS: &[Invariant] = &[
+pub(crate) static INVARIANTS: &[Invariant] = &[
     Invariant {
         name: "store-down",
-        description: "a TiKV store's container exited, its status port fails, or PD reports it Disconnected/Down",
         check: store_down,
     },
     Invariant {
         name: "pd-member-unhealthy",
-        description: "a PD member is unhealthy, absent from the member list, or its container is not running",
         check: pd_member_unhealthy,
     },
     Invariant {
         name: "pd-no-leader",
-        description: "PD answers but has no leader",
         check: pd_no_leader,
     },
     Invariant {
         name: "pd-quorum-lost",
-        description: "fewer healthy PD members than a majority of the wanted members",
         check: pd_quorum_lost,
     },
     Invariant {
         name: "regions-miss-peer",
-        description: "regions with fewer peers than max-replicas",
         check: regions_miss_peer,
     },
     Invariant {
         name: "regions-down-peer",
-        description: "regions with down peers",
         check: regions_down_peer,
     },
     Invariant {
         name: "regions-pending-peer",
-        description: "regions with pending peers",
         check: regions_pending_peer,
     },
     Invariant {
         name: "regions-offline-peer",
-        description: "regions with a peer on an Offline store",
         check: regions_offline_peer,
     },
     Invariant {
         name: "leader-imbalance",
-        description: "leader counts across Up stores are too uneven",
         check: leader_imbalance,
     },
     Invariant {
         name: "region-imbalance",
-        description: "region counts across Up stores are too uneven",
         check: region_imbalance,
     },
     Invariant {
         name: "hot-store",
-        description: "one store serves too large a share of the cluster's QPS",
         check: hot_store,
     },
     Invariant {
         name: "disk-pressure",
-        description: "a store's available/capacity is below 1 - low-space-ratio",
         check: disk_pressure,
     },
     Invariant {
         name: "grpc-p99-high",
-        description: "a store's gRPC p99 latency is over threshold",
         check: grpc_p99_high,
     },
     Invariant {
         name: "raft-append-p99-high",
-        description: "a store's raft append-log p99 is over threshold",
         check: raft_append_p99_high,
     },
     Invariant {
         name: "raft-apply-p99-high",
-        description: "a store's raft apply-log p99 is over threshold",
         check: raft_apply_p99_high,
     },
     Invariant {
         name: "store-outlier",
-        description: "a store's latency, queueing or CPU signal stands out from its peers' median (relative, with hysteresis; the absolute thresholds stay as a backstop)",
         check: store_outlier,
     },
     Invariant {
         name: "slow-store",
-        description: "a store's slow score is at or above the threshold (PD: 80)",
         check: slow_store,
     },
     Invariant {
         name: "evict-leader-leftover",
-        description: "an evict-leader scheduler entry for a store that is not being upgraded",
         check: evict_leader_leftover,
     },
     Invariant {
         name: "store-offline-stuck",
-        description: "an Offline store whose region count has not gone down for too long",
         check: store_offline_stuck,
     },
     Invariant {
         name: "pd-unreachable",
-        description: "the operator cannot reach PD",
         check: pd_unreachable,
     },
     Invariant {
         name: "prometheus-unreachable",
-        description: "the operator cannot reach Prometheus",
         check: prometheus_unreachable,
     },
 ];

@@ -74,7 +74,7 @@ pub struct LogRecord<'a> {
 
 impl<'a> LogRecord<'a> {
     /// The first field named `key`.
-    pub fn field(&self, key: &str) -> Option<&str> {
+    pub(crate) fn field(&self, key: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|(k, _)| k == key)
@@ -82,12 +82,13 @@ impl<'a> LogRecord<'a> {
     }
 
     /// The first field named `key`, parsed as an unsigned integer.
-    pub fn field_u64(&self, key: &str) -> Option<u64> {
+    pub(crate) fn field_u64(&self, key: &str) -> Option<u64> {
         self.field(key)?.trim().parse().ok()
     }
 
+    #[cfg(test)]
     /// Copies every borrowed part, detaching the record from its input.
-    pub fn into_owned(self) -> LogRecord<'static> {
+    pub(crate) fn into_owned(self) -> LogRecord<'static> {
         let own = |c: Cow<'a, str>| Cow::Owned(c.into_owned());
         LogRecord {
             unix_millis: self.unix_millis,
@@ -193,11 +194,6 @@ fn parse_timestamp(line: &[u8]) -> Option<i64> {
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
     Some(secs * 1000 + millis)
-}
-
-/// True when `line` starts like a record: `[` and a well-formed timestamp.
-pub fn starts_with_timestamp(line: &str) -> bool {
-    parse_timestamp(line.as_bytes()).is_some()
 }
 
 /// Unquotes a token: a JSON string is decoded (borrowed when it has no escapes),
@@ -335,14 +331,14 @@ fn parse_after_timestamp(line: &str, unix_millis: i64) -> Option<LogRecord<'_>> 
 /// A streaming parser over a whole log text: yields entries in order, attaching
 /// continuation lines to the record before them.
 #[derive(Debug)]
-pub struct LogParser<'a> {
+pub(crate) struct LogParser<'a> {
     lines: std::str::Lines<'a>,
     pending: Option<LogEntry<'a>>,
 }
 
 impl<'a> LogParser<'a> {
     /// Parses `text` lazily.
-    pub fn new(text: &'a str) -> Self {
+    pub(crate) fn new(text: &'a str) -> Self {
         Self {
             lines: text.lines(),
             pending: None,
@@ -388,8 +384,9 @@ impl<'a> Iterator for LogParser<'a> {
 }
 
 impl LogEntry<'_> {
+    #[cfg(test)]
     /// Copies every borrowed part, detaching the entry from its input.
-    pub fn into_owned(self) -> LogEntry<'static> {
+    pub(crate) fn into_owned(self) -> LogEntry<'static> {
         match self {
             LogEntry::Record(r) => LogEntry::Record(r.into_owned()),
             LogEntry::Raw(raw) => LogEntry::Raw(Cow::Owned(raw.into_owned())),
@@ -397,24 +394,26 @@ impl LogEntry<'_> {
     }
 }
 
+#[cfg(test)]
 /// Assembles owned entries from lines that arrive one at a time (a container log
 /// stream), with the same rules as [`LogParser`]: a record is emitted when the next
 /// record starts (continuations may still follow until then) or on [`finish`].
 ///
 /// [`finish`]: LineAssembler::finish
 #[derive(Debug, Default)]
-pub struct LineAssembler {
+pub(crate) struct LineAssembler {
     pending: Option<LogEntry<'static>>,
 }
 
+#[cfg(test)]
 impl LineAssembler {
     /// An empty assembler.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Feeds one line (without its newline); returns the entry it completed, if any.
-    pub fn push(&mut self, line: &str) -> Option<LogEntry<'static>> {
+    pub(crate) fn push(&mut self, line: &str) -> Option<LogEntry<'static>> {
         match parse_line(line) {
             LineKind::Record(record) => self.pending.replace(LogEntry::Record(record.into_owned())),
             LineKind::Malformed => self
@@ -434,7 +433,7 @@ impl LineAssembler {
     }
 
     /// Returns the entry still being assembled (call at end of stream).
-    pub fn finish(&mut self) -> Option<LogEntry<'static>> {
+    pub(crate) fn finish(&mut self) -> Option<LogEntry<'static>> {
         self.pending.take()
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod catalog;
+pub mod chaos;
 pub mod cli;
 pub mod eval;
 pub mod hypotheses;
@@ -14,7 +15,6 @@ pub mod pd;
 pub mod pd_adapter;
 pub mod plan;
 pub mod prom;
-pub mod promtext;
 pub mod runbook;
 pub mod snapshot;
 pub mod status;

@@ -35,7 +35,7 @@ impl StoreState {
         })
     }
     /// PD's spelling.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Up => "Up",
             Self::Disconnected => "Disconnected",
@@ -44,8 +44,9 @@ impl StoreState {
             Self::Tombstone => "Tombstone",
         }
     }
+    #[cfg(test)]
     /// True for states whose stored state is Up (Up, Disconnected, Down).
-    pub fn is_stored_up(self) -> bool {
+    pub(crate) fn is_stored_up(self) -> bool {
         matches!(self, Self::Up | Self::Disconnected | Self::Down)
     }
 }
@@ -171,7 +172,7 @@ pub struct PdView {
 }
 
 /// How many hot region leaders a [`PdView`] keeps (PD lists its top-N per store).
-pub const HOT_REGIONS_KEPT: usize = 8;
+pub(crate) const HOT_REGIONS_KEPT: usize = 8;
 
 /// One region leader PD lists as hot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,7 +192,7 @@ pub struct HotRegion {
 impl PdView {
     /// The store whose advertised address is `address`, preferring a non-Tombstone one
     /// (a recreated container may re-register under the same address).
-    pub fn store_by_address(&self, address: &str) -> Option<&Store> {
+    pub(crate) fn store_by_address(&self, address: &str) -> Option<&Store> {
         let mut matches = self.stores.iter().filter(|s| s.address == address);
         let all: Vec<&Store> = matches.by_ref().collect();
         all.iter()

@@ -34,9 +34,9 @@ use crate::runtime::{labels, ContainerRuntime, ContainerStatus, RuntimeEvent};
 use crate::spec::ClusterSpec;
 
 /// How long a status-port probe may take.
-pub const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
 /// Log lines fetched from a container that looks unwell.
-pub const LOG_TAIL: usize = 30;
+pub(crate) const LOG_TAIL: usize = 30;
 
 /// State carried between snapshots (Offline-store progress).
 #[derive(Default)]
@@ -77,14 +77,14 @@ pub trait EvidenceSources: Send + Sync {
 
 /// The production sources: status ports at container IPs, the Prometheus container,
 /// container logs through the runtime.
-pub struct DockerSources<'a> {
+pub(crate) struct DockerSources<'a> {
     runtime: &'a dyn ContainerRuntime,
     http: reqwest::Client,
 }
 
 impl<'a> DockerSources<'a> {
     /// Sources over `runtime`, probing with `state`'s HTTP client.
-    pub fn new(runtime: &'a dyn ContainerRuntime, state: &MonitorState) -> Self {
+    pub(crate) fn new(runtime: &'a dyn ContainerRuntime, state: &MonitorState) -> Self {
         Self {
             runtime,
             http: state.http(),
@@ -111,7 +111,7 @@ impl EvidenceSources for DockerSources<'_> {
 }
 
 /// Builds a snapshot from an observation and the events since the last snapshot.
-pub async fn build(
+pub(crate) async fn build(
     spec: &ClusterSpec,
     observed: &Observed,
     events: &[RuntimeEvent],
@@ -232,7 +232,7 @@ async fn probe_stores(
 }
 
 /// One probe of a store's status port (`GET <url>`, 2xx within [`PROBE_TIMEOUT`]).
-pub async fn probe_status(
+pub(crate) async fn probe_status(
     http: reqwest::Client,
     url: String,
     store_id: u64,
@@ -458,7 +458,7 @@ async fn unwell_logs(
 }
 
 /// The records of a log text (unified log format) as [`LogFact`]s of `container`.
-pub fn log_facts(container: &str, text: &str) -> Vec<LogFact> {
+pub(crate) fn log_facts(container: &str, text: &str) -> Vec<LogFact> {
     let mut out = Vec::new();
     for entry in parse_log(text) {
         if let LogEntry::Record(r) = &entry {

@@ -60,7 +60,7 @@ pub struct Memory {
 impl Memory {
     /// Records what an applied step means for later passes. The controller calls this
     /// after every successful step.
-    pub fn record(&mut self, step: &Step, now: SystemTime) {
+    pub(crate) fn record(&mut self, step: &Step, now: SystemTime) {
         match step {
             Step::AddEvictLeader { store_id, .. } => {
                 self.evict_started.insert(*store_id, now);
@@ -95,7 +95,7 @@ impl Memory {
     /// Updates the memory from a fresh observation: evict-leader schedulers found
     /// (ours or not) are timed from the moment they were first seen, and leader-return
     /// waits end once the store has leaders again.
-    pub fn observe(&mut self, pd: Option<&PdView>, now: SystemTime) {
+    pub(crate) fn observe(&mut self, pd: Option<&PdView>, now: SystemTime) {
         let Some(view) = pd else { return };
         for sid in &view.evict_leader_stores {
             self.evict_started.entry(*sid).or_insert(now);
@@ -240,20 +240,7 @@ pub enum Step {
     },
 }
 
-impl Step {
-    /// True for steps that stop, remove or replace a running thing.
-    pub fn is_disruptive(&self) -> bool {
-        matches!(
-            self,
-            Step::RecreateContainer { .. }
-                | Step::RemoveContainer { .. }
-                | Step::RemoveVolume { .. }
-                | Step::DeleteStore { .. }
-                | Step::DeletePdMember { .. }
-                | Step::TransferPdLeader { .. }
-        )
-    }
-}
+impl Step {}
 
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -321,8 +308,8 @@ impl fmt::Display for Step {
 }
 
 /// The plan of the TiKV subject.
-pub type Plan = crate::reconcile::Plan<Step>;
-pub use crate::reconcile::Fault;
+pub(crate) type Plan = crate::reconcile::Plan<Step>;
+pub(crate) use crate::reconcile::Fault;
 
 struct MemberView<'a> {
     container: &'a ObservedContainer,

@@ -94,7 +94,7 @@ impl QueryResult {
     }
 
     /// The matrix series; empty for other result types.
-    pub fn matrix(&self) -> &[Series] {
+    pub(crate) fn matrix(&self) -> &[Series] {
         match self {
             Self::Matrix(m) => m,
             _ => &[],
@@ -111,7 +111,7 @@ impl QueryResult {
     }
 
     /// Vector values keyed by one label (e.g. `instance`); samples without it are skipped.
-    pub fn by_label(&self, label: &str) -> BTreeMap<String, f64> {
+    pub(crate) fn by_label(&self, label: &str) -> BTreeMap<String, f64> {
         self.vector()
             .iter()
             .filter_map(|s| Some((s.metric.get(label)?.clone(), s.sample.value)))
@@ -164,7 +164,7 @@ struct RawSeries {
 }
 
 /// Parses a Prometheus sample value (`"1.5"`, `"NaN"`, `"+Inf"`, `"-Inf"`).
-pub fn parse_sample_value(text: &str) -> Option<f64> {
+pub(crate) fn parse_sample_value(text: &str) -> Option<f64> {
     match text {
         "NaN" => Some(f64::NAN),
         "+Inf" | "Inf" => Some(f64::INFINITY),
@@ -245,7 +245,7 @@ pub fn parse_query_response(body: &[u8]) -> Result<QueryResponse, PromError> {
 }
 
 /// Formats a time as Prometheus' unix-seconds parameter (millisecond precision).
-pub fn prom_time(at: SystemTime) -> String {
+pub(crate) fn prom_time(at: SystemTime) -> String {
     let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
     format!("{}.{:03}", since.as_secs(), since.subsec_millis())
 }
@@ -253,7 +253,7 @@ pub fn prom_time(at: SystemTime) -> String {
 /// The largest Prometheus answer the monitor reads: 16 MiB. Its instant queries return
 /// one series per store or instance (kilobytes); a body this large is a broken or hostile
 /// server, and every monitoring pass would otherwise buffer it.
-pub const MAX_BODY_BYTES: usize = 16 * crate::http::MIB;
+pub(crate) const MAX_BODY_BYTES: usize = 16 * crate::http::MIB;
 
 /// A Prometheus HTTP API client over the shared [stack](crate::http).
 #[derive(Debug, Clone)]
@@ -270,11 +270,6 @@ impl PromClient {
         let http = HttpClient::new(config, DefaultRetryLogic)
             .map_err(|e| PromError::Config(e.to_string()))?;
         Ok(Self { http, base })
-    }
-
-    /// The base URL.
-    pub fn base(&self) -> &reqwest::Url {
-        &self.base
     }
 
     fn url(&self, path: &str) -> reqwest::Url {
@@ -316,7 +311,7 @@ impl PromClient {
     }
 
     /// Range query over `[start, end]` every `step`.
-    pub async fn query_range(
+    pub(crate) async fn query_range(
         &self,
         promql: &str,
         start: SystemTime,
@@ -337,8 +332,9 @@ impl PromClient {
         self.api("/api/v1/query_range", &params).await
     }
 
+    #[cfg(test)]
     /// Instant query (now) of a vector, keyed by `label` (usually `instance`).
-    pub async fn query_by_label(
+    pub(crate) async fn query_by_label(
         &self,
         promql: &str,
         label: &str,
@@ -347,7 +343,7 @@ impl PromClient {
     }
 
     /// `GET /api/v1/label/{label}/values`: the values a label takes.
-    pub async fn label_values(&self, label: &str) -> Result<Vec<String>, PromError> {
+    pub(crate) async fn label_values(&self, label: &str) -> Result<Vec<String>, PromError> {
         if label.is_empty() || !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(PromError::Config(format!("invalid label name {label:?}")));
         }
@@ -388,8 +384,9 @@ impl PromClient {
             .unwrap_or_default())
     }
 
+    #[cfg(test)]
     /// `GET /-/ready`: whether Prometheus is ready to serve queries.
-    pub async fn ready(&self) -> Result<bool, PromError> {
+    pub(crate) async fn ready(&self) -> Result<bool, PromError> {
         let response = self
             .http
             .send(self.http.request(Method::GET, self.url("/-/ready")))
@@ -404,11 +401,12 @@ impl PromClient {
 /// `$__rate_interval` becomes [`queries::RATE_WINDOW`].
 pub mod queries {
     /// Scrape job of TiKV status ports.
-    pub const TIKV_JOB: &str = "tikv";
+    pub(crate) const TIKV_JOB: &str = "tikv";
+    #[cfg(test)]
     /// Scrape job of PD client ports.
-    pub const PD_JOB: &str = "pd";
+    pub(crate) const PD_JOB: &str = "pd";
     /// Rate window (4× a 15 s scrape interval).
-    pub const RATE_WINDOW: &str = "1m";
+    pub(crate) const RATE_WINDOW: &str = "1m";
 
     fn tikv(extra: &str) -> String {
         if extra.is_empty() {
@@ -418,34 +416,21 @@ pub mod queries {
         }
     }
 
-    /// Scrape health per target: `up{job=...}` (1 = last scrape succeeded).
-    pub fn up(job: &str) -> String {
-        format!("up{{job=\"{job}\"}}")
-    }
-
     /// gRPC requests per second per TiKV instance (GC excluded).
-    pub fn qps_by_instance() -> String {
+    pub(crate) fn qps_by_instance() -> String {
         format!(
             "sum(rate(tikv_grpc_msg_duration_seconds_count{{{}}}[{RATE_WINDOW}])) by (instance)",
             tikv("type!=\"kv_gc\"")
         )
     }
 
-    /// gRPC requests per second per instance and request type.
-    pub fn qps_by_instance_and_type() -> String {
-        format!(
-            "sum(rate(tikv_grpc_msg_duration_seconds_count{{{}}}[{RATE_WINDOW}])) by (instance, type)",
-            tikv("type!=\"kv_gc\"")
-        )
-    }
-
     /// p99 gRPC latency (seconds) per instance.
-    pub fn grpc_p99_by_instance() -> String {
+    pub(crate) fn grpc_p99_by_instance() -> String {
         histogram_p99_by_instance("tikv_grpc_msg_duration_seconds", "type!=\"kv_gc\"")
     }
 
     /// p99 of a TiKV histogram per instance, with extra matchers.
-    pub fn histogram_p99_by_instance(metric: &str, matchers: &str) -> String {
+    pub(crate) fn histogram_p99_by_instance(metric: &str, matchers: &str) -> String {
         format!(
             "histogram_quantile(0.99, sum(rate({metric}_bucket{{{}}}[{RATE_WINDOW}])) by (instance, le))",
             tikv(matchers)
@@ -453,35 +438,23 @@ pub mod queries {
     }
 
     /// p99 raft log append (seconds) per instance.
-    pub fn append_log_p99() -> String {
+    pub(crate) fn append_log_p99() -> String {
         histogram_p99_by_instance("tikv_raftstore_append_log_duration_seconds", "")
     }
 
     /// p99 raft log commit (seconds) per instance.
-    pub fn commit_log_p99() -> String {
+    pub(crate) fn commit_log_p99() -> String {
         histogram_p99_by_instance("tikv_raftstore_commit_log_duration_seconds", "")
     }
 
     /// p99 raft log apply (seconds) per instance.
-    pub fn apply_log_p99() -> String {
+    pub(crate) fn apply_log_p99() -> String {
         histogram_p99_by_instance("tikv_raftstore_apply_log_duration_seconds", "")
-    }
-
-    /// p99 apply wait (seconds) per instance.
-    pub fn apply_wait_p99() -> String {
-        histogram_p99_by_instance("tikv_raftstore_apply_wait_time_duration_secs", "")
-    }
-
-    /// p99 snapshot apply (seconds) per instance.
-    pub fn snapshot_apply_p99() -> String {
-        histogram_p99_by_instance("tikv_raftstore_snapshot_duration_seconds", "type=\"apply\"")
     }
 
     /// Which store-size gauge.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum StoreSize {
-        /// Used bytes.
-        Used,
+    pub(crate) enum StoreSize {
         /// Available bytes.
         Available,
         /// Capacity bytes.
@@ -489,9 +462,8 @@ pub mod queries {
     }
 
     /// Store size in bytes per instance.
-    pub fn store_size(kind: StoreSize) -> String {
+    pub(crate) fn store_size(kind: StoreSize) -> String {
         let kind = match kind {
-            StoreSize::Used => "used",
             StoreSize::Available => "available",
             StoreSize::Capacity => "capacity",
         };
@@ -502,7 +474,7 @@ pub mod queries {
     }
 
     /// Leaders per instance.
-    pub fn leader_count() -> String {
+    pub(crate) fn leader_count() -> String {
         format!(
             "sum(tikv_raftstore_region_count{{{}}}) by (instance)",
             tikv("type=\"leader\"")
@@ -510,83 +482,32 @@ pub mod queries {
     }
 
     /// Region peers per instance.
-    pub fn region_count() -> String {
+    pub(crate) fn region_count() -> String {
         format!(
             "sum(tikv_raftstore_region_count{{{}}}) by (instance)",
             tikv("type=\"region\"")
         )
     }
 
-    /// Change in leader count over the window per instance (a big negative value = a
-    /// leader drop).
-    pub fn leader_delta() -> String {
-        format!(
-            "sum(delta(tikv_raftstore_region_count{{{}}}[{RATE_WINDOW}])) by (instance)",
-            tikv("type=\"leader\"")
-        )
-    }
-
-    /// CPU seconds per second of a thread-name pattern per instance.
-    pub fn thread_cpu(name_regex: &str) -> String {
-        format!(
-            "sum(rate(tikv_thread_cpu_seconds_total{{{}}}[{RATE_WINDOW}])) by (instance)",
-            tikv(&format!("name=~\"{name_regex}\""))
-        )
-    }
-
-    /// Raftstore CPU per instance.
-    pub fn raftstore_cpu() -> String {
-        thread_cpu("(raftstore|rs)_.*")
-    }
-
-    /// Apply-pool CPU per instance.
-    pub fn apply_cpu() -> String {
-        thread_cpu("apply_[0-9]+")
-    }
-
-    /// gRPC-pool CPU per instance.
-    pub fn grpc_cpu() -> String {
-        thread_cpu("grpc.*")
-    }
-
-    /// Scheduler-pool CPU per instance.
-    pub fn scheduler_cpu() -> String {
-        thread_cpu("sched_.*")
-    }
-
     /// Slow score (1..100) per instance and type (`raft`, `kvdb`).
-    pub fn slow_score() -> String {
+    pub(crate) fn slow_score() -> String {
         format!(
             "max(tikv_raftstore_slow_score{{{}}}) by (instance, type)",
             tikv("")
         )
     }
 
+    #[cfg(test)]
     /// Heartbeat no-op responses over the window per instance; under 1 means the store
     /// is not getting heartbeat answers from PD (TiKV dashboard "heartbeat errors").
-    pub fn heartbeat_noop_delta() -> String {
+    pub(crate) fn heartbeat_noop_delta() -> String {
         format!(
             "sum(delta(tikv_pd_heartbeat_message_total{{{}}}[{RATE_WINDOW}])) by (instance)",
             tikv("type=\"noop\"")
         )
     }
 
-    /// Messages a store failed to deliver to peers, per second, by instance and target.
-    pub fn report_failure_rate() -> String {
-        format!(
-            "sum(rate(tikv_server_report_failure_msg_total{{{}}}[{RATE_WINDOW}])) by (instance, type, store_id)",
-            tikv("")
-        )
-    }
-
-    /// Snapshot bytes in flight by direction (`sending`/`receiving`) per instance.
-    pub fn snapshot_traffic() -> String {
-        format!(
-            "sum(tikv_raftstore_snapshot_traffic_total{{{}}}) by (instance, type)",
-            tikv("")
-        )
-    }
-
+    #[cfg(test)]
     /// A PD leader-only gauge, masked by `service_member_role` so that a follower's (or
     /// a deposed leader's stale) values are not counted.
     fn pd_leader_only(metric: &str, matchers: &str, by: &str) -> String {
@@ -595,49 +516,18 @@ pub mod queries {
         )
     }
 
+    #[cfg(test)]
     /// `pd_cluster_status` summed over stores, e.g. `store_down_count`,
     /// `store_disconnected_count`, `store_up_count`, `store_low_space_count`,
     /// `region_count`, `leader_count`, `storage_size`, `storage_capacity`.
-    pub fn pd_cluster_status(kind: &str) -> String {
+    pub(crate) fn pd_cluster_status(kind: &str) -> String {
         pd_leader_only("pd_cluster_status", &format!("type=\"{kind}\""), "")
     }
 
+    #[cfg(test)]
     /// Stores PD counts as Down.
-    pub fn store_down_count() -> String {
+    pub(crate) fn store_down_count() -> String {
         pd_cluster_status("store_down_count")
-    }
-
-    /// Stores PD counts as Disconnected.
-    pub fn store_disconnected_count() -> String {
-        pd_cluster_status("store_disconnected_count")
-    }
-
-    /// Stores PD counts as Up.
-    pub fn store_up_count() -> String {
-        pd_cluster_status("store_up_count")
-    }
-
-    /// `pd_regions_status` by type (`miss-peer-region-count`, `down-peer-region-count`,
-    /// ...).
-    pub fn pd_regions_status() -> String {
-        pd_leader_only("pd_regions_status", "type=~\".+\"", " by (type)")
-    }
-
-    /// Health of each PD member (1/0), as the leader sees it.
-    pub fn pd_member_health() -> String {
-        pd_leader_only("pd_cluster_health_status", "name=~\".+\"", " by (name)")
-    }
-
-    /// The PD instance that is leader (value 1).
-    pub fn pd_leader() -> String {
-        format!("service_member_role{{job=\"{PD_JOB}\",service=\"PD\"}} == 1")
-    }
-
-    /// Operators created per minute by type.
-    pub fn pd_operator_creates_per_minute() -> String {
-        format!(
-            "sum(rate(pd_schedule_operators_count{{job=\"{PD_JOB}\",event=\"create\"}}[{RATE_WINDOW}]) * 60) by (type)"
-        )
     }
 }
 

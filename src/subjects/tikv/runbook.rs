@@ -13,7 +13,7 @@ use crate::diagnose::runbook::{Runbook, RunbookSource};
 
 /// Runbooks for a TiKV cluster.
 #[derive(Debug, Clone, Default)]
-pub struct TikvRunbooks {
+pub(crate) struct TikvRunbooks {
     /// The cluster's name (container names are `<cluster>-<member>`), when known.
     pub cluster: Option<String>,
 }

@@ -103,7 +103,7 @@ pub enum ContainerState {
 
 impl ContainerState {
     /// Lowercase name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Running => "running",
             Self::Created => "created",
@@ -144,7 +144,7 @@ pub struct ContainerFact {
 
 impl ContainerFact {
     /// Converts an observed container (member and component from its labels).
-    pub fn from_observed(c: &ObservedContainer) -> Self {
+    pub(crate) fn from_observed(c: &ObservedContainer) -> Self {
         let status = match c.status {
             ContainerStatus::Running => ContainerState::Running,
             ContainerStatus::Created => ContainerState::Created,
@@ -166,7 +166,7 @@ impl ContainerFact {
     }
 
     /// A wanted container that does not exist.
-    pub fn missing(member: &str, container: &str, component: &str) -> Self {
+    pub(crate) fn missing(member: &str, container: &str, component: &str) -> Self {
         Self {
             member: member.to_string(),
             container: container.to_string(),
@@ -301,7 +301,7 @@ pub struct RuntimeEventFact {
 
 impl RuntimeEventFact {
     /// Converts a runtime event.
-    pub fn from_event(e: &RuntimeEvent) -> Self {
+    pub(crate) fn from_event(e: &RuntimeEvent) -> Self {
         let label = |k: &str| e.labels.get(k).cloned().unwrap_or_default();
         Self {
             container: e.container.clone(),
@@ -316,7 +316,7 @@ impl RuntimeEventFact {
     }
 
     /// One line for evidence: `die exit_code=137 oom_killed=true`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut s = self.action.clone();
         if let Some(c) = self.exit_code {
             s.push_str(&format!(" exit_code={c}"));
@@ -397,7 +397,7 @@ pub fn update_offline_progress(
 
 /// TiKV's own sections of the diagnosis context, before the generic ones: PD's view
 /// (`pd_state`, also the citation kind of a PD state path) and PD's error.
-pub const CONTEXT_SECTIONS: &[crate::diagnose::store_queue::SnapshotSection] = &[
+pub(crate) const CONTEXT_SECTIONS: &[crate::diagnose::store_queue::SnapshotSection] = &[
     crate::diagnose::store_queue::SnapshotSection {
         field: "pd",
         name: "pd_state",

@@ -17,7 +17,7 @@ use crate::spec::{self, ValidationContext};
 
 /// One row of the status table.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Row {
+pub(crate) struct Row {
     /// Container name or PD address.
     pub id: String,
     /// `pd`, `tikv`, `prometheus`, `grafana`.
@@ -42,7 +42,7 @@ pub struct Row {
 
 /// The whole status document (`-o json`).
 #[derive(Debug, Clone, Serialize)]
-pub struct StatusDoc {
+pub(crate) struct StatusDoc {
     /// Cluster name, when known.
     pub cluster: Option<String>,
     /// PD endpoint that answered.
@@ -72,7 +72,7 @@ fn container_state(status: ContainerStatus, exit: Option<i64>) -> String {
 }
 
 /// Builds the status rows from owned containers (may be empty) and PD's view.
-pub fn build(cluster: Option<&str>, owned: &Owned, pd: Option<&PdView>) -> Vec<Row> {
+pub(crate) fn build(cluster: Option<&str>, owned: &Owned, pd: Option<&PdView>) -> Vec<Row> {
     let mut rows = Vec::new();
     let names = cluster.map(Names::new);
     let mut seen_members = std::collections::BTreeSet::new();
@@ -212,7 +212,7 @@ fn fill_store(row: &mut Row, s: &super::model::Store) {
 }
 
 /// Formats bytes like PD does (binary units, 4 significant digits).
-pub fn human_bytes(b: u64) -> String {
+pub(crate) fn human_bytes(b: u64) -> String {
     const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let mut v = b as f64;
     let mut i = 0;
@@ -235,7 +235,7 @@ pub fn human_bytes(b: u64) -> String {
 }
 
 /// Renders the status table.
-pub fn render(doc: &StatusDoc) -> String {
+pub(crate) fn render(doc: &StatusDoc) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -293,7 +293,7 @@ pub fn render(doc: &StatusDoc) -> String {
 }
 
 /// Renders a plan for `operator diff`.
-pub fn render_plan(plan: &Plan<Step>, pd_error: Option<&str>) -> String {
+pub(crate) fn render_plan(plan: &Plan<Step>, pd_error: Option<&str>) -> String {
     let mut out = String::new();
     if let Some(e) = pd_error {
         let _ = writeln!(out, "PD: {e}");
@@ -323,7 +323,7 @@ pub fn render_plan(plan: &Plan<Step>, pd_error: Option<&str>) -> String {
 }
 
 /// `operator status`.
-pub async fn run(tikv: &TikvCommands, env: &Env, a: StatusArgs) -> Result<(), CliError> {
+pub(crate) async fn run(tikv: &TikvCommands, env: &Env, a: StatusArgs) -> Result<(), CliError> {
     let doc = match &a.file {
         Some(file) => {
             let loaded = spec::load_file(file, ValidationContext { new_cluster: false })?;
@@ -338,9 +338,7 @@ pub async fn run(tikv: &TikvCommands, env: &Env, a: StatusArgs) -> Result<(), Cl
             if !a.pd.is_empty() {
                 s = s.with_pd_endpoints(a.pd.clone());
             }
-            let obs = crate::subject::Subject::observe(&s)
-                .await
-                .map_err(|e| CliError::Failed(e.to_string()))?;
+            let obs = crate::subject::Subject::observe(&s).await?;
             StatusDoc {
                 cluster: Some(loaded.spec.name().to_string()),
                 pd_endpoint: obs.pd.as_ref().map(|v| v.endpoint.clone()),
@@ -362,7 +360,7 @@ pub async fn run(tikv: &TikvCommands, env: &Env, a: StatusArgs) -> Result<(), Cl
                     for url in &a.pd {
                         lines.push(crate::cli::reach::explain("PD", url, &pd_cause(&e)).await);
                     }
-                    return Err(CliError::Failed(lines.join("\n")));
+                    return Err(CliError::Unreachable(lines));
                 }
             };
             StatusDoc {
@@ -397,7 +395,7 @@ pub async fn run(tikv: &TikvCommands, env: &Env, a: StatusArgs) -> Result<(), Cl
 
 /// PD's client error when the address listens: an answer that is not PD's API is said
 /// so; anything else is PD's own error.
-pub fn pd_cause(e: &str) -> String {
+pub(crate) fn pd_cause(e: &str) -> String {
     let lower = e.to_ascii_lowercase();
     if [
         "decode",

@@ -37,10 +37,10 @@ pub trait PdApi: Send + Sync {
 }
 
 /// Builds a PD client for a list of endpoints (client URLs).
-pub type PdFactory = Arc<dyn Fn(Vec<String>) -> Arc<dyn PdApi> + Send + Sync>;
+pub(crate) type PdFactory = Arc<dyn Fn(Vec<String>) -> Arc<dyn PdApi> + Send + Sync>;
 
 /// How long one PD observation may take before the pass treats PD as unreachable.
-pub const PD_OBSERVE_TIMEOUT: Duration = Duration::from_secs(4);
+pub(crate) const PD_OBSERVE_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// A PD client and the endpoints it was built for.
 type CachedPd = (Vec<String>, Arc<dyn PdApi>);
@@ -78,7 +78,7 @@ impl TikvSubject {
     }
 
     /// Uses these PD endpoints instead of the PD containers' addresses.
-    pub fn with_pd_endpoints(mut self, endpoints: Vec<String>) -> Self {
+    pub(crate) fn with_pd_endpoints(mut self, endpoints: Vec<String>) -> Self {
         self.pd_override = Some(endpoints);
         self
     }
@@ -94,7 +94,7 @@ impl TikvSubject {
     }
 
     /// A PD client for the current PD endpoints (cached while they do not change).
-    pub fn pd(&self, endpoints: Vec<String>) -> Arc<dyn PdApi> {
+    pub(crate) fn pd(&self, endpoints: Vec<String>) -> Arc<dyn PdApi> {
         let mut cache = self.pd_cache.lock();
         if let Some((eps, client)) = cache.as_ref() {
             if *eps == endpoints {
@@ -145,7 +145,7 @@ impl TikvSubject {
     }
 
     /// Observes and plans (used by `diff` and `status`).
-    pub async fn observe_and_plan(&self) -> Result<(Observed, Plan), SubjectError> {
+    pub(crate) async fn observe_and_plan(&self) -> Result<(Observed, Plan), SubjectError> {
         let obs = self.observe().await?;
         let p = plan(&self.spec(), &obs, SystemTime::now());
         Ok((obs, p))

@@ -35,7 +35,7 @@ use std::time::{Duration, SystemTime};
 
 /// PD API paths (after `/pd/api/v1/`) the `pd_get` tool may read; `{id}` is a number and
 /// `{check}` one of [`REGION_CHECKS`].
-pub const PD_ALLOW_LIST: &[&str] = &[
+pub(crate) const PD_ALLOW_LIST: &[&str] = &[
     "stores",
     "store/{id}",
     "members",
@@ -60,7 +60,7 @@ pub const PD_ALLOW_LIST: &[&str] = &[
 ];
 
 /// The region checks PD answers.
-pub const REGION_CHECKS: &[&str] = &[
+pub(crate) const REGION_CHECKS: &[&str] = &[
     "down-peer",
     "pending-peer",
     "offline-peer",
@@ -71,15 +71,15 @@ pub const REGION_CHECKS: &[&str] = &[
 ];
 
 /// The most points a range query may return per series.
-pub const MAX_RANGE_POINTS: u64 = 100;
+pub(crate) const MAX_RANGE_POINTS: u64 = 100;
 /// How far back a range query may reach, in minutes (one day, as a log read).
-pub const MAX_LOOKBACK_MINUTES: u64 = crate::subjects::container_tools::MAX_LOOKBACK_MINUTES;
+pub(crate) const MAX_LOOKBACK_MINUTES: u64 = crate::subjects::container_tools::MAX_LOOKBACK_MINUTES;
 /// The longest PromQL accepted.
-pub const MAX_EXPR_CHARS: usize = 500;
+pub(crate) const MAX_EXPR_CHARS: usize = 500;
 
 /// Checks a PD path against [`PD_ALLOW_LIST`] and returns it normalized (no leading
 /// `/pd/api/v1/`, no slashes at the ends).
-pub fn allowed_pd_path(path: &str) -> Result<String, ToolError> {
+pub(crate) fn allowed_pd_path(path: &str) -> Result<String, ToolError> {
     let p = path.trim();
     let p = p
         .strip_prefix("/pd/api/v1/")

@@ -15,19 +15,19 @@ use crate::runtime::{ContainerSpec, FileUpload, Mount, NetworkSpec, PortPublish,
 use crate::spec::ClusterSpec;
 
 /// PD client port.
-pub const PD_CLIENT_PORT: u16 = 2379;
+pub(crate) const PD_CLIENT_PORT: u16 = 2379;
 /// PD peer port.
-pub const PD_PEER_PORT: u16 = 2380;
+pub(crate) const PD_PEER_PORT: u16 = 2380;
 /// TiKV gRPC port.
-pub const TIKV_PORT: u16 = 20160;
+pub(crate) const TIKV_PORT: u16 = 20160;
 /// TiKV status port.
-pub const TIKV_STATUS_PORT: u16 = 20180;
+pub(crate) const TIKV_STATUS_PORT: u16 = 20180;
 /// Prometheus port.
-pub const PROMETHEUS_PORT: u16 = 9090;
+pub(crate) const PROMETHEUS_PORT: u16 = 9090;
 /// Grafana port.
-pub const GRAFANA_PORT: u16 = 3000;
+pub(crate) const GRAFANA_PORT: u16 = 3000;
 /// Where Prometheus reads its file-SD target files.
-pub const SCRAPE_TARGETS_DIR: &str = "/etc/prometheus/targets";
+pub(crate) const SCRAPE_TARGETS_DIR: &str = "/etc/prometheus/targets";
 
 /// The kinds of member a TiKV cluster has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -45,23 +45,13 @@ pub enum Component {
 
 impl Component {
     /// Label value.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Pd => "pd",
             Self::Tikv => "tikv",
             Self::Prometheus => "prometheus",
             Self::Grafana => "grafana",
         }
-    }
-    /// Parses a label value.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "pd" => Self::Pd,
-            "tikv" => Self::Tikv,
-            "prometheus" => Self::Prometheus,
-            "grafana" => Self::Grafana,
-            _ => return None,
-        })
     }
 }
 
@@ -86,11 +76,11 @@ impl Names {
         }
     }
     /// Container name of a member (`demo-pd-0`); also its DNS name on the network.
-    pub fn container(&self, member: &str) -> String {
+    pub(crate) fn container(&self, member: &str) -> String {
         format!("{}-{member}", self.cluster)
     }
     /// Data volume of a member (`demo-tikv-0-data`).
-    pub fn volume(&self, member: &str) -> String {
+    pub(crate) fn volume(&self, member: &str) -> String {
         format!("{}-{member}-data", self.cluster)
     }
     /// TiKV advertised gRPC address of an ordinal (what PD stores as `address`).
@@ -105,14 +95,14 @@ impl Names {
         )
     }
     /// PD advertised client URL.
-    pub fn pd_client_url(&self, ordinal: u32) -> String {
+    pub(crate) fn pd_client_url(&self, ordinal: u32) -> String {
         format!(
             "http://{}:{PD_CLIENT_PORT}",
             self.container(&Names::member(Component::Pd, Some(ordinal)))
         )
     }
     /// PD advertised peer URL.
-    pub fn pd_peer_url(&self, ordinal: u32) -> String {
+    pub(crate) fn pd_peer_url(&self, ordinal: u32) -> String {
         format!(
             "http://{}:{PD_PEER_PORT}",
             self.container(&Names::member(Component::Pd, Some(ordinal)))
@@ -130,7 +120,7 @@ pub enum PdBootstrap {
 }
 
 /// Parses the member ordinal from a member name (`tikv-3` → 3).
-pub fn ordinal_of(member: &str) -> Option<u32> {
+pub(crate) fn ordinal_of(member: &str) -> Option<u32> {
     member.rsplit_once('-').and_then(|(_, n)| n.parse().ok())
 }
 
@@ -151,7 +141,7 @@ impl<'a> Topology<'a> {
     }
 
     /// The naming scheme.
-    pub fn names(&self) -> &Names {
+    pub(crate) fn names(&self) -> &Names {
         &self.names
     }
 
@@ -162,7 +152,7 @@ impl<'a> Topology<'a> {
     }
 
     /// The cluster network.
-    pub fn network(&self) -> NetworkSpec {
+    pub(crate) fn network(&self) -> NetworkSpec {
         NetworkSpec {
             name: self.spec.network_name(),
             labels: self.base_labels(),
@@ -170,7 +160,7 @@ impl<'a> Topology<'a> {
     }
 
     /// A member's data volume.
-    pub fn volume(&self, component: Component, member: &str) -> VolumeSpec {
+    pub(crate) fn volume(&self, component: Component, member: &str) -> VolumeSpec {
         let mut labels = self.base_labels();
         labels.insert(labels::COMPONENT.into(), component.as_str().into());
         labels.insert(labels::MEMBER.into(), member.into());
@@ -198,7 +188,7 @@ impl<'a> Topology<'a> {
     /// The hash of what defines a component's containers (image, config, env, and for
     /// Prometheus the scrape targets). Bootstrap flags are excluded: a PD member keeps
     /// its `--initial-cluster`/`--join` choice for life.
-    pub fn spec_hash(&self, component: Component) -> String {
+    pub(crate) fn spec_hash(&self, component: Component) -> String {
         let s = &self.spec.spec;
         let material = match component {
             Component::Pd => {
@@ -223,7 +213,7 @@ impl<'a> Topology<'a> {
     }
 
     /// The image a component should run.
-    pub fn image(&self, component: Component) -> &str {
+    pub(crate) fn image(&self, component: Component) -> &str {
         let s = &self.spec.spec;
         match component {
             Component::Pd => s.pd.image.as_str(),
@@ -311,14 +301,6 @@ impl<'a> Topology<'a> {
         }
     }
 
-    /// PD client URLs of these ordinals (TiKV `--pd-endpoints`, PD `--join`).
-    pub fn pd_urls(&self, ordinals: impl IntoIterator<Item = u32>) -> Vec<String> {
-        ordinals
-            .into_iter()
-            .map(|o| self.names.pd_client_url(o))
-            .collect()
-    }
-
     /// The container of TiKV store `ordinal`, pointing at the given PD ordinals.
     pub fn tikv_container(&self, ordinal: u32, pd_ordinals: &[u32]) -> ContainerSpec {
         let member = Names::member(Component::Tikv, Some(ordinal));
@@ -376,7 +358,7 @@ impl<'a> Topology<'a> {
 
     /// The generated Prometheus configuration. Targets come from file-based service
     /// discovery ([`Topology::scrape_targets`]), so scaling never restarts Prometheus.
-    pub fn prometheus_config(&self) -> String {
+    pub(crate) fn prometheus_config(&self) -> String {
         format!(
             "# Generated by the operator for cluster {name}; do not edit.\n\
              global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\n  external_labels:\n    cluster: {name}\n\
@@ -390,7 +372,7 @@ impl<'a> Topology<'a> {
 
     /// The file-SD target files for the given PD and TiKV ordinals: one
     /// `(path, JSON)` pair per job.
-    pub fn scrape_targets(&self, pd: &[u32], tikv: &[u32]) -> Vec<FileUpload> {
+    pub(crate) fn scrape_targets(&self, pd: &[u32], tikv: &[u32]) -> Vec<FileUpload> {
         let group = |targets: Vec<String>, component: &str| {
             serde_json::to_vec_pretty(&serde_json::json!([{
                 "targets": targets,
@@ -499,7 +481,7 @@ impl<'a> Topology<'a> {
     }
 
     /// The Grafana container, provisioned with the Prometheus datasource.
-    pub fn grafana_container(&self) -> ContainerSpec {
+    pub(crate) fn grafana_container(&self) -> ContainerSpec {
         let member = Names::member(Component::Grafana, None);
         let mut labels = self.member_labels(Component::Grafana, &member, None);
         labels.insert(labels::SPEC_HASH.into(), self.spec_hash(Component::Grafana));
@@ -534,7 +516,7 @@ impl<'a> Topology<'a> {
 /// The member ordinals listed in a file-SD target file written by
 /// [`Topology::scrape_targets`] (`<cluster>-<component>-<n>:<port>` targets), sorted;
 /// `None` when the file is not such a file.
-pub fn ordinals_in_targets_file(bytes: &[u8]) -> Option<Vec<u32>> {
+pub(crate) fn ordinals_in_targets_file(bytes: &[u8]) -> Option<Vec<u32>> {
     let groups: Vec<serde_json::Value> = serde_json::from_slice(bytes).ok()?;
     let mut out = Vec::new();
     for g in &groups {
@@ -550,7 +532,7 @@ pub fn ordinals_in_targets_file(bytes: &[u8]) -> Option<Vec<u32>> {
 
 /// Hash of the scrape targets for these PD and TiKV ordinals (what the planner compares
 /// to decide whether Prometheus needs new targets; cheap: no file is rendered).
-pub fn targets_hash(cluster: &str, pd: &[u32], tikv: &[u32]) -> String {
+pub(crate) fn targets_hash(cluster: &str, pd: &[u32], tikv: &[u32]) -> String {
     let mut h = Sha256::new();
     h.update(cluster.as_bytes());
     for (tag, list) in [(b"pd" as &[u8], pd), (b"tikv", tikv)] {
@@ -563,7 +545,7 @@ pub fn targets_hash(cluster: &str, pd: &[u32], tikv: &[u32]) -> String {
 }
 
 /// Renders config overrides (a YAML map, dotted or nested keys) as TOML.
-pub fn render_toml(config: &BTreeMap<String, yaml_serde::Value>) -> String {
+pub(crate) fn render_toml(config: &BTreeMap<String, yaml_serde::Value>) -> String {
     let mut root = toml::Table::new();
     for (k, v) in config {
         let mut table = &mut root;

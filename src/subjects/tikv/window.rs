@@ -25,14 +25,14 @@ use crate::http::HttpConfig;
 use crate::runtime::{labels, ContainerRuntime, ContainerStatus};
 
 /// How far before first-seen the window starts.
-pub const BEFORE: Duration = Duration::from_secs(600);
+pub(crate) const BEFORE: Duration = Duration::from_secs(600);
 /// How far after first-seen it ends (or now, when sooner).
-pub const AFTER: Duration = Duration::from_secs(300);
+pub(crate) const AFTER: Duration = Duration::from_secs(300);
 /// Points kept per series after downsampling (first, last, peak and trough included).
-pub const MAX_POINTS: usize = 16;
+pub(crate) const MAX_POINTS: usize = 16;
 
 /// The series of the window: `(name, PromQL)`, per store (`instance`).
-pub fn window_queries() -> Vec<(&'static str, String)> {
+pub(crate) fn window_queries() -> Vec<(&'static str, String)> {
     vec![
         ("qps", queries::qps_by_instance()),
         ("grpc_p99_seconds", queries::grpc_p99_by_instance()),
@@ -87,7 +87,7 @@ pub async fn fetch(
 }
 
 /// `t-300s` / `t+30s` / `t+0s` for a Unix timestamp relative to `first_seen`.
-pub fn relative(first_seen: SystemTime, unix_secs: f64) -> String {
+pub(crate) fn relative(first_seen: SystemTime, unix_secs: f64) -> String {
     let fs = first_seen
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant, SystemTime};
 use parking_lot::Mutex;
 
 use crate::eval::EvalError;
+use crate::promtext::{self, histogram_quantile, Exposition, Histogram};
 use crate::runtime::{
     labels, ContainerStatus, EventAction, ObservedContainer, Owned, RuntimeEvent,
 };
@@ -35,7 +36,6 @@ use crate::subjects::tikv::monitor::{
 };
 use crate::subjects::tikv::pd_adapter::PdAdapter;
 use crate::subjects::tikv::plan::{Memory, Observed};
-use crate::subjects::tikv::promtext::{self, histogram_quantile, Exposition, Histogram};
 use crate::subjects::tikv::snapshot::{
     LogFact, MetricsSample, StatusProbe, StoreMetrics, TikvSnapshot,
 };
@@ -51,7 +51,7 @@ const SIGKILL_EXIT: i64 = 137;
 
 /// How the harness's cluster is shaped.
 #[derive(Debug, Clone)]
-pub struct HarnessConfig {
+pub(crate) struct HarnessConfig {
     /// Cluster name (members are named as the operator's topology names them).
     pub name: String,
     /// PD members.
@@ -105,7 +105,7 @@ fn port_of(url: &str) -> &str {
 
 impl SimHarness {
     /// Starts the cluster and waits until PD has a leader and every store registered.
-    pub async fn start(cfg: HarnessConfig) -> Result<Self, EvalError> {
+    pub(crate) async fn start(cfg: HarnessConfig) -> Result<Self, EvalError> {
         let spec = spec_for(&cfg)?;
         let cluster = InProcessCluster::start(SimClusterConfig {
             pd: cfg.pd,
@@ -146,40 +146,40 @@ impl SimHarness {
     }
 
     /// The cluster, for inspection.
-    pub fn cluster(&self) -> &InProcessCluster {
+    pub(crate) fn cluster(&self) -> &InProcessCluster {
         &self.cluster
     }
 
     /// The harness configuration.
-    pub fn config(&self) -> &HarnessConfig {
+    pub(crate) fn config(&self) -> &HarnessConfig {
         &self.cfg
     }
 
     /// Stops everything.
-    pub async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         self.cluster.shutdown().await;
     }
 
     /// Container name of a member (`eval-tikv-1`).
-    pub fn container(&self, member: &str) -> String {
+    pub(crate) fn container(&self, member: &str) -> String {
         self.names.container(member)
     }
 
     /// The status address store `i` advertises to PD.
-    pub fn tikv_status_address(&self, i: usize) -> String {
+    pub(crate) fn tikv_status_address(&self, i: usize) -> String {
         let urls = self.cluster.tikv_status_urls();
         format!("{}-tikv-{i}:{}", self.cfg.name, port_of(&urls[i]))
     }
 
     /// The address store `i` advertises to PD.
-    pub fn tikv_address(&self, i: usize) -> String {
+    pub(crate) fn tikv_address(&self, i: usize) -> String {
         let addrs = self.cluster.tikv_addrs();
         format!("{}-tikv-{i}:{}", self.cfg.name, port_of(&addrs[i]))
     }
 
     /// PD's store id of TiKV `i` (from the node, 0 before registration; remembered
     /// while the node is stopped: the id belongs to its volume).
-    pub fn store_id(&self, i: usize) -> Option<u64> {
+    pub(crate) fn store_id(&self, i: usize) -> Option<u64> {
         let live = self
             .cluster
             .tikv(i)
@@ -197,7 +197,7 @@ impl SimHarness {
     }
 
     /// PD's view, through the production PD client.
-    pub async fn pd_view(&self) -> Result<crate::subjects::tikv::model::PdView, String> {
+    pub(crate) async fn pd_view(&self) -> Result<crate::subjects::tikv::model::PdView, String> {
         match tokio::time::timeout(PD_OBSERVE_TIMEOUT, self.pd.observe()).await {
             Ok(r) => r,
             Err(_) => Err(format!("PD did not answer within {PD_OBSERVE_TIMEOUT:?}")),
@@ -242,7 +242,7 @@ impl SimHarness {
     }
 
     /// One observation: the members as a runtime would list them, and PD's view.
-    pub async fn observe(&self) -> Observed {
+    pub(crate) async fn observe(&self) -> Observed {
         let now = SystemTime::now();
         let mut containers = Vec::new();
         for i in 0..self.cluster.pd_count() {
@@ -273,19 +273,19 @@ impl SimHarness {
     }
 
     /// One monitoring snapshot, with the runtime events queued since the previous one.
-    pub async fn snapshot(&self) -> TikvSnapshot {
+    pub(crate) async fn snapshot(&self) -> TikvSnapshot {
         let events = self.inbox.take();
         self.snapshot_with(&events).await
     }
 
     /// One monitoring snapshot over `events` (what the monitor's round calls).
-    pub async fn snapshot_with(&self, events: &[RuntimeEvent]) -> TikvSnapshot {
+    pub(crate) async fn snapshot_with(&self, events: &[RuntimeEvent]) -> TikvSnapshot {
         let observed = self.observe().await;
         monitor::build_with(&self.spec, &observed, events, self, &self.state).await
     }
 
     /// The runtime events of the cluster, as the monitor's event watcher receives them.
-    pub fn inbox(&self) -> &EventInbox {
+    pub(crate) fn inbox(&self) -> &EventInbox {
         &self.inbox
     }
 
@@ -332,7 +332,7 @@ impl SimHarness {
 
     /// The kernel's OOM killer ends TiKV `i`: Docker reports an `oom` event, then `die`
     /// with exit code 137, and the container's state says `OOMKilled`.
-    pub fn oom_kill_tikv(&mut self, i: usize) {
+    pub(crate) fn oom_kill_tikv(&mut self, i: usize) {
         self.cluster.kill_tikv(i);
         let name = self.container(&format!("tikv-{i}"));
         self.stopped.lock().insert(name.clone(), SystemTime::now());
@@ -343,7 +343,7 @@ impl SimHarness {
 
     /// Starts TiKV `i` again on its volume (what the `restart` failure policy or a planned
     /// restart does); Docker reports `start`.
-    pub async fn restart_tikv(&mut self, i: usize) -> Result<(), EvalError> {
+    pub(crate) async fn restart_tikv(&mut self, i: usize) -> Result<(), EvalError> {
         self.cluster
             .restart_tikv(i)
             .await
@@ -355,7 +355,7 @@ impl SimHarness {
     }
 
     /// A planned stop (`docker stop`: SIGTERM, exit 0).
-    pub fn stop_tikv(&mut self, i: usize) {
+    pub(crate) fn stop_tikv(&mut self, i: usize) {
         self.cluster.kill_tikv(i);
         let name = self.container(&format!("tikv-{i}"));
         self.stopped.lock().insert(name, SystemTime::now());
@@ -364,60 +364,68 @@ impl SimHarness {
     }
 
     /// Records an operator step in the monitor's memory (planned work it did itself).
-    pub fn record_step(&self, step: &crate::subjects::tikv::plan::Step) {
+    pub(crate) fn record_step(&self, step: &crate::subjects::tikv::plan::Step) {
         self.memory.lock().record(step, SystemTime::now());
     }
 
     /// Kills TiKV `i` (SIGKILL semantics: its sockets close at once).
-    pub fn kill_tikv(&mut self, i: usize) {
+    pub(crate) fn kill_tikv(&mut self, i: usize) {
         self.cluster.kill_tikv(i);
         self.record_kill("tikv", i);
     }
 
     /// Kills PD member `i`.
-    pub fn kill_pd(&mut self, i: usize) {
+    pub(crate) fn kill_pd(&mut self, i: usize) {
         self.cluster.kill_pd(i);
         self.record_kill("pd", i);
     }
 
     /// Cuts TiKV `i` off from PD (its heartbeats fail; its process keeps running).
-    pub fn partition_tikv(&self, i: usize) {
+    pub(crate) fn partition_tikv(&self, i: usize) {
         self.cluster.partition_tikv(i);
     }
 
     /// `PUT /sim/v1/faults` on TiKV `i`'s status port.
-    pub async fn set_faults(&self, i: usize, body: serde_json::Value) -> Result<(), EvalError> {
+    pub(crate) async fn set_faults(
+        &self,
+        i: usize,
+        body: serde_json::Value,
+    ) -> Result<(), EvalError> {
         let url = format!("{}/sim/v1/faults", self.cluster.tikv_status_urls()[i]);
         self.put(&url, body).await
     }
 
     /// Heals TiKV `i`'s partition.
-    pub fn heal_tikv(&self, i: usize) {
+    pub(crate) fn heal_tikv(&self, i: usize) {
         self.cluster.heal_tikv(i);
     }
 
     /// `DELETE /sim/v1/faults` on TiKV `i`.
-    pub async fn clear_faults(&self, i: usize) -> Result<(), EvalError> {
+    pub(crate) async fn clear_faults(&self, i: usize) -> Result<(), EvalError> {
         let url = format!("{}/sim/v1/faults", self.cluster.tikv_status_urls()[i]);
         self.send(self.http.delete(&url), &url).await
     }
 
     /// `DELETE /sim/v1/workload` on the PD leader (back to the base workload).
-    pub async fn clear_workload(&self) -> Result<(), EvalError> {
+    pub(crate) async fn clear_workload(&self) -> Result<(), EvalError> {
         let leader = self.cluster.pd_leader().unwrap_or(0);
         let url = format!("{}/sim/v1/workload", self.cluster.pd_urls()[leader]);
         self.send(self.http.delete(&url), &url).await
     }
 
     /// `POST` a PD API path on the leader with a JSON body.
-    pub async fn pd_post(&self, path: &str, body: serde_json::Value) -> Result<(), EvalError> {
+    pub(crate) async fn pd_post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<(), EvalError> {
         let leader = self.cluster.pd_leader().unwrap_or(0);
         let url = format!("{}{path}", self.cluster.pd_urls()[leader]);
         self.send(self.http.post(&url).json(&body), &url).await
     }
 
     /// `DELETE` a PD API path on the leader.
-    pub async fn pd_delete(&self, path: &str) -> Result<(), EvalError> {
+    pub(crate) async fn pd_delete(&self, path: &str) -> Result<(), EvalError> {
         let leader = self.cluster.pd_leader().unwrap_or(0);
         let url = format!("{}{path}", self.cluster.pd_urls()[leader]);
         self.send(self.http.delete(&url), &url).await
@@ -437,7 +445,7 @@ impl SimHarness {
     }
 
     /// A planned scale-out: one more store, started and registered, and the spec says so.
-    pub async fn scale_out(&mut self) -> Result<(), EvalError> {
+    pub(crate) async fn scale_out(&mut self) -> Result<(), EvalError> {
         let cfg = SimClusterConfig {
             pd: self.cfg.pd,
             tikv: self.cfg.tikv,
@@ -460,7 +468,7 @@ impl SimHarness {
     }
 
     /// `PUT /sim/v1/workload` on the PD leader.
-    pub async fn set_workload(&self, body: serde_json::Value) -> Result<(), EvalError> {
+    pub(crate) async fn set_workload(&self, body: serde_json::Value) -> Result<(), EvalError> {
         let leader = self.cluster.pd_leader().unwrap_or(0);
         let url = format!("{}/sim/v1/workload", self.cluster.pd_urls()[leader]);
         self.put(&url, body).await
@@ -481,7 +489,7 @@ impl SimHarness {
     }
 
     /// `GET` a PD API path on the leader (JSON).
-    pub async fn pd_get(&self, path: &str) -> Result<serde_json::Value, EvalError> {
+    pub(crate) async fn pd_get(&self, path: &str) -> Result<serde_json::Value, EvalError> {
         let leader = self.cluster.pd_leader().unwrap_or(0);
         let url = format!("{}{path}", self.cluster.pd_urls()[leader]);
         let r = self

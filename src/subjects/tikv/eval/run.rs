@@ -21,7 +21,7 @@ use crate::tickets::monitor::{EventInbox, Monitored};
 use crate::tickets::Violation;
 
 /// The invariant thresholds with every duration divided by `factor`.
-pub fn scaled_thresholds(factor: f64) -> Thresholds {
+pub(crate) fn scaled_thresholds(factor: f64) -> Thresholds {
     let f = factor.max(1.0);
     let s = |d: Duration| Duration::from_secs_f64(d.as_secs_f64() / f);
     let t = Thresholds::default();
@@ -434,7 +434,7 @@ fn oom_growth(period_secs: f64) -> f64 {
 /// store ids; `tikv-1`, `eval-tikv-1`, `pd`, `pd-0`, `cluster`) to the scenario's
 /// canonical names, with the store ids PD granted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct TikvEntities {
+pub(crate) struct TikvEntities {
     /// Store id of each ordinal (`store_ids[i]` is `tikv-i`'s id).
     pub store_ids: Vec<Option<u64>>,
 }

@@ -17,11 +17,11 @@ use super::super::catalog::CATALOG;
 pub struct TikvScenarios;
 
 /// A TiKV scenario.
-pub type Scenario = crate::eval::scenario::Scenario<TikvScenarios>;
+pub(crate) type Scenario = crate::eval::scenario::Scenario<TikvScenarios>;
 /// A TiKV fault with its timing.
-pub type FaultSpec = Timed<Fault>;
+pub(crate) type FaultSpec = Timed<Fault>;
 /// A TiKV noise event with its timing.
-pub type NoiseSpec = Timed<Noise>;
+pub(crate) type NoiseSpec = Timed<Noise>;
 
 impl ScenarioSchema for TikvScenarios {
     const SUBJECT: &'static str = "tikv";
@@ -250,7 +250,7 @@ fn default_oom_period() -> f64 {
 /// Where a cause is located, as the scenario names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum EntityRef {
+pub(crate) enum EntityRef {
     /// A store, by ordinal (`tikv-N`).
     Store(usize),
     /// PD (any member).
@@ -272,7 +272,7 @@ impl std::fmt::Display for EntityRef {
 impl EntityRef {
     /// Parses a scenario target: `tikv-N`, `store-N` / `store/N` / `N` (ordinals),
     /// `<anything>-tikv-N` (container), `pd`, `pd-N`, `<anything>-pd-N`, `cluster`.
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
         match s {
             "pd" | "pd-leader" => return Some(Self::Pd),
@@ -299,7 +299,7 @@ impl EntityRef {
 
 impl Fault {
     /// Kebab-case kind.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::KillStore { .. } => "kill-store",
             Self::PartitionStore { .. } => "partition-store",
@@ -319,7 +319,7 @@ impl Fault {
     }
 
     /// The store it is aimed at, when it is aimed at one.
-    pub fn store(&self) -> Option<usize> {
+    pub(crate) fn store(&self) -> Option<usize> {
         match self {
             Self::KillStore { store }
             | Self::PartitionStore { store }
@@ -340,7 +340,7 @@ impl Fault {
     /// The catalog category this fault is and where it is located. A v1 hot region
     /// (by region index) is located on whichever store leads it, known at injection:
     /// [`EntityRef::Cluster`] here, resolved by the runner.
-    pub fn implied_cause(&self) -> (&'static str, EntityRef) {
+    pub(crate) fn implied_cause(&self) -> (&'static str, EntityRef) {
         let store = |s: &usize| EntityRef::Store(*s);
         match self {
             Self::KillStore { store: s } => ("process-exit", store(s)),
@@ -390,7 +390,7 @@ pub enum Noise {
 
 impl Noise {
     /// Kebab-case kind.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::LoadSpike { .. } => "load-spike",
             Self::WarmRange { .. } => "warm-range",

@@ -38,7 +38,7 @@ use super::catalog::CATALOG;
 
 /// The TiKV reasoner.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct TikvReasoner;
+pub(crate) struct TikvReasoner;
 
 /// The TiKV reasoner, shared.
 pub fn reasoner() -> Arc<dyn Reasoner> {

@@ -31,10 +31,9 @@ use tower::BoxError;
 
 use super::convert::{assemble_view, region_health, ViewParts};
 use super::types::{
-    ClusterInfo, ClusterStatus, EvictLeaderConfig, HotRegions, HotStores, MemberHealth,
-    MembersInfo, OperatorObject, OperatorRequest, PdConfig, PdErrorBody, PdMember, RegionCheck,
-    RegionInfo, RegionsInfo, ReplicationConfig, ScheduleConfig, SchedulerRequest, StatusInfo,
-    StoreInfo, StoreProgress, StoreRegionRole, StoresInfo, VersionInfo,
+    ClusterStatus, EvictLeaderConfig, HotRegions, HotStores, MemberHealth, MembersInfo,
+    OperatorObject, PdErrorBody, PdMember, RegionCheck, RegionInfo, RegionsInfo, ReplicationConfig,
+    ScheduleConfig, SchedulerRequest, StoreInfo, StoresInfo, VersionInfo,
 };
 use crate::http::{
     is_idempotent, parse_base_url, DefaultRetryLogic, ErrorKind, HttpClient, HttpConfig, HttpError,
@@ -98,12 +97,6 @@ impl PdError {
             Self::Api { code, .. } => code.as_deref(),
             _ => None,
         }
-    }
-
-    /// True when PD could not be reached at all (the controller should report PD down,
-    /// not act on partial knowledge).
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, Self::Unreachable { .. })
     }
 }
 
@@ -243,11 +236,6 @@ impl PdClient {
         })
     }
 
-    /// The configured endpoints.
-    pub fn endpoints(&self) -> &[reqwest::Url] {
-        &self.endpoints
-    }
-
     /// The endpoint calls start with (the last one that answered).
     pub fn current_endpoint(&self) -> &reqwest::Url {
         &self.endpoints[self.preferred.load(Ordering::Relaxed) % self.endpoints.len()]
@@ -385,19 +373,12 @@ impl PdClient {
     }
 
     /// `GET /health`: each member's health.
-    pub async fn health(&self) -> Result<Vec<MemberHealth>, PdError> {
+    pub(crate) async fn health(&self) -> Result<Vec<MemberHealth>, PdError> {
         self.get(&["health"], &[]).await
     }
 
-    /// `GET /ping`: the current endpoint's liveness (empty 200).
-    pub async fn ping(&self) -> Result<(), PdError> {
-        self.expect_ok(Method::GET, &["ping"], &[], None)
-            .await
-            .map(drop)
-    }
-
     /// `DELETE /members/name/{name}`. `Ok(false)` when no such member (already gone).
-    pub async fn delete_member(&self, name: &str) -> Result<bool, PdError> {
+    pub(crate) async fn delete_member(&self, name: &str) -> Result<bool, PdError> {
         let path = ["members", "name", name];
         let response = self.call(Method::DELETE, &path, &[], None).await?;
         match response.status.as_u16() {
@@ -416,11 +397,6 @@ impl PdClient {
 
     // ----- cluster ---------------------------------------------------------------------
 
-    /// `GET /cluster`.
-    pub async fn cluster(&self) -> Result<ClusterInfo, PdError> {
-        self.get(&["cluster"], &[]).await
-    }
-
     /// `GET /cluster/status`.
     pub async fn cluster_status(&self) -> Result<ClusterStatus, PdError> {
         self.get(&["cluster", "status"], &[]).await
@@ -429,11 +405,6 @@ impl PdClient {
     /// `GET /version`.
     pub async fn version(&self) -> Result<VersionInfo, PdError> {
         self.get(&["version"], &[]).await
-    }
-
-    /// `GET /status`.
-    pub async fn status(&self) -> Result<StatusInfo, PdError> {
-        self.get(&["status"], &[]).await
     }
 
     // ----- stores ----------------------------------------------------------------------
@@ -502,42 +473,22 @@ impl PdClient {
         .map(drop)
     }
 
-    /// `DELETE /stores/remove-tombstone`: forgets Tombstone records. PD skips Tombstones
-    /// that still have regions and then answers 500 `failed stores: ...` (an
-    /// [`PdError::Api`]).
-    pub async fn remove_tombstones(&self) -> Result<(), PdError> {
-        self.expect_ok(Method::DELETE, &["stores", "remove-tombstone"], &[], None)
-            .await
-            .map(drop)
-    }
-
-    /// `GET /stores/progress?id={id}`: removal/preparation progress.
-    pub async fn store_progress(&self, id: u64) -> Result<StoreProgress, PdError> {
-        self.get(&["stores", "progress"], &[("id", id.to_string())])
-            .await
-    }
-
     // ----- config ----------------------------------------------------------------------
 
-    /// `GET /config` (full dump).
-    pub async fn config(&self) -> Result<PdConfig, PdError> {
-        self.get(&["config"], &[]).await
-    }
-
     /// `GET /config/replicate`.
-    pub async fn config_replicate(&self) -> Result<ReplicationConfig, PdError> {
+    pub(crate) async fn config_replicate(&self) -> Result<ReplicationConfig, PdError> {
         self.get(&["config", "replicate"], &[]).await
     }
 
     /// `GET /config/schedule`.
-    pub async fn config_schedule(&self) -> Result<ScheduleConfig, PdError> {
+    pub(crate) async fn config_schedule(&self) -> Result<ScheduleConfig, PdError> {
         self.get(&["config", "schedule"], &[]).await
     }
 
     // ----- schedulers ------------------------------------------------------------------
 
     /// `GET /schedulers`: enabled scheduler names (unordered).
-    pub async fn schedulers(&self) -> Result<Vec<String>, PdError> {
+    pub(crate) async fn schedulers(&self) -> Result<Vec<String>, PdError> {
         self.get(&["schedulers"], &[]).await
     }
 
@@ -587,63 +538,26 @@ impl PdClient {
         Ok((!region.is_not_found_placeholder()).then_some(region))
     }
 
-    /// `GET /regions`: every region (can be large; prefer the counts).
-    pub async fn regions(&self) -> Result<RegionsInfo, PdError> {
-        self.get(&["regions"], &[]).await
-    }
-
     /// `GET /regions/count`: the number of regions.
-    pub async fn regions_count(&self) -> Result<u64, PdError> {
+    pub(crate) async fn regions_count(&self) -> Result<u64, PdError> {
         Ok(self
             .get::<RegionsInfo>(&["regions", "count"], &[])
             .await?
             .count)
     }
 
-    /// `GET /regions/key?key=&end_key=&limit=` with hex keys.
-    pub async fn regions_by_key(
-        &self,
-        start_hex: &str,
-        end_hex: &str,
-        limit: u32,
-    ) -> Result<RegionsInfo, PdError> {
-        self.get(
-            &["regions", "key"],
-            &[
-                ("key", start_hex.to_owned()),
-                ("end_key", end_hex.to_owned()),
-                ("limit", limit.to_string()),
-                ("format", "hex".to_owned()),
-            ],
-        )
-        .await
-    }
-
-    /// `GET /regions/store/{id}?type=`.
-    pub async fn regions_by_store(
-        &self,
-        store_id: u64,
-        role: StoreRegionRole,
-    ) -> Result<RegionsInfo, PdError> {
-        self.get(
-            &["regions", "store", &store_id.to_string()],
-            &[("type", role.as_str().to_owned())],
-        )
-        .await
-    }
-
     /// `GET /regions/check/{kind}`.
-    pub async fn region_check(&self, kind: RegionCheck) -> Result<RegionsInfo, PdError> {
+    pub(crate) async fn region_check(&self, kind: RegionCheck) -> Result<RegionsInfo, PdError> {
         self.get(&["regions", "check", kind.as_str()], &[]).await
     }
 
     /// The number of regions failing check `kind`.
-    pub async fn region_check_count(&self, kind: RegionCheck) -> Result<u64, PdError> {
+    pub(crate) async fn region_check_count(&self, kind: RegionCheck) -> Result<u64, PdError> {
         Ok(self.region_check(kind).await?.count)
     }
 
     /// All six peer checks and the region total, fetched concurrently.
-    pub async fn region_health(&self) -> Result<RegionHealth, PdError> {
+    pub(crate) async fn region_health(&self) -> Result<RegionHealth, PdError> {
         let kinds = [
             RegionCheck::MissPeer,
             RegionCheck::ExtraPeer,
@@ -669,12 +583,12 @@ impl PdClient {
     // ----- hotspots --------------------------------------------------------------------
 
     /// `GET /hotspot/regions/write`.
-    pub async fn hotspot_write(&self) -> Result<HotRegions, PdError> {
+    pub(crate) async fn hotspot_write(&self) -> Result<HotRegions, PdError> {
         self.get(&["hotspot", "regions", "write"], &[]).await
     }
 
     /// `GET /hotspot/regions/read`.
-    pub async fn hotspot_read(&self) -> Result<HotRegions, PdError> {
+    pub(crate) async fn hotspot_read(&self) -> Result<HotRegions, PdError> {
         self.get(&["hotspot", "regions", "read"], &[]).await
     }
 
@@ -689,43 +603,6 @@ impl PdClient {
     pub async fn operators(&self) -> Result<Vec<OperatorObject>, PdError> {
         self.get(&["operators"], &[("object", "true".to_owned())])
             .await
-    }
-
-    /// `GET /operators`: running operators as PD's text lines.
-    pub async fn operators_text(&self) -> Result<Vec<String>, PdError> {
-        self.get(&["operators"], &[]).await
-    }
-
-    /// `GET /operators/{region_id}`: `"status: RUNNING, operator: ..."`; `Ok(None)` when
-    /// the region has no recent operator (PD answers 404 or 500).
-    pub async fn operator_for_region(&self, region_id: u64) -> Result<Option<String>, PdError> {
-        let id = region_id.to_string();
-        let path = ["operators", id.as_str()];
-        let response = self.call(Method::GET, &path, &[], None).await?;
-        if response.status.is_success() {
-            return Ok(Some(response.json()?));
-        }
-        match response.status.as_u16() {
-            404 | 500 => Ok(None),
-            _ => Err(Self::api_error(&Method::GET, &path, &response)),
-        }
-    }
-
-    /// `POST /operators`.
-    pub async fn create_operator(&self, request: &OperatorRequest) -> Result<(), PdError> {
-        self.post_json(&["operators"], request).await
-    }
-
-    /// `DELETE /operators/{region_id}`: cancels a pending operator.
-    pub async fn cancel_operator(&self, region_id: u64) -> Result<(), PdError> {
-        self.expect_ok(
-            Method::DELETE,
-            &["operators", &region_id.to_string()],
-            &[],
-            None,
-        )
-        .await
-        .map(drop)
     }
 
     // ----- the whole view --------------------------------------------------------------

@@ -17,7 +17,7 @@ use crate::subjects::tikv::model::{
 /// The displayed state of a store: PD's `state_name` when it is one of the five known
 /// names, otherwise derived from the stored `state` integer (0 Up, 1 Offline,
 /// 2 Tombstone).
-pub fn store_state(store: &StoreInfo) -> StoreState {
+pub(crate) fn store_state(store: &StoreInfo) -> StoreState {
     StoreState::from_name(&store.store.state_name).unwrap_or(match store.store.state {
         store_state::OFFLINE => StoreState::Offline,
         store_state::TOMBSTONE => StoreState::Tombstone,
@@ -27,7 +27,7 @@ pub fn store_state(store: &StoreInfo) -> StoreState {
 
 /// `node_state` integer to the model's enum (unknown values read as Preparing, the
 /// omitted zero).
-pub fn node_state_of(value: i32) -> NodeState {
+pub(crate) fn node_state_of(value: i32) -> NodeState {
     match value {
         node_state::SERVING => NodeState::Serving,
         node_state::REMOVING => NodeState::Removing,
@@ -61,7 +61,7 @@ pub fn store_from_wire(info: &StoreInfo) -> Store {
 }
 
 /// One member, with its health when `/health` listed it.
-pub fn member_from_wire(member: &PdMember, health: Option<&[MemberHealth]>) -> Member {
+pub(crate) fn member_from_wire(member: &PdMember, health: Option<&[MemberHealth]>) -> Member {
     let healthy = health.and_then(|entries| {
         entries
             .iter()
@@ -80,7 +80,7 @@ pub fn member_from_wire(member: &PdMember, health: Option<&[MemberHealth]>) -> M
 }
 
 /// Region-check counts (by kind) into [`RegionHealth`]; `total` is the region count.
-pub fn region_health(counts: &HashMap<RegionCheck, u64>, total: u64) -> RegionHealth {
+pub(crate) fn region_health(counts: &HashMap<RegionCheck, u64>, total: u64) -> RegionHealth {
     let get = |kind| counts.get(&kind).copied().unwrap_or(0);
     RegionHealth {
         miss_peer: get(RegionCheck::MissPeer),
@@ -95,7 +95,7 @@ pub fn region_health(counts: &HashMap<RegionCheck, u64>, total: u64) -> RegionHe
 
 /// Everything [`assemble_view`] needs, as fetched from PD. `None` = not fetched.
 #[derive(Debug, Clone, Default)]
-pub struct ViewParts {
+pub(crate) struct ViewParts {
     /// The endpoint that answered.
     pub endpoint: String,
     /// `/members`.
@@ -126,7 +126,7 @@ pub struct ViewParts {
 
 /// PD's hot region leaders, read and write, hottest first (by queries, then bytes),
 /// at most [`HOT_REGIONS_KEPT`]. A region hot both ways is listed once per way.
-pub fn hot_regions(read: Option<&HotRegions>, write: Option<&HotRegions>) -> Vec<HotRegion> {
+pub(crate) fn hot_regions(read: Option<&HotRegions>, write: Option<&HotRegions>) -> Vec<HotRegion> {
     let mut out: Vec<HotRegion> = [("read", read), ("write", write)]
         .into_iter()
         .filter_map(|(kind, h)| h.map(|h| (kind, h)))
@@ -157,7 +157,7 @@ pub fn hot_regions(read: Option<&HotRegions>, write: Option<&HotRegions>) -> Vec
 /// # Guarantees
 /// - Stores are sorted by id; schedulers by name (PD lists them in Go-map order).
 /// - `leader` is the `/leader` member's name, else `members.leader`'s, else `None`.
-pub fn assemble_view(parts: ViewParts) -> PdView {
+pub(crate) fn assemble_view(parts: ViewParts) -> PdView {
     let health = parts.health.as_deref();
     let mut stores: Vec<Store> = parts.stores.iter().map(store_from_wire).collect();
     stores.sort_by_key(|s| s.id);

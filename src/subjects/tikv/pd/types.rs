@@ -311,25 +311,21 @@ impl<'de> Deserialize<'de> for StringBool {
 
 /// `metapb.StoreState` (`store.state`): 0 Up (omitted), 1 Offline, 2 Tombstone.
 pub mod store_state {
-    /// Up (omitted in JSON).
-    pub const UP: i32 = 0;
     /// Offline (being removed).
-    pub const OFFLINE: i32 = 1;
+    pub(crate) const OFFLINE: i32 = 1;
     /// Tombstone (removed).
-    pub const TOMBSTONE: i32 = 2;
+    pub(crate) const TOMBSTONE: i32 = 2;
 }
 
 /// `metapb.NodeState` (`store.node_state`): 0 Preparing (omitted), 1 Serving,
 /// 2 Removing, 3 Removed.
 pub mod node_state {
-    /// Preparing (omitted in JSON).
-    pub const PREPARING: i32 = 0;
     /// Serving.
-    pub const SERVING: i32 = 1;
+    pub(crate) const SERVING: i32 = 1;
     /// Removing.
-    pub const REMOVING: i32 = 2;
+    pub(crate) const REMOVING: i32 = 2;
     /// Removed.
-    pub const REMOVED: i32 = 3;
+    pub(crate) const REMOVED: i32 = 3;
 }
 
 /// `GET /pd/api/v1/stores`.
@@ -832,7 +828,9 @@ pub struct RegionsInfo {
 
 /// `GET /pd/api/v1/regions/check/{kind}` kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RegionCheck {
+// PD's own names for the kinds this operator asks for (`miss-peer`, `down-peer`, …).
+#[allow(clippy::enum_variant_names)]
+pub(crate) enum RegionCheck {
     /// Fewer peers than wanted.
     MissPeer,
     /// More peers than wanted.
@@ -845,30 +843,11 @@ pub enum RegionCheck {
     OfflinePeer,
     /// Has a learner.
     LearnerPeer,
-    /// Approximate size ≤ 1 MiB.
-    EmptyRegion,
-    /// Over the split thresholds.
-    OversizedRegion,
-    /// Under the merge thresholds.
-    UndersizedRegion,
 }
 
 impl RegionCheck {
-    /// All kinds.
-    pub const ALL: [RegionCheck; 9] = [
-        Self::MissPeer,
-        Self::ExtraPeer,
-        Self::DownPeer,
-        Self::PendingPeer,
-        Self::OfflinePeer,
-        Self::LearnerPeer,
-        Self::EmptyRegion,
-        Self::OversizedRegion,
-        Self::UndersizedRegion,
-    ];
-
     /// The path segment.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::MissPeer => "miss-peer",
             Self::ExtraPeer => "extra-peer",
@@ -876,41 +855,6 @@ impl RegionCheck {
             Self::PendingPeer => "pending-peer",
             Self::OfflinePeer => "offline-peer",
             Self::LearnerPeer => "learner-peer",
-            Self::EmptyRegion => "empty-region",
-            Self::OversizedRegion => "oversized-region",
-            Self::UndersizedRegion => "undersized-region",
-        }
-    }
-}
-
-/// `?type=` of `GET /pd/api/v1/regions/store/{id}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum StoreRegionRole {
-    /// Every region with a peer there.
-    #[default]
-    All,
-    /// Led there.
-    Leader,
-    /// Followers there.
-    Follower,
-    /// Learners there.
-    Learner,
-    /// Witnesses there.
-    Witness,
-    /// Pending there.
-    Pending,
-}
-
-impl StoreRegionRole {
-    /// The query value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::All => "all",
-            Self::Leader => "leader",
-            Self::Follower => "follower",
-            Self::Learner => "learner",
-            Self::Witness => "witness",
-            Self::Pending => "pending",
         }
     }
 }
@@ -1033,10 +977,11 @@ pub struct OperatorObject {
     pub status: u32,
 }
 
+#[cfg(test)]
 /// Peer roles for `transfer-region`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PeerRole {
+pub(crate) enum PeerRole {
     /// Leader.
     Leader,
     /// Voter.
@@ -1047,10 +992,11 @@ pub enum PeerRole {
     Learner,
 }
 
+#[cfg(test)]
 /// Split policies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum SplitPolicy {
+pub(crate) enum SplitPolicy {
     /// Approximate middle.
     Approximate,
     /// Scan for the middle.
@@ -1059,10 +1005,11 @@ pub enum SplitPolicy {
     Usekey,
 }
 
+#[cfg(test)]
 /// The bodies of `POST /pd/api/v1/operators`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "kebab-case")]
-pub enum OperatorRequest {
+pub(crate) enum OperatorRequest {
     /// Move a region's leader.
     TransferLeader {
         /// Region.
@@ -1171,7 +1118,7 @@ impl EvictLeaderConfig {
 
 /// Body of `POST /pd/api/v1/schedulers` for store-scoped schedulers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SchedulerRequest {
+pub(crate) struct SchedulerRequest {
     /// Scheduler name (`evict-leader-scheduler`).
     pub name: String,
     /// Store id.

@@ -1,14 +1,13 @@
 //! A parser for the Prometheus text exposition format (version 0.0.4), and histogram
 //! quantiles computed like PromQL's `histogram_quantile`.
 //!
-//! Used to read a TiKV status port's or PD's `/metrics` directly when Prometheus is
-//! down or has not scraped yet, so invariants (slow score, store size, leader count) can
-//! still be checked. One bad line does not discard a scrape: the parser keeps going and
+//! Used to read a member's `/metrics` directly (a TiKV status port, PD, an etcd member)
+//! when Prometheus is down or has not scraped yet, so invariants (slow score, store
+//! size, leader count, WAL fsync latency) can still be checked, and by the evaluation
+//! harnesses. It names no subject. One bad line does not discard a scrape: the parser keeps going and
 //! reports per-line errors beside the families it could read.
 
 use std::collections::HashMap;
-
-use crate::http::{HttpClient, HttpError};
 
 /// A metric family's declared type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -54,7 +53,7 @@ pub struct Sample {
 
 impl Sample {
     /// The value of label `name`.
-    pub fn label(&self, name: &str) -> Option<&str> {
+    pub(crate) fn label(&self, name: &str) -> Option<&str> {
         self.labels
             .iter()
             .find(|(k, _)| k == name)
@@ -96,7 +95,7 @@ impl Histogram {
 
     /// Adds several series bucket by bucket (PromQL `sum by (le)`); series whose bucket
     /// bounds differ contribute to the bounds they share.
-    pub fn merge<'a>(series: impl IntoIterator<Item = &'a Histogram>) -> Histogram {
+    pub(crate) fn merge<'a>(series: impl IntoIterator<Item = &'a Histogram>) -> Histogram {
         let mut totals: Vec<(f64, f64)> = Vec::new();
         let (mut sum, mut count) = (None, None);
         for h in series {
@@ -167,7 +166,7 @@ impl MetricFamily {
     }
 
     /// Samples whose labels include every `(name, value)` in `matchers`.
-    pub fn select<'a>(
+    pub(crate) fn select<'a>(
         &'a self,
         matchers: &'a [(&'a str, &'a str)],
     ) -> impl Iterator<Item = &'a Sample> {
@@ -202,12 +201,12 @@ pub struct Exposition {
 
 impl Exposition {
     /// The family named `name`.
-    pub fn family(&self, name: &str) -> Option<&MetricFamily> {
+    pub(crate) fn family(&self, name: &str) -> Option<&MetricFamily> {
         self.families.iter().find(|f| f.name == name)
     }
 
     /// The first sample named `name` (full sample name) with all `matchers`.
-    pub fn value(&self, name: &str, matchers: &[(&str, &str)]) -> Option<f64> {
+    pub(crate) fn value(&self, name: &str, matchers: &[(&str, &str)]) -> Option<f64> {
         self.families
             .iter()
             .flat_map(|f| f.samples.iter())
@@ -436,26 +435,6 @@ pub fn parse(text: &str) -> Exposition {
     exposition
 }
 
-/// Fetches and parses a `/metrics` page (a TiKV status port, a PD client URL) through
-/// the shared HTTP stack: the probe used when Prometheus is down or behind.
-///
-/// `url` may be a base (`http://tikv-0:20180`) or the full metrics URL; a URL whose
-/// path is empty or `/` gets `/metrics`.
-pub async fn scrape(http: &HttpClient, url: &str) -> Result<Exposition, HttpError> {
-    let mut url = crate::http::parse_base_url(url)?;
-    if url.path().is_empty() || url.path() == "/" {
-        url.set_path("/metrics");
-    }
-    let response = http
-        .send(
-            http.request(http::Method::GET, url)
-                .header(http::header::ACCEPT, "text/plain; version=0.0.4"),
-        )
-        .await?
-        .error_for_status()?;
-    Ok(parse(&response.text_lossy()))
-}
-
 /// The `q`-quantile of cumulative buckets `(upper bound, count)`, with PromQL
 /// `histogram_quantile` semantics: linear interpolation inside the bucket, the lower
 /// bound of the first bucket taken as 0, the `+Inf` bucket answered with the highest
@@ -464,7 +443,7 @@ pub async fn scrape(http: &HttpClient, url: &str) -> Result<Exposition, HttpErro
 /// # Guarantees
 /// `None` when undefined: no `+Inf` bucket, fewer than two buckets, no observations,
 /// or `q` NaN. `q < 0` gives `-Inf`, `q > 1` gives `+Inf`, like PromQL.
-pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
+pub(crate) fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
     if q.is_nan() {
         return None;
     }
@@ -643,35 +622,6 @@ y{a=\"1\"} -Inf\n";
             .histograms();
         assert_eq!(hb.len(), 1);
         assert!(hb[0].quantile(0.99).is_some());
-    }
-
-    #[tokio::test]
-    async fn scrape_reads_a_status_port_over_http() {
-        let body = fixture("tikv_metrics.txt");
-        let router = axum::Router::new().route(
-            "/metrics",
-            axum::routing::get(move || {
-                let body = body.clone();
-                async move { body }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        let http = HttpClient::new(
-            crate::http::HttpConfig::default(),
-            crate::http::DefaultRetryLogic,
-        )
-        .unwrap();
-        let e = scrape(&http, &addr.to_string()).await.unwrap();
-        assert_eq!(
-            e.value("tikv_raftstore_region_count", &[("type", "leader")]),
-            Some(2.0)
-        );
-        let missing = scrape(&http, &format!("http://{addr}/nope"))
-            .await
-            .unwrap_err();
-        assert_eq!(missing.status(), Some(404));
     }
 
     proptest::proptest! {
