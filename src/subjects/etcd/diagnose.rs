@@ -252,6 +252,23 @@ impl Reasoner for EtcdReasoner {
             })
             .unwrap_or_default();
         let below_quorum = exits_below_quorum(&ev, facts);
+        // Members cut off at the same moment (their `member-down` ticket says they run
+        // but do not answer): the round trips every other member measures include
+        // those to them.
+        let cut_off: Vec<(u64, String)> = related_tickets(facts)
+            .into_iter()
+            .filter(|r| {
+                r.together
+                    && r.invariant == "member_down"
+                    && r.summary.contains(" runs but does not answer")
+            })
+            .map(|r| (r.id, r.target))
+            .collect();
+        for (_, m) in &cut_off {
+            if ev.str("member").is_none() && m.starts_with("etcd-") {
+                members.insert(m.clone());
+            }
+        }
         let mut out = Vec::new();
         for m in &members {
             let mut pe = Candidate::new(
@@ -313,11 +330,37 @@ impl Reasoner for EtcdReasoner {
                     ds.support(2.5, format!("{series} = {v}"));
                     np.contradict(0.5, format!("{m} answers; its disk latency rose"));
                 } else if series.contains("peer_round_trip") {
-                    np.support(1.5, format!("{series} = {v}"));
+                    match cut_off.iter().find(|(_, c)| c != m) {
+                        // Another member cut off explains this member's slow round
+                        // trips: they time out on the way to it.
+                        Some((id, c)) => np.contradict(
+                            1.5,
+                            format!("{series} = {v}, and {c} is cut off at the same moment (ticket {id}): the round trips to it time out"),
+                        ),
+                        None => np.support(1.5, format!("{series} = {v}")),
+                    }
                 }
             }
             if minority.contains(m) {
                 np.support(2.0, format!("{m} names another leader than the majority"));
+            }
+            if let Some((id, _)) = cut_off.iter().find(|(_, c)| c == m) {
+                let slow: Vec<&String> = metrics
+                    .iter()
+                    .filter(|(s, _)| {
+                        s.contains("peer_round_trip") && !s.contains(&format!("member=\"{m}\""))
+                    })
+                    .map(|(s, _)| s)
+                    .collect();
+                if !slow.is_empty() {
+                    np.support(
+                        2.0,
+                        format!(
+                            "{m} runs but does not answer (ticket {id}), and its peers' round trips are slow ({})",
+                            slow.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                }
             }
             if let Some(b) = below_quorum.as_ref().filter(|b| b.down.contains(m)) {
                 // The exit happened; it is not a cause of its own: with the others it is
@@ -433,7 +476,8 @@ impl Reasoner for EtcdReasoner {
         let draft = match decision.cause.category.as_str() {
             "quorum-loss" if ev.str("member").is_some() => member_in_quorum_loss(&ev, facts),
             "process-exit" | "network-partition" if ev.str("member") == Some(decision.cause.target.as_str()) => member_down(&ev),
-            "network-partition" => leader_disagreement(&ev).or_else(|| peer_rtt(&ev)),
+            "network-partition" => leader_disagreement(&ev)
+                .or_else(|| peer_rtt(&ev, &decision.cause.target)),
             "quorum-loss" => quorum_lost(&ev).or_else(|| no_leader(&ev)),
             "leader-flapping" => flapping(&ev).or_else(|| no_leader(&ev)),
             "disk-slow" => disk_slow(&ev),
@@ -873,9 +917,25 @@ fn disk_slow(ev: &Ev<'_>) -> Option<Draft> {
     })
 }
 
-fn peer_rtt(ev: &Ev<'_>) -> Option<Draft> {
+fn peer_rtt(ev: &Ev<'_>, cause: &str) -> Option<Draft> {
     let target = ev.brief.target.clone();
     let (series, value) = ev.metrics().into_iter().next()?;
+    if cause != target {
+        return Some(Draft {
+            root_cause: format!(
+                "{cause} is cut off from its peers: {target}'s round trips to it time out ({:.0} ms p99 over all its peers)",
+                value * 1000.0
+            ),
+            evidence: vec![cite_metric(&series, value)],
+            options: vec![OptionConsidered {
+                option: format!("a partition of {target}"),
+                why_not: format!("{target} answers; the round trips it measures include those to {cause}, which does not"),
+            }],
+            action: EtcdAction::WaitAndWatch { minutes: 5 },
+            rationale: format!("{target}'s own links are not in question; {cause} rejoins once its network heals"),
+            would_change: format!("{target}'s round trips staying slow after {cause} answers again"),
+        });
+    }
     Some(Draft {
         root_cause: format!(
             "{target}'s round trips to its peers are slow ({:.0} ms p99)",
@@ -1102,6 +1162,33 @@ mod tests {
             &RulesConfig::default(),
         );
         assert_eq!(d.cause, Cause::new("process-exit", "etcd-0"));
+    }
+
+    #[test]
+    fn slow_round_trips_beside_a_member_cut_off_at_the_same_moment_blame_that_member() {
+        let b = brief(
+            "peer-rtt-slow",
+            "etcd-2",
+            json!({"metrics": [{"series": "histogram_quantile(0.99, etcd_network_peer_round_trip_time_seconds{member=\"etcd-2\"}[1m])", "value": 0.9, "at": "2026-01-01T00:00:00Z"}]}),
+        );
+        let alone = diagnose_brief(&b);
+        assert_eq!(alone.cause, Cause::new("network-partition", "etcd-2"));
+        let facts = related(json!([
+            {"id": 2, "invariant": "member-down", "target": "etcd-1", "summary": "etcd-1 runs but does not answer: timed out", "together": true}
+        ]));
+        let d = crate::diagnose::backend::rules::diagnose_with(
+            &EtcdReasoner,
+            &b,
+            &facts,
+            &RulesConfig::default(),
+        );
+        assert_eq!(d.cause, Cause::new("network-partition", "etcd-1"), "{d:?}");
+        assert!(d.other_causes.is_empty(), "{:?}", d.other_causes);
+        assert!(
+            d.root_cause.contains("etcd-1 is cut off"),
+            "{}",
+            d.root_cause
+        );
     }
 
     #[test]
