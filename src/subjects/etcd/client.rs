@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::wire::{
     AlarmResponse, HealthResponse, Member, MemberAddResponse, MemberListResponse, StatusResponse,
+    VersionResponse,
 };
 use crate::http::{DefaultRetryLogic, HttpClient, HttpConfig, HttpError, MIB};
 
@@ -115,6 +116,21 @@ impl EtcdClient {
             .await?
             .error_for_status()?;
         Ok(r.text_lossy().into_owned())
+    }
+
+    /// `GET /version`: the member's server version and the cluster version it knows.
+    ///
+    /// # Errors
+    ///
+    /// As [`EtcdClient::metrics`], plus decode errors.
+    pub async fn version(&self, base: &str) -> Result<VersionResponse, EtcdClientError> {
+        let url = Self::url(base, "/version")?;
+        Ok(self
+            .http
+            .send(self.http.request(Method::GET, url))
+            .await?
+            .error_for_status()?
+            .json()?)
     }
 
     /// `maintenance/status` of one member.

@@ -168,7 +168,7 @@ impl Reasoner for EtcdReasoner {
     fn candidates(
         &self,
         brief: &TicketBrief,
-        _facts: &[ContextSection],
+        facts: &[ContextSection],
         _cfg: &RulesConfig,
     ) -> Vec<Candidate> {
         let ev = Ev::new(brief);
@@ -224,6 +224,24 @@ impl Reasoner for EtcdReasoner {
                 }
             })
             .unwrap_or_default();
+        let below_quorum = exits_below_quorum(&ev, facts);
+        // Members cut off at the same moment (their `member-down` ticket says they run
+        // but do not answer): the round trips every other member measures include
+        // those to them.
+        let cut_off: Vec<(u64, String)> = related_tickets(facts)
+            .into_iter()
+            .filter(|r| {
+                r.together
+                    && r.invariant == "member_down"
+                    && r.summary.contains(" runs but does not answer")
+            })
+            .map(|r| (r.id, r.target))
+            .collect();
+        for (_, m) in &cut_off {
+            if ev.str("member").is_none() && m.starts_with("etcd-") {
+                members.insert(m.clone());
+            }
+        }
         let mut out = Vec::new();
         for m in &members {
             let mut pe = Candidate::new(
@@ -285,11 +303,48 @@ impl Reasoner for EtcdReasoner {
                     ds.support(2.5, format!("{series} = {v}"));
                     np.contradict(0.5, format!("{m} answers; its disk latency rose"));
                 } else if series.contains("peer_round_trip") {
-                    np.support(1.5, format!("{series} = {v}"));
+                    match cut_off.iter().find(|(_, c)| c != m) {
+                        // Another member cut off explains this member's slow round
+                        // trips: they time out on the way to it.
+                        Some((id, c)) => np.contradict(
+                            1.5,
+                            format!("{series} = {v}, and {c} is cut off at the same moment (ticket {id}): the round trips to it time out"),
+                        ),
+                        None => np.support(1.5, format!("{series} = {v}")),
+                    }
                 }
             }
             if minority.contains(m) {
                 np.support(2.0, format!("{m} names another leader than the majority"));
+            }
+            if let Some((id, _)) = cut_off.iter().find(|(_, c)| c == m) {
+                let slow: Vec<&String> = metrics
+                    .iter()
+                    .filter(|(s, _)| {
+                        s.contains("peer_round_trip") && !s.contains(&format!("member=\"{m}\""))
+                    })
+                    .map(|(s, _)| s)
+                    .collect();
+                if !slow.is_empty() {
+                    np.support(
+                        2.0,
+                        format!(
+                            "{m} runs but does not answer (ticket {id}), and its peers' round trips are slow ({})",
+                            slow.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                }
+            }
+            if let Some(b) = below_quorum.as_ref().filter(|b| b.down.contains(m)) {
+                // The exit happened; it is not a cause of its own: with the others it is
+                // the quorum loss, which the catalog names as one cause.
+                pe.contradict(
+                    2.0,
+                    format!(
+                        "{m}'s exit is one of those that took the cluster below its quorum ({}): one cause, the quorum loss, not one per member",
+                        b.why
+                    ),
+                );
             }
             out.extend([pe, np, ds]);
         }
@@ -318,6 +373,11 @@ impl Reasoner for EtcdReasoner {
                     ),
                 );
             }
+        }
+        if let Some(b) = &below_quorum {
+            // On the quorum-lost ticket itself the arithmetic above already counts.
+            let own = ev.state["answering_with_leader"].is_array();
+            ql.support(if own { 1.0 } else { 3.5 }, b.why.clone());
         }
         let without = ev.state["without_leader"].as_array().map_or(0, Vec::len);
         let mut lf = Candidate::new(
@@ -382,13 +442,15 @@ impl Reasoner for EtcdReasoner {
         &self,
         decision: &Decision,
         brief: &TicketBrief,
-        _facts: &[ContextSection],
+        facts: &[ContextSection],
         _cfg: &RulesConfig,
     ) -> WriteUp {
         let ev = Ev::new(brief);
         let draft = match decision.cause.category.as_str() {
+            "quorum-loss" if ev.str("member").is_some() => member_in_quorum_loss(&ev, facts),
             "process-exit" | "network-partition" if ev.str("member") == Some(decision.cause.target.as_str()) => member_down(&ev),
-            "network-partition" => leader_disagreement(&ev).or_else(|| peer_rtt(&ev)),
+            "network-partition" => leader_disagreement(&ev)
+                .or_else(|| peer_rtt(&ev, &decision.cause.target)),
             "quorum-loss" => quorum_lost(&ev).or_else(|| no_leader(&ev)),
             "leader-flapping" => flapping(&ev).or_else(|| no_leader(&ev)),
             "disk-slow" => disk_slow(&ev),
@@ -432,6 +494,124 @@ impl Reasoner for EtcdReasoner {
             },
         }
     }
+}
+
+/// Members whose exits together took the cluster below its quorum.
+struct BelowQuorum {
+    /// The members down (exited, dead or gone).
+    down: std::collections::BTreeSet<String>,
+    /// Why the evidence says so, for the findings.
+    why: String,
+}
+
+/// Another ticket of the same moment, from the `related_tickets` section.
+struct Related {
+    id: u64,
+    invariant: String,
+    target: String,
+    summary: String,
+    together: bool,
+}
+
+fn related_tickets(facts: &[ContextSection]) -> Vec<Related> {
+    let Some(section) = facts.iter().find(|s| s.name == "related_tickets") else {
+        return vec![];
+    };
+    let Ok(Value::Array(rs)) = serde_json::from_str::<Value>(&section.content) else {
+        return vec![];
+    };
+    let text = |r: &Value, k: &str| r[k].as_str().unwrap_or_default().to_string();
+    rs.iter()
+        .filter_map(|r| {
+            Some(Related {
+                id: r["id"].as_u64()?,
+                invariant: crate::diagnose::model::normalize_invariant(&text(r, "invariant")),
+                target: text(r, "target"),
+                summary: text(r, "summary"),
+                together: r["together"].as_bool().unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+const DOWN_STATES: [&str; 3] = ["exited", "dead", "absent"];
+
+/// Whether the members down in the evidence (the ticket's own member, the member
+/// states it records, and the members of `member-down` tickets opened together whose
+/// container is down) are more than the membership tolerates, while the quorum is lost
+/// (this ticket's own arithmetic, or a `quorum-lost` ticket of the same moment). The
+/// catalog's `quorum-loss` is "a majority of the members is down": those exits are that
+/// one cause. `None` when the evidence does not show it (a single exit that the
+/// survivors outlive, a quorum lost without exits).
+fn exits_below_quorum(ev: &Ev<'_>, facts: &[ContextSection]) -> Option<BelowQuorum> {
+    let n = ev.state["members"].as_u64()?;
+    let q = ev.state["quorum"].as_u64()?;
+    let tolerance = n.saturating_sub(q);
+    let mut down: std::collections::BTreeSet<String> = down_members(ev)
+        .into_iter()
+        .filter(|(_, s)| DOWN_STATES.contains(&s.as_str()))
+        .map(|(m, _)| m)
+        .collect();
+    if let (Some(m), Some(st)) = (ev.str("member"), ev.str("state")) {
+        if DOWN_STATES.contains(&st) {
+            down.insert(m.to_string());
+        }
+    }
+    let related = related_tickets(facts);
+    for r in related.iter().filter(|r| {
+        // The summary member-down writes for a container that is not running
+        // (`etcd-1 is down: container … is exited`), not for one that runs but does
+        // not answer.
+        r.together && r.invariant == "member_down" && r.summary.contains(" is down: container ")
+    }) {
+        down.insert(r.target.clone());
+    }
+    let answering = ev.state["answering_with_leader"].as_array().map(Vec::len);
+    let lost = if let Some(a) = answering {
+        Some(format!(
+            "{a} of {n} members answer with a leader, the quorum is {q}"
+        ))
+    } else {
+        related
+            .iter()
+            .find(|r| r.invariant == "quorum_lost")
+            .map(|r| format!("ticket {}: {}", r.id, r.summary))
+    };
+    let lost = lost.filter(|_| answering.is_none_or(|a| (a as u64) < q))?;
+    if (down.len() as u64) <= tolerance {
+        return None;
+    }
+    let why = format!(
+        "{} of {n} members are down together ({}), more than the {tolerance} a quorum of {q} tolerates; {lost}",
+        down.len(),
+        down.iter().cloned().collect::<Vec<_>>().join(", ")
+    );
+    Some(BelowQuorum { down, why })
+}
+
+/// The write-up of a member's down ticket whose exit is part of a quorum loss.
+fn member_in_quorum_loss(ev: &Ev<'_>, facts: &[ContextSection]) -> Option<Draft> {
+    let b = exits_below_quorum(ev, facts)?;
+    let mut d = member_down(ev)?;
+    let member = ev.str("member").unwrap_or(&ev.brief.target).to_string();
+    d.root_cause = format!(
+        "the cluster lost its quorum: {}; {member}'s exit is one of them ({})",
+        b.why,
+        d.root_cause.split(';').next().unwrap_or_default().trim()
+    );
+    d.evidence.push(cite_state(
+        format!(
+            "{} members, quorum {}",
+            ev.state["members"], ev.state["quorum"]
+        ),
+        "state.quorum",
+    ));
+    d.rationale = format!(
+        "no leader can be elected until a quorum answers again; {member} keeps its data volume, and starting it (and the others down) restores the quorum"
+    );
+    d.would_change =
+        "the other members' containers running (then this exit alone is the cause)".into();
+    Some(d)
 }
 
 fn member_down(ev: &Ev<'_>) -> Option<Draft> {
@@ -710,9 +890,25 @@ fn disk_slow(ev: &Ev<'_>) -> Option<Draft> {
     })
 }
 
-fn peer_rtt(ev: &Ev<'_>) -> Option<Draft> {
+fn peer_rtt(ev: &Ev<'_>, cause: &str) -> Option<Draft> {
     let target = ev.brief.target.clone();
     let (series, value) = ev.metrics().into_iter().next()?;
+    if cause != target {
+        return Some(Draft {
+            root_cause: format!(
+                "{cause} is cut off from its peers: {target}'s round trips to it time out ({:.0} ms p99 over all its peers)",
+                value * 1000.0
+            ),
+            evidence: vec![cite_metric(&series, value)],
+            options: vec![OptionConsidered {
+                option: format!("a partition of {target}"),
+                why_not: format!("{target} answers; the round trips it measures include those to {cause}, which does not"),
+            }],
+            action: EtcdAction::WaitAndWatch { minutes: 5 },
+            rationale: format!("{target}'s own links are not in question; {cause} rejoins once its network heals"),
+            would_change: format!("{target}'s round trips staying slow after {cause} answers again"),
+        });
+    }
     Some(Draft {
         root_cause: format!(
             "{target}'s round trips to its peers are slow ({:.0} ms p99)",
@@ -838,6 +1034,117 @@ mod tests {
             .hypotheses
             .iter()
             .any(|h| h.cause.category == "process-exit"));
+    }
+
+    #[test]
+    fn the_exits_of_a_majority_are_one_cause_the_quorum_loss_on_its_own_ticket() {
+        let b = brief(
+            "quorum-lost",
+            "cluster",
+            json!({"state": {"members": 3, "quorum": 2, "answering_with_leader": [],
+                   "member_states": {"etcd-0": "exited", "etcd-1": "exited", "etcd-2": "running"}},
+                   "events": [{"source": "e-etcd-0", "at": "2026-01-01T00:00:00Z", "what": "die exit_code=137"},
+                              {"source": "e-etcd-1", "at": "2026-01-01T00:00:00Z", "what": "die exit_code=137"}]}),
+        );
+        let d = diagnose_brief(&b);
+        assert_eq!(d.cause, Cause::new("quorum-loss", "cluster"));
+        assert!(d.other_causes.is_empty(), "{:?}", d.other_causes);
+    }
+
+    fn related(tickets: Value) -> Vec<ContextSection> {
+        vec![ContextSection {
+            name: "related_tickets".into(),
+            relevance: 85,
+            content: tickets.to_string(),
+        }]
+    }
+
+    fn killed(member: &str) -> TicketBrief {
+        brief(
+            "member-down",
+            member,
+            json!({"state": {"members": 3, "quorum": 2, "member": member, "container": format!("e-{member}"), "state": "exited", "exit_code": 137},
+                   "events": [{"source": format!("e-{member}"), "at": "2026-01-01T00:00:00Z", "what": "die exit_code=137"}]}),
+        )
+    }
+
+    #[test]
+    fn a_member_killed_with_another_of_three_is_part_of_the_quorum_loss_not_a_cause_of_its_own() {
+        let facts = related(json!([
+            {"id": 2, "invariant": "member-down", "target": "etcd-1", "summary": "etcd-1 is down: container e-etcd-1 is exited (exit code 137)", "together": true},
+            {"id": 3, "invariant": "quorum-lost", "target": "cluster", "summary": "quorum lost: 1 of 3 members answer with a leader, the quorum is 2", "together": true}
+        ]));
+        let d = crate::diagnose::backend::rules::diagnose_with(
+            &EtcdReasoner,
+            &killed("etcd-0"),
+            &facts,
+            &RulesConfig::default(),
+        );
+        assert_eq!(d.cause, Cause::new("quorum-loss", "cluster"), "{d:?}");
+        assert!(d.other_causes.is_empty(), "{:?}", d.other_causes);
+        assert_eq!(
+            d.recommended_action.kind.typed::<EtcdAction>(),
+            Some(EtcdAction::RestartContainer {
+                member: "etcd-0".into()
+            })
+        );
+        assert!(d.root_cause.contains("etcd-0") && d.root_cause.contains("quorum"));
+        // The exit is still what the evidence shows: it is named, as part of the loss.
+        assert!(d.root_cause.contains("SIGKILL"), "{}", d.root_cause);
+    }
+
+    #[test]
+    fn a_single_exit_stays_a_process_exit_even_beside_a_passing_quorum_ticket() {
+        // The leader was killed; for a moment the two survivors had no leader and a
+        // quorum-lost ticket opened. One member down of three is within the tolerance.
+        let facts = related(json!([
+            {"id": 3, "invariant": "quorum-lost", "target": "cluster", "summary": "quorum lost: 0 of 3 members answer with a leader, the quorum is 2", "together": true}
+        ]));
+        let d = crate::diagnose::backend::rules::diagnose_with(
+            &EtcdReasoner,
+            &killed("etcd-0"),
+            &facts,
+            &RulesConfig::default(),
+        );
+        assert_eq!(d.cause, Cause::new("process-exit", "etcd-0"));
+        // Two members down without a lost quorum (five members): two exits.
+        let facts = related(json!([
+            {"id": 2, "invariant": "member-down", "target": "etcd-1", "summary": "etcd-1 is down: container e-etcd-1 is exited (exit code 137)", "together": true}
+        ]));
+        let d = crate::diagnose::backend::rules::diagnose_with(
+            &EtcdReasoner,
+            &killed("etcd-0"),
+            &facts,
+            &RulesConfig::default(),
+        );
+        assert_eq!(d.cause, Cause::new("process-exit", "etcd-0"));
+    }
+
+    #[test]
+    fn slow_round_trips_beside_a_member_cut_off_at_the_same_moment_blame_that_member() {
+        let b = brief(
+            "peer-rtt-slow",
+            "etcd-2",
+            json!({"metrics": [{"series": "histogram_quantile(0.99, etcd_network_peer_round_trip_time_seconds{member=\"etcd-2\"}[1m])", "value": 0.9, "at": "2026-01-01T00:00:00Z"}]}),
+        );
+        let alone = diagnose_brief(&b);
+        assert_eq!(alone.cause, Cause::new("network-partition", "etcd-2"));
+        let facts = related(json!([
+            {"id": 2, "invariant": "member-down", "target": "etcd-1", "summary": "etcd-1 runs but does not answer: timed out", "together": true}
+        ]));
+        let d = crate::diagnose::backend::rules::diagnose_with(
+            &EtcdReasoner,
+            &b,
+            &facts,
+            &RulesConfig::default(),
+        );
+        assert_eq!(d.cause, Cause::new("network-partition", "etcd-1"), "{d:?}");
+        assert!(d.other_causes.is_empty(), "{:?}", d.other_causes);
+        assert!(
+            d.root_cause.contains("etcd-1 is cut off"),
+            "{}",
+            d.root_cause
+        );
     }
 
     #[test]

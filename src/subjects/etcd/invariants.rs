@@ -272,7 +272,10 @@ fn member_down(c: &mut Ctx<'_>) {
                 .cloned()
                 .collect();
         let probe_error = c.s.observed.probes.get(&o).and_then(|p| p.error.clone());
+        let n = c.membership();
         ev.state = serde_json::json!({
+            "members": n,
+            "quorum": quorum(n),
             "member": target,
             "container": m.container,
             "state": m.state,

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::topology::{Names, COMPONENT};
-use super::wire::{Alarm, Member, StatusResponse};
+use super::wire::{Alarm, Member, StatusResponse, VersionResponse};
 use crate::runtime::{labels, ContainerStatus, ObservedContainer, Owned};
 
 /// The cluster as etcd reports it (any member that answered the linearizable member
@@ -57,6 +57,9 @@ pub struct Observed {
     pub cluster_error: Option<String>,
     /// Each running member's own status, by ordinal.
     pub probes: BTreeMap<u32, MemberProbe>,
+    /// Each running member's `/version` answer (server and cluster version), by
+    /// ordinal, for the members that answered.
+    pub versions: BTreeMap<u32, VersionResponse>,
     /// The controller's memory.
     pub memory: Memory,
 }
@@ -104,6 +107,16 @@ impl Observed {
                 .iter()
                 .any(|u| names.ordinal_of_peer_url(u) == Some(ordinal))
         })
+    }
+
+    /// The members other than `ordinal` that report a decided cluster version: what an
+    /// `--initial-cluster-state existing` start of `ordinal` needs at least one of.
+    pub fn decided_peers(&self, ordinal: u32) -> Vec<u32> {
+        self.versions
+            .iter()
+            .filter(|(o, v)| **o != ordinal && v.cluster_decided())
+            .map(|(o, _)| *o)
+            .collect()
     }
 
     /// The ordinal of a member id.

@@ -17,7 +17,19 @@
 //! - **Observe-only by default.** An exited member is a fault; it is restarted only
 //!   under `failurePolicy.mode: restart`, within `maxRestarts` per `window`.
 //! - A fresh cluster (no member container exists) is bootstrapped with every member in
-//!   `--initial-cluster`.
+//!   `--initial-cluster`. A member of that initial cluster that has never started (listed
+//!   by name, no client URLs) starts with `new` and the same initial cluster, whenever
+//!   its container is created: etcd 3.4 runs its version check only on `existing`.
+//! - **An `existing` start waits for a decided cluster version.** etcd 3.4 refuses an
+//!   `--initial-cluster-state existing` start ("incompatible with current running
+//!   cluster") unless at least one peer reports a decided cluster version on `/version`
+//!   (`isCompatibleWithVers`); a fresh cluster reports `not_decided` until its leader has
+//!   decided one. Such a start is planned only when a peer reports one.
+//! - **A member that exited before it ever joined is re-created**, with the flags the
+//!   cluster needs now (it never served, so its container holds nothing and etcd wrote
+//!   no WAL before the check that failed), within the restart budget (`maxRestarts` per
+//!   `window`, with backoff) whatever the failure policy: finishing a bootstrap or a join
+//!   is the operator's own step, not a repair of a member that ran.
 
 use std::fmt;
 use std::time::SystemTime;
@@ -56,6 +68,17 @@ pub enum Step {
     },
     /// Create and start a member's container.
     CreateMember {
+        /// Container.
+        #[serde(skip)]
+        spec: ContainerSpec,
+        /// Ordinal.
+        ordinal: u32,
+        /// New cluster or joining an existing one.
+        bootstrap: Bootstrap,
+    },
+    /// Re-create the container of a member that exited before it ever joined (never
+    /// published itself), with the flags the cluster needs now.
+    RetryJoin {
         /// Container.
         #[serde(skip)]
         spec: ContainerSpec,
@@ -124,6 +147,16 @@ impl fmt::Display for Step {
             } => write!(
                 f,
                 "start etcd-{ordinal} ({})",
+                match bootstrap {
+                    Bootstrap::New => "initial cluster",
+                    Bootstrap::Existing => "joining the cluster",
+                }
+            ),
+            Self::RetryJoin {
+                ordinal, bootstrap, ..
+            } => write!(
+                f,
+                "re-create etcd-{ordinal}, which exited before it joined ({})",
                 match bootstrap {
                     Bootstrap::New => "initial cluster",
                     Bootstrap::Existing => "joining the cluster",
@@ -202,22 +235,35 @@ pub fn plan(spec: &EtcdClusterSpec, obs: &Observed, now: SystemTime) -> Plan {
         return p;
     }
 
-    // Faults and the restart policy, whatever the membership.
+    // Faults and the restart policy, whatever the membership. A member the member list
+    // shows as never started did not fail while serving: its start is retried below.
+    let mut failed_joins: Vec<u32> = Vec::new();
     for (ordinal, c) in &containers {
         if matches!(
             c.status,
             ContainerStatus::Exited | ContainerStatus::Dead | ContainerStatus::Created
         ) {
+            let never_joined = c.status == ContainerStatus::Exited
+                && obs.member(&names, *ordinal).is_some_and(|m| !m.published());
             p.faults.push(Fault {
                 target: Names::member(*ordinal),
                 detail: format!(
-                    "container {} is {:?} (exit code {}{})",
+                    "container {} is {:?} (exit code {}{}){}",
                     c.name,
                     c.status,
                     c.exit_code.map_or("?".into(), |e| e.to_string()),
-                    if c.oom_killed { ", OOM-killed" } else { "" }
+                    if c.oom_killed { ", OOM-killed" } else { "" },
+                    if never_joined {
+                        " before it ever joined the cluster"
+                    } else {
+                        ""
+                    }
                 ),
             });
+            if never_joined {
+                failed_joins.push(*ordinal);
+                continue;
+            }
             if let Some(step) = restart_step(spec, obs, *ordinal, now, &mut p) {
                 p.steps.push(step);
             }
@@ -270,22 +316,30 @@ pub fn plan(spec: &EtcdClusterSpec, obs: &Observed, now: SystemTime) -> Plan {
         }
     }
 
-    // Members in the list without a container: an added member waiting for its
-    // container, or a started member whose container was removed.
-    let started: Vec<u32> = member_ordinals
-        .iter()
-        .copied()
-        .filter(|o| obs.member(&names, *o).is_some_and(|m| !m.name.is_empty()))
-        .collect();
+    // Members in the list without a container (an added member waiting for its
+    // container, a bootstrap member created late, a started member whose container
+    // was removed), or whose container exited before it ever joined.
     for o in &member_ordinals {
-        if containers.contains_key(o) {
+        let retry = failed_joins.contains(o);
+        if containers.contains_key(o) && !retry {
             continue;
         }
-        let unstarted = obs.member(&names, *o).is_some_and(|m| m.name.is_empty());
-        if unstarted && *o >= spec.spec.members {
+        let Some(member) = obs.member(&names, *o) else {
+            continue;
+        };
+        if !member.published() && *o >= spec.spec.members {
             // Added, then the spec shrank before it started: take the add back.
-            let id = obs.member(&names, *o).map_or(0, |m| m.id);
-            p.steps.push(Step::RemoveMember { ordinal: *o, id });
+            p.steps.push(Step::RemoveMember {
+                ordinal: *o,
+                id: member.id,
+            });
+            return p;
+        }
+        let Some((initial, bootstrap)) = join_flags(obs, &names, &member_ordinals, *o, &mut p)
+        else {
+            return p;
+        };
+        if retry && !within_restart_budget(spec, obs, *o, now, &mut p) {
             return p;
         }
         if !has_volume(*o) {
@@ -294,32 +348,19 @@ pub fn plan(spec: &EtcdClusterSpec, obs: &Observed, now: SystemTime) -> Plan {
                 ordinal: *o,
             });
         }
-        // A member of the bootstrap `--initial-cluster` whose container was created
-        // after its peers began answering is still part of the *new* cluster: it starts
-        // with `new` and the same initial cluster. Started with `existing`, etcd 3.4
-        // exits ("incompatible with current running cluster") while its peers' cluster
-        // version is undecided, which a loaded machine makes likely.
-        let bootstrap_initial = containers
-            .values()
-            .find_map(|c| initial_cluster_of(c))
-            .filter(|i| i.contains(o));
-        if let (true, Some(initial)) = (unstarted, bootstrap_initial) {
-            p.steps.push(Step::CreateMember {
-                spec: topo.container(*o, &initial, Bootstrap::New),
+        let container = topo.container(*o, &initial, bootstrap);
+        p.steps.push(if retry {
+            Step::RetryJoin {
+                spec: container,
                 ordinal: *o,
-                bootstrap: Bootstrap::New,
-            });
-            return p;
-        }
-        let mut initial: Vec<u32> = started.clone();
-        if !initial.contains(o) {
-            initial.push(*o);
-        }
-        initial.sort_unstable();
-        p.steps.push(Step::CreateMember {
-            spec: topo.container(*o, &initial, Bootstrap::Existing),
-            ordinal: *o,
-            bootstrap: Bootstrap::Existing,
+                bootstrap,
+            }
+        } else {
+            Step::CreateMember {
+                spec: container,
+                ordinal: *o,
+                bootstrap,
+            }
         });
         return p;
     }
@@ -341,7 +382,7 @@ pub fn plan(spec: &EtcdClusterSpec, obs: &Observed, now: SystemTime) -> Plan {
                     .is_some_and(|c| c.status == ContainerStatus::Running)
         })
         .collect();
-    let unstarted = members.iter().any(|m| m.name.is_empty());
+    let unstarted = members.iter().any(|m| !m.published());
     let foreign_members = members.len() - member_ordinals.len();
     if foreign_members > 0 {
         p.faults.push(Fault {
@@ -522,6 +563,59 @@ fn move_leader(obs: &Observed, names: &Names, from: u32, candidates: &[u32]) -> 
     Some(Step::MoveLeader { from, to, to_id })
 }
 
+/// The `--initial-cluster` and `--initial-cluster-state` member `ordinal` starts with
+/// when it has no WAL yet, or `None` (with a wait in `p`) while that start would fail.
+///
+/// - Never started and listed by name (a member of the bootstrap `--initial-cluster`;
+///   a member added through the API has no name until it starts) with a bootstrap
+///   container's initial cluster that holds it: `new` with that initial cluster, as
+///   its peers were started. etcd 3.4 checks only that no peer lists it as started.
+/// - Otherwise `existing`, listing every member of the cluster (etcd checks that the
+///   list matches the cluster's peer URLs), and only once a peer reports a decided
+///   cluster version: before, etcd 3.4 exits with "incompatible with current running
+///   cluster" (`isCompatibleWithVers` needs one peer with a parseable cluster version).
+fn join_flags(
+    obs: &Observed,
+    names: &Names,
+    member_ordinals: &[u32],
+    ordinal: u32,
+    p: &mut Plan,
+) -> Option<(Vec<u32>, Bootstrap)> {
+    let member = obs.member(names, ordinal)?;
+    let bootstrap_member = !member.published() && member.name == Names::member(ordinal);
+    let initial = obs
+        .containers()
+        .values()
+        .find_map(|c| initial_cluster_of(c))
+        .filter(|i| i.contains(&ordinal));
+    if let (true, Some(initial)) = (bootstrap_member, initial) {
+        return Some((initial, Bootstrap::New));
+    }
+    if obs.decided_peers(ordinal).is_empty() {
+        let reported: Vec<String> = obs
+            .versions
+            .iter()
+            .filter(|(o, _)| **o != ordinal)
+            .map(|(o, v)| format!("{} {}", Names::member(*o), v.cluster))
+            .collect();
+        p.waits.push(format!(
+            "etcd-{ordinal} joins the running cluster once a peer reports a decided cluster version (etcd refuses an existing-cluster start before); peers report: {}",
+            if reported.is_empty() {
+                "none answered /version".to_string()
+            } else {
+                reported.join(", ")
+            }
+        ));
+        return None;
+    }
+    let mut initial = member_ordinals.to_vec();
+    if !initial.contains(&ordinal) {
+        initial.push(ordinal);
+    }
+    initial.sort_unstable();
+    Some((initial, Bootstrap::Existing))
+}
+
 /// The restart policy for an exited member: a start step, or a fault/wait explaining
 /// why not.
 fn restart_step(
@@ -531,10 +625,23 @@ fn restart_step(
     now: SystemTime,
     p: &mut Plan,
 ) -> Option<Step> {
-    let policy = &spec.spec.failure_policy;
-    if policy.mode != FailureMode::Restart {
+    if spec.spec.failure_policy.mode != FailureMode::Restart {
         return None;
     }
+    within_restart_budget(spec, obs, ordinal, now, p).then_some(Step::StartMember { ordinal })
+}
+
+/// Whether member `ordinal` may be restarted now: fewer than `maxRestarts` restarts
+/// within `window`, and the backoff since the last one has passed (else a fault or a
+/// wait in `p` says why not).
+fn within_restart_budget(
+    spec: &EtcdClusterSpec,
+    obs: &Observed,
+    ordinal: u32,
+    now: SystemTime,
+    p: &mut Plan,
+) -> bool {
+    let policy = &spec.spec.failure_policy;
     let window = policy.window.get();
     let recent: Vec<SystemTime> = obs
         .memory
@@ -556,7 +663,7 @@ fn restart_step(
                 humantime::format_duration(window)
             ),
         });
-        return None;
+        return false;
     }
     if let Some(last) = recent.iter().max() {
         let delay = policy.backoff.get() * 2u32.saturating_pow(recent.len() as u32 - 1);
@@ -565,10 +672,10 @@ fn restart_step(
                 "etcd-{ordinal}: next restart after a backoff of {}",
                 humantime::format_duration(delay)
             ));
-            return None;
+            return false;
         }
     }
-    Some(Step::StartMember { ordinal })
+    true
 }
 
 /// No member answered the member list: bootstrap a cluster that has no member

@@ -9,7 +9,8 @@ use proptest::prelude::*;
 use super::*;
 use crate::runtime::{ObservedContainer, ObservedNetwork, ObservedVolume, Owned};
 use crate::subjects::etcd::model::{ClusterView, MemberProbe};
-use crate::subjects::etcd::wire::{Member, StatusResponse};
+use crate::subjects::etcd::topology::INITIAL_CLUSTER_LABEL;
+use crate::subjects::etcd::wire::{Member, StatusResponse, VersionResponse};
 
 fn spec(members: u32) -> EtcdClusterSpec {
     let mut s = crate::subjects::etcd::spec::parse_str(
@@ -44,7 +45,9 @@ impl World {
         };
         let mut members = vec![];
         let mut probes = BTreeMap::new();
+        let mut versions = BTreeMap::new();
         for o in ordinals {
+            versions.insert(*o, version("3.4.0"));
             let c = topo.container(*o, ordinals, Bootstrap::New);
             owned.containers.push(ObservedContainer {
                 id: format!("c{o}"),
@@ -93,6 +96,7 @@ impl World {
                 }),
                 cluster_error: None,
                 probes,
+                versions,
                 memory: Default::default(),
             },
         }
@@ -118,6 +122,51 @@ impl World {
     fn plan(&self) -> Plan {
         plan(&self.spec, &self.obs, SystemTime::UNIX_EPOCH)
     }
+
+    /// Every answering member reports `cluster` as the cluster version.
+    fn cluster_version(&mut self, cluster: &str) {
+        for v in self.obs.versions.values_mut() {
+            *v = version(cluster);
+        }
+    }
+
+    /// Member `o` is listed but has never started (no client URLs), and has no
+    /// container, probe or `/version` answer.
+    fn never_started(&mut self, o: u32) {
+        let name = Names::new("e1").container(o);
+        self.obs.owned.containers.retain(|c| c.name != name);
+        self.obs.probes.remove(&o);
+        self.obs.versions.remove(&o);
+        let names = Names::new("e1");
+        for m in &mut self.obs.cluster.as_mut().unwrap().members {
+            if m.peer_urls.contains(&names.peer_url(o)) {
+                m.client_urls.clear();
+            }
+        }
+    }
+}
+
+fn version(cluster: &str) -> VersionResponse {
+    VersionResponse {
+        server: "3.4.23".into(),
+        cluster: cluster.into(),
+    }
+}
+
+fn create_step(p: &Plan, ordinal: u32) -> Option<(Bootstrap, &ContainerSpec)> {
+    p.steps.iter().find_map(|s| match s {
+        Step::CreateMember {
+            ordinal: o,
+            bootstrap,
+            spec,
+        }
+        | Step::RetryJoin {
+            ordinal: o,
+            bootstrap,
+            spec,
+        } if *o == ordinal => Some((*bootstrap, spec)),
+        _ => None,
+    })
 }
 
 #[test]
@@ -158,29 +207,16 @@ fn a_converged_cluster_needs_nothing() {
 
 #[test]
 fn a_bootstrap_member_created_after_its_peers_answer_still_starts_as_new() {
-    // etcd-0 and etcd-1 run and list etcd-2 (never started: no name); its container
-    // does not exist yet.
+    // etcd-0 and etcd-1 run and list etcd-2 as etcd 3.4 lists a member of the initial
+    // cluster that never started: by name, without client URLs. Its container does not
+    // exist yet, and the cluster version is not decided yet: a `new` start does not
+    // need one.
     let mut w = World::new(spec(3), &[0, 1, 2], 0);
-    let names = Names::new("e1");
-    w.obs
-        .owned
-        .containers
-        .retain(|c| c.name != names.container(2));
-    w.obs.probes.remove(&2);
-    let m2 = &mut w.obs.cluster.as_mut().unwrap().members[2];
-    m2.name = String::new();
-    m2.client_urls.clear();
+    w.never_started(2);
+    w.cluster_version("not_decided");
     let p = w.plan();
-    let create = p.steps.iter().find_map(|s| match s {
-        Step::CreateMember {
-            ordinal: 2,
-            bootstrap,
-            spec,
-        } => Some((bootstrap, spec)),
-        _ => None,
-    });
-    let (bootstrap, c) = create.expect("a create step for etcd-2");
-    assert_eq!(*bootstrap, Bootstrap::New, "{p:?}");
+    let (bootstrap, c) = create_step(&p, 2).expect("a create step for etcd-2");
+    assert_eq!(bootstrap, Bootstrap::New, "{p:?}");
     assert!(c.cmd.iter().any(|a| a
         == "--initial-cluster=etcd-0=http://e1-etcd-0:2380,etcd-1=http://e1-etcd-1:2380,etcd-2=http://e1-etcd-2:2380"));
     assert!(c.cmd.iter().any(|a| a == "--initial-cluster-state=new"));
@@ -204,19 +240,124 @@ fn scaling_out_adds_the_member_through_the_api_before_its_container_starts() {
         is_learner: false,
     });
     let p = w.plan();
-    let create = p.steps.iter().find_map(|s| match s {
-        Step::CreateMember {
-            ordinal: 3,
-            bootstrap,
-            spec,
-        } => Some((bootstrap, spec)),
-        _ => None,
-    });
-    let (bootstrap, c) = create.expect("a create step for etcd-3");
-    assert_eq!(*bootstrap, Bootstrap::Existing);
+    let (bootstrap, c) = create_step(&p, 3).expect("a create step for etcd-3");
+    assert_eq!(bootstrap, Bootstrap::Existing);
     assert!(c.cmd.iter().any(|a| a
         == "--initial-cluster=etcd-0=http://e1-etcd-0:2380,etcd-1=http://e1-etcd-1:2380,etcd-2=http://e1-etcd-2:2380,etcd-3=http://e1-etcd-3:2380"));
     assert!(!p.steps.iter().any(|s| matches!(s, Step::AddMember { .. })));
+}
+
+#[test]
+fn a_join_to_the_running_cluster_waits_until_a_peer_reports_a_decided_cluster_version() {
+    // etcd-3 was added through the API (no name, no client URLs) right after the
+    // first election: the peers still answer /version with `not_decided`, and etcd 3.4
+    // would exit with "incompatible with current running cluster".
+    let mut w = World::new(spec(4), &[0, 1, 2], 0);
+    let names = Names::new("e1");
+    w.obs.cluster.as_mut().unwrap().members.push(Member {
+        id: id(3),
+        name: String::new(),
+        peer_urls: vec![names.peer_url(3)],
+        client_urls: vec![],
+        is_learner: false,
+    });
+    w.cluster_version("not_decided");
+    let p = w.plan();
+    assert!(create_step(&p, 3).is_none(), "{p:?}");
+    assert!(
+        p.waits
+            .iter()
+            .any(|w| w.contains("decided cluster version") && w.contains("etcd-0 not_decided")),
+        "{p:?}"
+    );
+    // No peer answering /version is no better: etcd needs one that does.
+    w.obs.versions.clear();
+    let p = w.plan();
+    assert!(create_step(&p, 3).is_none(), "{p:?}");
+    assert!(p.waits.iter().any(|w| w.contains("none answered")), "{p:?}");
+    // One peer with a decided version is enough (etcd asks for at least one).
+    w.obs.versions.insert(1, version("3.0.0"));
+    let p = w.plan();
+    let (bootstrap, _) = create_step(&p, 3).expect("a create step for etcd-3");
+    assert_eq!(bootstrap, Bootstrap::Existing, "{p:?}");
+}
+
+#[test]
+fn a_bootstrap_member_without_its_initial_cluster_label_joins_as_existing_once_decided() {
+    // The containers that carried the initial cluster were re-created (a rolling
+    // restart), so `new` cannot be rebuilt: the member joins the running cluster, which
+    // lists every member (etcd compares the counts).
+    let mut w = World::new(spec(3), &[0, 1, 2], 0);
+    for c in &mut w.obs.owned.containers {
+        c.labels.remove(INITIAL_CLUSTER_LABEL);
+        c.labels
+            .insert(labels::PD_BOOTSTRAP.into(), "existing".into());
+    }
+    w.never_started(2);
+    let p = w.plan();
+    let (bootstrap, c) = create_step(&p, 2).expect("a create step for etcd-2");
+    assert_eq!(bootstrap, Bootstrap::Existing, "{p:?}");
+    assert!(c.cmd.iter().any(|a| a
+        == "--initial-cluster=etcd-0=http://e1-etcd-0:2380,etcd-1=http://e1-etcd-1:2380,etcd-2=http://e1-etcd-2:2380"));
+    w.cluster_version("not_decided");
+    assert!(create_step(&w.plan(), 2).is_none());
+}
+
+#[test]
+fn a_member_that_exited_before_it_joined_is_re_created_even_under_observe() {
+    // etcd-2 was started late with `existing` (an older operator) and exited at its
+    // start; its member never published. Observe-only does not apply: it never ran.
+    let mut w = World::new(spec(3), &[0, 1, 2], 0);
+    w.never_started(2);
+    let topo = Topology::new(&w.spec);
+    let c = topo.container(2, &[0, 1, 2], Bootstrap::Existing);
+    w.obs.owned.containers.push(ObservedContainer {
+        id: "c2".into(),
+        name: c.name.clone(),
+        image: c.image.clone(),
+        labels: c.labels.clone(),
+        status: ContainerStatus::Exited,
+        exit_code: Some(1),
+        oom_killed: false,
+        ip: None,
+        networks: vec![],
+        started_at: None,
+        finished_at: None,
+    });
+    assert_eq!(w.spec.spec.failure_policy.mode, FailureMode::Observe);
+    let p = w.plan();
+    assert!(
+        matches!(
+            p.steps.as_slice(),
+            [Step::RetryJoin {
+                ordinal: 2,
+                bootstrap: Bootstrap::New,
+                ..
+            }]
+        ),
+        "{p:?}"
+    );
+    assert!(p
+        .faults
+        .iter()
+        .any(|f| f.target == "etcd-2" && f.detail.contains("before it ever joined")));
+    // Within the restart budget only.
+    let t = SystemTime::UNIX_EPOCH;
+    w.obs
+        .memory
+        .restarts
+        .insert(2, vec![t, t, t].into_iter().collect());
+    let p = w.plan();
+    assert!(p.steps.is_empty(), "{p:?}");
+    assert!(p.faults.iter().any(|f| f.detail.contains("budget")));
+}
+
+#[test]
+fn a_killed_member_that_had_joined_is_not_re_created() {
+    let mut w = World::new(spec(3), &[0, 1, 2], 0);
+    w.kill(2);
+    let p = w.plan();
+    assert!(p.steps.is_empty(), "{p:?}");
 }
 
 #[test]

@@ -242,10 +242,16 @@ impl Subject for EtcdSubject {
         let probes = futures::future::join_all(eps.iter().map(|(o, base)| {
             let client = self.client.clone();
             let base = base.clone();
-            async move { (*o, client.status(&base).await) }
+            async move {
+                let (status, version) = tokio::join!(client.status(&base), client.version(&base));
+                (*o, status, version)
+            }
         }))
         .await;
-        for (o, r) in probes {
+        for (o, r, version) in probes {
+            if let Ok(v) = version {
+                obs.versions.insert(o, v);
+            }
             let probe = match r {
                 Ok(s) => MemberProbe {
                     status: Some(s),
@@ -311,6 +317,18 @@ impl Subject for EtcdSubject {
             Step::CreateVolume { spec: v, .. } => rt.create_volume(v).await?,
             Step::CreateMember { spec: c, .. } => {
                 rt.create_and_start(c).await?;
+            }
+            Step::RetryJoin {
+                spec: c, ordinal, ..
+            } => {
+                rt.remove(&cluster, &c.name).await?;
+                rt.create_and_start(c).await?;
+                self.memory
+                    .lock()
+                    .restarts
+                    .entry(*ordinal)
+                    .or_default()
+                    .push(SystemTime::now());
             }
             Step::StartMember { ordinal } => {
                 rt.start(&cluster, &names.container(*ordinal)).await?;

@@ -81,18 +81,52 @@ pub struct Member {
     /// Member id.
     #[serde(rename = "ID", default, deserialize_with = "u64_any")]
     pub id: u64,
-    /// Name; empty for a member added but not started yet.
+    /// Name. A member added through the member API has none until it starts; a member
+    /// of the bootstrap `--initial-cluster` is listed with its name from the start.
     #[serde(default)]
     pub name: String,
     /// Peer URLs.
     #[serde(rename = "peerURLs", default)]
     pub peer_urls: Vec<String>,
-    /// Client URLs; empty until the member starts.
+    /// Client URLs; empty until the member starts and publishes itself (etcd's own
+    /// test of "bootstrapped", `isMemberBootstrapped`).
     #[serde(rename = "clientURLs", default)]
     pub client_urls: Vec<String>,
     /// Learner.
     #[serde(default)]
     pub is_learner: bool,
+}
+
+impl Member {
+    /// Whether the member has ever started: it published its client URLs.
+    pub fn published(&self) -> bool {
+        !self.client_urls.is_empty()
+    }
+}
+
+/// `GET /version`: the member's server version and the cluster version as it knows
+/// it (`not_decided` until the leader has decided one after the first election).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VersionResponse {
+    /// Server version (`3.4.23`).
+    #[serde(rename = "etcdserver", default)]
+    pub server: String,
+    /// Cluster version (`3.4.0`, or `not_decided`).
+    #[serde(rename = "etcdcluster", default)]
+    pub cluster: String,
+}
+
+impl VersionResponse {
+    /// Whether the cluster version is decided: a `major.minor.patch` version, which an
+    /// `--initial-cluster-state existing` start needs from at least one peer
+    /// (`isCompatibleWithVers` in etcd 3.4's `etcdserver/cluster_util.go`).
+    pub fn cluster_decided(&self) -> bool {
+        let parts: Vec<&str> = self.cluster.split('.').collect();
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    }
 }
 
 /// `POST /v3/cluster/member/list` (and the `members` of add/remove answers).
@@ -163,6 +197,31 @@ mod tests {
         let l: MemberListResponse = serde_json::from_str(r#"{"members":[{"ID":"1","name":"etcd-0","peerURLs":["http://a:2380"],"clientURLs":["http://a:2379"]},{"ID":"18446744073709551615","peerURLs":["http://b:2380"]}]}"#).unwrap();
         assert_eq!(l.members[1].id, u64::MAX);
         assert!(l.members[1].name.is_empty() && l.members[1].client_urls.is_empty());
+    }
+
+    #[test]
+    fn a_bootstrap_member_that_never_started_is_listed_by_name_without_client_urls() {
+        // What etcd 3.4.23 lists for a member of the initial cluster whose process has
+        // not started yet (m2), beside one that has (m1).
+        let l: MemberListResponse = serde_json::from_str(r#"{"members":[{"ID":12874486994433831621,"name":"m2","peerURLs":["http://127.0.0.1:23820"]},{"ID":14414486971719097473,"name":"m1","peerURLs":["http://127.0.0.1:23810"],"clientURLs":["http://127.0.0.1:23791"]}]}"#).unwrap();
+        assert_eq!(l.members[0].name, "m2");
+        assert!(!l.members[0].published());
+        assert!(l.members[1].published());
+    }
+
+    #[test]
+    fn a_cluster_version_is_decided_only_when_it_is_a_version() {
+        let v = |c: &str| VersionResponse {
+            server: "3.4.23".into(),
+            cluster: c.into(),
+        };
+        let answer: VersionResponse =
+            serde_json::from_str(r#"{"etcdserver":"3.4.23","etcdcluster":"not_decided"}"#).unwrap();
+        assert_eq!(answer, v("not_decided"));
+        assert!(!answer.cluster_decided());
+        assert!(v("3.0.0").cluster_decided());
+        assert!(v("3.4.0").cluster_decided());
+        assert!(!v("").cluster_decided());
     }
 
     #[test]
