@@ -15,7 +15,7 @@ use crate::diagnose::backend::{select_backend, BackendChoice, BackendSettings};
 use crate::eval::report::{compare_markdown, svg};
 use crate::eval::runner::{BackendUnderTest, RunnerConfig, Stage};
 use crate::eval::scenario::peek_subject;
-use crate::eval::{EvalConfig, Report, Suite};
+use crate::eval::{EvalConfig, EvalError, Report, Suite};
 
 /// Options shared by `eval` and `demo`.
 #[derive(Debug, Args)]
@@ -53,7 +53,7 @@ impl ScenarioOpts {
             Some(dir) => {
                 let files =
                     crate::eval::read_dir(dir).map_err(|e| CliError::Input(e.to_string()))?;
-                suite(&files).map_err(CliError::Input)
+                suite(&files).map_err(|e| CliError::Input(e.to_string()))
             }
             None => {
                 let files: Vec<(String, String)> = SHIPPED
@@ -66,11 +66,9 @@ impl ScenarioOpts {
                     })
                     .collect();
                 if files.is_empty() {
-                    return Err(CliError::Failed(
-                        "this binary was built without scenarios (examples/scenarios was empty); pass --scenarios DIR".into(),
-                    ));
+                    return Err(CliError::NoShippedScenarios);
                 }
-                suite(&files).map_err(CliError::Failed)
+                Ok(suite(&files)?)
             }
         }
     }
@@ -82,11 +80,11 @@ const SHIPPED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/scenarios.r
 
 /// The files' subject's suite: every file names the same subject (`subject:`, default
 /// the first registered), whose harness loads them.
-fn suite(files: &[(String, String)]) -> Result<Box<dyn Suite>, String> {
+fn suite(files: &[(String, String)]) -> Result<Box<dyn Suite>, EvalError> {
     let default = crate::subjects::EVAL
         .first()
         .map(|e| e.subject)
-        .ok_or("no subject has an evaluation harness")?;
+        .ok_or_else(|| EvalError::Scenario("no subject has an evaluation harness".into()))?;
     let mut subject: Option<(String, &str)> = None;
     for (origin, text) in files {
         let named = peek_subject(text).unwrap_or_else(|| default.to_string());
@@ -97,25 +95,26 @@ fn suite(files: &[(String, String)]) -> Result<Box<dyn Suite>, String> {
                     .lines()
                     .position(|l| l.trim_start().starts_with("subject:"))
                     .map_or(1, |i| i + 1);
-                return Err(format!(
-                    "scenario: {origin}:{line}:1: subject {named:?}, but {first_origin} is a {first:?} scenario (one subject per directory)"
-                ));
+                return Err(EvalError::Scenario(format!(
+                    "{origin}:{line}:1: subject {named:?}, but {first_origin} is a {first:?} scenario (one subject per directory)"
+                )));
             }
             Some(_) => {}
         }
     }
-    let (name, origin) = subject.ok_or("no scenario files (*.yaml)")?;
+    let (name, origin) =
+        subject.ok_or_else(|| EvalError::Scenario("no scenario files (*.yaml)".into()))?;
     let entry = crate::subjects::eval(&name).ok_or_else(|| {
-        format!(
-            "scenario: {origin}:1:1: subject {name:?} has no evaluation harness (known: {})",
+        EvalError::Scenario(format!(
+            "{origin}:1:1: subject {name:?} has no evaluation harness (known: {})",
             crate::subjects::EVAL
                 .iter()
                 .map(|e| e.subject)
                 .collect::<Vec<_>>()
                 .join(", ")
-        )
+        ))
     })?;
-    (entry.load)(files).map_err(|e| e.to_string())
+    (entry.load)(files)
 }
 
 /// `operator eval`.
@@ -206,6 +205,14 @@ fn backend_under_test(a: &EvalArgs, subject: &str) -> Result<(BackendUnderTest, 
     ))
 }
 
+/// The I/O error on `path`, with the path as its context.
+fn io_at(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
+    move |source| CliError::Io {
+        context: path.display().to_string(),
+        source,
+    }
+}
+
 fn read_report(p: &std::path::Path) -> Result<Report, CliError> {
     let text =
         std::fs::read_to_string(p).map_err(|e| CliError::Input(format!("{}: {e}", p.display())))?;
@@ -243,12 +250,10 @@ pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
     if !a.compare.is_empty() {
         let (x, y) = (read_report(&a.compare[0])?, read_report(&a.compare[1])?);
         let md = compare_markdown(&x, &y);
-        std::fs::create_dir_all(&a.out)
-            .map_err(|e| CliError::Failed(format!("{}: {e}", a.out.display())))?;
-        let picture = svg(&[&x, &y]).map_err(|e| CliError::Failed(e.to_string()))?;
+        std::fs::create_dir_all(&a.out).map_err(io_at(&a.out))?;
+        let picture = svg(&[&x, &y])?;
         let p = a.out.join("compare.svg");
-        std::fs::write(&p, picture)
-            .map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?;
+        std::fs::write(&p, picture).map_err(io_at(&p))?;
         println!("{md}");
         eprintln!("picture: {}", p.display());
         return Ok(());
@@ -294,19 +299,17 @@ pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
             eprintln!("[{name} #{run}] {}", describe(&stage));
         })
         .await;
-    std::fs::create_dir_all(&a.out)
-        .map_err(|e| CliError::Failed(format!("{}: {e}", a.out.display())))?;
+    std::fs::create_dir_all(&a.out).map_err(io_at(&a.out))?;
     let md = report.markdown();
-    let json = serde_json::to_string_pretty(&report)
-        .map_err(|e| CliError::Failed(format!("report: {e}")))?;
-    let picture = svg(&[&report]).map_err(|e| CliError::Failed(e.to_string()))?;
+    let json = serde_json::to_string_pretty(&report).map_err(CliError::EncodeJson)?;
+    let picture = svg(&[&report])?;
     for (file, text) in [
         ("eval.md", &md),
         ("eval.json", &json),
         ("eval.svg", &picture),
     ] {
         let p = a.out.join(file);
-        std::fs::write(&p, text).map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?;
+        std::fs::write(&p, text).map_err(io_at(&p))?;
     }
     println!("{md}");
     if a.memory {
@@ -319,9 +322,7 @@ pub async fn eval(a: EvalArgs) -> Result<(), CliError> {
         a.out.join("eval.svg").display()
     );
     if a.check && !report.meets_targets() {
-        return Err(CliError::Failed(
-            "the evaluation targets are not met".into(),
-        ));
+        return Err(CliError::TargetsMissed);
     }
     Ok(())
 }
@@ -356,15 +357,10 @@ pub async fn demo(a: DemoArgs) -> Result<(), CliError> {
         )));
     };
     if let Some(e) = &out.error {
-        return Err(CliError::Failed(format!(
-            "the demo could not complete: {e}"
-        )));
+        return Err(CliError::RunFailed(e.clone()));
     }
     if out.diagnoses.is_empty() {
-        return Err(CliError::Failed(format!(
-            "not detected within {:?}",
-            runner.detect_timeout
-        )));
+        return Err(CliError::NotDetected(runner.detect_timeout));
     }
     let f = runner.time_factor;
     if let Some(t) = out.time_to_detect_secs {
@@ -417,11 +413,10 @@ async fn memory_pass(
     })
     .await;
     let md = difference_markdown(first, &second, &memory);
-    let json = serde_json::to_string_pretty(&second)
-        .map_err(|e| CliError::Failed(format!("report: {e}")))?;
+    let json = serde_json::to_string_pretty(&second).map_err(CliError::EncodeJson)?;
     for (file, text) in [("memory.md", &md), ("eval-memory.json", &json)] {
         let p = out.join(file);
-        std::fs::write(&p, text).map_err(|e| CliError::Failed(format!("{}: {e}", p.display())))?;
+        std::fs::write(&p, text).map_err(io_at(&p))?;
     }
     println!("{md}");
     Ok(())
@@ -454,11 +449,12 @@ mod tests {
             ("a.yaml".to_string(), "name: a\n".to_string()),
             ("b.yaml".to_string(), "name: b\nsubject: etcd\n".to_string()),
         ];
-        let e = suite(&files).err().unwrap();
-        assert!(e.contains("b.yaml:2:1"), "{e}");
+        let e = suite(&files).err().unwrap().to_string();
+        assert!(e.starts_with("scenario: b.yaml:2:1"), "{e}");
         let e = suite(&[("c.yaml".into(), "name: c\nsubject: mongo\n".into())])
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(
             e.contains("c.yaml:1:1") && e.contains("no evaluation harness"),
             "{e}"

@@ -456,9 +456,24 @@ pub enum CliError {
         /// What the last pass refused.
         refusals: Vec<String>,
     },
-    /// Anything else: exit 1.
-    #[error("{0}")]
-    Failed(String),
+    /// The scenarios could not be loaded or run: exit 1.
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
+    /// The eval's picture could not be drawn: exit 1.
+    #[error("cannot draw the picture: {0}")]
+    Plot(#[from] crate::eval::report::PlotError),
+    /// The binary embeds no scenario and none was given: exit 1.
+    #[error("this binary was built without scenarios (examples/scenarios was empty); pass --scenarios DIR")]
+    NoShippedScenarios,
+    /// `eval --check`: the targets are missed: exit 1.
+    #[error("the evaluation targets are not met")]
+    TargetsMissed,
+    /// `demo`: the scenario's run failed (its harness' reason): exit 1.
+    #[error("the demo could not complete: {0}")]
+    RunFailed(String),
+    /// `demo`: no ticket was diagnosed before the detection deadline: exit 1.
+    #[error("not detected within {0:?}")]
+    NotDetected(Duration),
 }
 
 impl CliError {
