@@ -548,3 +548,38 @@ async fn the_start_up_probe_reports_structured_output_support_and_unknown_models
         BackendError::Api { status: 404, .. }
     ));
 }
+
+#[test]
+fn the_final_investigation_turn_keeps_the_tools_with_tool_choice_none_only_on_llama_cpp() {
+    use operator::diagnose::backend::openai::{OpenAiBackend, OpenAiConfig};
+    use operator::diagnose::investigate::ToolSpec;
+    let b = OpenAiBackend::new(OpenAiConfig {
+        base_url: "http://127.0.0.1:9".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let p = prompt();
+    let tools = vec![ToolSpec {
+        name: "pd_get".into(),
+        description: "d".into(),
+        parameters: serde_json::json!({"type": "object"}),
+    }];
+    let final_turn = |b: &OpenAiBackend| b.body(&b.tool_turn_request("s", &p, &[], &tools, false));
+    // A server not known to honour tool_choice (Ollama ignores it): no tools at all.
+    let body = final_turn(&b);
+    assert!(
+        body.get("tools").is_none() && body.get("tool_choice").is_none(),
+        "{body}"
+    );
+    assert!(body["response_format"].is_object());
+    // Once the server has answered as llama.cpp: the same tools, none callable, and the
+    // schema still enforced.
+    b.note_server(&serde_json::json!({"timings": {"prompt_n": 12, "cache_n": 2400}}));
+    let body = final_turn(&b);
+    assert_eq!(body["tools"][0]["function"]["name"], "pd_get", "{body}");
+    assert_eq!(body["tool_choice"], "none");
+    assert!(body["response_format"].is_object());
+    // A turn that offers the tools never sends tool_choice.
+    let offer = b.body(&b.tool_turn_request("s", &p, &[], &tools, true));
+    assert!(offer.get("tool_choice").is_none(), "{offer}");
+}

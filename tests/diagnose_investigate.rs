@@ -445,6 +445,34 @@ async fn a_model_that_thinks_aloud_instead_of_calling_a_tool_is_asked_for_its_an
 }
 
 #[tokio::test]
+async fn an_object_written_without_the_grammar_and_outside_the_schema_is_asked_again_under_it() {
+    let rt = runtime_with_oom(&[]).await;
+    let s = claude_standin().await;
+    let long = "x".repeat(200);
+    s.push_openai([
+        OpenAiReply::Content(json!({"analysis": long}).to_string()),
+        OpenAiReply::Content(oom_answer_citing(&["store"]).to_string()),
+    ]);
+    let r = reconciler(
+        openai(&s),
+        Arc::new(tikv_tools(&rt)),
+        Budget::default(),
+        None,
+    );
+    let d = r.diagnose_brief(&unexplained_store_down()).await.unwrap();
+    assert!(d.model_failure.is_none(), "{:?}", d.model_failure);
+    let inv = d.investigation.unwrap();
+    assert!(
+        inv.forced_final
+            .as_deref()
+            .is_some_and(|r| r.contains("outside the schema")),
+        "{:?}",
+        inv.forced_final
+    );
+    assert_eq!(chat_requests(&s).len(), 2);
+}
+
+#[tokio::test]
 async fn a_small_models_tool_turn_is_bounded_and_its_cut_thinking_is_followed_by_the_answer() {
     let rt = runtime_with_oom(&[]).await;
     let s = claude_standin().await;

@@ -1016,3 +1016,27 @@ fn a_failing_status_probe_opens_after_the_short_store_down_grace() {
         "two failed probes a second apart make a partitioned store a ticket"
     );
 }
+
+#[test]
+fn a_region_count_without_pds_total_is_not_written_as_n_of_zero() {
+    let th = Thresholds::default();
+    let summary = |total: u64| {
+        let mut s = base();
+        let rh = s.pd.as_mut().unwrap().region_health.as_mut().unwrap();
+        rh.total = total;
+        rh.down_peer = 3;
+        invariants::evaluate(&s, &th)
+            .violations
+            .into_iter()
+            .find(|v| v.invariant == "regions-down-peer")
+            .expect("regions-down-peer fires")
+            .summary
+    };
+    assert!(
+        summary(24).starts_with("3 of 24 regions "),
+        "{}",
+        summary(24)
+    );
+    // A PD without `/regions/count` leaves the total at 0: the count alone.
+    assert!(summary(0).starts_with("3 regions "), "{}", summary(0));
+}

@@ -110,8 +110,10 @@ def answers(path):
     print("| scenario | truth | answer | verdict | tokens in (cached) / out | wall (s) | tokens/s |")
     print("|---|---|---|---|---|---|---|")
     for run in r.get("runs", []):
-        truth = [(c["category"], c["target"]) for c in run.get("truth", [])]
         ids = (run.get("entities") or {}).get("store_ids", [])
+        # The truth names members (`tikv-1`) as the scenario does; answers name stores
+        # or members: both are read as the same entity before they are compared.
+        truth = [(c["category"], resolve(c["target"], ids)) for c in run.get("truth", [])]
         for d in run.get("diagnoses", []):
             f = d.get("model_failure")
             u = (f or {}).get("usage") or d.get("usage", {})

@@ -52,6 +52,8 @@ use crate::diagnose::model::Usage;
 use crate::diagnose::redact::{register_secret, REDACTED};
 use async_trait::async_trait;
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// OpenAI-compatible client configuration.
@@ -231,6 +233,8 @@ pub struct ChatRequest {
     /// A turn cut at `max_tokens` is returned with the text written so far (a bounded
     /// turn of thinking aloud, without tool calls), not as [`BackendError::MaxTokens`].
     pub cut_is_text: bool,
+    /// `tool_choice` (`None`: not sent, the server's default).
+    pub tool_choice: Option<&'static str>,
 }
 
 /// The model's turn.
@@ -253,6 +257,9 @@ pub struct ChatTurn {
 pub struct OpenAiBackend {
     cfg: OpenAiConfig,
     http: reqwest::Client,
+    /// Whether the server has answered as llama.cpp (its `timings` object), which
+    /// honours `tool_choice: none`; Ollama ignores `tool_choice` (LLM reference §11.3).
+    llama_cpp: Arc<AtomicBool>,
 }
 
 /// The `response_format` that constrains the answer to `schema` (strict).
@@ -281,7 +288,24 @@ impl OpenAiBackend {
             .timeout(cfg.timeout)
             .build()
             .map_err(|e| BackendError::Transport(e.to_string()))?;
-        Ok(Self { cfg, http })
+        Ok(Self {
+            cfg,
+            http,
+            llama_cpp: Arc::default(),
+        })
+    }
+
+    /// Remembers whether the server answers as llama.cpp (a `timings` object in the
+    /// completion).
+    pub fn note_server(&self, resp: &Value) {
+        if resp.get("timings").is_some_and(Value::is_object) {
+            self.llama_cpp.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the server is known to honour `tool_choice: none` (llama.cpp).
+    pub fn honours_tool_choice(&self) -> bool {
+        self.llama_cpp.load(Ordering::Relaxed)
     }
 
     /// The configuration.
@@ -307,6 +331,7 @@ impl OpenAiBackend {
             response_format: Some(json_schema_format("diagnosis", &self.answer_schema(prompt))),
             max_tokens: self.answer_max_tokens(prompt),
             cut_is_text: false,
+            tool_choice: None,
         }
     }
 
@@ -344,6 +369,9 @@ impl OpenAiBackend {
         }
         if let Some(rf) = &req.response_format {
             b["response_format"] = rf.clone();
+        }
+        if let Some(c) = req.tool_choice {
+            b["tool_choice"] = json!(c);
         }
         if !req.tools.is_empty() {
             b["tools"] = req
@@ -402,6 +430,7 @@ impl OpenAiBackend {
         };
         let mut resp: Value = serde_json::from_slice(&body)
             .map_err(|e| BackendError::MalformedResponse(format!("response is not JSON: {e}")))?;
+        self.note_server(&resp);
         if req.cut_is_text {
             cut_as_text(&mut resp);
         }
@@ -420,8 +449,9 @@ impl OpenAiBackend {
 
 /// The most tokens a small model (a compact prompt) may write in a turn that offers
 /// tools: a tool call takes 30-60; prose beyond this is thinking aloud, which is cut
-/// here (~20 s on 2 idle cores) and followed by the answer in the schema.
-pub const THINKING_MAX_TOKENS: u32 = 256;
+/// here (~10 s at the 11-14 tokens/s of 2 lightly loaded cores; BENCHMARKS.md) and
+/// followed by the answer in the schema.
+pub const THINKING_MAX_TOKENS: u32 = 128;
 
 /// A completion cut at `max_tokens` read as a finished turn of text: its finish reason
 /// becomes `stop` and its tool calls (cut mid-way, so unusable) are dropped.
@@ -627,7 +657,9 @@ impl OpenAiBackend {
     /// `role: tool` message per result. While tools are offered there is no
     /// `response_format` (llama.cpp cannot combine a grammar with tool calls); the final
     /// turn offers no tools and constrains the answer to the prompt's answer schema
-    /// (compact or full, arrays bounded as in a single shot), with its `max_tokens`.
+    /// (compact or full, arrays bounded as in a single shot), with its `max_tokens`;
+    /// on llama.cpp it keeps the tools with `tool_choice: none` so that the prompt's
+    /// prefix, and so the server's prompt cache, is unchanged.
     pub fn tool_turn_request(
         &self,
         system: &str,
@@ -666,9 +698,19 @@ impl OpenAiBackend {
                 Turn::User(s) => messages.push(ChatMessage::User(s.clone())),
             }
         }
+        // The final turn keeps the tools, with `tool_choice: none`, on a server known to
+        // honour it (llama.cpp): the chat template renders the tools into the prompt's
+        // prefix, so dropping them would make the server read the whole conversation
+        // again (~40 s for a small model on 2 cores) instead of the few new tokens.
+        let keep_tools = !offer_tools && self.honours_tool_choice();
         ChatRequest {
             messages,
-            tools: if offer_tools { tools.to_vec() } else { vec![] },
+            tools: if offer_tools || keep_tools {
+                tools.to_vec()
+            } else {
+                vec![]
+            },
+            tool_choice: keep_tools.then_some("none"),
             response_format: (!offer_tools)
                 .then(|| json_schema_format("diagnosis", &self.answer_schema(prompt))),
             // A small model's tool turns are bounded too: it may think aloud for
@@ -775,6 +817,7 @@ mod tests {
             response_format: None,
             max_tokens: None,
             cut_is_text: false,
+            tool_choice: None,
         };
         let body = b.body(&req);
         assert_eq!(body["tools"][0]["type"], "function");
@@ -823,6 +866,7 @@ mod tests {
             response_format: Some(json_schema_format("diagnosis", &schema)),
             max_tokens: None,
             cut_is_text: false,
+            tool_choice: None,
         });
         assert_eq!(body["response_format"]["json_schema"]["schema"], schema);
         assert_eq!(body["response_format"]["json_schema"]["strict"], true);

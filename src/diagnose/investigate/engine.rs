@@ -23,8 +23,10 @@
 //! writes its reasoning in prose instead of the JSON object. Such a text is not an
 //! answer that failed: it is the model thinking aloud. It stays in the conversation and
 //! the loop asks for the answer in the schema (the final turn, with the grammar), with
-//! the reason in [`Investigation::forced_final`]. A text that is a JSON object is the
-//! answer, validated like any other: a wrong object is the model's failure.
+//! the reason in [`Investigation::forced_final`]. So is a JSON object outside the answer's
+//! schema (a small model writing without the grammar runs past the schema's bounds); an
+//! object in the schema is the answer. The answer asked for under the schema is
+//! validated like any other: a wrong one is the model's failure.
 
 use super::budget::{truncate_output, Budget};
 use super::chat::{Call, ToolChat, ToolResult, Turn};
@@ -382,21 +384,35 @@ pub(crate) async fn investigate(
                 st.record.single_shot_reason =
                     Some("the model answered without calling a tool".into());
             }
-            // An answer is a JSON object (validated later, as any answer). Prose is the
-            // model thinking aloud while tools were offered, when no grammar holds it to
-            // the schema: it stays in the conversation, and the answer is asked for in
-            // the schema (the final turn below), instead of failing as a schema violation.
-            let is_object = serde_json::from_str::<Value>(&unwrap_model_json(&text))
-                .is_ok_and(|v| v.is_object());
-            if is_object {
+            // The answer is a JSON object in the answer's schema. Anything else (prose,
+            // or an object a turn without the grammar let run past the schema's bounds)
+            // is the model thinking aloud while tools were offered: it stays in the
+            // conversation, and the answer is asked for under the schema (the final
+            // turn below). That answer is validated like any other.
+            let answer = serde_json::from_str::<Value>(&unwrap_model_json(&text))
+                .ok()
+                .filter(Value::is_object);
+            // In the schema asked for, or in the full answer's (which finalize also takes).
+            let in_schema = answer.as_ref().is_some_and(|v| {
+                [prompt.answer_schema(), &prompt.schema]
+                    .into_iter()
+                    .any(|schema| {
+                        crate::diagnose::ground::validate_against_schema(schema, v, "").is_ok()
+                    })
+            });
+            if in_schema {
                 return Ok(finish(st, text, usage, model, request_id, started));
             }
+            forced = Some(if answer.is_some() {
+                "the answer came outside the schema's bounds, in a turn without the schema".into()
+            } else {
+                "the answer came as prose, not as the JSON object".into()
+            });
             turns.push(Turn::Assistant {
                 text: Some(text),
                 calls: vec![],
                 echo: turn.echo.clone(),
             });
-            forced = Some("the answer came as prose, not as the JSON object".into());
             break;
         }
         turns.push(Turn::Assistant {

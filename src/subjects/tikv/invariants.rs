@@ -962,7 +962,13 @@ fn region_check(
     vec![Outcome::Violated {
         target: "cluster".into(),
         severity,
-        summary: format!("{n} of {} regions {meaning}", rh.total),
+        // PD's region total is 0 when it could not be read (a PD without
+        // `/regions/count`): then the count alone, never "24 of 0".
+        summary: if rh.total >= n && rh.total > 0 {
+            format!("{n} of {} regions {meaning}", rh.total)
+        } else {
+            format!("{n} regions {meaning}")
+        },
         evidence: e,
         grace: ctx.t.region_health_grace,
     }]
