@@ -621,7 +621,21 @@ mod tests {
                 t.usage.input_tokens = self.reported.saturating_sub(500);
                 t.usage.cache_read = self.reported.min(500);
             } else {
-                t.text = Some("{}".into());
+                t.text = Some(
+                    json!({
+                        "observation_summary": "tikv-1 running",
+                        "root_cause": "unknown",
+                        "cause": {"category": "unknown", "target": "cluster"},
+                        "other_causes": [],
+                        "hypotheses": [],
+                        "evidence": [{"claim": "c", "source": {"kind": "log", "line": "x"}}],
+                        "options_considered": [],
+                        "recommended_action": {"kind": "wait-and-watch", "params": {"minutes": 5}, "rationale": "r"},
+                        "confidence": 0.1,
+                        "would_change_conclusion": "more evidence"
+                    })
+                    .to_string(),
+                );
             }
             Ok(t)
         }
