@@ -292,35 +292,44 @@ async fn pd_json_routes_match_the_fixture_shapes_and_content_types() {
         200
     );
     // A region without a peer on the dead store gets an add-peer that cannot finish.
-    let (_, regions, _) = fetch(&format!("{pd}/pd/api/v1/regions")).await;
-    let regions: Value = serde_json::from_str(&regions).unwrap();
-    let candidates: Vec<u64> = regions["regions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| {
-            r["peers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|p| p["store_id"] != dead)
-        })
-        .map(|r| r["id"].as_u64().unwrap())
-        .collect();
+    // PD's checkers run operators of their own on some regions meanwhile and PD refuses
+    // a second one, so the candidates are tried again, from a fresh region list, for a
+    // few seconds.
     let mut rid = 0;
-    for cand in candidates {
-        // A checker may already run an operator on the region; PD refuses a second one.
-        if send(
-            reqwest::Method::POST,
-            &format!("{pd}/pd/api/v1/operators"),
-            serde_json::json!({"name":"add-peer","region_id":cand,"store_id":dead}),
-        )
-        .await
-            == 200
-        {
-            rid = cand;
+    for _ in 0..40 {
+        let (_, regions, _) = fetch(&format!("{pd}/pd/api/v1/regions")).await;
+        let regions: Value = serde_json::from_str(&regions).unwrap();
+        let candidates: Vec<u64> = regions["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r["peers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|p| p["store_id"] != dead)
+            })
+            .map(|r| r["id"].as_u64().unwrap())
+            .collect();
+        for cand in candidates {
+            // A checker may already run an operator on the region; PD refuses a second one.
+            if send(
+                reqwest::Method::POST,
+                &format!("{pd}/pd/api/v1/operators"),
+                serde_json::json!({"name":"add-peer","region_id":cand,"store_id":dead}),
+            )
+            .await
+                == 200
+            {
+                rid = cand;
+                break;
+            }
+        }
+        if rid != 0 {
             break;
         }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     assert_ne!(rid, 0, "an add-peer operator was created");
     let offline = c.tikv(3).unwrap().store_id();
