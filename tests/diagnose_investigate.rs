@@ -400,14 +400,14 @@ async fn an_openai_compatible_server_investigates_through_tool_calls_and_tool_me
     );
 }
 
-#[tokio::test]
-async fn a_model_that_thinks_aloud_instead_of_calling_a_tool_is_asked_for_its_answer_in_the_schema()
-{
+/// The OpenAI-compatible stand-in (a small model's compact prompt) answering `first` to
+/// the tool turn and an answer in the schema after it: the diagnosis of the unexplained
+/// store-down, and the stand-in with its recorded requests.
+async fn small_model_after(first: OpenAiReply) -> (operator::diagnose::Diagnosis, Standin) {
     let rt = runtime_with_oom(&[]).await;
     let s = claude_standin().await;
-    let prose = "The store tikv-1 is down; its container probably exited. I would restart it.";
     s.push_openai([
-        OpenAiReply::Content(prose.into()),
+        first,
         OpenAiReply::Content(oom_answer_citing(&["store"]).to_string()),
     ]);
     let r = reconciler(
@@ -417,6 +417,14 @@ async fn a_model_that_thinks_aloud_instead_of_calling_a_tool_is_asked_for_its_an
         None,
     );
     let d = r.diagnose_brief(&unexplained_store_down()).await.unwrap();
+    (d, s)
+}
+
+#[tokio::test]
+async fn a_model_that_thinks_aloud_instead_of_calling_a_tool_is_asked_for_its_answer_in_the_schema()
+{
+    let prose = "The store tikv-1 is down; its container probably exited. I would restart it.";
+    let (d, s) = small_model_after(OpenAiReply::Content(prose.into())).await;
     // The answer given in the schema is the model's, not a fallback.
     assert_eq!(d.backend, "openai");
     assert!(d.model_failure.is_none(), "{:?}", d.model_failure);
@@ -446,20 +454,9 @@ async fn a_model_that_thinks_aloud_instead_of_calling_a_tool_is_asked_for_its_an
 
 #[tokio::test]
 async fn an_object_written_without_the_grammar_and_outside_the_schema_is_asked_again_under_it() {
-    let rt = runtime_with_oom(&[]).await;
-    let s = claude_standin().await;
     let long = "x".repeat(200);
-    s.push_openai([
-        OpenAiReply::Content(json!({"analysis": long}).to_string()),
-        OpenAiReply::Content(oom_answer_citing(&["store"]).to_string()),
-    ]);
-    let r = reconciler(
-        openai(&s),
-        Arc::new(tikv_tools(&rt)),
-        Budget::default(),
-        None,
-    );
-    let d = r.diagnose_brief(&unexplained_store_down()).await.unwrap();
+    let (d, s) =
+        small_model_after(OpenAiReply::Content(json!({"analysis": long}).to_string())).await;
     assert!(d.model_failure.is_none(), "{:?}", d.model_failure);
     let inv = d.investigation.unwrap();
     assert!(
@@ -474,20 +471,8 @@ async fn an_object_written_without_the_grammar_and_outside_the_schema_is_asked_a
 
 #[tokio::test]
 async fn a_small_models_tool_turn_is_bounded_and_its_cut_thinking_is_followed_by_the_answer() {
-    let rt = runtime_with_oom(&[]).await;
-    let s = claude_standin().await;
-    s.push_openai([
-        // Cut at max_tokens while writing.
-        OpenAiReply::Length,
-        OpenAiReply::Content(oom_answer_citing(&["store"]).to_string()),
-    ]);
-    let r = reconciler(
-        openai(&s),
-        Arc::new(tikv_tools(&rt)),
-        Budget::default(),
-        None,
-    );
-    let d = r.diagnose_brief(&unexplained_store_down()).await.unwrap();
+    // Cut at max_tokens while writing.
+    let (d, s) = small_model_after(OpenAiReply::Length).await;
     assert_eq!(d.backend, "openai");
     assert!(d.model_failure.is_none(), "{:?}", d.model_failure);
     let inv = d.investigation.unwrap();
