@@ -246,19 +246,21 @@ async fn run(env: Env, a: RunArgs) -> Result<(), CliError> {
     // A model backend investigates with etcd's read-only tools and the ticket memory.
     let diagnoser = match investigation {
         Some(budget) => {
-            use crate::diagnose::investigate::{HistoryTools, Toolboxes};
-            let tools = super::tools::EtcdTools::new(
-                l.spec.name(),
-                &l.spec.network_name(),
-                Some(crate::runtime::readonly::ContainerReader::new(s.runtime())),
-            );
-            diagnoser.with_investigation(
-                Arc::new(Toolboxes(vec![
-                    Arc::new(tools),
-                    Arc::new(HistoryTools::new(queue)),
-                ])),
-                budget,
-            )
+            use crate::diagnose::investigate::{HistoryTools, Toolbox, Toolboxes};
+            // The registry's toolbox, as `diagnose N` and the eval build it.
+            let mut boxes: Vec<Arc<dyn Toolbox>> = registry
+                .tools
+                .map(|tools| {
+                    tools(
+                        l.spec.name(),
+                        &l.spec.network_name(),
+                        Some(crate::runtime::readonly::ContainerReader::new(s.runtime())),
+                    )
+                })
+                .into_iter()
+                .collect();
+            boxes.push(Arc::new(HistoryTools::new(queue)));
+            diagnoser.with_investigation(Arc::new(Toolboxes(boxes)), budget)
         }
         None => diagnoser,
     };

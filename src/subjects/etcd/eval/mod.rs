@@ -501,13 +501,14 @@ impl EvalHarness for EtcdHarness {
     /// through the runtime: what `operator run` offers a model.
     async fn toolbox(&self) -> Option<Arc<dyn crate::diagnose::investigate::Toolbox>> {
         let spec = self.subject.spec();
-        Some(Arc::new(crate::subjects::etcd::tools::EtcdTools::new(
+        let tools = crate::subjects::diagnosis(super::invariants::SUBJECT).tools?;
+        Some(tools(
             spec.name(),
             &spec.network_name(),
             Some(crate::runtime::readonly::ContainerReader::new(
                 crate::subject::Subject::runtime(&*self.subject),
             )),
-        )))
+        ))
     }
 
     async fn entities(&self) -> Entities {
