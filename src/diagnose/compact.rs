@@ -40,6 +40,7 @@
 use super::catalog::{CauseCatalog, CitationShape, GENERIC_ACTIONS};
 use super::ground::{validate_against_schema, GroundError};
 use super::model::CitationRef;
+use super::terse;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -145,16 +146,26 @@ impl Facts {
     /// are sent unmarked.
     pub(crate) fn render_evidence(&mut self, evidence: &Value, state_kind: Option<&str>) -> String {
         let mut out = String::new();
-        if let Some(at) = evidence.get("observed_at").and_then(Value::as_str) {
+        let observed_at = evidence.get("observed_at").and_then(Value::as_str);
+        if let Some(at) = observed_at {
             out.push_str(&format!("observed_at: {at}\n"));
         }
+        let now = observed_at.map(terse::Now::parse).unwrap_or_default();
         if let Some(ms) = evidence.get("metrics").and_then(Value::as_array) {
-            out.push_str("metrics:\n");
+            // Series sampled at one instant (a scrape) say so once, above them.
+            let mut scrape: Option<&str> = None;
             for m in ms {
-                let series = m.get("series").and_then(Value::as_str).unwrap_or("?");
-                let value = m.get("value").map(|v| v.to_string()).unwrap_or_default();
                 let at = m.get("at").and_then(Value::as_str).unwrap_or("");
-                let line = format!("{series} = {value} @ {at}");
+                if scrape != Some(at) {
+                    match at.is_empty() {
+                        true => out.push_str("metrics:\n"),
+                        false => out.push_str(&format!("metrics @ {at}:\n")),
+                    }
+                    scrape = Some(at);
+                }
+                let series = m.get("series").and_then(Value::as_str).unwrap_or("?");
+                let value = m.get("value").map(terse::plain).unwrap_or_default();
+                let line = format!("{series} = {value}");
                 match m.get("value").and_then(Value::as_f64) {
                     Some(v) => out.push_str(&self.mark(
                         "  ",
@@ -168,7 +179,11 @@ impl Facts {
                 }
             }
         }
-        if let Some(ls) = evidence.get("logs").and_then(Value::as_array) {
+        if let Some(ls) = evidence
+            .get("logs")
+            .and_then(Value::as_array)
+            .filter(|a| !a.is_empty())
+        {
             out.push_str("logs:\n");
             for l in ls {
                 let src = l.get("source").and_then(Value::as_str).unwrap_or("?");
@@ -179,7 +194,11 @@ impl Facts {
                 out.push_str(&self.mark("  ", format!("[{src}] {line}"), cite));
             }
         }
-        if let Some(es) = evidence.get("events").and_then(Value::as_array) {
+        if let Some(es) = evidence
+            .get("events")
+            .and_then(Value::as_array)
+            .filter(|a| !a.is_empty())
+        {
             out.push_str("events:\n");
             for e in es {
                 let src = e.get("source").and_then(Value::as_str).unwrap_or("?");
@@ -205,12 +224,14 @@ impl Facts {
                                         .map(|id| id.to_string())
                                         .unwrap_or_else(|| i.to_string());
                                     let cite = CitationRef::state(kind, format!("{k}.{key}"));
-                                    out.push_str(&self.mark("  ", format!("{k}[{i}]: {e}"), cite));
+                                    let line = format!("{k}[{i}]: {}", terse::row(e, now));
+                                    out.push_str(&self.mark("  ", line, cite));
                                 }
                             }
                             other => {
                                 let cite = CitationRef::state(kind, k.clone());
-                                out.push_str(&self.mark("  ", format!("{k}: {other}"), cite));
+                                let (key, value) = terse::field(k, other, now);
+                                out.push_str(&self.mark("  ", format!("{key}: {value}"), cite));
                             }
                         }
                     }
@@ -249,36 +270,6 @@ pub(crate) fn state_kind(catalog: Option<&CauseCatalog>) -> Option<&'static str>
         .iter()
         .find(|c| c.shape == CitationShape::Path)
         .map(|c| c.kind)
-}
-
-/// A JSON section in fewer tokens: one line per top-level key, one per element of a
-/// top-level array of objects (`stores[1]: {…}`), one per element of a top-level array,
-/// compact JSON on each line; `None` when `text` is not a JSON object or array. Pretty
-/// JSON spends a third of its tokens on indentation and one line per brace.
-pub(crate) fn compact_json_lines(text: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(text.trim()).ok()?;
-    let mut out = String::new();
-    match &v {
-        Value::Object(m) => {
-            for (k, v) in m {
-                match v {
-                    Value::Array(a) if a.iter().any(Value::is_object) => {
-                        for (i, e) in a.iter().enumerate() {
-                            out.push_str(&format!("{k}[{i}]: {e}\n"));
-                        }
-                    }
-                    other => out.push_str(&format!("{k}: {other}\n")),
-                }
-            }
-        }
-        Value::Array(a) => {
-            for e in a {
-                out.push_str(&format!("- {e}\n"));
-            }
-        }
-        _ => return None,
-    }
-    Some(out.trim_end().to_string())
 }
 
 /// How a target kind is spelled, read from its example.
@@ -539,10 +530,13 @@ mod tests {
             }),
             Some("node_state"),
         );
-        assert!(text.contains("  [F1] m{node=\"3\"} = 7 @ t\n"), "{text}");
+        assert!(
+            text.contains("metrics @ t:\n  [F1] m{node=\"3\"} = 7\n"),
+            "{text}"
+        );
         assert!(text.contains("  [F2] [node-3] boom\n"), "{text}");
-        assert!(text.contains("  [F3] leader: \"node-1\"\n"), "{text}");
-        assert!(text.contains("  [F4] nodes[0]: {\"id\":3}\n"), "{text}");
+        assert!(text.contains("  [F3] leader: node-1\n"), "{text}");
+        assert!(text.contains("  [F4] nodes[0]: id=3\n"), "{text}");
         let sources: Vec<&CitationRef> = f.facts.iter().map(|f| &f.source).collect();
         assert_eq!(
             sources,
@@ -563,6 +557,41 @@ mod tests {
         let text = g.render_evidence(&json!({"state": {"leader": "node-1"}}), None);
         assert!(text.contains("leader") && !text.contains("[F"), "{text}");
         assert!(g.facts.is_empty());
+    }
+
+    #[test]
+    fn each_scrape_prints_its_instant_once_and_its_values_tersely() {
+        let mut f = Facts::default();
+        let text = f.render_evidence(
+            &json!({
+                "observed_at": "2026-12-06T12:16:02Z",
+                "metrics": [
+                    {"series": "p99{i=\"a\"}", "value": 0.18500734246575323, "at": "t1"},
+                    {"series": "p99{i=\"b\"}", "value": 0.0106, "at": "t1"},
+                    {"series": "p99{i=\"a\"}", "value": 0.19, "at": "t2"}
+                ],
+                "state": {"last_heartbeat_unix_nanos": 1796559322000000000u64, "available_bytes": 1073741824u64}
+            }),
+            Some("node_state"),
+        );
+        assert!(
+            text.contains("metrics @ t1:\n  [F1] p99{i=\"a\"} = 0.185\n  [F2] p99{i=\"b\"} = 0.0106\nmetrics @ t2:\n  [F3] p99{i=\"a\"} = 0.19\n"),
+            "{text}"
+        );
+        assert!(text.contains("  [F4] available_bytes: 1.0 GiB\n"), "{text}");
+        assert!(text.contains("  [F5] last_heartbeat: 40 s before observed_at\n"), "{text}");
+        // The citation keeps the exact value and the observed path.
+        assert_eq!(
+            f.facts[0].source,
+            CitationRef::Metric {
+                series: "p99{i=\"a\"}".into(),
+                value: 0.18500734246575323
+            }
+        );
+        assert_eq!(
+            f.facts[4].source,
+            CitationRef::state("node_state", "last_heartbeat_unix_nanos".to_string())
+        );
     }
 
     #[test]
@@ -722,28 +751,5 @@ mod tests {
         let c = compact();
         assert!(c.max_tokens as usize >= ANALYSIS_MAX_CHARS / 2 + PARAM_MAX_CHARS);
         assert!(c.max_tokens <= 512, "{}", c.max_tokens);
-    }
-
-    #[test]
-    fn pretty_json_sections_are_sent_one_line_per_key_or_element() {
-        let pretty = serde_json::to_string_pretty(&json!({
-            "stores": [{"id": 1, "state": "Up"}, {"id": 4, "state": "Disconnected"}],
-            "leader": "pd-0"
-        }))
-        .unwrap();
-        let c = compact_json_lines(&pretty).unwrap();
-        assert_eq!(
-            c,
-            "leader: \"pd-0\"\nstores[0]: {\"id\":1,\"state\":\"Up\"}\nstores[1]: {\"id\":4,\"state\":\"Disconnected\"}"
-        );
-        assert!(
-            crate::diagnose::context::estimate_tokens(&c)
-                < crate::diagnose::context::estimate_tokens(&pretty)
-        );
-        assert_eq!(
-            compact_json_lines("[{\"a\":1},{\"b\":2}]").unwrap(),
-            "- {\"a\":1}\n- {\"b\":2}"
-        );
-        assert!(compact_json_lines("not json").is_none());
     }
 }

@@ -42,6 +42,7 @@ pub mod scenarios;
 #[cfg(any(test, feature = "test-support"))]
 pub mod standin;
 pub mod store_queue;
+pub(crate) mod terse;
 
 pub use backend::{BackendError, DiagnosisBackend, RawDiagnosis};
 pub use context::{build_prompt, PreparedPrompt, DEFAULT_TOKEN_BUDGET};
