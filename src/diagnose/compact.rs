@@ -579,7 +579,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("  [F4] available_bytes: 1.0 GiB\n"), "{text}");
-        assert!(text.contains("  [F5] last_heartbeat: 40 s before observed_at\n"), "{text}");
+        assert!(
+            text.contains("  [F5] last_heartbeat: 40 s before observed_at\n"),
+            "{text}"
+        );
         // The citation keeps the exact value and the observed path.
         assert_eq!(
             f.facts[0].source,

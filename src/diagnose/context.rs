@@ -391,6 +391,12 @@ fn shrink_lines(content: &str, target_tokens: usize) -> (String, usize) {
     }
 }
 
+/// A sample of a section as [`shrink_lines`] made it, unless all it kept of several lines
+/// is one (a heading, say): that is dropped whole.
+fn worth_sending((kept, dropped): (String, usize)) -> Option<(String, usize)> {
+    (dropped == 0 || kept.lines().count() > 1).then_some((kept, dropped))
+}
+
 /// `keep` evenly spaced lines of `lines`, the first and the last among them.
 fn sample<'a>(lines: &[&'a str], keep: usize) -> Vec<&'a str> {
     let mut kept = Vec::with_capacity(keep);
@@ -639,9 +645,12 @@ fn assemble(req: &DiagnosisRequest, opts: &PromptOptions<'_>, slack: usize) -> P
         let overflow = total - budget;
         let size = block_tokens(&parts[i]);
         let part = &mut parts[i];
-        if !part.system && size > overflow + 64 && size > 200 {
+        // A sample of a single line (a section's heading, say) is no sample: dropped.
+        let shrink = (!part.system && size > overflow + 64 && size > 200)
+            .then(|| worth_sending(shrink_lines(&part.content, size - overflow - 16)))
+            .flatten();
+        if let Some((shrunk, dropped_lines)) = shrink {
             let target = size - overflow - 16;
-            let (shrunk, dropped_lines) = shrink_lines(&part.content, target);
             let note = if dropped_lines > 0 {
                 format!(
                     "section '{}' (relevance {}) downsampled: {} of {} lines dropped (~{} tokens cut)",
@@ -900,6 +909,16 @@ mod tests {
                 estimate_tokens(text)
             );
         }
+    }
+
+    #[test]
+    fn a_section_cut_down_to_its_heading_is_dropped_not_sent() {
+        let long = "x ".repeat(300);
+        let content = format!("at: t\n{long}\n{long}");
+        assert_eq!(worth_sending(shrink_lines(&content, 100)), None);
+        let lines: String = (0..40).map(|i| format!("line {i}\n")).collect();
+        let (kept, dropped) = worth_sending(shrink_lines(&lines, 40)).expect("a sample");
+        assert!(dropped > 0 && kept.lines().count() > 1, "{kept}");
     }
 
     #[test]
