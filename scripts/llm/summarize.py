@@ -13,6 +13,7 @@ the failed call cost. Prints, in Markdown:
 Usage: summarize.py [--load load.log] rules/eval.json openai/eval.json
 """
 import json
+from collections import Counter
 import math
 import re
 import sys
@@ -106,6 +107,15 @@ def answers(path):
     backend = r.get("backend", "?")
     if backend == "rules":
         return
+    # Answers given to many tickets whatever their evidence: a sign the model did not read
+    # it (a small model's usual failure is one category for everything).
+    given = Counter(
+        d.get("cause", {}).get("category")
+        for run in r.get("runs", [])
+        for d in run.get("diagnoses", [])
+        if not d.get("model_failure")
+    )
+    misses = []
     print(f"\n### Every diagnosis of the {backend} run ({r.get('model', '')})\n")
     print("| scenario | truth | answer | verdict | tokens in (cached) / out | wall (s) | tokens/s |")
     print("|---|---|---|---|---|---|---|")
@@ -136,10 +146,44 @@ def answers(path):
                 else:
                     verdict = "wrong category and target"
             t = ", ".join(f"{c} on {show(e)}" for c, e in truth) or "none (control)"
+            if verdict != "right":
+                misses.append((run.get("scenario"), t, answer, verdict, explain(d, given)))
             print(f"| {run.get('scenario')} | {t} | {answer} | {verdict} | "
                   f"{u.get('input_tokens', 0) + u.get('cache_read', 0)} ({u.get('cache_read', 0)}) / "
                   f"{u.get('output_tokens', 0)} | {u.get('wall_ms', 0) / 1000:.1f} | "
                   f"{u.get('output_tokens_per_s', 0):.1f} |")
+    if misses:
+        print(f"\n#### Each miss of the {backend} run, with what the answer rested on\n")
+        for scenario, t, answer, verdict, why in misses:
+            print(f"- **{scenario}** (truth: {t}): {answer}, {verdict}. {why}")
+
+
+def explain(d, given):
+    """What a wrong answer rested on, read from the diagnosis itself: the model's own
+    analysis, the facts it cited, whether it looked further with a tool, and whether it
+    gave the same category to most tickets."""
+    if d.get("model_failure"):
+        return "The model's answer was not used; the rules engine's stood in and is not scored as the model's."
+    parts = []
+    said = re.sub(r"\s+", " ", d.get("observation_summary") or "").strip()
+    if said:
+        parts.append(f'It wrote: "{said[:200]}".')
+    cited = [e.get("claim", "") for e in d.get("evidence") or []]
+    if cited:
+        parts.append("It cited: " + "; ".join(f'"{c[:120]}"' for c in cited) + ".")
+    inv = d.get("investigation") or {}
+    calls = inv.get("calls") or []
+    if inv.get("mode") == "single_shot":
+        parts.append(f"Single shot ({inv.get('single_shot_reason', 'no tool use')}).")
+    elif not calls:
+        parts.append("It called no tool.")
+    else:
+        parts.append("It called " + ", ".join(c.get("tool", "?") for c in calls) + ".")
+    category = d.get("cause", {}).get("category")
+    total = sum(given.values())
+    if total >= 4 and given[category] * 2 >= total:
+        parts.append(f"It answered {category} for {given[category]} of {total} tickets.")
+    return " ".join(parts).replace("|", "/")
 
 
 args = sys.argv[1:]
