@@ -353,9 +353,7 @@ impl Tracker {
                     humantime::format_duration(round_secs(since(now, held_since))),
                     humantime::format_duration(t.grace)
                 );
-                t.status = Status::Resolved;
-                t.resolved_at = Some(now);
-                t.lease = None;
+                finish_resolving(&mut t, now);
                 note(
                     &mut t,
                     now,
@@ -579,9 +577,7 @@ pub fn resolve(
     if t.status == Status::Resolved {
         return None;
     }
-    t.status = Status::Resolved;
-    t.resolved_at = Some(now);
-    t.lease = None;
+    finish_resolving(t, now);
     let mut events = Vec::new();
     note(
         t,
@@ -591,6 +587,18 @@ pub fn resolve(
         &mut events,
     );
     events.pop()
+}
+
+/// Marks `t` Resolved. A diagnosis under way keeps its lease: a ticket that resolves
+/// while a model is still reading it (a transient fault, a slow model) still gets the
+/// diagnosis of what happened, which is the record a reader wants of a flapping
+/// incident. Without it, every fault shorter than a model's minute went undiagnosed.
+fn finish_resolving(t: &mut Ticket, now: SystemTime) {
+    if t.status != Status::Diagnosing {
+        t.lease = None;
+    }
+    t.status = Status::Resolved;
+    t.resolved_at = Some(now);
 }
 
 /// A human confirms the root cause of ticket `t` (and resolves it, if it is not): the
@@ -729,7 +737,9 @@ pub(crate) const REVISITED: &str = "diagnosis revisited";
 ///
 /// # Guarantees
 /// Only the current holder of the lease, while the ticket is Diagnosing (an expired
-/// lease still counts if nobody took it over). The status becomes Diagnosed.
+/// lease still counts if nobody took it over), or Resolved since the lease was taken.
+/// The status becomes Diagnosed; a ticket that resolved meanwhile stays Resolved, with
+/// the diagnosis attached.
 pub fn complete_diagnosis(
     t: &mut Ticket,
     holder: &str,
@@ -737,7 +747,9 @@ pub fn complete_diagnosis(
     now: SystemTime,
 ) -> Result<TicketEvent, TransitionError> {
     check_holder(t, holder, "complete a diagnosis")?;
-    t.status = Status::Diagnosed;
+    if t.status == Status::Diagnosing {
+        t.status = Status::Diagnosed;
+    }
     t.lease = None;
     let mut events = Vec::new();
     // A model backend's investigation goes on the timeline before the diagnosis: each
@@ -767,7 +779,8 @@ pub fn complete_diagnosis(
     Ok(events.pop().expect("one event"))
 }
 
-/// The lease holder gives up without a diagnosis; the ticket goes back to Open.
+/// The lease holder gives up without a diagnosis; the ticket goes back to Open (a
+/// ticket that resolved meanwhile stays Resolved).
 pub fn release_lease(
     t: &mut Ticket,
     holder: &str,
@@ -775,7 +788,9 @@ pub fn release_lease(
     now: SystemTime,
 ) -> Result<TicketEvent, TransitionError> {
     check_holder(t, holder, "release the lease")?;
-    t.status = Status::Open;
+    if t.status == Status::Diagnosing {
+        t.status = Status::Open;
+    }
     t.lease = None;
     let mut events = Vec::new();
     let detail = if reason.is_empty() {
@@ -788,7 +803,8 @@ pub fn release_lease(
 }
 
 fn check_holder(t: &Ticket, holder: &str, action: &'static str) -> Result<(), TransitionError> {
-    if t.status != Status::Diagnosing {
+    // A Resolved ticket holds a lease only when it resolved during its diagnosis.
+    if !matches!(t.status, Status::Diagnosing | Status::Resolved) {
         return Err(TransitionError::InvalidStatus {
             id: t.id,
             status: t.status,

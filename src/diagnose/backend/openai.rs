@@ -448,10 +448,14 @@ impl OpenAiBackend {
 }
 
 /// The most tokens a small model (a compact prompt) may write in a turn that offers
-/// tools: a tool call takes 30-60; prose beyond this is thinking aloud, which is cut
-/// here (~10 s at the 11-14 tokens/s of 2 lightly loaded cores; BENCHMARKS.md) and
-/// followed by the answer in the schema.
-pub const THINKING_MAX_TOKENS: u32 = 128;
+/// tools: a call in Qwen's or Llama's tool-call format (`{"name": "pd_get",
+/// "arguments": {"path": "stores"}}` and its tags) takes 25-40. Anything longer is the
+/// model thinking aloud or, as Qwen2.5-Coder 1.5B did on every ticket of the eval, writing
+/// its answer without the grammar (~140 tokens, which a limit of 128 cut just before its
+/// end, so it was written again under the grammar). Both are cut here and followed by the
+/// answer in the schema: 48 tokens cost the 1.5B model ~4 s on 2 cores, 128 cost it ~10 s
+/// (BENCHMARKS.md).
+pub const THINKING_MAX_TOKENS: u32 = 48;
 
 /// A completion cut at `max_tokens` read as a finished turn of text: its finish reason
 /// becomes `stop` and its tool calls (cut mid-way, so unusable) are dropped.

@@ -11,14 +11,14 @@ use crate::diagnose::catalog::{CauseCatalog, CauseSpec};
 const CAUSES: &[CauseSpec] = &[
     CauseSpec {
         category: "process-exit",
-        description: "the store's process exited or its container stopped (not by the OOM killer)",
+        description: "the store's process exited or its container stopped, not by the OOM killer (a kill signal also exits 137, with oom_killed false)",
         target_kind: "store",
         actions: &["restart-container"],
         confirmable: true,
     },
     CauseSpec {
         category: "oom-kill",
-        description: "the kernel's OOM killer ended the store's process (exit 137, OOMKilled), possibly in a loop",
+        description: "the kernel's OOM killer ended the store's process: its container says oom_killed true (exit 137 alone is any kill signal), possibly in a loop",
         target_kind: "store",
         actions: &["restart-container", "scale-out", "set-config"],
         confirmable: true,
@@ -53,14 +53,14 @@ const CAUSES: &[CauseSpec] = &[
     },
     CauseSpec {
         category: "cpu-saturation",
-        description: "the store's CPU is saturated: thread CPU and scheduler/read-pool wait rise while the disk is fine",
+        description: "the store's CPU is saturated: thread CPU and scheduler/read-pool wait rise while the disk is fine and its share of the cluster's requests does not",
         target_kind: "store",
         actions: &["evict-leader", "scale-out"],
         confirmable: true,
     },
     CauseSpec {
         category: "hot-region",
-        description: "a hot region (or a few) concentrates load on the store holding its leader",
+        description: "a hot region (or a few) concentrates load on the store holding its leader: that store serves most of the cluster's requests and PD lists the region as hot",
         target_kind: "store",
         actions: &["split-region", "transfer-leader"],
         confirmable: true,
