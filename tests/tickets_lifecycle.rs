@@ -298,7 +298,10 @@ fn a_lease_is_granted_from_open_and_blocks_others_until_it_expires() {
 fn a_diagnosis_under_way_when_its_ticket_resolves_is_still_attached_to_it() {
     let mut tr = tracker();
     let v = violation("a", 0, Severity::Warning, "hot");
-    let mut t = tr.observe(std::slice::from_ref(&v), &[], at(0)).opened.remove(0);
+    let mut t = tr
+        .observe(std::slice::from_ref(&v), &[], at(0))
+        .opened
+        .remove(0);
     lifecycle::try_lease(&mut t, "d1", Duration::from_secs(600), at(1)).unwrap();
     tr.replace(t);
     // The fault was transient: the invariant holds again before the model answers.
@@ -307,9 +310,7 @@ fn a_diagnosis_under_way_when_its_ticket_resolves_is_still_attached_to_it() {
     assert_eq!(t.lease.as_ref().map(|l| l.holder.as_str()), Some("d1"));
     // Nobody else can take it, and it is not diagnosed again.
     assert!(lifecycle::try_lease(&mut t, "d2", Duration::from_secs(60), at(31)).is_err());
-    assert!(
-        lifecycle::complete_diagnosis(&mut t, "d2", serde_json::json!({}), at(40)).is_err()
-    );
+    assert!(lifecycle::complete_diagnosis(&mut t, "d2", serde_json::json!({}), at(40)).is_err());
     lifecycle::complete_diagnosis(&mut t, "d1", serde_json::json!({"cause": "hot"}), at(50))
         .unwrap();
     assert_eq!(t.status, Status::Resolved);
@@ -325,9 +326,7 @@ fn a_ticket_resolved_while_idle_holds_no_lease() {
     tr.observe(std::slice::from_ref(&v), &[], at(0));
     let mut t = tr.observe(&[], &[key("a")], at(30)).resolved.remove(0);
     assert!(t.lease.is_none());
-    assert!(
-        lifecycle::complete_diagnosis(&mut t, "d1", serde_json::json!({}), at(40)).is_err()
-    );
+    assert!(lifecycle::complete_diagnosis(&mut t, "d1", serde_json::json!({}), at(40)).is_err());
     assert!(lifecycle::release_lease(&mut t, "d1", "", at(40)).is_err());
 }
 
