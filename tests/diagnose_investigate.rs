@@ -4,6 +4,8 @@
 //! read a container runtime (the in-memory runtime, same semantics as Docker's) and, for
 //! PD, a running in-process simulator.
 
+mod support;
+
 use async_trait::async_trait;
 use operator::diagnose::backend::claude::{ApiKey, ClaudeBackend, ClaudeConfig};
 use operator::diagnose::backend::openai::{OpenAiBackend, OpenAiConfig};
@@ -184,18 +186,10 @@ fn claude(s: &Standin) -> Arc<dyn DiagnosisBackend> {
 }
 
 fn openai(s: &Standin) -> Arc<dyn DiagnosisBackend> {
-    Arc::new(
-        OpenAiBackend::new(OpenAiConfig {
-            base_url: s.base_url(),
-            model: "qwen2.5-coder-0.5b-instruct".into(),
-            retry: RetryPolicy {
-                max_retries: 0,
-                ..Default::default()
-            },
-            ..Default::default()
-        })
-        .unwrap(),
-    )
+    Arc::new(support::model::openai_backend(
+        s.base_url(),
+        "qwen2.5-coder-0.5b-instruct",
+    ))
 }
 
 fn reconciler(

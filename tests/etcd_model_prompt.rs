@@ -6,11 +6,11 @@
 //! backend rewrote the prompt and sent the full answer's schema to a model asked for
 //! the compact one).
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use operator::diagnose::backend::openai::{OpenAiBackend, OpenAiConfig};
-use operator::diagnose::backend::RetryPolicy;
 use operator::diagnose::reconciler::ReconcilerConfig;
 use operator::diagnose::standin::{Standin, StandinConfig};
 use operator::diagnose::TicketBrief;
@@ -48,18 +48,7 @@ async fn an_etcd_ticket_reaches_a_small_model_with_etcds_prompt_its_catalog_and_
     })
     .await
     .unwrap();
-    let backend = Arc::new(
-        OpenAiBackend::new(OpenAiConfig {
-            base_url: s.base_url(),
-            model: "standin".into(),
-            retry: RetryPolicy {
-                max_retries: 0,
-                ..Default::default()
-            },
-            ..Default::default()
-        })
-        .unwrap(),
-    );
+    let backend = Arc::new(support::model::openai_backend(s.base_url(), "standin"));
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(TicketStore::open(dir.path().join("tickets")).unwrap());
     let (rec, _queue) = operator::subjects::diagnosis("etcd").reconciler(ReconcilerParts {

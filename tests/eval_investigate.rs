@@ -4,12 +4,12 @@
 //! the same loop and budget. The model is the OpenAI-compatible stand-in, scripted to
 //! call one tool; the cluster, its PD API, the monitor and the reconciler are real.
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use operator::diagnose::backend::openai::{OpenAiBackend, OpenAiConfig};
-use operator::diagnose::backend::RetryPolicy;
 use operator::diagnose::investigate::Budget;
 use operator::diagnose::standin::{OpenAiReply, Standin, StandinConfig};
 use operator::eval::runner::{BackendUnderTest, RunnerConfig};
@@ -46,16 +46,7 @@ async fn a_model_under_eval_is_offered_the_runs_pd_api_and_its_tool_call_reads_t
         "pd_get".into(),
         json!({"path": "stores"}),
     )])]);
-    let backend = OpenAiBackend::new(OpenAiConfig {
-        base_url: s.base_url(),
-        model: "standin".into(),
-        retry: RetryPolicy {
-            max_retries: 0,
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .unwrap();
+    let backend = support::model::openai_backend(s.base_url(), "standin");
     let cfg = EvalConfig {
         runs: 1,
         controls: 0,

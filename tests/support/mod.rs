@@ -4,4 +4,5 @@
 
 pub mod docker;
 pub mod http;
+pub mod model;
 pub mod process;
