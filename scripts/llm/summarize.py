@@ -107,14 +107,11 @@ def answers(path):
     backend = r.get("backend", "?")
     if backend == "rules":
         return
-    # Answers given to many tickets whatever their evidence: a sign the model did not read
-    # it (a small model's usual failure is one category for everything).
-    given = Counter(
-        d.get("cause", {}).get("category")
-        for run in r.get("runs", [])
-        for d in run.get("diagnoses", [])
-        if not d.get("model_failure")
-    )
+    # Per category: how many answers named it, and how many of those were wrong. One
+    # category given to most tickets and wrong on most of them is a sign the model did not
+    # read the evidence (a small model's usual failure); given often and mostly right, it
+    # is just a common cause.
+    given, wrong = Counter(), Counter()
     misses = []
     print(f"\n### Every diagnosis of the {backend} run ({r.get('model', '')})\n")
     print("| scenario | truth | answer | verdict | tokens in (cached) / out | wall (s) | tokens/s |")
@@ -146,22 +143,25 @@ def answers(path):
                 else:
                     verdict = "wrong category and target"
             t = ", ".join(f"{c} on {show(e)}" for c, e in truth) or "none (control)"
+            if not f:
+                given[cause.get("category")] += 1
             if verdict != "right":
-                misses.append((run.get("scenario"), t, answer, verdict, explain(d, given)))
+                wrong[cause.get("category")] += 0 if f else 1
+                misses.append((run.get("scenario"), t, answer, verdict, d))
             print(f"| {run.get('scenario')} | {t} | {answer} | {verdict} | "
                   f"{u.get('input_tokens', 0) + u.get('cache_read', 0)} ({u.get('cache_read', 0)}) / "
                   f"{u.get('output_tokens', 0)} | {u.get('wall_ms', 0) / 1000:.1f} | "
                   f"{u.get('output_tokens_per_s', 0):.1f} |")
     if misses:
         print(f"\n#### Each miss of the {backend} run, with what the answer rested on\n")
-        for scenario, t, answer, verdict, why in misses:
-            print(f"- **{scenario}** (truth: {t}): {answer}, {verdict}. {why}")
+        for scenario, t, answer, verdict, d in misses:
+            print(f"- **{scenario}** (truth: {t}): {answer}, {verdict}. {explain(d, given, wrong)}")
 
 
-def explain(d, given):
+def explain(d, given, wrong):
     """What a wrong answer rested on, read from the diagnosis itself: the model's own
     analysis, the facts it cited, whether it looked further with a tool, and whether it
-    gave the same category to most tickets."""
+    gave the same category to most tickets, wrongly on most of them."""
     if d.get("model_failure"):
         return "The model's answer was not used; the rules engine's stood in and is not scored as the model's."
     parts = []
@@ -181,8 +181,9 @@ def explain(d, given):
         parts.append("It called " + ", ".join(c.get("tool", "?") for c in calls) + ".")
     category = d.get("cause", {}).get("category")
     total = sum(given.values())
-    if total >= 4 and given[category] * 2 >= total:
-        parts.append(f"It answered {category} for {given[category]} of {total} tickets.")
+    if total >= 4 and given[category] * 2 >= total and wrong[category] * 2 > given[category]:
+        parts.append(f"It answered {category} for {given[category]} of {total} tickets, "
+                     f"wrongly on {wrong[category]} of them.")
     return " ".join(parts).replace("|", "/")
 
 
