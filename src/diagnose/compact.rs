@@ -146,11 +146,10 @@ impl Facts {
     /// are sent unmarked.
     pub(crate) fn render_evidence(&mut self, evidence: &Value, state_kind: Option<&str>) -> String {
         let mut out = String::new();
-        let observed_at = evidence.get("observed_at").and_then(Value::as_str);
-        if let Some(at) = observed_at {
+        if let Some(at) = evidence.get("observed_at").and_then(Value::as_str) {
             out.push_str(&format!("observed_at: {at}\n"));
         }
-        let now = observed_at.map(terse::Now::parse).unwrap_or_default();
+        let now = terse::Now::observed(evidence);
         if let Some(ms) = evidence.get("metrics").and_then(Value::as_array) {
             // Series sampled at one instant (a scrape) say so once, above them.
             let mut scrape: Option<&str> = None;

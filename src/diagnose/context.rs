@@ -383,9 +383,9 @@ fn shrink_lines(content: &str, target_tokens: usize) -> (String, usize) {
     // Lines differ in length: fewer are kept until the sample fits.
     loop {
         let kept = sample(&lines, keep);
-        if keep == 1 || estimate_tokens(&kept.join("\n")) <= target_tokens {
-            let dropped = lines.len() - kept.len();
-            return (kept.join("\n"), dropped);
+        let text = kept.join("\n");
+        if keep == 1 || estimate_tokens(&text) <= target_tokens {
+            return (text, lines.len() - kept.len());
         }
         keep -= 1;
     }
@@ -503,12 +503,7 @@ fn assemble(req: &DiagnosisRequest, opts: &PromptOptions<'_>, slack: usize) -> P
 
     let compact = opts.compact;
     // Clock readings in a compact prompt read as their distance from the observation.
-    let now = ticket
-        .evidence
-        .get("observed_at")
-        .and_then(Value::as_str)
-        .map(super::terse::Now::parse)
-        .unwrap_or_default();
+    let now = super::terse::Now::observed(&ticket.evidence);
     // The compact answer cites the evidence's facts by id: each line is marked as it is
     // rendered (metrics, logs, events, state, timeline; the summary when there is none).
     let mut marks = super::compact::Facts::default();
@@ -646,11 +641,11 @@ fn assemble(req: &DiagnosisRequest, opts: &PromptOptions<'_>, slack: usize) -> P
         let size = block_tokens(&parts[i]);
         let part = &mut parts[i];
         // A sample of a single line (a section's heading, say) is no sample: dropped.
+        let target = size.saturating_sub(overflow + 16);
         let shrink = (!part.system && size > overflow + 64 && size > 200)
-            .then(|| worth_sending(shrink_lines(&part.content, size - overflow - 16)))
+            .then(|| worth_sending(shrink_lines(&part.content, target)))
             .flatten();
         if let Some((shrunk, dropped_lines)) = shrink {
-            let target = size - overflow - 16;
             let note = if dropped_lines > 0 {
                 format!(
                     "section '{}' (relevance {}) downsampled: {} of {} lines dropped (~{} tokens cut)",

@@ -46,6 +46,15 @@ impl Now {
                 .map(|t| t.unix_timestamp_nanos()),
         )
     }
+
+    /// The `observed_at` of a ticket's evidence (none when it has none).
+    pub(crate) fn observed(evidence: &Value) -> Self {
+        evidence
+            .get("observed_at")
+            .and_then(Value::as_str)
+            .map(Self::parse)
+            .unwrap_or_default()
+    }
 }
 
 /// `v` with four significant digits, without trailing zeros; integers as they are.
@@ -196,32 +205,25 @@ fn pairs(fields: &[(String, Value)], now: Now) -> String {
         .join(" ")
 }
 
+/// A record's fields, nested objects flattened to dotted keys.
+fn fields(m: &Map<String, Value>) -> Vec<(String, Value)> {
+    let mut f = Vec::new();
+    flatten("", m, &mut f);
+    f
+}
+
 /// One record as a row of `key=value` pairs (nested objects flattened to dotted keys).
 pub(crate) fn row(v: &Value, now: Now) -> String {
     match v {
-        Value::Object(m) => {
-            let mut f = Vec::new();
-            flatten("", m, &mut f);
-            pairs(&f, now)
-        }
+        Value::Object(m) => pairs(&fields(m), now),
         other => plain(other),
     }
 }
 
 /// An array of records: the fields every record shares on one line, then one row per
 /// record with the rest. A single record is one row.
-fn records(key: &str, a: &[Value], now: Now) -> String {
-    let rows: Vec<Vec<(String, Value)>> = a
-        .iter()
-        .map(|e| {
-            let mut f = Vec::new();
-            match e {
-                Value::Object(m) => flatten("", m, &mut f),
-                other => f.push(("value".to_string(), other.clone())),
-            }
-            f
-        })
-        .collect();
+fn records(key: &str, a: &[&Map<String, Value>], now: Now) -> String {
+    let rows: Vec<Vec<(String, Value)>> = a.iter().map(|m| fields(m)).collect();
     let shared: Vec<(String, Value)> = match rows.len() {
         0 | 1 => Vec::new(),
         _ => rows[0]
@@ -250,6 +252,12 @@ fn records(key: &str, a: &[Value], now: Now) -> String {
     out
 }
 
+/// The elements of `a` when it is a non-empty array of records.
+fn objects(a: &[Value]) -> Option<Vec<&Map<String, Value>>> {
+    let rs: Option<Vec<_>> = a.iter().map(Value::as_object).collect();
+    rs.filter(|rs| !rs.is_empty())
+}
+
 /// A JSON section (`text`) tersely: one line per top-level key, arrays of records as
 /// [`records`], other arrays one element per line; `None` when `text` is not a JSON
 /// object or array.
@@ -259,25 +267,23 @@ pub(crate) fn section(text: &str, now: Now) -> Option<String> {
     match &v {
         Value::Object(m) => {
             for (k, v) in m {
-                match v {
-                    Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_object) => {
-                        out.push_str(&records(k, a, now))
-                    }
-                    other => {
-                        let (k, v) = field(k, other, now);
+                match v.as_array().and_then(|a| objects(a)) {
+                    Some(rs) => out.push_str(&records(k, &rs, now)),
+                    None => {
+                        let (k, v) = field(k, v, now);
                         out.push_str(&format!("{k}: {v}\n"));
                     }
                 }
             }
         }
-        Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_object) => {
-            out.push_str(&records("items", a, now))
-        }
-        Value::Array(a) => {
-            for e in a {
-                out.push_str(&format!("- {}\n", plain(e)));
+        Value::Array(a) => match objects(a) {
+            Some(rs) => out.push_str(&records("items", &rs, now)),
+            None => {
+                for e in a {
+                    out.push_str(&format!("- {}\n", plain(e)));
+                }
             }
-        }
+        },
         _ => return None,
     }
     Some(out.trim_end().to_string())
