@@ -149,6 +149,16 @@ impl EtcdSubject {
     }
 
     /// Remembers that the operator itself stops member `ordinal` now.
+    /// Records that the operator (re)started member `ordinal` now: its restart budget.
+    fn restarted(&self, ordinal: u32) {
+        self.memory
+            .lock()
+            .restarts
+            .entry(ordinal)
+            .or_default()
+            .push(SystemTime::now());
+    }
+
     fn planned_stop(&self, ordinal: u32) {
         self.memory
             .lock()
@@ -323,21 +333,11 @@ impl Subject for EtcdSubject {
             } => {
                 rt.remove(&cluster, &c.name).await?;
                 rt.create_and_start(c).await?;
-                self.memory
-                    .lock()
-                    .restarts
-                    .entry(*ordinal)
-                    .or_default()
-                    .push(SystemTime::now());
+                self.restarted(*ordinal);
             }
             Step::StartMember { ordinal } => {
                 rt.start(&cluster, &names.container(*ordinal)).await?;
-                self.memory
-                    .lock()
-                    .restarts
-                    .entry(*ordinal)
-                    .or_default()
-                    .push(SystemTime::now());
+                self.restarted(*ordinal);
             }
             Step::RecreateMember {
                 spec: c, ordinal, ..
